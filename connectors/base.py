@@ -1,0 +1,61 @@
+"""The interface every connector implements, and the errors it may raise."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+from gateway.models import Principal, ToolResult, ToolSpec
+
+
+@dataclass(frozen=True, slots=True)
+class CallContext:
+    """What a connector may know about the caller; never the caller's credentials."""
+
+    call_id: str
+    principal: Principal
+    traceparent: str
+    #: Seconds the backend call may take before the connector gives up.
+    timeout: float
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    healthy: bool
+    detail: str = ""
+
+
+class BackendError(Exception):
+    """The backend could not serve the call. The message is shown to the agent, so it
+    must say what went wrong without internal detail (no tracebacks, no credentials)."""
+
+
+class BackendUnavailable(BackendError):
+    """The backend did not answer (down, refused, timed out); the call may be retried later."""
+
+
+@runtime_checkable
+class Connector(Protocol):
+    name: str
+
+    async def start(self) -> None:
+        """Open long-lived clients. Must not fail when the backend is down: the connector
+        reconnects by itself, and `health()` reports the state meanwhile."""
+
+    async def close(self) -> None: ...
+
+    async def tools(self) -> list[ToolSpec]:
+        """The tools this backend offers now (cached by the connector)."""
+
+    async def call(self, tool: str, arguments: Mapping[str, Any], context: CallContext) -> ToolResult:
+        """Run one tool. Raises BackendError (or BackendUnavailable) with an agent-safe message."""
+
+    async def health(self) -> Health: ...
+
+
+def create_connector(name: str, kind: str, settings: Mapping[str, Any]) -> Connector:
+    """Build the connector of `kind` from its config stanza (module `connectors.<kind>`)."""
+    module = importlib.import_module(f"connectors.{kind}")
+    return module.create(name, settings)

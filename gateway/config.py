@@ -1,0 +1,226 @@
+"""The gateway's configuration: one YAML file plus `GATEWAY_*` environment overrides,
+validated at start-up with an error that names the bad key and value."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+_CONNECTOR_NAME = r"^[A-Za-z][A-Za-z0-9_-]{0,63}$"
+
+SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "server": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "host": {"type": "string", "minLength": 1},
+                "port": {"type": "integer", "minimum": 0, "maximum": 65535},
+                "max_body_bytes": {"type": "integer", "minimum": 1024},
+                "allowed_hosts": {"type": "array", "items": {"type": "string"}},
+                "allowed_origins": {"type": "array", "items": {"type": "string"}},
+            },
+        },
+        "identity": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "algorithms": {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": {"enum": ["HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384"]},
+                },
+                "secret": {"type": "string", "minLength": 32},
+                "public_key_file": {"type": "string", "minLength": 1},
+                "issuer": {"type": "string", "minLength": 1},
+                "audience": {"type": "string", "minLength": 1},
+                "leeway_seconds": {"type": "number", "minimum": 0, "maximum": 300},
+                "roles_claim": {"type": "string", "minLength": 1},
+                "tenant_claim": {"type": "string", "minLength": 1},
+            },
+        },
+        "policy": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "directory": {"type": "string", "minLength": 1},
+                "watch": {"type": "boolean"},
+            },
+        },
+        "audit": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "database": {"type": "string", "minLength": 1},
+            },
+        },
+        "connectors": {
+            "type": "object",
+            "propertyNames": {"pattern": _CONNECTOR_NAME},
+            "additionalProperties": {
+                "type": "object",
+                "required": ["kind"],
+                "properties": {
+                    "kind": {"type": "string", "pattern": r"^[a-z][a-z0-9_]*$"},
+                    "timeout_seconds": {"type": "number", "exclusiveMinimum": 0},
+                },
+            },
+        },
+    },
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    max_body_bytes: int = 1_048_576
+    allowed_hosts: tuple[str, ...] = ()
+    allowed_origins: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class IdentitySettings:
+    algorithms: tuple[str, ...] = ("HS256",)
+    secret: str | None = None
+    public_key_file: str | None = None
+    issuer: str = "agent-gateway"
+    audience: str = "agent-gateway"
+    leeway_seconds: float = 30.0
+    roles_claim: str = "roles"
+    tenant_claim: str = "tenant"
+
+
+@dataclass(frozen=True, slots=True)
+class PolicySettings:
+    directory: str = "policies"
+    watch: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class AuditSettings:
+    database: str = "var/gateway.db"
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectorSettings:
+    name: str
+    kind: str
+    timeout_seconds: float
+    options: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayConfig:
+    server: ServerSettings = field(default_factory=ServerSettings)
+    identity: IdentitySettings = field(default_factory=IdentitySettings)
+    policy: PolicySettings = field(default_factory=PolicySettings)
+    audit: AuditSettings = field(default_factory=AuditSettings)
+    connectors: tuple[ConnectorSettings, ...] = ()
+    #: Directory relative paths in the file are resolved against.
+    base_dir: Path = field(default_factory=Path.cwd)
+
+    def resolve(self, path: str) -> Path:
+        p = Path(path)
+        return p if p.is_absolute() else self.base_dir / p
+
+
+class ConfigError(Exception):
+    """The configuration is invalid; the message names the key and the value."""
+
+
+_ENV_PREFIX = "GATEWAY_"
+#: Environment overrides: GATEWAY_<SECTION>__<KEY>=value (e.g. GATEWAY_SERVER__PORT=9000).
+_ENV_KEY = re.compile(r"^GATEWAY_([A-Z]+)__([A-Z_]+)$")
+
+
+def _key_path(error: jsonschema.ValidationError) -> str:
+    return ".".join(str(p) for p in error.absolute_path) or "(top level)"
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    if error.validator == "additionalProperties":
+        return f"{_key_path(error)}: {error.message}"
+    if error.validator == "required":
+        return f"{_key_path(error)}: {error.message}"
+    return f"{_key_path(error)}: invalid value {error.instance!r}: {error.message}"
+
+
+def _apply_env(raw: dict[str, Any], environ: Mapping[str, str]) -> None:
+    for name, value in environ.items():
+        match = _ENV_KEY.match(name)
+        if not match:
+            continue
+        section, key = match.group(1).lower(), match.group(2).lower()
+        raw.setdefault(section, {})
+        if not isinstance(raw[section], dict):
+            raise ConfigError(f"{name}: section {section!r} is not a mapping in the file")
+        # YAML scalars: "9000" becomes 9000, "true" becomes True, text stays text.
+        raw[section][key] = yaml.safe_load(value) if value else value
+
+
+def parse_config(raw: Any, *, base_dir: Path, environ: Mapping[str, str] | None = None) -> GatewayConfig:
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"(top level): expected a mapping of sections, got {type(raw).__name__}")
+    _apply_env(raw, os.environ if environ is None else environ)
+    errors = sorted(jsonschema.Draft202012Validator(SCHEMA).iter_errors(raw), key=lambda e: list(e.path))
+    if errors:
+        raise ConfigError("; ".join(_describe(e) for e in errors))
+
+    identity = raw.get("identity", {})
+    algorithms = tuple(identity.get("algorithms", IdentitySettings.algorithms))
+    if any(a.startswith("HS") for a in algorithms) and not identity.get("secret"):
+        raise ConfigError("identity.secret: required for HS* algorithms (at least 32 characters)")
+    if any(not a.startswith("HS") for a in algorithms) and not identity.get("public_key_file"):
+        raise ConfigError("identity.public_key_file: required for RS*/ES* algorithms")
+
+    connectors = tuple(
+        ConnectorSettings(
+            name=name,
+            kind=stanza["kind"],
+            timeout_seconds=float(stanza.get("timeout_seconds", 30.0)),
+            options={k: v for k, v in stanza.items() if k not in ("kind", "timeout_seconds")},
+        )
+        for name, stanza in raw.get("connectors", {}).items()
+    )
+    server = raw.get("server", {})
+    return GatewayConfig(
+        server=ServerSettings(
+            **{k: tuple(v) if isinstance(v, list) else v for k, v in server.items()}
+        ),
+        identity=IdentitySettings(
+            **{k: tuple(v) if isinstance(v, list) else v for k, v in identity.items()}
+        ),
+        policy=PolicySettings(**raw.get("policy", {})),
+        audit=AuditSettings(**raw.get("audit", {})),
+        connectors=connectors,
+        base_dir=base_dir,
+    )
+
+
+def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> GatewayConfig:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {path} is not valid UTF-8") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"config file {path} is not valid YAML{where}") from None
+    return parse_config(raw, base_dir=path.resolve().parent, environ=environ)
