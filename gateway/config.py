@@ -196,12 +196,8 @@ def parse_config(raw: Any, *, base_dir: Path, environ: Mapping[str, str] | None 
     )
     server = raw.get("server", {})
     return GatewayConfig(
-        server=ServerSettings(
-            **{k: tuple(v) if isinstance(v, list) else v for k, v in server.items()}
-        ),
-        identity=IdentitySettings(
-            **{k: tuple(v) if isinstance(v, list) else v for k, v in identity.items()}
-        ),
+        server=ServerSettings(**{k: tuple(v) if isinstance(v, list) else v for k, v in server.items()}),
+        identity=IdentitySettings(**{k: tuple(v) if isinstance(v, list) else v for k, v in identity.items()}),
         policy=PolicySettings(**raw.get("policy", {})),
         audit=AuditSettings(**raw.get("audit", {})),
         connectors=connectors,
