@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
+from gateway.config import ConfigError, ConnectorSettings
 from gateway.models import Principal, ToolResult, ToolSpec
 
 
@@ -55,7 +56,11 @@ class Connector(Protocol):
     async def health(self) -> Health: ...
 
 
-def create_connector(name: str, kind: str, settings: Mapping[str, Any]) -> Connector:
-    """Build the connector of `kind` from its config stanza (module `connectors.<kind>`)."""
-    module = importlib.import_module(f"connectors.{kind}")
-    return module.create(name, settings)
+def create_connector(settings: ConnectorSettings) -> Connector:
+    """Build the connector its config stanza names: module `connectors.<kind>`, function
+    `create(settings)`. Adding a backend kind is one module, nothing else."""
+    try:
+        module = importlib.import_module(f"connectors.{settings.kind}")
+    except ModuleNotFoundError:
+        raise ConfigError(f"connectors.{settings.name}.kind: unknown connector kind {settings.kind!r}") from None
+    return module.create(settings)
