@@ -271,3 +271,15 @@ def schema_drift(path: Path) -> list[str]:
     problems += [f"{t} {n} was altered" for (t, n), s in expected.items() if (t, n) in actual and actual[t, n] != s]
     problems += [f"{t} {n} was added" for (t, n) in actual if (t, n) not in expected]
     return problems
+
+
+def iter_log(path: Path) -> Iterator[Sealed | Checkpoint]:
+    """Records in order with each checkpoint right after the record it ends (verify's input)."""
+    checkpoints = [Checkpoint.decode(body) for body in read_checkpoint_rows(path)]
+    at = 0
+    for row in iter_sealed(path):
+        yield row
+        while at < len(checkpoints) and checkpoints[at].size <= row.seq:
+            yield checkpoints[at]
+            at += 1
+    yield from checkpoints[at:]
