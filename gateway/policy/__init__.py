@@ -1,0 +1,7 @@
+"""Policy: Casbin model and CSV rules, checked at load, compiled for speed, explainable."""
+
+from gateway.policy.context import call_context
+from gateway.policy.engine import PolicyEngine
+from gateway.policy.errors import PolicyError
+
+__all__ = ["PolicyEngine", "PolicyError", "call_context"]
