@@ -1,0 +1,103 @@
+"""`gateway policy ...`: test, explain and replay a policy directory from the command line.
+
+Exit codes: 0 success, 1 a test case failed or replay found changes with --fail-on-change,
+2 the policy (or input) is invalid.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from gateway.models import Principal, split_qualified_name
+from gateway.policy.cases import DEFAULT_CONTEXT, load_cases, run_case
+from gateway.policy.engine import PolicyEngine
+from gateway.policy.errors import PolicyError
+from gateway.policy.explain import explain as explain_decision
+
+DEFAULT_DIR = "policies"
+
+
+class InvalidPolicy(click.ClickException):
+    exit_code = 2
+
+
+def _load(directory: Path) -> PolicyEngine:
+    try:
+        return PolicyEngine.load(directory)
+    except PolicyError as exc:
+        raise InvalidPolicy(f"invalid policy: {exc}") from None
+
+
+def _json_object(text: str, option: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise click.BadParameter(f"not JSON: {exc}", param_hint=option) from None
+    if not isinstance(value, dict):
+        raise click.BadParameter("must be a JSON object", param_hint=option)
+    return value
+
+
+@click.group("policy")
+def policy() -> None:
+    """Test, explain and replay Casbin policies."""
+
+
+@policy.command("test")
+@click.argument("directory", type=click.Path(path_type=Path), default=DEFAULT_DIR)
+def test_command(directory: Path) -> None:
+    """Run the YAML test cases kept in DIRECTORY (default: policies)."""
+    engine = _load(directory)
+    try:
+        cases = load_cases(engine.policy.files)
+    except PolicyError as exc:
+        raise InvalidPolicy(f"invalid test cases: {exc}") from None
+    failed = 0
+    for case in cases:
+        result = run_case(engine, case)
+        if not result.passed:
+            failed += 1
+            click.echo(f"FAIL {result.describe()}")
+    click.echo(f"{len(cases) - failed} passed, {failed} failed ({len(cases)} cases, policy {engine.version[:12]})")
+    if failed:
+        raise SystemExit(1)
+
+
+@policy.command("explain")
+@click.option("--policy", "directory", type=click.Path(path_type=Path), default=DEFAULT_DIR, show_default=True)
+@click.option("--sub", required=True, help="The caller's JWT subject.")
+@click.option("--roles", default="", help="Comma-separated token roles.")
+@click.option("--tenant", default=None, help="The caller's tenant.")
+@click.option("--args", "arguments", default="{}", help="Tool arguments as a JSON object.")
+@click.option("--context", default=None, help="Context as a JSON object (default: Wednesday 12:00 UTC over mcp).")
+@click.argument("tool")
+def explain_command(
+    directory: Path, sub: str, roles: str, tenant: str | None, arguments: str, context: str | None, tool: str
+) -> None:
+    """Show the decision for one call to TOOL (connector.tool) and every rule for that tool."""
+    names = split_qualified_name(tool)
+    if names is None:
+        raise click.BadParameter("must be connector.tool", param_hint="TOOL")
+    args = _json_object(arguments, "--args")
+    ctx = {**DEFAULT_CONTEXT, "tenant": tenant or "", **(_json_object(context, "--context") if context else {})}
+    principal = Principal(sub, tuple(role.strip() for role in roles.split(",") if role.strip()), tenant)
+    explanation = explain_decision(_load(directory), principal, names[0], names[1], args, ctx)
+    decision = explanation.decision
+    click.echo(f"decision: {decision.effect.value}")
+    click.echo(f"rule:     {decision.rule or '(none)'}")
+    click.echo(f"reason:   {decision.reason}")
+    if decision.approvals_required:
+        click.echo(f"approval: {decision.approvals_required} x {decision.approver_role}, ttl {decision.approval_ttl}")
+    click.echo(f"caller:   {', '.join(sorted(explanation.names))} (tenant {tenant or '(none)'})")
+    click.echo(f"rules for {tool}:")
+    for verdict in explanation.verdicts:
+        mark = "+" if verdict.matched else "-"
+        rule = verdict.rule
+        click.echo(f"  {mark} {rule.location} {rule.effect.value} {rule.sub}@{rule.dom} {rule.obj}: {verdict.why}")
+    if not explanation.verdicts:
+        click.echo("  (no rule names this tool)")
+    click.echo(f"({explanation.other_rules} other rules are for other tools)")
