@@ -113,6 +113,14 @@ class _Checker:
         return None
 
     def value(self, node: ast.expr) -> ast.expr:
+        if (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and any(operator in node.value for operator in ("&&", "||", "!"))
+        ):
+            raise ValueError(
+                f"{node.value!r}: Casbin rewrites && || ! even inside strings, so they cannot appear in one"
+            )
         if isinstance(node, ast.Constant) and (node.value is None or isinstance(node.value, str | int | float)):
             return ast.Constant(value=node.value)
         if self._bool_constant(node) is not None:
