@@ -10,6 +10,7 @@ evaluator, which is what the differential test compares against.
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -166,8 +167,12 @@ class _Checker:
         return result
 
 
+@functools.lru_cache(maxsize=8192)
 def compile_condition(text: str) -> Condition:
-    """Check and compile one condition; raises ValueError saying what is wrong."""
+    """Check and compile one condition; raises ValueError saying what is wrong.
+
+    Cached by text: policies repeat conditions and a Condition is immutable.
+    """
     python = casbin_to_python(text)
     if not python:
         raise ValueError("condition is empty (write `true` for none)")

@@ -118,6 +118,10 @@ class PolicyEngine:
             self._candidates[key] = found
         return found
 
+    def clear_cache(self) -> None:
+        """Forget the per-(caller, tool) candidate lists (benchmarks measure the cold path with it)."""
+        self._candidates.clear()
+
     def decide(
         self,
         principal: Principal,

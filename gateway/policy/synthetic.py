@@ -9,7 +9,7 @@ conditions are compared too.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +43,15 @@ _CONDITIONS = (
 )
 
 
+def _distinct(count: int, draw: Callable[[], str]) -> list[str]:
+    found: dict[str, None] = {}
+    for _ in range(count * 20):
+        if len(found) == count:
+            break
+        found[draw()] = None
+    return list(found)
+
+
 @dataclass(frozen=True, slots=True)
 class Request:
     principal: Principal
@@ -61,9 +70,15 @@ class Synthetic:
         self.roles = [f"role{i}" for i in range(roles)]
         self.level = {role: rng.randrange(LEVELS) for role in self.roles}
         self.subjects = [f"user{i}" for i in range(subjects)]
-        self.tools = sorted({f"{rng.choice(CONNECTORS)}.{rng.choice(VERBS)}_{rng.choice(NOUNS)}" for _ in range(tools)})
-        self.rule_rows = list(dict.fromkeys(self._rule() for _ in range(rules)))
-        self.link_rows = sorted(set(self._link() for _ in range(links)) - {None})
+        # Names repeat by chance: draw until each count is reached (bounded, in case the
+        # name space is smaller than the count asked for).
+        self.tools = sorted(
+            _distinct(
+                tools, lambda: f"{rng.choice(CONNECTORS)}.{rng.choice(VERBS)}_{rng.choice(NOUNS)}{rng.randrange(4)}"
+            )
+        )
+        self.rule_rows = _distinct(rules, self._rule)
+        self.link_rows = _distinct(links, self._link)
 
     def _tenant(self, wildcard_share: float) -> str:
         return "*" if self.rng.random() < wildcard_share else self.rng.choice(TENANTS)
@@ -84,15 +99,13 @@ class Synthetic:
             approval += f" {rng.randint(1, 48)}h"
         return f"p, {sub}, {self._tenant(0.85)}, {obj}, {decision}, {condition}, {approval}"
 
-    def _link(self) -> str | None:
+    def _link(self) -> str:
         rng = self.rng
         role = rng.choice(self.roles)
+        member = rng.choice(self.subjects)
         if rng.random() < 0.5:
-            member = rng.choice(self.subjects)
-        else:
-            member = rng.choice(self.roles)
-            if self.level[member] >= self.level[role]:
-                return None
+            below = [other for other in self.roles if self.level[other] < self.level[role]]
+            member = rng.choice(below) if below else member
         return f"g, {member}, {role}, {self._tenant(0.8)}"
 
     def write(self, directory: Path) -> Path:
