@@ -1,22 +1,27 @@
 """`gateway policy ...`: test, explain and replay a policy directory from the command line.
 
-Exit codes: 0 success, 1 a test case failed or replay found changes with --fail-on-change,
-2 the policy (or input) is invalid.
+Exit codes: 0 success; 1 a test case failed, or replay --fail-on-change found changed
+outcomes; 2 the policy, the audit log or an option is invalid.
 """
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
+from gateway.audit import read_records
+from gateway.audit.chain import MalformedRecord
+from gateway.audit.store import StoreError
 from gateway.models import Principal, split_qualified_name
 from gateway.policy.cases import DEFAULT_CONTEXT, load_cases, run_case
 from gateway.policy.engine import PolicyEngine
 from gateway.policy.errors import PolicyError
 from gateway.policy.explain import explain as explain_decision
+from gateway.policy.replay import replay as replay_records
 
 DEFAULT_DIR = "policies"
 
@@ -101,3 +106,33 @@ def explain_command(
     if not explanation.verdicts:
         click.echo("  (no rule names this tool)")
     click.echo(f"({explanation.other_rules} other rules are for other tools)")
+
+
+@policy.command("replay")
+@click.option("--audit", "database", type=click.Path(path_type=Path), required=True, help="Audit SQLite database.")
+@click.option(
+    "--policy", "directory", type=click.Path(path_type=Path), required=True, help="Candidate policy directory."
+)
+@click.option("--fail-on-change", is_flag=True, help="Exit 1 when any outcome would change (for CI).")
+def replay_command(database: Path, directory: Path, fail_on_change: bool) -> None:
+    """Re-decide the calls recorded in an audit log under a candidate policy; list every changed outcome."""
+    engine = _load(directory)
+    try:
+        report = replay_records(read_records(database), engine)
+    except (StoreError, MalformedRecord) as exc:
+        raise InvalidPolicy(f"cannot read the audit log: {exc}") from None
+    for call in report.changed:
+        at = datetime.fromtimestamp(call.at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        click.echo(
+            f"{at} seq {call.seq} {call.call_id} {call.subject} {call.tool}: "
+            f"{call.before_effect} ({call.before_rule or 'no rule'}) -> {call.after.effect.value} "
+            f"({call.after.rule or 'no rule'}): {call.after.reason}"
+        )
+    moves = ", ".join(f"{before}->{after} {count}" for (before, after), count in sorted(report.transitions.items()))
+    click.echo(
+        f"{report.replayed} calls replayed under policy {engine.version[:12]}: {len(report.changed)} would change"
+        f"{f' ({moves})' if moves else ''}, {report.rule_changed} same outcome by another rule, "
+        f"{report.undecided} without a recorded decision, {report.redacted} with redacted arguments"
+    )
+    if fail_on_change and report.changed:
+        raise SystemExit(1)
