@@ -120,15 +120,15 @@ def edits(directory: Path) -> dict[str, tuple[Callable[[], None], str]]:
 @pytest.mark.parametrize("edit", list(edits(SHIPPED)))
 def test_malformed_edit_is_refused_and_the_old_policy_keeps_running(policy_dir: Path, edit: str) -> None:
     holder = PolicyHolder.load(policy_dir)
-    before = holder.engine
+    before = holder.current
     apply, message = edits(policy_dir)[edit]
     apply()
     result = holder.reload()
     assert not result.ok
     assert message in (result.error or ""), result.error
-    assert holder.engine is before
+    assert holder.current is before
     assert result.active_version == before.version
-    assert holder.engine.decide(TESTER, "echo", "echo", {"text": "hi"}).effect is Effect.ALLOW
+    assert holder.current.decide(TESTER, "echo", "echo", {"text": "hi"}).effect is Effect.ALLOW
     with pytest.raises(PolicyError, match=re.escape(message)):
         PolicyHolder.load(policy_dir)
 
@@ -138,18 +138,18 @@ def test_refused_reload_names_the_candidate_files(policy_dir: Path) -> None:
     append(policy_dir / "policy.csv", "P, x, *, t.x, allow, true, -\n")
     result = holder.reload()
     assert set(result.file_hashes) == {"cases.yaml", "model.conf", "policy.csv", "roles.csv"}
-    assert result.version not in (None, holder.engine.version)
-    assert result.file_hashes["policy.csv"] != holder.engine.file_hashes["policy.csv"]
+    assert result.version not in (None, holder.current.version)
+    assert result.file_hashes["policy.csv"] != holder.current.file_hashes["policy.csv"]
 
 
 def test_good_edit_is_swapped_in_while_calls_in_flight_keep_their_engine(policy_dir: Path) -> None:
     holder = PolicyHolder.load(policy_dir)
-    in_flight = holder.engine
+    in_flight = holder.current
     append(policy_dir / "policy.csv", "# Testers may not shout.\np, tester, *, echo.shout, deny, true, -\n")
     result = holder.reload()
     assert (result.ok, result.changed, result.error) == (True, True, None)
-    assert result.version == holder.engine.version == result.active_version != in_flight.version
-    assert holder.engine.decide(TESTER, "echo", "shout", {}).reason == "denied by policy.csv:47: Testers may not shout."
+    assert result.version == holder.current.version == result.active_version != in_flight.version
+    assert holder.current.decide(TESTER, "echo", "shout", {}).reason == "denied by policy.csv:47: Testers may not shout."
     assert in_flight.decide(TESTER, "echo", "shout", {}).effect is Effect.ALLOW
     again = holder.reload()
     assert (again.ok, again.changed) == (True, False)
@@ -165,11 +165,11 @@ async def test_watch_applies_good_edits_and_reports_bad_ones(policy_dir: Path) -
         append(policy_dir / "policy.csv", "p, tester, *, echo.shout, deny, true, -\n")
         good = await asyncio.wait_for(results.get(), 10)
         assert good.ok and good.changed
-        assert holder.engine.decide(TESTER, "echo", "shout", {}).effect is Effect.DENY
+        assert holder.current.decide(TESTER, "echo", "shout", {}).effect is Effect.DENY
         append(policy_dir / "policy.csv", "p, tester, *, echo.shout, deny\n")
         bad = await asyncio.wait_for(results.get(), 10)
         assert not bad.ok and "policy.csv:47: p row has 4 columns" in (bad.error or "")
-        assert holder.engine.version == good.version
+        assert holder.current.version == good.version
     finally:
         stop.set()
         await asyncio.wait_for(watcher, 10)

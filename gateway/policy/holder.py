@@ -69,7 +69,7 @@ class PolicyHolder:
         return cls(directory, load_checked(Path(directory)))
 
     @property
-    def engine(self) -> PolicyEngine:
+    def current(self) -> PolicyEngine:
         """The current engine; read it once per call and use that for the whole call."""
         return self._engine
 
