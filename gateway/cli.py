@@ -50,6 +50,10 @@ def main(verbose: bool) -> None:
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if not verbose:
+        # One line per upstream HTTP request would drown the gateway's own log.
+        for noisy in ("httpx", "httpx2", "httpcore", "httpcore2", "mcp"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 @main.command()
