@@ -113,7 +113,10 @@ def _count(request: Request, name: str, default: int, maximum: int) -> int:
     return int(text)
 
 
-def create_app(database: Path | str, *, client_id: str = "gateway", client_secret: str = "demo") -> Any:
+def create_app(database: Path | str = "var/ords.db", *, client_id: str = "gateway",
+               client_secret: str = "demo") -> Any:
+    """The ORDS stub over the SQLite file `database` (created and seeded if needed)."""
+    Path(database).parent.mkdir(parents=True, exist_ok=True)
     service = OrdsService(Path(database), client_id, client_secret)
 
     async def token(request: Request) -> Response:
@@ -247,7 +250,6 @@ def main() -> None:
     parser.add_argument("--database", default="var/ords.db")
     parser.add_argument("--client-id", default="gateway")
     args = parser.parse_args()
-    Path(args.database).parent.mkdir(parents=True, exist_ok=True)
     app = create_app(args.database, client_id=args.client_id,
                      client_secret=os.environ.get("ORDS_CLIENT_SECRET", "demo"))
     run_stub(app, args.host, args.port)
