@@ -6,7 +6,7 @@ collections `GET /ords/hr/<table>/` with the `q` filter object, `limit`/`offset`
 and links, items `GET /ords/hr/<table>/<id>`, REST-enabled SQL `POST /ords/hr/_/sql`, a
 custom module handler `PUT /ords/hr/hr_api/employees/<id>/salary`, and ORDS error bodies.
 
-Run alone: `python -m connectors.oracle.stub --port 8102 --database var/ords.db` (client id
+Run alone: `python -m connectors.oracle.stub --port 8105 --database var/ords.db` (client id
 `--client-id`, default `gateway`; secret from ORDS_CLIENT_SECRET, default `demo`). In tests:
 `async with serve_app(create_app(tmp_path / "hr.db", client_secret="s")) as base_url:`; the
 stanza's url is `base_url + "/ords/hr"`; `app.state.requests` lists what it received.
@@ -246,7 +246,7 @@ def create_app(database: Path | str = "var/ords.db", *, client_id: str = "gatewa
 
 
 def main() -> None:
-    parser = stub_arguments("Oracle REST Data Services stub over SQLite (HR and orders)", 8102)
+    parser = stub_arguments("Oracle REST Data Services stub over SQLite (HR and orders)", 8105)
     parser.add_argument("--database", default="var/ords.db")
     parser.add_argument("--client-id", default="gateway")
     args = parser.parse_args()
