@@ -11,6 +11,8 @@ from typing import Any
 
 import click
 
+from gateway.cli_audit import audit as audit_commands
+from gateway.cli_policy import policy as policy_commands
 from gateway.config import ConfigError, GatewayConfig, load_config
 
 DEFAULT_CONFIG = "gateway.yaml"
@@ -153,6 +155,9 @@ def _require(token: str | None) -> str:
         raise click.UsageError("a token is needed: pass --token or set GATEWAY_TOKEN (see 'gateway token')")
     return token
 
+
+main.add_command(audit_commands)
+main.add_command(policy_commands)
 
 if __name__ == "__main__":
     main()

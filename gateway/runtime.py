@@ -36,12 +36,12 @@ class Gateway:
     def __post_init__(self) -> None:
         # Everything that can be checked without I/O fails here, before the port opens.
         self.verifier = TokenVerifier(self.config.identity, self.config.base_dir)
-        self.policy = PolicyHolder(self.config.resolve(self.config.policy.directory))
+        self.policy = PolicyHolder.load(self.config.resolve(self.config.policy.directory))
         self.connectors = [create_connector(s) for s in self.config.connectors]
         self.catalog = Catalog(self.connectors)
 
     async def start(self) -> None:
-        self.audit = await AuditLog.open(self.config.audit)
+        self.audit = await AuditLog.open(self.config.audit, base_dir=self.config.base_dir)
         self.pipeline = Pipeline(
             catalog=self.catalog,
             policy=self.policy,
