@@ -145,8 +145,6 @@ def call(tool: str, arguments: str, url: str, token: str | None) -> None:
         raise click.ClickException(str(exc)) from None
     for block in result.content:
         click.echo(block.text if block.type == "text" else block.model_dump_json(by_alias=True, exclude_none=True))
-    if result.structured_content is not None:
-        click.echo(json.dumps(result.structured_content, indent=2), err=True)
     sys.exit(1 if result.is_error else 0)
 
 

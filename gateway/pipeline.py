@@ -223,12 +223,8 @@ def _decision_record(decision: Decision) -> dict[str, Any]:
 
 
 def _enforce(decision: Decision) -> None:
-    """Refuse what the policy does not allow outright."""
+    """Refuse what the policy does not allow outright; the reason names the rule."""
     if decision.effect is Effect.DENY:
-        where = f" (rule {decision.rule})" if decision.rule else ""
-        raise PolicyDenied(f"denied by policy{where}: {decision.reason}")
+        raise PolicyDenied(decision.reason)
     if decision.effect is Effect.APPROVE:
-        raise ApprovalRequired(
-            f"this call needs human approval (rule {decision.rule}: {decision.reason}); "
-            "approvals are not enabled on this gateway"
-        )
+        raise ApprovalRequired(f"this call {decision.reason}; approvals are not enabled on this gateway")
