@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from gateway.admin_api import admin_routes
 from gateway.auth_gate import BearerAuthGate
 from gateway.config import GatewayConfig
 from gateway.mcp_front import build_mcp_server, build_session_manager
@@ -57,6 +58,7 @@ def create_app(config: GatewayConfig) -> Starlette:
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics),
+            *admin_routes(gateway),
         ],
         lifespan=lifespan,
     )

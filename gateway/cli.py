@@ -11,6 +11,8 @@ from typing import Any
 
 import click
 
+from gateway.cli_audit import audit as audit_commands
+from gateway.cli_policy import policy as policy_commands
 from gateway.config import ConfigError, GatewayConfig, load_config
 
 DEFAULT_CONFIG = "gateway.yaml"
@@ -143,8 +145,6 @@ def call(tool: str, arguments: str, url: str, token: str | None) -> None:
         raise click.ClickException(str(exc)) from None
     for block in result.content:
         click.echo(block.text if block.type == "text" else block.model_dump_json(by_alias=True, exclude_none=True))
-    if result.structured_content is not None:
-        click.echo(json.dumps(result.structured_content, indent=2), err=True)
     sys.exit(1 if result.is_error else 0)
 
 
@@ -153,6 +153,9 @@ def _require(token: str | None) -> str:
         raise click.UsageError("a token is needed: pass --token or set GATEWAY_TOKEN (see 'gateway token')")
     return token
 
+
+main.add_command(audit_commands)
+main.add_command(policy_commands)
 
 if __name__ == "__main__":
     main()

@@ -54,6 +54,7 @@ SCHEMA: dict[str, Any] = {
             "properties": {
                 "directory": {"type": "string", "minLength": 1},
                 "watch": {"type": "boolean"},
+                "admin_role": {"type": "string", "minLength": 1},
             },
         },
         "audit": {
@@ -112,6 +113,8 @@ class IdentitySettings:
 class PolicySettings:
     directory: str = "policies"
     watch: bool = True
+    #: Role a token needs to call the admin endpoints (policy reload).
+    admin_role: str = "gateway-admin"
 
 
 @dataclass(frozen=True, slots=True)

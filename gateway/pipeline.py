@@ -9,15 +9,13 @@ forwarded, and a failure to write them refuses the call.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 import logging
 import time
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from connectors.base import BackendError, BackendUnavailable, CallContext
+from gateway.audit.canonical import canonical_json, sha256_hex
 from gateway.catalog import Catalog, CatalogEntry
 from gateway.errors import (
     ApprovalRequired,
@@ -28,13 +26,14 @@ from gateway.errors import (
     PolicyDenied,
 )
 from gateway.metrics import Metrics
-from gateway.models import AuditRecord, Decision, Effect, ToolCall, ToolResult
+from gateway.models import AuditRecord, Decision, Effect, Principal, ToolCall, ToolResult
+from gateway.policy import call_context
 
 log = logging.getLogger(__name__)
 
 
 class AuditSink(Protocol):
-    async def append(self, kind: str, data: Mapping[str, Any], call_id: str | None = None) -> AuditRecord: ...
+    def submit(self, kind: str, data: Mapping[str, Any], call_id: str | None = None) -> asyncio.Future[AuditRecord]: ...
 
     def redact(self, arguments: Mapping[str, Any]) -> tuple[dict[str, Any], str]: ...
 
@@ -42,7 +41,7 @@ class AuditSink(Protocol):
 class PolicySource(Protocol):
     def decide(
         self,
-        principal: Any,
+        principal: Principal,
         connector: str,
         tool: str,
         arguments: Mapping[str, Any],
@@ -50,9 +49,9 @@ class PolicySource(Protocol):
     ) -> Decision: ...
 
 
-def _digest(value: Any) -> tuple[str, int]:
-    encoded = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-    return hashlib.sha256(encoded).hexdigest(), len(encoded)
+class PolicyHolding(Protocol):
+    @property
+    def current(self) -> PolicySource: ...
 
 
 class Pipeline:
@@ -60,13 +59,12 @@ class Pipeline:
         self,
         *,
         catalog: Catalog,
-        policy: Any,
+        policy: PolicyHolding,
         audit: AuditSink,
         metrics: Metrics,
         timeouts: Mapping[str, float],
     ) -> None:
         self.catalog = catalog
-        #: Anything with a `.current` PolicySource, swapped atomically on reload.
         self.policy = policy
         self.audit = audit
         self.metrics = metrics
@@ -77,16 +75,7 @@ class Pipeline:
         decision: Decision | None = None
         outcome = "ok"
         try:
-            received = self._record_received(call)
-            try:
-                entry = await self._validate(call)
-                decision = self._decide(call)
-            except CallRefused as refusal:
-                await self._settle(received)
-                await self._append("call.rejected", {"stage": "validate", "reason": refusal.message}, call.call_id)
-                raise
-            await self._settle(received)
-            await self._append("call.decided", _decision_record(decision), call.call_id)
+            entry, decision = await self._admit(call)
             _enforce(decision)
             result = await self._forward(call, entry)
             if result.is_error:
@@ -103,27 +92,41 @@ class Pipeline:
             self.metrics.tool_calls.labels(connector, tool, effect, outcome).inc()
             self.metrics.call_duration.labels(connector).observe(time.perf_counter() - started)
 
-    def _record_received(self, call: ToolCall) -> asyncio.Future[AuditRecord]:
-        """Start appending the received record; its durable wait overlaps validation
-        and the policy decision."""
+    async def _admit(self, call: ToolCall) -> tuple[CatalogEntry, Decision]:
+        """Validate and decide, with the received record and the decision (or rejection)
+        durable before returning. Both records are queued in order and share one group
+        commit, so the audit costs one durable wait per admitted call."""
+        received = self._submit_received(call)
+        try:
+            entry = await self._validate(call)
+            decision = self._decide(call)
+        except CallRefused as refusal:
+            rejection = {"stage": "validate", "reason": refusal.message}
+            await self._durable(received, self.audit.submit("call.rejected", rejection, call.call_id))
+            raise
+        except BaseException:
+            received.cancel()
+            raise
+        await self._durable(received, self.audit.submit("call.decided", _decision_record(decision), call.call_id))
+        return entry, decision
+
+    def _submit_received(self, call: ToolCall) -> asyncio.Future[AuditRecord]:
         redacted, arguments_digest = self.audit.redact(call.arguments)
         p = call.principal
-        return asyncio.ensure_future(
-            self.audit.append(
-                "call.received",
-                {
-                    "principal": {"subject": p.subject, "roles": list(p.roles), "tenant": p.tenant, "issuer": p.issuer},
-                    "connector": call.connector,
-                    "tool": call.tool,
-                    "arguments": redacted,
-                    "arguments_digest": arguments_digest,
-                    "trace_id": call.trace_id,
-                    "traceparent": call.traceparent,
-                    "front_door": call.front_door,
-                    "client": call.client,
-                },
-                call.call_id,
-            )
+        return self.audit.submit(
+            "call.received",
+            {
+                "principal": {"subject": p.subject, "roles": list(p.roles), "tenant": p.tenant, "issuer": p.issuer},
+                "connector": call.connector,
+                "tool": call.tool,
+                "arguments": redacted,
+                "arguments_digest": arguments_digest,
+                "trace_id": call.trace_id,
+                "traceparent": call.traceparent,
+                "front_door": call.front_door,
+                "client": call.client,
+            },
+            call.call_id,
         )
 
     async def _validate(self, call: ToolCall) -> CatalogEntry:
@@ -135,13 +138,7 @@ class Pipeline:
 
     def _decide(self, call: ToolCall) -> Decision:
         stage = time.perf_counter()
-        now = datetime.now(UTC)
-        context = {
-            "hour": now.hour,
-            "weekday": now.isoweekday(),
-            "tenant": call.principal.tenant,
-            "front_door": call.front_door,
-        }
+        context = call_context(call.principal, call.front_door)
         decision = self.policy.current.decide(call.principal, call.connector, call.tool, call.arguments, context)
         self.metrics.stage_duration.labels("policy").observe(time.perf_counter() - stage)
         return decision
@@ -149,9 +146,8 @@ class Pipeline:
     async def _forward(self, call: ToolCall, entry: CatalogEntry) -> ToolResult:
         connector = self.catalog.connectors[call.connector]
         timeout = self.timeouts.get(call.connector, 30.0)
-        forwarded = asyncio.ensure_future(
-            self.audit.append("call.forwarded", {"connector": call.connector, "tool": call.tool}, call.call_id)
-        )
+        # The decision is durable already; the forwarded mark rides the outcome's commit.
+        forwarded = self.audit.submit("call.forwarded", {"connector": call.connector, "tool": call.tool}, call.call_id)
         stage = time.perf_counter()
         error: str | None = None
         result: ToolResult | None = None
@@ -189,36 +185,30 @@ class Pipeline:
         error: str | None,
         latency: float,
     ) -> None:
-        data: dict[str, Any] = {"latency_ms": round(latency * 1000, 3), "error": error}
+        data: dict[str, Any] = {"status": "error", "latency_ms": round(latency * 1000, 3), "error": error}
         if result is not None:
-            digest, size = _digest([dict(c) for c in result.content])
-            data.update(status="error" if result.is_error else "ok", result_digest=digest, result_bytes=size)
-        else:
-            data["status"] = "error"
+            encoded = canonical_json([dict(c) for c in result.content])
+            data.update(
+                status="error" if result.is_error else "ok",
+                result_digest=sha256_hex(encoded),
+                result_bytes=len(encoded),
+            )
         # The backend has acted: a failure to record the outcome cannot undo that, so it
         # is logged loudly instead of hiding the result from the agent.
         try:
-            await forwarded
-            await self.audit.append("call.completed", data, call.call_id)
-        except Exception:
-            log.critical("audit: outcome of call %s could not be recorded", call.call_id, exc_info=True)
+            await self._durable(forwarded, self.audit.submit("call.completed", data, call.call_id))
+        except AuditUnavailableError:
+            log.critical("audit: the outcome of call %s could not be recorded", call.call_id)
 
-    async def _append(self, kind: str, data: Mapping[str, Any], call_id: str) -> None:
+    async def _durable(self, *pending: asyncio.Future[AuditRecord]) -> None:
         stage = time.perf_counter()
         try:
-            await self.audit.append(kind, data, call_id)
-        except Exception:
-            log.exception("audit append failed; refusing call %s", call_id)
-            raise AuditUnavailableError("the audit log is unavailable, so the call was not forwarded") from None
-        finally:
-            self.metrics.stage_duration.labels("audit").observe(time.perf_counter() - stage)
-
-    async def _settle(self, pending: asyncio.Future[AuditRecord]) -> None:
-        try:
-            await pending
+            await asyncio.gather(*pending)
         except Exception:
             log.exception("audit append failed")
             raise AuditUnavailableError("the audit log is unavailable, so the call was not forwarded") from None
+        finally:
+            self.metrics.stage_duration.labels("audit").observe(time.perf_counter() - stage)
 
 
 def _decision_record(decision: Decision) -> dict[str, Any]:
@@ -233,12 +223,8 @@ def _decision_record(decision: Decision) -> dict[str, Any]:
 
 
 def _enforce(decision: Decision) -> None:
-    """Refuse what the policy does not allow outright."""
+    """Refuse what the policy does not allow outright; the reason names the rule."""
     if decision.effect is Effect.DENY:
-        where = f" (rule {decision.rule})" if decision.rule else ""
-        raise PolicyDenied(f"denied by policy{where}: {decision.reason}")
+        raise PolicyDenied(decision.reason)
     if decision.effect is Effect.APPROVE:
-        raise ApprovalRequired(
-            f"this call needs human approval (rule {decision.rule}: {decision.reason}); "
-            "approvals are not enabled on this gateway"
-        )
+        raise ApprovalRequired(f"this call {decision.reason}; approvals are not enabled on this gateway")

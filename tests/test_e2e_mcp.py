@@ -7,14 +7,17 @@ import itertools
 import json
 import sys
 import time
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from gateway.audit import read_records
 from mcp import MCPError
 
 from connectors.mcp import stub as echo_stub
+from gateway.audit import read_records
+from gateway.audit.sqlite_store import iter_log
+from gateway.audit.verify import verify
 from gateway.mcp_client import ClientFailure, connect
 from gateway.serving import running
 from tests.conftest import REPO, RunningGateway
@@ -68,7 +71,7 @@ async def test_denied_call_never_reaches_backend(echo_gateway: RunningGateway, e
         result = await client.call_tool("echo.echo", {"text": "should not pass"})
         listed = (await client.list_tools()).tools
     assert result.is_error
-    assert "denied by policy" in result.content[0].text
+    assert result.content[0].text == "no rule allows 'stranger' to call echo.echo: denied by default"
     assert upstream.state.calls == []
     # tools/list shows an agent only what it could be allowed.
     assert [t.name for t in listed if t.name.startswith("echo.")] == []
@@ -92,8 +95,6 @@ async def test_invalid_arguments_name_the_field(echo_gateway: RunningGateway, ec
 
 
 async def test_every_call_leaves_chained_audit_records(echo_gateway: RunningGateway) -> None:
-    from gateway.audit import verify_database
-
     async with connect(echo_gateway.mcp_url, echo_gateway.token()) as client:
         await client.call_tool("echo.echo", {"text": "audited"})
     async with connect(echo_gateway.mcp_url, echo_gateway.token("stranger", roles=())) as client:
@@ -111,7 +112,7 @@ async def test_every_call_leaves_chained_audit_records(echo_gateway: RunningGate
     )
     for previous, record in itertools.pairwise(records):
         assert record.prev_hash == previous.hash
-    assert verify_database(echo_gateway.config.audit.database).ok
+    assert verify(iter_log(Path(echo_gateway.config.audit.database)), None).ok
 
 
 async def test_metrics_move(echo_gateway: RunningGateway) -> None:
