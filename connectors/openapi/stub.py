@@ -13,6 +13,7 @@ import os
 import secrets
 from typing import Any
 
+from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -103,7 +104,7 @@ def _detail(status: int, message: str) -> JSONResponse:
     return JSONResponse({"detail": message}, status_code=status)
 
 
-def create_app(*, token: str = "demo") -> Any:
+def create_app(*, token: str = "demo") -> Starlette:
     tickets: dict[int, dict[str, Any]] = {
         1: {"id": 1, "title": "VPN drops every hour", "description": "", "priority": "high", "tags": ["network"],
             "status": "open", "assignee": None},

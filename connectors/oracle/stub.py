@@ -26,6 +26,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
+from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -114,7 +115,7 @@ def _count(request: Request, name: str, default: int, maximum: int) -> int:
 
 
 def create_app(database: Path | str = "var/ords.db", *, client_id: str = "gateway",
-               client_secret: str = "demo") -> Any:
+               client_secret: str = "demo") -> Starlette:
     """The ORDS stub over the SQLite file `database` (created and seeded if needed)."""
     Path(database).parent.mkdir(parents=True, exist_ok=True)
     service = OrdsService(Path(database), client_id, client_secret)
