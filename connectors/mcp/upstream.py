@@ -157,10 +157,11 @@ class McpConnector:
             try:
                 async with asyncio.timeout(CONNECT_WAIT_SECONDS):
                     # `ping` is gone from 2026-07-28; there a tools/list is the cheapest request.
+                    # (The session's ping, unlike the client's, does not warn on older protocols.)
                     if client.protocol_version == "2026-07-28":
                         await client.list_tools()
                     else:
-                        await client.send_ping()
+                        await client.session.send_ping()
             except Exception as exc:
                 self._last_error = f"liveness ping failed ({_describe(exc)})"
                 return
