@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
+import binascii
 import contextlib
 import json
+import secrets
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -98,6 +101,19 @@ class RecordRequests:
             return {"type": "http.request", "body": body, "more_body": False}
 
         await self.app(scope, replay, send)
+
+
+def basic_auth_matches(authorization: str, user: str, password: str) -> bool:
+    """Whether an `Authorization` header value carries exactly these basic credentials."""
+    scheme, _, encoded = authorization.partition(" ")
+    try:
+        given_user, _, given_password = base64.b64decode(encoded, validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return False
+    # Both comparisons always run: the time taken says nothing about which part was wrong.
+    user_ok = secrets.compare_digest(given_user.encode(), user.encode())
+    password_ok = secrets.compare_digest(given_password.encode(), password.encode())
+    return scheme.lower() == "basic" and user_ok and password_ok
 
 
 def loopback_socket(port: int = 0, host: str = "127.0.0.1") -> socket.socket:

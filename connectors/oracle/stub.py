@@ -15,8 +15,6 @@ stanza's url is `base_url + "/ords/hr"`; `app.state.requests` lists what it rece
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import datetime
 import os
 import secrets
@@ -32,7 +30,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from connectors.oracle.qfilter import FilterError, translate
-from connectors.stubkit import run_stub, stub_app, stub_arguments
+from connectors.stubkit import basic_auth_matches, run_stub, stub_app, stub_arguments
 
 BASE = "/ords/hr"
 #: AutoREST-enabled objects and their primary keys.
@@ -84,13 +82,7 @@ class OrdsService:
         return await asyncio.to_thread(job)
 
     def issue_token(self, request: Request) -> str:
-        scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
-        try:
-            client_id, _, secret = base64.b64decode(encoded, validate=True).decode().partition(":")
-        except (binascii.Error, UnicodeDecodeError):
-            client_id, secret = "", ""
-        if scheme.lower() != "basic" or not (secrets.compare_digest(client_id, self.client_id)
-                                             and secrets.compare_digest(secret, self.client_secret)):
+        if not basic_auth_matches(request.headers.get("authorization", ""), self.client_id, self.client_secret):
             raise OrdsFault(401, "Unauthorized", "Invalid client credentials")
         token = secrets.token_urlsafe(24)
         self.tokens[token] = asyncio.get_running_loop().time() + TOKEN_SECONDS
