@@ -28,6 +28,8 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway.serving import running
+
 
 @dataclass(frozen=True, slots=True)
 class RecordedRequest:
@@ -116,40 +118,26 @@ def basic_auth_matches(authorization: str, user: str, password: str) -> bool:
     return scheme.lower() == "basic" and user_ok and password_ok
 
 
-def loopback_socket(port: int = 0, host: str = "127.0.0.1") -> socket.socket:
-    """A bound listening socket; SO_REUSEADDR lets a test restart a backend on the same port."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(128)
-    sock.setblocking(False)
-    return sock
+def free_loopback_port() -> int:
+    """A port nothing listens on right now (for a test that starts a backend there later)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 @contextlib.asynccontextmanager
 async def serve_app(app: ASGIApp, *, port: int = 0, host: str = "127.0.0.1") -> AsyncIterator[str]:
     """Run `app` with uvicorn on a loopback port (ephemeral by default) for the duration of
-    the block; yields the base URL `http://127.0.0.1:PORT`."""
-    sock = loopback_socket(port, host)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="auto"))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        for _ in range(500):
-            if server.started or task.done():
-                break
-            await asyncio.sleep(0.01)
-        if not server.started:
-            if task.done():
-                task.result()  # re-raises why uvicorn could not start
-            raise RuntimeError("stub server did not start within 5 s")
-        yield f"http://{host}:{sock.getsockname()[1]}"
-    finally:
-        faults = getattr(getattr(app, "state", None), "faults", None)
-        if isinstance(faults, StubFaults):
-            faults.release()
-        server.should_exit = True
-        await task
-        sock.close()
+    the block; yields the base URL `http://127.0.0.1:PORT`. A stopped backend can be started
+    again on the same port (uvicorn binds with SO_REUSEADDR)."""
+    async with running(app, host, port) as url:
+        try:
+            yield url
+        finally:
+            # Requests held by a hang fault would otherwise stall the shutdown.
+            faults = getattr(getattr(app, "state", None), "faults", None)
+            if isinstance(faults, StubFaults):
+                faults.release()
 
 
 def stub_arguments(description: str, default_port: int) -> argparse.ArgumentParser:

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
@@ -10,7 +10,7 @@ from connectors.base import BackendError, BackendUnavailable, CallContext, Healt
 from connectors.resilience import CircuitBreaker, CircuitState, ConnectorBusy, ResiliencePolicy, ResilientConnector
 from connectors.sap import create
 from connectors.sap.stub import SERVICE_PATH, create_app
-from connectors.stubkit import loopback_socket, serve_app
+from connectors.stubkit import free_loopback_port, serve_app
 from gateway.config import ConnectorSettings
 from gateway.models import Principal, ToolResult, ToolSpec
 
@@ -31,11 +31,8 @@ def sap_connector(url: str, **options: Any) -> ResilientConnector:
 
 
 @pytest.fixture
-async def free_port() -> AsyncIterator[int]:
-    sock = loopback_socket()
-    port = sock.getsockname()[1]
-    sock.close()
-    yield port
+def free_port() -> int:
+    return free_loopback_port()
 
 
 async def test_hung_backend_gives_a_timeout_error_quickly() -> None:
