@@ -18,9 +18,10 @@ import contextlib
 import json
 import secrets
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import uvicorn
 from starlette.applications import Starlette
@@ -138,6 +139,31 @@ async def serve_app(app: ASGIApp, *, port: int = 0, host: str = "127.0.0.1") -> 
             faults = getattr(getattr(app, "state", None), "faults", None)
             if isinstance(faults, StubFaults):
                 faults.release()
+
+
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def loopback_address(url: object) -> tuple[str, int] | None:
+    """(host, port) of a URL that points at this machine with an explicit port, else None."""
+    if not isinstance(url, str):
+        return None
+    parts = urlsplit(url)
+    if parts.hostname not in _LOOPBACK or parts.port is None:
+        return None
+    return parts.hostname, parts.port
+
+
+@contextlib.asynccontextmanager
+async def serve_if_local(url: object, make_app: Callable[[], ASGIApp]) -> AsyncIterator[str | None]:
+    """The stub from `make_app` at `url` when that is on this machine (yields its base URL),
+    otherwise nothing is started (yields None): the backend is a real one elsewhere."""
+    address = loopback_address(url)
+    if address is None:
+        yield None
+        return
+    async with serve_app(make_app(), host=address[0], port=address[1]) as base_url:
+        yield base_url
 
 
 def stub_arguments(description: str, default_port: int) -> argparse.ArgumentParser:

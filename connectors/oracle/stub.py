@@ -20,6 +20,7 @@ import os
 import secrets
 import sqlite3
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
@@ -29,8 +30,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from connectors.options import secret
 from connectors.oracle.qfilter import FilterError, translate
-from connectors.stubkit import basic_auth_matches, run_stub, stub_app, stub_arguments
+from connectors.stubkit import basic_auth_matches, run_stub, serve_if_local, stub_app, stub_arguments
+from gateway.config import ConnectorSettings
 
 BASE = "/ords/hr"
 #: AutoREST-enabled objects and their primary keys.
@@ -236,6 +239,14 @@ def create_app(database: Path | str = "var/ords.db", *, client_id: str = "gatewa
     ])
     app.state.ords = service
     return app
+
+
+def serve_for(settings: ConnectorSettings) -> AbstractAsyncContextManager[str | None]:
+    """For `gateway demo`: this stub where the stanza points, when that is this machine,
+    accepting the stanza's own credentials; yields its base URL, or None if not started."""
+    return serve_if_local(settings.options.get("url"), lambda: create_app(
+        client_id=str(settings.options.get("client_id", "gateway")),
+        client_secret=secret(settings, "client_secret") or "demo"))
 
 
 def main() -> None:

@@ -15,6 +15,7 @@ import datetime
 import os
 import re
 import secrets
+from contextlib import AbstractAsyncContextManager
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -23,9 +24,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from connectors.options import secret
 from connectors.sap import odata
 from connectors.sap.stub_data import CURRENCIES, ENTITY_SETS, EntitySet, seed
-from connectors.stubkit import basic_auth_matches, run_stub, stub_app, stub_arguments
+from connectors.stubkit import basic_auth_matches, run_stub, serve_if_local, stub_app, stub_arguments
+from gateway.config import ConnectorSettings
 
 SERVICE = "API_PURCHASEORDER_SRV"
 SERVICE_PATH = f"/sap/opu/odata/sap/{SERVICE}"
@@ -298,6 +301,13 @@ def create_app(*, username: str = "demo", password: str = "demo") -> Starlette:
     ])
     app.state.sap = service
     return app
+
+
+def serve_for(settings: ConnectorSettings) -> AbstractAsyncContextManager[str | None]:
+    """For `gateway demo`: this stub where the stanza points, when that is this machine,
+    accepting the stanza's own credentials; yields its base URL, or None if not started."""
+    return serve_if_local(settings.options.get("url"), lambda: create_app(
+        username=str(settings.options.get("username", "demo")), password=secret(settings, "password") or "demo"))
 
 
 def main() -> None:
