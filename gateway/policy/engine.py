@@ -94,7 +94,7 @@ class PolicyEngine:
 
     def names_for(self, identities: tuple[str, ...], tenant: str) -> frozenset[str]:
         """The identities plus every role they inherit in `tenant`."""
-        closures = self._closures.get(tenant) or self._closures[ANY]
+        closures = self._closures.get(tenant, self._closures[ANY])
         names: set[str] = set()
         for identity in identities:
             names |= closures.get(identity, {identity})
