@@ -107,7 +107,7 @@ class PolicyEngine:
         if found is None:
             rules = [
                 rule
-                for name in (*self.names_for(identities, tenant), ANY)
+                for name in self.names_for(identities, tenant) | {ANY}
                 for rule in self._by_subject.get(name, ())
                 if (rule.dom == ANY or rule.dom == tenant) and rule.matches_object(obj)
             ]
