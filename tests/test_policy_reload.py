@@ -149,8 +149,9 @@ def test_good_edit_is_swapped_in_while_calls_in_flight_keep_their_engine(policy_
     result = holder.reload()
     assert (result.ok, result.changed, result.error) == (True, True, None)
     assert result.version == holder.current.version == result.active_version != in_flight.version
-    shout = holder.current.decide(TESTER, "echo", "shout", {})
-    assert shout.reason == "denied by policy.csv:47: Testers may not shout."
+    assert (
+        holder.current.decide(TESTER, "echo", "shout", {}).reason == "denied by policy.csv:47: Testers may not shout."
+    )
     assert in_flight.decide(TESTER, "echo", "shout", {}).effect is Effect.ALLOW
     again = holder.reload()
     assert (again.ok, again.changed) == (True, False)
