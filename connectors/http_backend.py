@@ -69,6 +69,7 @@ class HttpBackend:
         *,
         params: Mapping[str, Any] | None = None,
         json: Any = None,
+        content: bytes | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         """One request; transport failures become BackendUnavailable, statuses are the caller's."""
@@ -76,7 +77,7 @@ class HttpBackend:
             raise BackendUnavailable(f"{self.name}: connector is not started")
         try:
             return await self._client.request(
-                method, url, params=params, json=json, headers=self._call_headers(context, headers)
+                method, url, params=params, json=json, content=content, headers=self._call_headers(context, headers)
             )
         except httpx.TimeoutException:
             raise BackendUnavailable(f"{self.name}: backend did not answer within {self._timeout:g} s") from None

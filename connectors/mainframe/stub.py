@@ -52,7 +52,7 @@ class MainframeStub:
         layouts = load_layouts()
         self._layouts = {t.tran_id: layouts[t.tool] for t in TRANSACTIONS}
         self._server: asyncio.Server | None = None
-        self._handlers: set[asyncio.Task[None]] = set()
+        self._connections: set[asyncio.StreamWriter] = set()
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self._server = await asyncio.start_server(self._serve, host, port, reuse_address=True)
@@ -60,29 +60,28 @@ class MainframeStub:
 
     async def close(self) -> None:
         if self._server is not None:
+            self.hang = False
             self._server.close()
-            for task in self._handlers:
-                task.cancel()
-            await asyncio.gather(*self._handlers, return_exceptions=True)
+            # Closing the sockets ends each handler at its next read, as a region shutting down.
+            for writer in self._connections:
+                writer.close()
             await self._server.wait_closed()
             self._server = None
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._handlers.add(task)
+        self._connections.add(writer)
         try:
             while (body := await wire.read_frame(reader)) is not None:
                 request = wire.decode_request(body)
                 self.requests.append(request)
-                while self.hang:
+                while self.hang and self._server is not None:
                     await asyncio.sleep(0.05)
                 writer.write(wire.encode_response(self.run(request)))
                 await writer.drain()
         except (wire.FrameError, ConnectionError):
             pass  # a broken peer: drop the connection, as a listener would
         finally:
-            self._handlers.discard(task)
+            self._connections.discard(writer)
             writer.close()
 
     def run(self, request: wire.Request) -> wire.Response:

@@ -6,7 +6,7 @@ collections `GET /ords/hr/<table>/` with the `q` filter object, `limit`/`offset`
 and links, items `GET /ords/hr/<table>/<id>`, REST-enabled SQL `POST /ords/hr/_/sql`, a
 custom module handler `PUT /ords/hr/hr_api/employees/<id>/salary`, and ORDS error bodies.
 
-Run alone: `python -m connectors.oracle.stub --port 8102 --database var/ords.db` (client id
+Run alone: `python -m connectors.oracle.stub --port 8105 --database var/ords.db` (client id
 `--client-id`, default `gateway`; secret from ORDS_CLIENT_SECRET, default `demo`). In tests:
 `async with serve_app(create_app(tmp_path / "hr.db", client_secret="s")) as base_url:`; the
 stanza's url is `base_url + "/ords/hr"`; `app.state.requests` lists what it received.
@@ -26,6 +26,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
+from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -113,7 +114,10 @@ def _count(request: Request, name: str, default: int, maximum: int) -> int:
     return int(text)
 
 
-def create_app(database: Path | str, *, client_id: str = "gateway", client_secret: str = "demo") -> Any:
+def create_app(database: Path | str = "var/ords.db", *, client_id: str = "gateway",
+               client_secret: str = "demo") -> Starlette:
+    """The ORDS stub over the SQLite file `database` (created and seeded if needed)."""
+    Path(database).parent.mkdir(parents=True, exist_ok=True)
     service = OrdsService(Path(database), client_id, client_secret)
 
     async def token(request: Request) -> Response:
@@ -243,11 +247,10 @@ def create_app(database: Path | str, *, client_id: str = "gateway", client_secre
 
 
 def main() -> None:
-    parser = stub_arguments("Oracle REST Data Services stub over SQLite (HR and orders)", 8102)
+    parser = stub_arguments("Oracle REST Data Services stub over SQLite (HR and orders)", 8105)
     parser.add_argument("--database", default="var/ords.db")
     parser.add_argument("--client-id", default="gateway")
     args = parser.parse_args()
-    Path(args.database).parent.mkdir(parents=True, exist_ok=True)
     app = create_app(args.database, client_id=args.client_id,
                      client_secret=os.environ.get("ORDS_CLIENT_SECRET", "demo"))
     run_stub(app, args.host, args.port)

@@ -19,6 +19,7 @@ import secrets
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -223,7 +224,7 @@ def _literal_key(text: str) -> str:
     return text.replace("''", "'")
 
 
-def create_app(*, username: str = "demo", password: str = "demo") -> Any:
+def create_app(*, username: str = "demo", password: str = "demo") -> Starlette:
     service = SapService(username, password)
 
     async def root(request: Request) -> Response:
