@@ -37,6 +37,7 @@ async def _until_signalled(gateway: Gateway) -> None:
 
 async def run_gateway(config: GatewayConfig) -> None:
     app = create_app(config)
+    await app.state.gateway.start()
     async with running(app, config.server.host, config.server.port) as url:
         print(f"gateway listening on {url}/mcp", flush=True)
         await _until_signalled(app.state.gateway)
@@ -65,6 +66,7 @@ async def run_demo(config: GatewayConfig) -> None:
                 await stack.enter_async_context(running(app, host, port))
                 print(f"stub backend for {settings.name!r} on http://{host}:{port}", flush=True)
         app = create_app(config)
+        await app.state.gateway.start()
         url = await stack.enter_async_context(running(app, config.server.host, config.server.port))
         verifier = TokenVerifier(config.identity, config.base_dir)
         token = verifier.mint("demo-agent", ("procurement-agent", "tester"), ttl_seconds=8 * 3600)
