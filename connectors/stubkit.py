@@ -17,7 +17,6 @@ import binascii
 import contextlib
 import json
 import secrets
-import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -117,13 +116,6 @@ def basic_auth_matches(authorization: str, user: str, password: str) -> bool:
     user_ok = secrets.compare_digest(given_user.encode(), user.encode())
     password_ok = secrets.compare_digest(given_password.encode(), password.encode())
     return scheme.lower() == "basic" and user_ok and password_ok
-
-
-def free_loopback_port() -> int:
-    """A port nothing listens on right now (for a test that starts a backend there later)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextlib.asynccontextmanager

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from connectors.base import CallContext, create_connector
-from connectors.stubkit import free_loopback_port
 from gateway.config import ConnectorSettings
 from gateway.models import Principal
+from gateway.serving import free_port
 
 
 def stanzas(port: int) -> list[tuple[ConnectorSettings, str, dict[str, Any]]]:
@@ -35,7 +35,7 @@ def stanzas(port: int) -> list[tuple[ConnectorSettings, str, dict[str, Any]]]:
 async def test_stub_starts_where_the_stanza_points(index: int, monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
     monkeypatch.setenv("DEMO_SAP_PASSWORD", "from-env")
     monkeypatch.chdir(tmp_path)  # the ORDS stub keeps its database in var/
-    settings, tool, arguments = stanzas(free_loopback_port())[index]
+    settings, tool, arguments = stanzas(free_port())[index]
     stub = importlib.import_module(f"connectors.{settings.kind}.stub")
     async with stub.serve_for(settings) as address:
         assert address is not None
