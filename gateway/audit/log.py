@@ -123,12 +123,12 @@ class AuditLog:
         return await done
 
     async def healthy(self) -> bool:
-        if self._closing or self._writer.done():
+        """False when closed, when the store does not answer, or when the last commit failed
+        (a full disk shows only when writing); true again after the next commit succeeds."""
+        if self._closing or self._writer.done() or self._stale:
             return False
         try:
             await self.store.ping()
-            if self._stale:
-                await self._resync()
         except StoreError:
             return False
         return True
