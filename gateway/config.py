@@ -54,6 +54,7 @@ SCHEMA: dict[str, Any] = {
             "properties": {
                 "directory": {"type": "string", "minLength": 1},
                 "watch": {"type": "boolean"},
+                "admin_role": {"type": "string", "minLength": 1},
             },
         },
         "audit": {
@@ -112,6 +113,8 @@ class IdentitySettings:
 class PolicySettings:
     directory: str = "policies"
     watch: bool = True
+    #: Role a token needs to call the admin endpoints (policy reload).
+    admin_role: str = "gateway-admin"
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +206,11 @@ def _apply_env(raw: dict[str, Any], environ: Mapping[str, str]) -> None:
         raw[section][key] = yaml.safe_load(value) if value else value
 
 
+def _tuples(section: Mapping[str, Any]) -> dict[str, Any]:
+    """Lists become tuples so the settings stay immutable."""
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in section.items()}
+
+
 def parse_config(raw: Any, *, base_dir: Path, environ: Mapping[str, str] | None = None) -> GatewayConfig:
     if raw is None:
         raw = {}
@@ -213,11 +221,10 @@ def parse_config(raw: Any, *, base_dir: Path, environ: Mapping[str, str] | None 
     if errors:
         raise ConfigError("; ".join(_describe(e) for e in errors))
 
-    identity = raw.get("identity", {})
-    algorithms = tuple(identity.get("algorithms", IdentitySettings.algorithms))
-    if any(a.startswith("HS") for a in algorithms) and not identity.get("secret"):
+    identity = IdentitySettings(**_tuples(raw.get("identity", {})))
+    if any(a.startswith("HS") for a in identity.algorithms) and not identity.secret:
         raise ConfigError("identity.secret: required for HS* algorithms (at least 32 characters)")
-    if any(not a.startswith("HS") for a in algorithms) and not identity.get("public_key_file"):
+    if any(not a.startswith("HS") for a in identity.algorithms) and not identity.public_key_file:
         raise ConfigError("identity.public_key_file: required for RS*/ES* algorithms")
 
     connectors = tuple(
@@ -229,10 +236,9 @@ def parse_config(raw: Any, *, base_dir: Path, environ: Mapping[str, str] | None 
         )
         for name, stanza in raw.get("connectors", {}).items()
     )
-    server = raw.get("server", {})
     return GatewayConfig(
-        server=ServerSettings(**{k: tuple(v) if isinstance(v, list) else v for k, v in server.items()}),
-        identity=IdentitySettings(**{k: tuple(v) if isinstance(v, list) else v for k, v in identity.items()}),
+        server=ServerSettings(**_tuples(raw.get("server", {}))),
+        identity=identity,
         policy=PolicySettings(**raw.get("policy", {})),
         audit=_audit_settings(raw.get("audit", {})),
         connectors=connectors,

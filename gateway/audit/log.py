@@ -111,16 +111,22 @@ class AuditLog:
 
         Raises ValueError if `data` is not JSON (a caller's bug, not an outage).
         """
+        return await self.submit(kind, data, call_id)
+
+    def submit(self, kind: str, data: Mapping[str, Any], call_id: str | None = None) -> asyncio.Future[AuditRecord]:
+        """Queue a record now, fixing its place in the chain, and return the future of its
+        durability: a caller can queue two records and await them with one group commit."""
+        done: asyncio.Future[AuditRecord] = asyncio.get_running_loop().create_future()
         if self._closing:
-            raise AuditUnavailable("the audit log is closed")
+            done.set_exception(AuditUnavailable("the audit log is closed"))
+            return done
         try:
             draft = chain.draft(kind, data, call_id, time.time())
         except CanonicalizationError as exc:
             raise ValueError(f"audit record {kind!r} is not JSON: {exc}") from None
-        done: asyncio.Future[AuditRecord] = asyncio.get_running_loop().create_future()
         self._queue.append(_Pending(draft, done))
         self._wake.set()
-        return await done
+        return done
 
     async def healthy(self) -> bool:
         """False when closed, when the store does not answer, or when the last commit failed
