@@ -24,6 +24,7 @@ from gateway.audit.canonical import CanonicalizationError
 from gateway.audit.checkpoint import Checkpoint, KeyFileError, load_private_key, sign
 from gateway.audit.merkle import Frontier
 from gateway.audit.redaction import Redactor
+from gateway.audit.search import AuditQueries
 from gateway.audit.sqlite_store import SqliteAuditStore
 from gateway.audit.store import AuditStore, Head, StoreError
 from gateway.config import AuditSettings
@@ -96,6 +97,15 @@ class AuditLog:
             await store.close()
             raise AuditUnavailable(str(exc)) from None
         return cls(store, head, settings, key, frontier, checkpoints[-1] if checkpoints else None)
+
+    @property
+    def settings(self) -> AuditSettings:
+        return self._settings
+
+    @property
+    def queries(self) -> AuditQueries:
+        """Read-only questions about the log (search, traces), for the REST routes."""
+        return AuditQueries(self.store)
 
     @property
     def head(self) -> Head:
