@@ -41,23 +41,36 @@ def unauthorized(reason: str) -> JSONResponse:
     )
 
 
+class Authenticator:
+    """Turns a request's bearer token into a Principal; every failure is recorded before
+    AuthError is raised. Shared by every authenticated endpoint."""
+
+    def __init__(self, verifier: Callable[[], TokenVerifier], on_failure: OnAuthFailure) -> None:
+        self._verifier = verifier
+        self._on_failure = on_failure
+
+    async def __call__(self, conn: HTTPConnection) -> Principal:
+        try:
+            return self._verifier().verify(bearer_token(conn.headers))
+        except AuthError as exc:
+            await self._on_failure(str(exc), conn)
+            raise
+
+
 class BearerAuthGate:
     """ASGI wrapper: only requests with a valid token reach `app`."""
 
-    def __init__(self, app: ASGIApp, verifier: Callable[[], TokenVerifier], on_failure: OnAuthFailure) -> None:
+    def __init__(self, app: ASGIApp, authenticate: Authenticator) -> None:
         self.app = app
-        self._verifier = verifier
-        self._on_failure = on_failure
+        self._authenticate = authenticate
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         try:
-            token = bearer_token(Headers(scope=scope))
-            principal = self._verifier().verify(token)
+            principal = await self._authenticate(HTTPConnection(scope))
         except AuthError as exc:
-            await self._on_failure(str(exc), HTTPConnection(scope))
             await unauthorized(str(exc))(scope, receive, send)
             return
         scope[PRINCIPAL_SCOPE_KEY] = principal
@@ -65,7 +78,7 @@ class BearerAuthGate:
         # presented with another agent's token is refused.
         scope["user"] = AuthenticatedUser(
             AccessToken(
-                token=token,
+                token=bearer_token(Headers(scope=scope)),
                 client_id=principal.subject,
                 scopes=list(principal.roles),
                 subject=principal.subject,
