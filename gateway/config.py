@@ -54,6 +54,7 @@ SCHEMA: dict[str, Any] = {
             "properties": {
                 "directory": {"type": "string", "minLength": 1},
                 "watch": {"type": "boolean"},
+                "admin_role": {"type": "string", "minLength": 1},
             },
         },
         "audit": {
@@ -61,6 +62,15 @@ SCHEMA: dict[str, Any] = {
             "additionalProperties": False,
             "properties": {
                 "database": {"type": "string", "minLength": 1},
+                "origin": {"type": "string", "minLength": 1, "pattern": r"^[^\n]+$"},
+                "signing_key_file": {"type": "string", "minLength": 1},
+                "checkpoint_every_records": {"type": "integer", "minimum": 1},
+                "checkpoint_every_seconds": {"type": "number", "exclusiveMinimum": 0},
+                "redact_keys": {"type": "array", "items": {"type": "string", "minLength": 1}},
+                "redact_patterns": {"type": "array", "items": {"type": "string", "minLength": 1}},
+                "redact_card_numbers": {"type": "boolean"},
+                "busy_timeout_seconds": {"type": "number", "minimum": 0},
+                "auditor_role": {"type": "string", "minLength": 1},
             },
         },
         "approvals": {
@@ -137,11 +147,42 @@ class IdentitySettings:
 class PolicySettings:
     directory: str = "policies"
     watch: bool = True
+    #: Role a token needs to call the admin endpoints (policy reload).
+    admin_role: str = "gateway-admin"
 
 
 @dataclass(frozen=True, slots=True)
 class AuditSettings:
     database: str = "var/gateway.db"
+    #: Names the log in its signed checkpoints (one line of text).
+    origin: str = "agent-gateway"
+    #: Ed25519 private key (PEM) that signs checkpoints; none: no checkpoints are written.
+    signing_key_file: str | None = None
+    checkpoint_every_records: int = 1000
+    checkpoint_every_seconds: float = 10.0
+    #: Argument keys whose values are never stored (any depth; case, `-` and `_` ignored).
+    redact_keys: tuple[str, ...] = (
+        "password",
+        "passwd",
+        "secret",
+        "token",
+        "access_token",
+        "refresh_token",
+        "api_key",
+        "authorization",
+        "private_key",
+        "ssn",
+        "card_number",
+        "cvv",
+    )
+    #: Regular expressions whose matches inside string values are replaced (default: US SSNs).
+    redact_patterns: tuple[str, ...] = (r"\b\d{3}-\d{2}-\d{4}\b",)
+    #: Replace 13-19 digit runs that pass the Luhn check (payment card numbers).
+    redact_card_numbers: bool = True
+    #: How long an append waits for a lock held by another process before failing.
+    busy_timeout_seconds: float = 5.0
+    #: Role a token needs to query the log over REST (/v1/audit/...).
+    auditor_role: str = "auditor"
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,15 +272,16 @@ def _apply_env(raw: dict[str, Any], environ: Mapping[str, str]) -> None:
         raw[section][key] = yaml.safe_load(value) if value else value
 
 
+def _tuples(section: Mapping[str, Any]) -> dict[str, Any]:
+    """Lists become tuples so the settings stay immutable."""
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in section.items()}
+
+
 def _approval_settings(raw: Mapping[str, Any], audit: AuditSettings) -> ApprovalSettings:
-    values = dict(raw)
+    values = _tuples(raw)
+    # One database file by default: approvals sit beside the audit log they are recorded in.
     values.setdefault("database", audit.database)
-    if "approver_roles" in values:
-        values["approver_roles"] = tuple(values["approver_roles"])
-    values["webhooks"] = tuple(
-        WebhookSettings(**{k: tuple(v) if isinstance(v, list) else v for k, v in hook.items()})
-        for hook in values.get("webhooks", ())
-    )
+    values["webhooks"] = tuple(WebhookSettings(**_tuples(hook)) for hook in raw.get("webhooks", ()))
     return ApprovalSettings(**values)
 
 
@@ -253,11 +295,10 @@ def parse_config(raw: Any, *, base_dir: Path, environ: Mapping[str, str] | None 
     if errors:
         raise ConfigError("; ".join(_describe(e) for e in errors))
 
-    identity = raw.get("identity", {})
-    algorithms = tuple(identity.get("algorithms", IdentitySettings.algorithms))
-    if any(a.startswith("HS") for a in algorithms) and not identity.get("secret"):
+    identity = IdentitySettings(**_tuples(raw.get("identity", {})))
+    if any(a.startswith("HS") for a in identity.algorithms) and not identity.secret:
         raise ConfigError("identity.secret: required for HS* algorithms (at least 32 characters)")
-    if any(not a.startswith("HS") for a in algorithms) and not identity.get("public_key_file"):
+    if any(not a.startswith("HS") for a in identity.algorithms) and not identity.public_key_file:
         raise ConfigError("identity.public_key_file: required for RS*/ES* algorithms")
 
     connectors = tuple(
@@ -269,17 +310,25 @@ def parse_config(raw: Any, *, base_dir: Path, environ: Mapping[str, str] | None 
         )
         for name, stanza in raw.get("connectors", {}).items()
     )
-    server = raw.get("server", {})
-    audit = AuditSettings(**raw.get("audit", {}))
+    audit = _audit_settings(raw.get("audit", {}))
     return GatewayConfig(
-        server=ServerSettings(**{k: tuple(v) if isinstance(v, list) else v for k, v in server.items()}),
-        identity=IdentitySettings(**{k: tuple(v) if isinstance(v, list) else v for k, v in identity.items()}),
+        server=ServerSettings(**_tuples(raw.get("server", {}))),
+        identity=identity,
         policy=PolicySettings(**raw.get("policy", {})),
         audit=audit,
         approvals=_approval_settings(raw.get("approvals", {}), audit),
         connectors=connectors,
         base_dir=base_dir,
     )
+
+
+def _audit_settings(audit: dict[str, Any]) -> AuditSettings:
+    for i, pattern in enumerate(audit.get("redact_patterns", ())):
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ConfigError(f"audit.redact_patterns.{i}: invalid regular expression {pattern!r}: {exc}") from None
+    return AuditSettings(**_tuples(audit))
 
 
 def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> GatewayConfig:

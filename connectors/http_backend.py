@@ -1,0 +1,139 @@
+"""The long-lived HTTP client of an HTTP-speaking connector, and the error mapping they share.
+
+Backend credentials are the gateway's own (config or environment); the agent's identity
+only travels as an on-behalf-of header when the stanza names one, and the W3C traceparent
+always travels so the backend's logs line up with the gateway's audit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import httpx
+
+from connectors.base import BackendError, BackendUnavailable, CallContext, Health
+from gateway.config import ConnectorSettings
+from gateway.models import ToolResult, ToolSpec
+
+#: Statuses that mean "the backend is not there right now" rather than "the call is wrong".
+UNAVAILABLE_STATUSES = frozenset({502, 503, 504})
+
+
+class HttpBackend:
+    def __init__(
+        self,
+        settings: ConnectorSettings,
+        *,
+        base_url: str,
+        auth: httpx.Auth | tuple[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self.name = settings.name
+        self.base_url = base_url.rstrip("/")
+        self._timeout = settings.timeout_seconds
+        self._on_behalf_of = settings.options.get("on_behalf_of_header")
+        self._auth = auth
+        self._headers = dict(headers or {})
+        self._max_connections = int(settings.options.get("max_concurrency", 16))
+        self._client: httpx.AsyncClient | None = None
+
+    async def start(self) -> None:
+        if self._client is None:
+            self._client = httpx.AsyncClient(
+                base_url=self.base_url,
+                auth=self._auth,
+                headers={"accept": "application/json", **self._headers},
+                timeout=httpx.Timeout(self._timeout),
+                limits=httpx.Limits(max_connections=self._max_connections),
+            )
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    def _call_headers(self, context: CallContext | None, extra: Mapping[str, str] | None) -> dict[str, str]:
+        headers = dict(extra or {})
+        if context is not None:
+            if context.traceparent:
+                headers["traceparent"] = context.traceparent
+            if self._on_behalf_of:
+                headers[self._on_behalf_of] = context.principal.subject
+        return headers
+
+    async def send(
+        self,
+        method: str,
+        url: str,
+        context: CallContext | None,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        """One request; transport failures become BackendUnavailable, statuses are the caller's."""
+        if self._client is None:
+            raise BackendUnavailable(f"{self.name}: connector is not started")
+        try:
+            return await self._client.request(
+                method, url, params=params, json=json, content=content, headers=self._call_headers(context, headers)
+            )
+        except httpx.TimeoutException:
+            raise BackendUnavailable(f"{self.name}: backend did not answer within {self._timeout:g} s") from None
+        except httpx.TransportError as exc:
+            raise BackendUnavailable(f"{self.name}: backend unreachable ({type(exc).__name__})") from None
+
+    def fail(self, response: httpx.Response, message: str) -> BackendError:
+        """The error for a non-success answer; `message` is what the backend said, for the agent."""
+        if response.status_code in UNAVAILABLE_STATUSES:
+            return BackendUnavailable(f"{self.name}: backend unavailable (HTTP {response.status_code})")
+        if response.status_code == 401:
+            return BackendError(f"{self.name}: backend rejected the gateway's credentials (HTTP 401)")
+        return BackendError(f"{self.name}: {message} (HTTP {response.status_code})")
+
+    async def probe(self, url: str) -> Health:
+        try:
+            response = await self.send("GET", url, None)
+        except BackendUnavailable as exc:
+            return Health(False, str(exc))
+        if response.status_code >= 500:
+            return Health(False, f"backend answered HTTP {response.status_code}")
+        return Health(True, f"backend answered HTTP {response.status_code}")
+
+
+def json_body(response: httpx.Response) -> Any:
+    """The JSON body, or None when the backend sent something else (an HTML error page)."""
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+Handler = Callable[[Mapping[str, Any], CallContext], Awaitable[ToolResult]]
+
+
+class HttpToolConnector:
+    """A connector whose tools are methods over one HttpBackend: start, close, tools and
+    dispatch are the same for all of them; subclasses set the four attributes."""
+
+    name: str
+    _http: HttpBackend
+    _tools: list[ToolSpec]
+    _handlers: dict[str, Handler]
+
+    async def start(self) -> None:
+        await self._http.start()
+
+    async def close(self) -> None:
+        await self._http.close()
+
+    async def tools(self) -> list[ToolSpec]:
+        return list(self._tools)
+
+    async def call(self, tool: str, arguments: Mapping[str, Any], context: CallContext) -> ToolResult:
+        handler = self._handlers.get(tool)
+        if handler is None:
+            raise BackendError(f"{self.name}: unknown tool {tool!r}")
+        return await handler(arguments, context)

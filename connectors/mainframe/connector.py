@@ -1,0 +1,151 @@
+"""The mainframe connector: each tool is a CICS transaction whose COMMAREA is laid out by a
+copybook. Arguments are encoded to EBCDIC fixed-width records (values checked against
+their PIC clauses before anything is sent); the reply record is decoded back to JSON."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from connectors.base import BackendError, BackendUnavailable, CallContext, Health
+from connectors.mainframe import wire
+from connectors.mainframe.codec import RecordError, decode, encode
+from connectors.mainframe.copybook import CopybookError
+from connectors.mainframe.transactions import COPYBOOKS, TRANSACTIONS, Transaction, input_schema, load_layouts
+from connectors.options import check_options, options_schema, secret
+from connectors.results import json_result
+from gateway.config import ConfigError, ConnectorSettings
+from gateway.models import ToolResult, ToolSpec
+
+OPTIONS = options_schema(
+    {
+        "host": {"type": "string", "minLength": 1},
+        "port": {"type": "integer", "minimum": 1, "maximum": 65535},
+        # A RACF user id: up to 8 characters, upper case.
+        "user": {"type": "string", "pattern": "^[A-Z0-9@#$]{1,8}$"},
+        "password": {"type": "string", "minLength": 1, "maxLength": 8},
+        "password_env": {"type": "string", "minLength": 1},
+        "copybook_dir": {"type": "string", "minLength": 1},
+    },
+    required=("host", "port", "user"),
+)
+
+Connection = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+
+
+class MainframeConnector:
+    def __init__(self, settings: ConnectorSettings) -> None:
+        check_options(settings, OPTIONS)
+        password = secret(settings, "password")
+        if password is None or len(password) > 8:
+            raise ConfigError(f"connectors.{settings.name}.password_env: a password of 1 to 8 characters is required")
+        self.name = settings.name
+        self._host = settings.options["host"]
+        self._port = int(settings.options["port"])
+        self._user = settings.options["user"]
+        self._password = password
+        self._timeout = settings.timeout_seconds
+        self._max_idle = int(settings.options.get("max_concurrency", 16))
+        directory = Path(settings.options.get("copybook_dir", COPYBOOKS))
+        try:
+            self._layouts = load_layouts(directory)
+        except (CopybookError, OSError, KeyError) as exc:
+            raise ConfigError(f"connectors.{settings.name}.copybook_dir: {exc}") from None
+        self._transactions = {t.tool: t for t in TRANSACTIONS}
+        self._tools = [
+            ToolSpec(self.name, t.tool, t.description, input_schema(t, self._layouts[t.tool]), read_only=t.read_only,
+                     title=t.tool.replace("_", " ").capitalize())
+            for t in TRANSACTIONS
+        ]
+        self._idle: list[Connection] = []
+
+    async def start(self) -> None:
+        """Connections are opened on demand, so a host that is down does not stop the gateway."""
+
+    async def close(self) -> None:
+        while self._idle:
+            _, writer = self._idle.pop()
+            writer.close()
+
+    async def tools(self) -> list[ToolSpec]:
+        return list(self._tools)
+
+    async def health(self) -> Health:
+        try:
+            _, writer = await self._connect()
+        except BackendUnavailable as exc:
+            return Health(False, str(exc))
+        writer.close()
+        return Health(True, f"listener accepts connections on {self._host}:{self._port}")
+
+    async def call(self, tool: str, arguments: Mapping[str, Any], context: CallContext) -> ToolResult:
+        transaction = self._transactions.get(tool)
+        if transaction is None:
+            raise BackendError(f"{self.name}: unknown tool {tool!r}")
+        layout = self._layouts[tool]
+        try:
+            commarea = encode(layout, {p.field: arguments[p.name] for p in transaction.inputs if p.name in arguments})
+        except RecordError as exc:
+            names = {p.field: p.name for p in transaction.inputs}
+            raise BackendError(f"{self.name}: argument {names.get(exc.field or '', exc.field)}: {exc}") from None
+        response = await self._exchange(wire.Request(transaction.tran_id, self._user, self._password, commarea))
+        if not response.normal:
+            detail = response.payload.decode(wire.CODEPAGE, errors="replace")
+            raise BackendError(f"{self.name}: transaction {transaction.tran_id} abended {response.abend}: {detail}")
+        try:
+            record = decode(layout, response.payload)
+        except RecordError as exc:
+            raise BackendError(f"{self.name}: the host returned an invalid record ({exc})") from None
+        return self._result(transaction, record)
+
+    def _result(self, transaction: Transaction, record: Mapping[str, Any]) -> ToolResult:
+        code = record[transaction.return_code]
+        if code != 0:
+            reason = record[transaction.message] if transaction.message else transaction.errors.get(code, "failed")
+            raise BackendError(f"{self.name}: {transaction.tool} failed with return code {code:02d}: {reason}")
+        return json_result({p.name: record[p.field] for p in transaction.outputs})
+
+    async def _connect(self) -> Connection:
+        try:
+            async with asyncio.timeout(self._timeout):
+                return await asyncio.open_connection(self._host, self._port)
+        except TimeoutError:
+            raise BackendUnavailable(f"{self.name}: host did not accept a connection within {self._timeout:g} s") \
+                from None
+        except OSError as exc:
+            raise BackendUnavailable(f"{self.name}: host unreachable ({type(exc).__name__})") from None
+
+    def _reusable(self) -> Connection | None:
+        while self._idle:
+            reader, writer = self._idle.pop()
+            if not reader.at_eof() and not writer.is_closing():
+                return reader, writer
+            writer.close()
+        return None
+
+    async def _exchange(self, request: wire.Request) -> wire.Response:
+        reader, writer = self._reusable() or await self._connect()
+        try:
+            writer.write(wire.encode_request(request))
+            await writer.drain()
+            body = await wire.read_frame(reader)
+        except (OSError, wire.FrameError) as exc:
+            writer.close()
+            raise BackendUnavailable(f"{self.name}: connection to the host failed ({type(exc).__name__})") from None
+        except BaseException:
+            # Cancelled mid-exchange (deadline): a late reply would desynchronise the stream.
+            writer.close()
+            raise
+        if body is None:
+            writer.close()
+            raise BackendUnavailable(f"{self.name}: the host closed the connection without answering")
+        if len(self._idle) < self._max_idle:
+            self._idle.append((reader, writer))
+        else:
+            writer.close()
+        try:
+            return wire.decode_response(body)
+        except wire.FrameError as exc:
+            raise BackendError(f"{self.name}: the host sent an invalid response ({exc})") from None

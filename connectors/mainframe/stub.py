@@ -1,0 +1,191 @@
+"""A stub of a CICS-style transaction server: one asyncio TCP server, frames as in
+`connectors.mainframe.wire`, COMMAREAs in EBCDIC laid out by the copybooks in `copybooks/`.
+Programs: AINQ (account inquiry) and XFER (funds transfer). Bad packed-decimal data abends
+ASRA, a wrong COMMAREA length AEIV, an unknown transaction AEI0, a bad sign-on AEY7, as a
+real region would.
+
+Run alone: `python -m connectors.mainframe.stub --port 8103` (user `--user`, default `GATEWAY`,
+password from MAINFRAME_PASSWORD, default `demo`). In tests:
+`async with serve_mainframe(password="pw") as stub:` then connect to `stub.port`;
+`stub.requests` lists every request received, `stub.hang = True` makes it stop answering.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime
+import os
+import secrets
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from typing import Any
+
+from connectors.mainframe import wire
+from connectors.mainframe.codec import RecordError, decode, encode
+from connectors.mainframe.transactions import TRANSACTIONS, load_layouts
+from connectors.options import secret
+from connectors.stubkit import loopback_address
+from gateway.config import ConnectorSettings
+
+
+def _seed() -> dict[int, dict[str, Any]]:
+    rows = [
+        (1000000001, "ADA LOVELACE", "A", "15230.75", "5000.00", "1.2500"),
+        (1000000002, "GRACE HOPPER", "A", "-420.10", "1000.00", "-0.7500"),
+        (1000000003, "ALAN TURING", "F", "88000.00", "0.00", "0.5000"),
+        (1000000004, "KATHERINE JOHNSON", "A", "0.00", "250.00", "0.0000"),
+    ]
+    return {
+        number: {"name": name, "status": status, "balance": Decimal(balance), "credit_limit": Decimal(limit),
+                 "rate": Decimal(rate), "last_txn": 20261101}
+        for number, name, status, balance, limit, rate in rows
+    }
+
+
+class MainframeStub:
+    def __init__(self, user: str = "GATEWAY", password: str = "demo") -> None:
+        self.user = user
+        self.password = password
+        self.accounts = _seed()
+        self.requests: list[wire.Request] = []
+        self.hang = False
+        self.port = 0
+        layouts = load_layouts()
+        self._layouts = {t.tran_id: layouts[t.tool] for t in TRANSACTIONS}
+        self._server: asyncio.Server | None = None
+        self._connections: set[asyncio.StreamWriter] = set()
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._server = await asyncio.start_server(self._serve, host, port, reuse_address=True)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self.hang = False
+            self._server.close()
+            # Closing the sockets ends each handler at its next read, as a region shutting down.
+            for writer in self._connections:
+                writer.close()
+            await self._server.wait_closed()
+            self._server = None
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._connections.add(writer)
+        try:
+            while (body := await wire.read_frame(reader)) is not None:
+                request = wire.decode_request(body)
+                self.requests.append(request)
+                while self.hang and self._server is not None:
+                    await asyncio.sleep(0.05)
+                writer.write(wire.encode_response(self.run(request)))
+                await writer.drain()
+        except (wire.FrameError, ConnectionError):
+            pass  # a broken peer: drop the connection, as a listener would
+        finally:
+            self._connections.discard(writer)
+            writer.close()
+
+    def run(self, request: wire.Request) -> wire.Response:
+        if not (secrets.compare_digest(request.user, self.user) and
+                secrets.compare_digest(request.password, self.password)):
+            return _abend("AEY7")
+        layout = self._layouts.get(request.tran_id)
+        if layout is None:
+            return _abend("AEI0")
+        if len(request.commarea) != layout.length:
+            return _abend("AEIV")
+        try:
+            values = decode(layout, request.commarea)
+        except RecordError:
+            return _abend("ASRA")
+        program = self._inquiry if request.tran_id == "AINQ" else self._transfer
+        return wire.Response(wire.NORMAL, encode(layout, program(values)))
+
+    def _inquiry(self, v: dict[str, Any]) -> dict[str, Any]:
+        account = self.accounts.get(v["AI-ACCOUNT-NUMBER"])
+        if account is None:
+            return {**v, "AI-RETURN-CODE": 10}
+        return {
+            **v, "AI-RETURN-CODE": 0, "AI-CUSTOMER-NAME": account["name"], "AI-ACCOUNT-STATUS": account["status"],
+            "AI-BALANCE": account["balance"], "AI-CREDIT-LIMIT": account["credit_limit"],
+            "AI-AVAILABLE": account["balance"] + account["credit_limit"], "AI-INTEREST-RATE": account["rate"],
+            "AI-LAST-TXN-DATE": account["last_txn"], "FILLER": "",
+        }
+
+    def _transfer(self, v: dict[str, Any]) -> dict[str, Any]:
+        source, target = self.accounts.get(v["XF-FROM-ACCOUNT"]), self.accounts.get(v["XF-TO-ACCOUNT"])
+        amount: Decimal = v["XF-AMOUNT"]
+        failure = (
+            (10, "FROM ACCOUNT NOT FOUND") if source is None else
+            (11, "TO ACCOUNT NOT FOUND") if target is None else
+            (30, "FROM AND TO ACCOUNT ARE THE SAME") if source is target else
+            (21, "AMOUNT MUST BE POSITIVE") if amount <= 0 else
+            (40, "ACCOUNT IS FROZEN") if "F" in (source["status"], target["status"]) else
+            (20, "INSUFFICIENT FUNDS") if source["balance"] - amount < -source["credit_limit"] else
+            None
+        )
+        if failure is not None:
+            return {**v, "XF-RETURN-CODE": failure[0], "XF-MESSAGE": failure[1]}
+        assert source is not None and target is not None
+        source["balance"] -= amount
+        target["balance"] += amount
+        today = int(datetime.date.today().strftime("%Y%m%d"))
+        source["last_txn"] = target["last_txn"] = today
+        return {
+            **v, "XF-RETURN-CODE": 0, "XF-MESSAGE": "TRANSFER COMPLETED", "XF-FROM-BALANCE": source["balance"],
+            "XF-TO-BALANCE": target["balance"], "XF-CONFIRMATION": f"XF{secrets.randbelow(10**10):010d}",
+        }
+
+
+def _abend(code: str) -> wire.Response:
+    return wire.Response(code, wire.ABEND_MESSAGES[code].encode(wire.CODEPAGE))
+
+
+@contextlib.asynccontextmanager
+async def serve_mainframe(*, user: str = "GATEWAY", password: str = "demo", port: int = 0,
+                          host: str = "127.0.0.1") -> AsyncIterator[MainframeStub]:
+    """Run the stub on a loopback port (ephemeral by default) for the duration of the block."""
+    stub = MainframeStub(user, password)
+    await stub.start(host, port)
+    try:
+        yield stub
+    finally:
+        stub.hang = False
+        await stub.close()
+
+
+@contextlib.asynccontextmanager
+async def serve_for(settings: ConnectorSettings) -> AsyncIterator[str | None]:
+    """For `gateway demo`: this stub where the stanza points, when that is this machine,
+    accepting the stanza's own credentials; yields its base URL, or None if not started."""
+    host = str(settings.options.get("host", ""))
+    if loopback_address(f"tcp://{host}:{settings.options.get('port')}") is None:
+        yield None
+        return
+    async with serve_mainframe(user=str(settings.options.get("user", "GATEWAY")),
+                               password=secret(settings, "password") or "demo",
+                               port=int(settings.options["port"]), host=host) as stub:
+        yield f"tcp://{host}:{stub.port}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="CICS-style transaction server stub (AINQ, XFER)")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8103)
+    parser.add_argument("--user", default="GATEWAY")
+    args = parser.parse_args()
+
+    async def serve() -> None:
+        stub = MainframeStub(args.user, os.environ.get("MAINFRAME_PASSWORD", "demo"))
+        await stub.start(args.host, args.port)
+        print(f"mainframe stub listening on {args.host}:{stub.port}", flush=True)
+        await asyncio.Event().wait()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve())
+
+
+if __name__ == "__main__":
+    main()

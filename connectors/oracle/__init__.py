@@ -1,0 +1,12 @@
+"""HR and order data over Oracle REST Data Services (stub: `connectors.oracle.stub`)."""
+
+from __future__ import annotations
+
+from connectors.base import Connector
+from connectors.oracle.connector import OracleConnector
+from connectors.resilience import resilient
+from gateway.config import ConnectorSettings
+
+
+def create(settings: ConnectorSettings) -> Connector:
+    return resilient(OracleConnector(settings), settings)

@@ -1,0 +1,234 @@
+"""The wrapper every connector gets: a deadline per attempt, bounded concurrency, retries
+with backoff for read-only tools only, and a circuit breaker.
+
+A backend that hangs costs a caller at most its deadline; a backend that keeps failing
+opens the circuit, and further calls fail at once instead of piling up. After
+`circuit_reset_seconds` the circuit is half-open: one probe (a read-only call, or the
+backend's own health check) decides whether it closes again or stays open. Writes are never
+retried and never used as a probe: a write that timed out may have happened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from connectors.base import BackendError, BackendUnavailable, CallContext, Connector, Health
+from gateway.config import ConnectorSettings
+from gateway.models import ToolResult, ToolSpec
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ResiliencePolicy:
+    #: Seconds one attempt may take (the stanza's `timeout_seconds`).
+    timeout: float
+    max_concurrency: int = 16
+    retries: int = 2
+    retry_backoff: float = 0.1
+    failure_threshold: int = 5
+    reset_after: float = 30.0
+
+    @classmethod
+    def from_settings(cls, settings: ConnectorSettings) -> ResiliencePolicy:
+        given = {field: settings.options[key] for key, field in _OPTION_FIELDS.items() if key in settings.options}
+        return cls(timeout=settings.timeout_seconds, **given)
+
+
+#: Stanza option -> ResiliencePolicy field (the options are checked by `connectors.options`).
+_OPTION_FIELDS = {
+    "max_concurrency": "max_concurrency",
+    "retries": "retries",
+    "retry_backoff_seconds": "retry_backoff",
+    "circuit_failure_threshold": "failure_threshold",
+    "circuit_reset_seconds": "reset_after",
+}
+
+
+class CircuitState(enum.StrEnum):
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half_open"
+
+
+class CircuitBreaker:
+    def __init__(self, threshold: int, reset_after: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._threshold = threshold
+        self._reset_after = reset_after
+        self._clock = clock
+        self._failures = 0
+        self._opened_at: float | None = None
+        self.last_error = ""
+
+    @property
+    def state(self) -> CircuitState:
+        if self._opened_at is None:
+            return CircuitState.CLOSED
+        if self._clock() - self._opened_at >= self._reset_after:
+            return CircuitState.HALF_OPEN
+        return CircuitState.OPEN
+
+    def retry_in(self) -> float:
+        return 0.0 if self._opened_at is None else max(0.0, self._opened_at + self._reset_after - self._clock())
+
+    def success(self) -> None:
+        self._failures = 0
+        self._opened_at = None
+
+    def failure(self, error: str) -> None:
+        self.last_error = error
+        self._failures += 1
+        # A failed probe re-opens at once; in the closed state it takes `threshold` in a row.
+        if self._opened_at is not None or self._failures >= self._threshold:
+            self._opened_at = self._clock()
+
+
+class ConnectorBusy(BackendUnavailable):
+    """All of the connector's concurrency slots stayed taken until the deadline; the backend
+    itself did nothing wrong, so this does not count against the circuit."""
+
+
+class ResilientConnector:
+    """Wraps any Connector; itself a Connector, so the gateway never sees the difference."""
+
+    def __init__(self, inner: Connector, policy: ResiliencePolicy) -> None:
+        self.name = inner.name
+        self.inner = inner
+        self.policy = policy
+        self.circuit = CircuitBreaker(policy.failure_threshold, policy.reset_after)
+        self._slots = asyncio.Semaphore(policy.max_concurrency)
+        self._probe = asyncio.Lock()
+        self._read_only: dict[str, bool] = {}
+
+    @property
+    def circuit_state(self) -> CircuitState:
+        return self.circuit.state
+
+    async def start(self) -> None:
+        await self.inner.start()
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+    async def tools(self) -> list[ToolSpec]:
+        specs = await self.inner.tools()
+        self._read_only = {spec.name: spec.read_only for spec in specs}
+        return specs
+
+    async def health(self) -> Health:
+        state = self.circuit.state
+        if state is CircuitState.OPEN:
+            retry_in = self.circuit.retry_in()
+            return Health(False, f"circuit open ({self.circuit.last_error}); next probe in {retry_in:.1f} s")
+        inner = await self._inner_health()
+        if state is CircuitState.HALF_OPEN:
+            self._record(inner.healthy, inner.detail)
+        return Health(inner.healthy, f"circuit {self.circuit.state}; {inner.detail}")
+
+    async def _inner_health(self) -> Health:
+        try:
+            async with asyncio.timeout(self.policy.timeout):
+                return await self.inner.health()
+        except TimeoutError:
+            return Health(False, f"health check did not answer within {self.policy.timeout:g} s")
+        except Exception as exc:
+            log.exception("health check of connector %s failed", self.name)
+            return Health(False, f"health check failed ({type(exc).__name__})")
+
+    def _record(self, ok: bool, error: str) -> None:
+        if ok:
+            self.circuit.success()
+        else:
+            self.circuit.failure(error)
+
+    def _open_error(self) -> BackendUnavailable:
+        return BackendUnavailable(
+            f"{self.name}: backend unavailable, circuit open after repeated failures "
+            f"({self.circuit.last_error}); retry in {max(self.circuit.retry_in(), 0.1):.1f} s"
+        )
+
+    async def call(self, tool: str, arguments: Mapping[str, Any], context: CallContext) -> ToolResult:
+        if tool not in self._read_only:
+            await self.tools()
+        read_only = self._read_only.get(tool, False)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + max(context.timeout, 0.0)
+        attempts = 1 + (self.policy.retries if read_only else 0)
+        for attempt in range(attempts):
+            try:
+                return await self._through_circuit(tool, arguments, context, deadline, read_only)
+            except ConnectorBusy:
+                raise
+            except BackendUnavailable:
+                backoff = self.policy.retry_backoff * (2**attempt) * random.uniform(0.5, 1.0)
+                last = attempt + 1 == attempts or loop.time() + backoff >= deadline
+                if last or self.circuit.state is CircuitState.OPEN:
+                    raise
+                await asyncio.sleep(backoff)
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    async def _through_circuit(
+        self, tool: str, arguments: Mapping[str, Any], context: CallContext, deadline: float, read_only: bool
+    ) -> ToolResult:
+        state = self.circuit.state
+        if state is CircuitState.CLOSED:
+            return await self._attempt(tool, arguments, context, deadline)
+        if state is CircuitState.OPEN or self._probe.locked():
+            raise self._open_error()
+        async with self._probe:
+            if not read_only:
+                # A write is never the probe: ask the backend's health check first.
+                probe = await self._inner_health()
+                self._record(probe.healthy, probe.detail)
+                if not probe.healthy:
+                    raise self._open_error()
+            return await self._attempt(tool, arguments, context, deadline)
+
+    async def _attempt(
+        self, tool: str, arguments: Mapping[str, Any], context: CallContext, deadline: float
+    ) -> ToolResult:
+        loop = asyncio.get_running_loop()
+        budget = min(self.policy.timeout, deadline - loop.time())
+        if budget <= 0:
+            raise BackendUnavailable(f"{self.name}: no time left for the call (deadline passed)")
+        try:
+            async with asyncio.timeout(budget):
+                await self._slots.acquire()
+        except TimeoutError:
+            raise ConnectorBusy(
+                f"{self.name}: too many concurrent calls (limit {self.policy.max_concurrency}); try again later"
+            ) from None
+        budget = min(self.policy.timeout, deadline - loop.time())
+        try:
+            async with asyncio.timeout(budget):
+                result = await self.inner.call(tool, arguments, context)
+        except TimeoutError:
+            error = BackendUnavailable(f"{self.name}: backend did not answer within {budget:.3g} s")
+            self.circuit.failure(str(error))
+            raise error from None
+        except BackendUnavailable as exc:
+            self.circuit.failure(str(exc))
+            raise
+        except BackendError:
+            # The backend answered (with a refusal): it is alive.
+            self.circuit.success()
+            raise
+        except Exception:
+            # A connector bug must not reach the agent as a traceback.
+            log.exception("connector %s failed on tool %s", self.name, tool)
+            raise BackendError(f"{self.name}: internal connector error") from None
+        finally:
+            self._slots.release()
+        self.circuit.success()
+        return result
+
+
+def resilient(inner: Connector, settings: ConnectorSettings) -> ResilientConnector:
+    return ResilientConnector(inner, ResiliencePolicy.from_settings(settings))

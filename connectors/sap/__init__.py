@@ -1,0 +1,12 @@
+"""SAP purchasing over an SAP Gateway OData V2 service (stub: `connectors.sap.stub`)."""
+
+from __future__ import annotations
+
+from connectors.base import Connector
+from connectors.resilience import resilient
+from connectors.sap.connector import SapConnector
+from gateway.config import ConnectorSettings
+
+
+def create(settings: ConnectorSettings) -> Connector:
+    return resilient(SapConnector(settings), settings)

@@ -1,0 +1,321 @@
+"""A stub of an SAP Gateway OData V2 service (API_PURCHASEORDER_SRV) that behaves like the
+real one where an integrator notices: basic auth, the `x-csrf-token: Fetch` handshake
+before any modifying request (token bound to the session cookie), `$filter`, `$select`,
+`$top`, `$skip`, `$orderby`, `$expand`, `$inlinecount`, and SAP-style error bodies.
+
+Run alone: `python -m connectors.sap.stub --port 8101` (password from SAP_PASSWORD, default
+`demo`). In tests: `async with serve_app(create_app(password="pw")) as base_url:`; the service
+root is `base_url + SERVICE_PATH`; `app.state.requests` lists every request received.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import os
+import re
+import secrets
+from contextlib import AbstractAsyncContextManager
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from connectors.options import secret
+from connectors.sap import odata
+from connectors.sap.stub_data import CURRENCIES, ENTITY_SETS, EntitySet, seed
+from connectors.stubkit import basic_auth_matches, run_stub, serve_if_local, stub_app, stub_arguments
+from gateway.config import ConnectorSettings
+
+SERVICE = "API_PURCHASEORDER_SRV"
+SERVICE_PATH = f"/sap/opu/odata/sap/{SERVICE}"
+SESSION_COOKIE = "SAP_SESSIONID_DEM_100"
+_MODIFYING = frozenset({"POST", "PUT", "PATCH", "MERGE", "DELETE"})
+_RESOURCE = re.compile(r"^(?P<set>\w+)(?:\('(?P<key>(?:[^']|'')*)'\))?(?:/(?P<nav>\w+))?$")
+
+
+class SapFault(Exception):
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.headers = status, code, message, headers or {}
+
+
+def _error(fault: SapFault) -> JSONResponse:
+    body = {
+        "error": {
+            "code": fault.code,
+            "message": {"lang": "en", "value": fault.message},
+            "innererror": {
+                "application": {"component_id": "MM-PUR-PO", "service_namespace": "/SAP/", "service_id": SERVICE,
+                                "service_version": "0001"},
+                "transactionid": secrets.token_hex(16).upper(),
+                "timestamp": datetime.datetime.now(datetime.UTC).strftime("%Y%m%d%H%M%S.%f"),
+                "errordetails": [{"code": fault.code, "message": fault.message, "severity": "error"}],
+            },
+        }
+    }
+    return JSONResponse(body, status_code=fault.status, headers=fault.headers)
+
+
+class SapService:
+    """The state of one stub instance: data, CSRF tokens per session, the one valid user."""
+
+    def __init__(self, username: str, password: str) -> None:
+        self.username = username
+        self.password = password
+        self.data = seed()
+        #: session cookie -> CSRF token; clear it to simulate expired tokens.
+        self.csrf_tokens: dict[str, str] = {}
+
+    # -- protocol ---------------------------------------------------------------------
+    def authenticate(self, request: Request) -> str:
+        if not basic_auth_matches(request.headers.get("authorization", ""), self.username, self.password):
+            raise SapFault(401, "/IWFND/CM_CONSUMER/001", "Logon failed: user or password is wrong",
+                           {"www-authenticate": 'Basic realm="SAP NetWeaver Application Server [DEM/100]"'})
+        return self.username
+
+    def check_csrf(self, request: Request) -> None:
+        session = request.cookies.get(SESSION_COOKIE, "")
+        expected = self.csrf_tokens.get(session)
+        given = request.headers.get("x-csrf-token", "")
+        if expected is None or not secrets.compare_digest(given, expected):
+            raise SapFault(403, "/IWFND/CM_BEC/026", "CSRF token validation failed", {"x-csrf-token": "Required"})
+
+    def fetch_csrf(self, request: Request, response: Response) -> None:
+        session = request.cookies.get(SESSION_COOKIE) or secrets.token_urlsafe(16)
+        token = self.csrf_tokens.setdefault(session, base64.b64encode(secrets.token_bytes(18)).decode())
+        response.headers["x-csrf-token"] = token
+        response.set_cookie(SESSION_COOKIE, session, httponly=True, path="/sap")
+
+    # -- rendering --------------------------------------------------------------------
+    def uri(self, request: Request, entity_set: EntitySet, row: dict[str, Any]) -> str:
+        return f"{request.base_url}{SERVICE_PATH.lstrip('/')}/{entity_set.name}('{row[entity_set.key]}')"
+
+    def render(self, request: Request, entity_set: EntitySet, row: dict[str, Any], *, select: list[str] | None = None,
+               expand: list[str] = ()) -> dict[str, Any]:
+        uri = self.uri(request, entity_set, row)
+        out: dict[str, Any] = {"__metadata": {"id": uri, "uri": uri, "type": f"{SERVICE}.{entity_set.name}Type"}}
+        for name in select or entity_set.fields:
+            value = row[name]
+            out[name] = f"{value:.2f}" if name in entity_set.decimals else value
+        for nav, (target_name, foreign) in entity_set.navigation.items():
+            if select and nav not in expand:
+                continue
+            if nav in expand:
+                target = ENTITY_SETS[target_name]
+                related = [r for r in self.data[target_name] if r[foreign] == row[entity_set.key]]
+                out[nav] = {"results": [self.render(request, target, r) for r in related]}
+            else:
+                out[nav] = {"__deferred": {"uri": f"{uri}/{nav}"}}
+        return out
+
+    # -- reads ------------------------------------------------------------------------
+    def query(self, request: Request, entity_set: EntitySet, rows: list[dict[str, Any]]) -> dict[str, Any]:
+        q = request.query_params
+        try:
+            if "$filter" in q:
+                predicate = odata.parse_filter(q["$filter"], entity_set.fields)
+                rows = [r for r in rows if predicate(r)]
+            total = len(rows)
+            if "$orderby" in q:
+                rows = odata.sort_rows(rows, odata.parse_orderby(q["$orderby"], entity_set.fields),
+                                       set(entity_set.decimals))
+            skip = odata.parse_count("$skip", q.get("$skip", "0"))
+            top = odata.parse_count("$top", q["$top"]) if "$top" in q else None
+            select = odata.parse_select(q["$select"], entity_set.fields) if "$select" in q else None
+        except odata.ODataError as exc:
+            raise SapFault(400, "/IWBEP/CM_MGW_RT/022", f"Invalid system query option: {exc}") from None
+        rows = rows[skip:] if top is None else rows[skip:skip + top]
+        result: dict[str, Any] = {"results": [self.render(request, entity_set, r, select=select) for r in rows]}
+        if q.get("$inlinecount") == "allpages":
+            result["__count"] = str(total)
+        return {"d": result}
+
+    def find(self, entity_set: EntitySet, key: str) -> dict[str, Any]:
+        for row in self.data[entity_set.name]:
+            if row[entity_set.key] == key:
+                return row
+        raise SapFault(404, "/IWBEP/CM_MGW_RT/020",
+                       f"Resource not found for segment '{entity_set.name}Type' with key '{key}'")
+
+    # -- writes -----------------------------------------------------------------------
+    def create_purchase_order(self, body: dict[str, Any], user: str) -> dict[str, Any]:
+        supplier_id = str(body.get("Supplier", ""))
+        supplier = next((s for s in self.data["A_Supplier"] if s["Supplier"] == supplier_id), None)
+        if supplier is None:
+            raise SapFault(400, "ME/083", f"Supplier {supplier_id} does not exist")
+        if supplier["IsBlocked"]:
+            raise SapFault(400, "ME/045", f"Supplier {supplier_id} is blocked for purchasing")
+        currency = _currency(body.get("DocumentCurrency"))
+        amount = _amount(body.get("NetAmount"), "NetAmount")
+        description = str(body.get("Description", ""))
+        if not description or len(description) > 120:
+            raise SapFault(400, "ME/016", "Description must have 1 to 120 characters")
+        orders = self.data["A_PurchaseOrder"]
+        row = {
+            "PurchaseOrder": str(max(int(o["PurchaseOrder"]) for o in orders) + 1), "Supplier": supplier_id,
+            "CompanyCode": str(body.get("CompanyCode", "1010")), "DocumentCurrency": currency, "NetAmount": amount,
+            "Description": description, "ReleaseStatus": "NOT_RELEASED", "CreatedByUser": user.upper(),
+            "CreationDate": datetime.date.today().isoformat(),
+        }
+        orders.append(row)
+        return row
+
+    def release(self, order_id: str) -> dict[str, Any]:
+        order = self.find(ENTITY_SETS["A_PurchaseOrder"], order_id)
+        if order["ReleaseStatus"] == "RELEASED":
+            raise SapFault(400, "MEPO/012", f"Purchase order {order_id} is already released")
+        order["ReleaseStatus"] = "RELEASED"
+        return order
+
+    def post_invoice(self, body: dict[str, Any], user: str) -> dict[str, Any]:
+        order_id = str(body.get("PurchaseOrder", ""))
+        order = self.find(ENTITY_SETS["A_PurchaseOrder"], order_id)
+        if order["ReleaseStatus"] != "RELEASED":
+            raise SapFault(400, "M8/321", f"Purchase order {order_id} is not released; no invoice can be posted")
+        currency = _currency(body.get("DocumentCurrency"))
+        if currency != order["DocumentCurrency"]:
+            raise SapFault(400, "M8/104",
+                           f"Invoice currency {currency} differs from purchase order currency "
+                           f"{order['DocumentCurrency']}")
+        amount = _amount(body.get("InvoiceAmount"), "InvoiceAmount")
+        invoices = self.data["A_SupplierInvoice"]
+        invoiced = sum((i["InvoiceAmount"] for i in invoices if i["PurchaseOrder"] == order_id), Decimal(0))
+        open_amount = order["NetAmount"] - invoiced
+        if amount > open_amount:
+            raise SapFault(400, "M8/087",
+                           f"Invoice amount {amount:.2f} exceeds the open amount {open_amount:.2f} {currency} "
+                           f"of purchase order {order_id}")
+        row = {
+            "SupplierInvoice": str(max(int(i["SupplierInvoice"]) for i in invoices) + 1), "PurchaseOrder": order_id,
+            "InvoiceAmount": amount, "DocumentCurrency": currency, "PostingDate": datetime.date.today().isoformat(),
+            "CreatedByUser": user.upper(),
+        }
+        invoices.append(row)
+        return row
+
+
+def _currency(value: Any) -> str:
+    if value not in CURRENCIES:
+        raise SapFault(400, "FN/003", f"Currency {value!r} is not defined")
+    return str(value)
+
+
+def _amount(value: Any, name: str) -> Decimal:
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation:
+        raise SapFault(400, "/IWBEP/CM_MGW_RT/001", f"Property {name} has invalid value {value!r}") from None
+    if not amount.is_finite() or amount <= 0 or amount.as_tuple().exponent < -2 or amount >= Decimal("1e11"):
+        raise SapFault(400, "/IWBEP/CM_MGW_RT/001",
+                       f"Property {name} must be a positive amount with at most 2 decimals, got {value!r}")
+    return amount
+
+
+def _literal_key(text: str) -> str:
+    return text.replace("''", "'")
+
+
+def create_app(*, username: str = "demo", password: str = "demo") -> Starlette:
+    service = SapService(username, password)
+
+    async def root(request: Request) -> Response:
+        try:
+            service.authenticate(request)
+        except SapFault as fault:
+            return _error(fault)
+        response = JSONResponse({"d": {"EntitySets": sorted(ENTITY_SETS)}})
+        if request.headers.get("x-csrf-token", "").lower() == "fetch":
+            service.fetch_csrf(request, response)
+        return response
+
+    async def resource(request: Request) -> Response:
+        try:
+            user = service.authenticate(request)
+            if request.method in _MODIFYING:
+                service.check_csrf(request)
+            response = await _dispatch(request, user)
+        except SapFault as fault:
+            return _error(fault)
+        if request.method == "GET" and request.headers.get("x-csrf-token", "").lower() == "fetch":
+            service.fetch_csrf(request, response)
+        return response
+
+    async def _dispatch(request: Request, user: str) -> Response:
+        path = request.path_params["path"]
+        match = _RESOURCE.match(path)
+        if match is None:
+            raise SapFault(404, "/IWBEP/CM_MGW_RT/021", f"Resource not found for segment '{path}'")
+        name, key, nav = match["set"], match["key"], match["nav"]
+        if request.method == "POST":
+            return await _post(request, name, user)
+        if request.method != "GET":
+            raise SapFault(405, "/IWBEP/CM_MGW_RT/025", f"Method {request.method} is not allowed on {name}")
+        entity_set = ENTITY_SETS.get(name)
+        if entity_set is None:
+            raise SapFault(404, "/IWBEP/CM_MGW_RT/021", f"Resource not found for segment '{name}'")
+        if key is None:
+            return JSONResponse(service.query(request, entity_set, service.data[name]))
+        row = service.find(entity_set, _literal_key(key))
+        if nav is not None:
+            if nav not in entity_set.navigation:
+                raise SapFault(404, "/IWBEP/CM_MGW_RT/021", f"Navigation property '{nav}' does not exist")
+            target_name, foreign = entity_set.navigation[nav]
+            related = [r for r in service.data[target_name] if r[foreign] == row[entity_set.key]]
+            return JSONResponse(service.query(request, ENTITY_SETS[target_name], related))
+        expand = [e.strip() for e in request.query_params.get("$expand", "").split(",") if e.strip()]
+        unknown = [e for e in expand if e not in entity_set.navigation]
+        if unknown:
+            raise SapFault(400, "/IWBEP/CM_MGW_RT/022", f"Invalid $expand: property '{unknown[0]}' does not exist")
+        return JSONResponse({"d": service.render(request, entity_set, row, expand=expand)})
+
+    async def _post(request: Request, name: str, user: str) -> Response:
+        if name == "ReleasePurchaseOrder":
+            # A function import: parameters travel as literals in the query string.
+            order_id = _literal_key(request.query_params.get("PurchaseOrder", "").strip("'"))
+            order = service.release(order_id)
+            return JSONResponse({"d": service.render(request, ENTITY_SETS["A_PurchaseOrder"], order)})
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            raise SapFault(400, "/IWBEP/CM_MGW_RT/004", "The request body is not a JSON object")
+        if name == "A_PurchaseOrder":
+            row = service.create_purchase_order(body, user)
+        elif name == "A_SupplierInvoice":
+            row = service.post_invoice(body, user)
+        else:
+            raise SapFault(405, "/IWBEP/CM_MGW_RT/025", f"Entity set {name} does not support creation")
+        entity_set = ENTITY_SETS[name]
+        return JSONResponse({"d": service.render(request, entity_set, row)}, status_code=201,
+                            headers={"location": service.uri(request, entity_set, row)})
+
+    app = stub_app([
+        Route(SERVICE_PATH + "/", root, methods=["GET", "HEAD"]),
+        Route(SERVICE_PATH, root, methods=["GET", "HEAD"]),
+        Route(SERVICE_PATH + "/{path:path}", resource, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
+    ])
+    app.state.sap = service
+    return app
+
+
+def serve_for(settings: ConnectorSettings) -> AbstractAsyncContextManager[str | None]:
+    """For `gateway demo`: this stub where the stanza points, when that is this machine,
+    accepting the stanza's own credentials; yields its base URL, or None if not started."""
+    return serve_if_local(settings.options.get("url"), lambda: create_app(
+        username=str(settings.options.get("username", "demo")), password=secret(settings, "password") or "demo"))
+
+
+def main() -> None:
+    parser = stub_arguments("SAP Gateway OData stub (API_PURCHASEORDER_SRV)", 8101)
+    parser.add_argument("--username", default="demo")
+    args = parser.parse_args()
+    run_stub(create_app(username=args.username, password=os.environ.get("SAP_PASSWORD", "demo")), args.host, args.port)
+
+
+if __name__ == "__main__":
+    main()

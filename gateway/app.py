@@ -1,0 +1,66 @@
+"""The app factory: routes, lifespan, nothing else."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from gateway.admin_api import admin_routes
+from gateway.auth_gate import BearerAuthGate
+from gateway.config import GatewayConfig
+from gateway.mcp_front import build_mcp_server, build_session_manager
+from gateway.runtime import Gateway
+
+
+def create_app(config: GatewayConfig) -> Starlette:
+    gateway = Gateway(config)
+    server = build_mcp_server(gateway)
+    s = config.server
+    manager = build_session_manager(
+        server,
+        host=s.host,
+        port=s.port,
+        allowed_hosts=s.allowed_hosts,
+        allowed_origins=s.allowed_origins,
+        max_body_bytes=s.max_body_bytes,
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await gateway.start()
+        try:
+            async with manager.run():
+                yield
+        finally:
+            await gateway.stop()
+
+    async def healthz(request: Request) -> Response:
+        return PlainTextResponse("ok")
+
+    async def readyz(request: Request) -> Response:
+        state = await gateway.readiness()
+        ready = state["audit"] and bool(state["policy"])
+        return JSONResponse({"ready": ready, **state}, status_code=200 if ready else 503)
+
+    async def metrics(request: Request) -> Response:
+        return Response(gateway.metrics.render(), media_type=gateway.metrics.content_type)
+
+    mcp_endpoint = BearerAuthGate(StreamableHTTPASGIApp(manager), gateway.authenticate)
+    app = Starlette(
+        routes=[
+            Route("/mcp", mcp_endpoint, methods=["GET", "POST", "DELETE"]),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Route("/metrics", metrics),
+            *admin_routes(gateway),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.gateway = gateway
+    return app

@@ -1,0 +1,284 @@
+"""The audit log in SQLite: every SQL statement the audit package runs is in this module.
+
+The record body (canonical JSON) is the only stored truth; the columns searches use are
+generated from it, so they cannot disagree with what the hash covers. Triggers refuse
+UPDATE and DELETE, and an INSERT trigger accepts only the next sequence number, which
+also defeats `INSERT OR REPLACE` / upserts (REPLACE deletes without firing DELETE
+triggers unless recursive_triggers is on).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import aiosqlite
+
+from gateway.audit.chain import GENESIS_HASH, Sealed, parse
+from gateway.audit.checkpoint import Checkpoint
+from gateway.audit.query import CallQuery
+from gateway.audit.store import Head, StoreError
+from gateway.models import AuditRecord
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS audit_records (
+    seq INTEGER PRIMARY KEY,
+    hash TEXT NOT NULL,
+    body TEXT NOT NULL,
+    ts REAL GENERATED ALWAYS AS (json_extract(body, '$.ts')) VIRTUAL,
+    kind TEXT GENERATED ALWAYS AS (json_extract(body, '$.kind')) VIRTUAL,
+    call_id TEXT GENERATED ALWAYS AS (json_extract(body, '$.call_id')) VIRTUAL,
+    agent TEXT GENERATED ALWAYS AS (json_extract(body, '$.data.principal.subject')) VIRTUAL,
+    connector TEXT GENERATED ALWAYS AS (json_extract(body, '$.data.connector')) VIRTUAL,
+    tool TEXT GENERATED ALWAYS AS (json_extract(body, '$.data.tool')) VIRTUAL,
+    trace_id TEXT GENERATED ALWAYS AS (json_extract(body, '$.data.trace_id')) VIRTUAL,
+    outcome TEXT GENERATED ALWAYS AS (CASE json_extract(body, '$.kind')
+        WHEN 'call.decided' THEN json_extract(body, '$.data.effect')
+        WHEN 'call.completed' THEN json_extract(body, '$.data.status')
+        WHEN 'call.rejected' THEN 'rejected' END) VIRTUAL,
+    approver TEXT GENERATED ALWAYS AS (CASE json_extract(body, '$.kind')
+        WHEN 'approval.voted' THEN json_extract(body, '$.data.approver') END) VIRTUAL
+);
+CREATE INDEX IF NOT EXISTS audit_records_call ON audit_records (call_id) WHERE call_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS audit_records_received ON audit_records (ts) WHERE kind = 'call.received';
+CREATE INDEX IF NOT EXISTS audit_records_trace ON audit_records (trace_id) WHERE trace_id IS NOT NULL;
+CREATE TRIGGER IF NOT EXISTS audit_records_no_update BEFORE UPDATE ON audit_records
+BEGIN SELECT RAISE(ABORT, 'audit records are append-only: UPDATE refused'); END;
+CREATE TRIGGER IF NOT EXISTS audit_records_no_delete BEFORE DELETE ON audit_records
+BEGIN SELECT RAISE(ABORT, 'audit records are append-only: DELETE refused'); END;
+CREATE TRIGGER IF NOT EXISTS audit_records_append_only BEFORE INSERT ON audit_records
+WHEN NEW.seq IS NOT (SELECT COALESCE(MAX(seq), 0) + 1 FROM audit_records)
+BEGIN SELECT RAISE(ABORT, 'audit records are append-only: only the next seq may be inserted'); END;
+CREATE TABLE IF NOT EXISTS audit_checkpoints (
+    size INTEGER PRIMARY KEY,
+    body TEXT NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS audit_checkpoints_no_update BEFORE UPDATE ON audit_checkpoints
+BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only: UPDATE refused'); END;
+CREATE TRIGGER IF NOT EXISTS audit_checkpoints_no_delete BEFORE DELETE ON audit_checkpoints
+BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only: DELETE refused'); END;
+CREATE TRIGGER IF NOT EXISTS audit_checkpoints_append_only BEFORE INSERT ON audit_checkpoints
+WHEN NEW.size <= (SELECT COALESCE(MAX(size), 0) FROM audit_checkpoints)
+  OR NEW.size > (SELECT COALESCE(MAX(seq), 0) FROM audit_records)
+BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only: only a larger size may be inserted'); END;
+"""
+
+_INSERT_RECORD = "INSERT INTO audit_records (seq, hash, body) VALUES (?, ?, ?)"
+_INSERT_CHECKPOINT = "INSERT INTO audit_checkpoints (size, body) VALUES (?, ?)"
+_HEAD = "SELECT seq, hash FROM audit_records ORDER BY seq DESC LIMIT 1"
+_HASHES = "SELECT hash FROM audit_records WHERE seq <= ? ORDER BY seq"
+_ROWS = "SELECT seq, hash, body FROM audit_records"
+_CHECKPOINTS = "SELECT body FROM audit_checkpoints ORDER BY size"
+
+
+def _connect_read_only(path: Path) -> sqlite3.Connection:
+    if not path.is_file():
+        raise StoreError(f"no audit database at {path}")
+    try:
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot open audit database {path}: {exc}") from None
+    db.text_factory = bytes
+    return db
+
+
+class SqliteAuditStore:
+    """AuditStore on one SQLite file: one writer connection, one for queries."""
+
+    def __init__(self, path: Path, *, busy_timeout: float = 5.0, create: bool = True) -> None:
+        self.path = path
+        self._busy_timeout_ms = int(busy_timeout * 1000)
+        self._create = create
+        self._writer: aiosqlite.Connection | None = None
+        self._reader: aiosqlite.Connection | None = None
+
+    async def open(self) -> Head:
+        if not self._create and not self.path.is_file():
+            raise StoreError(f"no audit database at {self.path}")
+        try:
+            if self._create:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._writer = await self._connect()
+                await self._writer.execute("PRAGMA journal_mode = WAL")
+                await self._writer.executescript(_SCHEMA)
+            self._reader = await self._connect()
+            self._reader.text_factory = bytes
+            return await self.head()
+        except (OSError, sqlite3.Error) as exc:
+            await self.close()
+            raise StoreError(f"cannot open audit database {self.path}: {exc}") from None
+
+    async def _connect(self) -> aiosqlite.Connection:
+        # IMMEDIATE: the first INSERT of a batch opens the write transaction itself, which
+        # saves a round trip to the connection's thread per group commit.
+        db = await aiosqlite.connect(self.path, isolation_level="IMMEDIATE")
+        # FULL: the WAL is fsynced at every commit, so an acknowledged record survives a crash.
+        await db.execute("PRAGMA synchronous = FULL")
+        await db.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
+        return db
+
+    async def close(self) -> None:
+        for db in (self._writer, self._reader):
+            if db is not None:
+                with contextlib.suppress(sqlite3.Error, ValueError):
+                    await db.close()
+        self._writer = self._reader = None
+
+    def _need(self, db: aiosqlite.Connection | None) -> aiosqlite.Connection:
+        if db is None:
+            raise StoreError(f"audit database {self.path} is not open")
+        return db
+
+    async def ping(self) -> None:
+        try:
+            await (await self._need(self._reader).execute("SELECT 1")).close()
+        except (sqlite3.Error, ValueError) as exc:
+            raise StoreError(f"audit database {self.path} does not answer: {exc}") from None
+
+    async def write(self, records: Sequence[Sealed], checkpoint: Checkpoint | None) -> None:
+        db = self._need(self._writer)
+        try:
+            await db.executemany(_INSERT_RECORD, [(r.seq, r.hash, r.body.decode()) for r in records])
+            if checkpoint is not None:
+                await db.execute(_INSERT_CHECKPOINT, (checkpoint.size, checkpoint.encode().decode()))
+            await db.commit()
+        except (sqlite3.Error, ValueError) as exc:
+            # Fails only if no transaction was open or the connection is gone: nothing was written.
+            with contextlib.suppress(sqlite3.Error, ValueError):
+                await db.rollback()
+            raise StoreError(f"audit database {self.path}: {exc}") from None
+
+    async def _fetch(self, sql: str, params: Sequence[object] = ()) -> list[tuple]:
+        try:
+            async with self._need(self._reader).execute(sql, params) as cursor:
+                return list(await cursor.fetchall())
+        except (sqlite3.Error, ValueError) as exc:
+            raise StoreError(f"audit database {self.path}: {exc}") from None
+
+    async def head(self) -> Head:
+        rows = await self._fetch(_HEAD)
+        return Head(rows[0][0], rows[0][1].decode()) if rows else Head(0, GENESIS_HASH)
+
+    async def record_hashes(self, size: int) -> list[bytes]:
+        return [bytes.fromhex(h.decode()) for (h,) in await self._fetch(_HASHES, (size,))]
+
+    async def _records(self, where: str, params: Sequence[object]) -> list[AuditRecord]:
+        return [parse(body, h.decode()) for _, h, body in await self._fetch(f"{_ROWS} {where}", params)]
+
+    async def records(self, after_seq: int, limit: int) -> list[AuditRecord]:
+        return await self._records("WHERE seq > ? ORDER BY seq LIMIT ?", (after_seq, limit))
+
+    async def latest(self, limit: int) -> list[AuditRecord]:
+        newest_first = await self._records("ORDER BY seq DESC LIMIT ?", (limit,))
+        return newest_first[::-1]
+
+    async def record(self, seq: int) -> AuditRecord | None:
+        found = await self._records("WHERE seq = ?", (seq,))
+        return found[0] if found else None
+
+    async def find_calls(self, query: CallQuery) -> list[str]:
+        where = ["r.kind = 'call.received'", "r.seq > ?"]
+        params: list[object] = [query.after_seq]
+        for column, value in (
+            ("agent", query.agent),
+            ("connector", query.connector),
+            ("tool", query.tool),
+            ("trace_id", query.trace_id),
+        ):
+            if value is not None:
+                where.append(f"r.{column} = ?")
+                params.append(value)
+        if query.since is not None:
+            where.append("r.ts >= ?")
+            params.append(query.since)
+        if query.until is not None:
+            where.append("r.ts < ?")
+            params.append(query.until)
+        for column, value in (("outcome", query.outcome), ("approver", query.approver)):
+            if value is not None:
+                where.append(f"EXISTS (SELECT 1 FROM audit_records o WHERE o.call_id = r.call_id AND o.{column} = ?)")
+                params.append(value)
+        params.append(query.limit)
+        sql = f"SELECT r.call_id FROM audit_records r WHERE {' AND '.join(where)} ORDER BY r.seq LIMIT ?"
+        return [c.decode() for (c,) in await self._fetch(sql, params)]
+
+    async def trace_calls(self, trace_id: str) -> list[str]:
+        sql = "SELECT DISTINCT call_id FROM audit_records WHERE trace_id = ? AND call_id IS NOT NULL ORDER BY seq"
+        return [c.decode() for (c,) in await self._fetch(sql, (trace_id,))]
+
+    async def call_records(self, call_ids: Sequence[str]) -> list[AuditRecord]:
+        if not call_ids:
+            return []
+        marks = ",".join("?" * len(call_ids))
+        return await self._records(f"WHERE call_id IN ({marks}) ORDER BY seq", list(call_ids))
+
+    async def checkpoints(self) -> list[Checkpoint]:
+        return [Checkpoint.decode(body) for (body,) in await self._fetch(_CHECKPOINTS)]
+
+
+# Offline readers: plain sqlite3, read-only, streaming, for verify/export/replay tools
+# that may run on a copy of the database without an event loop.
+
+
+def iter_sealed(path: Path) -> Iterator[Sealed]:
+    """Every stored row in seq order, exactly as stored (nothing is checked here)."""
+    db = _connect_read_only(path)
+    try:
+        for seq, h, body in db.execute(f"{_ROWS} ORDER BY seq"):
+            yield Sealed(seq=seq, hash=h.decode(errors="replace"), body=body)
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot read audit database {path}: {exc}") from None
+    finally:
+        db.close()
+
+
+def read_records(path: str | Path) -> Iterator[AuditRecord]:
+    """Every record of an audit database in order, parsed (raises MalformedRecord on garbage)."""
+    for row in iter_sealed(Path(path)):
+        yield parse(row.body, row.hash)
+
+
+def read_checkpoint_rows(path: Path) -> list[bytes]:
+    db = _connect_read_only(path)
+    try:
+        return [body for (body,) in db.execute(_CHECKPOINTS)]
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot read audit database {path}: {exc}") from None
+    finally:
+        db.close()
+
+
+def schema_drift(path: Path) -> list[str]:
+    """How the database's audit schema differs from the one this module creates (tables,
+    generated columns, indexes, append-only triggers): what an edit behind our back leaves."""
+    expected_db = sqlite3.connect(":memory:")
+    expected_db.executescript(_SCHEMA)
+    catalogue = "SELECT type, name, sql FROM sqlite_master WHERE name LIKE 'audit\\_%' ESCAPE '\\'"
+    expected = {(t, n): s for t, n, s in expected_db.execute(catalogue)}
+    expected_db.close()
+    db = _connect_read_only(path)
+    try:
+        db.text_factory = str
+        actual = {(t, n): s for t, n, s in db.execute(catalogue)}
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot read audit database {path}: {exc}") from None
+    finally:
+        db.close()
+    problems = [f"{t} {n} is missing" for (t, n) in expected if (t, n) not in actual]
+    problems += [f"{t} {n} was altered" for (t, n), s in expected.items() if (t, n) in actual and actual[t, n] != s]
+    problems += [f"{t} {n} was added" for (t, n) in actual if (t, n) not in expected]
+    return problems
+
+
+def iter_log(path: Path) -> Iterator[Sealed | Checkpoint]:
+    """Records in order with each checkpoint right after the record it ends (verify's input)."""
+    checkpoints = [Checkpoint.decode(body) for body in read_checkpoint_rows(path)]
+    at = 0
+    for row in iter_sealed(path):
+        yield row
+        while at < len(checkpoints) and checkpoints[at].size <= row.seq:
+            yield checkpoints[at]
+            at += 1
+    yield from checkpoints[at:]

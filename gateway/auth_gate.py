@@ -1,0 +1,88 @@
+"""The 401 gate in front of agent endpoints: verify the bearer JWT, record failures,
+and hand the Principal to what is behind it."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
+from mcp.server.auth.provider import AccessToken
+from starlette.datastructures import Headers
+from starlette.requests import HTTPConnection
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from gateway.identity import AuthError, TokenVerifier, bearer_token
+from gateway.models import Principal
+
+#: Key under which the verified Principal travels in the ASGI scope.
+PRINCIPAL_SCOPE_KEY = "gateway.principal"
+
+OnAuthFailure = Callable[[str, HTTPConnection], Awaitable[None]]
+
+
+def principal_of(scope: Scope) -> Principal:
+    principal = scope.get(PRINCIPAL_SCOPE_KEY)
+    if not isinstance(principal, Principal):
+        raise RuntimeError("request reached an authenticated endpoint without a verified principal")
+    return principal
+
+
+def unauthorized(reason: str) -> JSONResponse:
+    # RFC 6750: the reason travels in the challenge too, with quotes kept out of it.
+    description = reason.replace('"', "'")
+    return JSONResponse(
+        {"error": "invalid_token", "error_description": reason},
+        status_code=401,
+        headers={
+            "WWW-Authenticate": f'Bearer realm="agent-gateway", error="invalid_token", '
+            f'error_description="{description}"'
+        },
+    )
+
+
+class Authenticator:
+    """Turns a request's bearer token into a Principal; every failure is recorded before
+    AuthError is raised. Shared by every authenticated endpoint."""
+
+    def __init__(self, verifier: Callable[[], TokenVerifier], on_failure: OnAuthFailure) -> None:
+        self._verifier = verifier
+        self._on_failure = on_failure
+
+    async def __call__(self, conn: HTTPConnection) -> Principal:
+        try:
+            return self._verifier().verify(bearer_token(conn.headers))
+        except AuthError as exc:
+            await self._on_failure(str(exc), conn)
+            raise
+
+
+class BearerAuthGate:
+    """ASGI wrapper: only requests with a valid token reach `app`."""
+
+    def __init__(self, app: ASGIApp, authenticate: Authenticator) -> None:
+        self.app = app
+        self._authenticate = authenticate
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        try:
+            principal = await self._authenticate(HTTPConnection(scope))
+        except AuthError as exc:
+            await unauthorized(str(exc))(scope, receive, send)
+            return
+        scope[PRINCIPAL_SCOPE_KEY] = principal
+        # The SDK binds each MCP session to the identity that opened it: a session id
+        # presented with another agent's token is refused.
+        scope["user"] = AuthenticatedUser(
+            AccessToken(
+                token=bearer_token(Headers(scope=scope)),
+                client_id=principal.subject,
+                scopes=list(principal.roles),
+                subject=principal.subject,
+                claims={"iss": principal.issuer},
+            )
+        )
+        await self.app(scope, receive, send)

@@ -1,0 +1,118 @@
+"""The tool catalog: every connector's tools under `connector.tool`, and argument
+validation against each tool's JSON Schema (the "validate" stage)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import jsonschema
+
+from connectors.base import Connector
+from gateway.errors import InvalidArguments, UnknownTool
+from gateway.models import ToolSpec, split_qualified_name
+
+log = logging.getLogger(__name__)
+
+#: A connector whose tool list could not be fetched is asked again at most this often.
+RETRY_INTERVAL_SECONDS = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogEntry:
+    spec: ToolSpec
+    validator: jsonschema.protocols.Validator
+
+
+def _compile(spec: ToolSpec) -> CatalogEntry:
+    schema = dict(spec.input_schema)
+    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    return CatalogEntry(spec, cls(schema, format_checker=cls.FORMAT_CHECKER))
+
+
+def _field_path(error: jsonschema.ValidationError) -> str:
+    path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
+    return path.lstrip(".") or "(arguments)"
+
+
+class Catalog:
+    def __init__(self, connectors: Iterable[Connector]) -> None:
+        self.connectors: dict[str, Connector] = {c.name: c for c in connectors}
+        self._entries: dict[str, dict[str, CatalogEntry]] = {name: {} for name in self.connectors}
+        self._fetched_at: dict[str, float] = {}
+        self._healthy: dict[str, bool] = {}
+        self._locks = {name: asyncio.Lock() for name in self.connectors}
+        self._refreshes: set[asyncio.Task[None]] = set()
+        for connector in self.connectors.values():
+            # Connectors whose backend announces tool changes (MCP list_changed) say so.
+            subscribe = getattr(connector, "on_tools_changed", None)
+            if subscribe is not None:
+                subscribe(self._schedule_refresh)
+
+    def _schedule_refresh(self, connector_name: str) -> None:
+        task = asyncio.get_running_loop().create_task(self.refresh(connector_name))
+        self._refreshes.add(task)
+        task.add_done_callback(self._refreshes.discard)
+
+    async def refresh(self, connector_name: str) -> None:
+        """Fetch one connector's tools; on failure keep what was known before."""
+        async with self._locks[connector_name]:
+            self._fetched_at[connector_name] = time.monotonic()
+            try:
+                specs = await self.connectors[connector_name].tools()
+            except Exception as exc:
+                self._healthy[connector_name] = False
+                log.warning("cannot list tools of connector %s: %s", connector_name, exc)
+                return
+            self._entries[connector_name] = {s.name: _compile(s) for s in specs}
+            self._healthy[connector_name] = True
+
+    async def refresh_all(self) -> None:
+        await asyncio.gather(*(self.refresh(name) for name in self.connectors))
+
+    async def _refresh_stale(self) -> None:
+        now = time.monotonic()
+        stale = [
+            name
+            for name in self.connectors
+            if not self._healthy.get(name) and now - self._fetched_at.get(name, 0.0) >= RETRY_INTERVAL_SECONDS
+        ]
+        if stale:
+            await asyncio.gather(*(self.refresh(name) for name in stale))
+
+    async def specs(self) -> list[ToolSpec]:
+        await self._refresh_stale()
+        return [e.spec for entries in self._entries.values() for e in entries.values()]
+
+    def entry(self, name: str) -> CatalogEntry | None:
+        parts = split_qualified_name(name)
+        if parts is None:
+            return None
+        entries = self._entries.get(parts[0])
+        return entries.get(parts[1]) if entries is not None else None
+
+    async def lookup(self, name: str) -> CatalogEntry:
+        """The tool called `name`, fetching its connector's list again once if unknown."""
+        found = self.entry(name)
+        if found is not None:
+            return found
+        parts = split_qualified_name(name)
+        if parts is None:
+            raise UnknownTool(f"unknown tool {name!r}: tool names are 'connector.tool'")
+        if parts[0] not in self.connectors:
+            raise UnknownTool(f"unknown tool {name!r}: no connector named {parts[0]!r}")
+        await self.refresh(parts[0])
+        found = self.entry(name)
+        if found is None:
+            raise UnknownTool(f"unknown tool {name!r}: connector {parts[0]!r} has no tool {parts[1]!r}")
+        return found
+
+    @staticmethod
+    def validate(entry: CatalogEntry, arguments: Mapping[str, Any]) -> None:
+        error = jsonschema.exceptions.best_match(entry.validator.iter_errors(arguments))
+        if error is not None:
+            raise InvalidArguments(f"invalid argument {_field_path(error)}: {error.message}")

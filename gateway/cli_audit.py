@@ -1,0 +1,337 @@
+"""`gateway audit ...`: keys, verification, proofs and queries of the audit log."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TypeVar
+
+import click
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from gateway.audit.chain import Sealed, parse
+from gateway.audit.checkpoint import (
+    Checkpoint,
+    KeyFileError,
+    generate_key,
+    key_id,
+    load_private_key,
+    load_public_key,
+    private_pem,
+    public_pem,
+)
+from gateway.audit.export import ExportError, cef, jsonl, read_jsonl
+from gateway.audit.proof import ProofError, check_proof, prove
+from gateway.audit.query import CallQuery, CallSummary, parse_time, record_json
+from gateway.audit.search import AuditQueries
+from gateway.audit.sqlite_store import SqliteAuditStore, iter_log, schema_drift
+from gateway.audit.store import StoreError
+from gateway.audit.verify import VerifyReport, verify
+from gateway.config import AuditSettings, ConfigError, load_config
+from gateway.models import AuditRecord
+
+T = TypeVar("T")
+
+_config_option = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="GATEWAY_CONFIG",
+    help="Gateway config file (its audit section names the database and signing key).",
+)
+_db_option = click.option(
+    "--db", type=click.Path(dir_okay=False, path_type=Path), help="Audit database (overrides the config)."
+)
+_json_option = click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+
+
+def _settings(config_path: Path | None) -> tuple[AuditSettings, Path]:
+    if config_path is None:
+        return AuditSettings(), Path.cwd()
+    try:
+        config = load_config(config_path)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    return config.audit, config.base_dir
+
+
+def _database(config_path: Path | None, db: Path | None) -> Path:
+    if db is not None:
+        return db
+    settings, base = _settings(config_path)
+    path = Path(settings.database)
+    return path if path.is_absolute() else base / path
+
+
+def _public_key(config_path: Path | None, public_key: Path | None) -> Ed25519PublicKey | None:
+    try:
+        if public_key is not None:
+            return load_public_key(public_key)
+        settings, base = _settings(config_path)
+        if settings.signing_key_file:
+            path = Path(settings.signing_key_file)
+            return load_private_key(path if path.is_absolute() else base / path).public_key()
+    except KeyFileError as exc:
+        raise click.ClickException(str(exc)) from None
+    return None
+
+
+def _run(db: Path, work: Callable[[AuditQueries], Awaitable[T]]) -> T:
+    async def main() -> T:
+        store = SqliteAuditStore(db, create=False)
+        await store.open()
+        try:
+            return await work(AuditQueries(store))
+        finally:
+            await store.close()
+
+    try:
+        return asyncio.run(main())
+    except (StoreError, ProofError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@click.group("audit")
+def audit() -> None:
+    """Verify, prove, search and export the hash-chained audit log."""
+
+
+@audit.command()
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Private key file to write; the public key goes to OUT.pub.",
+)
+@click.option("--force", is_flag=True, help="Overwrite existing files.")
+def keygen(out: Path, force: bool) -> None:
+    """Make an Ed25519 key pair for signing checkpoints (audit.signing_key_file)."""
+    public = out.with_name(out.name + ".pub")
+    for path in (out, public):
+        if path.exists() and not force:
+            raise click.ClickException(f"{path} exists; pass --force to overwrite it")
+    key = generate_key()
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(private_pem(key))
+        public.write_bytes(public_pem(key.public_key()))
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {exc.filename}: {exc.strerror}") from None
+    click.echo(f"private key: {out} (keep it secret; set audit.signing_key_file to it)")
+    click.echo(f"public key:  {public} (give it to auditors: gateway audit verify --public-key {public})")
+    click.echo(f"key id:      {key_id(key.public_key())}")
+
+
+@audit.command("verify")
+@_config_option
+@_db_option
+@click.option("--public-key", type=click.Path(dir_okay=False, path_type=Path), help="Trusted Ed25519 public key.")
+@click.option("--file", "export_file", type=click.Path(dir_okay=False, path_type=Path), help="Verify a jsonl export.")
+@click.option("--proof", type=click.Path(dir_okay=False, path_type=Path), help="Check an inclusion proof alone.")
+@click.option(
+    "--checkpoint",
+    "anchor",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A checkpoint kept outside the log (`audit checkpoint` output): catches a log cut after it.",
+)
+def verify_command(
+    config_path: Path | None,
+    db: Path | None,
+    public_key: Path | None,
+    export_file: Path | None,
+    proof: Path | None,
+    anchor: Path | None,
+) -> None:
+    """Recompute every hash, link, Merkle root and signature; exit 1 naming the first bad record."""
+    key = _public_key(config_path, public_key)
+    if proof is not None:
+        _check_proof_file(proof, key)
+        return
+    try:
+        anchors = [Checkpoint.decode(anchor.read_bytes())] if anchor is not None else []
+        if export_file is not None:
+            report, drift = verify(read_jsonl(export_file), key, anchors), []
+        else:
+            path = _database(config_path, db)
+            drift = schema_drift(path)
+            report = verify(iter_log(path), key, anchors)
+    except OSError as exc:
+        raise click.ClickException(f"cannot read {exc.filename}: {exc.strerror}") from None
+    except (StoreError, ExportError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    _print_report(report, drift)
+    if not report.ok or drift:
+        sys.exit(1)
+
+
+def _check_proof_file(path: Path, key: Ed25519PublicKey | None) -> None:
+    if key is None:
+        raise click.UsageError("checking a proof needs --public-key")
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+        record = check_proof(document, key)
+    except OSError as exc:
+        raise click.ClickException(f"cannot read {path}: {exc.strerror}") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        click.echo(f"FAILED: {exc}")
+        sys.exit(1)
+    click.echo(f"OK: record {record.seq} ({record.kind}) is in the log signed by checkpoint {document['tree_size']}")
+
+
+def _print_report(report: VerifyReport, drift: list[str]) -> None:
+    status = "OK" if report.ok and not drift else "FAILED"
+    click.echo(
+        f"{status}: {report.records} records, {report.checkpoints} checkpoints, signed up to {report.signed_size}"
+    )
+    if report.first_bad is not None:
+        click.echo(f"first bad record: {report.first_bad}")
+    for problem in report.problems:
+        click.echo(f"  problem: {problem}")
+    for problem in drift:
+        click.echo(f"  problem: store schema: {problem} (the append-only guard was tampered with)")
+    for warning in report.warnings:
+        click.echo(f"  warning: {warning}")
+
+
+@audit.command("checkpoint")
+@_config_option
+@_db_option
+def checkpoint_command(config_path: Path | None, db: Path | None) -> None:
+    """Print the latest signed checkpoint; keep it off the host to catch a log cut short later."""
+    checkpoints = _run(_database(config_path, db), lambda q: q.store.checkpoints())
+    if not checkpoints:
+        raise click.ClickException("the log has no signed checkpoint yet (is audit.signing_key_file set?)")
+    click.echo(json.dumps(checkpoints[-1].to_json(), indent=2))
+
+
+@audit.command("prove")
+@click.argument("seq", type=click.IntRange(min=1))
+@_config_option
+@_db_option
+def prove_command(seq: int, config_path: Path | None, db: Path | None) -> None:
+    """Print an inclusion proof for record SEQ (check it with `verify --proof FILE --public-key KEY`)."""
+    proof = _run(_database(config_path, db), lambda q: prove(q.store, seq))
+    click.echo(json.dumps(proof, indent=2, ensure_ascii=False))
+
+
+@audit.command()
+@click.option("-n", "--lines", "count", type=click.IntRange(min=1, max=100_000), default=20, show_default=True)
+@_config_option
+@_db_option
+@_json_option
+def tail(count: int, config_path: Path | None, db: Path | None, as_json: bool) -> None:
+    """The newest records."""
+    records = _run(_database(config_path, db), lambda q: q.store.latest(count))
+    _echo_records(records, as_json)
+
+
+def _timestamp(_ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
+    try:
+        return None if value is None else parse_time(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+@audit.command()
+@click.option("--agent", help="Principal subject.")
+@click.option("--connector")
+@click.option("--tool")
+@click.option("--outcome", help="allow, deny, approve, ok, error or rejected.")
+@click.option("--approver", help="Someone who voted on the call's approval.")
+@click.option("--since", callback=_timestamp, help="Received at or after (ISO 8601, UTC if no zone; or unix seconds).")
+@click.option("--until", callback=_timestamp, help="Received before.")
+@click.option("--trace-id")
+@click.option("--limit", type=click.IntRange(min=1, max=100_000), default=100, show_default=True)
+@_config_option
+@_db_option
+@_json_option
+def search(
+    agent: str | None,
+    connector: str | None,
+    tool: str | None,
+    outcome: str | None,
+    approver: str | None,
+    since: float | None,
+    until: float | None,
+    trace_id: str | None,
+    limit: int,
+    config_path: Path | None,
+    db: Path | None,
+    as_json: bool,
+) -> None:
+    """Calls matching every filter given, one line each, oldest first."""
+    query = CallQuery(agent, connector, tool, outcome, approver, since, until, trace_id, limit=limit)
+    calls = _run(_database(config_path, db), lambda q: q.calls(query))
+    for call in calls:
+        click.echo(json.dumps(call.to_json(), ensure_ascii=False) if as_json else _call_line(call))
+
+
+@audit.command()
+@click.argument("trace_id")
+@_config_option
+@_db_option
+@_json_option
+def show(trace_id: str, config_path: Path | None, db: Path | None, as_json: bool) -> None:
+    """The whole story of one call (by trace id), from receipt to outcome."""
+    calls = _run(_database(config_path, db), lambda q: q.trace(trace_id))
+    if not calls:
+        raise click.ClickException(f"no call with trace id {trace_id}")
+    for call in calls:
+        if as_json:
+            click.echo(json.dumps(call.to_json(with_records=True), ensure_ascii=False))
+            continue
+        click.echo(_call_line(call))
+        _echo_records(call.records, as_json=False)
+
+
+@audit.command()
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "cef"]), default="jsonl", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="File to write (default: stdout).")
+@_config_option
+@_db_option
+def export(fmt: str, out: Path | None, config_path: Path | None, db: Path | None) -> None:
+    """The whole log; jsonl includes the checkpoints and verifies with `verify --file`."""
+    path = _database(config_path, db)
+    try:
+        items = iter_log(path)
+        lines: Iterable[str] = jsonl(items) if fmt == "jsonl" else _cef_lines(items)
+        with click.open_file(str(out) if out else "-", "w", encoding="utf-8") as sink:
+            for line in lines:
+                sink.write(line + "\n")
+    except (StoreError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {out}: {exc.strerror}") from None
+
+
+def _cef_lines(items: Iterable[Sealed | Checkpoint]) -> Iterable[str]:
+    return (cef(parse(item.body, item.hash)) for item in items if isinstance(item, Sealed))
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _call_line(call: CallSummary) -> str:
+    approvers = f" approved-by={','.join(call.approvers)}" if call.approvers else ""
+    return (
+        f"{_iso(call.ts)}  {call.agent or '-'}  {call.connector or '-'}.{call.tool or '-'}  "
+        f"effect={call.effect or '-'} status={call.status or '-'}{approvers}  trace={call.trace_id or '-'}  "
+        f"call={call.call_id}"
+    )
+
+
+def _echo_records(records: Iterable[AuditRecord], as_json: bool) -> None:
+    for record in records:
+        if as_json:
+            click.echo(json.dumps(record_json(record), ensure_ascii=False))
+        else:
+            data = json.dumps(record.data, ensure_ascii=False, sort_keys=True)
+            click.echo(f"#{record.seq}  {_iso(record.ts)}  {record.kind}  call={record.call_id or '-'}  {data}")

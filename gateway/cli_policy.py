@@ -1,0 +1,138 @@
+"""`gateway policy ...`: test, explain and replay a policy directory from the command line.
+
+Exit codes: 0 success; 1 a test case failed, or replay --fail-on-change found changed
+outcomes; 2 the policy, the audit log or an option is invalid.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from gateway.audit import read_records
+from gateway.audit.chain import MalformedRecord
+from gateway.audit.store import StoreError
+from gateway.models import Principal, split_qualified_name
+from gateway.policy.cases import DEFAULT_CONTEXT, load_cases, run_case
+from gateway.policy.engine import PolicyEngine
+from gateway.policy.errors import PolicyError
+from gateway.policy.explain import explain as explain_decision
+from gateway.policy.replay import replay as replay_records
+
+DEFAULT_DIR = "policies"
+
+
+class InvalidPolicy(click.ClickException):
+    exit_code = 2
+
+
+def _load(directory: Path) -> PolicyEngine:
+    try:
+        return PolicyEngine.load(directory)
+    except PolicyError as exc:
+        raise InvalidPolicy(f"invalid policy: {exc}") from None
+
+
+def _json_object(text: str, option: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise click.BadParameter(f"not JSON: {exc}", param_hint=option) from None
+    if not isinstance(value, dict):
+        raise click.BadParameter("must be a JSON object", param_hint=option)
+    return value
+
+
+@click.group("policy")
+def policy() -> None:
+    """Test, explain and replay Casbin policies."""
+
+
+@policy.command("test")
+@click.argument("directory", type=click.Path(path_type=Path), default=DEFAULT_DIR)
+def test_command(directory: Path) -> None:
+    """Run the YAML test cases kept in DIRECTORY (default: policies)."""
+    engine = _load(directory)
+    try:
+        cases = load_cases(engine.policy.files)
+    except PolicyError as exc:
+        raise InvalidPolicy(f"invalid test cases: {exc}") from None
+    failed = 0
+    for case in cases:
+        result = run_case(engine, case)
+        if not result.passed:
+            failed += 1
+            click.echo(f"FAIL {result.describe()}")
+    click.echo(f"{len(cases) - failed} passed, {failed} failed ({len(cases)} cases, policy {engine.version[:12]})")
+    if failed:
+        raise SystemExit(1)
+
+
+@policy.command("explain")
+@click.option("--policy", "directory", type=click.Path(path_type=Path), default=DEFAULT_DIR, show_default=True)
+@click.option("--sub", required=True, help="The caller's JWT subject.")
+@click.option("--roles", default="", help="Comma-separated token roles.")
+@click.option("--tenant", default=None, help="The caller's tenant.")
+@click.option("--args", "arguments", default="{}", help="Tool arguments as a JSON object.")
+@click.option("--context", default=None, help="Context as a JSON object (default: Wednesday 12:00 UTC over mcp).")
+@click.argument("tool")
+def explain_command(
+    directory: Path, sub: str, roles: str, tenant: str | None, arguments: str, context: str | None, tool: str
+) -> None:
+    """Show the decision for one call to TOOL (connector.tool) and every rule for that tool."""
+    names = split_qualified_name(tool)
+    if names is None:
+        raise click.BadParameter("must be connector.tool", param_hint="TOOL")
+    args = _json_object(arguments, "--args")
+    ctx = {**DEFAULT_CONTEXT, "tenant": tenant or "", **(_json_object(context, "--context") if context else {})}
+    principal = Principal(sub, tuple(role.strip() for role in roles.split(",") if role.strip()), tenant)
+    explanation = explain_decision(_load(directory), principal, names[0], names[1], args, ctx)
+    decision = explanation.decision
+    click.echo(f"decision: {decision.effect.value}")
+    click.echo(f"rule:     {decision.rule or '(none)'}")
+    click.echo(f"reason:   {decision.reason}")
+    if decision.approvals_required:
+        click.echo(f"approval: {decision.approvals_required} x {decision.approver_role}, ttl {decision.approval_ttl}")
+    click.echo(f"caller:   {', '.join(sorted(explanation.names))} (tenant {tenant or '(none)'})")
+    click.echo(f"rules for {tool}:")
+    for verdict in explanation.verdicts:
+        mark = "+" if verdict.matched else "-"
+        rule = verdict.rule
+        click.echo(f"  {mark} {rule.location} {rule.effect.value} {rule.sub}@{rule.dom} {rule.obj}: {verdict.why}")
+    if not explanation.verdicts:
+        click.echo("  (no rule names this tool)")
+    click.echo(f"({explanation.other_rules} other rules are for other tools)")
+
+
+@policy.command("replay")
+@click.option("--audit", "database", type=click.Path(path_type=Path), required=True, help="Audit SQLite database.")
+@click.option(
+    "--policy", "directory", type=click.Path(path_type=Path), required=True, help="Candidate policy directory."
+)
+@click.option("--fail-on-change", is_flag=True, help="Exit 1 when any outcome would change (for CI).")
+def replay_command(database: Path, directory: Path, fail_on_change: bool) -> None:
+    """Re-decide the calls recorded in an audit log under a candidate policy; list every changed outcome."""
+    engine = _load(directory)
+    try:
+        report = replay_records(read_records(database), engine)
+    except (StoreError, MalformedRecord) as exc:
+        raise InvalidPolicy(f"cannot read the audit log: {exc}") from None
+    for call in report.changed:
+        at = datetime.fromtimestamp(call.at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        click.echo(
+            f"{at} seq {call.seq} {call.call_id} {call.subject} {call.tool}: "
+            f"{call.before_effect} ({call.before_rule or 'no rule'}) -> {call.after.effect.value} "
+            f"({call.after.rule or 'no rule'}): {call.after.reason}"
+        )
+    moves = ", ".join(f"{before}->{after} {count}" for (before, after), count in sorted(report.transitions.items()))
+    click.echo(
+        f"{report.replayed} calls replayed under policy {engine.version[:12]}: {len(report.changed)} would change"
+        f"{f' ({moves})' if moves else ''}, {report.rule_changed} same outcome by another rule, "
+        f"{report.undecided} without a recorded decision, {report.redacted} with redacted arguments"
+    )
+    if fail_on_change and report.changed:
+        raise SystemExit(1)

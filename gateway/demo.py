@@ -1,0 +1,92 @@
+"""`gateway serve` and `gateway demo`: the gateway, and for the demo the stub backend of
+every connector whose URL points at this machine, in one process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import signal
+from types import ModuleType
+
+from gateway.app import create_app
+from gateway.config import ConnectorSettings, GatewayConfig
+from gateway.identity import TokenVerifier
+from gateway.runtime import Gateway
+from gateway.serving import running
+
+#: What the printed demo token may do under the shipped policies (policies/policy.csv).
+DEMO_ROLES = ("procurement-agent", "agent-readonly", "support-agent", "tester")
+
+
+async def _until_signalled(gateway: Gateway) -> None:
+    """Run until SIGINT/SIGTERM; SIGHUP reloads the policy files."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    reloads: set[asyncio.Task[object]] = set()
+
+    def reload() -> None:
+        task = asyncio.create_task(gateway.reload_policy("SIGHUP"))
+        reloads.add(task)
+        task.add_done_callback(reloads.discard)
+
+    loop.add_signal_handler(signal.SIGHUP, reload)
+    await stop.wait()
+
+
+async def run_gateway(config: GatewayConfig) -> None:
+    app = create_app(config)
+    await app.state.gateway.start()
+    async with running(app, config.server.host, config.server.port) as url:
+        print(f"gateway listening on {url}/mcp", flush=True)
+        await _until_signalled(app.state.gateway)
+
+
+def _stub_module(settings: ConnectorSettings) -> ModuleType | None:
+    try:
+        return importlib.import_module(f"connectors.{settings.kind}.stub")
+    except ModuleNotFoundError:
+        return None
+
+
+async def run_demo(config: GatewayConfig) -> None:
+    async with contextlib.AsyncExitStack() as stack:
+        for settings in config.connectors:
+            stub = _stub_module(settings)
+            # Each stub starts where its stanza points, if that is this machine.
+            if stub is not None and (where := await stack.enter_async_context(stub.serve_for(settings))):
+                print(f"stub backend for {settings.name!r} ({settings.kind}) on {where}", flush=True)
+        app = create_app(config)
+        await app.state.gateway.start()
+        url = await stack.enter_async_context(running(app, config.server.host, config.server.port))
+        verifier = TokenVerifier(config.identity, config.base_dir)
+        token = verifier.mint("demo-agent", DEMO_ROLES, ttl_seconds=8 * 3600)
+        print(_banner(f"{url}/mcp", token), flush=True)
+        await _until_signalled(app.state.gateway)
+
+
+def _banner(mcp_url: str, token: str) -> str:
+    return f"""
+Agent governance gateway is running.
+
+  MCP endpoint:  {mcp_url}
+  Demo agent token (roles {", ".join(DEMO_ROLES)}; valid 8 h):
+
+    export GATEWAY_URL={mcp_url}
+    export GATEWAY_TOKEN={token}
+
+  Try it (in another terminal, after the two exports):
+
+    .venv/bin/gateway tools
+    .venv/bin/gateway call sap.search_purchase_orders --args '{{"vendor_id": "0000100001"}}'
+    .venv/bin/gateway call sap.create_purchase_order \\
+        --args '{{"vendor_id": "0000100001", "amount": 950, "currency": "EUR", "description": "Pallets"}}'
+    # 25,000 EUR needs a finance approver: the policy holds it.
+    .venv/bin/gateway call sap.create_purchase_order \\
+        --args '{{"vendor_id": "0000100001", "amount": 25000, "currency": "EUR", "description": "Forklift"}}'
+
+  Any MCP client works the same way: point it at the endpoint with the header
+  'Authorization: Bearer <token>'. Metrics: {mcp_url.removesuffix("/mcp")}/metrics. Stop with Ctrl-C.
+"""

@@ -1,0 +1,52 @@
+"""Why a call was refused before or instead of reaching a backend.
+
+Front doors turn these into their own error shapes (an MCP `isError` result or JSON-RPC
+error, an RFC 9457 problem); the message is always safe to show to the agent.
+"""
+
+from __future__ import annotations
+
+
+class CallRefused(Exception):
+    #: HTTP status the REST front door answers with; also the metric's outcome label.
+    status: int = 400
+    outcome: str = "refused"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class UnknownTool(CallRefused):
+    status = 404
+    outcome = "unknown_tool"
+
+
+class InvalidArguments(CallRefused):
+    status = 422
+    outcome = "invalid_arguments"
+
+
+class PolicyDenied(CallRefused):
+    status = 403
+    outcome = "denied"
+
+
+class ApprovalRequired(CallRefused):
+    status = 403
+    outcome = "approval_required"
+
+
+class BackendFailed(CallRefused):
+    status = 502
+    outcome = "backend_error"
+
+
+class BackendTimedOut(CallRefused):
+    status = 504
+    outcome = "backend_timeout"
+
+
+class AuditUnavailableError(CallRefused):
+    status = 503
+    outcome = "audit_unavailable"

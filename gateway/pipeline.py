@@ -1,0 +1,230 @@
+"""The path of one call: validate, decide, hold, forward, with an audit record at each
+transition. Front doors build a ToolCall and hand it to `Pipeline.run`; nothing here
+knows about MCP or HTTP.
+
+No audit, no action: the received and decided records are durable before anything is
+forwarded, and a failure to write them refuses the call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from connectors.base import BackendError, BackendUnavailable, CallContext
+from gateway.audit.canonical import canonical_json, sha256_hex
+from gateway.catalog import Catalog, CatalogEntry
+from gateway.errors import (
+    ApprovalRequired,
+    AuditUnavailableError,
+    BackendFailed,
+    BackendTimedOut,
+    CallRefused,
+    PolicyDenied,
+)
+from gateway.metrics import Metrics
+from gateway.models import AuditRecord, Decision, Effect, Principal, ToolCall, ToolResult
+from gateway.policy import call_context
+
+log = logging.getLogger(__name__)
+
+
+class AuditSink(Protocol):
+    def submit(self, kind: str, data: Mapping[str, Any], call_id: str | None = None) -> asyncio.Future[AuditRecord]: ...
+
+    def redact(self, arguments: Mapping[str, Any]) -> tuple[dict[str, Any], str]: ...
+
+
+class PolicySource(Protocol):
+    def decide(
+        self,
+        principal: Principal,
+        connector: str,
+        tool: str,
+        arguments: Mapping[str, Any],
+        context: Mapping[str, Any] | None = None,
+    ) -> Decision: ...
+
+
+class PolicyHolding(Protocol):
+    @property
+    def current(self) -> PolicySource: ...
+
+
+class Pipeline:
+    def __init__(
+        self,
+        *,
+        catalog: Catalog,
+        policy: PolicyHolding,
+        audit: AuditSink,
+        metrics: Metrics,
+        timeouts: Mapping[str, float],
+    ) -> None:
+        self.catalog = catalog
+        self.policy = policy
+        self.audit = audit
+        self.metrics = metrics
+        self.timeouts = timeouts
+
+    async def run(self, call: ToolCall) -> ToolResult:
+        started = time.perf_counter()
+        decision: Decision | None = None
+        outcome = "ok"
+        try:
+            entry, decision = await self._admit(call)
+            _enforce(decision)
+            result = await self._forward(call, entry)
+            if result.is_error:
+                outcome = "tool_error"
+            return result
+        except CallRefused as refusal:
+            outcome = refusal.outcome
+            raise
+        finally:
+            # Unknown names are folded into one label value so agents cannot grow the series.
+            known = self.catalog.entry(call.qualified_name) is not None
+            connector, tool = (call.connector, call.tool) if known else ("unknown", "unknown")
+            effect = decision.effect.value if decision else "none"
+            self.metrics.tool_calls.labels(connector, tool, effect, outcome).inc()
+            self.metrics.call_duration.labels(connector).observe(time.perf_counter() - started)
+
+    async def _admit(self, call: ToolCall) -> tuple[CatalogEntry, Decision]:
+        """Validate and decide, with the received record and the decision (or rejection)
+        durable before returning. Both records are queued in order and share one group
+        commit, so the audit costs one durable wait per admitted call."""
+        received = self._submit_received(call)
+        try:
+            entry = await self._validate(call)
+            decision = self._decide(call)
+        except CallRefused as refusal:
+            rejection = {"stage": "validate", "reason": refusal.message}
+            await self._durable(received, self.audit.submit("call.rejected", rejection, call.call_id))
+            raise
+        except BaseException:
+            received.cancel()
+            raise
+        await self._durable(received, self.audit.submit("call.decided", _decision_record(decision), call.call_id))
+        return entry, decision
+
+    def _submit_received(self, call: ToolCall) -> asyncio.Future[AuditRecord]:
+        redacted, arguments_digest = self.audit.redact(call.arguments)
+        p = call.principal
+        return self.audit.submit(
+            "call.received",
+            {
+                "principal": {"subject": p.subject, "roles": list(p.roles), "tenant": p.tenant, "issuer": p.issuer},
+                "connector": call.connector,
+                "tool": call.tool,
+                "arguments": redacted,
+                "arguments_digest": arguments_digest,
+                "trace_id": call.trace_id,
+                "traceparent": call.traceparent,
+                "front_door": call.front_door,
+                "client": call.client,
+            },
+            call.call_id,
+        )
+
+    async def _validate(self, call: ToolCall) -> CatalogEntry:
+        stage = time.perf_counter()
+        entry = await self.catalog.lookup(call.qualified_name)
+        self.catalog.validate(entry, call.arguments)
+        self.metrics.stage_duration.labels("validate").observe(time.perf_counter() - stage)
+        return entry
+
+    def _decide(self, call: ToolCall) -> Decision:
+        stage = time.perf_counter()
+        context = call_context(call.principal, call.front_door)
+        decision = self.policy.current.decide(call.principal, call.connector, call.tool, call.arguments, context)
+        self.metrics.stage_duration.labels("policy").observe(time.perf_counter() - stage)
+        return decision
+
+    async def _forward(self, call: ToolCall, entry: CatalogEntry) -> ToolResult:
+        connector = self.catalog.connectors[call.connector]
+        timeout = self.timeouts.get(call.connector, 30.0)
+        # The decision is durable already; the forwarded mark rides the outcome's commit.
+        forwarded = self.audit.submit("call.forwarded", {"connector": call.connector, "tool": call.tool}, call.call_id)
+        stage = time.perf_counter()
+        error: str | None = None
+        result: ToolResult | None = None
+        try:
+            async with asyncio.timeout(timeout):
+                result = await connector.call(
+                    entry.spec.name,
+                    call.arguments,
+                    CallContext(call.call_id, call.principal, call.traceparent, timeout),
+                )
+        except TimeoutError:
+            error = f"backend {call.connector!r} did not answer within {timeout:g} s"
+            raise BackendTimedOut(error) from None
+        except BackendUnavailable as exc:
+            error = f"backend {call.connector!r} is unavailable: {exc}"
+            raise BackendFailed(error) from None
+        except BackendError as exc:
+            error = f"backend {call.connector!r} failed: {exc}"
+            raise BackendFailed(error) from None
+        except Exception:
+            log.exception("connector %s raised on %s", call.connector, call.tool)
+            error = f"backend {call.connector!r} failed with an internal error"
+            raise BackendFailed(error) from None
+        finally:
+            latency = time.perf_counter() - stage
+            self.metrics.stage_duration.labels("backend").observe(latency)
+            await self._record_outcome(call, forwarded, result, error, latency)
+        return result
+
+    async def _record_outcome(
+        self,
+        call: ToolCall,
+        forwarded: asyncio.Future[AuditRecord],
+        result: ToolResult | None,
+        error: str | None,
+        latency: float,
+    ) -> None:
+        data: dict[str, Any] = {"status": "error", "latency_ms": round(latency * 1000, 3), "error": error}
+        if result is not None:
+            encoded = canonical_json([dict(c) for c in result.content])
+            data.update(
+                status="error" if result.is_error else "ok",
+                result_digest=sha256_hex(encoded),
+                result_bytes=len(encoded),
+            )
+        # The backend has acted: a failure to record the outcome cannot undo that, so it
+        # is logged loudly instead of hiding the result from the agent.
+        try:
+            await self._durable(forwarded, self.audit.submit("call.completed", data, call.call_id))
+        except AuditUnavailableError:
+            log.critical("audit: the outcome of call %s could not be recorded", call.call_id)
+
+    async def _durable(self, *pending: asyncio.Future[AuditRecord]) -> None:
+        stage = time.perf_counter()
+        try:
+            await asyncio.gather(*pending)
+        except Exception:
+            log.exception("audit append failed")
+            raise AuditUnavailableError("the audit log is unavailable, so the call was not forwarded") from None
+        finally:
+            self.metrics.stage_duration.labels("audit").observe(time.perf_counter() - stage)
+
+
+def _decision_record(decision: Decision) -> dict[str, Any]:
+    return {
+        "effect": decision.effect.value,
+        "rule": decision.rule,
+        "reason": decision.reason,
+        "policy_version": decision.policy_version,
+        "approvals_required": decision.approvals_required,
+        "approver_role": decision.approver_role,
+    }
+
+
+def _enforce(decision: Decision) -> None:
+    """Refuse what the policy does not allow outright; the reason names the rule."""
+    if decision.effect is Effect.DENY:
+        raise PolicyDenied(decision.reason)
+    if decision.effect is Effect.APPROVE:
+        raise ApprovalRequired(f"this call {decision.reason}; approvals are not enabled on this gateway")

@@ -1,0 +1,209 @@
+"""The condition column: a small, checked expression language over arguments and context.
+
+A condition reads like a Casbin ABAC matcher (`r.args.amount >= 10000 && r.args.currency
+!= 'EUR'`). It is parsed and checked once at load, where every fault gets a precise
+message, and compiled to a Python function so a decision never re-parses text. The
+Casbin reference evaluator runs the same text through simpleeval, Casbin's own
+evaluator, which is what the differential test compares against.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+#: Context keys the pipeline passes (see gateway.policy.context); anything else is a typo.
+CONTEXT_KEYS = frozenset({"hour", "weekday", "tenant", "front_door"})
+
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
+# simpleeval (Casbin's evaluator) tries getattr before item access, so an argument called
+# `items` or `upper` would read a method there instead of the value: refuse such names.
+_SHADOWED = frozenset(name for kind in (dict, str, list, int, float) for name in dir(kind))
+_COMPARISONS = (ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.In, ast.NotIn)
+
+Test = Callable[[Mapping[str, Any], Mapping[str, Any]], bool]
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    text: str
+    #: The text with Casbin's `&&`, `||`, `!` spelled as Python's `and`, `or`, `not`.
+    python: str
+    #: None when the condition is always true (`true`), so the hot path can skip the call.
+    test: Test | None
+    arg_names: frozenset[str]
+    ctx_names: frozenset[str]
+
+    def describe_failure(self, exc: Exception) -> str:
+        """One line saying why evaluating this condition raised."""
+        if isinstance(exc, KeyError) and exc.args:
+            key = exc.args[0]
+            if key in self.arg_names:
+                return f"argument {key!r} is missing"
+            if key in self.ctx_names:
+                return f"context value {key!r} is missing"
+            return f"key {key!r} is missing"
+        return f"{type(exc).__name__}: {exc}"
+
+
+def casbin_to_python(text: str) -> str:
+    """Spell Casbin's `&&`, `||` and `!` as Python operators, leaving string literals alone."""
+    out: list[str] = []
+    quote: str | None = None
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if quote:
+            out.append(ch)
+            if ch == "\\" and i + 1 < len(text):
+                out.append(text[i + 1])
+                i += 1
+            elif ch == quote:
+                quote = None
+        elif ch in "'\"":
+            quote = ch
+            out.append(ch)
+        elif text.startswith("&&", i):
+            out.append(" and ")
+            i += 1
+        elif text.startswith("||", i):
+            out.append(" or ")
+            i += 1
+        elif ch == "!" and not text.startswith("!=", i):
+            out.append(" not ")
+        else:
+            out.append(ch)
+        i += 1
+    return "".join(out).strip()
+
+
+class _Checker:
+    """Walks a parsed condition, refusing anything outside the language, and rewrites
+    `r.args.x.y` into `a['x']['y']` for the compiled form."""
+
+    def __init__(self) -> None:
+        self.arg_names: set[str] = set()
+        self.ctx_names: set[str] = set()
+
+    def boolean(self, node: ast.expr) -> ast.expr:
+        if isinstance(node, ast.BoolOp):
+            return ast.BoolOp(op=node.op, values=[self.boolean(v) for v in node.values])
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+            return ast.UnaryOp(op=node.op, operand=self.boolean(node.operand))
+        if isinstance(node, ast.Compare):
+            for op in node.ops:
+                if not isinstance(op, _COMPARISONS):
+                    raise ValueError(f"operator {type(op).__name__} is not allowed (use == != < <= > >= in, not in)")
+            return ast.Compare(
+                left=self.value(node.left), ops=node.ops, comparators=[self.value(c) for c in node.comparators]
+            )
+        if self._bool_constant(node) is not None:
+            return ast.Constant(value=self._bool_constant(node))
+        raise ValueError(f"{ast.unparse(node)!r} is not a comparison or true/false (write e.g. `r.args.flag == true`)")
+
+    @staticmethod
+    def _bool_constant(node: ast.expr) -> bool | None:
+        if isinstance(node, ast.Constant) and isinstance(node.value, bool):
+            return node.value
+        if isinstance(node, ast.Name) and node.id in ("true", "false"):
+            return node.id == "true"
+        return None
+
+    def value(self, node: ast.expr) -> ast.expr:
+        if (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and any(operator in node.value for operator in ("&&", "||", "!"))
+        ):
+            raise ValueError(
+                f"{node.value!r}: Casbin rewrites && || ! even inside strings, so they cannot appear in one"
+            )
+        if isinstance(node, ast.Constant) and (node.value is None or isinstance(node.value, str | int | float)):
+            return ast.Constant(value=node.value)
+        if self._bool_constant(node) is not None:
+            return ast.Constant(value=self._bool_constant(node))
+        if (
+            isinstance(node, ast.UnaryOp)
+            and isinstance(node.op, ast.USub)
+            and isinstance(node.operand, ast.Constant)
+            and type(node.operand.value) in (int, float)
+        ):
+            return ast.Constant(value=-node.operand.value)
+        if isinstance(node, ast.Tuple | ast.List):
+            return ast.Tuple(elts=[self.value(e) for e in node.elts], ctx=ast.Load())
+        if isinstance(node, ast.Attribute):
+            return self.reference(node)
+        raise ValueError(
+            f"{ast.unparse(node)!r} is not allowed (use r.args.NAME, r.ctx.NAME, numbers, 'strings', lists)"
+        )
+
+    def reference(self, node: ast.Attribute) -> ast.expr:
+        path: list[str] = []
+        current: ast.expr = node
+        while isinstance(current, ast.Attribute):
+            path.append(current.attr)
+            current = current.value
+        path.reverse()
+        if not (isinstance(current, ast.Name) and current.id == "r") or len(path) < 2 or path[0] not in ("args", "ctx"):
+            raise ValueError(f"{ast.unparse(node)!r}: only r.args.NAME and r.ctx.NAME can be read")
+        for name in path[1:]:
+            if not _NAME.match(name) or name.startswith("func_") or name in _SHADOWED:
+                raise ValueError(f"{ast.unparse(node)!r}: {name!r} cannot be used as a name in a condition")
+        if path[0] == "ctx":
+            if len(path) != 2 or path[1] not in CONTEXT_KEYS:
+                raise ValueError(
+                    f"{ast.unparse(node)!r}: unknown context value (known: {', '.join(sorted(CONTEXT_KEYS))})"
+                )
+            self.ctx_names.add(path[1])
+        else:
+            self.arg_names.add(path[1])
+        result: ast.expr = ast.Name(id="a" if path[0] == "args" else "c", ctx=ast.Load())
+        for name in path[1:]:
+            result = ast.Subscript(value=result, slice=ast.Constant(value=name), ctx=ast.Load())
+        return result
+
+
+@functools.lru_cache(maxsize=8192)
+def compile_condition(text: str) -> Condition:
+    """Check and compile one condition; raises ValueError saying what is wrong.
+
+    Cached by text: policies repeat conditions and a Condition is immutable.
+    """
+    python = casbin_to_python(text)
+    if not python:
+        raise ValueError("condition is empty (write `true` for none)")
+    try:
+        tree = ast.parse(python, mode="eval")
+    except SyntaxError as exc:
+        raise ValueError(f"condition {text!r} does not parse: {exc.msg}") from exc
+    checker = _Checker()
+    try:
+        body = checker.boolean(tree.body)
+    except ValueError as exc:
+        raise ValueError(f"condition {text!r}: {exc}") from exc
+    test: Test | None = None
+    if not (isinstance(body, ast.Constant) and body.value is True):
+        function = ast.Expression(
+            body=ast.Lambda(
+                args=ast.arguments(
+                    posonlyargs=[],
+                    args=[ast.arg(arg="a"), ast.arg(arg="c")],
+                    kwonlyargs=[],
+                    kw_defaults=[],
+                    defaults=[],
+                ),
+                body=body,
+            )
+        )
+        test = eval(compile(ast.fix_missing_locations(function), "<condition>", "eval"), {"__builtins__": {}})
+    return Condition(
+        text=text,
+        python=python,
+        test=test,
+        arg_names=frozenset(checker.arg_names),
+        ctx_names=frozenset(checker.ctx_names),
+    )

@@ -1,0 +1,133 @@
+"""The running gateway: every stage built from the config, started and stopped in order."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.requests import HTTPConnection
+
+from connectors.base import Connector, create_connector
+from gateway import __version__
+from gateway.audit import AuditLog
+from gateway.auth_gate import Authenticator
+from gateway.catalog import Catalog
+from gateway.config import GatewayConfig
+from gateway.identity import TokenVerifier
+from gateway.metrics import Metrics
+from gateway.pipeline import Pipeline
+from gateway.policy import PolicyHolder, ReloadResult
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Gateway:
+    config: GatewayConfig
+    metrics: Metrics = field(default_factory=Metrics)
+    verifier: TokenVerifier = field(init=False)
+    authenticate: Authenticator = field(init=False)
+    audit: AuditLog = field(init=False)
+    policy: PolicyHolder = field(init=False)
+    catalog: Catalog = field(init=False)
+    pipeline: Pipeline = field(init=False)
+    connectors: list[Connector] = field(default_factory=list)
+    _policy_watch: asyncio.Task[None] | None = None
+    _started: bool = False
+
+    def __post_init__(self) -> None:
+        # Everything that can be checked without I/O fails here, before the port opens.
+        self.verifier = TokenVerifier(self.config.identity, self.config.base_dir)
+        self.policy = PolicyHolder.load(self.config.resolve(self.config.policy.directory))
+        self.connectors = [create_connector(s) for s in self.config.connectors]
+        self.catalog = Catalog(self.connectors)
+        self.authenticate = Authenticator(lambda: self.verifier, self.record_auth_failure)
+
+    async def start(self) -> None:
+        """Open the store and connect the backends. Idempotent: the CLI starts the gateway
+        before serving, to report a bad store as one clear line, and the app's lifespan
+        starts it when it runs under any other ASGI server."""
+        if self._started:
+            return
+        self._started = True
+        self.audit = await AuditLog.open(self.config.audit, base_dir=self.config.base_dir)
+        self.pipeline = Pipeline(
+            catalog=self.catalog,
+            policy=self.policy,
+            audit=self.audit,
+            metrics=self.metrics,
+            timeouts={s.name: s.timeout_seconds for s in self.config.connectors},
+        )
+        self.metrics.policy_info.info({"version": self.policy.current.version})
+        for connector in self.connectors:
+            await connector.start()
+        await self.catalog.refresh_all()
+        if self.config.policy.watch:
+            self._policy_watch = asyncio.create_task(
+                self.policy.watch(lambda result: self.record_policy_reload(result, "file change")),
+                name="policy-watch",
+            )
+        await self.audit.append("gateway.started", {"version": __version__, "config_digest": self.config_digest})
+        log.info("gateway started with %d connector(s)", len(self.connectors))
+
+    async def stop(self) -> None:
+        if not self._started:
+            return
+        self._started = False
+        if self._policy_watch is not None:
+            self._policy_watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._policy_watch
+        for connector in self.connectors:
+            await connector.close()
+        await self.audit.append("gateway.stopped", {"version": __version__, "config_digest": self.config_digest})
+        await self.audit.close()
+
+    @property
+    def config_digest(self) -> str:
+        return hashlib.sha256(repr(self.config).encode()).hexdigest()
+
+    async def reload_policy(self, trigger: str) -> ReloadResult:
+        """Load the policy files beside the running policy and swap only if they pass every
+        check (SIGHUP, the admin endpoint; the file watcher calls record_policy_reload)."""
+        result = await self.policy.reload_async()
+        await self.record_policy_reload(result, trigger)
+        return result
+
+    async def record_policy_reload(self, result: ReloadResult, trigger: str) -> None:
+        if result.ok and not result.changed:
+            self.metrics.policy_reloads.labels("unchanged").inc()
+            return
+        self.metrics.policy_reloads.labels("success" if result.ok else "failure").inc()
+        self.metrics.policy_info.info({"version": result.active_version})
+        await self.audit.append(
+            "policy.reloaded" if result.ok else "policy.reload_failed",
+            {
+                "version": result.version,
+                "active_version": result.active_version,
+                "files": dict(result.file_hashes),
+                "error": result.error,
+                "trigger": trigger,
+            },
+        )
+
+    async def record_auth_failure(self, reason: str, conn: HTTPConnection) -> None:
+        self.metrics.rejected_requests.labels("unauthenticated").inc()
+        client = conn.client.host if conn.client else None
+        await self.audit.append("auth.failed", {"reason": reason, "client": client, "path": conn.url.path})
+
+    async def readiness(self) -> dict[str, Any]:
+        backends = {}
+        for connector in self.connectors:
+            health = await connector.health()
+            self.metrics.backend_up.labels(connector.name).set(1 if health.healthy else 0)
+            backends[connector.name] = {"healthy": health.healthy, "detail": health.detail}
+        return {
+            "audit": await self.audit.healthy(),
+            "policy": self.policy.current.version,
+            "backends": backends,
+        }

@@ -1,0 +1,124 @@
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+import rfc8785
+
+from gateway.audit import AuditLog, AuditUnavailable, read_records
+from gateway.audit.chain import GENESIS_HASH, Sealed
+from gateway.audit.checkpoint import Checkpoint
+from gateway.audit.sqlite_store import SqliteAuditStore
+from gateway.config import AuditSettings
+
+
+def _canonical_record(record) -> bytes:
+    fields = {
+        "call_id": record.call_id,
+        "data": record.data,
+        "kind": record.kind,
+        "prev_hash": record.prev_hash,
+        "seq": record.seq,
+        "ts": record.ts,
+    }
+    return rfc8785.dumps(json.loads(json.dumps(fields)))
+
+
+async def test_appends_are_chained_and_durable_on_return(tmp_path: Path) -> None:
+    db = tmp_path / "audit.db"
+    log = await AuditLog.open(AuditSettings(database=str(db)))
+    try:
+        first = await log.append("gateway.started", {"version": "0.1.0", "config_digest": "ab"})
+        second = await log.append("call.received", {"tool": "search", "amount": 12.5}, call_id="c1")
+        # Durable on return: another connection, outside the writer, already sees both.
+        with sqlite3.connect(db) as other:
+            assert other.execute("SELECT count(*) FROM audit_records").fetchone() == (2,)
+    finally:
+        await log.close()
+    assert (first.seq, second.seq) == (1, 2)
+    assert first.prev_hash == GENESIS_HASH
+    assert second.prev_hash == first.hash
+    # The hash is SHA-256 of the RFC 8785 encoding of the record, as docs/audit.md says.
+    for record in (first, second):
+        assert record.hash == hashlib.sha256(_canonical_record(record)).hexdigest()
+    assert list(read_records(db)) == [first, second]
+
+
+async def test_reopened_log_continues_the_chain(tmp_path: Path) -> None:
+    settings = AuditSettings(database=str(tmp_path / "audit.db"))
+    log = await AuditLog.open(settings)
+    first = await log.append("gateway.started", {})
+    await log.close()
+    log = await AuditLog.open(settings)
+    second = await log.append("gateway.stopped", {})
+    await log.close()
+    assert second.seq == 2
+    assert second.prev_hash == first.hash
+
+
+class CountingStore(SqliteAuditStore):
+    """The real store, counting its transactions."""
+
+    transactions = 0
+
+    async def write(self, records: Sequence[Sealed], checkpoint: Checkpoint | None) -> None:
+        self.transactions += 1
+        await super().write(records, checkpoint)
+
+
+async def test_concurrent_appends_share_transactions(tmp_path: Path) -> None:
+    store = CountingStore(tmp_path / "audit.db")
+    log = await AuditLog.open(AuditSettings(database=str(store.path)), store=store)
+
+    async def writer(i: int) -> list[int]:
+        return [(await log.append("call.completed", {"status": "ok", "i": i}, call_id=f"c{i}")).seq for _ in range(5)]
+
+    try:
+        seqs = await asyncio.gather(*(writer(i) for i in range(64)))
+    finally:
+        await log.close()
+    assert sorted(s for per_writer in seqs for s in per_writer) == list(range(1, 321))
+    # Each writer's records are in its own order; the 64 writers shared commits.
+    assert all(per_writer == sorted(per_writer) for per_writer in seqs)
+    assert store.transactions <= 320 // 4
+
+
+async def test_non_json_data_is_refused_and_leaves_the_chain_intact(tmp_path: Path) -> None:
+    log = await AuditLog.open(AuditSettings(database=str(tmp_path / "audit.db")))
+    try:
+        with pytest.raises(ValueError, match="not JSON"):
+            await log.append("call.completed", {"latency_ms": float("nan")})
+        with pytest.raises(ValueError, match="not JSON"):
+            await log.append("call.completed", {"result": object()})
+        record = await log.append("call.completed", {"status": "ok"})
+    finally:
+        await log.close()
+    assert record.seq == 1
+
+
+async def test_append_after_close_is_refused(tmp_path: Path) -> None:
+    log = await AuditLog.open(AuditSettings(database=str(tmp_path / "audit.db")))
+    assert await log.healthy()
+    await log.close()
+    assert not await log.healthy()
+    with pytest.raises(AuditUnavailable, match="closed"):
+        await log.append("gateway.stopped", {})
+
+
+async def test_unreadable_signing_key_fails_open(tmp_path: Path) -> None:
+    (tmp_path / "key.pem").write_text("not a key")
+    settings = AuditSettings(database=str(tmp_path / "audit.db"), signing_key_file=str(tmp_path / "key.pem"))
+    with pytest.raises(AuditUnavailable, match="signing_key_file"):
+        await AuditLog.open(settings)
+
+
+async def test_relative_paths_resolve_against_base_dir(tmp_path: Path) -> None:
+    log = await AuditLog.open(AuditSettings(database="var/audit.db"), base_dir=tmp_path)
+    await log.append("gateway.started", {})
+    await log.close()
+    assert [r.kind for r in read_records(tmp_path / "var" / "audit.db")] == ["gateway.started"]
