@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -18,6 +19,10 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 
+from gateway.approvals import ApprovalService, api, console
+from gateway.audit import AuditLog
+from gateway.config import ApprovalSettings, AuditSettings
+from gateway.identity import AuthError
 from gateway.models import Decision, Effect, Principal, ToolCall
 
 SECRET = "approvals-test-secret-0123456789abcdef"
@@ -81,10 +86,6 @@ def token(subject: str, roles: tuple[str, ...] = ("approver",), *, secret: str =
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
-class AuthError(Exception):
-    pass
-
-
 def authorize(request: Request) -> Principal:
     """A real HS256 verifier standing in for the lead's identity module."""
     header = request.headers.get("authorization", "")
@@ -114,3 +115,31 @@ async def serve(app: Starlette) -> AsyncIterator[str]:
     finally:
         server.should_exit = True
         await asyncio.wait_for(task, 10)
+
+
+@dataclass
+class Stack:
+    """A real audit log and approval service on one SQLite file, with the API served."""
+
+    url: str
+    service: ApprovalService
+    audit: AuditLog
+
+    async def audit_kinds(self, prefix: str = "approval.") -> list[str]:
+        records = await self.audit.store.latest(1000)
+        return [r.kind for r in sorted(records, key=lambda r: r.seq) if r.kind.startswith(prefix)]
+
+
+@contextlib.asynccontextmanager
+async def approval_stack(directory: Path, **overrides: Any) -> AsyncIterator[Stack]:
+    database = str(directory / "gateway.db")
+    audit = await AuditLog.open(AuditSettings(database=database))
+    settings = ApprovalSettings(**{"database": database, "default_ttl_seconds": 60, **overrides})
+    service = await ApprovalService.open(settings, audit)
+    app = Starlette(routes=[*api.routes(service, authorize), *console.routes()])
+    try:
+        async with serve(app) as url:
+            yield Stack(url, service, audit)
+    finally:
+        await service.close()
+        await audit.close()

@@ -17,9 +17,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from gateway.approvals import machine, metrics
+from prometheus_client import CollectorRegistry
+
+from gateway.approvals import machine
 from gateway.approvals.codec import principal_to_json
 from gateway.approvals.errors import ApprovalError
+from gateway.approvals.metrics import ApprovalMetrics
 from gateway.approvals.signals import Signals, wait_for_event
 from gateway.approvals.store import ApprovalFilter, SQLiteApprovalStore, StoredApproval
 from gateway.approvals.webhooks import WebhookNotifier
@@ -62,9 +65,15 @@ def binding_key(principal: Principal, connector: str, tool: str, arguments_diges
 
 class ApprovalService:
     def __init__(
-        self, settings: ApprovalSettings, audit: AuditSink, store: SQLiteApprovalStore, notifier: WebhookNotifier
+        self,
+        settings: ApprovalSettings,
+        audit: AuditSink,
+        store: SQLiteApprovalStore,
+        notifier: WebhookNotifier,
+        metrics: ApprovalMetrics,
     ) -> None:
         self._settings = settings
+        self._metrics = metrics
         self._audit = audit
         self._store = store
         self._notifier = notifier
@@ -73,17 +82,21 @@ class ApprovalService:
         self._sweeper: asyncio.Task[None] | None = None
 
     @classmethod
-    async def open(cls, settings: ApprovalSettings, audit: AuditSink) -> ApprovalService:
+    async def open(
+        cls, settings: ApprovalSettings, audit: AuditSink, *, registry: CollectorRegistry | None = None
+    ) -> ApprovalService:
+        """`registry`: the gateway's metrics registry (a private one when None)."""
+        metrics = ApprovalMetrics(registry or CollectorRegistry())
         store = await SQLiteApprovalStore.open(settings.database)
         try:
             interrupted = await store.settle_interrupted(INTERRUPTED_RESULT)
             if interrupted:
                 log.warning("approved executions interrupted by the last stop: %s", ", ".join(interrupted))
-            metrics.PENDING.set(await store.count_pending())
+            metrics.pending.set(await store.count_pending())
         except BaseException:
             await store.close()
             raise
-        service = cls(settings, audit, store, WebhookNotifier(settings))
+        service = cls(settings, audit, store, WebhookNotifier(settings), metrics)
         service._sweeper = asyncio.create_task(service._sweep(), name="approval-expiry-sweeper")
         return service
 
@@ -138,7 +151,7 @@ class ApprovalService:
             before_insert=self._audit_requested,
         )
         if created:
-            metrics.PENDING.inc()
+            self._metrics.pending.inc()
             self._schedule_changed.set()
             self._notifier.send("requested", stored.approval)
         return await self._outcome(stored.approval.approval_id, deadline, on_progress)
@@ -219,9 +232,9 @@ class ApprovalService:
         if approval.state is ApprovalState.PENDING:
             self._notifier.send(event, approval)
             return
-        metrics.PENDING.dec()
-        metrics.OUTCOMES.labels(approval.state.value).inc()
-        metrics.TIME_TO_DECISION.observe(max(0.0, (stored.decided_at or time.time()) - approval.requested_at))
+        self._metrics.pending.dec()
+        self._metrics.outcomes.labels(approval.state.value).inc()
+        self._metrics.time_to_decision.observe(max(0.0, (stored.decided_at or time.time()) - approval.requested_at))
         self._schedule_changed.set()
         if event == "voted":
             self._notifier.send("voted", approval)
