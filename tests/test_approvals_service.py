@@ -252,3 +252,14 @@ async def test_hold_time_is_capped_by_max_hold_seconds(settings: ApprovalSetting
         assert outcome.action == "pending"
     finally:
         await service.close()
+
+
+async def test_many_concurrent_holds_each_see_their_own_approval(service: ApprovalService) -> None:
+    # Overlapping reads once pinned the reader to an old snapshot: a fresh approval was
+    # then "not found" by the call that had just created it.
+    calls = [make_call({"amount": i}) for i in range(300)]
+    outcomes = await asyncio.wait_for(
+        asyncio.gather(*(service.hold(c, needs_approval(), digest(c), wait_seconds=0.2) for c in calls)), 20
+    )
+    assert {o.action for o in outcomes} == {"pending"}
+    assert len({o.approval.approval_id for o in outcomes}) == 300

@@ -135,19 +135,16 @@ class SQLiteApprovalStore:
         return await self._select(f"{where}ORDER BY requested_at DESC LIMIT ?", (*params, query.limit))
 
     async def count_pending(self) -> int:
-        async with self._reader.execute("SELECT count(*) FROM approvals WHERE state = 'pending'") as cur:
-            row = await cur.fetchone()
-        return int(row[0]) if row else 0
+        rows = await self._reader.execute_fetchall("SELECT count(*) FROM approvals WHERE state = 'pending'")
+        return int(next(iter(rows))[0])
 
     async def next_expiry(self) -> float | None:
-        async with self._reader.execute("SELECT min(expires_at) FROM approvals WHERE state = 'pending'") as cur:
-            row = await cur.fetchone()
-        return row[0] if row else None
+        rows = await self._reader.execute_fetchall("SELECT min(expires_at) FROM approvals WHERE state = 'pending'")
+        return next(iter(rows))[0]
 
     async def due(self, now: float) -> list[str]:
         sql = "SELECT approval_id FROM approvals WHERE state = 'pending' AND expires_at <= ?"
-        async with self._reader.execute(sql, (now,)) as cur:
-            return [r[0] async for r in cur]
+        return [r[0] for r in await self._reader.execute_fetchall(sql, (now,))]
 
     # -- writes ------------------------------------------------------------------------
 
@@ -228,8 +225,8 @@ class SQLiteApprovalStore:
         """Give every claimed-but-unfinished execution `result`; returns their ids. Called at
         start-up: such a claim belongs to a gateway that stopped mid-call."""
         async with self._write_lock:
-            async with self._reader.execute("SELECT approval_id FROM approvals WHERE execution = 'claimed'") as cur:
-                ids = [r[0] async for r in cur]
+            rows = await self._reader.execute_fetchall("SELECT approval_id FROM approvals WHERE execution = 'claimed'")
+            ids = [r[0] for r in rows]
             if ids:
                 await self._writer.execute(
                     "UPDATE approvals SET execution = 'done', result = ? WHERE execution = 'claimed'",
@@ -250,21 +247,21 @@ class SQLiteApprovalStore:
             raise
 
     async def _select(self, tail: str, params: tuple[Any, ...]) -> list[StoredApproval]:
-        sql = f"SELECT {_COLUMNS}, execution, result FROM approvals {tail}"
-        async with self._reader.execute(sql, params) as cur:
-            rows = list(await cur.fetchall())
-        if not rows:
-            return []
-        ids = [r[0] for r in rows]
-        votes: dict[str, list[ApprovalVote]] = {i: [] for i in ids}
-        async with self._reader.execute(
-            f"SELECT approval_id, approver, approve, comment, at FROM approval_votes"
-            f" WHERE approval_id IN ({', '.join('?' * len(ids))}) ORDER BY at",
-            ids,
-        ) as cur:
-            async for approval_id, approver, approve, comment, at in cur:
-                votes[approval_id].append(ApprovalVote(approver, bool(approve), comment, at))
-        return [_stored(r, tuple(votes[r[0]])) for r in rows]
+        # One statement run to completion in one call: it reads one snapshot, and no other
+        # statement on the reader stays open across awaits to pin an old snapshot.
+        sql = (
+            f"SELECT a.*, v.approver, v.approve, v.comment, v.at"
+            f" FROM (SELECT {_COLUMNS}, execution, result FROM approvals {tail}) AS a"
+            f" LEFT JOIN approval_votes AS v ON v.approval_id = a.approval_id"
+            f" ORDER BY a.requested_at DESC, a.approval_id, v.at"
+        )
+        rows = await self._reader.execute_fetchall(sql, params)
+        found: dict[str, tuple[Any, list[ApprovalVote]]] = {}
+        for r in rows:
+            entry = found.setdefault(r[0], (r, []))
+            if r[18] is not None:
+                entry[1].append(ApprovalVote(r[18], bool(r[19]), r[20], r[21]))
+        return [_stored(r, tuple(votes)) for r, votes in found.values()]
 
 
 def _row(binding: str, a: Approval) -> tuple[Any, ...]:
