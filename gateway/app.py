@@ -14,6 +14,7 @@ from starlette.routing import Route
 from gateway.auth_gate import BearerAuthGate
 from gateway.config import GatewayConfig
 from gateway.mcp_front import build_mcp_server, build_session_manager
+from gateway.rest import rest_routes
 from gateway.runtime import Gateway
 
 
@@ -57,6 +58,7 @@ def create_app(config: GatewayConfig) -> Starlette:
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics),
+            *rest_routes(gateway, s.max_body_bytes),
         ],
         lifespan=lifespan,
     )

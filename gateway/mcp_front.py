@@ -64,10 +64,7 @@ def build_mcp_server(gateway: Gateway) -> Server:
     async def list_tools(
         ctx: ServerRequestContext, params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
-        principal = _principal(ctx)
-        policy = gateway.policy.current
-        specs = await gateway.catalog.specs()
-        return types.ListToolsResult(tools=[_tool(s) for s in specs if policy.may_list(principal, s.connector, s.name)])
+        return types.ListToolsResult(tools=[_tool(s) for s in await gateway.tools_for(_principal(ctx))])
 
     async def call_tool(ctx: ServerRequestContext, params: types.CallToolRequestParams) -> types.CallToolResult:
         principal = _principal(ctx)

@@ -16,6 +16,7 @@ from gateway.catalog import Catalog
 from gateway.config import GatewayConfig
 from gateway.identity import TokenVerifier
 from gateway.metrics import Metrics
+from gateway.models import Principal, ToolSpec
 from gateway.pipeline import Pipeline
 from gateway.policy import PolicyHolder
 
@@ -70,6 +71,11 @@ class Gateway:
         self.metrics.rejected_requests.labels("unauthenticated").inc()
         client = conn.client.host if conn.client else None
         await self.audit.append("auth.failed", {"reason": reason, "client": client, "path": conn.url.path})
+
+    async def tools_for(self, principal: Principal) -> list[ToolSpec]:
+        """The tools `principal` may see, under the policy in force now (every front door's list)."""
+        policy = self.policy.current
+        return [s for s in await self.catalog.specs() if policy.may_list(principal, s.connector, s.name)]
 
     async def readiness(self) -> dict[str, Any]:
         backends = {}
