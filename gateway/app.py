@@ -13,14 +13,16 @@ from starlette.routing import Route
 
 from gateway.auth_gate import BearerAuthGate
 from gateway.config import GatewayConfig
-from gateway.mcp_front import build_mcp_server, build_session_manager
+from gateway.mcp_front import AgentSessions, build_mcp_server, build_session_manager
 from gateway.rest import rest_routes
 from gateway.runtime import Gateway
 
 
 def create_app(config: GatewayConfig) -> Starlette:
     gateway = Gateway(config)
-    server = build_mcp_server(gateway)
+    sessions = AgentSessions()
+    gateway.listing_listeners.append(sessions.announce)
+    server = build_mcp_server(gateway, sessions)
     s = config.server
     manager = build_session_manager(
         server,

@@ -71,6 +71,14 @@ SCHEMA: dict[str, Any] = {
                 "busy_timeout_seconds": {"type": "number", "minimum": 0},
             },
         },
+        "frontdoors": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "unprefixed_connector": {"type": "string", "pattern": _CONNECTOR_NAME},
+                "page_size": {"type": "integer", "minimum": 1, "maximum": 10_000},
+            },
+        },
         "connectors": {
             "type": "object",
             "propertyNames": {"pattern": _CONNECTOR_NAME},
@@ -147,6 +155,16 @@ class AuditSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class FrontDoorSettings:
+    #: This connector's tools and prompts are shown to MCP agents without the `connector.`
+    #: prefix (a gateway fronting one MCP server looks exactly like it); policy still sees
+    #: `connector.name`.
+    unprefixed_connector: str | None = None
+    #: Items per page of MCP list results (tools, prompts, resources).
+    page_size: int = 100
+
+
+@dataclass(frozen=True, slots=True)
 class ConnectorSettings:
     name: str
     kind: str
@@ -160,6 +178,7 @@ class GatewayConfig:
     identity: IdentitySettings = field(default_factory=IdentitySettings)
     policy: PolicySettings = field(default_factory=PolicySettings)
     audit: AuditSettings = field(default_factory=AuditSettings)
+    frontdoors: FrontDoorSettings = field(default_factory=FrontDoorSettings)
     connectors: tuple[ConnectorSettings, ...] = ()
     #: Directory relative paths in the file are resolved against.
     base_dir: Path = field(default_factory=Path.cwd)
@@ -233,11 +252,15 @@ def parse_config(raw: Any, *, base_dir: Path, environ: Mapping[str, str] | None 
         )
         for name, stanza in raw.get("connectors", {}).items()
     )
+    frontdoors = FrontDoorSettings(**raw.get("frontdoors", {}))
+    if frontdoors.unprefixed_connector not in (None, *(c.name for c in connectors)):
+        raise ConfigError(f"frontdoors.unprefixed_connector: no connector named {frontdoors.unprefixed_connector!r}")
     return GatewayConfig(
         server=ServerSettings(**_tuples(raw.get("server", {}))),
         identity=identity,
         policy=PolicySettings(**raw.get("policy", {})),
         audit=_audit_settings(raw.get("audit", {})),
+        frontdoors=frontdoors,
         connectors=connectors,
         base_dir=base_dir,
     )

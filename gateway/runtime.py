@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import hashlib
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,9 +21,13 @@ from gateway.identity import TokenVerifier
 from gateway.metrics import Metrics
 from gateway.models import Principal, ToolSpec
 from gateway.pipeline import Pipeline
-from gateway.policy import PolicyHolder
+from gateway.policy import PolicyHolder, ReloadResult
 
 log = logging.getLogger(__name__)
+
+#: Told "tools", "prompts" or "resources" when what agents may see of that kind has changed.
+ListingListener = Callable[[str], Awaitable[None]]
+LISTING_KINDS = ("tools", "prompts", "resources")
 
 
 @dataclass
@@ -33,6 +40,8 @@ class Gateway:
     catalog: Catalog = field(init=False)
     pipeline: Pipeline = field(init=False)
     connectors: list[Connector] = field(default_factory=list)
+    listing_listeners: list[ListingListener] = field(default_factory=list)
+    _policy_watch: asyncio.Task[None] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         # Everything that can be checked without I/O fails here, before the port opens.
@@ -40,6 +49,9 @@ class Gateway:
         self.policy = PolicyHolder.load(self.config.resolve(self.config.policy.directory))
         self.connectors = [create_connector(s) for s in self.config.connectors]
         self.catalog = Catalog(self.connectors)
+        for connector in self.connectors:
+            if hasattr(connector, "on_listing_changed"):  # upstreams that announce changes (MCP)
+                connector.on_listing_changed = functools.partial(self._upstream_listing_changed, connector.name)
 
     async def start(self) -> None:
         self.audit = await AuditLog.open(self.config.audit, base_dir=self.config.base_dir)
@@ -55,9 +67,14 @@ class Gateway:
             await connector.start()
         await self.catalog.refresh_all()
         await self.audit.append("gateway.started", {"version": __version__, "config_digest": self.config_digest})
+        if self.config.policy.watch:
+            self._policy_watch = asyncio.create_task(self.policy.watch(self.policy_reloaded), name="policy-watch")
         log.info("gateway started with %d connector(s)", len(self.connectors))
 
     async def stop(self) -> None:
+        if self._policy_watch is not None:
+            self._policy_watch.cancel()
+            await asyncio.gather(self._policy_watch, return_exceptions=True)
         for connector in self.connectors:
             await connector.close()
         await self.audit.append("gateway.stopped", {"version": __version__, "config_digest": self.config_digest})
@@ -71,6 +88,32 @@ class Gateway:
         self.metrics.rejected_requests.labels("unauthenticated").inc()
         client = conn.client.host if conn.client else None
         await self.audit.append("auth.failed", {"reason": reason, "client": client, "path": conn.url.path})
+
+    async def announce(self, *kinds: str) -> None:
+        """Tell every listener (the MCP front door's sessions) that listings of `kinds` changed."""
+        for kind in kinds:
+            for listener in self.listing_listeners:
+                try:
+                    await listener(kind)
+                except Exception:
+                    log.exception("listing listener failed for %s", kind)
+
+    async def _upstream_listing_changed(self, connector: str, kind: str) -> None:
+        if kind == "tools":
+            await self.catalog.refresh(connector)
+        await self.announce(kind)
+
+    async def policy_reloaded(self, result: ReloadResult) -> None:
+        """Record a reload (from the file watcher or an operator) and, if it changed the policy,
+        tell agents: what they may list follows the policy."""
+        self.metrics.policy_reloads.labels("ok" if result.ok else "refused").inc()
+        if not result.ok:
+            await self.audit.append("policy.reload_failed", {"version": result.version, "error": result.error})
+            return
+        if result.changed:
+            self.metrics.policy_info.info({"version": result.active_version})
+            await self.audit.append("policy.reloaded", {"version": result.version, "files": dict(result.file_hashes)})
+            await self.announce(*LISTING_KINDS)
 
     async def tools_for(self, principal: Principal) -> list[ToolSpec]:
         """The tools `principal` may see, under the policy in force now (every front door's list)."""

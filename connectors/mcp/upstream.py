@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
 
 import httpx2
 import mcp_types
@@ -20,8 +20,18 @@ from mcp.client.streamable_http import streamable_http_client
 
 from connectors.base import BackendError, BackendUnavailable, CallContext, Health
 from gateway.models import ToolResult, ToolSpec
+from gateway.relay import Relay, current_relay
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+#: What an upstream says changed: "tools", "prompts" or "resources".
+ListingChanged = Callable[[str], Awaitable[None]]
+_CHANGE_KINDS = {
+    mcp_types.ToolListChangedNotification: "tools",
+    mcp_types.PromptListChangedNotification: "prompts",
+    mcp_types.ResourceListChangedNotification: "resources",
+}
 
 #: How long a call waits for a (re)connection before it is refused as unavailable.
 CONNECT_WAIT_SECONDS = 2.0
@@ -56,6 +66,11 @@ class McpConnector:
         self._broken = asyncio.Event()
         self._supervisor: asyncio.Task[None] | None = None
         self._last_error = "not connected yet"
+        #: Back-channels of the calls running now (upstream log messages carry no request id).
+        self._in_flight: list[Relay] = []
+        #: Set by the gateway: told when the upstream announces a changed listing.
+        self.on_listing_changed: ListingChanged | None = None
+        self._announcements: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         self._supervisor = asyncio.create_task(self._supervise(), name=f"mcp-upstream-{self.name}")
@@ -88,7 +103,16 @@ class McpConnector:
             event_hooks={"request": [self._stamp_request]},
         )
         transport = streamable_http_client(self.url, http_client=http)
-        async with http, Client(transport, mode=self.mode, cache=None) as client:
+        client = Client(
+            transport,
+            mode=self.mode,
+            cache=None,
+            logging_callback=self._on_log,
+            # 2026-07-28 upstreams send log messages only to requests that opt in.
+            log_level="debug",
+            message_handler=self._on_message,
+        )
+        async with http, client:
             self._client = client
             self._broken.clear()
             self._connected.set()
@@ -113,46 +137,96 @@ class McpConnector:
         assert self._client is not None
         return self._client
 
-    async def tools(self) -> list[ToolSpec]:
+    async def _on_log(self, params: mcp_types.LoggingMessageNotificationParams) -> None:
+        # A log message names no request: it reaches an agent only when exactly one call
+        # is running, so one agent never sees what another agent's call logged.
+        if len(self._in_flight) == 1:
+            await self._in_flight[0].log(params.level, params.data, params.logger)
+        else:
+            log.debug("upstream %s log message not relayed (%d calls running)", self.name, len(self._in_flight))
+
+    async def _on_message(self, message: object) -> None:
+        kind = _CHANGE_KINDS.get(type(message))
+        if kind is not None and self.on_listing_changed is not None:
+            # Not awaited here: this runs in the session's receive loop, and the listener asks
+            # the upstream for its new list over this very session.
+            task = asyncio.create_task(self.on_listing_changed(kind))
+            self._announcements.add(task)
+            task.add_done_callback(self._announcements.discard)
+
+    async def _request(self, what: str, send: Callable[[Client], Awaitable[T]]) -> T:
         client = await self._session()
-        specs: list[ToolSpec] = []
-        cursor: str | None = None
         try:
-            while True:
-                page = await client.list_tools(cursor=cursor)
-                specs.extend(
-                    ToolSpec(
-                        connector=self.name,
-                        name=t.name,
-                        description=t.description or "",
-                        input_schema=t.input_schema,
-                        read_only=bool(t.annotations and t.annotations.read_only_hint),
-                        title=t.title,
-                    )
-                    for t in page.tools
-                )
-                cursor = page.next_cursor
-                if not cursor:
-                    return specs
+            return await send(client)
         except MCPError as exc:
-            raise BackendError(f"upstream refused tools/list: {exc.error.message}") from None
+            raise BackendError(f"upstream refused {what}: {exc.error.message}") from None
         except Exception as exc:
             self._broken.set()
             raise BackendUnavailable(f"upstream connection failed ({_describe(exc)})") from None
 
+    async def _pages(self, what: str, fetch: Callable[[Client, str | None], Awaitable[Any]], field: str) -> list[Any]:
+        items: list[Any] = []
+        cursor: str | None = None
+        while True:
+            page = await self._request(what, lambda c, cursor=cursor: fetch(c, cursor))
+            items.extend(getattr(page, field))
+            cursor = page.next_cursor
+            if not cursor:
+                return items
+
+    async def tools(self) -> list[ToolSpec]:
+        listed = await self._pages("tools/list", lambda c, cursor: c.list_tools(cursor=cursor), "tools")
+        return [
+            ToolSpec(
+                connector=self.name,
+                name=t.name,
+                description=t.description or "",
+                input_schema=t.input_schema,
+                read_only=bool(t.annotations and t.annotations.read_only_hint),
+                title=t.title,
+            )
+            for t in listed
+        ]
+
     async def call(self, tool: str, arguments: Mapping[str, Any], context: CallContext) -> ToolResult:
-        client = await self._session()
+        relay = current_relay()
         token = _current_call.set(context)
+        if relay is not None:
+            self._in_flight.append(relay)
         try:
-            result = await client.call_tool(tool, dict(arguments), read_timeout_seconds=context.timeout)
-        except MCPError as exc:
-            raise BackendError(f"upstream error {exc.error.code}: {exc.error.message}") from None
-        except Exception as exc:
-            self._broken.set()
-            raise BackendUnavailable(f"upstream connection failed ({_describe(exc)})") from None
+            result = await self._request(
+                f"the call of {tool}",
+                lambda c: c.call_tool(
+                    tool,
+                    dict(arguments),
+                    read_timeout_seconds=context.timeout,
+                    progress_callback=relay.progress if relay is not None else None,
+                ),
+            )
         finally:
             _current_call.reset(token)
+            if relay is not None:
+                self._in_flight.remove(relay)
         return _to_result(result)
+
+    async def prompts(self) -> list[mcp_types.Prompt]:
+        return await self._pages("prompts/list", lambda c, cursor: c.list_prompts(cursor=cursor), "prompts")
+
+    async def get_prompt(self, name: str, arguments: Mapping[str, str]) -> mcp_types.GetPromptResult:
+        return await self._request(f"prompt {name}", lambda c: c.get_prompt(name, dict(arguments)))
+
+    async def resources(self) -> list[mcp_types.Resource]:
+        return await self._pages("resources/list", lambda c, cursor: c.list_resources(cursor=cursor), "resources")
+
+    async def resource_templates(self) -> list[mcp_types.ResourceTemplate]:
+        return await self._pages(
+            "resources/templates/list",
+            lambda c, cursor: c.list_resource_templates(cursor=cursor),
+            "resource_templates",
+        )
+
+    async def read_resource(self, uri: str) -> mcp_types.ReadResourceResult:
+        return await self._request(f"resource {uri}", lambda c: c.read_resource(uri))
 
     async def health(self) -> Health:
         if self._connected.is_set():
