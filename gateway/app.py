@@ -22,6 +22,7 @@ def create_app(config: GatewayConfig) -> Starlette:
     gateway = Gateway(config)
     sessions = AgentSessions()
     gateway.listing_listeners.append(sessions.announce)
+    gateway.resource_listeners.append(sessions.resource_updated)
     server = build_mcp_server(gateway, sessions)
     s = config.server
     manager = build_session_manager(

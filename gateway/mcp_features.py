@@ -50,6 +50,17 @@ class McpUpstream(Protocol):
 
     async def read_resource(self, uri: str) -> types.ReadResourceResult: ...
 
+    async def subscribe_resource(self, uri: str) -> None: ...
+
+    async def unsubscribe_resource(self, uri: str) -> None: ...
+
+    async def complete(
+        self,
+        ref: types.PromptReference | types.ResourceTemplateReference,
+        argument: dict[str, str],
+        context: dict[str, str] | None,
+    ) -> types.CompleteResult: ...
+
 
 def _template_pattern(template: str) -> re.Pattern[str]:
     """RFC 6570 level 1-2 templates as a regex: `{x}` one path segment, `{+x}` anything."""
@@ -59,6 +70,10 @@ def _template_pattern(template: str) -> re.Pattern[str]:
             (".+" if part.startswith("{+") else "[^/]+") if part.startswith("{") else re.escape(part) for part in parts
         )
     )
+
+
+async def _nothing() -> None:
+    return None
 
 
 def _without_upstream_meta(meta: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -113,28 +128,60 @@ class McpFeatures:
             if self._visible(principal, RESOURCES, connector, template.uri_template)
         ]
 
-    async def get_prompt(self, principal: Principal, name: str, arguments: Mapping[str, str]) -> types.GetPromptResult:
+    def _prompt_upstream(self, name: str) -> tuple[McpUpstream, str]:
         parts = self.names.resolve(name)
         upstream = self._upstream(parts[0]) if parts is not None else None
         if parts is None or upstream is None:
             raise UnknownTool(f"unknown prompt {name!r}: prompt names are 'connector.prompt'")
-        connector, prompt = parts
-        result = await self._governed(
+        return upstream, parts[1]
+
+    async def get_prompt(self, principal: Principal, name: str, arguments: Mapping[str, str]) -> types.GetPromptResult:
+        upstream, prompt = self._prompt_upstream(name)
+        connector = upstream.name
+        result = await self.govern(
             principal, PROMPTS, connector, prompt, dict(arguments), lambda: upstream.get_prompt(prompt, arguments)
         )
         return result.model_copy(update={"meta": _without_upstream_meta(result.meta)})
 
     async def read_resource(self, principal: Principal, uri: str) -> types.ReadResourceResult:
-        upstream = await self._route(uri)
-        result = await self._governed(
+        upstream = await self.route(uri)
+        result = await self.govern(
             principal, RESOURCES, upstream.name, uri, {"uri": uri}, lambda: upstream.read_resource(uri)
         )
         return result.model_copy(update={"meta": _without_upstream_meta(result.meta)})
 
+    async def subscribe(self, principal: Principal, uri: str) -> McpUpstream:
+        """Governed like a read; the caller subscribes upstream once for all its agents."""
+        upstream = await self.route(uri)
+        await self.govern(principal, RESOURCES, upstream.name, uri, {"uri": uri}, _nothing)
+        return upstream
+
+    async def complete(self, principal: Principal, params: types.CompleteRequestParams) -> types.CompleteResult:
+        """Completion hints for a prompt or template argument the caller may see."""
+        ref = params.ref
+        if isinstance(ref, types.PromptReference):
+            upstream, prompt = self._prompt_upstream(ref.name)
+            visible = self._visible(principal, PROMPTS, upstream.name, prompt)
+            upstream_ref: types.PromptReference | types.ResourceTemplateReference = ref.model_copy(
+                update={"name": prompt}
+            )
+        else:
+            upstream = await self._route_template(ref.uri)
+            visible = self._visible(principal, RESOURCES, upstream.name, ref.uri)
+            upstream_ref = ref
+        if not visible:
+            raise UnknownTool(f"nothing to complete: {getattr(ref, 'name', None) or ref.uri!r} is not shown to you")
+        context = params.context.arguments if params.context is not None else None
+        argument = {"name": params.argument.name, "value": params.argument.value}
+        try:
+            return await upstream.complete(upstream_ref, argument, context)
+        except BackendError as exc:
+            raise BackendFailed(f"backend {upstream.name!r} failed: {exc}") from None
+
     def _upstream(self, connector: str) -> McpUpstream | None:
         return next((u for u in self.upstreams if u.name == connector), None)
 
-    async def _route(self, uri: str) -> McpUpstream:
+    async def route(self, uri: str) -> McpUpstream:
         """The upstream serving `uri`: the one listing it, else one whose template matches it."""
         upstreams = self.upstreams
         if len(upstreams) == 1:
@@ -147,7 +194,16 @@ class McpFeatures:
                 return self._upstream(connector)  # type: ignore[return-value]
         raise UnknownTool(f"unknown resource {uri!r}: no upstream lists it or a template matching it")
 
-    async def _governed(
+    async def _route_template(self, template: str) -> McpUpstream:
+        upstreams = self.upstreams
+        if len(upstreams) == 1:
+            return upstreams[0]
+        for connector, listed in await self._gather(RESOURCES, lambda u: u.resource_templates()):
+            if listed.uri_template == template:
+                return self._upstream(connector)  # type: ignore[return-value]
+        raise UnknownTool(f"unknown resource template {template!r}")
+
+    async def govern(
         self,
         principal: Principal,
         kind: str,
@@ -156,6 +212,7 @@ class McpFeatures:
         arguments: dict[str, Any],
         forward: Callable[[], Awaitable[T]],
     ) -> T:
+        """Decide, record the decision durably, then forward and record the outcome."""
         read_id = uuid.uuid4().hex
         audit = self.gateway.audit
         decision = self.gateway.policy.current.decide(
@@ -176,7 +233,7 @@ class McpFeatures:
             "policy_version": decision.policy_version,
         }
         try:
-            await audit.submit("read.decided", record, read_id)
+            await audit.submit("access.decided", record, read_id)
         except Exception:
             log.exception("audit append failed")
             raise AuditUnavailableError("the audit log is unavailable, so the request was not forwarded") from None
@@ -194,4 +251,9 @@ class McpFeatures:
             raise BackendFailed(f"backend {connector!r} failed: {exc}") from None
         finally:
             outcome["latency_ms"] = round((time.perf_counter() - started) * 1000, 3)
-            audit.submit("read.completed", outcome, read_id)
+            # The upstream has answered: a failure to record that cannot undo it, so it is
+            # logged loudly instead of hiding the answer.
+            try:
+                await audit.submit("access.completed", outcome, read_id)
+            except Exception:
+                log.critical("audit: the outcome of %s %s could not be recorded", kind, read_id)

@@ -12,7 +12,7 @@ import logging
 import uuid
 import warnings
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import mcp_types as types
@@ -24,13 +24,15 @@ from mcp.server.session import ServerSession
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp.shared.exceptions import MCPDeprecationWarning
+from mcp.shared.message import ServerMessageMetadata
 
+from connectors.base import BackendError
 from gateway import __version__
 from gateway.auth_gate import principal_of
-from gateway.errors import CallRefused, UnknownTool
+from gateway.errors import BackendFailed, CallRefused, UnknownTool
 from gateway.mcp_features import McpFeatures
 from gateway.models import Principal, ToolCall, ToolResult, ToolSpec
-from gateway.naming import AgentNames
+from gateway.naming import ELICITATION, SAMPLING, AgentNames
 from gateway.relay import Relay, relaying
 from gateway.tracing import continue_trace
 
@@ -102,6 +104,33 @@ class AgentSessions:
 
     def __init__(self) -> None:
         self._levels: weakref.WeakKeyDictionary[ServerSession, str] = weakref.WeakKeyDictionary()
+        self._subscribers: dict[str, weakref.WeakSet[ServerSession]] = {}
+
+    def subscribe(self, session: ServerSession, uri: str) -> bool:
+        """Record a subscription; True when it is the first to `uri` (subscribe upstream)."""
+        subscribers = self._subscribers.setdefault(uri, weakref.WeakSet())
+        first = not subscribers
+        subscribers.add(session)
+        return first
+
+    def unsubscribe(self, session: ServerSession, uri: str) -> bool:
+        """Forget a subscription; True when none is left for `uri` (unsubscribe upstream)."""
+        subscribers = self._subscribers.get(uri)
+        if subscribers is None:
+            return False
+        subscribers.discard(session)
+        if subscribers:
+            return False
+        del self._subscribers[uri]
+        return True
+
+    async def resource_updated(self, uri: str) -> None:
+        for session in list(self._subscribers.get(uri, ())):
+            try:
+                await session.send_resource_updated(uri)
+            except Exception as exc:
+                log.debug("resource update not delivered to a session: %s", exc)
+                self.unsubscribe(session, uri)
 
     def seen(self, session: ServerSession) -> None:
         self._levels.setdefault(session, "debug")
@@ -150,7 +179,9 @@ def build_mcp_server(gateway: Gateway, sessions: AgentSessions) -> Server:
         tools = [_tool(s, names.shown(s.connector, s.name)) for s in page]
         return types.ListToolsResult(tools=tools, next_cursor=cursor)
 
-    def relay_for(ctx: ServerRequestContext, who: Principal) -> Relay:
+    def relay_for(ctx: ServerRequestContext, who: Principal, connector: str, tool: str) -> Relay:
+        related = ServerMessageMetadata(related_request_id=ctx.request_id)
+
         async def progress(value: float, total: float | None, message: str | None) -> None:
             await ctx.session.report_progress(value, total, message)
 
@@ -158,7 +189,32 @@ def build_mcp_server(gateway: Gateway, sessions: AgentSessions) -> Server:
             if sessions.wants(ctx.session, level):
                 await ctx.session.send_log_message(level, data, logger, related_request_id=ctx.request_id)  # type: ignore[arg-type]
 
-        return Relay(who, progress, log_message)
+        async def ask(kind: str, arguments: dict[str, Any], request: Any, result: type[T]) -> T | types.ErrorData:
+            # The agent is asked only if policy allows this upstream to ask (kind-prefixed
+            # object, e.g. `sampling/conf.test_sampling`), and the asking is audited.
+            try:
+                return await features.govern(
+                    who,
+                    kind,
+                    connector,
+                    tool,
+                    arguments,
+                    lambda: ctx.session.send_request(request, result, metadata=related),
+                )
+            except CallRefused as exc:
+                return types.ErrorData(code=types.INVALID_REQUEST, message=exc.message)
+            except MCPError as exc:
+                return exc.error
+
+        async def sample(params: types.CreateMessageRequestParams) -> types.CreateMessageResult | types.ErrorData:
+            request = types.CreateMessageRequest(params=params)
+            return await ask(SAMPLING, {"max_tokens": params.max_tokens}, request, types.CreateMessageResult)
+
+        async def elicit(params: types.ElicitRequestParams) -> types.ElicitResult | types.ErrorData:
+            request = types.ElicitRequest(params=params)
+            return await ask(ELICITATION, {"message": params.message}, request, types.ElicitResult)
+
+        return Relay(who, connector, tool, progress, log_message, sample, elicit)
 
     async def call_tool(ctx: ServerRequestContext, params: types.CallToolRequestParams) -> types.CallToolResult:
         who = principal(ctx)
@@ -180,7 +236,7 @@ def build_mcp_server(gateway: Gateway, sessions: AgentSessions) -> Server:
             client=_client_name(ctx),
         )
         try:
-            with relaying(relay_for(ctx, who)):
+            with relaying(relay_for(ctx, who, parts[0], parts[1])):
                 return _call_result(await gateway.pipeline.run(call))
         except UnknownTool as exc:
             # The spec answers an unknown tool with a protocol error, not a tool result.
@@ -205,6 +261,12 @@ def build_mcp_server(gateway: Gateway, sessions: AgentSessions) -> Server:
             raise MCPError(types.INVALID_PARAMS, exc.message) from None
         except CallRefused as exc:
             raise MCPError(types.INVALID_REQUEST if exc.status < 500 else types.INTERNAL_ERROR, exc.message) from None
+
+    async def forward(connector: str, work: Awaitable[T]) -> T:
+        try:
+            return await work
+        except BackendError as exc:
+            raise BackendFailed(f"backend {connector!r} failed: {exc}") from None
 
     async def list_prompts(
         ctx: ServerRequestContext, params: types.PaginatedRequestParams | None
@@ -233,6 +295,23 @@ def build_mcp_server(gateway: Gateway, sessions: AgentSessions) -> Server:
     ) -> types.ReadResourceResult:
         return await governed(ctx, features.read_resource(principal(ctx), str(params.uri)))
 
+    async def subscribe(ctx: ServerRequestContext, params: types.SubscribeRequestParams) -> types.EmptyResult:
+        uri = str(params.uri)
+        upstream = await governed(ctx, features.subscribe(principal(ctx), uri))
+        if sessions.subscribe(ctx.session, uri):
+            await governed(ctx, forward(upstream.name, upstream.subscribe_resource(uri)))
+        return types.EmptyResult()
+
+    async def unsubscribe(ctx: ServerRequestContext, params: types.UnsubscribeRequestParams) -> types.EmptyResult:
+        uri = str(params.uri)
+        if sessions.unsubscribe(ctx.session, uri):
+            upstream = await governed(ctx, features.route(uri))
+            await governed(ctx, forward(upstream.name, upstream.unsubscribe_resource(uri)))
+        return types.EmptyResult()
+
+    async def complete(ctx: ServerRequestContext, params: types.CompleteRequestParams) -> types.CompleteResult:
+        return await governed(ctx, features.complete(principal(ctx), params))
+
     async def set_logging_level(ctx: ServerRequestContext, params: types.SetLevelRequestParams) -> types.EmptyResult:
         sessions.set_level(ctx.session, params.level)
         return types.EmptyResult()
@@ -253,6 +332,9 @@ def build_mcp_server(gateway: Gateway, sessions: AgentSessions) -> Server:
             on_list_resource_templates=list_resource_templates,
             on_read_resource=read_resource,
             on_set_logging_level=set_logging_level,
+            on_subscribe_resource=subscribe,
+            on_unsubscribe_resource=unsubscribe,
+            on_completion=complete,
         )
     return server
 

@@ -3,7 +3,8 @@
 Agents see `connector.name`, or the bare name for the one connector configured as
 unprefixed (a gateway in front of a single MCP server then looks exactly like it).
 Policy always sees the qualified name; prompts and resources are decided under a
-kind prefix (`prompts/echo.greet`, `resources/echo.test://static-text`). Casbin's glob
+kind prefix (`prompts/echo.greet`, `resources/echo.test://static-text`), and so are an
+upstream's requests to the agent during a call (`sampling/echo.TOOL`, `elicitation/echo.TOOL`). Casbin's glob
 `*` never crosses `/`, so rules written for tools (`echo.*`, `*`) grant no prompt or
 resource by accident: each kind is allowed on its own.
 """
@@ -16,6 +17,9 @@ from gateway.models import qualified_name, split_qualified_name
 
 PROMPTS = "prompts"
 RESOURCES = "resources"
+#: An upstream asking the agent's LLM or user while one of its tools runs.
+SAMPLING = "sampling"
+ELICITATION = "elicitation"
 
 
 def policy_connector(kind: str, connector: str) -> str:

@@ -41,6 +41,8 @@ class Gateway:
     pipeline: Pipeline = field(init=False)
     connectors: list[Connector] = field(default_factory=list)
     listing_listeners: list[ListingListener] = field(default_factory=list)
+    #: Told the URI of an upstream resource that changed (agents' subscriptions).
+    resource_listeners: list[Callable[[str], Awaitable[None]]] = field(default_factory=list)
     _policy_watch: asyncio.Task[None] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
@@ -52,6 +54,8 @@ class Gateway:
         for connector in self.connectors:
             if hasattr(connector, "on_listing_changed"):  # upstreams that announce changes (MCP)
                 connector.on_listing_changed = functools.partial(self._upstream_listing_changed, connector.name)
+            if hasattr(connector, "on_resource_updated"):
+                connector.on_resource_updated = self._resource_updated
 
     async def start(self) -> None:
         self.audit = await AuditLog.open(self.config.audit, base_dir=self.config.base_dir)
@@ -97,6 +101,13 @@ class Gateway:
                     await listener(kind)
                 except Exception:
                     log.exception("listing listener failed for %s", kind)
+
+    async def _resource_updated(self, uri: str) -> None:
+        for listener in self.resource_listeners:
+            try:
+                await listener(uri)
+            except Exception:
+                log.exception("resource listener failed for %s", uri)
 
     async def _upstream_listing_changed(self, connector: str, kind: str) -> None:
         if kind == "tools":

@@ -71,6 +71,8 @@ class McpConnector:
         #: Set by the gateway: told when the upstream announces a changed listing.
         self.on_listing_changed: ListingChanged | None = None
         self._announcements: set[asyncio.Task[None]] = set()
+        #: Set by the gateway: told the URI of an upstream resource that changed.
+        self.on_resource_updated: Callable[[str], Awaitable[None]] | None = None
 
     async def start(self) -> None:
         self._supervisor = asyncio.create_task(self._supervise(), name=f"mcp-upstream-{self.name}")
@@ -108,6 +110,8 @@ class McpConnector:
             mode=self.mode,
             cache=None,
             logging_callback=self._on_log,
+            sampling_callback=self._on_sampling,
+            elicitation_callback=self._on_elicitation,
             # 2026-07-28 upstreams send log messages only to requests that opt in.
             log_level="debug",
             message_handler=self._on_message,
@@ -145,14 +149,39 @@ class McpConnector:
         else:
             log.debug("upstream %s log message not relayed (%d calls running)", self.name, len(self._in_flight))
 
+    def _only_relay(self, what: str) -> Relay | mcp_types.ErrorData:
+        # Like log messages, a server-to-client request names no call of ours: it is put
+        # to an agent only when exactly one call is running.
+        if len(self._in_flight) == 1:
+            return self._in_flight[0]
+        reason = "no call is running" if not self._in_flight else f"{len(self._in_flight)} calls are running"
+        return mcp_types.ErrorData(code=mcp_types.INVALID_REQUEST, message=f"{what} not relayed: {reason}")
+
+    async def _on_sampling(
+        self, context: object, params: mcp_types.CreateMessageRequestParams
+    ) -> mcp_types.CreateMessageResult | mcp_types.ErrorData:
+        relay = self._only_relay("sampling request")
+        return relay if isinstance(relay, mcp_types.ErrorData) else await relay.sample(params)
+
+    async def _on_elicitation(
+        self, context: object, params: mcp_types.ElicitRequestParams
+    ) -> mcp_types.ElicitResult | mcp_types.ErrorData:
+        relay = self._only_relay("elicitation request")
+        return relay if isinstance(relay, mcp_types.ErrorData) else await relay.elicit(params)
+
     async def _on_message(self, message: object) -> None:
+        # Not awaited here: this runs in the session's receive loop, and a listener may ask
+        # the upstream for its new list over this very session.
         kind = _CHANGE_KINDS.get(type(message))
         if kind is not None and self.on_listing_changed is not None:
-            # Not awaited here: this runs in the session's receive loop, and the listener asks
-            # the upstream for its new list over this very session.
-            task = asyncio.create_task(self.on_listing_changed(kind))
-            self._announcements.add(task)
-            task.add_done_callback(self._announcements.discard)
+            self._background(self.on_listing_changed(kind))
+        if isinstance(message, mcp_types.ResourceUpdatedNotification) and self.on_resource_updated is not None:
+            self._background(self.on_resource_updated(str(message.params.uri)))
+
+    def _background(self, work: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._announcements.add(task)
+        task.add_done_callback(self._announcements.discard)
 
     async def _request(self, what: str, send: Callable[[Client], Awaitable[T]]) -> T:
         client = await self._session()
@@ -227,6 +256,20 @@ class McpConnector:
 
     async def read_resource(self, uri: str) -> mcp_types.ReadResourceResult:
         return await self._request(f"resource {uri}", lambda c: c.read_resource(uri))
+
+    async def subscribe_resource(self, uri: str) -> None:
+        await self._request(f"subscription to {uri}", lambda c: c.subscribe_resource(uri))
+
+    async def unsubscribe_resource(self, uri: str) -> None:
+        await self._request(f"unsubscription from {uri}", lambda c: c.unsubscribe_resource(uri))
+
+    async def complete(
+        self,
+        ref: mcp_types.PromptReference | mcp_types.ResourceTemplateReference,
+        argument: dict[str, str],
+        context: dict[str, str] | None,
+    ) -> mcp_types.CompleteResult:
+        return await self._request("completion", lambda c: c.complete(ref, argument, context))
 
     async def health(self) -> Health:
         if self._connected.is_set():
