@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import mcp_types as types
 from mcp import MCPError
 from mcp.server import Server, ServerRequestContext
+from mcp.server.connection import Connection
 from mcp.server.lowlevel.server import NotificationOptions
 from mcp.server.models import InitializationOptions
 from mcp.server.session import ServerSession
@@ -46,9 +47,9 @@ INSTRUCTIONS = "Governed tools: every call is authorized by policy, may wait for
 #: MCP log levels, least severe first (RFC 5424 order).
 LOG_LEVELS: tuple[str, ...] = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
 _CHANGED = {
-    "tools": ServerSession.send_tool_list_changed,
-    "prompts": ServerSession.send_prompt_list_changed,
-    "resources": ServerSession.send_resource_list_changed,
+    "tools": Connection.send_tool_list_changed,
+    "prompts": Connection.send_prompt_list_changed,
+    "resources": Connection.send_resource_list_changed,
 }
 
 
@@ -98,59 +99,68 @@ def paginate(items: Sequence[T], params: types.PaginatedRequestParams | None, si
     return list(items[start:end]), str(end) if end < len(items) else None
 
 
+def connection_of(session: ServerSession) -> Connection:
+    # SDK 2.x builds a ServerSession per request around one Connection per client: the
+    # connection is what lives as long as the agent's session does (mcp is pinned below 3).
+    return session._connection
+
+
 class AgentSessions:
-    """The MCP sessions agents hold open, to tell them when what they may see has changed,
-    and the log level each asked for."""
+    """The MCP connections agents hold open: to tell them when what they may see has
+    changed, which resources they subscribed to, and the log level each asked for."""
 
     def __init__(self) -> None:
-        self._levels: weakref.WeakKeyDictionary[ServerSession, str] = weakref.WeakKeyDictionary()
-        self._subscribers: dict[str, weakref.WeakSet[ServerSession]] = {}
+        self._levels: weakref.WeakKeyDictionary[Connection, str] = weakref.WeakKeyDictionary()
+        self._subscribers: dict[str, weakref.WeakSet[Connection]] = {}
+
+    def seen(self, session: ServerSession) -> None:
+        self._levels.setdefault(connection_of(session), "debug")
+
+    def set_level(self, session: ServerSession, level: str) -> None:
+        self._levels[connection_of(session)] = level
+
+    def wants(self, session: ServerSession, level: str) -> bool:
+        threshold = self._levels.get(connection_of(session), "debug")
+        return LOG_LEVELS.index(level) >= LOG_LEVELS.index(threshold) if level in LOG_LEVELS else True
 
     def subscribe(self, session: ServerSession, uri: str) -> bool:
         """Record a subscription; True when it is the first to `uri` (subscribe upstream)."""
         subscribers = self._subscribers.setdefault(uri, weakref.WeakSet())
         first = not subscribers
-        subscribers.add(session)
+        subscribers.add(connection_of(session))
         return first
 
     def unsubscribe(self, session: ServerSession, uri: str) -> bool:
         """Forget a subscription; True when none is left for `uri` (unsubscribe upstream)."""
+        return self._forget(connection_of(session), uri)
+
+    def _forget(self, connection: Connection, uri: str) -> bool:
         subscribers = self._subscribers.get(uri)
         if subscribers is None:
             return False
-        subscribers.discard(session)
+        subscribers.discard(connection)
         if subscribers:
             return False
         del self._subscribers[uri]
         return True
 
     async def resource_updated(self, uri: str) -> None:
-        for session in list(self._subscribers.get(uri, ())):
+        for connection in list(self._subscribers.get(uri, ())):
             try:
-                await session.send_resource_updated(uri)
+                await connection.send_resource_updated(uri)
             except Exception as exc:
                 log.debug("resource update not delivered to a session: %s", exc)
-                self.unsubscribe(session, uri)
-
-    def seen(self, session: ServerSession) -> None:
-        self._levels.setdefault(session, "debug")
-
-    def set_level(self, session: ServerSession, level: str) -> None:
-        self._levels[session] = level
-
-    def wants(self, session: ServerSession, level: str) -> bool:
-        threshold = self._levels.get(session, "debug")
-        return LOG_LEVELS.index(level) >= LOG_LEVELS.index(threshold) if level in LOG_LEVELS else True
+                self._forget(connection, uri)
 
     async def announce(self, kind: str) -> None:
-        """`notifications/{kind}/list_changed` to every open session (dead ones are forgotten)."""
+        """`notifications/{kind}/list_changed` to every open connection (dead ones are forgotten)."""
         send = _CHANGED[kind]
-        for session in list(self._levels):
+        for connection in list(self._levels):
             try:
-                await send(session)
+                await send(connection)
             except Exception as exc:  # a closed stream: nothing to tell
                 log.debug("list_changed not delivered to a session: %s", exc)
-                self._levels.pop(session, None)
+                self._levels.pop(connection, None)
 
 
 class _GatewayServer(Server):
