@@ -3,6 +3,7 @@ and hand the Principal to what is behind it."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
@@ -44,18 +45,26 @@ def unauthorized(reason: str) -> JSONResponse:
 class BearerAuthGate:
     """ASGI wrapper: only requests with a valid token reach `app`."""
 
-    def __init__(self, app: ASGIApp, verifier: Callable[[], TokenVerifier], on_failure: OnAuthFailure) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        verifier: Callable[[], TokenVerifier],
+        on_failure: OnAuthFailure,
+        *,
+        observe_seconds: Callable[[float], None] | None = None,
+    ) -> None:
         self.app = app
         self._verifier = verifier
         self._on_failure = on_failure
+        #: Told how long each verification took (the identity stage's latency metric).
+        self._observe_seconds = observe_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         try:
-            token = bearer_token(Headers(scope=scope))
-            principal = self._verifier().verify(token)
+            token, principal = self._verify(scope)
         except AuthError as exc:
             await self._on_failure(str(exc), HTTPConnection(scope))
             await unauthorized(str(exc))(scope, receive, send)
@@ -73,3 +82,12 @@ class BearerAuthGate:
             )
         )
         await self.app(scope, receive, send)
+
+    def _verify(self, scope: Scope) -> tuple[str, Principal]:
+        started = time.perf_counter()
+        try:
+            token = bearer_token(Headers(scope=scope))
+            return token, self._verifier().verify(token)
+        finally:
+            if self._observe_seconds is not None:
+                self._observe_seconds(time.perf_counter() - started)

@@ -44,7 +44,7 @@ class Gateway:
         self.catalog = Catalog(self.connectors)
 
     async def start(self) -> None:
-        self.audit = await AuditLog.open(self.config.audit, base_dir=self.config.base_dir)
+        self.audit = await AuditLog.open(self.config.audit, base_dir=self.config.base_dir, observer=self.metrics.audit)
         self.pipeline = Pipeline(
             catalog=self.catalog,
             policy=self.policy,
@@ -52,7 +52,8 @@ class Gateway:
             metrics=self.metrics,
             timeouts={s.name: s.timeout_seconds for s in self.config.connectors},
         )
-        self.metrics.policy_info.info({"version": self.policy.current.version})
+        self.metrics.policy_loaded(self.policy.current.version)
+        self.metrics.watch_connectors(self.connectors)
         for connector in self.connectors:
             await connector.start()
         await self.catalog.refresh_all()
@@ -87,10 +88,9 @@ class Gateway:
 
     async def record_policy_reload(self, result: ReloadResult, trigger: str) -> None:
         if result.ok and not result.changed:
-            self.metrics.policy_reloads.labels("unchanged").inc()
+            self.metrics.policy_reloaded("unchanged", result.active_version)
             return
-        self.metrics.policy_reloads.labels("success" if result.ok else "failure").inc()
-        self.metrics.policy_info.info({"version": result.active_version})
+        self.metrics.policy_reloaded("success" if result.ok else "failure", result.active_version)
         await self.audit.append(
             "policy.reloaded" if result.ok else "policy.reload_failed",
             {

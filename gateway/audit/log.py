@@ -15,7 +15,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -39,6 +39,32 @@ class AuditUnavailable(Exception):
     """A record could not be made durable; whatever it describes must not happen."""
 
 
+class AuditObserver(Protocol):
+    """What the writer reports (to metrics): the chain as opened, each commit, each checkpoint."""
+
+    def opened(self, chain_size: int, checkpoint_size: int) -> None: ...
+
+    def committed(self, records: int, seconds: float, chain_size: int) -> None: ...
+
+    def failed(self, records: int, seconds: float) -> None: ...
+
+    def checkpointed(self, size: int) -> None: ...
+
+
+class _Unobserved:
+    def opened(self, chain_size: int, checkpoint_size: int) -> None:
+        pass
+
+    def committed(self, records: int, seconds: float, chain_size: int) -> None:
+        pass
+
+    def failed(self, records: int, seconds: float) -> None:
+        pass
+
+    def checkpointed(self, size: int) -> None:
+        pass
+
+
 @dataclass(frozen=True, slots=True)
 class _Pending:
     draft: chain.Draft
@@ -54,8 +80,10 @@ class AuditLog:
         signing_key: Ed25519PrivateKey | None,
         frontier: Frontier | None,
         last_checkpoint: Checkpoint | None,
+        observer: AuditObserver | None = None,
     ) -> None:
         self.store = store
+        self._observer = observer or _Unobserved()
         self._settings = settings
         self._redactor = Redactor(
             settings.redact_keys, settings.redact_patterns, card_numbers=settings.redact_card_numbers
@@ -65,6 +93,7 @@ class AuditLog:
         self._frontier = frontier
         self._checkpointed = last_checkpoint.size if last_checkpoint else 0
         self._checkpointed_at = time.monotonic()
+        self._observer.opened(head.size, self._checkpointed)
         self._queue: list[_Pending] = []
         self._wake = asyncio.Event()
         self._closing = False
@@ -74,7 +103,12 @@ class AuditLog:
 
     @classmethod
     async def open(
-        cls, settings: AuditSettings, *, base_dir: Path | None = None, store: AuditStore | None = None
+        cls,
+        settings: AuditSettings,
+        *,
+        base_dir: Path | None = None,
+        store: AuditStore | None = None,
+        observer: AuditObserver | None = None,
     ) -> AuditLog:
         """Open (creating if needed) the log; relative paths are resolved against base_dir."""
 
@@ -95,7 +129,7 @@ class AuditLog:
         except (StoreError, ValueError) as exc:
             await store.close()
             raise AuditUnavailable(str(exc)) from None
-        return cls(store, head, settings, key, frontier, checkpoints[-1] if checkpoints else None)
+        return cls(store, head, settings, key, frontier, checkpoints[-1] if checkpoints else None, observer)
 
     @property
     def head(self) -> Head:
@@ -181,6 +215,7 @@ class AuditLog:
         )
 
     async def _commit(self, batch: list[_Pending], *, force_checkpoint: bool = False) -> None:
+        started = time.perf_counter()
         try:
             if self._stale:
                 await self._resync()
@@ -200,13 +235,16 @@ class AuditLog:
             if not isinstance(exc, StoreError):
                 log.exception("audit writer failed")
             self._stale = True
+            self._observer.failed(len(batch), time.perf_counter() - started)
             for pending in batch:
                 if not pending.done.done():
                     pending.done.set_exception(AuditUnavailable(f"audit record not stored: {exc}"))
             return
         self._head, self._frontier = head, frontier
+        self._observer.committed(len(batch), time.perf_counter() - started, head.size)
         if checkpoint is not None:
             self._checkpointed, self._checkpointed_at = checkpoint.size, time.monotonic()
+            self._observer.checkpointed(checkpoint.size)
         for pending, record in zip(batch, records, strict=True):
             if not pending.done.done():
                 pending.done.set_result(record)
