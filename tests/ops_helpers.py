@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import shutil
 import socket
 from collections.abc import AsyncIterator
@@ -13,6 +14,7 @@ import httpx
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
+from gateway.metrics import Metrics
 from tests.conftest import require_service
 
 REPO = Path(__file__).resolve().parent.parent
@@ -112,3 +114,37 @@ async def query(url: str, promql: str) -> list[dict]:
     body = response.json()
     assert body["status"] == "success", body
     return body["data"]["result"]
+
+
+#: Sample-name suffixes each metric type exposes (prometheus_client families drop them).
+_SUFFIXES = {
+    "counter": ("_total", "_created"),
+    "gauge": ("",),
+    "info": ("_info",),
+    "histogram": ("_bucket", "_count", "_sum", "_created"),
+    "summary": ("_count", "_sum", "_created", ""),
+}
+
+
+def exposed_names() -> set[str]:
+    """Every sample name a gateway's /metrics can carry (labelled series included)."""
+    return {
+        family.name + suffix for family in Metrics().registry.collect() for suffix in _SUFFIXES[family.type]
+    } | {"up"}
+
+
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_RANGE = re.compile(r"\[[^\]]*\]")
+_IDENT = re.compile(r"[A-Za-z_:][A-Za-z0-9_:]*")
+_PROMQL_WORDS = {
+    "sum", "min", "max", "avg", "count", "rate", "increase", "irate", "histogram_quantile", "absent",
+    "by", "without", "on", "ignoring", "group_left", "group_right", "or", "and", "unless", "bool",
+}  # fmt: skip
+
+
+def metric_names(expr: str) -> set[str]:
+    """The metric names a PromQL expression reads (label names inside {...} excluded)."""
+    text = _RANGE.sub("", _STRING.sub('""', expr))
+    text = re.sub(r"\{[^}]*\}", "", text)
+    text = re.sub(r"\b(?:by|without|on|ignoring)\s*\([^)]*\)", "", text)
+    return {word for word in _IDENT.findall(text) if word not in _PROMQL_WORDS}
