@@ -23,9 +23,10 @@ from gateway.audit import chain
 from gateway.audit.canonical import CanonicalizationError
 from gateway.audit.checkpoint import Checkpoint, KeyFileError, load_private_key, sign
 from gateway.audit.merkle import Frontier
+from gateway.audit.postgres_store import PostgresAuditStore, is_postgres_url
 from gateway.audit.redaction import Redactor
 from gateway.audit.sqlite_store import SqliteAuditStore
-from gateway.audit.store import AuditStore, Head, StoreError
+from gateway.audit.store import AuditStore, Head, HeadMoved, StoreError
 from gateway.config import AuditSettings
 from gateway.models import AuditRecord
 
@@ -33,6 +34,8 @@ log = logging.getLogger(__name__)
 
 #: Upper bound on records per transaction, so one commit never holds the lock for long.
 MAX_BATCH = 4096
+#: How many times a batch is resealed after other writers (replicas) appended first.
+MAX_RESEALS = 16
 
 
 class AuditUnavailable(Exception):
@@ -120,7 +123,9 @@ class AuditLog:
             key = load_private_key(resolve(settings.signing_key_file)) if settings.signing_key_file else None
         except KeyFileError as exc:
             raise AuditUnavailable(f"audit.signing_key_file: {exc}") from None
-        if store is None:
+        if store is None and is_postgres_url(settings.database):
+            store = PostgresAuditStore(settings.database)
+        elif store is None:
             store = SqliteAuditStore(resolve(settings.database), busy_timeout=settings.busy_timeout_seconds)
         try:
             head = await store.open()
@@ -217,18 +222,17 @@ class AuditLog:
     async def _commit(self, batch: list[_Pending], *, force_checkpoint: bool = False) -> None:
         started = time.perf_counter()
         try:
-            if self._stale:
-                await self._resync()
-            records, sealed, head, frontier = self._seal(batch)
-            checkpoint = None
-            if (
-                self._key is not None
-                and frontier is not None
-                and self._checkpoint_due(head.size, force=force_checkpoint)
-            ):
-                root = frontier.root().hex()
-                checkpoint = sign(self._key, self._settings.origin, head.size, head.hash, root, time.time())
-            await self.store.write(sealed, checkpoint)
+            for _ in range(MAX_RESEALS):
+                if self._stale:
+                    await self._resync()
+                try:
+                    records, head, frontier, checkpoint = await self._write(batch, force_checkpoint)
+                    break
+                except HeadMoved:
+                    # A replica on the same database appended first; nothing was written.
+                    self._stale = True
+            else:
+                raise StoreError(f"the chain head kept moving under {MAX_RESEALS} attempts (other writers)")
         except Exception as exc:
             # Any failure, expected (StoreError) or not, must reach every waiting caller:
             # a writer that dies silently would hang the gateway instead of failing closed.
@@ -249,6 +253,17 @@ class AuditLog:
             if not pending.done.done():
                 pending.done.set_result(record)
 
+    async def _write(
+        self, batch: list[_Pending], force_checkpoint: bool
+    ) -> tuple[list[AuditRecord], Head, Frontier | None, Checkpoint | None]:
+        records, sealed, head, frontier = self._seal(batch)
+        checkpoint = None
+        if self._key is not None and frontier is not None and self._checkpoint_due(head.size, force=force_checkpoint):
+            root = frontier.root().hex()
+            checkpoint = sign(self._key, self._settings.origin, head.size, head.hash, root, time.time())
+        await self.store.write(sealed, checkpoint)
+        return records, head, frontier, checkpoint
+
     def _seal(self, batch: list[_Pending]) -> tuple[list[AuditRecord], list[chain.Sealed], Head, Frontier | None]:
         seq, prev = self._head.size, self._head.hash
         frontier = self._frontier.copy() if self._frontier is not None else None
@@ -266,16 +281,36 @@ class AuditLog:
         return records, sealed, Head(seq, prev), frontier
 
     async def _resync(self) -> None:
-        """After a failed commit: take the head from the store (the commit may have landed)."""
+        """Take the head from the store: after a failed commit (which may have landed), or
+        after other writers (replicas on the same database) appended."""
         head = await self.store.head()
         if head != self._head:
-            log.warning("audit head moved from %s to %s after a failed commit", self._head.size, head.size)
-            self._head = head
+            log.debug("audit head moved from %s to %s", self._head.size, head.size)
             if self._key is not None:
-                self._frontier = await _rebuild_frontier(self.store, head)
-            checkpoints = await self.store.checkpoints()
-            self._checkpointed = checkpoints[-1].size if checkpoints else 0
+                self._frontier = await self._frontier_at(head)
+                # A commit that "failed" may have landed with its checkpoint.
+                checkpoints = await self.store.checkpoints()
+                self._checkpointed = checkpoints[-1].size if checkpoints else 0
+            self._head = head
         self._stale = False
+
+    async def _frontier_at(self, head: Head) -> Frontier:
+        """The Merkle frontier at `head`: ours extended by the records appended after our
+        head, or rebuilt from the first record when the store does not simply extend it."""
+        size = self._head.size
+        if self._frontier is not None and head.size > size:
+            appended = await self.store.records(size, head.size - size)
+            if (
+                len(appended) == head.size - size
+                and appended[0].prev_hash == self._head.hash
+                and appended[-1].hash == head.hash
+            ):
+                frontier = self._frontier.copy()
+                for record in appended:
+                    frontier.append(bytes.fromhex(record.hash))
+                return frontier
+        log.warning("audit head moved from %s to %s: rebuilding the Merkle frontier", size, head.size)
+        return await _rebuild_frontier(self.store, head)
 
 
 async def _rebuild_frontier(store: AuditStore, head: Head) -> Frontier:

@@ -16,6 +16,11 @@ class StoreError(Exception):
     """The store could not do what was asked (full, locked, gone, refused)."""
 
 
+class HeadMoved(StoreError):
+    """Nothing was written: another writer (a replica on the same database) extended the
+    chain after the batch was sealed. The writer rereads the head and reseals the batch."""
+
+
 @dataclass(frozen=True, slots=True)
 class Head:
     size: int
