@@ -6,11 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
 import sqlite3
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,82 +25,24 @@ from gateway.audit.store import AuditStore, StoreError
 from gateway.audit.verify import verify
 from gateway.config import AuditSettings
 from tests.audit_helpers import make_keys, write_calls
-from tests.conftest import require_service
-
-POSTGRES = "postgresql://127.0.0.1:5432/test"
-RUN = f"gw_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-
-
-async def _postgres_reachable() -> bool:
-    try:
-        conn = await asyncpg.connect(POSTGRES, timeout=2)
-    except (OSError, asyncpg.PostgresError, TimeoutError):
-        return False
-    await conn.close()
-    return True
-
-
-@dataclass
-class Backend:
-    name: str
-    database: str
-    #: Runs plain SQL behind the store's back (to prove the guards are in the database).
-    raw: Callable[[str], Awaitable[None]]
-
-    def settings(self, **overrides: Any) -> AuditSettings:
-        return AuditSettings(database=self.database, **overrides)
-
-    def store(self) -> AuditStore:
-        if self.name == "postgres":
-            return PostgresAuditStore(self.database)
-        return SqliteAuditStore(Path(self.database))
+from tests.ops_store_helpers import Backend, log_items, postgres_backend, sqlite_backend
 
 
 @pytest.fixture
-def sqlite_backend(tmp_path: Path) -> Backend:
-    db = tmp_path / "audit.db"
-
-    async def raw_sqlite(sql: str) -> None:
-        with sqlite3.connect(db) as conn:
-            conn.execute(sql)
-
-    return Backend("sqlite", str(db), raw_sqlite)
-
-
-@pytest.fixture
-async def postgres_backend() -> AsyncIterator[Backend]:
-    require_service("PostgreSQL on 127.0.0.1:5432 (database test)", await _postgres_reachable())
-    schema = f"{RUN}_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(POSTGRES)
-
-    async def raw_postgres(sql: str) -> None:
-        await admin.execute(f'SET search_path = "{schema}"; {sql}')
-
-    try:
-        yield Backend("postgres", f"{POSTGRES}?schema={schema}", raw_postgres)
-    finally:
-        await admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        await admin.close()
+async def postgres() -> AsyncIterator[Backend]:
+    async with postgres_backend() as backend:
+        yield backend
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def backend(request: pytest.FixtureRequest) -> Backend:
-    return request.getfixturevalue(f"{request.param}_backend")
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    if request.param == "sqlite":
+        return sqlite_backend(tmp_path)
+    return request.getfixturevalue("postgres")
 
 
 async def _open(backend: Backend, **settings: Any) -> AuditLog:
     return await AuditLog.open(backend.settings(**settings))
-
-
-async def _log_items(store: AuditStore) -> list[Sealed | Checkpoint]:
-    """What `verify` reads: records in order, each checkpoint after the record it ends."""
-    records = await store.records(0, 1_000_000)
-    checkpoints = await store.checkpoints()
-    items: list[Sealed | Checkpoint] = []
-    for record in records:
-        items.append(Sealed(record.seq, record.hash, body_of(record)))
-        items += [cp for cp in checkpoints if cp.size == record.seq]
-    return items
 
 
 async def test_url_selects_the_store(backend: Backend) -> None:
@@ -204,13 +143,13 @@ async def test_the_database_refuses_edits_behind_the_logs_back(
         await backend.raw(statement)
 
 
-async def test_truncate_is_refused_in_postgresql(postgres_backend: Backend) -> None:
-    log = await _open(postgres_backend)
+async def test_truncate_is_refused_in_postgresql(postgres: Backend) -> None:
+    log = await _open(postgres)
     await log.append("gateway.started", {})
     await log.close()
     for table in ("audit_records", "audit_checkpoints"):
         with pytest.raises(asyncpg.PostgresError, match="append-only"):
-            await postgres_backend.raw(f"TRUNCATE {table}")
+            await postgres.raw(f"TRUNCATE {table}")
 
 
 async def test_queries_answer_the_auditors_questions(backend: Backend) -> None:
@@ -270,7 +209,7 @@ async def test_signed_checkpoints_verify_and_prove(backend: Backend, tmp_path: P
         head = await store.head()
         # Every 5 records, and a final one at close.
         assert [cp.size for cp in checkpoints] == [*range(5, head.size, 5), head.size]
-        report = verify(await _log_items(store), load_public_key(public))
+        report = verify(await log_items(store), load_public_key(public))
         assert report.ok, report.problems
         assert (report.records, report.signed_size) == (head.size, head.size)
         assert check_proof(await prove(store, 3), load_public_key(public)).seq == 3

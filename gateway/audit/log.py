@@ -26,7 +26,7 @@ from gateway.audit.merkle import Frontier
 from gateway.audit.postgres_store import PostgresAuditStore, is_postgres_url
 from gateway.audit.redaction import Redactor
 from gateway.audit.sqlite_store import SqliteAuditStore
-from gateway.audit.store import AuditStore, Head, HeadMoved, StoreError
+from gateway.audit.store import AuditStore, Head, StoreError
 from gateway.config import AuditSettings
 from gateway.models import AuditRecord
 
@@ -34,8 +34,6 @@ log = logging.getLogger(__name__)
 
 #: Upper bound on records per transaction, so one commit never holds the lock for long.
 MAX_BATCH = 4096
-#: How many times a batch is resealed after other writers (replicas) appended first.
-MAX_RESEALS = 16
 
 
 class AuditUnavailable(Exception):
@@ -222,17 +220,12 @@ class AuditLog:
     async def _commit(self, batch: list[_Pending], *, force_checkpoint: bool = False) -> None:
         started = time.perf_counter()
         try:
-            for _ in range(MAX_RESEALS):
-                if self._stale:
-                    await self._resync()
-                try:
-                    records, head, frontier, checkpoint = await self._write(batch, force_checkpoint)
-                    break
-                except HeadMoved:
-                    # A replica on the same database appended first; nothing was written.
-                    self._stale = True
-            else:
-                raise StoreError(f"the chain head kept moving under {MAX_RESEALS} attempts (other writers)")
+            # Other writers (replicas on the same database) wait until this commit ends; the
+            # head they may have moved is read under the same hold, so the batch is sealed after it.
+            async with self.store.exclusive() as shared_head:
+                if self._stale or (shared_head is not None and shared_head != self._head):
+                    await self._resync(shared_head)
+                records, head, frontier, checkpoint = await self._write(batch, force_checkpoint)
         except Exception as exc:
             # Any failure, expected (StoreError) or not, must reach every waiting caller:
             # a writer that dies silently would hang the gateway instead of failing closed.
@@ -280,10 +273,11 @@ class AuditLog:
             prev = row.hash
         return records, sealed, Head(seq, prev), frontier
 
-    async def _resync(self) -> None:
+    async def _resync(self, head: Head | None = None) -> None:
         """Take the head from the store: after a failed commit (which may have landed), or
         after other writers (replicas on the same database) appended."""
-        head = await self.store.head()
+        if head is None:
+            head = await self.store.head()
         if head != self._head:
             log.debug("audit head moved from %s to %s", self._head.size, head.size)
             if self._key is not None:

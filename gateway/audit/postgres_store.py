@@ -1,7 +1,7 @@
 """The audit log in PostgreSQL (asyncpg): every SQL statement of the PostgreSQL store is in
-this module. Several gateway replicas may write one chain: each commit locks the records
-table, checks that the chain head is where its writer sealed the batch against, and
-otherwise raises HeadMoved so the writer reseals the batch on the new head.
+this module. Several gateway replicas may write one chain: a writer holds the records
+table's EXCLUSIVE lock (readers are not blocked) from reading the head, through sealing
+its batch after it, to the commit, so replicas' batches take turns on one chain.
 
 As in SQLite, the record body (canonical JSON) is the only stored truth; the searched
 columns are generated from it, and triggers refuse UPDATE, DELETE, TRUNCATE and any INSERT
@@ -14,8 +14,9 @@ server's search_path) is created if absent, so one database can hold several log
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import asyncpg
@@ -23,7 +24,7 @@ import asyncpg
 from gateway.audit.chain import GENESIS_HASH, Sealed, parse
 from gateway.audit.checkpoint import Checkpoint
 from gateway.audit.query import CallQuery
-from gateway.audit.store import Head, HeadMoved, StoreError
+from gateway.audit.store import Head, StoreError
 from gateway.models import AuditRecord
 
 URL_SCHEMES = ("postgresql://", "postgres://")
@@ -93,7 +94,6 @@ CREATE OR REPLACE TRIGGER audit_checkpoints_append_only BEFORE INSERT ON audit_c
 _SCHEMA_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended('agent-gateway audit schema ' || $1, 0))"
 #: Writers on other replicas wait; readers do not (EXCLUSIVE allows ACCESS SHARE).
 _WRITE_LOCK = "LOCK TABLE audit_records IN EXCLUSIVE MODE"
-_SIZE = "SELECT COALESCE(MAX(seq), 0) FROM audit_records"
 _CHECKPOINTED = "SELECT COALESCE(MAX(size), 0) FROM audit_checkpoints"
 _INSERT_RECORD = "INSERT INTO audit_records (seq, hash, body) VALUES ($1, $2, $3)"
 _INSERT_CHECKPOINT = "INSERT INTO audit_checkpoints (size, body) VALUES ($1, $2)"
@@ -136,6 +136,8 @@ class PostgresAuditStore:
         self._max_connections = max_connections
         self._connect_timeout = connect_timeout
         self._pool: asyncpg.Pool | None = None
+        #: The connection holding the write lock inside `exclusive()`.
+        self._writing: asyncpg.Connection | None = None
 
     def __repr__(self) -> str:
         return f"PostgresAuditStore({self._where})"
@@ -177,22 +179,39 @@ class PostgresAuditStore:
     async def ping(self) -> None:
         await self._fetch("SELECT 1")
 
-    async def write(self, records: Sequence[Sealed], checkpoint: Checkpoint | None) -> None:
+    @contextlib.asynccontextmanager
+    async def exclusive(self) -> AsyncIterator[Head]:
         try:
             async with self._need().acquire() as conn, conn.transaction():
                 await conn.execute(_WRITE_LOCK)
-                size = await conn.fetchval(_SIZE)
-                if records and records[0].seq != size + 1:
-                    sealed_after = records[0].seq - 1
-                    raise HeadMoved(f"audit chain head is {size}, not {sealed_after}: another writer appended")
-                await conn.executemany(_INSERT_RECORD, [(r.seq, r.hash, r.body.decode()) for r in records])
-                # Another replica may have signed a larger checkpoint meanwhile: it covers this one.
-                if checkpoint is not None and checkpoint.size > await conn.fetchval(_CHECKPOINTED):
-                    await conn.execute(_INSERT_CHECKPOINT, checkpoint.size, checkpoint.encode().decode())
-        except HeadMoved:
-            raise
+                rows = await conn.fetch(_HEAD)
+                self._writing = conn
+                try:
+                    yield _head(rows)
+                finally:
+                    self._writing = None
         except _ERRORS as exc:
             raise StoreError(f"audit database {self._where}: {exc}") from None
+
+    async def write(self, records: Sequence[Sealed], checkpoint: Checkpoint | None) -> None:
+        try:
+            if self._writing is not None:
+                await self._insert(self._writing, records, checkpoint)
+                return
+            async with self._need().acquire() as conn, conn.transaction():
+                await conn.execute(_WRITE_LOCK)
+                await self._insert(conn, records, checkpoint)
+        except _ERRORS as exc:
+            raise StoreError(f"audit database {self._where}: {exc}") from None
+
+    @staticmethod
+    async def _insert(conn: asyncpg.Connection, records: Sequence[Sealed], checkpoint: Checkpoint | None) -> None:
+        # The append-only trigger refuses any seq but the next one: a batch sealed after a
+        # stale head fails whole instead of forking the chain.
+        await conn.executemany(_INSERT_RECORD, [(r.seq, r.hash, r.body.decode()) for r in records])
+        # Another replica may have signed a larger checkpoint meanwhile: it covers this one.
+        if checkpoint is not None and checkpoint.size > await conn.fetchval(_CHECKPOINTED):
+            await conn.execute(_INSERT_CHECKPOINT, checkpoint.size, checkpoint.encode().decode())
 
     async def _fetch(self, sql: str, *params: object) -> list[asyncpg.Record]:
         try:
@@ -201,8 +220,7 @@ class PostgresAuditStore:
             raise StoreError(f"audit database {self._where}: {exc}") from None
 
     async def head(self) -> Head:
-        rows = await self._fetch(_HEAD)
-        return Head(rows[0]["seq"], rows[0]["hash"]) if rows else Head(0, GENESIS_HASH)
+        return _head(await self._fetch(_HEAD))
 
     async def record_hashes(self, size: int) -> list[bytes]:
         return [bytes.fromhex(row["hash"]) for row in await self._fetch(_HASHES, size)]
@@ -263,3 +281,7 @@ class PostgresAuditStore:
 
     async def checkpoints(self) -> list[Checkpoint]:
         return [Checkpoint.decode(row["body"].encode()) for row in await self._fetch(_CHECKPOINTS)]
+
+
+def _head(rows: list[asyncpg.Record]) -> Head:
+    return Head(rows[0]["seq"], rows[0]["hash"]) if rows else Head(0, GENESIS_HASH)

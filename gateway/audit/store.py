@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -14,11 +15,6 @@ from gateway.models import AuditRecord
 
 class StoreError(Exception):
     """The store could not do what was asked (full, locked, gone, refused)."""
-
-
-class HeadMoved(StoreError):
-    """Nothing was written: another writer (a replica on the same database) extended the
-    chain after the batch was sealed. The writer rereads the head and reseals the batch."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +31,10 @@ class AuditStore(Protocol):
 
     async def ping(self) -> None:
         """Raise StoreError unless the store answers."""
+
+    def exclusive(self) -> AbstractAsyncContextManager[Head | None]:
+        """Hold off other writers of the same log until the block ends, yielding the chain
+        head as it is now; None when this process is the only possible writer."""
 
     async def write(self, records: Sequence[Sealed], checkpoint: Checkpoint | None) -> None:
         """Make the records (and checkpoint) durable in one transaction, or none of them."""
