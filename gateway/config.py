@@ -70,6 +70,7 @@ SCHEMA: dict[str, Any] = {
                 "redact_patterns": {"type": "array", "items": {"type": "string", "minLength": 1}},
                 "redact_card_numbers": {"type": "boolean"},
                 "busy_timeout_seconds": {"type": "number", "minimum": 0},
+                "auditor_role": {"type": "string", "minLength": 1},
             },
         },
         "connectors": {
@@ -147,6 +148,8 @@ class AuditSettings:
     redact_card_numbers: bool = True
     #: How long an append waits for a lock held by another process before failing.
     busy_timeout_seconds: float = 5.0
+    #: Role a token needs to query the log over REST (/v1/audit/...).
+    auditor_role: str = "auditor"
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,7 +255,7 @@ def _audit_settings(audit: dict[str, Any]) -> AuditSettings:
             re.compile(pattern)
         except re.error as exc:
             raise ConfigError(f"audit.redact_patterns.{i}: invalid regular expression {pattern!r}: {exc}") from None
-    return AuditSettings(**{k: tuple(v) if isinstance(v, list) else v for k, v in audit.items()})
+    return AuditSettings(**_tuples(audit))
 
 
 def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> GatewayConfig:

@@ -35,6 +35,7 @@ class Gateway:
     pipeline: Pipeline = field(init=False)
     connectors: list[Connector] = field(default_factory=list)
     _policy_watch: asyncio.Task[None] | None = None
+    _started: bool = False
 
     def __post_init__(self) -> None:
         # Everything that can be checked without I/O fails here, before the port opens.
@@ -44,6 +45,12 @@ class Gateway:
         self.catalog = Catalog(self.connectors)
 
     async def start(self) -> None:
+        """Open the store and connect the backends. Idempotent: the CLI starts the gateway
+        before serving, to report a bad store as one clear line, and the app's lifespan
+        starts it when it runs under any other ASGI server."""
+        if self._started:
+            return
+        self._started = True
         self.audit = await AuditLog.open(self.config.audit, base_dir=self.config.base_dir, observer=self.metrics.audit)
         self.pipeline = Pipeline(
             catalog=self.catalog,
@@ -66,6 +73,9 @@ class Gateway:
         log.info("gateway started with %d connector(s)", len(self.connectors))
 
     async def stop(self) -> None:
+        if not self._started:
+            return
+        self._started = False
         if self._policy_watch is not None:
             self._policy_watch.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -25,6 +25,7 @@ from gateway.audit.checkpoint import Checkpoint, KeyFileError, load_private_key,
 from gateway.audit.merkle import Frontier
 from gateway.audit.postgres_store import PostgresAuditStore, is_postgres_url
 from gateway.audit.redaction import Redactor
+from gateway.audit.search import AuditQueries
 from gateway.audit.sqlite_store import SqliteAuditStore
 from gateway.audit.store import AuditStore, Head, StoreError
 from gateway.config import AuditSettings
@@ -135,6 +136,15 @@ class AuditLog:
         return cls(store, head, settings, key, frontier, checkpoints[-1] if checkpoints else None, observer)
 
     @property
+    def settings(self) -> AuditSettings:
+        return self._settings
+
+    @property
+    def queries(self) -> AuditQueries:
+        """Read-only questions about the log (search, traces), for the REST routes."""
+        return AuditQueries(self.store)
+
+    @property
     def head(self) -> Head:
         """The last durable record (size and hash)."""
         return self._head
@@ -166,12 +176,12 @@ class AuditLog:
         return done
 
     async def healthy(self) -> bool:
-        if self._closing or self._writer.done():
+        """False when closed, when the store does not answer, or when the last commit failed
+        (a full disk shows only when writing); true again after the next commit succeeds."""
+        if self._closing or self._writer.done() or self._stale:
             return False
         try:
             await self.store.ping()
-            if self._stale:
-                await self._resync()
         except StoreError:
             return False
         return True
