@@ -3,6 +3,7 @@ and hand the Principal to what is behind it."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
@@ -45,16 +46,28 @@ class Authenticator:
     """Turns a request's bearer token into a Principal; every failure is recorded before
     AuthError is raised. Shared by every authenticated endpoint."""
 
-    def __init__(self, verifier: Callable[[], TokenVerifier], on_failure: OnAuthFailure) -> None:
+    def __init__(
+        self,
+        verifier: Callable[[], TokenVerifier],
+        on_failure: OnAuthFailure,
+        *,
+        observe_seconds: Callable[[float], None] | None = None,
+    ) -> None:
         self._verifier = verifier
         self._on_failure = on_failure
+        #: Told how long each verification took (the identity stage's latency metric).
+        self._observe_seconds = observe_seconds
 
     async def __call__(self, conn: HTTPConnection) -> Principal:
+        started = time.perf_counter()
         try:
             return self._verifier().verify(bearer_token(conn.headers))
         except AuthError as exc:
             await self._on_failure(str(exc), conn)
             raise
+        finally:
+            if self._observe_seconds is not None:
+                self._observe_seconds(time.perf_counter() - started)
 
 
 class BearerAuthGate:

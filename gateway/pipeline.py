@@ -74,15 +74,19 @@ class Pipeline:
         started = time.perf_counter()
         decision: Decision | None = None
         outcome = "ok"
+        forwarding = False
         try:
             entry, decision = await self._admit(call)
             _enforce(decision)
+            forwarding = True
             result = await self._forward(call, entry)
             if result.is_error:
                 outcome = "tool_error"
             return result
         except CallRefused as refusal:
             outcome = refusal.outcome
+            if not forwarding:
+                self.metrics.rejected_requests.labels(outcome).inc()
             raise
         finally:
             # Unknown names are folded into one label value so agents cannot grow the series.

@@ -45,7 +45,9 @@ class Gateway:
         self.policy = PolicyHolder.load(self.config.resolve(self.config.policy.directory))
         self.connectors = [create_connector(s) for s in self.config.connectors]
         self.catalog = Catalog(self.connectors)
-        self.authenticate = Authenticator(lambda: self.verifier, self.record_auth_failure)
+        self.authenticate = Authenticator(
+            lambda: self.verifier, self.record_auth_failure, observe_seconds=self.metrics.stage_timer("identity")
+        )
 
     async def start(self) -> None:
         """Open the store and connect the backends. Idempotent: the CLI starts the gateway
@@ -54,7 +56,7 @@ class Gateway:
         if self._started:
             return
         self._started = True
-        self.audit = await AuditLog.open(self.config.audit, base_dir=self.config.base_dir)
+        self.audit = await AuditLog.open(self.config.audit, base_dir=self.config.base_dir, observer=self.metrics.audit)
         self.pipeline = Pipeline(
             catalog=self.catalog,
             policy=self.policy,
@@ -62,7 +64,8 @@ class Gateway:
             metrics=self.metrics,
             timeouts={s.name: s.timeout_seconds for s in self.config.connectors},
         )
-        self.metrics.policy_info.info({"version": self.policy.current.version})
+        self.metrics.policy_loaded(self.policy.current.version)
+        self.metrics.watch_connectors(self.connectors)
         for connector in self.connectors:
             await connector.start()
         await self.catalog.refresh_all()
@@ -100,10 +103,9 @@ class Gateway:
 
     async def record_policy_reload(self, result: ReloadResult, trigger: str) -> None:
         if result.ok and not result.changed:
-            self.metrics.policy_reloads.labels("unchanged").inc()
+            self.metrics.policy_reloaded("unchanged", result.active_version)
             return
-        self.metrics.policy_reloads.labels("success" if result.ok else "failure").inc()
-        self.metrics.policy_info.info({"version": result.active_version})
+        self.metrics.policy_reloaded("success" if result.ok else "failure", result.active_version)
         await self.audit.append(
             "policy.reloaded" if result.ok else "policy.reload_failed",
             {
