@@ -7,13 +7,14 @@ always travels so the backend's logs line up with the gateway's audit.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import httpx
 
 from connectors.base import BackendError, BackendUnavailable, CallContext, Health
 from gateway.config import ConnectorSettings
+from gateway.models import ToolResult, ToolSpec
 
 #: Statuses that mean "the backend is not there right now" rather than "the call is wrong".
 UNAVAILABLE_STATUSES = frozenset({502, 503, 504})
@@ -69,6 +70,7 @@ class HttpBackend:
         *,
         params: Mapping[str, Any] | None = None,
         json: Any = None,
+        content: bytes | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         """One request; transport failures become BackendUnavailable, statuses are the caller's."""
@@ -76,7 +78,7 @@ class HttpBackend:
             raise BackendUnavailable(f"{self.name}: connector is not started")
         try:
             return await self._client.request(
-                method, url, params=params, json=json, headers=self._call_headers(context, headers)
+                method, url, params=params, json=json, content=content, headers=self._call_headers(context, headers)
             )
         except httpx.TimeoutException:
             raise BackendUnavailable(f"{self.name}: backend did not answer within {self._timeout:g} s") from None
@@ -107,3 +109,31 @@ def json_body(response: httpx.Response) -> Any:
         return response.json()
     except ValueError:
         return None
+
+
+Handler = Callable[[Mapping[str, Any], CallContext], Awaitable[ToolResult]]
+
+
+class HttpToolConnector:
+    """A connector whose tools are methods over one HttpBackend: start, close, tools and
+    dispatch are the same for all of them; subclasses set the four attributes."""
+
+    name: str
+    _http: HttpBackend
+    _tools: list[ToolSpec]
+    _handlers: dict[str, Handler]
+
+    async def start(self) -> None:
+        await self._http.start()
+
+    async def close(self) -> None:
+        await self._http.close()
+
+    async def tools(self) -> list[ToolSpec]:
+        return list(self._tools)
+
+    async def call(self, tool: str, arguments: Mapping[str, Any], context: CallContext) -> ToolResult:
+        handler = self._handlers.get(tool)
+        if handler is None:
+            raise BackendError(f"{self.name}: unknown tool {tool!r}")
+        return await handler(arguments, context)

@@ -168,7 +168,8 @@ class ResilientConnector:
                 raise
             except BackendUnavailable:
                 backoff = self.policy.retry_backoff * (2**attempt) * random.uniform(0.5, 1.0)
-                if attempt + 1 == attempts or loop.time() + backoff >= deadline:
+                last = attempt + 1 == attempts or loop.time() + backoff >= deadline
+                if last or self.circuit.state is CircuitState.OPEN:
                     raise
                 await asyncio.sleep(backoff)
         raise AssertionError("unreachable: the last attempt returns or raises")

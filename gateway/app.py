@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from gateway.admin_api import admin_routes
 from gateway.auth_gate import BearerAuthGate
 from gateway.config import GatewayConfig
 from gateway.mcp_front import AgentSessions, build_mcp_server, build_session_manager
@@ -54,7 +55,7 @@ def create_app(config: GatewayConfig) -> Starlette:
     async def metrics(request: Request) -> Response:
         return Response(gateway.metrics.render(), media_type=gateway.metrics.content_type)
 
-    mcp_endpoint = BearerAuthGate(StreamableHTTPASGIApp(manager), lambda: gateway.verifier, gateway.record_auth_failure)
+    mcp_endpoint = BearerAuthGate(StreamableHTTPASGIApp(manager), gateway.authenticate)
     app = Starlette(
         routes=[
             Route("/mcp", mcp_endpoint, methods=["GET", "POST", "DELETE"]),
@@ -62,6 +63,7 @@ def create_app(config: GatewayConfig) -> Starlette:
             Route("/readyz", readyz),
             Route("/metrics", metrics),
             *rest_routes(gateway, s.max_body_bytes),
+            *admin_routes(gateway),
         ],
         lifespan=lifespan,
     )

@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Coroutine
 from typing import Any
 
 import click
@@ -67,7 +68,7 @@ def serve(config_path: str, host: str | None, port: int | None) -> None:
     from gateway.demo import run_gateway
 
     config = _with_address(_load(config_path), host, port)
-    asyncio.run(run_gateway(config))
+    _run_reporting_startup_errors(run_gateway(config))
 
 
 @main.command()
@@ -78,7 +79,20 @@ def demo(config_path: str, port: int | None) -> None:
     from gateway.demo import run_demo
 
     config = _with_address(_load(config_path), None, port)
-    asyncio.run(run_demo(config))
+    _run_reporting_startup_errors(run_demo(config))
+
+
+def _run_reporting_startup_errors(main: Coroutine[Any, Any, None]) -> None:
+    from gateway.audit import AuditUnavailable
+    from gateway.policy import PolicyError
+    from gateway.serving import ServerFailed
+
+    try:
+        asyncio.run(main)
+    except (ConfigError, PolicyError, AuditUnavailable, ServerFailed) as exc:
+        raise click.ClickException(f"cannot start: {exc}") from None
+    except OSError as exc:
+        raise click.ClickException(f"cannot start: {exc.strerror or exc} ({exc.filename or ''})") from None
 
 
 def _with_address(config: GatewayConfig, host: str | None, port: int | None) -> GatewayConfig:
@@ -145,8 +159,6 @@ def call(tool: str, arguments: str, url: str, token: str | None) -> None:
         raise click.ClickException(str(exc)) from None
     for block in result.content:
         click.echo(block.text if block.type == "text" else block.model_dump_json(by_alias=True, exclude_none=True))
-    if result.structured_content is not None:
-        click.echo(json.dumps(result.structured_content, indent=2), err=True)
     sys.exit(1 if result.is_error else 0)
 
 

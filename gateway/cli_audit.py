@@ -27,7 +27,7 @@ from gateway.audit.checkpoint import (
 )
 from gateway.audit.export import ExportError, cef, jsonl, read_jsonl
 from gateway.audit.proof import ProofError, check_proof, prove
-from gateway.audit.query import CallQuery, CallSummary, record_json
+from gateway.audit.query import CallQuery, CallSummary, parse_time, record_json
 from gateway.audit.search import AuditQueries
 from gateway.audit.sqlite_store import SqliteAuditStore, iter_log, schema_drift
 from gateway.audit.store import StoreError
@@ -233,17 +233,10 @@ def tail(count: int, config_path: Path | None, db: Path | None, as_json: bool) -
 
 
 def _timestamp(_ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
-    if value is None:
-        return None
     try:
-        return float(value)
-    except ValueError:
-        pass
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is neither ISO 8601 (2026-07-01T00:00Z) nor unix seconds") from None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+        return None if value is None else parse_time(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 @audit.command()

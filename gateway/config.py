@@ -54,6 +54,7 @@ SCHEMA: dict[str, Any] = {
             "properties": {
                 "directory": {"type": "string", "minLength": 1},
                 "watch": {"type": "boolean"},
+                "admin_role": {"type": "string", "minLength": 1},
             },
         },
         "audit": {
@@ -69,6 +70,7 @@ SCHEMA: dict[str, Any] = {
                 "redact_patterns": {"type": "array", "items": {"type": "string", "minLength": 1}},
                 "redact_card_numbers": {"type": "boolean"},
                 "busy_timeout_seconds": {"type": "number", "minimum": 0},
+                "auditor_role": {"type": "string", "minLength": 1},
             },
         },
         "frontdoors": {
@@ -120,6 +122,8 @@ class IdentitySettings:
 class PolicySettings:
     directory: str = "policies"
     watch: bool = True
+    #: Role a token needs to call the admin endpoints (policy reload).
+    admin_role: str = "gateway-admin"
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +156,8 @@ class AuditSettings:
     redact_card_numbers: bool = True
     #: How long an append waits for a lock held by another process before failing.
     busy_timeout_seconds: float = 5.0
+    #: Role a token needs to query the log over REST (/v1/audit/...).
+    auditor_role: str = "auditor"
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,7 +278,7 @@ def _audit_settings(audit: dict[str, Any]) -> AuditSettings:
             re.compile(pattern)
         except re.error as exc:
             raise ConfigError(f"audit.redact_patterns.{i}: invalid regular expression {pattern!r}: {exc}") from None
-    return AuditSettings(**{k: tuple(v) if isinstance(v, list) else v for k, v in audit.items()})
+    return AuditSettings(**_tuples(audit))
 
 
 def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> GatewayConfig:

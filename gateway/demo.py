@@ -7,58 +7,64 @@ import asyncio
 import contextlib
 import importlib
 import signal
-from urllib.parse import urlsplit
+from types import ModuleType
 
 from gateway.app import create_app
 from gateway.config import ConnectorSettings, GatewayConfig
 from gateway.identity import TokenVerifier
+from gateway.runtime import Gateway
 from gateway.serving import running
 
-_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+#: What the printed demo token may do under the shipped policies (policies/policy.csv).
+DEMO_ROLES = ("procurement-agent", "agent-readonly", "support-agent", "tester")
 
 
-async def _until_signalled() -> None:
+async def _until_signalled(gateway: Gateway) -> None:
+    """Run until SIGINT/SIGTERM; SIGHUP reloads the policy files."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    reloads: set[asyncio.Task[object]] = set()
+
+    def reload() -> None:
+        task = asyncio.create_task(gateway.reload_policy("SIGHUP"))
+        reloads.add(task)
+        task.add_done_callback(reloads.discard)
+
+    loop.add_signal_handler(signal.SIGHUP, reload)
     await stop.wait()
 
 
 async def run_gateway(config: GatewayConfig) -> None:
     app = create_app(config)
+    await app.state.gateway.start()
     async with running(app, config.server.host, config.server.port) as url:
         print(f"gateway listening on {url}/mcp", flush=True)
-        await _until_signalled()
+        await _until_signalled(app.state.gateway)
 
 
-def _stub_app(settings: ConnectorSettings):  # type: ignore[no-untyped-def]
-    url = settings.options.get("url")
-    if not isinstance(url, str):
-        return None
-    parts = urlsplit(url)
-    if parts.hostname not in _LOOPBACK or parts.port is None:
-        return None
+def _stub_module(settings: ConnectorSettings) -> ModuleType | None:
     try:
-        stub = importlib.import_module(f"connectors.{settings.kind}.stub")
+        return importlib.import_module(f"connectors.{settings.kind}.stub")
     except ModuleNotFoundError:
         return None
-    return stub.create_app(), parts.hostname, parts.port
 
 
 async def run_demo(config: GatewayConfig) -> None:
     async with contextlib.AsyncExitStack() as stack:
         for settings in config.connectors:
-            found = _stub_app(settings)
-            if found is not None:
-                app, host, port = found
-                await stack.enter_async_context(running(app, host, port))
-                print(f"stub backend for {settings.name!r} on http://{host}:{port}", flush=True)
-        url = await stack.enter_async_context(running(create_app(config), config.server.host, config.server.port))
+            stub = _stub_module(settings)
+            # Each stub starts where its stanza points, if that is this machine.
+            if stub is not None and (where := await stack.enter_async_context(stub.serve_for(settings))):
+                print(f"stub backend for {settings.name!r} ({settings.kind}) on {where}", flush=True)
+        app = create_app(config)
+        await app.state.gateway.start()
+        url = await stack.enter_async_context(running(app, config.server.host, config.server.port))
         verifier = TokenVerifier(config.identity, config.base_dir)
-        token = verifier.mint("demo-agent", ("procurement-agent", "tester"), ttl_seconds=8 * 3600)
+        token = verifier.mint("demo-agent", DEMO_ROLES, ttl_seconds=8 * 3600)
         print(_banner(f"{url}/mcp", token), flush=True)
-        await _until_signalled()
+        await _until_signalled(app.state.gateway)
 
 
 def _banner(mcp_url: str, token: str) -> str:
@@ -66,7 +72,7 @@ def _banner(mcp_url: str, token: str) -> str:
 Agent governance gateway is running.
 
   MCP endpoint:  {mcp_url}
-  Demo agent token (roles procurement-agent, tester; valid 8 h):
+  Demo agent token (roles {", ".join(DEMO_ROLES)}; valid 8 h):
 
     export GATEWAY_URL={mcp_url}
     export GATEWAY_TOKEN={token}
@@ -74,9 +80,12 @@ Agent governance gateway is running.
   Try it (in another terminal, after the two exports):
 
     .venv/bin/gateway tools
-    .venv/bin/gateway call sap.search_purchase_orders --args '{{"vendor_id": "V100"}}'
+    .venv/bin/gateway call sap.search_purchase_orders --args '{{"vendor_id": "0000100001"}}'
     .venv/bin/gateway call sap.create_purchase_order \\
-        --args '{{"vendor_id": "V100", "amount": 25000, "currency": "EUR", "description": "Forklift"}}'
+        --args '{{"vendor_id": "0000100001", "amount": 950, "currency": "EUR", "description": "Pallets"}}'
+    # 25,000 EUR needs a finance approver: the policy holds it.
+    .venv/bin/gateway call sap.create_purchase_order \\
+        --args '{{"vendor_id": "0000100001", "amount": 25000, "currency": "EUR", "description": "Forklift"}}'
 
   Any MCP client works the same way: point it at the endpoint with the header
   'Authorization: Bearer <token>'. Metrics: {mcp_url.removesuffix("/mcp")}/metrics. Stop with Ctrl-C.

@@ -74,15 +74,19 @@ class Pipeline:
         started = time.perf_counter()
         decision: Decision | None = None
         outcome = "ok"
+        forwarding = False
         try:
             entry, decision = await self._admit(call)
             _enforce(decision)
+            forwarding = True
             result = await self._forward(call, entry)
             if result.is_error:
                 outcome = "tool_error"
             return result
         except CallRefused as refusal:
             outcome = refusal.outcome
+            if not forwarding:
+                self.metrics.rejected_requests.labels(outcome).inc()
             raise
         finally:
             # Unknown names are folded into one label value so agents cannot grow the series.
@@ -223,12 +227,8 @@ def _decision_record(decision: Decision) -> dict[str, Any]:
 
 
 def _enforce(decision: Decision) -> None:
-    """Refuse what the policy does not allow outright."""
+    """Refuse what the policy does not allow outright; the reason names the rule."""
     if decision.effect is Effect.DENY:
-        where = f" (rule {decision.rule})" if decision.rule else ""
-        raise PolicyDenied(f"denied by policy{where}: {decision.reason}")
+        raise PolicyDenied(decision.reason)
     if decision.effect is Effect.APPROVE:
-        raise ApprovalRequired(
-            f"this call needs human approval (rule {decision.rule}: {decision.reason}); "
-            "approvals are not enabled on this gateway"
-        )
+        raise ApprovalRequired(f"this call {decision.reason}; approvals are not enabled on this gateway")

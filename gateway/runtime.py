@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import functools
+import contextlib
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable
@@ -15,6 +15,7 @@ from starlette.requests import HTTPConnection
 from connectors.base import Connector, create_connector
 from gateway import __version__
 from gateway.audit import AuditLog
+from gateway.auth_gate import Authenticator
 from gateway.catalog import Catalog
 from gateway.config import GatewayConfig
 from gateway.identity import TokenVerifier
@@ -35,6 +36,7 @@ class Gateway:
     config: GatewayConfig
     metrics: Metrics = field(default_factory=Metrics)
     verifier: TokenVerifier = field(init=False)
+    authenticate: Authenticator = field(init=False)
     audit: AuditLog = field(init=False)
     policy: PolicyHolder = field(init=False)
     catalog: Catalog = field(init=False)
@@ -43,7 +45,9 @@ class Gateway:
     listing_listeners: list[ListingListener] = field(default_factory=list)
     #: Told the URI of an upstream resource that changed (agents' subscriptions).
     resource_listeners: list[Callable[[str], Awaitable[None]]] = field(default_factory=list)
-    _policy_watch: asyncio.Task[None] | None = field(default=None, init=False)
+    _policy_watch: asyncio.Task[None] | None = None
+    _started: bool = False
+    _announcements: set[asyncio.Task[None]] = field(default_factory=set, init=False)
 
     def __post_init__(self) -> None:
         # Everything that can be checked without I/O fails here, before the port opens.
@@ -52,13 +56,25 @@ class Gateway:
         self.connectors = [create_connector(s) for s in self.config.connectors]
         self.catalog = Catalog(self.connectors)
         for connector in self.connectors:
-            if hasattr(connector, "on_listing_changed"):  # upstreams that announce changes (MCP)
-                connector.on_listing_changed = functools.partial(self._upstream_listing_changed, connector.name)
+            # Upstreams that announce changes (MCP): agents are told once the catalog has them.
+            if hasattr(connector, "on_tools_changed"):
+                connector.on_tools_changed(self._upstream_tools_changed)
+            if hasattr(connector, "on_listing_changed"):
+                connector.on_listing_changed = self.announce
             if hasattr(connector, "on_resource_updated"):
                 connector.on_resource_updated = self._resource_updated
+        self.authenticate = Authenticator(
+            lambda: self.verifier, self.record_auth_failure, observe_seconds=self.metrics.stage_timer("identity")
+        )
 
     async def start(self) -> None:
-        self.audit = await AuditLog.open(self.config.audit, base_dir=self.config.base_dir)
+        """Open the store and connect the backends. Idempotent: the CLI starts the gateway
+        before serving, to report a bad store as one clear line, and the app's lifespan
+        starts it when it runs under any other ASGI server."""
+        if self._started:
+            return
+        self._started = True
+        self.audit = await AuditLog.open(self.config.audit, base_dir=self.config.base_dir, observer=self.metrics.audit)
         self.pipeline = Pipeline(
             catalog=self.catalog,
             policy=self.policy,
@@ -66,19 +82,27 @@ class Gateway:
             metrics=self.metrics,
             timeouts={s.name: s.timeout_seconds for s in self.config.connectors},
         )
-        self.metrics.policy_info.info({"version": self.policy.current.version})
+        self.metrics.policy_loaded(self.policy.current.version)
+        self.metrics.watch_connectors(self.connectors)
         for connector in self.connectors:
             await connector.start()
         await self.catalog.refresh_all()
-        await self.audit.append("gateway.started", {"version": __version__, "config_digest": self.config_digest})
         if self.config.policy.watch:
-            self._policy_watch = asyncio.create_task(self.policy.watch(self.policy_reloaded), name="policy-watch")
+            self._policy_watch = asyncio.create_task(
+                self.policy.watch(lambda result: self.record_policy_reload(result, "file change")),
+                name="policy-watch",
+            )
+        await self.audit.append("gateway.started", {"version": __version__, "config_digest": self.config_digest})
         log.info("gateway started with %d connector(s)", len(self.connectors))
 
     async def stop(self) -> None:
+        if not self._started:
+            return
+        self._started = False
         if self._policy_watch is not None:
             self._policy_watch.cancel()
-            await asyncio.gather(self._policy_watch, return_exceptions=True)
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._policy_watch
         for connector in self.connectors:
             await connector.close()
         await self.audit.append("gateway.stopped", {"version": __version__, "config_digest": self.config_digest})
@@ -88,10 +112,31 @@ class Gateway:
     def config_digest(self) -> str:
         return hashlib.sha256(repr(self.config).encode()).hexdigest()
 
-    async def record_auth_failure(self, reason: str, conn: HTTPConnection) -> None:
-        self.metrics.rejected_requests.labels("unauthenticated").inc()
-        client = conn.client.host if conn.client else None
-        await self.audit.append("auth.failed", {"reason": reason, "client": client, "path": conn.url.path})
+    async def reload_policy(self, trigger: str) -> ReloadResult:
+        """Load the policy files beside the running policy and swap only if they pass every
+        check (SIGHUP, the admin endpoint; the file watcher calls record_policy_reload)."""
+        result = await self.policy.reload_async()
+        await self.record_policy_reload(result, trigger)
+        return result
+
+    async def record_policy_reload(self, result: ReloadResult, trigger: str) -> None:
+        if result.ok and not result.changed:
+            self.metrics.policy_reloaded("unchanged", result.active_version)
+            return
+        self.metrics.policy_reloaded("success" if result.ok else "failure", result.active_version)
+        if result.ok:
+            # What agents may list follows the policy: tell them to list again.
+            await self.announce(*LISTING_KINDS)
+        await self.audit.append(
+            "policy.reloaded" if result.ok else "policy.reload_failed",
+            {
+                "version": result.version,
+                "active_version": result.active_version,
+                "files": dict(result.file_hashes),
+                "error": result.error,
+                "trigger": trigger,
+            },
+        )
 
     async def announce(self, *kinds: str) -> None:
         """Tell every listener (the MCP front door's sessions) that listings of `kinds` changed."""
@@ -102,6 +147,17 @@ class Gateway:
                 except Exception:
                     log.exception("listing listener failed for %s", kind)
 
+    def _upstream_tools_changed(self, connector: str) -> None:
+        async def refresh_then_announce() -> None:
+            # Serialized with the catalog's own refresh (one lock per connector), and the
+            # connector caches its list: the second fetch costs nothing.
+            await self.catalog.refresh(connector)
+            await self.announce("tools")
+
+        task = asyncio.get_running_loop().create_task(refresh_then_announce())
+        self._announcements.add(task)
+        task.add_done_callback(self._announcements.discard)
+
     async def _resource_updated(self, uri: str) -> None:
         for listener in self.resource_listeners:
             try:
@@ -109,27 +165,15 @@ class Gateway:
             except Exception:
                 log.exception("resource listener failed for %s", uri)
 
-    async def _upstream_listing_changed(self, connector: str, kind: str) -> None:
-        if kind == "tools":
-            await self.catalog.refresh(connector)
-        await self.announce(kind)
-
-    async def policy_reloaded(self, result: ReloadResult) -> None:
-        """Record a reload (from the file watcher or an operator) and, if it changed the policy,
-        tell agents: what they may list follows the policy."""
-        self.metrics.policy_reloads.labels("ok" if result.ok else "refused").inc()
-        if not result.ok:
-            await self.audit.append("policy.reload_failed", {"version": result.version, "error": result.error})
-            return
-        if result.changed:
-            self.metrics.policy_info.info({"version": result.active_version})
-            await self.audit.append("policy.reloaded", {"version": result.version, "files": dict(result.file_hashes)})
-            await self.announce(*LISTING_KINDS)
-
     async def tools_for(self, principal: Principal) -> list[ToolSpec]:
         """The tools `principal` may see, under the policy in force now (every front door's list)."""
         policy = self.policy.current
         return [s for s in await self.catalog.specs() if policy.may_list(principal, s.connector, s.name)]
+
+    async def record_auth_failure(self, reason: str, conn: HTTPConnection) -> None:
+        self.metrics.rejected_requests.labels("unauthenticated").inc()
+        client = conn.client.host if conn.client else None
+        await self.audit.append("auth.failed", {"reason": reason, "client": client, "path": conn.url.path})
 
     async def readiness(self) -> dict[str, Any]:
         backends = {}

@@ -71,7 +71,7 @@ async def test_denied_call_never_reaches_backend(echo_gateway: RunningGateway, e
         result = await client.call_tool("echo.echo", {"text": "should not pass"})
         listed = (await client.list_tools()).tools
     assert result.is_error
-    assert "denied by policy" in result.content[0].text
+    assert result.content[0].text == "no rule allows 'stranger' to call echo.echo: denied by default"
     assert upstream.state.calls == []
     # tools/list shows an agent only what it could be allowed.
     assert [t.name for t in listed if t.name.startswith("echo.")] == []

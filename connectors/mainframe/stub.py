@@ -25,6 +25,9 @@ from typing import Any
 from connectors.mainframe import wire
 from connectors.mainframe.codec import RecordError, decode, encode
 from connectors.mainframe.transactions import TRANSACTIONS, load_layouts
+from connectors.options import secret
+from connectors.stubkit import loopback_address
+from gateway.config import ConnectorSettings
 
 
 def _seed() -> dict[int, dict[str, Any]]:
@@ -52,7 +55,7 @@ class MainframeStub:
         layouts = load_layouts()
         self._layouts = {t.tran_id: layouts[t.tool] for t in TRANSACTIONS}
         self._server: asyncio.Server | None = None
-        self._handlers: set[asyncio.Task[None]] = set()
+        self._connections: set[asyncio.StreamWriter] = set()
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self._server = await asyncio.start_server(self._serve, host, port, reuse_address=True)
@@ -60,29 +63,28 @@ class MainframeStub:
 
     async def close(self) -> None:
         if self._server is not None:
+            self.hang = False
             self._server.close()
-            for task in self._handlers:
-                task.cancel()
-            await asyncio.gather(*self._handlers, return_exceptions=True)
+            # Closing the sockets ends each handler at its next read, as a region shutting down.
+            for writer in self._connections:
+                writer.close()
             await self._server.wait_closed()
             self._server = None
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._handlers.add(task)
+        self._connections.add(writer)
         try:
             while (body := await wire.read_frame(reader)) is not None:
                 request = wire.decode_request(body)
                 self.requests.append(request)
-                while self.hang:
+                while self.hang and self._server is not None:
                     await asyncio.sleep(0.05)
                 writer.write(wire.encode_response(self.run(request)))
                 await writer.drain()
         except (wire.FrameError, ConnectionError):
             pass  # a broken peer: drop the connection, as a listener would
         finally:
-            self._handlers.discard(task)
+            self._connections.discard(writer)
             writer.close()
 
     def run(self, request: wire.Request) -> wire.Response:
@@ -142,16 +144,30 @@ def _abend(code: str) -> wire.Response:
 
 
 @contextlib.asynccontextmanager
-async def serve_mainframe(*, user: str = "GATEWAY", password: str = "demo", port: int = 0) -> AsyncIterator[
-        MainframeStub]:
+async def serve_mainframe(*, user: str = "GATEWAY", password: str = "demo", port: int = 0,
+                          host: str = "127.0.0.1") -> AsyncIterator[MainframeStub]:
     """Run the stub on a loopback port (ephemeral by default) for the duration of the block."""
     stub = MainframeStub(user, password)
-    await stub.start(port=port)
+    await stub.start(host, port)
     try:
         yield stub
     finally:
         stub.hang = False
         await stub.close()
+
+
+@contextlib.asynccontextmanager
+async def serve_for(settings: ConnectorSettings) -> AsyncIterator[str | None]:
+    """For `gateway demo`: this stub where the stanza points, when that is this machine,
+    accepting the stanza's own credentials; yields its base URL, or None if not started."""
+    host = str(settings.options.get("host", ""))
+    if loopback_address(f"tcp://{host}:{settings.options.get('port')}") is None:
+        yield None
+        return
+    async with serve_mainframe(user=str(settings.options.get("user", "GATEWAY")),
+                               password=secret(settings, "password") or "demo",
+                               port=int(settings.options["port"]), host=host) as stub:
+        yield f"tcp://{host}:{stub.port}"
 
 
 def main() -> None:

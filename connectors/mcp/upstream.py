@@ -3,11 +3,24 @@
 The SDK cancels the task that entered a `Client` when its transport fails, so the client
 lives in a task of its own: an upstream restart costs that task a reconnect, never the
 gateway's lifespan or a caller.
+
+An upstream is either a Streamable HTTP URL or a command started as a subprocess that
+speaks MCP over stdio. A stdio server that exits is noticed (a closed connection on a
+call, or a failed liveness ping) and started again, with a backoff that only resets once a
+session has stayed up for a while, so a server that crashes at once is not restarted in a
+tight loop. The tool list is cached and fetched again when the upstream announces
+`notifications/tools/list_changed` or after a reconnect; `on_tools_changed` listeners
+(the catalog) are told.
+
+Beyond tools it passes on the upstream's prompts and resources, and relays what the
+upstream sends during a call (progress, log messages, sampling and elicitation requests)
+to the back-channel of that call (gateway.relay).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import logging
 from collections.abc import Awaitable, Callable, Mapping
@@ -16,6 +29,7 @@ from typing import Any, TypeVar
 import httpx2
 import mcp_types
 from mcp import Client, MCPError
+from mcp.client.stdio import StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
 from connectors.base import BackendError, BackendUnavailable, CallContext, Health
@@ -25,10 +39,9 @@ from gateway.relay import Relay, current_relay
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-#: What an upstream says changed: "tools", "prompts" or "resources".
+#: What an upstream says changed besides its tools: "prompts" or "resources".
 ListingChanged = Callable[[str], Awaitable[None]]
 _CHANGE_KINDS = {
-    mcp_types.ToolListChangedNotification: "tools",
     mcp_types.PromptListChangedNotification: "prompts",
     mcp_types.ResourceListChangedNotification: "resources",
 }
@@ -36,6 +49,8 @@ _CHANGE_KINDS = {
 #: How long a call waits for a (re)connection before it is refused as unavailable.
 CONNECT_WAIT_SECONDS = 2.0
 _MAX_BACKOFF_SECONDS = 5.0
+#: A session that lasted this long was a real recovery: the restart backoff starts over.
+_STABLE_SECONDS = 5.0
 
 #: The call whose request the shared HTTP client is sending (read by the request hook).
 _current_call: contextvars.ContextVar[CallContext | None] = contextvars.ContextVar("mcp_upstream_call", default=None)
@@ -56,23 +71,46 @@ def _describe(exc: BaseException) -> str:
 
 
 class McpConnector:
-    def __init__(self, name: str, url: str, *, mode: str = "auto", headers: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        target: str | StdioServerParameters,
+        *,
+        mode: str = "auto",
+        headers: Mapping[str, str] | None = None,
+        ping_interval: float | None = None,
+    ) -> None:
         self.name = name
-        self.url = url
+        self.target = target
         self.mode = mode
         self.headers = dict(headers or {})
+        #: Seconds between liveness pings of an idle session (None: only calls notice a loss).
+        self.ping_interval = ping_interval
         self._client: Client | None = None
         self._connected = asyncio.Event()
         self._broken = asyncio.Event()
         self._supervisor: asyncio.Task[None] | None = None
         self._last_error = "not connected yet"
+        self._tools: list[ToolSpec] | None = None
+        self._tools_listeners: list[Callable[[str], None]] = []
+        #: How many sessions were opened: a restarted stdio server shows as 2, 3, ...
+        self.sessions_started = 0
         #: Back-channels of the calls running now (upstream log messages carry no request id).
         self._in_flight: list[Relay] = []
-        #: Set by the gateway: told when the upstream announces a changed listing.
+        #: Set by the gateway: told when the upstream announces changed prompts or resources.
         self.on_listing_changed: ListingChanged | None = None
-        self._announcements: set[asyncio.Task[None]] = set()
         #: Set by the gateway: told the URI of an upstream resource that changed.
         self.on_resource_updated: Callable[[str], Awaitable[None]] | None = None
+        self._announcements: set[asyncio.Task[None]] = set()
+
+    def on_tools_changed(self, listener: Callable[[str], None]) -> None:
+        """Call `listener(connector name)` whenever the upstream's tool list may have changed."""
+        self._tools_listeners.append(listener)
+
+    def _tools_changed(self) -> None:
+        self._tools = None
+        for listener in self._tools_listeners:
+            listener(self.name)
 
     async def start(self) -> None:
         self._supervisor = asyncio.create_task(self._supervise(), name=f"mcp-upstream-{self.name}")
@@ -86,6 +124,7 @@ class McpConnector:
     async def _supervise(self) -> None:
         backoff = 0.1
         while True:
+            started = asyncio.get_running_loop().time()
             try:
                 await self._serve_one_session()
             except asyncio.CancelledError:
@@ -93,53 +132,86 @@ class McpConnector:
             except BaseException as exc:  # the SDK raises exception groups out of a failed transport
                 self._last_error = _describe(exc)
                 log.warning("MCP upstream %s disconnected: %s", self.name, self._last_error)
-            else:
+            if asyncio.get_running_loop().time() - started >= _STABLE_SECONDS:
                 backoff = 0.1
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, _MAX_BACKOFF_SECONDS)
 
     async def _serve_one_session(self) -> None:
-        http = httpx2.AsyncClient(
-            headers=self.headers,
-            timeout=httpx2.Timeout(10.0, read=300.0),
-            event_hooks={"request": [self._stamp_request]},
-        )
-        transport = streamable_http_client(self.url, http_client=http)
-        client = Client(
-            transport,
-            mode=self.mode,
-            cache=None,
-            logging_callback=self._on_log,
-            sampling_callback=self._on_sampling,
-            elicitation_callback=self._on_elicitation,
-            # 2026-07-28 upstreams send log messages only to requests that opt in.
-            log_level="debug",
-            message_handler=self._on_message,
-        )
-        async with http, client:
+        async with contextlib.AsyncExitStack() as stack:
+            if isinstance(self.target, StdioServerParameters):
+                transport: Any = self.target
+            else:
+                http = await stack.enter_async_context(httpx2.AsyncClient(
+                    headers=self.headers,
+                    timeout=httpx2.Timeout(10.0, read=300.0),
+                    event_hooks={"request": [self._stamp_request]},
+                ))
+                transport = streamable_http_client(self.target, http_client=http)
+            client = await stack.enter_async_context(
+                Client(
+                    transport,
+                    mode=self.mode,
+                    cache=None,
+                    message_handler=self._on_message,
+                    logging_callback=self._on_log,
+                    sampling_callback=self._on_sampling,
+                    elicitation_callback=self._on_elicitation,
+                    # 2026-07-28 upstreams send log messages only to requests that opt in.
+                    log_level="debug",
+                )
+            )
             self._client = client
+            self.sessions_started += 1
             self._broken.clear()
             self._connected.set()
             self._last_error = ""
+            if self.sessions_started > 1:
+                self._tools_changed()  # a restarted server may offer other tools
             try:
-                await self._broken.wait()
+                await self._watch(client)
             finally:
                 self._connected.clear()
                 self._client = None
 
-    async def _stamp_request(self, request: httpx2.Request) -> None:
-        call = _current_call.get()
-        if call is not None:
-            request.headers["traceparent"] = call.traceparent
+    async def _watch(self, client: Client) -> None:
+        """Until the session breaks; with a ping interval, an upstream that died while idle
+        is noticed (and restarted) before the next call finds out."""
+        while True:
+            try:
+                async with asyncio.timeout(self.ping_interval):
+                    await self._broken.wait()
+                return
+            except TimeoutError:
+                pass
+            try:
+                async with asyncio.timeout(CONNECT_WAIT_SECONDS):
+                    # `ping` is gone from 2026-07-28; there a tools/list is the cheapest request.
+                    # (The session's ping, unlike the client's, does not warn on older protocols.)
+                    if client.protocol_version == "2026-07-28":
+                        await client.list_tools()
+                    else:
+                        await client.session.send_ping()
+            except Exception as exc:
+                self._last_error = f"liveness ping failed ({_describe(exc)})"
+                return
 
-    async def _session(self) -> Client:
-        try:
-            async with asyncio.timeout(CONNECT_WAIT_SECONDS):
-                await self._connected.wait()
-        except TimeoutError:
-            raise BackendUnavailable(f"upstream MCP server not reachable ({self._last_error})") from None
-        assert self._client is not None
-        return self._client
+    async def _on_message(self, message: Any) -> None:
+        if isinstance(message, mcp_types.ToolListChangedNotification):
+            log.info("MCP upstream %s announced a changed tool list", self.name)
+            self._tools_changed()
+        # Not awaited here: this runs in the session's receive loop, and a listener may ask
+        # the upstream for its new list over this very session.
+        kind = _CHANGE_KINDS.get(type(message))
+        if kind is not None and self.on_listing_changed is not None:
+            self._background(self.on_listing_changed(kind))
+        if isinstance(message, mcp_types.ResourceUpdatedNotification) and self.on_resource_updated is not None:
+            self._background(self.on_resource_updated(str(message.params.uri)))
+
+    def _background(self, work: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._announcements.add(task)
+        task.add_done_callback(self._announcements.discard)
 
     async def _on_log(self, params: mcp_types.LoggingMessageNotificationParams) -> None:
         # A log message names no request: it reaches an agent only when exactly one call
@@ -169,26 +241,80 @@ class McpConnector:
         relay = self._only_relay("elicitation request")
         return relay if isinstance(relay, mcp_types.ErrorData) else await relay.elicit(params)
 
-    async def _on_message(self, message: object) -> None:
-        # Not awaited here: this runs in the session's receive loop, and a listener may ask
-        # the upstream for its new list over this very session.
-        kind = _CHANGE_KINDS.get(type(message))
-        if kind is not None and self.on_listing_changed is not None:
-            self._background(self.on_listing_changed(kind))
-        if isinstance(message, mcp_types.ResourceUpdatedNotification) and self.on_resource_updated is not None:
-            self._background(self.on_resource_updated(str(message.params.uri)))
+    async def _stamp_request(self, request: httpx2.Request) -> None:
+        call = _current_call.get()
+        if call is not None:
+            request.headers["traceparent"] = call.traceparent
 
-    def _background(self, work: Awaitable[None]) -> None:
-        task = asyncio.ensure_future(work)
-        self._announcements.add(task)
-        task.add_done_callback(self._announcements.discard)
+    async def _session(self) -> Client:
+        try:
+            async with asyncio.timeout(CONNECT_WAIT_SECONDS):
+                await self._connected.wait()
+        except TimeoutError:
+            raise BackendUnavailable(f"upstream MCP server not reachable ({self._last_error})") from None
+        assert self._client is not None
+        return self._client
+
+    async def tools(self) -> list[ToolSpec]:
+        if self._tools is not None:
+            return list(self._tools)
+        client = await self._session()
+        specs: list[ToolSpec] = []
+        cursor: str | None = None
+        try:
+            while True:
+                page = await client.list_tools(cursor=cursor)
+                specs.extend(
+                    ToolSpec(
+                        connector=self.name,
+                        name=t.name,
+                        description=t.description or "",
+                        input_schema=t.input_schema,
+                        read_only=bool(t.annotations and t.annotations.read_only_hint),
+                        title=t.title,
+                    )
+                    for t in page.tools
+                )
+                cursor = page.next_cursor
+                if not cursor:
+                    self._tools = specs
+                    return list(specs)
+        except MCPError as exc:
+            raise self._error(exc, "upstream refused tools/list") from None
+        except Exception as exc:
+            self._broken.set()
+            raise BackendUnavailable(f"upstream connection failed ({_describe(exc)})") from None
+
+    async def call(self, tool: str, arguments: Mapping[str, Any], context: CallContext) -> ToolResult:
+        client = await self._session()
+        relay = current_relay()
+        token = _current_call.set(context)
+        if relay is not None:
+            self._in_flight.append(relay)
+        try:
+            result = await client.call_tool(
+                tool,
+                dict(arguments),
+                read_timeout_seconds=context.timeout,
+                progress_callback=relay.progress if relay is not None else None,
+            )
+        except MCPError as exc:
+            raise self._error(exc, f"upstream error {exc.error.code}") from None
+        except Exception as exc:
+            self._broken.set()
+            raise BackendUnavailable(f"upstream connection failed ({_describe(exc)})") from None
+        finally:
+            _current_call.reset(token)
+            if relay is not None:
+                self._in_flight.remove(relay)
+        return _to_result(result)
 
     async def _request(self, what: str, send: Callable[[Client], Awaitable[T]]) -> T:
         client = await self._session()
         try:
             return await send(client)
         except MCPError as exc:
-            raise BackendError(f"upstream refused {what}: {exc.error.message}") from None
+            raise self._error(exc, f"upstream refused {what}") from None
         except Exception as exc:
             self._broken.set()
             raise BackendUnavailable(f"upstream connection failed ({_describe(exc)})") from None
@@ -202,41 +328,6 @@ class McpConnector:
             cursor = page.next_cursor
             if not cursor:
                 return items
-
-    async def tools(self) -> list[ToolSpec]:
-        listed = await self._pages("tools/list", lambda c, cursor: c.list_tools(cursor=cursor), "tools")
-        return [
-            ToolSpec(
-                connector=self.name,
-                name=t.name,
-                description=t.description or "",
-                input_schema=t.input_schema,
-                read_only=bool(t.annotations and t.annotations.read_only_hint),
-                title=t.title,
-            )
-            for t in listed
-        ]
-
-    async def call(self, tool: str, arguments: Mapping[str, Any], context: CallContext) -> ToolResult:
-        relay = current_relay()
-        token = _current_call.set(context)
-        if relay is not None:
-            self._in_flight.append(relay)
-        try:
-            result = await self._request(
-                f"the call of {tool}",
-                lambda c: c.call_tool(
-                    tool,
-                    dict(arguments),
-                    read_timeout_seconds=context.timeout,
-                    progress_callback=relay.progress if relay is not None else None,
-                ),
-            )
-        finally:
-            _current_call.reset(token)
-            if relay is not None:
-                self._in_flight.remove(relay)
-        return _to_result(result)
 
     async def prompts(self) -> list[mcp_types.Prompt]:
         return await self._pages("prompts/list", lambda c, cursor: c.list_prompts(cursor=cursor), "prompts")
@@ -270,6 +361,14 @@ class McpConnector:
         context: dict[str, str] | None,
     ) -> mcp_types.CompleteResult:
         return await self._request("completion", lambda c: c.complete(ref, argument, context))
+
+    def _error(self, exc: MCPError, what: str) -> BackendError:
+        if exc.error.code == mcp_types.CONNECTION_CLOSED:
+            # The server went away mid-request (a stdio subprocess that exited): reconnect.
+            self._last_error = "upstream closed the connection"
+            self._broken.set()
+            return BackendUnavailable("upstream closed the connection during the request")
+        return BackendError(f"{what}: {exc.error.message}")
 
     async def health(self) -> Health:
         if self._connected.is_set():

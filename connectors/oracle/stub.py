@@ -6,7 +6,7 @@ collections `GET /ords/hr/<table>/` with the `q` filter object, `limit`/`offset`
 and links, items `GET /ords/hr/<table>/<id>`, REST-enabled SQL `POST /ords/hr/_/sql`, a
 custom module handler `PUT /ords/hr/hr_api/employees/<id>/salary`, and ORDS error bodies.
 
-Run alone: `python -m connectors.oracle.stub --port 8102 --database var/ords.db` (client id
+Run alone: `python -m connectors.oracle.stub --port 8105 --database var/ords.db` (client id
 `--client-id`, default `gateway`; secret from ORDS_CLIENT_SECRET, default `demo`). In tests:
 `async with serve_app(create_app(tmp_path / "hr.db", client_secret="s")) as base_url:`; the
 stanza's url is `base_url + "/ords/hr"`; `app.state.requests` lists what it received.
@@ -15,23 +15,25 @@ stanza's url is `base_url + "/ords/hr"`; `app.state.requests` lists what it rece
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import datetime
 import os
 import secrets
 import sqlite3
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
+from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from connectors.options import secret
 from connectors.oracle.qfilter import FilterError, translate
-from connectors.stubkit import run_stub, stub_app, stub_arguments
+from connectors.stubkit import basic_auth_matches, run_stub, serve_if_local, stub_app, stub_arguments
+from gateway.config import ConnectorSettings
 
 BASE = "/ords/hr"
 #: AutoREST-enabled objects and their primary keys.
@@ -83,13 +85,7 @@ class OrdsService:
         return await asyncio.to_thread(job)
 
     def issue_token(self, request: Request) -> str:
-        scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
-        try:
-            client_id, _, secret = base64.b64decode(encoded, validate=True).decode().partition(":")
-        except (binascii.Error, UnicodeDecodeError):
-            client_id, secret = "", ""
-        if scheme.lower() != "basic" or not (secrets.compare_digest(client_id, self.client_id)
-                                             and secrets.compare_digest(secret, self.client_secret)):
+        if not basic_auth_matches(request.headers.get("authorization", ""), self.client_id, self.client_secret):
             raise OrdsFault(401, "Unauthorized", "Invalid client credentials")
         token = secrets.token_urlsafe(24)
         self.tokens[token] = asyncio.get_running_loop().time() + TOKEN_SECONDS
@@ -113,7 +109,10 @@ def _count(request: Request, name: str, default: int, maximum: int) -> int:
     return int(text)
 
 
-def create_app(database: Path | str, *, client_id: str = "gateway", client_secret: str = "demo") -> Any:
+def create_app(database: Path | str = "var/ords.db", *, client_id: str = "gateway",
+               client_secret: str = "demo") -> Starlette:
+    """The ORDS stub over the SQLite file `database` (created and seeded if needed)."""
+    Path(database).parent.mkdir(parents=True, exist_ok=True)
     service = OrdsService(Path(database), client_id, client_secret)
 
     async def token(request: Request) -> Response:
@@ -242,12 +241,19 @@ def create_app(database: Path | str, *, client_id: str = "gateway", client_secre
     return app
 
 
+def serve_for(settings: ConnectorSettings) -> AbstractAsyncContextManager[str | None]:
+    """For `gateway demo`: this stub where the stanza points, when that is this machine,
+    accepting the stanza's own credentials; yields its base URL, or None if not started."""
+    return serve_if_local(settings.options.get("url"), lambda: create_app(
+        client_id=str(settings.options.get("client_id", "gateway")),
+        client_secret=secret(settings, "client_secret") or "demo"))
+
+
 def main() -> None:
-    parser = stub_arguments("Oracle REST Data Services stub over SQLite (HR and orders)", 8102)
+    parser = stub_arguments("Oracle REST Data Services stub over SQLite (HR and orders)", 8105)
     parser.add_argument("--database", default="var/ords.db")
     parser.add_argument("--client-id", default="gateway")
     args = parser.parse_args()
-    Path(args.database).parent.mkdir(parents=True, exist_ok=True)
     app = create_app(args.database, client_id=args.client_id,
                      client_secret=os.environ.get("ORDS_CLIENT_SECRET", "demo"))
     run_stub(app, args.host, args.port)

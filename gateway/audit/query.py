@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from gateway.models import AuditRecord
@@ -104,3 +105,16 @@ def summarize(call_id: str, records: Iterable[AuditRecord]) -> CallSummary:
         approvers=tuple(a for a in approvers if a is not None),
         records=ordered,
     )
+
+
+def parse_time(value: str) -> float:
+    """Unix seconds, or ISO 8601 (UTC when no zone is given); ValueError names the value."""
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is neither ISO 8601 (2026-07-01T00:00Z) nor unix seconds") from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()

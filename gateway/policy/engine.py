@@ -94,7 +94,7 @@ class PolicyEngine:
 
     def names_for(self, identities: tuple[str, ...], tenant: str) -> frozenset[str]:
         """The identities plus every role they inherit in `tenant`."""
-        closures = self._closures.get(tenant) or self._closures[ANY]
+        closures = self._closures.get(tenant, self._closures[ANY])
         names: set[str] = set()
         for identity in identities:
             names |= closures.get(identity, {identity})
@@ -107,7 +107,7 @@ class PolicyEngine:
         if found is None:
             rules = [
                 rule
-                for name in (*self.names_for(identities, tenant), ANY)
+                for name in self.names_for(identities, tenant) | {ANY}
                 for rule in self._by_subject.get(name, ())
                 if (rule.dom == ANY or rule.dom == tenant) and rule.matches_object(obj)
             ]

@@ -15,11 +15,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from gateway.audit.redaction import REDACTED
 from gateway.models import AuditRecord, Decision, Principal
 from gateway.policy.context import call_context
 from gateway.policy.engine import PolicyEngine
-
-REDACTED = "[REDACTED]"
 
 
 @dataclass(frozen=True, slots=True)

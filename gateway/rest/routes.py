@@ -130,9 +130,7 @@ def rest_routes(gateway: Gateway, max_body_bytes: int) -> list[BaseRoute]:
     door = RestFrontDoor(gateway, max_body_bytes)
 
     def guarded(handler: Handler) -> BearerAuthGate:
-        return BearerAuthGate(
-            request_response(handler), lambda: gateway.verifier, gateway.record_auth_failure, unauthorized_problem
-        )
+        return BearerAuthGate(request_response(handler), gateway.authenticate, unauthorized_problem)
 
     return [
         Route(TOOLS_PATH, guarded(door.list_tools), methods=["GET"]),

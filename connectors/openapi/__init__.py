@@ -1,0 +1,12 @@
+"""Any HTTP API from its OpenAPI 3 document (stub: `connectors.openapi.stub`)."""
+
+from __future__ import annotations
+
+from connectors.base import Connector
+from connectors.openapi.connector import OpenApiConnector
+from connectors.resilience import resilient
+from gateway.config import ConnectorSettings
+
+
+def create(settings: ConnectorSettings) -> Connector:
+    return resilient(OpenApiConnector(settings), settings)

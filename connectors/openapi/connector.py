@@ -1,0 +1,182 @@
+"""Any HTTP API described by an OpenAPI 3 document: each operation (or the configured
+subset) is a tool; arguments become path, query and header parameters and the JSON body.
+The document is read from a file at start-up or fetched from a URL (again later if the
+API was down when the gateway started)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urljoin
+
+import httpx
+import yaml
+
+from connectors.base import BackendError, BackendUnavailable, CallContext, Health
+from connectors.http_backend import HttpBackend, json_body
+from connectors.openapi.spec import Operation, SpecError, operations
+from connectors.options import check_options, options_schema, secret
+from connectors.results import json_result
+from gateway.config import ConfigError, ConnectorSettings
+from gateway.models import ToolResult, ToolSpec
+
+OPTIONS = options_schema(
+    {
+        "spec": {"type": "string", "minLength": 1, "description": "path or http(s) URL of the OpenAPI document"},
+        "base_url": {"type": "string", "pattern": "^https?://"},
+        "operations": {"type": "array", "items": {"type": "string"}, "minItems": 1, "uniqueItems": True},
+        "bearer_token": {"type": "string", "minLength": 1},
+        "bearer_token_env": {"type": "string", "minLength": 1},
+        "api_key": {"type": "string", "minLength": 1},
+        "api_key_env": {"type": "string", "minLength": 1},
+        "api_key_header": {"type": "string", "pattern": "^[A-Za-z0-9-]{1,64}$"},
+        "username": {"type": "string", "minLength": 1},
+        "password": {"type": "string"},
+        "password_env": {"type": "string", "minLength": 1},
+    },
+    required=("spec",),
+)
+_MESSAGE_KEYS = ("detail", "message", "error_description", "error", "title")
+
+
+def _credentials(settings: ConnectorSettings) -> tuple[dict[str, str], tuple[str, str] | None]:
+    """Headers and basic-auth pair the gateway sends with every request to this API."""
+    headers: dict[str, str] = {}
+    token = secret(settings, "bearer_token")
+    if token is not None:
+        headers["authorization"] = f"Bearer {token}"
+    key = secret(settings, "api_key")
+    if key is not None:
+        headers[settings.options.get("api_key_header", "X-API-Key")] = key
+    basic = None
+    if "username" in settings.options:
+        basic = (settings.options["username"], secret(settings, "password") or "")
+    return headers, basic
+
+
+def _error_message(response: httpx.Response) -> str:
+    body = json_body(response)
+    if isinstance(body, dict):
+        for key in _MESSAGE_KEYS:
+            if isinstance(body.get(key), str | list):
+                return json.dumps(body[key]) if isinstance(body[key], list) else body[key]
+    return "backend rejected the request"
+
+
+def _query_value(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return [_query_value(v) for v in value]
+    return value
+
+
+class OpenApiConnector:
+    def __init__(self, settings: ConnectorSettings) -> None:
+        check_options(settings, OPTIONS)
+        self.name = settings.name
+        self._settings = settings
+        self._spec = settings.options["spec"]
+        self._remote = self._spec.startswith(("http://", "https://"))
+        headers, basic = _credentials(settings)
+        self._http = HttpBackend(settings, base_url="", auth=basic, headers=headers)
+        self._base_url: str | None = settings.options.get("base_url")
+        self._operations: dict[str, Operation] = {}
+        self._load_error = "not loaded yet"
+        if not self._remote:
+            try:
+                text = Path(self._spec).read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ConfigError(f"connectors.{self.name}.spec: cannot read {self._spec}: {exc}") from None
+            self._install(text, self._spec)
+
+    def _install(self, text: str, source: str) -> None:
+        """Parse the document and make its operations the tools; ConfigError when it is unusable."""
+        where = f"connectors.{self.name}.spec"
+        try:
+            document = yaml.safe_load(text)
+            found = operations(document, self._settings.options.get("operations"))
+        except yaml.YAMLError:
+            raise ConfigError(f"{where}: {source} is neither JSON nor YAML") from None
+        except (SpecError, KeyError, TypeError, AttributeError) as exc:
+            raise ConfigError(f"{where}: {source}: {exc}") from None
+        if self._base_url is None:
+            servers = document.get("servers") or [{"url": "/"}]
+            server = urljoin(source, servers[0].get("url", "/")) if self._remote else servers[0].get("url", "")
+            if not server.startswith(("http://", "https://")):
+                raise ConfigError(f"connectors.{self.name}.base_url: required, the document's server URL "
+                                  f"{server!r} is relative")
+            self._base_url = server
+        self._base_url = self._base_url.rstrip("/")
+        self._operations = {op.tool: op for op in found}
+
+    async def _ensure_loaded(self) -> None:
+        if self._operations or not self._remote:
+            return
+        try:
+            response = await self._http.send("GET", self._spec, None)
+        except BackendUnavailable as exc:
+            self._load_error = str(exc)
+            return
+        if response.status_code != 200:
+            self._load_error = f"fetching the document answered HTTP {response.status_code}"
+            return
+        try:
+            self._install(response.text, self._spec)
+        except ConfigError as exc:
+            self._load_error = str(exc)
+
+    async def start(self) -> None:
+        await self._http.start()
+        await self._ensure_loaded()
+
+    async def close(self) -> None:
+        await self._http.close()
+
+    async def tools(self) -> list[ToolSpec]:
+        await self._ensure_loaded()
+        return [
+            ToolSpec(self.name, op.tool, op.description, op.input_schema, read_only=op.read_only)
+            for op in self._operations.values()
+        ]
+
+    async def health(self) -> Health:
+        await self._ensure_loaded()
+        if not self._operations:
+            return Health(False, f"OpenAPI document not loaded: {self._load_error}")
+        return await self._http.probe(self._spec if self._remote else f"{self._base_url}/")
+
+    async def call(self, tool: str, arguments: Mapping[str, Any], context: CallContext) -> ToolResult:
+        await self._ensure_loaded()
+        op = self._operations.get(tool)
+        if op is None:
+            raise BackendError(f"{self.name}: unknown tool {tool!r}")
+        path = op.path
+        query: dict[str, Any] = {}
+        headers: dict[str, str] = {}
+        for p in op.parameters:
+            if p.argument not in arguments:
+                continue
+            value = arguments[p.argument]
+            if p.location == "path":
+                path = path.replace("{" + p.name + "}", quote(str(_query_value(value)), safe=""))
+            elif p.location == "query":
+                query[p.name] = _query_value(value)
+            else:
+                headers[p.name] = str(_query_value(value))
+        content = None
+        if op.body_media is not None and "body" in arguments:
+            content = json.dumps(arguments["body"]).encode()
+            headers["content-type"] = op.body_media
+        response = await self._http.send(op.method, f"{self._base_url}{path}", context, params=query,
+                                         headers=headers, content=content)
+        if not response.is_success:
+            raise self._http.fail(response, _error_message(response))
+        if not response.content:
+            return json_result({"status": response.status_code})
+        body = json_body(response)
+        if body is None:
+            return ToolResult.text(response.text)
+        return json_result(body if isinstance(body, dict) else {"items": body})
