@@ -14,7 +14,8 @@ from starlette.routing import Route
 from gateway.admin_api import admin_routes
 from gateway.auth_gate import BearerAuthGate
 from gateway.config import GatewayConfig
-from gateway.mcp_front import AgentSessions, build_mcp_server, build_session_manager
+from gateway.mcp_front import build_mcp_server, build_session_manager
+from gateway.mcp_sessions import AgentSessions
 from gateway.rest import rest_routes
 from gateway.runtime import Gateway
 

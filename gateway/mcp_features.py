@@ -173,8 +173,12 @@ class McpFeatures:
             raise UnknownTool(f"nothing to complete: {getattr(ref, 'name', None) or ref.uri!r} is not shown to you")
         context = params.context.arguments if params.context is not None else None
         argument = {"name": params.argument.name, "value": params.argument.value}
+        return await self.forward(upstream, lambda: upstream.complete(upstream_ref, argument, context))
+
+    @staticmethod
+    async def forward(upstream: McpUpstream, send: Callable[[], Awaitable[T]]) -> T:
         try:
-            return await upstream.complete(upstream_ref, argument, context)
+            return await send()
         except BackendError as exc:
             raise BackendFailed(f"backend {upstream.name!r} failed: {exc}") from None
 

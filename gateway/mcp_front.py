@@ -1,6 +1,6 @@
 """The MCP front door: one MCP server (official SDK, Streamable HTTP) showing the tools
-and prompts of every connector as `connector.name` and the resources of upstream MCP
-servers, each call handed to the pipeline and each read governed the same way.
+of every connector as `connector.tool` and the prompts and resources of upstream MCP
+servers, each call handed to the pipeline and each read governed by the same policy.
 
 While a call runs, the agent's session is its back-channel: upstream progress and log
 messages reach it (gateway.relay), and the agent's cancel cancels the upstream request.
@@ -11,30 +11,27 @@ from __future__ import annotations
 import logging
 import uuid
 import warnings
-import weakref
 from collections.abc import Awaitable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import mcp_types as types
 from mcp import MCPError
 from mcp.server import Server, ServerRequestContext
-from mcp.server.connection import Connection
 from mcp.server.lowlevel.server import NotificationOptions
 from mcp.server.models import InitializationOptions
-from mcp.server.session import ServerSession
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp.shared.exceptions import MCPDeprecationWarning
-from mcp.shared.message import ServerMessageMetadata
 
-from connectors.base import BackendError
 from gateway import __version__
 from gateway.auth_gate import principal_of
-from gateway.errors import BackendFailed, CallRefused, UnknownTool
+from gateway.errors import CallRefused, UnknownTool
+from gateway.mcp_backchannel import agent_relay
 from gateway.mcp_features import McpFeatures
+from gateway.mcp_sessions import AgentSessions
 from gateway.models import Principal, ToolCall, ToolResult, ToolSpec
-from gateway.naming import ELICITATION, SAMPLING, AgentNames
-from gateway.relay import Relay, relaying
+from gateway.naming import AgentNames
+from gateway.relay import relaying
 from gateway.tracing import continue_trace
 
 if TYPE_CHECKING:
@@ -44,13 +41,6 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 INSTRUCTIONS = "Governed tools: every call is authorized by policy, may wait for human approval, and is audited."
-#: MCP log levels, least severe first (RFC 5424 order).
-LOG_LEVELS: tuple[str, ...] = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
-_CHANGED = {
-    "tools": Connection.send_tool_list_changed,
-    "prompts": Connection.send_prompt_list_changed,
-    "resources": Connection.send_resource_list_changed,
-}
 
 
 def _tool(spec: ToolSpec, name: str) -> types.Tool:
@@ -99,70 +89,6 @@ def paginate(items: Sequence[T], params: types.PaginatedRequestParams | None, si
     return list(items[start:end]), str(end) if end < len(items) else None
 
 
-def connection_of(session: ServerSession) -> Connection:
-    # SDK 2.x builds a ServerSession per request around one Connection per client: the
-    # connection is what lives as long as the agent's session does (mcp is pinned below 3).
-    return session._connection
-
-
-class AgentSessions:
-    """The MCP connections agents hold open: to tell them when what they may see has
-    changed, which resources they subscribed to, and the log level each asked for."""
-
-    def __init__(self) -> None:
-        self._levels: weakref.WeakKeyDictionary[Connection, str] = weakref.WeakKeyDictionary()
-        self._subscribers: dict[str, weakref.WeakSet[Connection]] = {}
-
-    def seen(self, session: ServerSession) -> None:
-        self._levels.setdefault(connection_of(session), "debug")
-
-    def set_level(self, session: ServerSession, level: str) -> None:
-        self._levels[connection_of(session)] = level
-
-    def wants(self, session: ServerSession, level: str) -> bool:
-        threshold = self._levels.get(connection_of(session), "debug")
-        return LOG_LEVELS.index(level) >= LOG_LEVELS.index(threshold) if level in LOG_LEVELS else True
-
-    def subscribe(self, session: ServerSession, uri: str) -> bool:
-        """Record a subscription; True when it is the first to `uri` (subscribe upstream)."""
-        subscribers = self._subscribers.setdefault(uri, weakref.WeakSet())
-        first = not subscribers
-        subscribers.add(connection_of(session))
-        return first
-
-    def unsubscribe(self, session: ServerSession, uri: str) -> bool:
-        """Forget a subscription; True when none is left for `uri` (unsubscribe upstream)."""
-        return self._forget(connection_of(session), uri)
-
-    def _forget(self, connection: Connection, uri: str) -> bool:
-        subscribers = self._subscribers.get(uri)
-        if subscribers is None:
-            return False
-        subscribers.discard(connection)
-        if subscribers:
-            return False
-        del self._subscribers[uri]
-        return True
-
-    async def resource_updated(self, uri: str) -> None:
-        for connection in list(self._subscribers.get(uri, ())):
-            try:
-                await connection.send_resource_updated(uri)
-            except Exception as exc:
-                log.debug("resource update not delivered to a session: %s", exc)
-                self._forget(connection, uri)
-
-    async def announce(self, kind: str) -> None:
-        """`notifications/{kind}/list_changed` to every open connection (dead ones are forgotten)."""
-        send = _CHANGED[kind]
-        for connection in list(self._levels):
-            try:
-                await send(connection)
-            except Exception as exc:  # a closed stream: nothing to tell
-                log.debug("list_changed not delivered to a session: %s", exc)
-                self._levels.pop(connection, None)
-
-
 class _GatewayServer(Server):
     def create_initialization_options(
         self, notification_options: NotificationOptions | None = None, *args: Any, **kwargs: Any
@@ -189,43 +115,6 @@ def build_mcp_server(gateway: Gateway, sessions: AgentSessions) -> Server:
         tools = [_tool(s, names.shown(s.connector, s.name)) for s in page]
         return types.ListToolsResult(tools=tools, next_cursor=cursor)
 
-    def relay_for(ctx: ServerRequestContext, who: Principal, connector: str, tool: str) -> Relay:
-        related = ServerMessageMetadata(related_request_id=ctx.request_id)
-
-        async def progress(value: float, total: float | None, message: str | None) -> None:
-            await ctx.session.report_progress(value, total, message)
-
-        async def log_message(level: str, data: Any, logger: str | None) -> None:
-            if sessions.wants(ctx.session, level):
-                await ctx.session.send_log_message(level, data, logger, related_request_id=ctx.request_id)  # type: ignore[arg-type]
-
-        async def ask(kind: str, arguments: dict[str, Any], request: Any, result: type[T]) -> T | types.ErrorData:
-            # The agent is asked only if policy allows this upstream to ask (kind-prefixed
-            # object, e.g. `sampling/conf.test_sampling`), and the asking is audited.
-            try:
-                return await features.govern(
-                    who,
-                    kind,
-                    connector,
-                    tool,
-                    arguments,
-                    lambda: ctx.session.send_request(request, result, metadata=related),
-                )
-            except CallRefused as exc:
-                return types.ErrorData(code=types.INVALID_REQUEST, message=exc.message)
-            except MCPError as exc:
-                return exc.error
-
-        async def sample(params: types.CreateMessageRequestParams) -> types.CreateMessageResult | types.ErrorData:
-            request = types.CreateMessageRequest(params=params)
-            return await ask(SAMPLING, {"max_tokens": params.max_tokens}, request, types.CreateMessageResult)
-
-        async def elicit(params: types.ElicitRequestParams) -> types.ElicitResult | types.ErrorData:
-            request = types.ElicitRequest(params=params)
-            return await ask(ELICITATION, {"message": params.message}, request, types.ElicitResult)
-
-        return Relay(who, connector, tool, progress, log_message, sample, elicit)
-
     async def call_tool(ctx: ServerRequestContext, params: types.CallToolRequestParams) -> types.CallToolResult:
         who = principal(ctx)
         parts = names.resolve(params.name)
@@ -246,7 +135,7 @@ def build_mcp_server(gateway: Gateway, sessions: AgentSessions) -> Server:
             client=_client_name(ctx),
         )
         try:
-            with relaying(relay_for(ctx, who, parts[0], parts[1])):
+            with relaying(agent_relay(ctx, who, parts[0], parts[1], features, sessions)):
                 return _call_result(await gateway.pipeline.run(call))
         except UnknownTool as exc:
             # The spec answers an unknown tool with a protocol error, not a tool result.
@@ -263,20 +152,15 @@ def build_mcp_server(gateway: Gateway, sessions: AgentSessions) -> Server:
         entry = gateway.catalog.entry(f"{parts[0]}.{parts[1]}") if parts is not None else None
         return entry.spec.input_schema if entry is not None else None
 
-    async def governed(ctx: ServerRequestContext, read: Any) -> Any:
-        """A prompt get or resource read; refusals are JSON-RPC errors (these have no isError)."""
+    async def governed(work: Awaitable[T]) -> T:
+        """A prompt get, resource read or subscription: refusals are JSON-RPC errors (these
+        results have no isError)."""
         try:
-            return await read
+            return await work
         except UnknownTool as exc:
             raise MCPError(types.INVALID_PARAMS, exc.message) from None
         except CallRefused as exc:
             raise MCPError(types.INVALID_REQUEST if exc.status < 500 else types.INTERNAL_ERROR, exc.message) from None
-
-    async def forward(connector: str, work: Awaitable[T]) -> T:
-        try:
-            return await work
-        except BackendError as exc:
-            raise BackendFailed(f"backend {connector!r} failed: {exc}") from None
 
     async def list_prompts(
         ctx: ServerRequestContext, params: types.PaginatedRequestParams | None
@@ -285,7 +169,7 @@ def build_mcp_server(gateway: Gateway, sessions: AgentSessions) -> Server:
         return types.ListPromptsResult(prompts=page, next_cursor=cursor)
 
     async def get_prompt(ctx: ServerRequestContext, params: types.GetPromptRequestParams) -> types.GetPromptResult:
-        return await governed(ctx, features.get_prompt(principal(ctx), params.name, params.arguments or {}))
+        return await governed(features.get_prompt(principal(ctx), params.name, params.arguments or {}))
 
     async def list_resources(
         ctx: ServerRequestContext, params: types.PaginatedRequestParams | None
@@ -303,24 +187,24 @@ def build_mcp_server(gateway: Gateway, sessions: AgentSessions) -> Server:
     async def read_resource(
         ctx: ServerRequestContext, params: types.ReadResourceRequestParams
     ) -> types.ReadResourceResult:
-        return await governed(ctx, features.read_resource(principal(ctx), str(params.uri)))
+        return await governed(features.read_resource(principal(ctx), str(params.uri)))
 
     async def subscribe(ctx: ServerRequestContext, params: types.SubscribeRequestParams) -> types.EmptyResult:
         uri = str(params.uri)
-        upstream = await governed(ctx, features.subscribe(principal(ctx), uri))
-        if sessions.subscribe(ctx.session, uri):
-            await governed(ctx, forward(upstream.name, upstream.subscribe_resource(uri)))
+        upstream = await governed(features.subscribe(principal(ctx), uri))
+        if sessions.subscribe(ctx.session, uri):  # one upstream subscription serves every agent
+            await governed(features.forward(upstream, lambda: upstream.subscribe_resource(uri)))
         return types.EmptyResult()
 
     async def unsubscribe(ctx: ServerRequestContext, params: types.UnsubscribeRequestParams) -> types.EmptyResult:
         uri = str(params.uri)
         if sessions.unsubscribe(ctx.session, uri):
-            upstream = await governed(ctx, features.route(uri))
-            await governed(ctx, forward(upstream.name, upstream.unsubscribe_resource(uri)))
+            upstream = await governed(features.route(uri))
+            await governed(features.forward(upstream, lambda: upstream.unsubscribe_resource(uri)))
         return types.EmptyResult()
 
     async def complete(ctx: ServerRequestContext, params: types.CompleteRequestParams) -> types.CompleteResult:
-        return await governed(ctx, features.complete(principal(ctx), params))
+        return await governed(features.complete(principal(ctx), params))
 
     async def set_logging_level(ctx: ServerRequestContext, params: types.SetLevelRequestParams) -> types.EmptyResult:
         sessions.set_level(ctx.session, params.level)
