@@ -69,7 +69,10 @@ async def test_refusals_are_problems_with_precise_details(echo_gateway: RunningG
     _, upstream = echo_upstream
     async with client(echo_gateway) as http:
         body = assert_problem(
-            await http.post("/v1/tools/echo.add:call", json={"a": 1, "b": "two"}), 422, "invalid_arguments", "b"
+            await http.post("/v1/tools/echo.add:call", json={"a": 1, "b": "two"}),
+            422,
+            "invalid_arguments",
+            "invalid argument b: 'two' is not of type 'number'",
         )
         assert body["call_id"]
         assert_problem(await http.post("/v1/tools/echo.nope:call", json={}), 404, "unknown_tool", "'nope'")
