@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
@@ -49,7 +50,9 @@ def create_app(config: GatewayConfig) -> Starlette:
         return JSONResponse({"ready": ready, **state}, status_code=200 if ready else 503)
 
     async def metrics(request: Request) -> Response:
-        return Response(gateway.metrics.render(), media_type=gateway.metrics.content_type)
+        # Rendering thousands of series takes milliseconds: keep it off the event loop.
+        body = await asyncio.to_thread(gateway.metrics.render)
+        return Response(body, media_type=gateway.metrics.content_type)
 
     mcp_endpoint = BearerAuthGate(StreamableHTTPASGIApp(manager), gateway.authenticate)
     app = Starlette(
