@@ -13,6 +13,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from gateway.admin_api import admin_routes
+from gateway.audit.api import routes as audit_routes
 from gateway.auth_gate import BearerAuthGate
 from gateway.config import GatewayConfig
 from gateway.mcp_front import build_mcp_server, build_session_manager
@@ -35,6 +36,8 @@ def create_app(config: GatewayConfig) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await gateway.start()
+        # These endpoints serve stores opened by start(), so they join the routes then.
+        app.router.routes.extend(audit_routes(gateway.audit, gateway.authenticate))
         try:
             async with manager.run():
                 yield
