@@ -81,6 +81,39 @@ SCHEMA: dict[str, Any] = {
                 "page_size": {"type": "integer", "minimum": 1, "maximum": 10_000},
             },
         },
+        "approvals": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "database": {"type": "string", "minLength": 1},
+                "default_ttl_seconds": {"type": "number", "exclusiveMinimum": 0},
+                "max_hold_seconds": {"type": "number", "minimum": 0},
+                "retain_outcome_seconds": {"type": "number", "minimum": 0},
+                "approver_roles": {"type": "array", "minItems": 1, "items": {"type": "string", "minLength": 1}},
+                "console_url": {"type": "string", "pattern": "^https?://"},
+                "webhooks": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["url"],
+                        "properties": {
+                            "url": {"type": "string", "pattern": "^https?://"},
+                            "events": {
+                                "type": "array",
+                                "minItems": 1,
+                                "items": {"enum": ["requested", "voted", "decided", "expired"]},
+                            },
+                            "headers": {"type": "object", "additionalProperties": {"type": "string"}},
+                            "timeout_seconds": {"type": "number", "exclusiveMinimum": 0},
+                        },
+                    },
+                },
+                "webhook_attempts": {"type": "integer", "minimum": 1, "maximum": 20},
+                "webhook_backoff_seconds": {"type": "number", "exclusiveMinimum": 0},
+                "webhook_queue_size": {"type": "integer", "minimum": 1},
+            },
+        },
         "connectors": {
             "type": "object",
             "propertyNames": {"pattern": _CONNECTOR_NAME},
@@ -171,6 +204,35 @@ class FrontDoorSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class WebhookSettings:
+    url: str
+    #: Which approval events this target receives.
+    events: tuple[str, ...] = ("requested", "decided", "expired")
+    headers: Mapping[str, str] = field(default_factory=dict)
+    timeout_seconds: float = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalSettings:
+    #: SQLite file of the approvals table; defaults to the audit database.
+    database: str = "var/gateway.db"
+    #: Seconds until an undecided approval expires when its rule names no TTL.
+    default_ttl_seconds: float = 3600.0
+    #: Upper bound on how long one agent request stays open waiting for a decision.
+    max_hold_seconds: float = 300.0
+    #: How long a decided approval answers retries of the same call (the replay window).
+    retain_outcome_seconds: float = 86_400.0
+    #: Roles that may use the approvals API; a rule's approver_role narrows who may vote.
+    approver_roles: tuple[str, ...] = ("approver",)
+    #: Public base URL of the gateway, used for console links in notifications.
+    console_url: str | None = None
+    webhooks: tuple[WebhookSettings, ...] = ()
+    webhook_attempts: int = 5
+    webhook_backoff_seconds: float = 0.5
+    webhook_queue_size: int = 1000
+
+
+@dataclass(frozen=True, slots=True)
 class ConnectorSettings:
     name: str
     kind: str
@@ -185,6 +247,7 @@ class GatewayConfig:
     policy: PolicySettings = field(default_factory=PolicySettings)
     audit: AuditSettings = field(default_factory=AuditSettings)
     frontdoors: FrontDoorSettings = field(default_factory=FrontDoorSettings)
+    approvals: ApprovalSettings = field(default_factory=ApprovalSettings)
     connectors: tuple[ConnectorSettings, ...] = ()
     #: Directory relative paths in the file are resolved against.
     base_dir: Path = field(default_factory=Path.cwd)
@@ -233,6 +296,14 @@ def _tuples(section: Mapping[str, Any]) -> dict[str, Any]:
     return {k: tuple(v) if isinstance(v, list) else v for k, v in section.items()}
 
 
+def _approval_settings(raw: Mapping[str, Any], audit: AuditSettings) -> ApprovalSettings:
+    values = _tuples(raw)
+    # One database file by default: approvals sit beside the audit log they are recorded in.
+    values.setdefault("database", audit.database)
+    values["webhooks"] = tuple(WebhookSettings(**_tuples(hook)) for hook in raw.get("webhooks", ()))
+    return ApprovalSettings(**values)
+
+
 def parse_config(raw: Any, *, base_dir: Path, environ: Mapping[str, str] | None = None) -> GatewayConfig:
     if raw is None:
         raw = {}
@@ -258,6 +329,7 @@ def parse_config(raw: Any, *, base_dir: Path, environ: Mapping[str, str] | None 
         )
         for name, stanza in raw.get("connectors", {}).items()
     )
+    audit = _audit_settings(raw.get("audit", {}))
     frontdoors = FrontDoorSettings(**raw.get("frontdoors", {}))
     if frontdoors.unprefixed_connector not in (None, *(c.name for c in connectors)):
         raise ConfigError(f"frontdoors.unprefixed_connector: no connector named {frontdoors.unprefixed_connector!r}")
@@ -265,7 +337,8 @@ def parse_config(raw: Any, *, base_dir: Path, environ: Mapping[str, str] | None 
         server=ServerSettings(**_tuples(raw.get("server", {}))),
         identity=identity,
         policy=PolicySettings(**raw.get("policy", {})),
-        audit=_audit_settings(raw.get("audit", {})),
+        audit=audit,
+        approvals=_approval_settings(raw.get("approvals", {}), audit),
         frontdoors=frontdoors,
         connectors=connectors,
         base_dir=base_dir,

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 import mcp_types as types
 
 from connectors.base import BackendError
+from connectors.resilience import unwrap
 from gateway.errors import ApprovalRequired, AuditUnavailableError, BackendFailed, PolicyDenied, UnknownTool
 from gateway.models import Effect, Principal
 from gateway.naming import PROMPTS, RESOURCES, AgentNames, policy_connector
@@ -90,7 +91,8 @@ class McpFeatures:
 
     @property
     def upstreams(self) -> list[McpUpstream]:
-        return [c for c in self.gateway.connectors if isinstance(c, McpUpstream)]
+        backends = (unwrap(c) for c in self.gateway.connectors)
+        return [b for b in backends if isinstance(b, McpUpstream)]
 
     async def _gather(self, what: str, fetch: Callable[[McpUpstream], Awaitable[list[T]]]) -> list[tuple[str, T]]:
         """Every upstream's items; one that cannot list is left out (and logged), not fatal."""

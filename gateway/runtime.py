@@ -13,6 +13,7 @@ from typing import Any
 from starlette.requests import HTTPConnection
 
 from connectors.base import Connector, create_connector
+from connectors.resilience import unwrap
 from gateway import __version__
 from gateway.audit import AuditLog
 from gateway.auth_gate import Authenticator
@@ -59,10 +60,11 @@ class Gateway:
             # Upstreams that announce changes (MCP): agents are told once the catalog has them.
             if hasattr(connector, "on_tools_changed"):
                 connector.on_tools_changed(self._upstream_tools_changed)
-            if hasattr(connector, "on_listing_changed"):
-                connector.on_listing_changed = self.announce
-            if hasattr(connector, "on_resource_updated"):
-                connector.on_resource_updated = self._resource_updated
+            backend = unwrap(connector)
+            if hasattr(backend, "on_listing_changed"):
+                backend.on_listing_changed = self.announce
+            if hasattr(backend, "on_resource_updated"):
+                backend.on_resource_updated = self._resource_updated
         self.authenticate = Authenticator(
             lambda: self.verifier, self.record_auth_failure, observe_seconds=self.metrics.stage_timer("identity")
         )
