@@ -249,12 +249,18 @@ class McpFeatures:
         if decision.effect is Effect.APPROVE:
             raise ApprovalRequired(f"reading {kind} cannot wait for approval ({decision.reason})")
         started = time.perf_counter()
-        outcome: dict[str, Any] = {"status": "ok"}
+        outcome: dict[str, Any] = {"status": "error", "error": "cancelled"}
         try:
-            return await forward()
+            answer = await forward()
         except BackendError as exc:
-            outcome = {"status": "error", "error": str(exc)}
+            outcome["error"] = str(exc)
             raise BackendFailed(f"backend {connector!r} failed: {exc}") from None
+        except Exception as exc:  # e.g. the agent could not be asked (MCPError): recorded, passed on
+            outcome["error"] = str(exc) or type(exc).__name__
+            raise
+        else:
+            outcome = {"status": "ok"}
+            return answer
         finally:
             outcome["latency_ms"] = round((time.perf_counter() - started) * 1000, 3)
             # The upstream has answered: a failure to record that cannot undo it, so it is

@@ -361,3 +361,13 @@ async def test_configured_allow_list_replaces_the_loopback_default(echo_upstream
             )
     assert loopback.status_code == 421
     assert named.status_code == 200 and origin.status_code == 200
+
+
+async def test_elicitation_cannot_reach_an_agent_without_back_channel(conf_gateway: RunningGateway) -> None:
+    async with agent(conf_gateway, "2026-07-28") as client:
+        result = await client.call_tool("conf.test_elicitation", {"message": "Who are you?"})
+    assert result.is_error
+    assert "no back-channel" in result.content[0].text
+    records = [r for r in read_records(conf_gateway.config.audit.database) if r.kind.startswith("access.")]
+    assert [r.kind for r in records] == ["access.decided", "access.completed"]
+    assert records[1].data["status"] == "error" and "no back-channel" in records[1].data["error"]
