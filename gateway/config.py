@@ -3,6 +3,7 @@ validated at start-up with an error that names the bad key and value."""
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -71,6 +72,28 @@ SCHEMA: dict[str, Any] = {
                 "redact_card_numbers": {"type": "boolean"},
                 "busy_timeout_seconds": {"type": "number", "minimum": 0},
                 "auditor_role": {"type": "string", "minLength": 1},
+            },
+        },
+        "limits": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "redis_url": {"type": "string", "pattern": "^rediss?://"},
+                "rules": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["per", "rate_per_second"],
+                        "properties": {
+                            "per": {"enum": ["agent", "tool", "agent_tool"]},
+                            "tools": {"type": "string", "minLength": 1},
+                            "agents": {"type": "string", "minLength": 1},
+                            "rate_per_second": {"type": "number", "exclusiveMinimum": 0},
+                            "burst": {"type": "integer", "minimum": 1},
+                        },
+                    },
+                },
             },
         },
         "connectors": {
@@ -153,6 +176,25 @@ class AuditSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class RateLimitRule:
+    #: One bucket per agent (JWT subject), per tool, or per agent and tool.
+    per: str
+    rate_per_second: float
+    #: Calls allowed at once after a quiet spell (the bucket's size); default: one second's worth.
+    burst: int
+    #: Glob over `connector.tool` and over the agent's subject: which calls the rule counts.
+    tools: str = "*"
+    agents: str = "*"
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimitSettings:
+    rules: tuple[RateLimitRule, ...] = ()
+    #: Shared buckets for every replica; none: each process counts on its own.
+    redis_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ConnectorSettings:
     name: str
     kind: str
@@ -166,6 +208,7 @@ class GatewayConfig:
     identity: IdentitySettings = field(default_factory=IdentitySettings)
     policy: PolicySettings = field(default_factory=PolicySettings)
     audit: AuditSettings = field(default_factory=AuditSettings)
+    limits: RateLimitSettings = field(default_factory=RateLimitSettings)
     connectors: tuple[ConnectorSettings, ...] = ()
     #: Directory relative paths in the file are resolved against.
     base_dir: Path = field(default_factory=Path.cwd)
@@ -244,6 +287,7 @@ def parse_config(raw: Any, *, base_dir: Path, environ: Mapping[str, str] | None 
         identity=identity,
         policy=PolicySettings(**raw.get("policy", {})),
         audit=_audit_settings(raw.get("audit", {})),
+        limits=_rate_limit_settings(raw.get("limits", {})),
         connectors=connectors,
         base_dir=base_dir,
     )
@@ -256,6 +300,14 @@ def _audit_settings(audit: dict[str, Any]) -> AuditSettings:
         except re.error as exc:
             raise ConfigError(f"audit.redact_patterns.{i}: invalid regular expression {pattern!r}: {exc}") from None
     return AuditSettings(**_tuples(audit))
+
+
+def _rate_limit_settings(section: dict[str, Any]) -> RateLimitSettings:
+    rules = tuple(
+        RateLimitRule(**{"burst": max(1, math.ceil(rule["rate_per_second"])), **rule})
+        for rule in section.get("rules", ())
+    )
+    return RateLimitSettings(rules=rules, redis_url=section.get("redis_url"))
 
 
 def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> GatewayConfig:

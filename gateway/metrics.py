@@ -24,7 +24,7 @@ _BUCKETS = (0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
 _DECISION_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 4 * 3600, 12 * 3600, 24 * 3600)
 
 #: The stages of the call path that `gateway_stage_duration_seconds` times.
-STAGES = ("identity", "validate", "policy", "approval_wait", "backend", "audit")
+STAGES = ("identity", "validate", "rate_limit", "policy", "approval_wait", "backend", "audit")
 #: Why a request was refused before reaching a backend (the refusals' `outcome`).
 REJECTION_REASONS = (
     "unauthenticated",
@@ -34,6 +34,7 @@ REJECTION_REASONS = (
     "approval_required",
     "audit_unavailable",
     "rate_limited",
+    "rate_limit_unavailable",
 )
 RELOAD_RESULTS = ("success", "unchanged", "failure")
 #: How an approval ends.
@@ -147,7 +148,8 @@ class Metrics:
         )
         self.stage_duration = Histogram(
             "gateway_stage_duration_seconds",
-            "Time spent in each stage of the call path (identity, validate, policy, approval_wait, backend, audit).",
+            "Time spent in each stage of the call path (identity, validate, rate_limit, policy, approval_wait, "
+            "backend, audit).",
             ["stage"],
             buckets=_BUCKETS,
             registry=registry,
