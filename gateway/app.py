@@ -54,12 +54,7 @@ def create_app(config: GatewayConfig) -> Starlette:
         body = await asyncio.to_thread(gateway.metrics.render)
         return Response(body, media_type=gateway.metrics.content_type)
 
-    mcp_endpoint = BearerAuthGate(
-        StreamableHTTPASGIApp(manager),
-        lambda: gateway.verifier,
-        gateway.record_auth_failure,
-        observe_seconds=gateway.metrics.stage_timer("identity"),
-    )
+    mcp_endpoint = BearerAuthGate(StreamableHTTPASGIApp(manager), gateway.authenticate)
     app = Starlette(
         routes=[
             Route("/mcp", mcp_endpoint, methods=["GET", "POST", "DELETE"]),

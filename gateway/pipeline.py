@@ -14,7 +14,7 @@ import time
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from connectors.base import BackendError, BackendUnavailable, CallContext
+from connectors.base import BackendError, BackendTimeout, BackendUnavailable, CallContext
 from gateway.audit.canonical import canonical_json, sha256_hex
 from gateway.catalog import Catalog, CatalogEntry
 from gateway.errors import (
@@ -176,13 +176,13 @@ class Pipeline:
         error: str | None = None
         result: ToolResult | None = None
         try:
-            async with asyncio.timeout(timeout):
-                result = await connector.call(
-                    entry.spec.name,
-                    call.arguments,
-                    CallContext(call.call_id, call.principal, call.traceparent, timeout),
-                )
-        except TimeoutError:
+            # The connector's resilience wrapper holds the call to this deadline.
+            result = await connector.call(
+                entry.spec.name,
+                call.arguments,
+                CallContext(call.call_id, call.principal, call.traceparent, timeout),
+            )
+        except BackendTimeout:
             error = f"backend {call.connector!r} did not answer within {timeout:g} s"
             raise BackendTimedOut(error) from None
         except BackendUnavailable as exc:
@@ -190,10 +190,6 @@ class Pipeline:
             raise BackendFailed(error) from None
         except BackendError as exc:
             error = f"backend {call.connector!r} failed: {exc}"
-            raise BackendFailed(error) from None
-        except Exception:
-            log.exception("connector %s raised on %s", call.connector, call.tool)
-            error = f"backend {call.connector!r} failed with an internal error"
             raise BackendFailed(error) from None
         finally:
             latency = time.perf_counter() - stage

@@ -14,6 +14,7 @@ from starlette.requests import HTTPConnection
 from connectors.base import Connector, create_connector
 from gateway import __version__
 from gateway.audit import AuditLog
+from gateway.auth_gate import Authenticator
 from gateway.catalog import Catalog
 from gateway.config import GatewayConfig
 from gateway.identity import TokenVerifier
@@ -30,6 +31,7 @@ class Gateway:
     config: GatewayConfig
     metrics: Metrics = field(default_factory=Metrics)
     verifier: TokenVerifier = field(init=False)
+    authenticate: Authenticator = field(init=False)
     audit: AuditLog = field(init=False)
     policy: PolicyHolder = field(init=False)
     catalog: Catalog = field(init=False)
@@ -45,6 +47,9 @@ class Gateway:
         self.policy = PolicyHolder.load(self.config.resolve(self.config.policy.directory))
         self.connectors = [create_connector(s) for s in self.config.connectors]
         self.catalog = Catalog(self.connectors)
+        self.authenticate = Authenticator(
+            lambda: self.verifier, self.record_auth_failure, observe_seconds=self.metrics.stage_timer("identity")
+        )
         self.limiter = RateLimiter.from_settings(self.config.limits)
 
     async def start(self) -> None:
