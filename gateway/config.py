@@ -3,6 +3,7 @@ validated at start-up with an error that names the bad key and value."""
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -114,6 +115,28 @@ SCHEMA: dict[str, Any] = {
                 "webhook_queue_size": {"type": "integer", "minimum": 1},
             },
         },
+        "limits": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "redis_url": {"type": "string", "pattern": "^rediss?://"},
+                "rules": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["per", "rate_per_second"],
+                        "properties": {
+                            "per": {"enum": ["agent", "tool", "agent_tool"]},
+                            "tools": {"type": "string", "minLength": 1},
+                            "agents": {"type": "string", "minLength": 1},
+                            "rate_per_second": {"type": "number", "exclusiveMinimum": 0},
+                            "burst": {"type": "integer", "minimum": 1},
+                        },
+                    },
+                },
+            },
+        },
         "connectors": {
             "type": "object",
             "propertyNames": {"pattern": _CONNECTOR_NAME},
@@ -204,6 +227,25 @@ class FrontDoorSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class RateLimitRule:
+    #: One bucket per agent (JWT subject), per tool, or per agent and tool.
+    per: str
+    rate_per_second: float
+    #: Calls allowed at once after a quiet spell (the bucket's size); default: one second's worth.
+    burst: int
+    #: Glob over `connector.tool` and over the agent's subject: which calls the rule counts.
+    tools: str = "*"
+    agents: str = "*"
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimitSettings:
+    rules: tuple[RateLimitRule, ...] = ()
+    #: Shared buckets for every replica; none: each process counts on its own.
+    redis_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class WebhookSettings:
     url: str
     #: Which approval events this target receives.
@@ -248,6 +290,7 @@ class GatewayConfig:
     audit: AuditSettings = field(default_factory=AuditSettings)
     frontdoors: FrontDoorSettings = field(default_factory=FrontDoorSettings)
     approvals: ApprovalSettings = field(default_factory=ApprovalSettings)
+    limits: RateLimitSettings = field(default_factory=RateLimitSettings)
     connectors: tuple[ConnectorSettings, ...] = ()
     #: Directory relative paths in the file are resolved against.
     base_dir: Path = field(default_factory=Path.cwd)
@@ -340,6 +383,7 @@ def parse_config(raw: Any, *, base_dir: Path, environ: Mapping[str, str] | None 
         audit=audit,
         approvals=_approval_settings(raw.get("approvals", {}), audit),
         frontdoors=frontdoors,
+        limits=_rate_limit_settings(raw.get("limits", {})),
         connectors=connectors,
         base_dir=base_dir,
     )
@@ -369,3 +413,11 @@ def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> G
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise ConfigError(f"config file {path} is not valid YAML{where}") from None
     return parse_config(raw, base_dir=path.resolve().parent, environ=environ)
+
+
+def _rate_limit_settings(section: dict[str, Any]) -> RateLimitSettings:
+    rules = tuple(
+        RateLimitRule(**{"burst": max(1, math.ceil(rule["rate_per_second"])), **rule})
+        for rule in section.get("rules", ())
+    )
+    return RateLimitSettings(rules=rules, redis_url=section.get("redis_url"))

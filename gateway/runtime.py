@@ -24,6 +24,7 @@ from gateway.metrics import Metrics
 from gateway.models import Principal, ToolSpec
 from gateway.pipeline import Pipeline
 from gateway.policy import PolicyHolder, ReloadResult
+from gateway.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,7 @@ class Gateway:
     policy: PolicyHolder = field(init=False)
     catalog: Catalog = field(init=False)
     pipeline: Pipeline = field(init=False)
+    limiter: RateLimiter = field(init=False)
     connectors: list[Connector] = field(default_factory=list)
     listing_listeners: list[ListingListener] = field(default_factory=list)
     #: Told the URI of an upstream resource that changed (agents' subscriptions).
@@ -68,6 +70,7 @@ class Gateway:
         self.authenticate = Authenticator(
             lambda: self.verifier, self.record_auth_failure, observe_seconds=self.metrics.stage_timer("identity")
         )
+        self.limiter = RateLimiter.from_settings(self.config.limits)
 
     async def start(self) -> None:
         """Open the store and connect the backends. Idempotent: the CLI starts the gateway
@@ -83,6 +86,7 @@ class Gateway:
             audit=self.audit,
             metrics=self.metrics,
             timeouts={s.name: s.timeout_seconds for s in self.config.connectors},
+            limiter=self.limiter,
         )
         self.metrics.policy_loaded(self.policy.current.version)
         self.metrics.watch_connectors(self.connectors)
@@ -107,6 +111,7 @@ class Gateway:
                 await self._policy_watch
         for connector in self.connectors:
             await connector.close()
+        await self.limiter.close()
         await self.audit.append("gateway.stopped", {"version": __version__, "config_digest": self.config_digest})
         await self.audit.close()
 
