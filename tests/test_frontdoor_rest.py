@@ -216,3 +216,15 @@ async def test_openapi_document_is_per_caller(echo_gateway: RunningGateway) -> N
     assert operation["operationId"] == "echo__add"
     assert operation["requestBody"]["content"]["application/json"]["schema"]["required"] == ["a", "b"]
     assert set(narrow["paths"]) == {"/v1/tools"}
+
+
+async def test_rate_limited_call_is_429_with_retry_after(echo_upstream, start_gateway: GatewayFactory) -> None:
+    url, upstream = echo_upstream
+    limits = {"rules": [{"per": "agent", "rate_per_second": 0.1, "burst": 1}]}
+    async with start_gateway({"echo": {"kind": "mcp", "url": url}}, limits=limits) as gw, client(gw) as http:
+        first = await http.post("/v1/tools/echo.add:call", json={"a": 1, "b": 2})
+        second = await http.post("/v1/tools/echo.add:call", json={"a": 1, "b": 2})
+    assert first.status_code == 200
+    assert_problem(second, 429, "rate_limited", "retry after")
+    assert second.headers["Retry-After"] == "10"
+    assert len(upstream.state.calls) == 1

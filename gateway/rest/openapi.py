@@ -65,8 +65,9 @@ _CALL_FAILURES = {
     "413": "Request body too large",
     "415": "Body is not application/json",
     "422": "Arguments do not match the tool's input schema, or the Idempotency-Key was used for another request",
+    "429": "A rate limit refused the call (Retry-After says when to try again)",
     "502": "The backend failed",
-    "503": "The audit log is unavailable, so nothing was forwarded",
+    "503": "The audit log or the rate-limit store is unavailable, so nothing was forwarded",
     "504": "The backend did not answer in time",
 }
 

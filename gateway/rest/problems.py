@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from http import HTTPStatus
 from typing import Any
 
 from starlette.responses import JSONResponse
 
 from gateway.auth_gate import challenge
-from gateway.errors import CallRefused
+from gateway.errors import CallRefused, RateLimited
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 #: Problem types are URNs: stable identifiers a client can switch on, not pages to fetch.
@@ -44,7 +45,11 @@ def from_problem(problem: Problem) -> JSONResponse:
 
 
 def from_refusal(refusal: CallRefused, call_id: str) -> JSONResponse:
-    return problem_response(refusal.status, refusal.outcome, refusal.message, call_id=call_id)
+    headers = None
+    if isinstance(refusal, RateLimited):
+        # Whole seconds (RFC 9110), rounded up so a prompt retry finds a token.
+        headers = {"Retry-After": str(max(1, math.ceil(refusal.retry_after)))}
+    return problem_response(refusal.status, refusal.outcome, refusal.message, headers=headers, call_id=call_id)
 
 
 def unauthorized_problem(reason: str) -> JSONResponse:
