@@ -3,13 +3,14 @@ and hand the Principal to what is behind it."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken
 from starlette.datastructures import Headers
 from starlette.requests import HTTPConnection
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.identity import AuthError, TokenVerifier, bearer_token
@@ -28,16 +29,17 @@ def principal_of(scope: Scope) -> Principal:
     return principal
 
 
-def unauthorized(reason: str) -> JSONResponse:
-    # RFC 6750: the reason travels in the challenge too, with quotes kept out of it.
+def challenge(reason: str) -> str:
+    """The WWW-Authenticate value for a refused token (RFC 6750), quotes kept out of it."""
     description = reason.replace('"', "'")
+    return f'Bearer realm="agent-gateway", error="invalid_token", error_description="{description}"'
+
+
+def unauthorized(reason: str) -> Response:
     return JSONResponse(
         {"error": "invalid_token", "error_description": reason},
         status_code=401,
-        headers={
-            "WWW-Authenticate": f'Bearer realm="agent-gateway", error="invalid_token", '
-            f'error_description="{description}"'
-        },
+        headers={"WWW-Authenticate": challenge(reason)},
     )
 
 
@@ -45,24 +47,40 @@ class Authenticator:
     """Turns a request's bearer token into a Principal; every failure is recorded before
     AuthError is raised. Shared by every authenticated endpoint."""
 
-    def __init__(self, verifier: Callable[[], TokenVerifier], on_failure: OnAuthFailure) -> None:
+    def __init__(
+        self,
+        verifier: Callable[[], TokenVerifier],
+        on_failure: OnAuthFailure,
+        *,
+        observe_seconds: Callable[[float], None] | None = None,
+    ) -> None:
         self._verifier = verifier
         self._on_failure = on_failure
+        #: Told how long each verification took (the identity stage's latency metric).
+        self._observe_seconds = observe_seconds
 
     async def __call__(self, conn: HTTPConnection) -> Principal:
+        started = time.perf_counter()
         try:
             return self._verifier().verify(bearer_token(conn.headers))
         except AuthError as exc:
             await self._on_failure(str(exc), conn)
             raise
+        finally:
+            if self._observe_seconds is not None:
+                self._observe_seconds(time.perf_counter() - started)
 
 
 class BearerAuthGate:
     """ASGI wrapper: only requests with a valid token reach `app`."""
 
-    def __init__(self, app: ASGIApp, authenticate: Authenticator) -> None:
+    def __init__(
+        self, app: ASGIApp, authenticate: Authenticator, refuse: Callable[[str], Response] = unauthorized
+    ) -> None:
         self.app = app
         self._authenticate = authenticate
+        # Each front door answers a bad token in its own error shape (the REST one: RFC 9457).
+        self._refuse = refuse
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -71,7 +89,7 @@ class BearerAuthGate:
         try:
             principal = await self._authenticate(HTTPConnection(scope))
         except AuthError as exc:
-            await unauthorized(str(exc))(scope, receive, send)
+            await self._refuse(str(exc))(scope, receive, send)
             return
         scope[PRINCIPAL_SCOPE_KEY] = principal
         # The SDK binds each MCP session to the identity that opened it: a session id

@@ -3,6 +3,7 @@ validated at start-up with an error that names the bad key and value."""
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -73,6 +74,14 @@ SCHEMA: dict[str, Any] = {
                 "auditor_role": {"type": "string", "minLength": 1},
             },
         },
+        "frontdoors": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "unprefixed_connector": {"type": "string", "pattern": _CONNECTOR_NAME},
+                "page_size": {"type": "integer", "minimum": 1, "maximum": 10_000},
+            },
+        },
         "approvals": {
             "type": "object",
             "additionalProperties": False,
@@ -104,6 +113,28 @@ SCHEMA: dict[str, Any] = {
                 "webhook_attempts": {"type": "integer", "minimum": 1, "maximum": 20},
                 "webhook_backoff_seconds": {"type": "number", "exclusiveMinimum": 0},
                 "webhook_queue_size": {"type": "integer", "minimum": 1},
+            },
+        },
+        "limits": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "redis_url": {"type": "string", "pattern": "^rediss?://"},
+                "rules": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["per", "rate_per_second"],
+                        "properties": {
+                            "per": {"enum": ["agent", "tool", "agent_tool"]},
+                            "tools": {"type": "string", "minLength": 1},
+                            "agents": {"type": "string", "minLength": 1},
+                            "rate_per_second": {"type": "number", "exclusiveMinimum": 0},
+                            "burst": {"type": "integer", "minimum": 1},
+                        },
+                    },
+                },
             },
         },
         "connectors": {
@@ -186,6 +217,35 @@ class AuditSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class FrontDoorSettings:
+    #: This connector's tools and prompts are shown to MCP agents without the `connector.`
+    #: prefix (a gateway fronting one MCP server looks exactly like it); policy still sees
+    #: `connector.name`.
+    unprefixed_connector: str | None = None
+    #: Items per page of MCP list results (tools, prompts, resources).
+    page_size: int = 100
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimitRule:
+    #: One bucket per agent (JWT subject), per tool, or per agent and tool.
+    per: str
+    rate_per_second: float
+    #: Calls allowed at once after a quiet spell (the bucket's size); default: one second's worth.
+    burst: int
+    #: Glob over `connector.tool` and over the agent's subject: which calls the rule counts.
+    tools: str = "*"
+    agents: str = "*"
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimitSettings:
+    rules: tuple[RateLimitRule, ...] = ()
+    #: Shared buckets for every replica; none: each process counts on its own.
+    redis_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class WebhookSettings:
     url: str
     #: Which approval events this target receives.
@@ -228,7 +288,9 @@ class GatewayConfig:
     identity: IdentitySettings = field(default_factory=IdentitySettings)
     policy: PolicySettings = field(default_factory=PolicySettings)
     audit: AuditSettings = field(default_factory=AuditSettings)
+    frontdoors: FrontDoorSettings = field(default_factory=FrontDoorSettings)
     approvals: ApprovalSettings = field(default_factory=ApprovalSettings)
+    limits: RateLimitSettings = field(default_factory=RateLimitSettings)
     connectors: tuple[ConnectorSettings, ...] = ()
     #: Directory relative paths in the file are resolved against.
     base_dir: Path = field(default_factory=Path.cwd)
@@ -311,12 +373,17 @@ def parse_config(raw: Any, *, base_dir: Path, environ: Mapping[str, str] | None 
         for name, stanza in raw.get("connectors", {}).items()
     )
     audit = _audit_settings(raw.get("audit", {}))
+    frontdoors = FrontDoorSettings(**raw.get("frontdoors", {}))
+    if frontdoors.unprefixed_connector not in (None, *(c.name for c in connectors)):
+        raise ConfigError(f"frontdoors.unprefixed_connector: no connector named {frontdoors.unprefixed_connector!r}")
     return GatewayConfig(
         server=ServerSettings(**_tuples(raw.get("server", {}))),
         identity=identity,
         policy=PolicySettings(**raw.get("policy", {})),
         audit=audit,
         approvals=_approval_settings(raw.get("approvals", {}), audit),
+        frontdoors=frontdoors,
+        limits=_rate_limit_settings(raw.get("limits", {})),
         connectors=connectors,
         base_dir=base_dir,
     )
@@ -346,3 +413,11 @@ def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> G
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise ConfigError(f"config file {path} is not valid YAML{where}") from None
     return parse_config(raw, base_dir=path.resolve().parent, environ=environ)
+
+
+def _rate_limit_settings(section: dict[str, Any]) -> RateLimitSettings:
+    rules = tuple(
+        RateLimitRule(**{"burst": max(1, math.ceil(rule["rate_per_second"])), **rule})
+        for rule in section.get("rules", ())
+    )
+    return RateLimitSettings(rules=rules, redis_url=section.get("redis_url"))

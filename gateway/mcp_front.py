@@ -1,23 +1,37 @@
 """The MCP front door: one MCP server (official SDK, Streamable HTTP) showing the tools
-of every connector as `connector.tool`, each call handed to the pipeline."""
+of every connector as `connector.tool` and the prompts and resources of upstream MCP
+servers, each call handed to the pipeline and each read governed by the same policy.
+
+While a call runs, the agent's session is its back-channel: upstream progress and log
+messages reach it (gateway.relay), and the agent's cancel cancels the upstream request.
+"""
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+import warnings
+from collections.abc import Awaitable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import mcp_types as types
 from mcp import MCPError
 from mcp.server import Server, ServerRequestContext
+from mcp.server.lowlevel.server import NotificationOptions
+from mcp.server.models import InitializationOptions
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
+from mcp.shared.exceptions import MCPDeprecationWarning
 
 from gateway import __version__
 from gateway.auth_gate import principal_of
 from gateway.errors import CallRefused, UnknownTool
-from gateway.models import Principal, ToolCall, ToolResult, ToolSpec, split_qualified_name
+from gateway.mcp_backchannel import agent_relay
+from gateway.mcp_features import McpFeatures
+from gateway.mcp_sessions import AgentSessions
+from gateway.models import Principal, ToolCall, ToolResult, ToolSpec
+from gateway.naming import AgentNames
+from gateway.relay import relaying
 from gateway.tracing import continue_trace
 
 if TYPE_CHECKING:
@@ -25,10 +39,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+INSTRUCTIONS = "Governed tools: every call is authorized by policy, may wait for human approval, and is audited."
 
-def _tool(spec: ToolSpec) -> types.Tool:
+
+def _tool(spec: ToolSpec, name: str) -> types.Tool:
     return types.Tool(
-        name=spec.qualified_name,
+        name=name,
         title=spec.title,
         description=spec.description,
         input_schema=dict(spec.input_schema),
@@ -60,18 +77,47 @@ def _client_name(ctx: ServerRequestContext) -> str | None:
     return ctx.request.headers.get("user-agent") if ctx.request is not None else None
 
 
-def build_mcp_server(gateway: Gateway) -> Server:
+def paginate(items: Sequence[T], params: types.PaginatedRequestParams | None, size: int) -> tuple[list[T], str | None]:
+    """One page of `items` and the cursor of the next (an offset: lists are rebuilt per request)."""
+    cursor = params.cursor if params is not None else None
+    start = 0
+    if cursor is not None:
+        if not cursor.isdigit() or int(cursor) > len(items):
+            raise MCPError(types.INVALID_PARAMS, f"invalid cursor {cursor!r}: pass the nextCursor of the last page")
+        start = int(cursor)
+    end = start + size
+    return list(items[start:end]), str(end) if end < len(items) else None
+
+
+class _GatewayServer(Server):
+    def create_initialization_options(
+        self, notification_options: NotificationOptions | None = None, *args: Any, **kwargs: Any
+    ) -> InitializationOptions:
+        # The gateway tells agents when the catalog or the policy changes what they may see.
+        changes = NotificationOptions(prompts_changed=True, resources_changed=True, tools_changed=True)
+        return super().create_initialization_options(notification_options or changes, *args, **kwargs)
+
+
+def build_mcp_server(gateway: Gateway, sessions: AgentSessions) -> Server:
+    settings = gateway.config.frontdoors
+    names = AgentNames([c.name for c in gateway.connectors], settings.unprefixed_connector)
+    features = McpFeatures(gateway, names)
+
+    def principal(ctx: ServerRequestContext) -> Principal:
+        sessions.seen(ctx.session)
+        return _principal(ctx)
+
     async def list_tools(
         ctx: ServerRequestContext, params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
-        principal = _principal(ctx)
-        policy = gateway.policy.current
-        specs = await gateway.catalog.specs()
-        return types.ListToolsResult(tools=[_tool(s) for s in specs if policy.may_list(principal, s.connector, s.name)])
+        specs = await gateway.tools_for(principal(ctx))
+        page, cursor = paginate(specs, params, settings.page_size)
+        tools = [_tool(s, names.shown(s.connector, s.name)) for s in page]
+        return types.ListToolsResult(tools=tools, next_cursor=cursor)
 
     async def call_tool(ctx: ServerRequestContext, params: types.CallToolRequestParams) -> types.CallToolResult:
-        principal = _principal(ctx)
-        parts = split_qualified_name(params.name)
+        who = principal(ctx)
+        parts = names.resolve(params.name)
         if parts is None:
             raise MCPError(types.INVALID_PARAMS, f"Unknown tool: {params.name!r} (tool names are 'connector.tool')")
         headers: Mapping[str, str] = ctx.request.headers if ctx.request is not None else {}
@@ -79,7 +125,7 @@ def build_mcp_server(gateway: Gateway) -> Server:
         arguments: dict[str, Any] = params.arguments or {}
         call = ToolCall(
             call_id=uuid.uuid4().hex,
-            principal=principal,
+            principal=who,
             connector=parts[0],
             tool=parts[1],
             arguments=arguments,
@@ -89,7 +135,8 @@ def build_mcp_server(gateway: Gateway) -> Server:
             client=_client_name(ctx),
         )
         try:
-            return _call_result(await gateway.pipeline.run(call))
+            with relaying(agent_relay(ctx, who, parts[0], parts[1], features, sessions)):
+                return _call_result(await gateway.pipeline.run(call))
         except UnknownTool as exc:
             # The spec answers an unknown tool with a protocol error, not a tool result.
             raise MCPError(types.INVALID_PARAMS, exc.message) from None
@@ -101,17 +148,89 @@ def build_mcp_server(gateway: Gateway) -> Server:
             return _error_result(f"internal gateway error (call id {call.call_id})")
 
     def input_schema(name: str) -> Mapping[str, Any] | None:
-        entry = gateway.catalog.entry(name)
+        parts = names.resolve(name)
+        entry = gateway.catalog.entry(f"{parts[0]}.{parts[1]}") if parts is not None else None
         return entry.spec.input_schema if entry is not None else None
 
-    return Server(
-        "agent-gateway",
-        version=__version__,
-        instructions="Governed tools: every call is authorized by policy, may wait for human approval, and is audited.",
-        on_list_tools=list_tools,
-        on_call_tool=call_tool,
-        get_tool_input_schema=input_schema,
-    )
+    async def governed(work: Awaitable[T]) -> T:
+        """A prompt get, resource read or subscription: refusals are JSON-RPC errors (these
+        results have no isError)."""
+        try:
+            return await work
+        except UnknownTool as exc:
+            raise MCPError(types.INVALID_PARAMS, exc.message) from None
+        except CallRefused as exc:
+            raise MCPError(types.INVALID_REQUEST if exc.status < 500 else types.INTERNAL_ERROR, exc.message) from None
+
+    async def list_prompts(
+        ctx: ServerRequestContext, params: types.PaginatedRequestParams | None
+    ) -> types.ListPromptsResult:
+        page, cursor = paginate(await features.list_prompts(principal(ctx)), params, settings.page_size)
+        return types.ListPromptsResult(prompts=page, next_cursor=cursor)
+
+    async def get_prompt(ctx: ServerRequestContext, params: types.GetPromptRequestParams) -> types.GetPromptResult:
+        return await governed(features.get_prompt(principal(ctx), params.name, params.arguments or {}))
+
+    async def list_resources(
+        ctx: ServerRequestContext, params: types.PaginatedRequestParams | None
+    ) -> types.ListResourcesResult:
+        page, cursor = paginate(await features.list_resources(principal(ctx)), params, settings.page_size)
+        return types.ListResourcesResult(resources=page, next_cursor=cursor)
+
+    async def list_resource_templates(
+        ctx: ServerRequestContext, params: types.PaginatedRequestParams | None
+    ) -> types.ListResourceTemplatesResult:
+        templates = await features.list_resource_templates(principal(ctx))
+        page, cursor = paginate(templates, params, settings.page_size)
+        return types.ListResourceTemplatesResult(resource_templates=page, next_cursor=cursor)
+
+    async def read_resource(
+        ctx: ServerRequestContext, params: types.ReadResourceRequestParams
+    ) -> types.ReadResourceResult:
+        return await governed(features.read_resource(principal(ctx), str(params.uri)))
+
+    async def subscribe(ctx: ServerRequestContext, params: types.SubscribeRequestParams) -> types.EmptyResult:
+        uri = str(params.uri)
+        upstream = await governed(features.subscribe(principal(ctx), uri))
+        if sessions.subscribe(ctx.session, uri):  # one upstream subscription serves every agent
+            await governed(features.forward(upstream, lambda: upstream.subscribe_resource(uri)))
+        return types.EmptyResult()
+
+    async def unsubscribe(ctx: ServerRequestContext, params: types.UnsubscribeRequestParams) -> types.EmptyResult:
+        uri = str(params.uri)
+        if sessions.unsubscribe(ctx.session, uri):
+            upstream = await governed(features.route(uri))
+            await governed(features.forward(upstream, lambda: upstream.unsubscribe_resource(uri)))
+        return types.EmptyResult()
+
+    async def complete(ctx: ServerRequestContext, params: types.CompleteRequestParams) -> types.CompleteResult:
+        return await governed(features.complete(principal(ctx), params))
+
+    async def set_logging_level(ctx: ServerRequestContext, params: types.SetLevelRequestParams) -> types.EmptyResult:
+        sessions.set_level(ctx.session, params.level)
+        return types.EmptyResult()
+
+    with warnings.catch_warnings():
+        # Logging is deprecated from 2026-07-28 on, but 2025 agents still read upstream logs through it.
+        warnings.simplefilter("ignore", MCPDeprecationWarning)
+        server = _GatewayServer(
+            "agent-gateway",
+            version=__version__,
+            instructions=INSTRUCTIONS,
+            on_list_tools=list_tools,
+            on_call_tool=call_tool,
+            get_tool_input_schema=input_schema,
+            on_list_prompts=list_prompts,
+            on_get_prompt=get_prompt,
+            on_list_resources=list_resources,
+            on_list_resource_templates=list_resource_templates,
+            on_read_resource=read_resource,
+            on_set_logging_level=set_logging_level,
+            on_subscribe_resource=subscribe,
+            on_unsubscribe_resource=unsubscribe,
+            on_completion=complete,
+        )
+    return server
 
 
 def build_session_manager(

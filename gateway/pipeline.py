@@ -14,7 +14,7 @@ import time
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from connectors.base import BackendError, BackendUnavailable, CallContext
+from connectors.base import BackendError, BackendTimeout, BackendUnavailable, CallContext
 from gateway.audit.canonical import canonical_json, sha256_hex
 from gateway.catalog import Catalog, CatalogEntry
 from gateway.errors import (
@@ -24,10 +24,13 @@ from gateway.errors import (
     BackendTimedOut,
     CallRefused,
     PolicyDenied,
+    RateLimited,
+    RateLimitUnavailable,
 )
 from gateway.metrics import Metrics
 from gateway.models import AuditRecord, Decision, Effect, Principal, ToolCall, ToolResult
 from gateway.policy import call_context
+from gateway.ratelimit import LimiterUnavailable, RateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +66,10 @@ class Pipeline:
         audit: AuditSink,
         metrics: Metrics,
         timeouts: Mapping[str, float],
+        limiter: RateLimiter,
     ) -> None:
         self.catalog = catalog
+        self.limiter = limiter
         self.policy = policy
         self.audit = audit
         self.metrics = metrics
@@ -74,15 +79,19 @@ class Pipeline:
         started = time.perf_counter()
         decision: Decision | None = None
         outcome = "ok"
+        forwarding = False
         try:
             entry, decision = await self._admit(call)
             _enforce(decision)
+            forwarding = True
             result = await self._forward(call, entry)
             if result.is_error:
                 outcome = "tool_error"
             return result
         except CallRefused as refusal:
             outcome = refusal.outcome
+            if not forwarding:
+                self.metrics.rejected_requests.labels(outcome).inc()
             raise
         finally:
             # Unknown names are folded into one label value so agents cannot grow the series.
@@ -97,11 +106,14 @@ class Pipeline:
         durable before returning. Both records are queued in order and share one group
         commit, so the audit costs one durable wait per admitted call."""
         received = self._submit_received(call)
+        stage = "validate"
         try:
             entry = await self._validate(call)
+            stage = "rate_limit"
+            await self._limit(call)
             decision = self._decide(call)
         except CallRefused as refusal:
-            rejection = {"stage": "validate", "reason": refusal.message}
+            rejection = {"stage": stage, "reason": refusal.message}
             await self._durable(received, self.audit.submit("call.rejected", rejection, call.call_id))
             raise
         except BaseException:
@@ -136,6 +148,18 @@ class Pipeline:
         self.metrics.stage_duration.labels("validate").observe(time.perf_counter() - stage)
         return entry
 
+    async def _limit(self, call: ToolCall) -> None:
+        stage = time.perf_counter()
+        agent, tool = call.principal.subject, call.qualified_name
+        try:
+            limited = await self.limiter.take(agent, tool)
+        except LimiterUnavailable as exc:
+            raise RateLimitUnavailable(f"{exc}; the call was not forwarded") from None
+        finally:
+            self.metrics.stage_duration.labels("rate_limit").observe(time.perf_counter() - stage)
+        if limited is not None:
+            raise RateLimited(limited.describe(agent, tool), limited.retry_after)
+
     def _decide(self, call: ToolCall) -> Decision:
         stage = time.perf_counter()
         context = call_context(call.principal, call.front_door)
@@ -152,13 +176,13 @@ class Pipeline:
         error: str | None = None
         result: ToolResult | None = None
         try:
-            async with asyncio.timeout(timeout):
-                result = await connector.call(
-                    entry.spec.name,
-                    call.arguments,
-                    CallContext(call.call_id, call.principal, call.traceparent, timeout),
-                )
-        except TimeoutError:
+            # The connector's resilience wrapper holds the call to this deadline.
+            result = await connector.call(
+                entry.spec.name,
+                call.arguments,
+                CallContext(call.call_id, call.principal, call.traceparent, timeout),
+            )
+        except BackendTimeout:
             error = f"backend {call.connector!r} did not answer within {timeout:g} s"
             raise BackendTimedOut(error) from None
         except BackendUnavailable as exc:
@@ -166,10 +190,6 @@ class Pipeline:
             raise BackendFailed(error) from None
         except BackendError as exc:
             error = f"backend {call.connector!r} failed: {exc}"
-            raise BackendFailed(error) from None
-        except Exception:
-            log.exception("connector %s raised on %s", call.connector, call.tool)
-            error = f"backend {call.connector!r} failed with an internal error"
             raise BackendFailed(error) from None
         finally:
             latency = time.perf_counter() - stage

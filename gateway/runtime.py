@@ -6,12 +6,14 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.requests import HTTPConnection
 
 from connectors.base import Connector, create_connector
+from connectors.resilience import unwrap
 from gateway import __version__
 from gateway.audit import AuditLog
 from gateway.auth_gate import Authenticator
@@ -19,10 +21,16 @@ from gateway.catalog import Catalog
 from gateway.config import GatewayConfig
 from gateway.identity import TokenVerifier
 from gateway.metrics import Metrics
+from gateway.models import Principal, ToolSpec
 from gateway.pipeline import Pipeline
 from gateway.policy import PolicyHolder, ReloadResult
+from gateway.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
+
+#: Told "tools", "prompts" or "resources" when what agents may see of that kind has changed.
+ListingListener = Callable[[str], Awaitable[None]]
+LISTING_KINDS = ("tools", "prompts", "resources")
 
 
 @dataclass
@@ -35,9 +43,14 @@ class Gateway:
     policy: PolicyHolder = field(init=False)
     catalog: Catalog = field(init=False)
     pipeline: Pipeline = field(init=False)
+    limiter: RateLimiter = field(init=False)
     connectors: list[Connector] = field(default_factory=list)
+    listing_listeners: list[ListingListener] = field(default_factory=list)
+    #: Told the URI of an upstream resource that changed (agents' subscriptions).
+    resource_listeners: list[Callable[[str], Awaitable[None]]] = field(default_factory=list)
     _policy_watch: asyncio.Task[None] | None = None
     _started: bool = False
+    _announcements: set[asyncio.Task[None]] = field(default_factory=set, init=False)
 
     def __post_init__(self) -> None:
         # Everything that can be checked without I/O fails here, before the port opens.
@@ -45,7 +58,19 @@ class Gateway:
         self.policy = PolicyHolder.load(self.config.resolve(self.config.policy.directory))
         self.connectors = [create_connector(s) for s in self.config.connectors]
         self.catalog = Catalog(self.connectors)
-        self.authenticate = Authenticator(lambda: self.verifier, self.record_auth_failure)
+        for connector in self.connectors:
+            # Upstreams that announce changes (MCP): agents are told once the catalog has them.
+            if hasattr(connector, "on_tools_changed"):
+                connector.on_tools_changed(self._upstream_tools_changed)
+            backend = unwrap(connector)
+            if hasattr(backend, "on_listing_changed"):
+                backend.on_listing_changed = self.announce
+            if hasattr(backend, "on_resource_updated"):
+                backend.on_resource_updated = self._resource_updated
+        self.authenticate = Authenticator(
+            lambda: self.verifier, self.record_auth_failure, observe_seconds=self.metrics.stage_timer("identity")
+        )
+        self.limiter = RateLimiter.from_settings(self.config.limits)
 
     async def start(self) -> None:
         """Open the store and connect the backends. Idempotent: the CLI starts the gateway
@@ -54,15 +79,17 @@ class Gateway:
         if self._started:
             return
         self._started = True
-        self.audit = await AuditLog.open(self.config.audit, base_dir=self.config.base_dir)
+        self.audit = await AuditLog.open(self.config.audit, base_dir=self.config.base_dir, observer=self.metrics.audit)
         self.pipeline = Pipeline(
             catalog=self.catalog,
             policy=self.policy,
             audit=self.audit,
             metrics=self.metrics,
             timeouts={s.name: s.timeout_seconds for s in self.config.connectors},
+            limiter=self.limiter,
         )
-        self.metrics.policy_info.info({"version": self.policy.current.version})
+        self.metrics.policy_loaded(self.policy.current.version)
+        self.metrics.watch_connectors(self.connectors)
         for connector in self.connectors:
             await connector.start()
         await self.catalog.refresh_all()
@@ -84,6 +111,7 @@ class Gateway:
                 await self._policy_watch
         for connector in self.connectors:
             await connector.close()
+        await self.limiter.close()
         await self.audit.append("gateway.stopped", {"version": __version__, "config_digest": self.config_digest})
         await self.audit.close()
 
@@ -100,10 +128,12 @@ class Gateway:
 
     async def record_policy_reload(self, result: ReloadResult, trigger: str) -> None:
         if result.ok and not result.changed:
-            self.metrics.policy_reloads.labels("unchanged").inc()
+            self.metrics.policy_reloaded("unchanged", result.active_version)
             return
-        self.metrics.policy_reloads.labels("success" if result.ok else "failure").inc()
-        self.metrics.policy_info.info({"version": result.active_version})
+        self.metrics.policy_reloaded("success" if result.ok else "failure", result.active_version)
+        if result.ok:
+            # What agents may list follows the policy: tell them to list again.
+            await self.announce(*LISTING_KINDS)
         await self.audit.append(
             "policy.reloaded" if result.ok else "policy.reload_failed",
             {
@@ -114,6 +144,38 @@ class Gateway:
                 "trigger": trigger,
             },
         )
+
+    async def announce(self, *kinds: str) -> None:
+        """Tell every listener (the MCP front door's sessions) that listings of `kinds` changed."""
+        for kind in kinds:
+            for listener in self.listing_listeners:
+                try:
+                    await listener(kind)
+                except Exception:
+                    log.exception("listing listener failed for %s", kind)
+
+    def _upstream_tools_changed(self, connector: str) -> None:
+        async def refresh_then_announce() -> None:
+            # Serialized with the catalog's own refresh (one lock per connector), and the
+            # connector caches its list: the second fetch costs nothing.
+            await self.catalog.refresh(connector)
+            await self.announce("tools")
+
+        task = asyncio.get_running_loop().create_task(refresh_then_announce())
+        self._announcements.add(task)
+        task.add_done_callback(self._announcements.discard)
+
+    async def _resource_updated(self, uri: str) -> None:
+        for listener in self.resource_listeners:
+            try:
+                await listener(uri)
+            except Exception:
+                log.exception("resource listener failed for %s", uri)
+
+    async def tools_for(self, principal: Principal) -> list[ToolSpec]:
+        """The tools `principal` may see, under the policy in force now (every front door's list)."""
+        policy = self.policy.current
+        return [s for s in await self.catalog.specs() if policy.may_list(principal, s.connector, s.name)]
 
     async def record_auth_failure(self, reason: str, conn: HTTPConnection) -> None:
         self.metrics.rejected_requests.labels("unauthenticated").inc()

@@ -11,6 +11,10 @@ session has stayed up for a while, so a server that crashes at once is not resta
 tight loop. The tool list is cached and fetched again when the upstream announces
 `notifications/tools/list_changed` or after a reconnect; `on_tools_changed` listeners
 (the catalog) are told.
+
+Beyond tools it passes on the upstream's prompts and resources, and relays what the
+upstream sends during a call (progress, log messages, sampling and elicitation requests)
+to the back-channel of that call (gateway.relay).
 """
 
 from __future__ import annotations
@@ -19,8 +23,8 @@ import asyncio
 import contextlib
 import contextvars
 import logging
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
 
 import httpx2
 import mcp_types
@@ -30,8 +34,17 @@ from mcp.client.streamable_http import streamable_http_client
 
 from connectors.base import BackendError, BackendUnavailable, CallContext, Health
 from gateway.models import ToolResult, ToolSpec
+from gateway.relay import Relay, current_relay
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+#: What an upstream says changed besides its tools: "prompts" or "resources".
+ListingChanged = Callable[[str], Awaitable[None]]
+_CHANGE_KINDS = {
+    mcp_types.PromptListChangedNotification: "prompts",
+    mcp_types.ResourceListChangedNotification: "resources",
+}
 
 #: How long a call waits for a (re)connection before it is refused as unavailable.
 CONNECT_WAIT_SECONDS = 2.0
@@ -82,6 +95,13 @@ class McpConnector:
         self._tools_listeners: list[Callable[[str], None]] = []
         #: How many sessions were opened: a restarted stdio server shows as 2, 3, ...
         self.sessions_started = 0
+        #: Back-channels of the calls running now (upstream log messages carry no request id).
+        self._in_flight: list[Relay] = []
+        #: Set by the gateway: told when the upstream announces changed prompts or resources.
+        self.on_listing_changed: ListingChanged | None = None
+        #: Set by the gateway: told the URI of an upstream resource that changed.
+        self.on_resource_updated: Callable[[str], Awaitable[None]] | None = None
+        self._announcements: set[asyncio.Task[None]] = set()
 
     def on_tools_changed(self, listener: Callable[[str], None]) -> None:
         """Call `listener(connector name)` whenever the upstream's tool list may have changed."""
@@ -129,7 +149,17 @@ class McpConnector:
                 ))
                 transport = streamable_http_client(self.target, http_client=http)
             client = await stack.enter_async_context(
-                Client(transport, mode=self.mode, cache=None, message_handler=self._on_message)
+                Client(
+                    transport,
+                    mode=self.mode,
+                    cache=None,
+                    message_handler=self._on_message,
+                    logging_callback=self._on_log,
+                    sampling_callback=self._on_sampling,
+                    elicitation_callback=self._on_elicitation,
+                    # 2026-07-28 upstreams send log messages only to requests that opt in.
+                    log_level="debug",
+                )
             )
             self._client = client
             self.sessions_started += 1
@@ -170,6 +200,46 @@ class McpConnector:
         if isinstance(message, mcp_types.ToolListChangedNotification):
             log.info("MCP upstream %s announced a changed tool list", self.name)
             self._tools_changed()
+        # Not awaited here: this runs in the session's receive loop, and a listener may ask
+        # the upstream for its new list over this very session.
+        kind = _CHANGE_KINDS.get(type(message))
+        if kind is not None and self.on_listing_changed is not None:
+            self._background(self.on_listing_changed(kind))
+        if isinstance(message, mcp_types.ResourceUpdatedNotification) and self.on_resource_updated is not None:
+            self._background(self.on_resource_updated(str(message.params.uri)))
+
+    def _background(self, work: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._announcements.add(task)
+        task.add_done_callback(self._announcements.discard)
+
+    async def _on_log(self, params: mcp_types.LoggingMessageNotificationParams) -> None:
+        # A log message names no request: it reaches an agent only when exactly one call
+        # is running, so one agent never sees what another agent's call logged.
+        if len(self._in_flight) == 1:
+            await self._in_flight[0].log(params.level, params.data, params.logger)
+        else:
+            log.debug("upstream %s log message not relayed (%d calls running)", self.name, len(self._in_flight))
+
+    def _only_relay(self, what: str) -> Relay | mcp_types.ErrorData:
+        # Like log messages, a server-to-client request names no call of ours: it is put
+        # to an agent only when exactly one call is running.
+        if len(self._in_flight) == 1:
+            return self._in_flight[0]
+        reason = "no call is running" if not self._in_flight else f"{len(self._in_flight)} calls are running"
+        return mcp_types.ErrorData(code=mcp_types.INVALID_REQUEST, message=f"{what} not relayed: {reason}")
+
+    async def _on_sampling(
+        self, context: object, params: mcp_types.CreateMessageRequestParams
+    ) -> mcp_types.CreateMessageResult | mcp_types.ErrorData:
+        relay = self._only_relay("sampling request")
+        return relay if isinstance(relay, mcp_types.ErrorData) else await relay.sample(params)
+
+    async def _on_elicitation(
+        self, context: object, params: mcp_types.ElicitRequestParams
+    ) -> mcp_types.ElicitResult | mcp_types.ErrorData:
+        relay = self._only_relay("elicitation request")
+        return relay if isinstance(relay, mcp_types.ErrorData) else await relay.elicit(params)
 
     async def _stamp_request(self, request: httpx2.Request) -> None:
         call = _current_call.get()
@@ -217,9 +287,17 @@ class McpConnector:
 
     async def call(self, tool: str, arguments: Mapping[str, Any], context: CallContext) -> ToolResult:
         client = await self._session()
+        relay = current_relay()
         token = _current_call.set(context)
+        if relay is not None:
+            self._in_flight.append(relay)
         try:
-            result = await client.call_tool(tool, dict(arguments), read_timeout_seconds=context.timeout)
+            result = await client.call_tool(
+                tool,
+                dict(arguments),
+                read_timeout_seconds=context.timeout,
+                progress_callback=relay.progress if relay is not None else None,
+            )
         except MCPError as exc:
             raise self._error(exc, f"upstream error {exc.error.code}") from None
         except Exception as exc:
@@ -227,7 +305,62 @@ class McpConnector:
             raise BackendUnavailable(f"upstream connection failed ({_describe(exc)})") from None
         finally:
             _current_call.reset(token)
+            if relay is not None:
+                self._in_flight.remove(relay)
         return _to_result(result)
+
+    async def _request(self, what: str, send: Callable[[Client], Awaitable[T]]) -> T:
+        client = await self._session()
+        try:
+            return await send(client)
+        except MCPError as exc:
+            raise self._error(exc, f"upstream refused {what}") from None
+        except Exception as exc:
+            self._broken.set()
+            raise BackendUnavailable(f"upstream connection failed ({_describe(exc)})") from None
+
+    async def _pages(self, what: str, fetch: Callable[[Client, str | None], Awaitable[Any]], field: str) -> list[Any]:
+        items: list[Any] = []
+        cursor: str | None = None
+        while True:
+            page = await self._request(what, lambda c, cursor=cursor: fetch(c, cursor))
+            items.extend(getattr(page, field))
+            cursor = page.next_cursor
+            if not cursor:
+                return items
+
+    async def prompts(self) -> list[mcp_types.Prompt]:
+        return await self._pages("prompts/list", lambda c, cursor: c.list_prompts(cursor=cursor), "prompts")
+
+    async def get_prompt(self, name: str, arguments: Mapping[str, str]) -> mcp_types.GetPromptResult:
+        return await self._request(f"prompt {name}", lambda c: c.get_prompt(name, dict(arguments)))
+
+    async def resources(self) -> list[mcp_types.Resource]:
+        return await self._pages("resources/list", lambda c, cursor: c.list_resources(cursor=cursor), "resources")
+
+    async def resource_templates(self) -> list[mcp_types.ResourceTemplate]:
+        return await self._pages(
+            "resources/templates/list",
+            lambda c, cursor: c.list_resource_templates(cursor=cursor),
+            "resource_templates",
+        )
+
+    async def read_resource(self, uri: str) -> mcp_types.ReadResourceResult:
+        return await self._request(f"resource {uri}", lambda c: c.read_resource(uri))
+
+    async def subscribe_resource(self, uri: str) -> None:
+        await self._request(f"subscription to {uri}", lambda c: c.subscribe_resource(uri))
+
+    async def unsubscribe_resource(self, uri: str) -> None:
+        await self._request(f"unsubscription from {uri}", lambda c: c.unsubscribe_resource(uri))
+
+    async def complete(
+        self,
+        ref: mcp_types.PromptReference | mcp_types.ResourceTemplateReference,
+        argument: dict[str, str],
+        context: dict[str, str] | None,
+    ) -> mcp_types.CompleteResult:
+        return await self._request("completion", lambda c: c.complete(ref, argument, context))
 
     def _error(self, exc: MCPError, what: str) -> BackendError:
         if exc.error.code == mcp_types.CONNECTION_CLOSED:

@@ -26,7 +26,10 @@ MAX_APPROVERS = 10
 ANY = "*"
 
 _NAME = re.compile(r"[^\s,()\[\]#'\"*]+\Z")
-_OBJECT = re.compile(r"[A-Za-z0-9_.*-]+\Z")
+#: Tools are `connector.tool`; prompts and resources carry a kind prefix and resources a URI
+#: (`resources/echo.test://static-text`), hence `/` and URI characters. No `?` or `[`: they
+#: are glob syntax in Casbin's globMatch.
+_OBJECT = re.compile(r"[A-Za-z0-9_.*/:%~+@!$&=-]+\Z")
 _APPROVAL = re.compile(r"(\d+)\s+(\S+)(?:\s+(\d+)([smhd]))?\Z")
 _TTL_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -126,8 +129,11 @@ def _parse_rule(fields: list[str], location: str, position: int, comment: str) -
     sub, dom, obj, decision, cond, approval = fields
     _check_name(sub, "subject", wildcard=True)
     _check_name(dom, "tenant", wildcard=True)
-    if not _OBJECT.match(obj) or "**" in obj:
-        raise ValueError(f"object {obj!r} must be connector.tool with * as wildcard (letters, digits, _ . - *)")
+    if not _OBJECT.match(obj) or "**" in obj or obj.startswith("*/"):
+        raise ValueError(
+            f"object {obj!r} must be connector.tool, prompts/connector.prompt or resources/connector.URI "
+            "with * as wildcard (letters, digits and _ . - * / : % ~ + @ ! $ & =; not starting with */)"
+        )
     try:
         effect = Effect(decision)
     except ValueError:

@@ -1,0 +1,85 @@
+"""The MCP connections agents hold open, as the front door needs to know them: to tell
+them when what they may see has changed, to pass on updates of resources they subscribed
+to, and to filter relayed log messages by the level each asked for."""
+
+from __future__ import annotations
+
+import logging
+import weakref
+
+from mcp.server.connection import Connection
+from mcp.server.session import ServerSession
+
+log = logging.getLogger(__name__)
+
+#: MCP log levels, least severe first (RFC 5424 order).
+LOG_LEVELS: tuple[str, ...] = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
+_CHANGED = {
+    "tools": Connection.send_tool_list_changed,
+    "prompts": Connection.send_prompt_list_changed,
+    "resources": Connection.send_resource_list_changed,
+}
+
+
+def connection_of(session: ServerSession) -> Connection:
+    # SDK 2.x builds a ServerSession per request around one Connection per client: the
+    # connection is what lives as long as the agent's session does (mcp is pinned below 3).
+    return session._connection
+
+
+class AgentSessions:
+    """The MCP connections agents hold open: to tell them when what they may see has
+    changed, which resources they subscribed to, and the log level each asked for."""
+
+    def __init__(self) -> None:
+        self._levels: weakref.WeakKeyDictionary[Connection, str] = weakref.WeakKeyDictionary()
+        self._subscribers: dict[str, weakref.WeakSet[Connection]] = {}
+
+    def seen(self, session: ServerSession) -> None:
+        self._levels.setdefault(connection_of(session), "debug")
+
+    def set_level(self, session: ServerSession, level: str) -> None:
+        self._levels[connection_of(session)] = level
+
+    def wants(self, session: ServerSession, level: str) -> bool:
+        threshold = self._levels.get(connection_of(session), "debug")
+        return LOG_LEVELS.index(level) >= LOG_LEVELS.index(threshold) if level in LOG_LEVELS else True
+
+    def subscribe(self, session: ServerSession, uri: str) -> bool:
+        """Record a subscription; True when it is the first to `uri` (subscribe upstream)."""
+        subscribers = self._subscribers.setdefault(uri, weakref.WeakSet())
+        first = not subscribers
+        subscribers.add(connection_of(session))
+        return first
+
+    def unsubscribe(self, session: ServerSession, uri: str) -> bool:
+        """Forget a subscription; True when none is left for `uri` (unsubscribe upstream)."""
+        return self._forget(connection_of(session), uri)
+
+    def _forget(self, connection: Connection, uri: str) -> bool:
+        subscribers = self._subscribers.get(uri)
+        if subscribers is None:
+            return False
+        subscribers.discard(connection)
+        if subscribers:
+            return False
+        del self._subscribers[uri]
+        return True
+
+    async def resource_updated(self, uri: str) -> None:
+        for connection in list(self._subscribers.get(uri, ())):
+            try:
+                await connection.send_resource_updated(uri)
+            except Exception as exc:
+                log.debug("resource update not delivered to a session: %s", exc)
+                self._forget(connection, uri)
+
+    async def announce(self, kind: str) -> None:
+        """`notifications/{kind}/list_changed` to every open connection (dead ones are forgotten)."""
+        send = _CHANGED[kind]
+        for connection in list(self._levels):
+            try:
+                await send(connection)
+            except Exception as exc:  # a closed stream: nothing to tell
+                log.debug("list_changed not delivered to a session: %s", exc)
+                self._levels.pop(connection, None)

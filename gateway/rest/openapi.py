@@ -1,0 +1,167 @@
+"""The OpenAPI 3.1 document of the tools one caller may use, built from the live catalog:
+every tool is one operation whose request body is its input schema."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from gateway import __version__
+from gateway.models import ToolSpec
+from gateway.rest.problems import PROBLEM_MEDIA_TYPE
+
+TOOLS_PATH = "/v1/tools"
+
+
+def call_path(tool: str) -> str:
+    return f"{TOOLS_PATH}/{tool}:call"
+
+
+def operation_id(tool: str) -> str:
+    # Toolkits turn operation ids into function names: `[A-Za-z0-9_-]` only (OpenAI's rule).
+    return re.sub(r"[^A-Za-z0-9_-]", "_", tool.replace(".", "__"))
+
+
+_PROBLEM = {
+    "type": "object",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "call_id": {"type": "string"},
+    },
+}
+_CALL_RESULT = {
+    "type": "object",
+    "required": ["call_id", "tool", "content", "is_error"],
+    "properties": {
+        "call_id": {"type": "string"},
+        "tool": {"type": "string"},
+        "content": {"type": "array", "items": {"type": "object", "required": ["type"]}},
+        "structured_content": {"type": ["object", "null"]},
+        "is_error": {"type": "boolean", "description": "true when the tool ran and reported a failure"},
+    },
+}
+_TOOL = {
+    "type": "object",
+    "required": ["name", "description", "input_schema", "read_only", "call_path"],
+    "properties": {
+        "name": {"type": "string"},
+        "title": {"type": ["string", "null"]},
+        "description": {"type": "string"},
+        "input_schema": {"type": "object"},
+        "read_only": {"type": "boolean"},
+        "call_path": {"type": "string"},
+    },
+}
+_CALL_FAILURES = {
+    "400": "Malformed JSON body or Idempotency-Key header",
+    "403": "Denied by policy, or the call needs an approval this gateway cannot hold",
+    "404": "No such tool",
+    "409": "A request with this Idempotency-Key is still running",
+    "413": "Request body too large",
+    "415": "Body is not application/json",
+    "422": "Arguments do not match the tool's input schema, or the Idempotency-Key was used for another request",
+    "429": "A rate limit refused the call (Retry-After says when to try again)",
+    "502": "The backend failed",
+    "503": "The audit log or the rate-limit store is unavailable, so nothing was forwarded",
+    "504": "The backend did not answer in time",
+}
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
+
+
+def tool_summary(spec: ToolSpec) -> dict[str, Any]:
+    return {
+        "name": spec.qualified_name,
+        "title": spec.title,
+        "description": spec.description,
+        "input_schema": dict(spec.input_schema),
+        "read_only": spec.read_only,
+        "call_path": call_path(spec.qualified_name),
+    }
+
+
+def _operation(spec: ToolSpec) -> dict[str, Any]:
+    return {
+        "operationId": operation_id(spec.qualified_name),
+        "summary": spec.title or spec.qualified_name,
+        "description": spec.description,
+        "tags": [spec.connector],
+        "parameters": [{"$ref": "#/components/parameters/IdempotencyKey"}],
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": dict(spec.input_schema)}},
+        },
+        "responses": {
+            "200": {
+                "description": "The tool ran (is_error tells whether it reported a failure)",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CallResult"}}},
+            },
+            "401": {"$ref": "#/components/responses/Unauthorized"},
+            **{status: _problem(text) for status, text in _CALL_FAILURES.items()},
+        },
+    }
+
+
+def openapi_document(specs: Iterable[ToolSpec], server_url: str) -> dict[str, Any]:
+    paths: dict[str, Any] = {
+        TOOLS_PATH: {
+            "get": {
+                "operationId": "list_tools",
+                "summary": "The tools this caller may use",
+                "responses": {
+                    "200": {
+                        "description": "Tools with their input schemas",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["tools"],
+                                    "properties": {
+                                        "tools": {"type": "array", "items": {"$ref": "#/components/schemas/Tool"}}
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    "401": {"$ref": "#/components/responses/Unauthorized"},
+                },
+            }
+        }
+    }
+    for spec in specs:
+        paths[call_path(spec.qualified_name)] = {"post": _operation(spec)}
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Agent governance gateway",
+            "version": __version__,
+            "description": "Governed tools: each call is checked by policy, may need human approval, and is audited.",
+        },
+        "servers": [{"url": server_url}],
+        "security": [{"bearer": []}],
+        "paths": paths,
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+            "parameters": {
+                "IdempotencyKey": {
+                    "name": "Idempotency-Key",
+                    "in": "header",
+                    "required": False,
+                    "description": "Makes a retry safe: the same key with the same body gets the first answer",
+                    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x20-\\x7e]+$"},
+                }
+            },
+            "responses": {"Unauthorized": _problem("Missing, invalid or expired bearer token")},
+            "schemas": {"Problem": _PROBLEM, "CallResult": _CALL_RESULT, "Tool": _TOOL},
+        },
+    }

@@ -1,0 +1,139 @@
+"""The REST front door: `/v1/tools`, `/v1/tools/{name}:call` and `/openapi.json`.
+
+It turns a request into a ToolCall and hands it to the same `Pipeline.run` as MCP; all
+it adds is HTTP: the body's checks, RFC 9457 errors and `Idempotency-Key` replays.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route, request_response
+
+from gateway.audit.canonical import canonical_json, sha256_hex
+from gateway.auth_gate import BearerAuthGate, principal_of
+from gateway.errors import CallRefused
+from gateway.models import ToolCall, ToolResult, split_qualified_name
+from gateway.rest.body import read_arguments
+from gateway.rest.idempotency import HEADER, IdempotencyStore, StoredResponse, check_key
+from gateway.rest.openapi import TOOLS_PATH, openapi_document, tool_summary
+from gateway.rest.problems import Problem, from_problem, from_refusal, problem_response, unauthorized_problem
+from gateway.tracing import continue_trace
+
+if TYPE_CHECKING:
+    from gateway.runtime import Gateway
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Request], Coroutine[Any, Any, Response]]
+
+#: Answers worth replaying: the backend was reached or may have acted. A refusal before
+#: forwarding is not kept, so a retry after a policy fix is decided afresh.
+_REPLAYED_STATUSES = frozenset({200, 202, 502, 504})
+
+
+def _result_body(call: ToolCall, result: ToolResult) -> dict[str, Any]:
+    return {
+        "call_id": call.call_id,
+        "tool": call.qualified_name,
+        "content": list(result.content),
+        "structured_content": result.structured,
+        "is_error": result.is_error,
+    }
+
+
+def _stored(response: Response) -> StoredResponse:
+    headers = tuple((k, v) for k, v in response.headers.items() if k.lower() not in ("content-length", "content-type"))
+    return StoredResponse(response.status_code, bytes(response.body), response.media_type or "", headers)
+
+
+def _replay(stored: StoredResponse, replayed: bool) -> Response:
+    headers = dict(stored.headers)
+    if replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return Response(stored.body, status_code=stored.status, headers=headers, media_type=stored.media_type)
+
+
+class RestFrontDoor:
+    def __init__(self, gateway: Gateway, max_body_bytes: int, idempotency: IdempotencyStore | None = None) -> None:
+        self.gateway = gateway
+        self.max_body_bytes = max_body_bytes
+        self.idempotency = idempotency or IdempotencyStore()
+
+    async def list_tools(self, request: Request) -> Response:
+        specs = await self.gateway.tools_for(principal_of(request.scope))
+        return JSONResponse({"tools": [tool_summary(s) for s in specs]})
+
+    async def openapi(self, request: Request) -> Response:
+        specs = await self.gateway.tools_for(principal_of(request.scope))
+        return JSONResponse(openapi_document(specs, str(request.base_url).rstrip("/")))
+
+    async def call_tool(self, request: Request) -> Response:
+        try:
+            key = request.headers.get(HEADER)
+            if key is not None:
+                check_key(key)
+            arguments = await read_arguments(request, self.max_body_bytes)
+            call = self._tool_call(request, arguments, key)
+            if key is None:
+                return await self._run(call)
+            owner = (call.principal.issuer, call.principal.subject, call.principal.tenant)
+            digest = sha256_hex(canonical_json({"tool": call.qualified_name, "arguments": arguments}))
+            stored, replayed = await self.idempotency.run_once(
+                owner, key, digest, lambda: self._run_stored(call), lambda s: s.status in _REPLAYED_STATUSES
+            )
+            return _replay(stored, replayed)
+        except Problem as problem:
+            return from_problem(problem)
+
+    def _tool_call(self, request: Request, arguments: dict[str, Any], key: str | None) -> ToolCall:
+        name = request.path_params["name"]
+        parts = split_qualified_name(name)
+        if parts is None:
+            raise Problem(404, "unknown_tool", f"unknown tool {name!r}: tool names are 'connector.tool'")
+        trace_id, traceparent = continue_trace(request.headers.get("traceparent"))
+        return ToolCall(
+            call_id=uuid.uuid4().hex,
+            principal=principal_of(request.scope),
+            connector=parts[0],
+            tool=parts[1],
+            arguments=arguments,
+            trace_id=trace_id,
+            traceparent=traceparent,
+            front_door="rest",
+            client=request.headers.get("user-agent"),
+            idempotency_key=key,
+        )
+
+    async def _run(self, call: ToolCall) -> Response:
+        try:
+            result = await self.gateway.pipeline.run(call)
+        except CallRefused as refusal:
+            return from_refusal(refusal, call.call_id)
+        except Exception:
+            # Internal text never reaches the agent; the call id finds the log line.
+            log.exception("call %s failed inside the gateway", call.call_id)
+            return problem_response(500, "internal_error", "internal gateway error", call_id=call.call_id)
+        return JSONResponse(_result_body(call, result), headers={"X-Call-Id": call.call_id})
+
+    async def _run_stored(self, call: ToolCall) -> StoredResponse:
+        return _stored(await self._run(call))
+
+
+def rest_routes(gateway: Gateway, max_body_bytes: int) -> list[BaseRoute]:
+    """The REST front door's routes, each behind the bearer-token gate."""
+    door = RestFrontDoor(gateway, max_body_bytes)
+
+    def guarded(handler: Handler) -> BearerAuthGate:
+        return BearerAuthGate(request_response(handler), gateway.authenticate, unauthorized_problem)
+
+    return [
+        Route(TOOLS_PATH, guarded(door.list_tools), methods=["GET"]),
+        Route(TOOLS_PATH + "/{name}:call", guarded(door.call_tool), methods=["POST"]),
+        Route("/openapi.json", guarded(door.openapi), methods=["GET"]),
+    ]
