@@ -13,6 +13,8 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from gateway.admin_api import admin_routes
+from gateway.approvals import console
+from gateway.approvals.api import routes as approval_routes
 from gateway.audit.api import routes as audit_routes
 from gateway.auth_gate import BearerAuthGate
 from gateway.config import GatewayConfig
@@ -43,6 +45,7 @@ def create_app(config: GatewayConfig) -> Starlette:
         await gateway.start()
         # These endpoints serve stores opened by start(), so they join the routes then.
         app.router.routes.extend(audit_routes(gateway.audit, gateway.authenticate))
+        app.router.routes.extend(approval_routes(gateway.approvals, gateway.authenticate))
         try:
             async with manager.run():
                 yield
@@ -71,6 +74,7 @@ def create_app(config: GatewayConfig) -> Starlette:
             Route("/metrics", metrics),
             *rest_routes(gateway, s.max_body_bytes),
             *admin_routes(gateway),
+            *console.routes(),
         ],
         lifespan=lifespan,
     )

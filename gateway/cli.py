@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from gateway.cli_approvals import approvals as approval_commands
 from gateway.cli_audit import audit as audit_commands
 from gateway.cli_policy import policy as policy_commands
 from gateway.config import ConfigError, GatewayConfig, load_config
@@ -170,6 +171,7 @@ def _require(token: str | None) -> str:
 
 main.add_command(audit_commands)
 main.add_command(policy_commands)
+main.add_command(approval_commands)
 
 if __name__ == "__main__":
     main()

@@ -65,3 +65,19 @@ class RateLimited(CallRefused):
 class RateLimitUnavailable(CallRefused):
     status = 503
     outcome = "rate_limit_unavailable"
+
+
+class ApprovalPending(CallRefused):
+    """Held for approval longer than the call may wait: the agent retries to learn the outcome."""
+
+    status = 202
+    outcome = "approval_pending"
+
+
+class ApprovalDenied(CallRefused):
+    status = 403
+    outcome = "approval_denied"
+
+
+class ApprovalExpired(ApprovalDenied):
+    outcome = "approval_expired"

@@ -11,13 +11,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
 from connectors.base import BackendError, BackendTimeout, BackendUnavailable, CallContext
+from gateway.approvals import ApprovalError, ApprovalService, HoldOutcome
+from gateway.approvals.machine import approvals_count, deny_reason
 from gateway.audit.canonical import canonical_json, sha256_hex
 from gateway.catalog import Catalog, CatalogEntry
 from gateway.errors import (
+    ApprovalDenied,
+    ApprovalExpired,
+    ApprovalPending,
     ApprovalRequired,
     AuditUnavailableError,
     BackendFailed,
@@ -28,9 +33,10 @@ from gateway.errors import (
     RateLimitUnavailable,
 )
 from gateway.metrics import Metrics
-from gateway.models import AuditRecord, Decision, Effect, Principal, ToolCall, ToolResult
+from gateway.models import Approval, AuditRecord, Decision, Effect, Principal, ToolCall, ToolResult
 from gateway.policy import call_context
 from gateway.ratelimit import LimiterUnavailable, RateLimiter
+from gateway.relay import Relay, current_relay
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +73,10 @@ class Pipeline:
         metrics: Metrics,
         timeouts: Mapping[str, float],
         limiter: RateLimiter,
+        approvals: ApprovalService | None = None,
     ) -> None:
         self.catalog = catalog
+        self.approvals = approvals
         self.limiter = limiter
         self.policy = policy
         self.audit = audit
@@ -83,8 +91,11 @@ class Pipeline:
         try:
             entry, decision = await self._admit(call)
             _enforce(decision)
+            held = await self._hold(call, decision) if decision.effect is Effect.APPROVE else None
+            if held is not None and held.action == "replay" and held.result is not None:
+                return held.result
             forwarding = True
-            result = await self._forward(call, entry)
+            result = await self._forward_held(call, entry, held) if held else await self._forward(call, entry)
             if result.is_error:
                 outcome = "tool_error"
             return result
@@ -167,6 +178,55 @@ class Pipeline:
         self.metrics.stage_duration.labels("policy").observe(time.perf_counter() - stage)
         return decision
 
+    async def _hold(self, call: ToolCall, decision: Decision) -> HoldOutcome:
+        """Wait for people; returns only when this caller may execute or replay the result."""
+        if self.approvals is None:
+            raise ApprovalRequired(f"this call {decision.reason}; approvals are not enabled on this gateway")
+        stage = time.perf_counter()
+        _, arguments_digest = self.audit.redact(call.arguments)
+        try:
+            outcome = await self.approvals.hold(
+                call,
+                decision,
+                arguments_digest,
+                wait_seconds=self.approvals.settings.max_hold_seconds,
+                on_progress=_progress_to(current_relay()),
+            )
+        except ApprovalError as exc:
+            raise AuditUnavailableError(f"{exc.message}; the call was not held or forwarded") from None
+        finally:
+            self.metrics.stage_duration.labels("approval_wait").observe(time.perf_counter() - stage)
+        approval = outcome.approval
+        if outcome.action == "pending":
+            raise ApprovalPending(
+                f"this call {decision.reason}; {_awaiting(approval)};"
+                " call the tool again with the same arguments to get the outcome"
+            )
+        if outcome.action == "denied":
+            raise ApprovalDenied(deny_reason(approval))
+        if outcome.action == "expired":
+            raise ApprovalExpired(deny_reason(approval))
+        return outcome
+
+    async def _forward_held(self, call: ToolCall, entry: CatalogEntry, held: HoldOutcome) -> ToolResult:
+        """Forward the single approved execution and store its result for every retry."""
+        approval_id = held.approval.approval_id
+        try:
+            result = await self._forward(call, entry)
+        except CallRefused as refusal:
+            await self._record_held(approval_id, ToolResult.text(refusal.message, is_error=True))
+            raise
+        except BaseException:
+            failure = f"the approved call failed inside the gateway (call id {call.call_id})"
+            await self._record_held(approval_id, ToolResult.text(failure, is_error=True))
+            raise
+        await self._record_held(approval_id, result)
+        return result
+
+    async def _record_held(self, approval_id: str, result: ToolResult) -> None:
+        if self.approvals is not None:
+            await self.approvals.record_result(approval_id, result)
+
     async def _forward(self, call: ToolCall, entry: CatalogEntry) -> ToolResult:
         connector = self.catalog.connectors[call.connector]
         timeout = self.timeouts.get(call.connector, 30.0)
@@ -243,8 +303,21 @@ def _decision_record(decision: Decision) -> dict[str, Any]:
 
 
 def _enforce(decision: Decision) -> None:
-    """Refuse what the policy does not allow outright; the reason names the rule."""
+    """Refuse what the policy denies; the reason names the rule."""
     if decision.effect is Effect.DENY:
         raise PolicyDenied(decision.reason)
-    if decision.effect is Effect.APPROVE:
-        raise ApprovalRequired(f"this call {decision.reason}; approvals are not enabled on this gateway")
+
+
+def _awaiting(approval: Approval) -> str:
+    return f"awaiting approval {approvals_count(approval)} of {approval.approvals_required} (id {approval.approval_id})"
+
+
+def _progress_to(relay: Relay | None) -> Callable[[Approval], Awaitable[None]] | None:
+    """Approval votes as MCP progress ("awaiting approval N of M (id ...)")."""
+    if relay is None:
+        return None
+
+    async def report(approval: Approval) -> None:
+        await relay.progress(float(approvals_count(approval)), float(approval.approvals_required), _awaiting(approval))
+
+    return report

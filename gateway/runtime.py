@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable
@@ -15,6 +16,7 @@ from starlette.requests import HTTPConnection
 from connectors.base import Connector, create_connector
 from connectors.resilience import unwrap
 from gateway import __version__
+from gateway.approvals import ApprovalService
 from gateway.audit import AuditLog
 from gateway.auth_gate import Authenticator
 from gateway.catalog import Catalog
@@ -40,6 +42,7 @@ class Gateway:
     verifier: TokenVerifier = field(init=False)
     authenticate: Authenticator = field(init=False)
     audit: AuditLog = field(init=False)
+    approvals: ApprovalService = field(init=False)
     policy: PolicyHolder = field(init=False)
     catalog: Catalog = field(init=False)
     pipeline: Pipeline = field(init=False)
@@ -80,6 +83,10 @@ class Gateway:
             return
         self._started = True
         self.audit = await AuditLog.open(self.config.audit, base_dir=self.config.base_dir, observer=self.metrics.audit)
+        approval_settings = dataclasses.replace(
+            self.config.approvals, database=str(self.config.resolve(self.config.approvals.database))
+        )
+        self.approvals = await ApprovalService.open(approval_settings, self.audit, metrics=self.metrics.approvals)
         self.pipeline = Pipeline(
             catalog=self.catalog,
             policy=self.policy,
@@ -87,6 +94,7 @@ class Gateway:
             metrics=self.metrics,
             timeouts={s.name: s.timeout_seconds for s in self.config.connectors},
             limiter=self.limiter,
+            approvals=self.approvals,
         )
         self.metrics.policy_loaded(self.policy.current.version)
         self.metrics.watch_connectors(self.connectors)
@@ -112,6 +120,7 @@ class Gateway:
         for connector in self.connectors:
             await connector.close()
         await self.limiter.close()
+        await self.approvals.close()
         await self.audit.append("gateway.stopped", {"version": __version__, "config_digest": self.config_digest})
         await self.audit.close()
 

@@ -17,6 +17,8 @@ from tests.conftest import REPO
 async def test_demo_prints_a_working_endpoint_and_token(tmp_path: Path) -> None:
     port = free_port()
     env = {**os.environ, "GATEWAY_AUDIT__DATABASE": str(tmp_path / "demo-audit.db"), "PYTHONUNBUFFERED": "1"}
+    # A held call answers "pending" at once instead of waiting for an approver.
+    env["GATEWAY_APPROVALS__MAX_HOLD_SECONDS"] = "0.2"
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",

@@ -140,15 +140,20 @@ async def test_bad_token_is_a_401_problem_and_audited(echo_gateway: RunningGatew
     assert {r.data["path"] for r in failures} == {"/v1/tools", "/v1/tools/echo.add:call", "/openapi.json"}
 
 
-async def test_approve_decision_is_refused_until_approvals_exist(
+async def test_approve_decision_holds_the_call_and_answers_pending(
     echo_upstream, start_gateway: GatewayFactory, policy_dir: Path
 ) -> None:
     url, upstream = echo_upstream
     with (policy_dir / "policy.csv").open("a") as f:
         f.write("\n# Large sums need a supervisor.\np, tester, *, echo.add, approve, r.args.a > 100, 1 supervisor 1h\n")
-    async with start_gateway({"echo": {"kind": "mcp", "url": url, "timeout_seconds": 5}}) as gw, client(gw) as http:
+    async with (
+        start_gateway(
+            {"echo": {"kind": "mcp", "url": url, "timeout_seconds": 5}}, approvals={"max_hold_seconds": 0.2}
+        ) as gw,
+        client(gw) as http,
+    ):
         response = await http.post("/v1/tools/echo.add:call", json={"a": 1000, "b": 1})
-    assert_problem(response, 403, "approval_required", "supervisor")
+    assert_problem(response, 202, "approval_pending", "awaiting approval 0 of 1 (id apr_")
     assert upstream.state.calls == []
 
 

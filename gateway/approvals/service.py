@@ -22,11 +22,11 @@ from prometheus_client import CollectorRegistry
 from gateway.approvals import machine
 from gateway.approvals.codec import principal_to_json
 from gateway.approvals.errors import ApprovalError
-from gateway.approvals.metrics import ApprovalMetrics
 from gateway.approvals.signals import Signals, wait_for_event
 from gateway.approvals.store import ApprovalFilter, SQLiteApprovalStore, StoredApproval
 from gateway.approvals.webhooks import WebhookNotifier
 from gateway.config import ApprovalSettings
+from gateway.metrics import ApprovalMetrics
 from gateway.models import Approval, ApprovalState, Decision, Principal, ToolCall, ToolResult
 
 log = logging.getLogger(__name__)
@@ -83,10 +83,10 @@ class ApprovalService:
 
     @classmethod
     async def open(
-        cls, settings: ApprovalSettings, audit: AuditSink, *, registry: CollectorRegistry | None = None
+        cls, settings: ApprovalSettings, audit: AuditSink, *, metrics: ApprovalMetrics | None = None
     ) -> ApprovalService:
-        """`registry`: the gateway's metrics registry (a private one when None)."""
-        metrics = ApprovalMetrics(registry or CollectorRegistry())
+        """`metrics`: the gateway's (`Metrics.approvals`); private ones when None."""
+        metrics = metrics or ApprovalMetrics(CollectorRegistry())
         store = await SQLiteApprovalStore.open(settings.database)
         try:
             interrupted = await store.settle_interrupted(INTERRUPTED_RESULT)
