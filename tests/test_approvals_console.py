@@ -122,3 +122,32 @@ async def test_console_headers_forbid_framing_and_foreign_scripts(tmp_path: Path
         assert (await client.get("/console/console.js")).headers["content-type"].startswith("text/javascript")
         assert (await client.get("/console/../api.py")).status_code == 404
         assert (await client.get("/console/console.html")).status_code == 404
+
+
+async def test_clicking_approve_releases_a_held_agent_call(
+    browser: Browser, echo_upstream, start_gateway, policy_dir: Path
+) -> None:
+    """The whole path: an MCP agent's call is held by policy, an approver approves it in
+    the console served by the gateway, and the agent receives the backend's result."""
+    from gateway.mcp_client import connect
+
+    url, upstream = echo_upstream
+    with (policy_dir / "policy.csv").open("a") as f:
+        f.write("\np, tester, *, echo.add, approve, r.args.a > 100, 1 approver 1h\n")
+    async with (
+        start_gateway({"echo": {"kind": "mcp", "url": url, "timeout_seconds": 5}}) as gw,
+        connect(gw.mcp_url, gw.token()) as client,
+    ):
+        call = asyncio.create_task(client.call_tool("echo.add", {"a": 1000, "b": 1}))
+        page = await browser.new_page()
+        await page.goto(f"{gw.url}/console")
+        await page.fill("#token", gw.token("alice", ("approver",)))
+        await page.click("button[type=submit]")
+        await page.click("#list li", timeout=10_000)
+        await expect(page.locator("#arguments")).to_contain_text('"a": 1000')
+        await page.fill("#comment", "verified")
+        await page.click("#approve")
+        await expect(page.locator(".badge")).to_have_text("approved")
+        result = await asyncio.wait_for(call, 10)
+    assert not result.is_error and result.content[0].text == "1001"
+    assert len(upstream.state.calls) == 1
