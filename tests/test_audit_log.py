@@ -122,3 +122,31 @@ async def test_relative_paths_resolve_against_base_dir(tmp_path: Path) -> None:
     await log.append("gateway.started", {})
     await log.close()
     assert [r.kind for r in read_records(tmp_path / "var" / "audit.db")] == ["gateway.started"]
+
+
+async def test_checkpoints_are_signed_by_count_by_time_and_at_close(tmp_path: Path) -> None:
+    from tests.audit_helpers import make_keys
+
+    private, _ = make_keys(tmp_path)
+    settings = AuditSettings(
+        database=str(tmp_path / "audit.db"),
+        signing_key_file=str(private),
+        checkpoint_every_records=3,
+        checkpoint_every_seconds=0.2,
+    )
+    log = await AuditLog.open(settings)
+    try:
+        for i in range(4):
+            await log.append("call.completed", {"i": i})
+        assert [cp.size for cp in await log.store.checkpoints()] == [3]
+        await asyncio.sleep(0.5)  # record 4 waits for the timer
+        assert [cp.size for cp in await log.store.checkpoints()] == [3, 4]
+        await log.append("call.completed", {"i": 4})
+    finally:
+        await log.close()
+    store = SqliteAuditStore(tmp_path / "audit.db", create=False)
+    await store.open()
+    try:
+        assert [cp.size for cp in await store.checkpoints()] == [3, 4, 5]
+    finally:
+        await store.close()
