@@ -41,9 +41,9 @@ CREATE TABLE IF NOT EXISTS audit_records (
     approver TEXT GENERATED ALWAYS AS (CASE json_extract(body, '$.kind')
         WHEN 'approval.voted' THEN json_extract(body, '$.data.approver') END) VIRTUAL
 );
-CREATE INDEX IF NOT EXISTS audit_records_call ON audit_records (call_id) WHERE call_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS audit_records_call ON audit_records (call_id);
 CREATE INDEX IF NOT EXISTS audit_records_received ON audit_records (ts) WHERE kind = 'call.received';
-CREATE INDEX IF NOT EXISTS audit_records_trace ON audit_records (trace_id) WHERE trace_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS audit_records_trace ON audit_records (trace_id);
 CREATE TRIGGER IF NOT EXISTS audit_records_no_update BEFORE UPDATE ON audit_records
 BEGIN SELECT RAISE(ABORT, 'audit records are append-only: UPDATE refused'); END;
 CREATE TRIGGER IF NOT EXISTS audit_records_no_delete BEFORE DELETE ON audit_records
