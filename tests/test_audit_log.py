@@ -66,9 +66,11 @@ class CountingStore(SqliteAuditStore):
 
     transactions = 0
 
-    async def write(self, records: Sequence[Sealed], checkpoint: Checkpoint | None) -> None:
+    async def write(
+        self, records: Sequence[Sealed], checkpoint: Checkpoint | None, merkle_state: bytes | None = None
+    ) -> None:
         self.transactions += 1
-        await super().write(records, checkpoint)
+        await super().write(records, checkpoint, merkle_state)
 
 
 async def test_concurrent_appends_share_transactions(tmp_path: Path) -> None:
@@ -150,3 +152,47 @@ async def test_checkpoints_are_signed_by_count_by_time_and_at_close(tmp_path: Pa
         assert [cp.size for cp in await store.checkpoints()] == [3, 4, 5]
     finally:
         await store.close()
+
+
+@pytest.mark.parametrize("saved_state", ["kept", "garbled", "wrong"])
+def test_a_reopened_signed_log_keeps_signing_correct_roots(tmp_path: Path, saved_state: str) -> None:
+    """Reopening resumes the Merkle tree from the state saved with the last checkpoint, and
+    falls back to rereading every hash when that (unsigned) state is not the signed one."""
+    from tests.audit_helpers import build_log, cli, make_keys, tamper
+
+    private, public = make_keys(tmp_path)
+    db = build_log(tmp_path, private, calls=3, every=4)
+    if saved_state == "garbled":
+        tamper(db, "UPDATE audit_checkpoints SET merkle_state = x'00'")
+    elif saved_state == "wrong":
+        tamper(db, "UPDATE audit_checkpoints SET merkle_state = randomblob(length(merkle_state))")
+    build_log(tmp_path, private, calls=3, every=4)  # reopens the same database and appends
+    result = cli("verify", "--db", db, "--public-key", public)
+    assert result.exit_code == 0, result.output
+    assert "signed up to 24" in result.output
+
+
+class HashReadingStore(SqliteAuditStore):
+    """The real store, noting which record hashes it was asked for."""
+
+    ranges: list[tuple[int, int]]
+
+    async def record_hashes(self, after: int, upto: int) -> list[bytes]:
+        self.ranges.append((after, upto))
+        return await super().record_hashes(after, upto)
+
+
+async def test_reopening_reads_only_the_hashes_after_the_last_checkpoint(tmp_path: Path) -> None:
+    from tests.audit_helpers import make_keys, settings
+
+    private, _ = make_keys(tmp_path)
+    log = await AuditLog.open(settings(tmp_path, private, every=10))
+    for i in range(25):
+        await log.append("call.completed", {"i": i})
+    await log.store.close()  # as in a crash: no final checkpoint, records 21..25 stay unsigned
+    await log.close()
+    store = HashReadingStore(tmp_path / "audit.db")
+    store.ranges = []
+    reopened = await AuditLog.open(settings(tmp_path, private, every=10), store=store)
+    await reopened.close()
+    assert store.ranges == [(20, 25)]

@@ -182,7 +182,7 @@ def test_a_checkpoint_forged_with_another_key_is_caught(signed: tuple[Path, Path
     for cp in checkpoints:
         if cp.size > 10:
             forged = sign(key, cp.origin, cp.size, hashes[cp.size - 1].hex(), root_of(hashes[: cp.size]).hex(), cp.ts)
-            statements.append(f"INSERT INTO audit_checkpoints VALUES ({cp.size}, '{forged.encode().decode()}')")
+            statements.append(f"INSERT INTO audit_checkpoints VALUES ({cp.size}, '{forged.encode().decode()}', NULL)")
     tamper(db, *statements)
     result = cli("verify", "--db", db, "--public-key", public)
     assert result.exit_code == 1

@@ -91,8 +91,8 @@ class AuditLog:
             store = SqliteAuditStore(resolve(settings.database), busy_timeout=settings.busy_timeout_seconds)
         try:
             head = await store.open()
-            frontier = await _rebuild_frontier(store, head) if key else None
             checkpoints = await store.checkpoints()
+            frontier = await _load_frontier(store, head, checkpoints[-1] if checkpoints else None) if key else None
         except (StoreError, ValueError) as exc:
             await store.close()
             raise AuditUnavailable(str(exc)) from None
@@ -203,7 +203,7 @@ class AuditLog:
             ):
                 root = frontier.root().hex()
                 checkpoint = sign(self._key, self._settings.origin, head.size, head.hash, root, time.time())
-            await self.store.write(sealed, checkpoint)
+            await self.store.write(sealed, checkpoint, frontier.state() if checkpoint and frontier else None)
         except Exception as exc:
             # Any failure, expected (StoreError) or not, must reach every waiting caller:
             # a writer that dies silently would hang the gateway instead of failing closed.
@@ -243,15 +243,24 @@ class AuditLog:
         if head != self._head:
             log.warning("audit head moved from %s to %s after a failed commit", self._head.size, head.size)
             self._head = head
-            if self._key is not None:
-                self._frontier = await _rebuild_frontier(self.store, head)
             checkpoints = await self.store.checkpoints()
             self._checkpointed = checkpoints[-1].size if checkpoints else 0
+            if self._key is not None:
+                self._frontier = await _load_frontier(self.store, head, checkpoints[-1] if checkpoints else None)
         self._stale = False
 
 
-async def _rebuild_frontier(store: AuditStore, head: Head) -> Frontier:
+async def _load_frontier(store: AuditStore, head: Head, latest: Checkpoint | None) -> Frontier:
+    """The Merkle frontier at the head: from the state saved with the latest checkpoint
+    plus the records after it, or from every record hash if that state does not match the
+    signed root (it is unsigned, so it is checked before it is trusted)."""
     frontier = Frontier()
-    for h in await store.record_hashes(head.size):
+    saved = await store.merkle_state()
+    if saved is not None and latest is not None and saved[0] == latest.size <= head.size:
+        with contextlib.suppress(ValueError):
+            restored = Frontier.restore(*saved)
+            if restored.root().hex() == latest.root:
+                frontier = restored
+    for h in await store.record_hashes(frontier.size, head.size):
         frontier.append(h)
     return frontier

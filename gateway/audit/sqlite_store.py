@@ -53,7 +53,8 @@ WHEN NEW.seq IS NOT (SELECT COALESCE(MAX(seq), 0) + 1 FROM audit_records)
 BEGIN SELECT RAISE(ABORT, 'audit records are append-only: only the next seq may be inserted'); END;
 CREATE TABLE IF NOT EXISTS audit_checkpoints (
     size INTEGER PRIMARY KEY,
-    body TEXT NOT NULL
+    body TEXT NOT NULL,
+    merkle_state BLOB
 );
 CREATE TRIGGER IF NOT EXISTS audit_checkpoints_no_update BEFORE UPDATE ON audit_checkpoints
 BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only: UPDATE refused'); END;
@@ -66,9 +67,10 @@ BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only: only a larger size
 """
 
 _INSERT_RECORD = "INSERT INTO audit_records (seq, hash, body) VALUES (?, ?, ?)"
-_INSERT_CHECKPOINT = "INSERT INTO audit_checkpoints (size, body) VALUES (?, ?)"
+_INSERT_CHECKPOINT = "INSERT INTO audit_checkpoints (size, body, merkle_state) VALUES (?, ?, ?)"
 _HEAD = "SELECT seq, hash FROM audit_records ORDER BY seq DESC LIMIT 1"
-_HASHES = "SELECT hash FROM audit_records WHERE seq <= ? ORDER BY seq"
+_HASHES = "SELECT hash FROM audit_records WHERE seq > ? AND seq <= ? ORDER BY seq"
+_MERKLE_STATE = "SELECT size, merkle_state FROM audit_checkpoints ORDER BY size DESC LIMIT 1"
 _ROWS = "SELECT seq, hash, body FROM audit_records"
 _CHECKPOINTS = "SELECT body FROM audit_checkpoints ORDER BY size"
 
@@ -117,6 +119,8 @@ class SqliteAuditStore:
         # FULL: the WAL is fsynced at every commit, so an acknowledged record survives a crash.
         await db.execute("PRAGMA synchronous = FULL")
         await db.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
+        # 64 MiB of page cache: index pages of a large log stay in memory between commits.
+        await db.execute("PRAGMA cache_size = -65536")
         return db
 
     async def close(self) -> None:
@@ -137,12 +141,14 @@ class SqliteAuditStore:
         except (sqlite3.Error, ValueError) as exc:
             raise StoreError(f"audit database {self.path} does not answer: {exc}") from None
 
-    async def write(self, records: Sequence[Sealed], checkpoint: Checkpoint | None) -> None:
+    async def write(
+        self, records: Sequence[Sealed], checkpoint: Checkpoint | None, merkle_state: bytes | None = None
+    ) -> None:
         db = self._need(self._writer)
         try:
             await db.executemany(_INSERT_RECORD, [(r.seq, r.hash, r.body.decode()) for r in records])
             if checkpoint is not None:
-                await db.execute(_INSERT_CHECKPOINT, (checkpoint.size, checkpoint.encode().decode()))
+                await db.execute(_INSERT_CHECKPOINT, (checkpoint.size, checkpoint.encode().decode(), merkle_state))
             await db.commit()
         except (sqlite3.Error, ValueError) as exc:
             # Fails only if no transaction was open or the connection is gone: nothing was written.
@@ -161,8 +167,12 @@ class SqliteAuditStore:
         rows = await self._fetch(_HEAD)
         return Head(rows[0][0], rows[0][1].decode()) if rows else Head(0, GENESIS_HASH)
 
-    async def record_hashes(self, size: int) -> list[bytes]:
-        return [bytes.fromhex(h.decode()) for (h,) in await self._fetch(_HASHES, (size,))]
+    async def record_hashes(self, after: int, upto: int) -> list[bytes]:
+        return [bytes.fromhex(h.decode()) for (h,) in await self._fetch(_HASHES, (after, upto))]
+
+    async def merkle_state(self) -> tuple[int, bytes] | None:
+        rows = await self._fetch(_MERKLE_STATE)
+        return (rows[0][0], rows[0][1]) if rows and rows[0][1] is not None else None
 
     async def _records(self, where: str, params: Sequence[object]) -> list[AuditRecord]:
         return [parse(body, h.decode()) for _, h, body in await self._fetch(f"{_ROWS} {where}", params)]
