@@ -92,7 +92,9 @@ def _run(db: Path, work: Callable[[AuditQueries], Awaitable[T]]) -> T:
 
     try:
         return asyncio.run(main())
-    except (StoreError, ProofError) as exc:
+    # ValueError here is stored data that does not decode (MalformedRecord, a garbled
+    # checkpoint): the log was tampered with, and `verify` will say where.
+    except (StoreError, ProofError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
 
 
