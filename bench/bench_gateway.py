@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,15 +24,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.loadgen import run_load
 from gateway.config import IdentitySettings
 from gateway.identity import TokenVerifier
+from gateway.serving import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 SECRET = "bench-secret-0123456789-0123456789-0123456789"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def wait_ready(url: str, process: subprocess.Popen[bytes], seconds: float = 30) -> None:

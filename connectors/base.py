@@ -37,6 +37,10 @@ class BackendUnavailable(BackendError):
     """The backend did not answer (down, refused, timed out); the call may be retried later."""
 
 
+class BackendTimeout(BackendUnavailable):
+    """The backend did not answer within the call's deadline."""
+
+
 @runtime_checkable
 class Connector(Protocol):
     name: str
@@ -58,9 +62,12 @@ class Connector(Protocol):
 
 def create_connector(settings: ConnectorSettings) -> Connector:
     """Build the connector its config stanza names: module `connectors.<kind>`, function
-    `create(settings)`. Adding a backend kind is one module, nothing else."""
+    `create(settings)`, wrapped in the deadline, concurrency, retry and circuit-breaker
+    policy every backend gets. Adding a backend kind is one module, nothing else."""
+    from connectors.resilience import resilient
+
     try:
         module = importlib.import_module(f"connectors.{settings.kind}")
     except ModuleNotFoundError:
         raise ConfigError(f"connectors.{settings.name}.kind: unknown connector kind {settings.kind!r}") from None
-    return module.create(settings)
+    return resilient(module.create(settings), settings)

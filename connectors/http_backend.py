@@ -7,13 +7,14 @@ always travels so the backend's logs line up with the gateway's audit.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import httpx
 
 from connectors.base import BackendError, BackendUnavailable, CallContext, Health
 from gateway.config import ConnectorSettings
+from gateway.models import ToolResult, ToolSpec
 
 #: Statuses that mean "the backend is not there right now" rather than "the call is wrong".
 UNAVAILABLE_STATUSES = frozenset({502, 503, 504})
@@ -108,3 +109,31 @@ def json_body(response: httpx.Response) -> Any:
         return response.json()
     except ValueError:
         return None
+
+
+Handler = Callable[[Mapping[str, Any], CallContext], Awaitable[ToolResult]]
+
+
+class HttpToolConnector:
+    """A connector whose tools are methods over one HttpBackend: start, close, tools and
+    dispatch are the same for all of them; subclasses set the four attributes."""
+
+    name: str
+    _http: HttpBackend
+    _tools: list[ToolSpec]
+    _handlers: dict[str, Handler]
+
+    async def start(self) -> None:
+        await self._http.start()
+
+    async def close(self) -> None:
+        await self._http.close()
+
+    async def tools(self) -> list[ToolSpec]:
+        return list(self._tools)
+
+    async def call(self, tool: str, arguments: Mapping[str, Any], context: CallContext) -> ToolResult:
+        handler = self._handlers.get(tool)
+        if handler is None:
+            raise BackendError(f"{self.name}: unknown tool {tool!r}")
+        return await handler(arguments, context)

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from connectors.base import BackendError, BackendUnavailable, CallContext, Connector, Health
+from connectors.base import BackendError, BackendTimeout, BackendUnavailable, CallContext, Connector, Health
 from gateway.config import ConnectorSettings
 from gateway.models import ToolResult, ToolSpec
 
@@ -111,6 +111,12 @@ class ResilientConnector:
     def circuit_state(self) -> CircuitState:
         return self.circuit.state
 
+    def on_tools_changed(self, listener: Callable[[str], None]) -> None:
+        """Passed on to a backend that announces tool changes; others never call it."""
+        subscribe = getattr(self.inner, "on_tools_changed", None)
+        if subscribe is not None:
+            subscribe(listener)
+
     async def start(self) -> None:
         await self.inner.start()
 
@@ -150,7 +156,7 @@ class ResilientConnector:
 
     def _open_error(self) -> BackendUnavailable:
         return BackendUnavailable(
-            f"{self.name}: backend unavailable, circuit open after repeated failures "
+            "circuit open after repeated failures "
             f"({self.circuit.last_error}); retry in {max(self.circuit.retry_in(), 0.1):.1f} s"
         )
 
@@ -197,20 +203,20 @@ class ResilientConnector:
         loop = asyncio.get_running_loop()
         budget = min(self.policy.timeout, deadline - loop.time())
         if budget <= 0:
-            raise BackendUnavailable(f"{self.name}: no time left for the call (deadline passed)")
+            raise BackendTimeout("no time left for the call (deadline passed)")
         try:
             async with asyncio.timeout(budget):
                 await self._slots.acquire()
         except TimeoutError:
             raise ConnectorBusy(
-                f"{self.name}: too many concurrent calls (limit {self.policy.max_concurrency}); try again later"
+                f"too many concurrent calls (limit {self.policy.max_concurrency}); try again later"
             ) from None
         budget = min(self.policy.timeout, deadline - loop.time())
         try:
             async with asyncio.timeout(budget):
                 result = await self.inner.call(tool, arguments, context)
         except TimeoutError:
-            error = BackendUnavailable(f"{self.name}: backend did not answer within {budget:.3g} s")
+            error = BackendTimeout(f"did not answer within {budget:.3g} s")
             self.circuit.failure(str(error))
             raise error from None
         except BackendUnavailable as exc:
@@ -223,7 +229,7 @@ class ResilientConnector:
         except Exception:
             # A connector bug must not reach the agent as a traceback.
             log.exception("connector %s failed on tool %s", self.name, tool)
-            raise BackendError(f"{self.name}: internal connector error") from None
+            raise BackendError("internal connector error") from None
         finally:
             self._slots.release()
         self.circuit.success()

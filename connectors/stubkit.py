@@ -12,18 +12,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
+import binascii
 import contextlib
 import json
-import socket
-from collections.abc import AsyncIterator
+import secrets
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import uvicorn
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gateway.serving import running
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,40 +105,57 @@ class RecordRequests:
         await self.app(scope, replay, send)
 
 
-def loopback_socket(port: int = 0, host: str = "127.0.0.1") -> socket.socket:
-    """A bound listening socket; SO_REUSEADDR lets a test restart a backend on the same port."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(128)
-    sock.setblocking(False)
-    return sock
+def basic_auth_matches(authorization: str, user: str, password: str) -> bool:
+    """Whether an `Authorization` header value carries exactly these basic credentials."""
+    scheme, _, encoded = authorization.partition(" ")
+    try:
+        given_user, _, given_password = base64.b64decode(encoded, validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return False
+    # Both comparisons always run: the time taken says nothing about which part was wrong.
+    user_ok = secrets.compare_digest(given_user.encode(), user.encode())
+    password_ok = secrets.compare_digest(given_password.encode(), password.encode())
+    return scheme.lower() == "basic" and user_ok and password_ok
 
 
 @contextlib.asynccontextmanager
 async def serve_app(app: ASGIApp, *, port: int = 0, host: str = "127.0.0.1") -> AsyncIterator[str]:
     """Run `app` with uvicorn on a loopback port (ephemeral by default) for the duration of
-    the block; yields the base URL `http://127.0.0.1:PORT`."""
-    sock = loopback_socket(port, host)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="auto"))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        for _ in range(500):
-            if server.started or task.done():
-                break
-            await asyncio.sleep(0.01)
-        if not server.started:
-            if task.done():
-                task.result()  # re-raises why uvicorn could not start
-            raise RuntimeError("stub server did not start within 5 s")
-        yield f"http://{host}:{sock.getsockname()[1]}"
-    finally:
-        faults = getattr(getattr(app, "state", None), "faults", None)
-        if isinstance(faults, StubFaults):
-            faults.release()
-        server.should_exit = True
-        await task
-        sock.close()
+    the block; yields the base URL `http://127.0.0.1:PORT`. A stopped backend can be started
+    again on the same port (uvicorn binds with SO_REUSEADDR)."""
+    async with running(app, host, port) as url:
+        try:
+            yield url
+        finally:
+            # Requests held by a hang fault would otherwise stall the shutdown.
+            faults = getattr(getattr(app, "state", None), "faults", None)
+            if isinstance(faults, StubFaults):
+                faults.release()
+
+
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def loopback_address(url: object) -> tuple[str, int] | None:
+    """(host, port) of a URL that points at this machine with an explicit port, else None."""
+    if not isinstance(url, str):
+        return None
+    parts = urlsplit(url)
+    if parts.hostname not in _LOOPBACK or parts.port is None:
+        return None
+    return parts.hostname, parts.port
+
+
+@contextlib.asynccontextmanager
+async def serve_if_local(url: object, make_app: Callable[[], ASGIApp]) -> AsyncIterator[str | None]:
+    """The stub from `make_app` at `url` when that is on this machine (yields its base URL),
+    otherwise nothing is started (yields None): the backend is a real one elsewhere."""
+    address = loopback_address(url)
+    if address is None:
+        yield None
+        return
+    async with serve_app(make_app(), host=address[0], port=address[1]) as base_url:
+        yield base_url
 
 
 def stub_arguments(description: str, default_port: int) -> argparse.ArgumentParser:

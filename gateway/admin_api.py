@@ -28,5 +28,5 @@ def admin_routes(gateway: Gateway) -> list[Route]:
         }
         return JSONResponse(body, status_code=200 if result.ok else 422)
 
-    gate = BearerAuthGate(request_response(reload_policy), lambda: gateway.verifier, gateway.record_auth_failure)
+    gate = BearerAuthGate(request_response(reload_policy), gateway.authenticate)
     return [Route("/v1/admin/policy/reload", gate, methods=["POST"])]

@@ -51,7 +51,7 @@ def create_app(config: GatewayConfig) -> Starlette:
     async def metrics(request: Request) -> Response:
         return Response(gateway.metrics.render(), media_type=gateway.metrics.content_type)
 
-    mcp_endpoint = BearerAuthGate(StreamableHTTPASGIApp(manager), lambda: gateway.verifier, gateway.record_auth_failure)
+    mcp_endpoint = BearerAuthGate(StreamableHTTPASGIApp(manager), gateway.authenticate)
     app = Starlette(
         routes=[
             Route("/mcp", mcp_endpoint, methods=["GET", "POST", "DELETE"]),

@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import importlib
 import signal
-from urllib.parse import urlsplit
+from types import ModuleType
 
 from gateway.app import create_app
 from gateway.config import ConnectorSettings, GatewayConfig
@@ -15,7 +15,8 @@ from gateway.identity import TokenVerifier
 from gateway.runtime import Gateway
 from gateway.serving import running
 
-_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+#: What the printed demo token may do under the shipped policies (policies/policy.csv).
+DEMO_ROLES = ("procurement-agent", "agent-readonly", "support-agent", "tester")
 
 
 async def _until_signalled(gateway: Gateway) -> None:
@@ -43,33 +44,25 @@ async def run_gateway(config: GatewayConfig) -> None:
         await _until_signalled(app.state.gateway)
 
 
-def _stub_app(settings: ConnectorSettings):  # type: ignore[no-untyped-def]
-    url = settings.options.get("url")
-    if not isinstance(url, str):
-        return None
-    parts = urlsplit(url)
-    if parts.hostname not in _LOOPBACK or parts.port is None:
-        return None
+def _stub_module(settings: ConnectorSettings) -> ModuleType | None:
     try:
-        stub = importlib.import_module(f"connectors.{settings.kind}.stub")
+        return importlib.import_module(f"connectors.{settings.kind}.stub")
     except ModuleNotFoundError:
         return None
-    return stub.create_app(), parts.hostname, parts.port
 
 
 async def run_demo(config: GatewayConfig) -> None:
     async with contextlib.AsyncExitStack() as stack:
         for settings in config.connectors:
-            found = _stub_app(settings)
-            if found is not None:
-                app, host, port = found
-                await stack.enter_async_context(running(app, host, port))
-                print(f"stub backend for {settings.name!r} on http://{host}:{port}", flush=True)
+            stub = _stub_module(settings)
+            # Each stub starts where its stanza points, if that is this machine.
+            if stub is not None and (where := await stack.enter_async_context(stub.serve_for(settings))):
+                print(f"stub backend for {settings.name!r} ({settings.kind}) on {where}", flush=True)
         app = create_app(config)
         await app.state.gateway.start()
         url = await stack.enter_async_context(running(app, config.server.host, config.server.port))
         verifier = TokenVerifier(config.identity, config.base_dir)
-        token = verifier.mint("demo-agent", ("procurement-agent", "tester"), ttl_seconds=8 * 3600)
+        token = verifier.mint("demo-agent", DEMO_ROLES, ttl_seconds=8 * 3600)
         print(_banner(f"{url}/mcp", token), flush=True)
         await _until_signalled(app.state.gateway)
 
@@ -79,7 +72,7 @@ def _banner(mcp_url: str, token: str) -> str:
 Agent governance gateway is running.
 
   MCP endpoint:  {mcp_url}
-  Demo agent token (roles procurement-agent, tester; valid 8 h):
+  Demo agent token (roles {", ".join(DEMO_ROLES)}; valid 8 h):
 
     export GATEWAY_URL={mcp_url}
     export GATEWAY_TOKEN={token}

@@ -1,14 +1,129 @@
 """Prometheus metrics: one registry per gateway instance, so several gateways (tests,
 replicas in one process) never share counters. Names follow Prometheus conventions and
-are documented in docs/metrics.md."""
+are documented in docs/metrics.md.
+
+Every label takes values from a fixed set (stage names, outcomes, connector names from
+the config, tool names from the catalog): nothing an agent sends can grow the series.
+"""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable, Iterable, Iterator
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+
+from connectors.base import Connector
+from gateway import __version__
 
 #: Latency buckets from 250 µs (policy, audit) to 60 s (slow backends).
 _BUCKETS = (0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+#: Approvals are decided by people: from seconds to a day.
+_DECISION_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 4 * 3600, 12 * 3600, 24 * 3600)
+
+#: The stages of the call path that `gateway_stage_duration_seconds` times.
+STAGES = ("identity", "validate", "policy", "approval_wait", "backend", "audit")
+#: Why a request was refused before reaching a backend (the refusals' `outcome`).
+REJECTION_REASONS = (
+    "unauthenticated",
+    "unknown_tool",
+    "invalid_arguments",
+    "denied",
+    "approval_required",
+    "audit_unavailable",
+    "rate_limited",
+)
+RELOAD_RESULTS = ("success", "unchanged", "failure")
+#: How an approval ends.
+APPROVAL_RESULTS = ("approved", "rejected", "expired")
+CIRCUIT_STATES = ("closed", "open", "half_open")
+
+
+class _CircuitCollector:
+    """Reads each connector's circuit breaker at scrape time, so the state is never stale."""
+
+    def __init__(self) -> None:
+        self._connectors: list[Connector] = []
+
+    def watch(self, connectors: Iterable[Connector]) -> None:
+        self._connectors = list(connectors)
+
+    def describe(self) -> list[Metric]:
+        return [self._family()]
+
+    def collect(self) -> Iterator[Metric]:
+        family = self._family()
+        for connector in self._connectors:
+            # Only connectors wrapped in connectors.resilience have a circuit breaker.
+            circuit = getattr(connector, "circuit_state", None)
+            if circuit is None:
+                continue
+            current = str(circuit)
+            for state in CIRCUIT_STATES:
+                family.add_metric([connector.name, state], 1.0 if state == current else 0.0)
+        yield family
+
+    @staticmethod
+    def _family() -> GaugeMetricFamily:
+        return GaugeMetricFamily(
+            "gateway_backend_circuit_state",
+            "Circuit breaker state of each connector's backend: 1 for the current state, 0 for the others.",
+            labels=["connector", "state"],
+        )
+
+
+class AuditMetrics:
+    """What the audit log reports about its commits (see `gateway.audit.log.AuditObserver`)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.appends = Counter(
+            "gateway_audit_appends",
+            "Audit records the writer tried to make durable, by result (ok, error).",
+            ["result"],
+            registry=registry,
+        )
+        self.commit_duration = Histogram(
+            "gateway_audit_commit_duration_seconds",
+            "Time of one audit group commit (one transaction holding one or more records).",
+            buckets=_BUCKETS,
+            registry=registry,
+        )
+        self.chain_size = Gauge(
+            "gateway_audit_chain_size_records",
+            "Number of records in the audit chain (sequence number of its head).",
+            registry=registry,
+        )
+        self.last_checkpoint_size = Gauge(
+            "gateway_audit_last_checkpoint_size_records",
+            "Number of records covered by the last signed checkpoint (0: none yet).",
+            registry=registry,
+        )
+        self.last_checkpoint_time = Gauge(
+            "gateway_audit_last_checkpoint_timestamp_seconds",
+            "Unix time this process last wrote a signed checkpoint (0: none since it started).",
+            registry=registry,
+        )
+        for result in ("ok", "error"):
+            self.appends.labels(result)
+
+    def opened(self, chain_size: int, checkpoint_size: int) -> None:
+        self.chain_size.set(chain_size)
+        self.last_checkpoint_size.set(checkpoint_size)
+
+    def committed(self, records: int, seconds: float, chain_size: int) -> None:
+        self.appends.labels("ok").inc(records)
+        self.commit_duration.observe(seconds)
+        self.chain_size.set(chain_size)
+
+    def failed(self, records: int, seconds: float) -> None:
+        self.appends.labels("error").inc(records)
+        self.commit_duration.observe(seconds)
+
+    def checkpointed(self, size: int) -> None:
+        self.last_checkpoint_size.set(size)
+        self.last_checkpoint_time.set(time.time())
 
 
 class Metrics:
@@ -16,6 +131,7 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = registry = CollectorRegistry()
+        Info("gateway_build", "The gateway's version.", registry=registry).info({"version": __version__})
         self.tool_calls = Counter(
             "gateway_tool_calls",
             "Tool calls by connector, tool, policy decision and outcome.",
@@ -31,30 +147,83 @@ class Metrics:
         )
         self.stage_duration = Histogram(
             "gateway_stage_duration_seconds",
-            "Time spent in each stage of the call path.",
+            "Time spent in each stage of the call path (identity, validate, policy, approval_wait, backend, audit).",
             ["stage"],
             buckets=_BUCKETS,
             registry=registry,
         )
         self.rejected_requests = Counter(
             "gateway_rejected_requests",
-            "Requests rejected before reaching the pipeline, by reason.",
+            "Requests refused before reaching a backend, by reason.",
             ["reason"],
             registry=registry,
         )
         self.policy_reloads = Counter(
             "gateway_policy_reloads",
-            "Policy reload attempts by result.",
+            "Policy reload attempts by result (success, unchanged, failure).",
             ["result"],
             registry=registry,
         )
-        self.policy_info = Info("gateway_policy", "The policy currently in force.", registry=registry)
+        self.policy_last_reload_success = Gauge(
+            "gateway_policy_last_reload_successful",
+            "1 when the last policy reload succeeded (or none was tried yet), 0 when it was refused.",
+            registry=registry,
+        )
+        self.policy_info = Info(
+            "gateway_policy", "The policy in force: its version (hash of its files).", registry=registry
+        )
+        self.approvals_pending = Gauge(
+            "gateway_approvals_pending",
+            "Approvals waiting for a decision.",
+            registry=registry,
+        )
+        self.approval_decision_duration = Histogram(
+            "gateway_approval_decision_duration_seconds",
+            "Time from an approval's request to its decision, by result (approved, rejected, expired).",
+            ["result"],
+            buckets=_DECISION_BUCKETS,
+            registry=registry,
+        )
         self.backend_up = Gauge(
             "gateway_backend_up",
             "1 when the connector's backend answered its last health check, else 0.",
             ["connector"],
             registry=registry,
         )
+        self.audit = AuditMetrics(registry)
+        self._circuits = _CircuitCollector()
+        registry.register(self._circuits)
+        # Known label values exist from the start, so rates and alerts see 0, not "no data".
+        for stage in STAGES:
+            self.stage_duration.labels(stage)
+        for reason in REJECTION_REASONS:
+            self.rejected_requests.labels(reason)
+        for result in RELOAD_RESULTS:
+            self.policy_reloads.labels(result)
+        for result in APPROVAL_RESULTS:
+            self.approval_decision_duration.labels(result)
+        self.policy_last_reload_success.set(1)
+
+    def watch_connectors(self, connectors: Iterable[Connector]) -> None:
+        """Expose these connectors' circuit breaker state (those that have one)."""
+        connectors = list(connectors)
+        self._circuits.watch(connectors)
+        for connector in connectors:
+            self.call_duration.labels(connector.name)
+
+    def policy_loaded(self, version: str) -> None:
+        self.policy_info.info({"version": version})
+
+    def policy_reloaded(self, result: str, active_version: str) -> None:
+        """Record one reload attempt: success, unchanged (same files) or failure (the
+        version in force stays)."""
+        self.policy_reloads.labels(result).inc()
+        self.policy_last_reload_success.set(0 if result == "failure" else 1)
+        self.policy_loaded(active_version)
+
+    def stage_timer(self, stage: str) -> Callable[[float], None]:
+        """The observe function of one stage's histogram, for callers outside the pipeline."""
+        return self.stage_duration.labels(stage).observe
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

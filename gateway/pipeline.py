@@ -14,7 +14,7 @@ import time
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from connectors.base import BackendError, BackendUnavailable, CallContext
+from connectors.base import BackendError, BackendTimeout, BackendUnavailable, CallContext
 from gateway.audit.canonical import canonical_json, sha256_hex
 from gateway.catalog import Catalog, CatalogEntry
 from gateway.errors import (
@@ -74,15 +74,19 @@ class Pipeline:
         started = time.perf_counter()
         decision: Decision | None = None
         outcome = "ok"
+        forwarding = False
         try:
             entry, decision = await self._admit(call)
             _enforce(decision)
+            forwarding = True
             result = await self._forward(call, entry)
             if result.is_error:
                 outcome = "tool_error"
             return result
         except CallRefused as refusal:
             outcome = refusal.outcome
+            if not forwarding:
+                self.metrics.rejected_requests.labels(outcome).inc()
             raise
         finally:
             # Unknown names are folded into one label value so agents cannot grow the series.
@@ -152,13 +156,13 @@ class Pipeline:
         error: str | None = None
         result: ToolResult | None = None
         try:
-            async with asyncio.timeout(timeout):
-                result = await connector.call(
-                    entry.spec.name,
-                    call.arguments,
-                    CallContext(call.call_id, call.principal, call.traceparent, timeout),
-                )
-        except TimeoutError:
+            # The connector's resilience wrapper holds the call to this deadline.
+            result = await connector.call(
+                entry.spec.name,
+                call.arguments,
+                CallContext(call.call_id, call.principal, call.traceparent, timeout),
+            )
+        except BackendTimeout:
             error = f"backend {call.connector!r} did not answer within {timeout:g} s"
             raise BackendTimedOut(error) from None
         except BackendUnavailable as exc:
@@ -166,10 +170,6 @@ class Pipeline:
             raise BackendFailed(error) from None
         except BackendError as exc:
             error = f"backend {call.connector!r} failed: {exc}"
-            raise BackendFailed(error) from None
-        except Exception:
-            log.exception("connector %s raised on %s", call.connector, call.tool)
-            error = f"backend {call.connector!r} failed with an internal error"
             raise BackendFailed(error) from None
         finally:
             latency = time.perf_counter() - stage

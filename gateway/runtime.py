@@ -14,6 +14,7 @@ from starlette.requests import HTTPConnection
 from connectors.base import Connector, create_connector
 from gateway import __version__
 from gateway.audit import AuditLog
+from gateway.auth_gate import Authenticator
 from gateway.catalog import Catalog
 from gateway.config import GatewayConfig
 from gateway.identity import TokenVerifier
@@ -29,6 +30,7 @@ class Gateway:
     config: GatewayConfig
     metrics: Metrics = field(default_factory=Metrics)
     verifier: TokenVerifier = field(init=False)
+    authenticate: Authenticator = field(init=False)
     audit: AuditLog = field(init=False)
     policy: PolicyHolder = field(init=False)
     catalog: Catalog = field(init=False)
@@ -43,6 +45,9 @@ class Gateway:
         self.policy = PolicyHolder.load(self.config.resolve(self.config.policy.directory))
         self.connectors = [create_connector(s) for s in self.config.connectors]
         self.catalog = Catalog(self.connectors)
+        self.authenticate = Authenticator(
+            lambda: self.verifier, self.record_auth_failure, observe_seconds=self.metrics.stage_timer("identity")
+        )
 
     async def start(self) -> None:
         """Open the store and connect the backends. Idempotent: the CLI starts the gateway
@@ -51,7 +56,7 @@ class Gateway:
         if self._started:
             return
         self._started = True
-        self.audit = await AuditLog.open(self.config.audit, base_dir=self.config.base_dir)
+        self.audit = await AuditLog.open(self.config.audit, base_dir=self.config.base_dir, observer=self.metrics.audit)
         self.pipeline = Pipeline(
             catalog=self.catalog,
             policy=self.policy,
@@ -59,7 +64,8 @@ class Gateway:
             metrics=self.metrics,
             timeouts={s.name: s.timeout_seconds for s in self.config.connectors},
         )
-        self.metrics.policy_info.info({"version": self.policy.current.version})
+        self.metrics.policy_loaded(self.policy.current.version)
+        self.metrics.watch_connectors(self.connectors)
         for connector in self.connectors:
             await connector.start()
         await self.catalog.refresh_all()
@@ -97,10 +103,9 @@ class Gateway:
 
     async def record_policy_reload(self, result: ReloadResult, trigger: str) -> None:
         if result.ok and not result.changed:
-            self.metrics.policy_reloads.labels("unchanged").inc()
+            self.metrics.policy_reloaded("unchanged", result.active_version)
             return
-        self.metrics.policy_reloads.labels("success" if result.ok else "failure").inc()
-        self.metrics.policy_info.info({"version": result.active_version})
+        self.metrics.policy_reloaded("success" if result.ok else "failure", result.active_version)
         await self.audit.append(
             "policy.reloaded" if result.ok else "policy.reload_failed",
             {

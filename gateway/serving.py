@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from collections.abc import AsyncIterator
 
 import uvicorn
@@ -13,6 +14,12 @@ from starlette.types import ASGIApp
 
 class ServerFailed(RuntimeError):
     pass
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nothing listens on right now (for a server a test starts in another process)."""
+    with socket.create_server((host, 0)) as sock:
+        return int(sock.getsockname()[1])
 
 
 @contextlib.asynccontextmanager

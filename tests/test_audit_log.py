@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import sqlite3
@@ -172,27 +173,41 @@ def test_a_reopened_signed_log_keeps_signing_correct_roots(tmp_path: Path, saved
     assert "signed up to 24" in result.output
 
 
-class HashReadingStore(SqliteAuditStore):
-    """The real store, noting which record hashes it was asked for."""
+class HashReadingStore:
+    """A real store, noting which record hashes it was asked for."""
 
-    ranges: list[tuple[int, int]]
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.ranges: list[tuple[int, int]] = []
+
+    def __getattr__(self, name: str):
+        return getattr(self.inner, name)
 
     async def record_hashes(self, after: int, upto: int) -> list[bytes]:
         self.ranges.append((after, upto))
-        return await super().record_hashes(after, upto)
+        return await self.inner.record_hashes(after, upto)
 
 
-async def test_reopening_reads_only_the_hashes_after_the_last_checkpoint(tmp_path: Path) -> None:
-    from tests.audit_helpers import make_keys, settings
+@pytest.mark.parametrize("backend_name", ["sqlite", "postgres"])
+async def test_reopening_reads_only_the_hashes_after_the_last_checkpoint(tmp_path: Path, backend_name: str) -> None:
+    from tests.audit_helpers import make_keys
+    from tests.ops_store_helpers import postgres_backend, sqlite_backend
 
     private, _ = make_keys(tmp_path)
-    log = await AuditLog.open(settings(tmp_path, private, every=10))
-    for i in range(25):
-        await log.append("call.completed", {"i": i})
-    await log.store.close()  # as in a crash: no final checkpoint, records 21..25 stay unsigned
-    await log.close()
-    store = HashReadingStore(tmp_path / "audit.db")
-    store.ranges = []
-    reopened = await AuditLog.open(settings(tmp_path, private, every=10), store=store)
-    await reopened.close()
-    assert store.ranges == [(20, 25)]
+    async with contextlib.AsyncExitStack() as stack:
+        if backend_name == "postgres":
+            backend = await stack.enter_async_context(postgres_backend())
+        else:
+            backend = sqlite_backend(tmp_path)
+        settings = backend.settings(signing_key_file=str(private), checkpoint_every_records=10)
+        log = await AuditLog.open(settings)
+        for i in range(25):
+            await log.append("call.completed", {"i": i})
+        await log.store.close()  # as in a crash: no final checkpoint, records 21..25 stay unsigned
+        await log.close()
+        store = HashReadingStore(backend.store())
+        reopened = await AuditLog.open(settings, store=store)
+        record = await reopened.append("call.completed", {"i": 25})
+        await reopened.close()
+        assert store.ranges == [(20, 25)]
+        assert record.seq == 26

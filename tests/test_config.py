@@ -20,7 +20,13 @@ def _parse(raw: dict, environ: dict[str, str] | None = None):  # type: ignore[no
 def test_the_shipped_example_is_valid() -> None:
     config = load_config(REPO / "gateway.example.yaml", environ={})
     assert config.server.port == 8080
-    assert {c.name: c.kind for c in config.connectors} == {"sap": "sap", "echo": "mcp"}
+    assert {c.name: c.kind for c in config.connectors} == {
+        "sap": "sap",
+        "oracle": "oracle",
+        "mainframe": "mainframe",
+        "helpdesk": "openapi",
+        "echo": "mcp",
+    }
     for settings in config.connectors:
         create_connector(settings)
 

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from connectors.base import BackendUnavailable, CallContext, create_connector
+from connectors.base import BackendUnavailable, CallContext
+from connectors.mcp import create
 from connectors.mcp.upstream import McpConnector
 from gateway.config import ConfigError, ConnectorSettings
 from gateway.models import Principal
@@ -22,9 +23,8 @@ def context() -> CallContext:
 
 
 def stdio(**options: Any) -> McpConnector:
-    connector = create_connector(ConnectorSettings("local", "mcp", 5.0, {"command": STUB, **options}))
-    assert isinstance(connector, McpConnector)
-    return connector
+    # The kind's own factory: these tests look at the MCP connector beneath the wrapper.
+    return create(ConnectorSettings("local", "mcp", 5.0, {"command": STUB, **options}))
 
 
 async def eventually(condition: Any, what: str, seconds: float = 10.0) -> None:
@@ -110,10 +110,10 @@ async def test_server_that_cannot_start_is_reported_not_raised() -> None:
 
 def test_stdio_config_errors() -> None:
     with pytest.raises(ConfigError, match=r"^connectors\.local: give exactly one of url .* and command"):
-        create_connector(ConnectorSettings("local", "mcp", 5.0, {"command": STUB, "url": "http://x/mcp"}))
+        create(ConnectorSettings("local", "mcp", 5.0, {"command": STUB, "url": "http://x/mcp"}))
     with pytest.raises(ConfigError, match=r"^connectors\.local\.command: expected a non-empty list"):
-        create_connector(ConnectorSettings("local", "mcp", 5.0, {"command": "python -m x"}))
+        create(ConnectorSettings("local", "mcp", 5.0, {"command": "python -m x"}))
     with pytest.raises(ConfigError, match=r"^connectors\.local\.env: expected a mapping"):
-        create_connector(ConnectorSettings("local", "mcp", 5.0, {"command": STUB, "env": {"A": 1}}))
+        create(ConnectorSettings("local", "mcp", 5.0, {"command": STUB, "env": {"A": 1}}))
     with pytest.raises(ConfigError, match=r"^connectors\.local\.ping_interval_seconds: expected a positive"):
-        create_connector(ConnectorSettings("local", "mcp", 5.0, {"command": STUB, "ping_interval_seconds": 0}))
+        create(ConnectorSettings("local", "mcp", 5.0, {"command": STUB, "ping_interval_seconds": 0}))

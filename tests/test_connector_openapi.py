@@ -14,9 +14,10 @@ from starlette.applications import Starlette
 from connectors.base import BackendError, CallContext, Connector, create_connector
 from connectors.openapi.spec import SpecError, operations
 from connectors.openapi.stub import DOCUMENT, create_app
-from connectors.stubkit import loopback_socket, serve_app
+from connectors.stubkit import serve_app
 from gateway.config import ConfigError, ConnectorSettings
 from gateway.models import Principal
+from gateway.serving import free_port
 
 TOKEN = "helpdesk-token"
 
@@ -127,9 +128,7 @@ async def test_operation_subset_and_document_from_a_file(helpdesk: Helpdesk, tmp
 
 async def test_document_fetched_once_the_api_is_up(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HELPDESK_TEST_TOKEN", TOKEN)
-    sock = loopback_socket()
-    port = sock.getsockname()[1]
-    sock.close()
+    port = free_port()
     connector = create_connector(settings(f"http://127.0.0.1:{port}/openapi.json"))
     await connector.start()  # the API is down: starting must still succeed
     assert await connector.tools() == []

@@ -1,18 +1,18 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
 
-from connectors.base import BackendError, BackendUnavailable, CallContext, Health
+from connectors.base import BackendError, BackendUnavailable, CallContext, Health, create_connector
 from connectors.resilience import CircuitBreaker, CircuitState, ConnectorBusy, ResiliencePolicy, ResilientConnector
-from connectors.sap import create
 from connectors.sap.stub import SERVICE_PATH, create_app
-from connectors.stubkit import loopback_socket, serve_app
+from connectors.stubkit import serve_app
 from gateway.config import ConnectorSettings
 from gateway.models import Principal, ToolResult, ToolSpec
+from gateway.serving import free_port
 
 READ = ("search_vendors", {})
 WRITE = ("create_purchase_order", {"vendor_id": "0000100001", "amount": 5, "currency": "EUR", "description": "x"})
@@ -24,18 +24,15 @@ def context(timeout: float = 5.0) -> CallContext:
 
 def sap_connector(url: str, **options: Any) -> ResilientConnector:
     timeout = options.pop("timeout_seconds", 5.0)
-    connector = create(ConnectorSettings("sap", "sap", timeout, {
+    connector = create_connector(ConnectorSettings("sap", "sap", timeout, {
         "url": url + SERVICE_PATH, "username": "demo", "password": "demo", "retry_backoff_seconds": 0.01, **options}))
     assert isinstance(connector, ResilientConnector)
     return connector
 
 
 @pytest.fixture
-async def free_port() -> AsyncIterator[int]:
-    sock = loopback_socket()
-    port = sock.getsockname()[1]
-    sock.close()
-    yield port
+def unused_port() -> int:
+    return free_port()
 
 
 async def test_hung_backend_gives_a_timeout_error_quickly() -> None:
@@ -45,7 +42,7 @@ async def test_hung_backend_gives_a_timeout_error_quickly() -> None:
         await connector.start()
         app.state.faults.hang = True
         async with asyncio.timeout(3):  # without the deadline the call would hang forever
-            with pytest.raises(BackendUnavailable, match=r"^sap: backend did not answer within 0\.2 s$"):
+            with pytest.raises(BackendUnavailable, match=r"^did not answer within 0\.2 s$"):
                 await connector.call(*READ, context())
             with pytest.raises(BackendUnavailable, match="did not answer"):
                 await connector.call(*WRITE, context())
@@ -72,8 +69,8 @@ async def test_writes_are_never_retried_reads_are() -> None:
         await connector.close()
 
 
-async def test_dead_backend_opens_the_circuit_which_closes_when_it_returns(free_port: int) -> None:
-    connector = sap_connector(f"http://127.0.0.1:{free_port}", retries=0, circuit_failure_threshold=2,
+async def test_dead_backend_opens_the_circuit_which_closes_when_it_returns(unused_port: int) -> None:
+    connector = sap_connector(f"http://127.0.0.1:{unused_port}", retries=0, circuit_failure_threshold=2,
                               circuit_reset_seconds=0.3)
     await connector.start()  # must not fail while the backend is down
     for _ in range(2):
@@ -86,7 +83,7 @@ async def test_dead_backend_opens_the_circuit_which_closes_when_it_returns(free_
     assert not health.healthy and health.detail.startswith("circuit open")
 
     app = create_app()
-    async with serve_app(app, port=free_port):
+    async with serve_app(app, port=unused_port):
         with pytest.raises(BackendUnavailable, match="circuit open"):
             await connector.call(*WRITE, context())
         assert app.state.requests == []  # an open circuit sends nothing
@@ -100,8 +97,8 @@ async def test_dead_backend_opens_the_circuit_which_closes_when_it_returns(free_
     await connector.close()
 
 
-async def test_health_probe_closes_a_half_open_circuit(free_port: int) -> None:
-    connector = sap_connector(f"http://127.0.0.1:{free_port}", retries=0, circuit_failure_threshold=1,
+async def test_health_probe_closes_a_half_open_circuit(unused_port: int) -> None:
+    connector = sap_connector(f"http://127.0.0.1:{unused_port}", retries=0, circuit_failure_threshold=1,
                               circuit_reset_seconds=0.1)
     await connector.start()
     with pytest.raises(BackendUnavailable):
@@ -110,7 +107,7 @@ async def test_health_probe_closes_a_half_open_circuit(free_port: int) -> None:
     health = await connector.health()  # half-open, backend still down: opens again
     assert not health.healthy
     assert connector.circuit_state is CircuitState.OPEN
-    async with serve_app(create_app(), port=free_port):
+    async with serve_app(create_app(), port=unused_port):
         await asyncio.sleep(0.15)
         assert (await connector.health()).healthy
         assert connector.circuit_state is CircuitState.CLOSED
@@ -155,7 +152,7 @@ class Broken:
 
 async def test_connector_bugs_become_agent_safe_errors() -> None:
     connector = ResilientConnector(Broken(), ResiliencePolicy(timeout=1.0, retries=3))
-    with pytest.raises(BackendError, match=r"^broken: internal connector error$"):
+    with pytest.raises(BackendError, match=r"^internal connector error$"):
         await connector.call("t", {}, context())
     assert await connector.health() == Health(False, "circuit closed; health check failed (RuntimeError)")
 

@@ -90,15 +90,13 @@ async def test_admin_endpoint_reloads_for_admins_only(echo_upstream, start_gatew
 
 async def test_sighup_reloads_a_served_gateway_and_sigterm_stops_it(echo_upstream, tmp_path, policy_dir) -> None:
     import signal
-    import socket
     import sys
 
+    from gateway.serving import free_port
     from tests.conftest import REPO, SECRET
 
     url, _ = echo_upstream
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     database = tmp_path / "served.db"
     config = tmp_path / "served.yaml"
     config.write_text(

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from connectors.base import Connector
 from connectors.mainframe.connector import MainframeConnector
-from connectors.resilience import resilient
 from gateway.config import ConnectorSettings
 
 
 def create(settings: ConnectorSettings) -> Connector:
-    return resilient(MainframeConnector(settings), settings)
+    return MainframeConnector(settings)

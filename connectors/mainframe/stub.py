@@ -25,6 +25,9 @@ from typing import Any
 from connectors.mainframe import wire
 from connectors.mainframe.codec import RecordError, decode, encode
 from connectors.mainframe.transactions import TRANSACTIONS, load_layouts
+from connectors.options import secret
+from connectors.stubkit import loopback_address
+from gateway.config import ConnectorSettings
 
 
 def _seed() -> dict[int, dict[str, Any]]:
@@ -141,16 +144,30 @@ def _abend(code: str) -> wire.Response:
 
 
 @contextlib.asynccontextmanager
-async def serve_mainframe(*, user: str = "GATEWAY", password: str = "demo", port: int = 0) -> AsyncIterator[
-        MainframeStub]:
+async def serve_mainframe(*, user: str = "GATEWAY", password: str = "demo", port: int = 0,
+                          host: str = "127.0.0.1") -> AsyncIterator[MainframeStub]:
     """Run the stub on a loopback port (ephemeral by default) for the duration of the block."""
     stub = MainframeStub(user, password)
-    await stub.start(port=port)
+    await stub.start(host, port)
     try:
         yield stub
     finally:
         stub.hang = False
         await stub.close()
+
+
+@contextlib.asynccontextmanager
+async def serve_for(settings: ConnectorSettings) -> AsyncIterator[str | None]:
+    """For `gateway demo`: this stub where the stanza points, when that is this machine,
+    accepting the stanza's own credentials; yields its base URL, or None if not started."""
+    host = str(settings.options.get("host", ""))
+    if loopback_address(f"tcp://{host}:{settings.options.get('port')}") is None:
+        yield None
+        return
+    async with serve_mainframe(user=str(settings.options.get("user", "GATEWAY")),
+                               password=secret(settings, "password") or "demo",
+                               port=int(settings.options["port"]), host=host) as stub:
+        yield f"tcp://{host}:{stub.port}"
 
 
 def main() -> None:

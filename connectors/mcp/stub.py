@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import mcp_types as types
@@ -20,6 +21,9 @@ from mcp.server import Server, ServerRequestContext
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
 from starlette.applications import Starlette
 from starlette.routing import Route
+
+from connectors.stubkit import serve_if_local
+from gateway.config import ConnectorSettings
 
 TOOLS = [
     types.Tool(
@@ -100,6 +104,13 @@ def create_app(*, stateless: bool = False, json_response: bool = False) -> Starl
     )
     app.state.calls = calls
     return app
+
+
+def serve_for(settings: ConnectorSettings) -> AbstractAsyncContextManager[str | None]:
+    """For `gateway demo`: this server where a Streamable HTTP stanza points, when that is
+    this machine; yields its base URL, or None if not started (stdio servers are the
+    connector's own child processes)."""
+    return serve_if_local(settings.options.get("url"), create_app)
 
 
 def main() -> None:

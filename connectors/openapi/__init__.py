@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from connectors.base import Connector
 from connectors.openapi.connector import OpenApiConnector
-from connectors.resilience import resilient
 from gateway.config import ConnectorSettings
 
 
 def create(settings: ConnectorSettings) -> Connector:
-    return resilient(OpenApiConnector(settings), settings)
+    return OpenApiConnector(settings)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from starlette.applications import Starlette
@@ -18,7 +19,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from connectors.stubkit import run_stub, stub_app, stub_arguments
+from connectors.options import secret
+from connectors.stubkit import run_stub, serve_if_local, stub_app, stub_arguments
+from gateway.config import ConnectorSettings
 
 STATUSES = ["open", "in_progress", "closed"]
 PRIORITIES = ["low", "normal", "high"]
@@ -158,6 +161,13 @@ def create_app(*, token: str = "demo") -> Starlette:
     ])
     app.state.tickets = tickets
     return app
+
+
+def serve_for(settings: ConnectorSettings) -> AbstractAsyncContextManager[str | None]:
+    """For `gateway demo`: this stub where the stanza points, when that is this machine,
+    accepting the stanza's own credentials; yields its base URL, or None if not started."""
+    return serve_if_local(settings.options.get("spec"),
+                          lambda: create_app(token=secret(settings, "bearer_token") or "demo"))
 
 
 def main() -> None:

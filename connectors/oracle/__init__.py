@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from connectors.base import Connector
 from connectors.oracle.connector import OracleConnector
-from connectors.resilience import resilient
 from gateway.config import ConnectorSettings
 
 
 def create(settings: ConnectorSettings) -> Connector:
-    return resilient(OracleConnector(settings), settings)
+    return OracleConnector(settings)

@@ -5,20 +5,20 @@ the guarded read-only query tool), authenticated with OAuth2 client credentials.
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
 
 from connectors.base import BackendError, CallContext, Health
-from connectors.http_backend import HttpBackend, json_body
+from connectors.http_backend import Handler, HttpBackend, HttpToolConnector, json_body
 from connectors.options import check_options, options_schema, secret
 from connectors.oracle.oauth import ClientCredentials
 from connectors.oracle.sql_guard import QueryRejected, check_query
 from connectors.oracle.tools import tool_specs
 from connectors.results import json_result
 from gateway.config import ConfigError, ConnectorSettings
-from gateway.models import ToolResult, ToolSpec
+from gateway.models import ToolResult
 
 OPTIONS = options_schema(
     {
@@ -29,9 +29,6 @@ OPTIONS = options_schema(
     },
     required=("url", "client_id"),
 )
-
-Handler = Callable[[Mapping[str, Any], CallContext], Awaitable[ToolResult]]
-
 
 def _ords_message(response: httpx.Response) -> str:
     body = json_body(response)
@@ -44,7 +41,7 @@ def _without_links(row: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in row.items() if k != "links"}
 
 
-class OracleConnector:
+class OracleConnector(HttpToolConnector):
     def __init__(self, settings: ConnectorSettings) -> None:
         check_options(settings, OPTIONS)
         client_secret = secret(settings, "client_secret")
@@ -64,26 +61,11 @@ class OracleConnector:
             "query": self._query,
         }
 
-    async def start(self) -> None:
-        await self._http.start()
-
-    async def close(self) -> None:
-        await self._http.close()
-
-    async def tools(self) -> list[ToolSpec]:
-        return list(self._tools)
-
     async def health(self) -> Health:
         try:
             return await self._http.probe("/")
         except BackendError as exc:  # the token endpoint refused us
             return Health(False, str(exc))
-
-    async def call(self, tool: str, arguments: Mapping[str, Any], context: CallContext) -> ToolResult:
-        handler = self._handlers.get(tool)
-        if handler is None:
-            raise BackendError(f"{self.name}: unknown tool {tool!r}")
-        return await handler(arguments, context)
 
     async def _json(self, method: str, url: str, context: CallContext, **kwargs: Any) -> Any:
         response = await self._http.send(method, url, context, **kwargs)

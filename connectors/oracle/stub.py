@@ -15,13 +15,12 @@ stanza's url is `base_url + "/ords/hr"`; `app.state.requests` lists what it rece
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import datetime
 import os
 import secrets
 import sqlite3
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
@@ -31,8 +30,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from connectors.options import secret
 from connectors.oracle.qfilter import FilterError, translate
-from connectors.stubkit import run_stub, stub_app, stub_arguments
+from connectors.stubkit import basic_auth_matches, run_stub, serve_if_local, stub_app, stub_arguments
+from gateway.config import ConnectorSettings
 
 BASE = "/ords/hr"
 #: AutoREST-enabled objects and their primary keys.
@@ -84,13 +85,7 @@ class OrdsService:
         return await asyncio.to_thread(job)
 
     def issue_token(self, request: Request) -> str:
-        scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
-        try:
-            client_id, _, secret = base64.b64decode(encoded, validate=True).decode().partition(":")
-        except (binascii.Error, UnicodeDecodeError):
-            client_id, secret = "", ""
-        if scheme.lower() != "basic" or not (secrets.compare_digest(client_id, self.client_id)
-                                             and secrets.compare_digest(secret, self.client_secret)):
+        if not basic_auth_matches(request.headers.get("authorization", ""), self.client_id, self.client_secret):
             raise OrdsFault(401, "Unauthorized", "Invalid client credentials")
         token = secrets.token_urlsafe(24)
         self.tokens[token] = asyncio.get_running_loop().time() + TOKEN_SECONDS
@@ -244,6 +239,14 @@ def create_app(database: Path | str = "var/ords.db", *, client_id: str = "gatewa
     ])
     app.state.ords = service
     return app
+
+
+def serve_for(settings: ConnectorSettings) -> AbstractAsyncContextManager[str | None]:
+    """For `gateway demo`: this stub where the stanza points, when that is this machine,
+    accepting the stanza's own credentials; yields its base URL, or None if not started."""
+    return serve_if_local(settings.options.get("url"), lambda: create_app(
+        client_id=str(settings.options.get("client_id", "gateway")),
+        client_secret=secret(settings, "client_secret") or "demo"))
 
 
 def main() -> None:

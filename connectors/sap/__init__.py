@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from connectors.base import Connector
-from connectors.resilience import resilient
 from connectors.sap.connector import SapConnector
 from gateway.config import ConnectorSettings
 
 
 def create(settings: ConnectorSettings) -> Connector:
-    return resilient(SapConnector(settings), settings)
+    return SapConnector(settings)

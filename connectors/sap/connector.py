@@ -4,21 +4,21 @@ basic auth and the CSRF-token handshake SAP requires before any modifying reques
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
-from connectors.base import BackendError, CallContext, Health
-from connectors.http_backend import HttpBackend, json_body
+from connectors.base import CallContext, Health
+from connectors.http_backend import Handler, HttpBackend, HttpToolConnector, json_body
 from connectors.options import check_options, options_schema, secret
 from connectors.results import json_result
 from connectors.sap.odata import literal
 from connectors.sap.tools import tool_specs
 from gateway.config import ConfigError, ConnectorSettings
-from gateway.models import ToolResult, ToolSpec
+from gateway.models import ToolResult
 
 OPTIONS = options_schema(
     {
@@ -29,9 +29,6 @@ OPTIONS = options_schema(
     },
     required=("url", "username"),
 )
-
-Handler = Callable[[Mapping[str, Any], CallContext], Awaitable[ToolResult]]
-
 
 def _key(entity_set: str, value: str) -> str:
     return f"{entity_set}({quote(literal(value), safe='')})"
@@ -65,7 +62,7 @@ def _sap_message(response: httpx.Response) -> str:
         return "backend rejected the request"
 
 
-class SapConnector:
+class SapConnector(HttpToolConnector):
     def __init__(self, settings: ConnectorSettings) -> None:
         check_options(settings, OPTIONS)
         password = secret(settings, "password")
@@ -86,23 +83,8 @@ class SapConnector:
             "post_invoice": self._post_invoice,
         }
 
-    async def start(self) -> None:
-        await self._http.start()
-
-    async def close(self) -> None:
-        await self._http.close()
-
-    async def tools(self) -> list[ToolSpec]:
-        return list(self._tools)
-
     async def health(self) -> Health:
         return await self._http.probe("/")
-
-    async def call(self, tool: str, arguments: Mapping[str, Any], context: CallContext) -> ToolResult:
-        handler = self._handlers.get(tool)
-        if handler is None:
-            raise BackendError(f"{self.name}: unknown tool {tool!r}")
-        return await handler(arguments, context)
 
     # -- protocol ---------------------------------------------------------------------
     async def _read(self, url: str, context: CallContext, params: Mapping[str, Any] | None = None) -> Any:

@@ -11,11 +11,11 @@ root is `base_url + SERVICE_PATH`; `app.state.requests` lists every request rece
 from __future__ import annotations
 
 import base64
-import binascii
 import datetime
 import os
 import re
 import secrets
+from contextlib import AbstractAsyncContextManager
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -24,9 +24,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from connectors.options import secret
 from connectors.sap import odata
 from connectors.sap.stub_data import CURRENCIES, ENTITY_SETS, EntitySet, seed
-from connectors.stubkit import run_stub, stub_app, stub_arguments
+from connectors.stubkit import basic_auth_matches, run_stub, serve_if_local, stub_app, stub_arguments
+from gateway.config import ConnectorSettings
 
 SERVICE = "API_PURCHASEORDER_SRV"
 SERVICE_PATH = f"/sap/opu/odata/sap/{SERVICE}"
@@ -70,17 +72,10 @@ class SapService:
 
     # -- protocol ---------------------------------------------------------------------
     def authenticate(self, request: Request) -> str:
-        scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
-        try:
-            user, _, password = base64.b64decode(encoded, validate=True).decode().partition(":")
-        except (binascii.Error, UnicodeDecodeError):
-            user, password = "", ""
-        if scheme.lower() != "basic" or not (
-            secrets.compare_digest(user, self.username) and secrets.compare_digest(password, self.password)
-        ):
+        if not basic_auth_matches(request.headers.get("authorization", ""), self.username, self.password):
             raise SapFault(401, "/IWFND/CM_CONSUMER/001", "Logon failed: user or password is wrong",
                            {"www-authenticate": 'Basic realm="SAP NetWeaver Application Server [DEM/100]"'})
-        return user
+        return self.username
 
     def check_csrf(self, request: Request) -> None:
         session = request.cookies.get(SESSION_COOKIE, "")
@@ -306,6 +301,13 @@ def create_app(*, username: str = "demo", password: str = "demo") -> Starlette:
     ])
     app.state.sap = service
     return app
+
+
+def serve_for(settings: ConnectorSettings) -> AbstractAsyncContextManager[str | None]:
+    """For `gateway demo`: this stub where the stanza points, when that is this machine,
+    accepting the stanza's own credentials; yields its base URL, or None if not started."""
+    return serve_if_local(settings.options.get("url"), lambda: create_app(
+        username=str(settings.options.get("username", "demo")), password=secret(settings, "password") or "demo"))
 
 
 def main() -> None:

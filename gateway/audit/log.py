@@ -15,7 +15,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -23,6 +23,7 @@ from gateway.audit import chain
 from gateway.audit.canonical import CanonicalizationError
 from gateway.audit.checkpoint import Checkpoint, KeyFileError, load_private_key, sign
 from gateway.audit.merkle import Frontier
+from gateway.audit.postgres_store import PostgresAuditStore, is_postgres_url
 from gateway.audit.redaction import Redactor
 from gateway.audit.search import AuditQueries
 from gateway.audit.sqlite_store import SqliteAuditStore
@@ -40,6 +41,32 @@ class AuditUnavailable(Exception):
     """A record could not be made durable; whatever it describes must not happen."""
 
 
+class AuditObserver(Protocol):
+    """What the writer reports (to metrics): the chain as opened, each commit, each checkpoint."""
+
+    def opened(self, chain_size: int, checkpoint_size: int) -> None: ...
+
+    def committed(self, records: int, seconds: float, chain_size: int) -> None: ...
+
+    def failed(self, records: int, seconds: float) -> None: ...
+
+    def checkpointed(self, size: int) -> None: ...
+
+
+class _Unobserved:
+    def opened(self, chain_size: int, checkpoint_size: int) -> None:
+        pass
+
+    def committed(self, records: int, seconds: float, chain_size: int) -> None:
+        pass
+
+    def failed(self, records: int, seconds: float) -> None:
+        pass
+
+    def checkpointed(self, size: int) -> None:
+        pass
+
+
 @dataclass(frozen=True, slots=True)
 class _Pending:
     draft: chain.Draft
@@ -55,8 +82,10 @@ class AuditLog:
         signing_key: Ed25519PrivateKey | None,
         frontier: Frontier | None,
         last_checkpoint: Checkpoint | None,
+        observer: AuditObserver | None = None,
     ) -> None:
         self.store = store
+        self._observer = observer or _Unobserved()
         self._settings = settings
         self._redactor = Redactor(
             settings.redact_keys, settings.redact_patterns, card_numbers=settings.redact_card_numbers
@@ -66,6 +95,7 @@ class AuditLog:
         self._frontier = frontier
         self._checkpointed = last_checkpoint.size if last_checkpoint else 0
         self._checkpointed_at = time.monotonic()
+        self._observer.opened(head.size, self._checkpointed)
         self._queue: list[_Pending] = []
         self._wake = asyncio.Event()
         self._closing = False
@@ -75,7 +105,12 @@ class AuditLog:
 
     @classmethod
     async def open(
-        cls, settings: AuditSettings, *, base_dir: Path | None = None, store: AuditStore | None = None
+        cls,
+        settings: AuditSettings,
+        *,
+        base_dir: Path | None = None,
+        store: AuditStore | None = None,
+        observer: AuditObserver | None = None,
     ) -> AuditLog:
         """Open (creating if needed) the log; relative paths are resolved against base_dir."""
 
@@ -87,7 +122,9 @@ class AuditLog:
             key = load_private_key(resolve(settings.signing_key_file)) if settings.signing_key_file else None
         except KeyFileError as exc:
             raise AuditUnavailable(f"audit.signing_key_file: {exc}") from None
-        if store is None:
+        if store is None and is_postgres_url(settings.database):
+            store = PostgresAuditStore(settings.database)
+        elif store is None:
             store = SqliteAuditStore(resolve(settings.database), busy_timeout=settings.busy_timeout_seconds)
         try:
             head = await store.open()
@@ -96,7 +133,7 @@ class AuditLog:
         except (StoreError, ValueError) as exc:
             await store.close()
             raise AuditUnavailable(str(exc)) from None
-        return cls(store, head, settings, key, frontier, checkpoints[-1] if checkpoints else None)
+        return cls(store, head, settings, key, frontier, checkpoints[-1] if checkpoints else None, observer)
 
     @property
     def settings(self) -> AuditSettings:
@@ -191,35 +228,44 @@ class AuditLog:
         )
 
     async def _commit(self, batch: list[_Pending], *, force_checkpoint: bool = False) -> None:
+        started = time.perf_counter()
         try:
-            if self._stale:
-                await self._resync()
-            records, sealed, head, frontier = self._seal(batch)
-            checkpoint = None
-            if (
-                self._key is not None
-                and frontier is not None
-                and self._checkpoint_due(head.size, force=force_checkpoint)
-            ):
-                root = frontier.root().hex()
-                checkpoint = sign(self._key, self._settings.origin, head.size, head.hash, root, time.time())
-            await self.store.write(sealed, checkpoint, frontier.state() if checkpoint and frontier else None)
+            # Other writers (replicas on the same database) wait until this commit ends; the
+            # head they may have moved is read under the same hold, so the batch is sealed after it.
+            async with self.store.exclusive() as shared_head:
+                if self._stale or (shared_head is not None and shared_head != self._head):
+                    await self._resync(shared_head)
+                records, head, frontier, checkpoint = await self._write(batch, force_checkpoint)
         except Exception as exc:
             # Any failure, expected (StoreError) or not, must reach every waiting caller:
             # a writer that dies silently would hang the gateway instead of failing closed.
             if not isinstance(exc, StoreError):
                 log.exception("audit writer failed")
             self._stale = True
+            self._observer.failed(len(batch), time.perf_counter() - started)
             for pending in batch:
                 if not pending.done.done():
                     pending.done.set_exception(AuditUnavailable(f"audit record not stored: {exc}"))
             return
         self._head, self._frontier = head, frontier
+        self._observer.committed(len(batch), time.perf_counter() - started, head.size)
         if checkpoint is not None:
             self._checkpointed, self._checkpointed_at = checkpoint.size, time.monotonic()
+            self._observer.checkpointed(checkpoint.size)
         for pending, record in zip(batch, records, strict=True):
             if not pending.done.done():
                 pending.done.set_result(record)
+
+    async def _write(
+        self, batch: list[_Pending], force_checkpoint: bool
+    ) -> tuple[list[AuditRecord], Head, Frontier | None, Checkpoint | None]:
+        records, sealed, head, frontier = self._seal(batch)
+        checkpoint = None
+        if self._key is not None and frontier is not None and self._checkpoint_due(head.size, force=force_checkpoint):
+            root = frontier.root().hex()
+            checkpoint = sign(self._key, self._settings.origin, head.size, head.hash, root, time.time())
+        await self.store.write(sealed, checkpoint, frontier.state() if checkpoint and frontier else None)
+        return records, head, frontier, checkpoint
 
     def _seal(self, batch: list[_Pending]) -> tuple[list[AuditRecord], list[chain.Sealed], Head, Frontier | None]:
         seq, prev = self._head.size, self._head.hash
@@ -237,17 +283,39 @@ class AuditLog:
             prev = row.hash
         return records, sealed, Head(seq, prev), frontier
 
-    async def _resync(self) -> None:
-        """After a failed commit: take the head from the store (the commit may have landed)."""
-        head = await self.store.head()
+    async def _resync(self, head: Head | None = None) -> None:
+        """Take the head from the store: after a failed commit (which may have landed), or
+        after other writers (replicas on the same database) appended."""
+        if head is None:
+            head = await self.store.head()
         if head != self._head:
-            log.warning("audit head moved from %s to %s after a failed commit", self._head.size, head.size)
-            self._head = head
-            checkpoints = await self.store.checkpoints()
-            self._checkpointed = checkpoints[-1].size if checkpoints else 0
+            log.debug("audit head moved from %s to %s", self._head.size, head.size)
             if self._key is not None:
-                self._frontier = await _load_frontier(self.store, head, checkpoints[-1] if checkpoints else None)
+                self._frontier = await self._frontier_at(head)
+                # A commit that "failed" may have landed with its checkpoint.
+                checkpoints = await self.store.checkpoints()
+                self._checkpointed = checkpoints[-1].size if checkpoints else 0
+            self._head = head
         self._stale = False
+
+    async def _frontier_at(self, head: Head) -> Frontier:
+        """The Merkle frontier at `head`: ours extended by the records appended after our
+        head, or rebuilt from the first record when the store does not simply extend it."""
+        size = self._head.size
+        if self._frontier is not None and head.size > size:
+            appended = await self.store.records(size, head.size - size)
+            if (
+                len(appended) == head.size - size
+                and appended[0].prev_hash == self._head.hash
+                and appended[-1].hash == head.hash
+            ):
+                frontier = self._frontier.copy()
+                for record in appended:
+                    frontier.append(bytes.fromhex(record.hash))
+                return frontier
+        log.warning("audit head moved from %s to %s: reloading the Merkle frontier", size, head.size)
+        checkpoints = await self.store.checkpoints()
+        return await _load_frontier(self.store, head, checkpoints[-1] if checkpoints else None)
 
 
 async def _load_frontier(store: AuditStore, head: Head, latest: Checkpoint | None) -> Frontier:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 
 import aiosqlite
@@ -140,6 +140,11 @@ class SqliteAuditStore:
             await (await self._need(self._reader).execute("SELECT 1")).close()
         except (sqlite3.Error, ValueError) as exc:
             raise StoreError(f"audit database {self.path} does not answer: {exc}") from None
+
+    @contextlib.asynccontextmanager
+    async def exclusive(self) -> AsyncIterator[None]:
+        # One gateway process owns the file's writer connection: no other writer to hold off.
+        yield None
 
     async def write(
         self, records: Sequence[Sealed], checkpoint: Checkpoint | None, merkle_state: bytes | None = None

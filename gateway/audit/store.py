@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -30,6 +31,10 @@ class AuditStore(Protocol):
 
     async def ping(self) -> None:
         """Raise StoreError unless the store answers."""
+
+    def exclusive(self) -> AbstractAsyncContextManager[Head | None]:
+        """Hold off other writers of the same log until the block ends, yielding the chain
+        head as it is now; None when this process is the only possible writer."""
 
     async def write(
         self, records: Sequence[Sealed], checkpoint: Checkpoint | None, merkle_state: bytes | None = None
