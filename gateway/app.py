@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
@@ -12,6 +13,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from gateway.admin_api import admin_routes
+from gateway.audit.api import routes as audit_routes
 from gateway.auth_gate import BearerAuthGate
 from gateway.config import GatewayConfig
 from gateway.mcp_front import build_mcp_server, build_session_manager
@@ -34,6 +36,8 @@ def create_app(config: GatewayConfig) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await gateway.start()
+        # These endpoints serve stores opened by start(), so they join the routes then.
+        app.router.routes.extend(audit_routes(gateway.audit, gateway.authenticate))
         try:
             async with manager.run():
                 yield
@@ -49,7 +53,9 @@ def create_app(config: GatewayConfig) -> Starlette:
         return JSONResponse({"ready": ready, **state}, status_code=200 if ready else 503)
 
     async def metrics(request: Request) -> Response:
-        return Response(gateway.metrics.render(), media_type=gateway.metrics.content_type)
+        # Rendering thousands of series takes milliseconds: keep it off the event loop.
+        body = await asyncio.to_thread(gateway.metrics.render)
+        return Response(body, media_type=gateway.metrics.content_type)
 
     mcp_endpoint = BearerAuthGate(StreamableHTTPASGIApp(manager), gateway.authenticate)
     app = Starlette(

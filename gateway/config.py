@@ -3,6 +3,7 @@ validated at start-up with an error that names the bad key and value."""
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -71,6 +72,61 @@ SCHEMA: dict[str, Any] = {
                 "redact_card_numbers": {"type": "boolean"},
                 "busy_timeout_seconds": {"type": "number", "minimum": 0},
                 "auditor_role": {"type": "string", "minLength": 1},
+            },
+        },
+        "approvals": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "database": {"type": "string", "minLength": 1},
+                "default_ttl_seconds": {"type": "number", "exclusiveMinimum": 0},
+                "max_hold_seconds": {"type": "number", "minimum": 0},
+                "retain_outcome_seconds": {"type": "number", "minimum": 0},
+                "approver_roles": {"type": "array", "minItems": 1, "items": {"type": "string", "minLength": 1}},
+                "console_url": {"type": "string", "pattern": "^https?://"},
+                "webhooks": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["url"],
+                        "properties": {
+                            "url": {"type": "string", "pattern": "^https?://"},
+                            "events": {
+                                "type": "array",
+                                "minItems": 1,
+                                "items": {"enum": ["requested", "voted", "decided", "expired"]},
+                            },
+                            "headers": {"type": "object", "additionalProperties": {"type": "string"}},
+                            "timeout_seconds": {"type": "number", "exclusiveMinimum": 0},
+                        },
+                    },
+                },
+                "webhook_attempts": {"type": "integer", "minimum": 1, "maximum": 20},
+                "webhook_backoff_seconds": {"type": "number", "exclusiveMinimum": 0},
+                "webhook_queue_size": {"type": "integer", "minimum": 1},
+            },
+        },
+        "limits": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "redis_url": {"type": "string", "pattern": "^rediss?://"},
+                "rules": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["per", "rate_per_second"],
+                        "properties": {
+                            "per": {"enum": ["agent", "tool", "agent_tool"]},
+                            "tools": {"type": "string", "minLength": 1},
+                            "agents": {"type": "string", "minLength": 1},
+                            "rate_per_second": {"type": "number", "exclusiveMinimum": 0},
+                            "burst": {"type": "integer", "minimum": 1},
+                        },
+                    },
+                },
             },
         },
         "connectors": {
@@ -153,6 +209,54 @@ class AuditSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class RateLimitRule:
+    #: One bucket per agent (JWT subject), per tool, or per agent and tool.
+    per: str
+    rate_per_second: float
+    #: Calls allowed at once after a quiet spell (the bucket's size); default: one second's worth.
+    burst: int
+    #: Glob over `connector.tool` and over the agent's subject: which calls the rule counts.
+    tools: str = "*"
+    agents: str = "*"
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimitSettings:
+    rules: tuple[RateLimitRule, ...] = ()
+    #: Shared buckets for every replica; none: each process counts on its own.
+    redis_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookSettings:
+    url: str
+    #: Which approval events this target receives.
+    events: tuple[str, ...] = ("requested", "decided", "expired")
+    headers: Mapping[str, str] = field(default_factory=dict)
+    timeout_seconds: float = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalSettings:
+    #: SQLite file of the approvals table; defaults to the audit database.
+    database: str = "var/gateway.db"
+    #: Seconds until an undecided approval expires when its rule names no TTL.
+    default_ttl_seconds: float = 3600.0
+    #: Upper bound on how long one agent request stays open waiting for a decision.
+    max_hold_seconds: float = 300.0
+    #: How long a decided approval answers retries of the same call (the replay window).
+    retain_outcome_seconds: float = 86_400.0
+    #: Roles that may use the approvals API; a rule's approver_role narrows who may vote.
+    approver_roles: tuple[str, ...] = ("approver",)
+    #: Public base URL of the gateway, used for console links in notifications.
+    console_url: str | None = None
+    webhooks: tuple[WebhookSettings, ...] = ()
+    webhook_attempts: int = 5
+    webhook_backoff_seconds: float = 0.5
+    webhook_queue_size: int = 1000
+
+
+@dataclass(frozen=True, slots=True)
 class ConnectorSettings:
     name: str
     kind: str
@@ -166,6 +270,8 @@ class GatewayConfig:
     identity: IdentitySettings = field(default_factory=IdentitySettings)
     policy: PolicySettings = field(default_factory=PolicySettings)
     audit: AuditSettings = field(default_factory=AuditSettings)
+    approvals: ApprovalSettings = field(default_factory=ApprovalSettings)
+    limits: RateLimitSettings = field(default_factory=RateLimitSettings)
     connectors: tuple[ConnectorSettings, ...] = ()
     #: Directory relative paths in the file are resolved against.
     base_dir: Path = field(default_factory=Path.cwd)
@@ -214,6 +320,14 @@ def _tuples(section: Mapping[str, Any]) -> dict[str, Any]:
     return {k: tuple(v) if isinstance(v, list) else v for k, v in section.items()}
 
 
+def _approval_settings(raw: Mapping[str, Any], audit: AuditSettings) -> ApprovalSettings:
+    values = _tuples(raw)
+    # One database file by default: approvals sit beside the audit log they are recorded in.
+    values.setdefault("database", audit.database)
+    values["webhooks"] = tuple(WebhookSettings(**_tuples(hook)) for hook in raw.get("webhooks", ()))
+    return ApprovalSettings(**values)
+
+
 def parse_config(raw: Any, *, base_dir: Path, environ: Mapping[str, str] | None = None) -> GatewayConfig:
     if raw is None:
         raw = {}
@@ -239,11 +353,14 @@ def parse_config(raw: Any, *, base_dir: Path, environ: Mapping[str, str] | None 
         )
         for name, stanza in raw.get("connectors", {}).items()
     )
+    audit = _audit_settings(raw.get("audit", {}))
     return GatewayConfig(
         server=ServerSettings(**_tuples(raw.get("server", {}))),
         identity=identity,
         policy=PolicySettings(**raw.get("policy", {})),
-        audit=_audit_settings(raw.get("audit", {})),
+        audit=audit,
+        approvals=_approval_settings(raw.get("approvals", {}), audit),
+        limits=_rate_limit_settings(raw.get("limits", {})),
         connectors=connectors,
         base_dir=base_dir,
     )
@@ -273,3 +390,11 @@ def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> G
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise ConfigError(f"config file {path} is not valid YAML{where}") from None
     return parse_config(raw, base_dir=path.resolve().parent, environ=environ)
+
+
+def _rate_limit_settings(section: dict[str, Any]) -> RateLimitSettings:
+    rules = tuple(
+        RateLimitRule(**{"burst": max(1, math.ceil(rule["rate_per_second"])), **rule})
+        for rule in section.get("rules", ())
+    )
+    return RateLimitSettings(rules=rules, redis_url=section.get("redis_url"))

@@ -50,3 +50,18 @@ class BackendTimedOut(CallRefused):
 class AuditUnavailableError(CallRefused):
     status = 503
     outcome = "audit_unavailable"
+
+
+class RateLimited(CallRefused):
+    status = 429
+    outcome = "rate_limited"
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        #: Seconds until the call would be admitted (the REST front door's Retry-After).
+        self.retry_after = retry_after
+
+
+class RateLimitUnavailable(CallRefused):
+    status = 503
+    outcome = "rate_limit_unavailable"

@@ -24,7 +24,7 @@ _BUCKETS = (0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
 _DECISION_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 4 * 3600, 12 * 3600, 24 * 3600)
 
 #: The stages of the call path that `gateway_stage_duration_seconds` times.
-STAGES = ("identity", "validate", "policy", "approval_wait", "backend", "audit")
+STAGES = ("identity", "validate", "rate_limit", "policy", "approval_wait", "backend", "audit")
 #: Why a request was refused before reaching a backend (the refusals' `outcome`).
 REJECTION_REASONS = (
     "unauthenticated",
@@ -34,10 +34,11 @@ REJECTION_REASONS = (
     "approval_required",
     "audit_unavailable",
     "rate_limited",
+    "rate_limit_unavailable",
 )
 RELOAD_RESULTS = ("success", "unchanged", "failure")
-#: How an approval ends.
-APPROVAL_RESULTS = ("approved", "rejected", "expired")
+#: How an approval ends (ApprovalState values other than pending).
+APPROVAL_OUTCOMES = ("approved", "denied", "expired")
 CIRCUIT_STATES = ("closed", "open", "half_open")
 
 
@@ -126,6 +127,25 @@ class AuditMetrics:
         self.last_checkpoint_time.set(time.time())
 
 
+class ApprovalMetrics:
+    """What the approvals service reports: `pending` (inc on request, dec on decision or
+    expiry, set from the store at start), `time_to_decision`, `outcomes`."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.pending = Gauge("gateway_approvals_pending", "Approvals waiting for a decision.", registry=registry)
+        self.time_to_decision = Histogram(
+            "gateway_approval_decision_seconds",
+            "Seconds from an approval request to its decision or expiry.",
+            buckets=_DECISION_BUCKETS,
+            registry=registry,
+        )
+        self.outcomes = Counter(
+            "gateway_approval_outcomes", "Decided approvals by outcome.", ["outcome"], registry=registry
+        )
+        for outcome in APPROVAL_OUTCOMES:
+            self.outcomes.labels(outcome)
+
+
 class Metrics:
     content_type = CONTENT_TYPE_LATEST
 
@@ -147,7 +167,8 @@ class Metrics:
         )
         self.stage_duration = Histogram(
             "gateway_stage_duration_seconds",
-            "Time spent in each stage of the call path (identity, validate, policy, approval_wait, backend, audit).",
+            "Time spent in each stage of the call path (identity, validate, rate_limit, policy, approval_wait, "
+            "backend, audit).",
             ["stage"],
             buckets=_BUCKETS,
             registry=registry,
@@ -172,18 +193,7 @@ class Metrics:
         self.policy_info = Info(
             "gateway_policy", "The policy in force: its version (hash of its files).", registry=registry
         )
-        self.approvals_pending = Gauge(
-            "gateway_approvals_pending",
-            "Approvals waiting for a decision.",
-            registry=registry,
-        )
-        self.approval_decision_duration = Histogram(
-            "gateway_approval_decision_duration_seconds",
-            "Time from an approval's request to its decision, by result (approved, rejected, expired).",
-            ["result"],
-            buckets=_DECISION_BUCKETS,
-            registry=registry,
-        )
+        self.approvals = ApprovalMetrics(registry)
         self.backend_up = Gauge(
             "gateway_backend_up",
             "1 when the connector's backend answered its last health check, else 0.",
@@ -200,8 +210,6 @@ class Metrics:
             self.rejected_requests.labels(reason)
         for result in RELOAD_RESULTS:
             self.policy_reloads.labels(result)
-        for result in APPROVAL_RESULTS:
-            self.approval_decision_duration.labels(result)
         self.policy_last_reload_success.set(1)
 
     def watch_connectors(self, connectors: Iterable[Connector]) -> None:

@@ -24,10 +24,13 @@ from gateway.errors import (
     BackendTimedOut,
     CallRefused,
     PolicyDenied,
+    RateLimited,
+    RateLimitUnavailable,
 )
 from gateway.metrics import Metrics
 from gateway.models import AuditRecord, Decision, Effect, Principal, ToolCall, ToolResult
 from gateway.policy import call_context
+from gateway.ratelimit import LimiterUnavailable, RateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +66,10 @@ class Pipeline:
         audit: AuditSink,
         metrics: Metrics,
         timeouts: Mapping[str, float],
+        limiter: RateLimiter,
     ) -> None:
         self.catalog = catalog
+        self.limiter = limiter
         self.policy = policy
         self.audit = audit
         self.metrics = metrics
@@ -101,11 +106,14 @@ class Pipeline:
         durable before returning. Both records are queued in order and share one group
         commit, so the audit costs one durable wait per admitted call."""
         received = self._submit_received(call)
+        stage = "validate"
         try:
             entry = await self._validate(call)
+            stage = "rate_limit"
+            await self._limit(call)
             decision = self._decide(call)
         except CallRefused as refusal:
-            rejection = {"stage": "validate", "reason": refusal.message}
+            rejection = {"stage": stage, "reason": refusal.message}
             await self._durable(received, self.audit.submit("call.rejected", rejection, call.call_id))
             raise
         except BaseException:
@@ -139,6 +147,18 @@ class Pipeline:
         self.catalog.validate(entry, call.arguments)
         self.metrics.stage_duration.labels("validate").observe(time.perf_counter() - stage)
         return entry
+
+    async def _limit(self, call: ToolCall) -> None:
+        stage = time.perf_counter()
+        agent, tool = call.principal.subject, call.qualified_name
+        try:
+            limited = await self.limiter.take(agent, tool)
+        except LimiterUnavailable as exc:
+            raise RateLimitUnavailable(f"{exc}; the call was not forwarded") from None
+        finally:
+            self.metrics.stage_duration.labels("rate_limit").observe(time.perf_counter() - stage)
+        if limited is not None:
+            raise RateLimited(limited.describe(agent, tool), limited.retry_after)
 
     def _decide(self, call: ToolCall) -> Decision:
         stage = time.perf_counter()

@@ -21,6 +21,7 @@ from gateway.identity import TokenVerifier
 from gateway.metrics import Metrics
 from gateway.pipeline import Pipeline
 from gateway.policy import PolicyHolder, ReloadResult
+from gateway.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,7 @@ class Gateway:
     policy: PolicyHolder = field(init=False)
     catalog: Catalog = field(init=False)
     pipeline: Pipeline = field(init=False)
+    limiter: RateLimiter = field(init=False)
     connectors: list[Connector] = field(default_factory=list)
     _policy_watch: asyncio.Task[None] | None = None
     _started: bool = False
@@ -48,6 +50,7 @@ class Gateway:
         self.authenticate = Authenticator(
             lambda: self.verifier, self.record_auth_failure, observe_seconds=self.metrics.stage_timer("identity")
         )
+        self.limiter = RateLimiter.from_settings(self.config.limits)
 
     async def start(self) -> None:
         """Open the store and connect the backends. Idempotent: the CLI starts the gateway
@@ -63,6 +66,7 @@ class Gateway:
             audit=self.audit,
             metrics=self.metrics,
             timeouts={s.name: s.timeout_seconds for s in self.config.connectors},
+            limiter=self.limiter,
         )
         self.metrics.policy_loaded(self.policy.current.version)
         self.metrics.watch_connectors(self.connectors)
@@ -87,6 +91,7 @@ class Gateway:
                 await self._policy_watch
         for connector in self.connectors:
             await connector.close()
+        await self.limiter.close()
         await self.audit.append("gateway.stopped", {"version": __version__, "config_digest": self.config_digest})
         await self.audit.close()
 

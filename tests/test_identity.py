@@ -77,19 +77,22 @@ def test_public_key_algorithms(tmp_path: Path, algorithm: str, private_key) -> N
 
 
 @pytest.mark.parametrize(
-    ("claims", "reason"),
+    ("overrides", "reason"),
     [
-        (_claims(exp=int(time.time()) - 120), "token has expired"),
-        (_claims(nbf=int(time.time()) + 600), "not valid yet"),
-        (_claims(aud="someone-else"), "audience is not 'agent-gateway'"),
-        (_claims(iss="evil"), "issuer is not 'agent-gateway'"),
-        (_claims(exp=None), "lacks the required 'exp' claim"),
-        (_claims(sub=None), "lacks the required 'sub' claim"),
-        (_claims(sub=""), "'sub' claim must be a non-empty string"),
-        (_claims(roles={"admin": True}), "roles claim must be a list of strings"),
+        ({"exp": -120}, "token has expired"),
+        ({"nbf": 600}, "not valid yet"),
+        ({"aud": "someone-else"}, "audience is not 'agent-gateway'"),
+        ({"iss": "evil"}, "issuer is not 'agent-gateway'"),
+        ({"exp": None}, "lacks the required 'exp' claim"),
+        ({"sub": None}, "lacks the required 'sub' claim"),
+        ({"sub": ""}, "'sub' claim must be a non-empty string"),
+        ({"roles": {"admin": True}}, "roles claim must be a list of strings"),
     ],
 )
-def test_rejected_claims_say_why(tmp_path: Path, claims: dict[str, object], reason: str) -> None:
+def test_rejected_claims_say_why(tmp_path: Path, overrides: dict[str, object], reason: str) -> None:
+    # Times are offsets from now, taken when the test runs, not when it was collected.
+    now = int(time.time())
+    claims = _claims(**{k: now + v if k in ("exp", "nbf") and isinstance(v, int) else v for k, v in overrides.items()})
     with pytest.raises(AuthError, match=reason):
         _verifier(tmp_path).verify(jwt.encode(claims, SECRET, algorithm="HS256"))
 

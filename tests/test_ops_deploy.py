@@ -9,6 +9,7 @@ from __future__ import annotations
 import fnmatch
 import importlib
 import re
+import runpy
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -218,4 +219,6 @@ def test_deployment_is_replicated_probed_limited_and_wired_to_its_config() -> No
 def test_policy_configmap_matches_the_shipped_policies() -> None:
     data = _manifests()["ConfigMap", "agent-gateway-policies"]["data"]
     shipped = {p.name: p.read_text() for p in (REPO / "policies").iterdir() if p.is_file()}
-    assert data == shipped, "regenerate deploy/k8s/configmap-policies.yaml (see its header)"
+    assert data == shipped, "policies/ changed: run python deploy/k8s/render_policies.py"
+    render = runpy.run_path(str(K8S / "render_policies.py"))["render"]
+    assert (K8S / "configmap-policies.yaml").read_text() == render()

@@ -70,7 +70,8 @@ async def test_metrics_pass_promtool_check_and_count_each_kind_of_call(echo_gate
     version = echo_gateway.gateway.policy.current.version
     assert sample(text, "gateway_policy_info", version=version) == 1
     assert sample(text, "gateway_approvals_pending") == 0
-    assert sample(text, "gateway_approval_decision_duration_seconds_count", result="expired") == 0
+    assert sample(text, "gateway_approval_decision_seconds_count") == 0
+    assert sample(text, "gateway_approval_outcomes_total", outcome="expired") == 0
     assert sample(text, "gateway_build_info", version="0.1.0") == 1
 
 

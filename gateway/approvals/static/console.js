@@ -1,0 +1,375 @@
+// The approvers' console: a thin client of /v1/approvals. The bearer token lives in
+// sessionStorage (this tab only) and travels in the Authorization header; no cookies.
+"use strict";
+
+const TOKEN_KEY = "gateway.approver.token";
+const POLL_MS = 2000;
+
+const $ = (id) => document.getElementById(id);
+const state = {
+  token: sessionStorage.getItem(TOKEN_KEY),
+  view: "pending",
+  items: [],
+  selected: null, // approval id
+  detail: null, // full approval of the selected id
+  clockSkew: 0, // server time minus local time, seconds
+  busy: false,
+  timer: null,
+};
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (key === "class") node.className = value;
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else node.setAttribute(key, value);
+  }
+  for (const child of children) {
+    if (child !== null && child !== undefined) node.append(child instanceof Node ? child : String(child));
+  }
+  return node;
+}
+
+function subjectOf(token) {
+  try {
+    const payload = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+    return JSON.parse(atob(payload)).sub || "unknown";
+  } catch {
+    return "unknown";
+  }
+}
+
+class ApiError extends Error {
+  constructor(status, detail) {
+    super(detail);
+    this.status = status;
+  }
+}
+
+async function api(path, options = {}) {
+  const response = await fetch(path, {
+    ...options,
+    headers: { Authorization: `Bearer ${state.token}`, ...(options.headers || {}) },
+    cache: "no-store",
+  });
+  const body = await response.json().catch(() => ({}));
+  if (!response.ok) throw new ApiError(response.status, body.detail || response.statusText);
+  if (typeof body.now === "number") state.clockSkew = body.now - Date.now() / 1000;
+  return body;
+}
+
+function now() {
+  return Date.now() / 1000 + state.clockSkew;
+}
+
+function duration(seconds) {
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, "0")}s`;
+  return `${Math.floor(s / 3600)}h ${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
+}
+
+function when(ts) {
+  return ts ? new Date(ts * 1000).toLocaleString() : "";
+}
+
+// -- sign-in -------------------------------------------------------------------------
+
+function showSignIn(message = "") {
+  stopPolling();
+  $("workspace").hidden = true;
+  $("tabs").hidden = true;
+  $("who").hidden = true;
+  $("sign-in").hidden = false;
+  $("sign-in-error").textContent = message;
+  $("token").focus();
+}
+
+async function signIn(token) {
+  state.token = token.trim();
+  try {
+    await api("/v1/approvals?limit=1");
+  } catch (err) {
+    state.token = null;
+    sessionStorage.removeItem(TOKEN_KEY);
+    showSignIn(err.status === 401 || err.status === 403 ? err.message : `Cannot reach the gateway: ${err.message}`);
+    return;
+  }
+  sessionStorage.setItem(TOKEN_KEY, state.token);
+  $("token").value = "";
+  $("sign-in").hidden = true;
+  $("workspace").hidden = false;
+  $("tabs").hidden = false;
+  $("who").hidden = false;
+  $("who-name").textContent = subjectOf(state.token);
+  await refresh();
+  startPolling();
+  const match = location.hash.match(/^#\/approvals\/([\w-]+)$/);
+  if (match) await select(match[1]);
+}
+
+function signOut() {
+  sessionStorage.removeItem(TOKEN_KEY);
+  state.token = null;
+  state.items = [];
+  state.selected = state.detail = null;
+  showSignIn();
+}
+
+// -- list ----------------------------------------------------------------------------
+
+function filters() {
+  const params = new URLSearchParams({ state: state.view, limit: "200" });
+  for (const name of ["connector", "tool", "agent"]) {
+    const value = $(`filter-${name}`).value.trim();
+    if (value) params.set(name, value);
+  }
+  return params;
+}
+
+async function refresh() {
+  if (!state.token) return;
+  try {
+    const body = await api(`/v1/approvals?${filters()}`);
+    state.items = body.approvals;
+    $("status").textContent = `Updated ${new Date().toLocaleTimeString()}`;
+    $("status").classList.remove("error");
+  } catch (err) {
+    if (err.status === 401) return showSignIn("Your token was refused or has expired. Sign in again.");
+    $("status").textContent = `Update failed: ${err.message}`;
+    $("status").classList.add("error");
+    return;
+  }
+  if (state.view === "pending") $("pending-count").textContent = String(state.items.length);
+  renderList();
+  if (state.selected) await loadDetail(state.selected, { quiet: true });
+}
+
+function renderList() {
+  const list = $("list");
+  list.replaceChildren(
+    ...state.items.map((a) => {
+      const left = a.state === "pending" ? `${duration(a.expires_at - now())} left` : a.state;
+      return el(
+        "li",
+        {
+          role: "option",
+          id: `item-${a.approval_id}`,
+          class: `item ${a.state}`,
+          "aria-selected": String(a.approval_id === state.selected),
+          "data-id": a.approval_id,
+          onclick: () => select(a.approval_id),
+        },
+        el("div", { class: "item-title" }, `${a.connector}.${a.tool}`),
+        el("div", { class: "item-meta" }, `by ${a.requester.subject}`),
+        el(
+          "div",
+          { class: "item-side" },
+          el("span", { class: "pill" }, `${a.approvals}/${a.approvals_required}`),
+          el("span", { class: "time" }, left),
+        ),
+      );
+    }),
+  );
+  $("empty").hidden = state.items.length > 0;
+  $("empty").textContent = state.view === "pending" ? "Nothing waiting for you." : "No decided requests yet.";
+}
+
+async function select(id) {
+  state.selected = id;
+  history.replaceState(null, "", `#/approvals/${id}`);
+  for (const node of $("list").children) node.setAttribute("aria-selected", String(node.dataset.id === id));
+  $(`item-${id}`)?.scrollIntoView({ block: "nearest" });
+  await loadDetail(id, { quiet: false });
+}
+
+function move(delta) {
+  if (!state.items.length) return;
+  const index = state.items.findIndex((a) => a.approval_id === state.selected);
+  const next = index < 0 ? 0 : Math.min(state.items.length - 1, Math.max(0, index + delta));
+  select(state.items[next].approval_id);
+}
+
+// -- detail --------------------------------------------------------------------------
+
+async function loadDetail(id, { quiet }) {
+  try {
+    const body = await api(`/v1/approvals/${encodeURIComponent(id)}`);
+    if (state.selected !== id) return;
+    const keepComment = $("comment")?.value || "";
+    const hadFocus = document.activeElement?.id === "comment";
+    state.detail = body.approval;
+    renderDetail(keepComment);
+    if (hadFocus) $("comment")?.focus();
+  } catch (err) {
+    if (err.status === 401) return showSignIn("Your token was refused or has expired. Sign in again.");
+    if (!quiet) $("detail").replaceChildren(el("p", { class: "error" }, err.message));
+  }
+}
+
+function row(label, ...value) {
+  return [el("dt", {}, label), el("dd", {}, ...value)];
+}
+
+function renderDetail(comment = "") {
+  const a = state.detail;
+  const pending = a.state === "pending";
+  const facts = el(
+    "dl",
+    { class: "facts" },
+    ...row("Requested by", el("strong", {}, a.requester.subject), a.requester.tenant ? ` (${a.requester.tenant})` : ""),
+    ...row("Tool", el("code", {}, `${a.connector}.${a.tool}`)),
+    ...row("Rule", el("code", {}, a.rule || "default"), ` · policy ${a.policy_version}`),
+    ...row("Needs", `${a.approvals_required} approval${a.approvals_required === 1 ? "" : "s"}`,
+      a.approver_role ? ` from role ${a.approver_role}` : ""),
+    ...row("Requested", when(a.requested_at)),
+    ...row(pending ? "Time left" : "Decided", pending
+      ? el("span", { id: "time-left", "data-expires": String(a.expires_at) }, duration(a.expires_at - now()))
+      : when(a.decided_at)),
+  );
+  const votes = a.votes.length
+    ? el("ol", { class: "votes" }, ...a.votes.map((v) =>
+        el("li", { class: v.approve ? "yes" : "no" },
+          el("strong", {}, v.approver), v.approve ? " approved" : " denied",
+          v.comment ? el("q", {}, v.comment) : "", el("time", {}, when(v.at)))))
+    : el("p", { class: "muted" }, "No votes yet.");
+  const children = [
+    el("div", { class: "detail-head" },
+      el("h2", {}, `${a.connector}.${a.tool}`),
+      el("span", { class: `badge ${a.state}` }, a.state),
+      el("span", { class: "pill" }, `${a.approvals} of ${a.approvals_required}`)),
+    el("p", { class: "muted mono" }, a.approval_id),
+    facts,
+    el("h3", {}, "Arguments"),
+    el("pre", { class: "arguments", id: "arguments" }, JSON.stringify(a.arguments, null, 2)),
+    el("h3", {}, "Votes"),
+    votes,
+  ];
+  if (a.reason) children.push(el("p", { class: "reason" }, a.reason));
+  if (pending) {
+    const box = el("textarea", { id: "comment", rows: "3", placeholder: "Comment (required to deny)" });
+    box.value = comment;
+    box.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+        event.preventDefault();
+        decide(true);
+      }
+      if (event.key === "Escape") box.blur();
+    });
+    children.push(
+      el("div", { class: "decide" },
+        el("label", { for: "comment" }, "Comment"),
+        box,
+        el("p", { id: "decide-error", class: "error", role: "alert" }),
+        el("div", { class: "buttons" },
+          el("button", { id: "approve", class: "approve", onclick: () => decide(true) }, "Approve", el("kbd", {}, "a")),
+          el("button", { id: "deny", class: "deny", onclick: () => decide(false) }, "Deny", el("kbd", {}, "d")))),
+    );
+  }
+  $("detail").replaceChildren(...children);
+}
+
+async function decide(approve) {
+  const a = state.detail;
+  if (!a || a.state !== "pending" || state.busy) return;
+  const comment = $("comment").value.trim();
+  if (!approve && !comment) {
+    $("decide-error").textContent = "Say why you deny it: the agent receives your comment as the reason.";
+    $("comment").focus();
+    return;
+  }
+  state.busy = true;
+  for (const id of ["approve", "deny"]) $(id).disabled = true;
+  try {
+    const body = await api(`/v1/approvals/${encodeURIComponent(a.approval_id)}/${approve ? "approve" : "deny"}`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ comment }),
+    });
+    state.detail = body.approval;
+    renderDetail();
+    await refresh();
+  } catch (err) {
+    if (err.status === 401) return showSignIn("Your token was refused or has expired. Sign in again.");
+    $("decide-error").textContent = err.message;
+    for (const id of ["approve", "deny"]) $(id).disabled = false;
+  } finally {
+    state.busy = false;
+  }
+}
+
+// -- live updates ----------------------------------------------------------------------
+
+function startPolling() {
+  stopPolling();
+  state.timer = setInterval(() => {
+    if (document.visibilityState === "visible") refresh();
+  }, POLL_MS);
+}
+
+function stopPolling() {
+  if (state.timer) clearInterval(state.timer);
+  state.timer = null;
+}
+
+function tick() {
+  const left = $("time-left");
+  if (left) left.textContent = duration(Number(left.dataset.expires) - now());
+}
+
+// -- keyboard ------------------------------------------------------------------------
+
+function typing(event) {
+  const tag = event.target.tagName;
+  return tag === "INPUT" || tag === "TEXTAREA";
+}
+
+function setView(view) {
+  state.view = view;
+  $("tab-pending").setAttribute("aria-selected", String(view === "pending"));
+  $("tab-history").setAttribute("aria-selected", String(view !== "pending"));
+  refresh();
+}
+
+function onKey(event) {
+  if ($("workspace").hidden || typing(event) || event.ctrlKey || event.metaKey || event.altKey) return;
+  const actions = {
+    j: () => move(1),
+    ArrowDown: () => move(1),
+    k: () => move(-1),
+    ArrowUp: () => move(-1),
+    a: () => decide(true),
+    d: () => decide(false),
+    c: () => $("comment")?.focus(),
+    p: () => setView("pending"),
+    h: () => setView("decided"),
+    r: () => refresh(),
+    "/": () => $("filter-connector").focus(),
+    "?": () => $("help").showModal(),
+  };
+  const action = actions[event.key];
+  if (action) {
+    event.preventDefault();
+    action();
+  }
+}
+
+// -- start ---------------------------------------------------------------------------
+
+document.addEventListener("DOMContentLoaded", () => {
+  $("sign-in-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    signIn($("token").value);
+  });
+  $("sign-out").addEventListener("click", signOut);
+  $("help-close").addEventListener("click", () => $("help").close());
+  $("filters").addEventListener("submit", (event) => event.preventDefault());
+  $("filters").addEventListener("input", () => refresh());
+  for (const tab of document.querySelectorAll("[data-view]")) {
+    tab.addEventListener("click", () => setView(tab.dataset.view));
+  }
+  document.addEventListener("keydown", onKey);
+  setInterval(tick, 1000);
+  if (state.token) signIn(state.token);
+  else showSignIn();
+});
