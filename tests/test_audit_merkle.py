@@ -13,9 +13,8 @@ from gateway.audit.merkle import (
     leaf_hash,
     node_hash,
     root_from_inclusion,
-    root_of,
 )
-from tests.audit_helpers import build_log, cli, make_keys
+from tests.audit_helpers import build_log, cli, make_keys, root_of
 
 
 def _reference_root(leaves: list[bytes]) -> bytes:

@@ -80,13 +80,6 @@ class Frontier:
         return acc
 
 
-def root_of(record_hashes: Sequence[bytes]) -> bytes:
-    frontier = Frontier()
-    for h in record_hashes:
-        frontier.append(h)
-    return frontier.root()
-
-
 def _largest_power_of_two_below(n: int) -> int:
     return 1 << ((n - 1).bit_length() - 1)
 
