@@ -26,10 +26,15 @@ def free_port(host: str = "127.0.0.1") -> int:
 async def running(app: ASGIApp, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
     """Serve `app` until the block exits; yields its base URL (port 0 picks a free port).
     Signals stay with the caller, so several servers can share one process."""
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on", timeout_graceful_shutdown=2)
+    # Bound here, not by uvicorn: a taken port is one clear error instead of uvicorn's sys.exit.
+    try:
+        sock = socket.create_server((host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET)
+    except OSError as exc:
+        raise ServerFailed(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=2)
     server = uvicorn.Server(config)
     server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]
-    task = asyncio.create_task(server.serve(), name=f"uvicorn-{host}:{port}")
+    task = asyncio.create_task(server.serve(sockets=[sock]), name=f"uvicorn-{host}:{port}")
     while not server.started:
         if task.done():
             try:
@@ -38,10 +43,10 @@ async def running(app: ASGIApp, host: str = "127.0.0.1", port: int = 0) -> Async
                 raise ServerFailed(f"server on {host}:{port} failed to start") from exc
             raise ServerFailed(f"server on {host}:{port} stopped during start-up")
         await asyncio.sleep(0.01)
-    bound = server.servers[0].sockets[0].getsockname()
     try:
-        yield f"http://{host}:{bound[1]}"
+        yield f"http://{host}:{sock.getsockname()[1]}"
     finally:
         server.should_exit = True
         with contextlib.suppress(asyncio.CancelledError, SystemExit):
             await task
+        sock.close()
