@@ -19,8 +19,12 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
-demo: install
+demo: install var/keys/audit.pem
 	$(BIN)/gateway demo --config $(CONFIG) --port $(PORT)
+
+# The example config signs audit checkpoints with this key.
+var/keys/audit.pem: | $(STAMP)
+	$(BIN)/gateway audit keygen --out $@
 
 test: install
 	$(BIN)/ruff check .

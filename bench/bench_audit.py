@@ -15,7 +15,9 @@ from pathlib import Path
 
 from gateway.audit import AuditLog
 from gateway.audit.checkpoint import generate_key, private_pem
-from gateway.audit.sqlite_store import iter_log
+from gateway.audit.query import CallQuery
+from gateway.audit.search import AuditQueries
+from gateway.audit.sqlite_store import SqliteAuditStore, iter_log
 from gateway.audit.verify import verify
 from gateway.config import AuditSettings
 
@@ -93,8 +95,12 @@ async def single_append_latency(directory: Path, samples: int) -> None:
     )
 
 
+_BUILD_START = [0.0]
+
+
 async def build_large(directory: Path, records: int) -> Path:
     log = await _open(directory, "large.db")
+    _BUILD_START[0] = time.time()
     start = time.perf_counter()
     await _writers(log, 256, records // 256, None)
     elapsed = time.perf_counter() - start
@@ -116,12 +122,35 @@ def time_verify(db: Path, directory: Path) -> None:
     )
 
 
+async def queries(db: Path, records: int) -> None:
+    """Search and show on the large log: the fields they filter on are read from each record."""
+    store = SqliteAuditStore(db, create=False)
+    await store.open()
+    try:
+        ask = AuditQueries(store)
+        for label, run in (
+            ("search --agent (one agent of 50, first 100 calls)", ask.calls(CallQuery(agent="agent-7"))),
+            ("search --agent --since/--until (a tenth of the log)", ask.calls(_tenth(await store.latest(1)))),
+            ("show TRACE_ID (a call in the middle)", ask.trace(f"{records // 2:032x}")),
+        ):
+            start = time.perf_counter()
+            found = await run
+            print(f"{label}: {len(found)} calls in {time.perf_counter() - start:.3f} s")
+    finally:
+        await store.close()
+
+
+def _tenth(newest: list) -> CallQuery:
+    until = newest[0].ts
+    return CallQuery(agent="agent-7", since=until - (until - _BUILD_START[0]) / 10, until=until)
+
+
 async def reopen(db: Path, directory: Path) -> None:
     start = time.perf_counter()
     log = await _open(directory, db.name)
     elapsed = time.perf_counter() - start
     await log.close()
-    print(f"open (rebuilding the Merkle frontier) of {db.name}: {elapsed:.2f} s")
+    print(f"open (restoring the Merkle frontier) of {db.name}: {elapsed:.2f} s")
 
 
 def main() -> None:
@@ -139,6 +168,7 @@ def main() -> None:
         if args.verify_records:
             large = asyncio.run(build_large(directory, args.verify_records))
             time_verify(large, directory)
+            asyncio.run(queries(large, args.verify_records))
             asyncio.run(reopen(large, directory))
 
 

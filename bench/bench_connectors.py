@@ -53,8 +53,9 @@ def micro(label: str, work: Callable[[], object], runs: int = 20_000) -> None:
     print(f"{label:<44} p50 {cuts[49] / 1000:8.1f} us   p99 {cuts[98] / 1000:8.1f} us")
 
 
-async def load(label: str, connector: Connector, tool: str, arguments: dict[str, Any], calls: int,
-               concurrency: int) -> None:
+async def load(
+    label: str, connector: Connector, tool: str, arguments: dict[str, Any], calls: int, concurrency: int
+) -> None:
     context = CallContext(call_id="bench", principal=Principal("bench"), traceparent="", timeout=10.0)
     spent: list[float] = []
     remaining = iter(range(calls))
@@ -81,23 +82,30 @@ async def connectors(calls: int, concurrency: int) -> None:
         mainframe = await stack.enter_async_context(serve_mainframe())
 
         def sap() -> ConnectorSettings:
-            return ConnectorSettings("sap", "sap", 10.0, {"url": sap_url + SERVICE_PATH, "username": "demo",
-                                                           "password": "demo"})
+            return ConnectorSettings(
+                "sap", "sap", 10.0, {"url": sap_url + SERVICE_PATH, "username": "demo", "password": "demo"}
+            )
 
         def oracle() -> ConnectorSettings:
-            return ConnectorSettings("oracle", "oracle", 10.0, {"url": ords_url + "/ords/hr", "client_id": "gateway",
-                                                                 "client_secret": "demo"})
+            return ConnectorSettings(
+                "oracle",
+                "oracle",
+                10.0,
+                {"url": ords_url + "/ords/hr", "client_id": "gateway", "client_secret": "demo"},
+            )
 
         def host() -> ConnectorSettings:
-            return ConnectorSettings("mainframe", "mainframe", 10.0, {"host": "127.0.0.1", "port": mainframe.port,
-                                                                       "user": "GATEWAY", "password": "demo"})
+            return ConnectorSettings(
+                "mainframe",
+                "mainframe",
+                10.0,
+                {"host": "127.0.0.1", "port": mainframe.port, "user": "GATEWAY", "password": "demo"},
+            )
 
         cases: list[Case] = [
-            ("sap.get_purchase_order", SapConnector, sap, "get_purchase_order",
-             {"purchase_order_id": "4500000001"}),
+            ("sap.get_purchase_order", SapConnector, sap, "get_purchase_order", {"purchase_order_id": "4500000001"}),
             ("oracle.get_employee", OracleConnector, oracle, "get_employee", {"employee_id": 103}),
-            ("mainframe.account_inquiry", MainframeConnector, host, "account_inquiry",
-             {"account_number": 1000000002}),
+            ("mainframe.account_inquiry", MainframeConnector, host, "account_inquiry", {"account_number": 1000000002}),
         ]
         for label, kind, settings, tool, arguments in cases:
             for wrapped in (False, True):
@@ -118,13 +126,20 @@ def main() -> None:
     options = parser.parse_args()
 
     layout = load_layouts()["funds_transfer"]
-    values = {"XF-FROM-ACCOUNT": 1000000001, "XF-TO-ACCOUNT": 1000000002, "XF-AMOUNT": Decimal("-1234.56"),
-              "XF-REFERENCE": "Rent", "XF-FROM-BALANCE": Decimal("-99.99")}
+    values = {
+        "XF-FROM-ACCOUNT": 1000000001,
+        "XF-TO-ACCOUNT": 1000000002,
+        "XF-AMOUNT": Decimal("-1234.56"),
+        "XF-REFERENCE": "Rent",
+        "XF-FROM-BALANCE": Decimal("-99.99"),
+    }
     record = encode(layout, values)
     micro(f"copybook encode ({layout.length}-byte COMMAREA)", lambda: encode(layout, values))
     micro(f"copybook decode ({layout.length}-byte COMMAREA)", lambda: decode(layout, record))
-    sql = ("SELECT e.last_name, d.department_name FROM employees e JOIN departments d "
-           "ON e.department_id = d.department_id WHERE e.salary > :floor ORDER BY e.salary DESC")
+    sql = (
+        "SELECT e.last_name, d.department_name FROM employees e JOIN departments d "
+        "ON e.department_id = d.department_id WHERE e.salary > :floor ORDER BY e.salary DESC"
+    )
     micro("SQL guard (one 140-char SELECT)", lambda: check_query(sql, {"floor": 5000}))
     fields = ("Supplier", "ReleaseStatus", "NetAmount", "Description")
     text = "Supplier eq '0000100001' and ReleaseStatus eq 'RELEASED' and NetAmount ge 1000M"

@@ -35,7 +35,11 @@ def _compile(spec: ToolSpec) -> CatalogEntry:
 
 
 def _field_path(error: jsonschema.ValidationError) -> str:
-    path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
+    parts = list(error.absolute_path)
+    if error.validator == "required" and isinstance(error.instance, Mapping):
+        # The error sits on the object; the field the agent has to fix is the missing one.
+        parts += [name for name in error.validator_value if name not in error.instance][:1]
+    path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in parts)
     return path.lstrip(".") or "(arguments)"
 
 

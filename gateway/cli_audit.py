@@ -14,7 +14,7 @@ from typing import TypeVar
 import click
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from gateway.audit.chain import Sealed, parse
+from gateway.audit.chain import Sealed
 from gateway.audit.checkpoint import (
     Checkpoint,
     KeyFileError,
@@ -25,13 +25,14 @@ from gateway.audit.checkpoint import (
     private_pem,
     public_pem,
 )
-from gateway.audit.export import ExportError, cef, jsonl, read_jsonl
+from gateway.audit.export import ExportError, cef_line, jsonl_line, read_jsonl
+from gateway.audit.postgres_store import PostgresAuditStore, is_postgres_url
 from gateway.audit.proof import ProofError, check_proof, prove
 from gateway.audit.query import CallQuery, CallSummary, parse_time, record_json
 from gateway.audit.search import AuditQueries
 from gateway.audit.sqlite_store import SqliteAuditStore, iter_log, schema_drift
-from gateway.audit.store import StoreError
-from gateway.audit.verify import VerifyReport, verify
+from gateway.audit.store import AuditStore, StoreError
+from gateway.audit.verify import Verifier, VerifyReport
 from gateway.config import AuditSettings, ConfigError, load_config
 from gateway.models import AuditRecord
 
@@ -44,9 +45,7 @@ _config_option = click.option(
     envvar="GATEWAY_CONFIG",
     help="Gateway config file (its audit section names the database and signing key).",
 )
-_db_option = click.option(
-    "--db", type=click.Path(dir_okay=False, path_type=Path), help="Audit database (overrides the config)."
-)
+_db_option = click.option("--db", help="Audit database: a SQLite file or a postgresql:// URL (overrides the config).")
 _json_option = click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 
 
@@ -60,12 +59,20 @@ def _settings(config_path: Path | None) -> tuple[AuditSettings, Path]:
     return config.audit, config.base_dir
 
 
-def _database(config_path: Path | None, db: Path | None) -> Path:
-    if db is not None:
+#: Where the log is: a SQLite file, or the URL of a PostgreSQL database.
+Location = Path | str
+
+
+def _database(config_path: Path | None, db: str | None) -> Location:
+    if db is None:
+        settings, base = _settings(config_path)
+        db, config_dir = settings.database, base
+    else:
+        config_dir = Path.cwd()
+    if is_postgres_url(db):
         return db
-    settings, base = _settings(config_path)
-    path = Path(settings.database)
-    return path if path.is_absolute() else base / path
+    path = Path(db)
+    return path if path.is_absolute() else config_dir / path
 
 
 def _public_key(config_path: Path | None, public_key: Path | None) -> Ed25519PublicKey | None:
@@ -81,9 +88,11 @@ def _public_key(config_path: Path | None, public_key: Path | None) -> Ed25519Pub
     return None
 
 
-def _run(db: Path, work: Callable[[AuditQueries], Awaitable[T]]) -> T:
+def _run(location: Location, work: Callable[[AuditQueries], Awaitable[T]]) -> T:
     async def main() -> T:
-        store = SqliteAuditStore(db, create=False)
+        store: AuditStore = (
+            SqliteAuditStore(location, create=False) if isinstance(location, Path) else PostgresAuditStore(location)
+        )
         await store.open()
         try:
             return await work(AuditQueries(store))
@@ -92,8 +101,27 @@ def _run(db: Path, work: Callable[[AuditQueries], Awaitable[T]]) -> T:
 
     try:
         return asyncio.run(main())
-    except (StoreError, ProofError) as exc:
+    # ValueError here is stored data that does not decode (MalformedRecord, a garbled
+    # checkpoint): the log was tampered with, and `verify` will say where.
+    except (StoreError, ProofError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
+
+
+def _each_item(location: Location, sink: Callable[[Sealed | Checkpoint], None]) -> None:
+    """Feed the whole log to `sink`: streamed straight from a SQLite file, paged from PostgreSQL."""
+    if isinstance(location, Path):
+        try:
+            for item in iter_log(location):
+                sink(item)
+        except (StoreError, ValueError) as exc:
+            raise click.ClickException(str(exc)) from None
+        return
+
+    async def pump(queries: AuditQueries) -> None:
+        async for item in queries.items():
+            sink(item)
+
+    _run(location, pump)
 
 
 @click.group("audit")
@@ -143,7 +171,7 @@ def keygen(out: Path, force: bool) -> None:
 )
 def verify_command(
     config_path: Path | None,
-    db: Path | None,
+    db: str | None,
     public_key: Path | None,
     export_file: Path | None,
     proof: Path | None,
@@ -154,18 +182,22 @@ def verify_command(
     if proof is not None:
         _check_proof_file(proof, key)
         return
+    drift: list[str] = []
     try:
-        anchors = [Checkpoint.decode(anchor.read_bytes())] if anchor is not None else []
+        verifier = Verifier(key, [Checkpoint.decode(anchor.read_bytes())] if anchor is not None else [])
         if export_file is not None:
-            report, drift = verify(read_jsonl(export_file), key, anchors), []
+            for item in read_jsonl(export_file):
+                verifier.feed(item)
         else:
-            path = _database(config_path, db)
-            drift = schema_drift(path)
-            report = verify(iter_log(path), key, anchors)
+            location = _database(config_path, db)
+            if isinstance(location, Path):
+                drift = schema_drift(location)
+            _each_item(location, verifier.feed)
     except OSError as exc:
         raise click.ClickException(f"cannot read {exc.filename}: {exc.strerror}") from None
     except (StoreError, ExportError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
+    report = verifier.report()
     _print_report(report, drift)
     if not report.ok or drift:
         sys.exit(1)
@@ -203,7 +235,7 @@ def _print_report(report: VerifyReport, drift: list[str]) -> None:
 @audit.command("checkpoint")
 @_config_option
 @_db_option
-def checkpoint_command(config_path: Path | None, db: Path | None) -> None:
+def checkpoint_command(config_path: Path | None, db: str | None) -> None:
     """Print the latest signed checkpoint; keep it off the host to catch a log cut short later."""
     checkpoints = _run(_database(config_path, db), lambda q: q.store.checkpoints())
     if not checkpoints:
@@ -215,7 +247,7 @@ def checkpoint_command(config_path: Path | None, db: Path | None) -> None:
 @click.argument("seq", type=click.IntRange(min=1))
 @_config_option
 @_db_option
-def prove_command(seq: int, config_path: Path | None, db: Path | None) -> None:
+def prove_command(seq: int, config_path: Path | None, db: str | None) -> None:
     """Print an inclusion proof for record SEQ (check it with `verify --proof FILE --public-key KEY`)."""
     proof = _run(_database(config_path, db), lambda q: prove(q.store, seq))
     click.echo(json.dumps(proof, indent=2, ensure_ascii=False))
@@ -226,7 +258,7 @@ def prove_command(seq: int, config_path: Path | None, db: Path | None) -> None:
 @_config_option
 @_db_option
 @_json_option
-def tail(count: int, config_path: Path | None, db: Path | None, as_json: bool) -> None:
+def tail(count: int, config_path: Path | None, db: str | None, as_json: bool) -> None:
     """The newest records."""
     records = _run(_database(config_path, db), lambda q: q.store.latest(count))
     _echo_records(records, as_json)
@@ -263,7 +295,7 @@ def search(
     trace_id: str | None,
     limit: int,
     config_path: Path | None,
-    db: Path | None,
+    db: str | None,
     as_json: bool,
 ) -> None:
     """Calls matching every filter given, one line each, oldest first."""
@@ -278,7 +310,7 @@ def search(
 @_config_option
 @_db_option
 @_json_option
-def show(trace_id: str, config_path: Path | None, db: Path | None, as_json: bool) -> None:
+def show(trace_id: str, config_path: Path | None, db: str | None, as_json: bool) -> None:
     """The whole story of one call (by trace id), from receipt to outcome."""
     calls = _run(_database(config_path, db), lambda q: q.trace(trace_id))
     if not calls:
@@ -296,23 +328,21 @@ def show(trace_id: str, config_path: Path | None, db: Path | None, as_json: bool
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="File to write (default: stdout).")
 @_config_option
 @_db_option
-def export(fmt: str, out: Path | None, config_path: Path | None, db: Path | None) -> None:
+def export(fmt: str, out: Path | None, config_path: Path | None, db: str | None) -> None:
     """The whole log; jsonl includes the checkpoints and verifies with `verify --file`."""
-    path = _database(config_path, db)
+    location = _database(config_path, db)
+    line_of = jsonl_line if fmt == "jsonl" else cef_line
     try:
-        items = iter_log(path)
-        lines: Iterable[str] = jsonl(items) if fmt == "jsonl" else _cef_lines(items)
         with click.open_file(str(out) if out else "-", "w", encoding="utf-8") as sink:
-            for line in lines:
-                sink.write(line + "\n")
-    except (StoreError, ValueError) as exc:
-        raise click.ClickException(str(exc)) from None
+
+            def write(item: Sealed | Checkpoint) -> None:
+                line = line_of(item)
+                if line is not None:
+                    sink.write(line + "\n")
+
+            _each_item(location, write)
     except OSError as exc:
         raise click.ClickException(f"cannot write {out}: {exc.strerror}") from None
-
-
-def _cef_lines(items: Iterable[Sealed | Checkpoint]) -> Iterable[str]:
-    return (cef(parse(item.body, item.hash)) for item in items if isinstance(item, Sealed))
 
 
 def _iso(ts: float) -> str:

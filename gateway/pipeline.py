@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from connectors.base import BackendError, BackendTimeout, BackendUnavailable, CallContext
 from gateway.approvals import ApprovalError, ApprovalService, HoldOutcome
 from gateway.approvals.machine import approvals_count, deny_reason
-from gateway.audit.canonical import canonical_json, sha256_hex
+from gateway.audit.canonical import CanonicalizationError, canonical_json, sha256_hex
 from gateway.catalog import Catalog, CatalogEntry
 from gateway.errors import (
     ApprovalDenied,
@@ -28,6 +28,7 @@ from gateway.errors import (
     BackendFailed,
     BackendTimedOut,
     CallRefused,
+    InvalidArguments,
     PolicyDenied,
     RateLimited,
     RateLimitUnavailable,
@@ -116,9 +117,11 @@ class Pipeline:
         """Validate and decide, with the received record and the decision (or rejection)
         durable before returning. Both records are queued in order and share one group
         commit, so the audit costs one durable wait per admitted call."""
-        received = self._submit_received(call)
+        received, unencodable = self._submit_received(call)
         stage = "validate"
         try:
+            if unencodable:
+                raise InvalidArguments(unencodable)
             entry = await self._validate(call)
             stage = "rate_limit"
             await self._limit(call)
@@ -133,10 +136,17 @@ class Pipeline:
         await self._durable(received, self.audit.submit("call.decided", _decision_record(decision), call.call_id))
         return entry, decision
 
-    def _submit_received(self, call: ToolCall) -> asyncio.Future[AuditRecord]:
-        redacted, arguments_digest = self.audit.redact(call.arguments)
+    def _submit_received(self, call: ToolCall) -> tuple[asyncio.Future[AuditRecord], str | None]:
+        """Queue the received record; also says why the arguments cannot be recorded (and
+        so cannot be forwarded) when they have no canonical JSON form."""
+        unencodable = None
+        try:
+            redacted, arguments_digest = self.audit.redact(call.arguments)
+        except CanonicalizationError as exc:
+            unencodable = f"invalid arguments: {exc} (numbers must fit an IEEE 754 double, text must be UTF-8)"
+            redacted, arguments_digest = None, None
         p = call.principal
-        return self.audit.submit(
+        received = self.audit.submit(
             "call.received",
             {
                 "principal": {"subject": p.subject, "roles": list(p.roles), "tenant": p.tenant, "issuer": p.issuer},
@@ -151,6 +161,7 @@ class Pipeline:
             },
             call.call_id,
         )
+        return received, unencodable
 
     async def _validate(self, call: ToolCall) -> CatalogEntry:
         stage = time.perf_counter()

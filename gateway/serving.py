@@ -22,14 +22,34 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
+def _listen(host: str, port: int) -> socket.socket:
+    # IPPROTO_TCP explicitly: asyncio turns Nagle off (TCP_NODELAY) only on sockets whose
+    # protocol says TCP, and with Nagle on every response waits out a 40 ms delayed ACK.
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
 @contextlib.asynccontextmanager
 async def running(app: ASGIApp, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
     """Serve `app` until the block exits; yields its base URL (port 0 picks a free port).
     Signals stay with the caller, so several servers can share one process."""
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on", timeout_graceful_shutdown=2)
+    # Bound here, not by uvicorn: a taken port is one clear error instead of uvicorn's sys.exit.
+    try:
+        sock = _listen(host, port)
+    except OSError as exc:
+        raise ServerFailed(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=2)
     server = uvicorn.Server(config)
     server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]
-    task = asyncio.create_task(server.serve(), name=f"uvicorn-{host}:{port}")
+    task = asyncio.create_task(server.serve(sockets=[sock]), name=f"uvicorn-{host}:{port}")
     while not server.started:
         if task.done():
             try:
@@ -38,10 +58,10 @@ async def running(app: ASGIApp, host: str = "127.0.0.1", port: int = 0) -> Async
                 raise ServerFailed(f"server on {host}:{port} failed to start") from exc
             raise ServerFailed(f"server on {host}:{port} stopped during start-up")
         await asyncio.sleep(0.01)
-    bound = server.servers[0].sockets[0].getsockname()
     try:
-        yield f"http://{host}:{bound[1]}"
+        yield f"http://{host}:{sock.getsockname()[1]}"
     finally:
         server.should_exit = True
         with contextlib.suppress(asyncio.CancelledError, SystemExit):
             await task
+        sock.close()

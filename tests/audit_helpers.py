@@ -10,6 +10,7 @@ from click.testing import CliRunner, Result
 
 from gateway.audit import AuditLog
 from gateway.audit.checkpoint import generate_key, private_pem, public_pem
+from gateway.audit.merkle import Frontier
 from gateway.cli_audit import audit
 from gateway.config import AuditSettings
 
@@ -88,3 +89,10 @@ def tamper(db: Path, *statements: str, keep_guards_dropped: bool = False) -> Non
 
 def cli(*args: str | Path) -> Result:
     return CliRunner().invoke(audit, [str(a) for a in args], catch_exceptions=False)
+
+
+def root_of(record_hashes: list[bytes]) -> bytes:
+    frontier = Frontier()
+    for h in record_hashes:
+        frontier.append(h)
+    return frontier.root()

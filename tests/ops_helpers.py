@@ -128,9 +128,9 @@ _SUFFIXES = {
 
 def exposed_names() -> set[str]:
     """Every sample name a gateway's /metrics can carry (labelled series included)."""
-    return {
-        family.name + suffix for family in Metrics().registry.collect() for suffix in _SUFFIXES[family.type]
-    } | {"up"}
+    return {family.name + suffix for family in Metrics().registry.collect() for suffix in _SUFFIXES[family.type]} | {
+        "up"
+    }
 
 
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"')

@@ -158,3 +158,12 @@ def test_a_missing_database_is_named(tmp_path: Path) -> None:
         assert result.exit_code == 1, command
         assert f"no audit database at {tmp_path / 'nope.db'}" in result.output
     assert not (tmp_path / "nope.db").exists()
+
+
+def test_a_garbled_record_gets_a_precise_error(db: Path) -> None:
+    from tests.audit_helpers import tamper
+
+    tamper(db, """UPDATE audit_records SET body = '{"x": 1}' WHERE seq = 28""")
+    result = cli("tail", "-n", "1", "--db", db)
+    assert result.exit_code == 1
+    assert "not an audit record" in result.output

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import sqlite3
@@ -66,9 +67,11 @@ class CountingStore(SqliteAuditStore):
 
     transactions = 0
 
-    async def write(self, records: Sequence[Sealed], checkpoint: Checkpoint | None) -> None:
+    async def write(
+        self, records: Sequence[Sealed], checkpoint: Checkpoint | None, merkle_state: bytes | None = None
+    ) -> None:
         self.transactions += 1
-        await super().write(records, checkpoint)
+        await super().write(records, checkpoint, merkle_state)
 
 
 async def test_concurrent_appends_share_transactions(tmp_path: Path) -> None:
@@ -122,3 +125,89 @@ async def test_relative_paths_resolve_against_base_dir(tmp_path: Path) -> None:
     await log.append("gateway.started", {})
     await log.close()
     assert [r.kind for r in read_records(tmp_path / "var" / "audit.db")] == ["gateway.started"]
+
+
+async def test_checkpoints_are_signed_by_count_by_time_and_at_close(tmp_path: Path) -> None:
+    from tests.audit_helpers import make_keys
+
+    private, _ = make_keys(tmp_path)
+    settings = AuditSettings(
+        database=str(tmp_path / "audit.db"),
+        signing_key_file=str(private),
+        checkpoint_every_records=3,
+        checkpoint_every_seconds=0.2,
+    )
+    log = await AuditLog.open(settings)
+    try:
+        for i in range(4):
+            await log.append("call.completed", {"i": i})
+        assert [cp.size for cp in await log.store.checkpoints()] == [3]
+        await asyncio.sleep(0.5)  # record 4 waits for the timer
+        assert [cp.size for cp in await log.store.checkpoints()] == [3, 4]
+        await log.append("call.completed", {"i": 4})
+    finally:
+        await log.close()
+    store = SqliteAuditStore(tmp_path / "audit.db", create=False)
+    await store.open()
+    try:
+        assert [cp.size for cp in await store.checkpoints()] == [3, 4, 5]
+    finally:
+        await store.close()
+
+
+@pytest.mark.parametrize("saved_state", ["kept", "garbled", "wrong"])
+def test_a_reopened_signed_log_keeps_signing_correct_roots(tmp_path: Path, saved_state: str) -> None:
+    """Reopening resumes the Merkle tree from the state saved with the last checkpoint, and
+    falls back to rereading every hash when that (unsigned) state is not the signed one."""
+    from tests.audit_helpers import build_log, cli, make_keys, tamper
+
+    private, public = make_keys(tmp_path)
+    db = build_log(tmp_path, private, calls=3, every=4)
+    if saved_state == "garbled":
+        tamper(db, "UPDATE audit_checkpoints SET merkle_state = x'00'")
+    elif saved_state == "wrong":
+        tamper(db, "UPDATE audit_checkpoints SET merkle_state = randomblob(length(merkle_state))")
+    build_log(tmp_path, private, calls=3, every=4)  # reopens the same database and appends
+    result = cli("verify", "--db", db, "--public-key", public)
+    assert result.exit_code == 0, result.output
+    assert "signed up to 24" in result.output
+
+
+class HashReadingStore:
+    """A real store, noting which record hashes it was asked for."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.ranges: list[tuple[int, int]] = []
+
+    def __getattr__(self, name: str):
+        return getattr(self.inner, name)
+
+    async def record_hashes(self, after: int, upto: int) -> list[bytes]:
+        self.ranges.append((after, upto))
+        return await self.inner.record_hashes(after, upto)
+
+
+@pytest.mark.parametrize("backend_name", ["sqlite", "postgres"])
+async def test_reopening_reads_only_the_hashes_after_the_last_checkpoint(tmp_path: Path, backend_name: str) -> None:
+    from tests.audit_helpers import make_keys
+    from tests.ops_store_helpers import postgres_backend, sqlite_backend
+
+    private, _ = make_keys(tmp_path)
+    async with contextlib.AsyncExitStack() as stack:
+        if backend_name == "postgres":
+            backend = await stack.enter_async_context(postgres_backend())
+        else:
+            backend = sqlite_backend(tmp_path)
+        settings = backend.settings(signing_key_file=str(private), checkpoint_every_records=10)
+        log = await AuditLog.open(settings)
+        for i in range(25):
+            await log.append("call.completed", {"i": i})
+        await log.store.close()  # as in a crash: no final checkpoint, records 21..25 stay unsigned
+        await log.close()
+        store = HashReadingStore(backend.store())
+        reopened = await AuditLog.open(settings, store=store)
+        record = await reopened.append("call.completed", {"i": 25})
+        await reopened.close()
+        assert store.ranges == [(20, 25)]
+        assert record.seq == 26

@@ -13,9 +13,8 @@ from gateway.audit.merkle import (
     leaf_hash,
     node_hash,
     root_from_inclusion,
-    root_of,
 )
-from tests.audit_helpers import build_log, cli, make_keys
+from tests.audit_helpers import build_log, cli, make_keys, root_of
 
 
 def _reference_root(leaves: list[bytes]) -> bytes:
@@ -39,6 +38,19 @@ def test_the_incremental_root_is_the_rfc_6962_root(size: int) -> None:
     for h in HASHES[:size]:
         frontier.append(h)
     assert frontier.root() == _reference_root(HASHES[:size]) == root_of(HASHES[:size])
+
+
+def test_a_saved_frontier_resumes_where_it_stopped() -> None:
+    for size in (0, 1, 6, 31, 32, 33):
+        saved = Frontier()
+        for h in HASHES[:size]:
+            saved.append(h)
+        resumed = Frontier.restore(size, saved.state())
+        for h in HASHES[size:70]:
+            resumed.append(h)
+        assert resumed.root() == root_of(HASHES[:70])
+    with pytest.raises(ValueError, match="has 2 roots, not 1"):
+        Frontier.restore(6, b"x" * 32)
 
 
 def test_every_leaf_of_every_tree_size_has_a_proof_that_checks() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from gateway.audit.chain import GENESIS_HASH
-from tests.audit_helpers import build_log, cli, make_keys, tamper
+from tests.audit_helpers import build_log, cli, make_keys, root_of, tamper
 
 
 @pytest.fixture
@@ -175,14 +175,12 @@ def test_a_checkpoint_forged_with_another_key_is_caught(signed: tuple[Path, Path
     with sqlite3.connect(db) as conn:
         checkpoints = [Checkpoint.decode(b.encode()) for (b,) in conn.execute("SELECT body FROM audit_checkpoints")]
         hashes = [bytes.fromhex(h) for (h,) in conn.execute("SELECT hash FROM audit_records ORDER BY seq")]
-    from gateway.audit.merkle import root_of
-
     key = load_private_key(forger)
     statements = ["DELETE FROM audit_checkpoints WHERE size > 10"]
     for cp in checkpoints:
         if cp.size > 10:
             forged = sign(key, cp.origin, cp.size, hashes[cp.size - 1].hex(), root_of(hashes[: cp.size]).hex(), cp.ts)
-            statements.append(f"INSERT INTO audit_checkpoints VALUES ({cp.size}, '{forged.encode().decode()}')")
+            statements.append(f"INSERT INTO audit_checkpoints VALUES ({cp.size}, '{forged.encode().decode()}', NULL)")
     tamper(db, *statements)
     result = cli("verify", "--db", db, "--public-key", public)
     assert result.exit_code == 1

@@ -57,14 +57,34 @@ async def backends(tmp_path: Path, policy_dir: Path, start_gateway: GatewayFacto
         helpdesk_url = await stack.enter_async_context(serve_app(helpdesk))
         mainframe = await stack.enter_async_context(serve_mainframe(password="mf-pw"))
         stanzas = {
-            "hr": {"kind": "oracle", "url": ords_url + "/ords/hr", "client_id": "gateway",
-                   "client_secret": "ords-secret", "on_behalf_of_header": "x-on-behalf-of", "timeout_seconds": 5},
-            "helpdesk": {"kind": "openapi", "spec": helpdesk_url + "/openapi.json", "bearer_token": "desk-token",
-                         "timeout_seconds": 0.5, "retries": 0},
-            "mainframe": {"kind": "mainframe", "host": "127.0.0.1", "port": mainframe.port, "user": "GATEWAY",
-                          "password": "mf-pw", "timeout_seconds": 5},
-            "local": {"kind": "mcp", "command": [sys.executable, "-m", "connectors.mcp.stdio_stub"],
-                      "timeout_seconds": 5},
+            "hr": {
+                "kind": "oracle",
+                "url": ords_url + "/ords/hr",
+                "client_id": "gateway",
+                "client_secret": "ords-secret",
+                "on_behalf_of_header": "x-on-behalf-of",
+                "timeout_seconds": 5,
+            },
+            "helpdesk": {
+                "kind": "openapi",
+                "spec": helpdesk_url + "/openapi.json",
+                "bearer_token": "desk-token",
+                "timeout_seconds": 0.5,
+                "retries": 0,
+            },
+            "mainframe": {
+                "kind": "mainframe",
+                "host": "127.0.0.1",
+                "port": mainframe.port,
+                "user": "GATEWAY",
+                "password": "mf-pw",
+                "timeout_seconds": 5,
+            },
+            "local": {
+                "kind": "mcp",
+                "command": [sys.executable, "-m", "connectors.mcp.stdio_stub"],
+                "timeout_seconds": 5,
+            },
         }
         gateway = await stack.enter_async_context(start_gateway(stanzas))
         yield Backends(ords, helpdesk, mainframe, gateway)
@@ -73,19 +93,27 @@ async def backends(tmp_path: Path, policy_dir: Path, start_gateway: GatewayFacto
 async def test_every_connector_through_the_gateway(backends: Backends) -> None:
     async with connect(backends.gateway.mcp_url, backends.gateway.token("agent-7", roles=("tester",))) as client:
         names = {t.name for t in (await client.list_tools()).tools}
-    assert {"hr.query", "hr.search_employees", "mainframe.funds_transfer", "helpdesk.createTicket",
-            "local.echo"} <= names
+    assert {
+        "hr.query",
+        "hr.search_employees",
+        "mainframe.funds_transfer",
+        "helpdesk.createTicket",
+        "local.echo",
+    } <= names
 
     failed, _, employee = await backends.call("hr.get_employee", {"employee_id": 100})
     assert not failed and employee is not None and employee["employee"]["last_name"] == "King"
-    failed, _, rows = await backends.call("hr.query", {"sql": "SELECT count(*) AS n FROM orders WHERE status = :s",
-                                                       "params": {"s": "PENDING"}})
+    failed, _, rows = await backends.call(
+        "hr.query", {"sql": "SELECT count(*) AS n FROM orders WHERE status = :s", "params": {"s": "PENDING"}}
+    )
     assert not failed and rows == {"columns": ["n"], "rows": [{"n": 3}], "has_more": False}
 
     failed, _, account = await backends.call("mainframe.account_inquiry", {"account_number": 1000000002})
     assert not failed and account is not None and account["balance"] == "-420.10"
-    failed, _, transfer = await backends.call("mainframe.funds_transfer", {
-        "from_account": 1000000001, "to_account": 1000000004, "amount": 99.99, "reference": "E2E"})
+    failed, _, transfer = await backends.call(
+        "mainframe.funds_transfer",
+        {"from_account": 1000000001, "to_account": 1000000004, "amount": 99.99, "reference": "E2E"},
+    )
     assert not failed and transfer is not None and transfer["to_balance"] == "99.99"
 
     failed, _, ticket = await backends.call("helpdesk.createTicket", {"body": {"title": "Gateway test"}})
@@ -96,8 +124,10 @@ async def test_every_connector_through_the_gateway(backends: Backends) -> None:
 
 async def test_refused_calls_never_reach_the_backend(backends: Backends) -> None:
     # Bad arguments: the schema derived from the copybook refuses them before the policy.
-    failed, text, _ = await backends.call("mainframe.funds_transfer", {
-        "from_account": 1000000001, "to_account": 1000000004, "amount": 1, "reference": "x" * 17})
+    failed, text, _ = await backends.call(
+        "mainframe.funds_transfer",
+        {"from_account": 1000000001, "to_account": 1000000004, "amount": 1, "reference": "x" * 17},
+    )
     assert failed and "reference" in text
     assert backends.mainframe.requests == []
 

@@ -37,8 +37,12 @@ def context() -> CallContext:
 
 
 def settings(port: int, **options: Any) -> ConnectorSettings:
-    return ConnectorSettings("mainframe", "mainframe", options.pop("timeout_seconds", 5.0),
-                             {"host": "127.0.0.1", "port": port, "user": "GATEWAY", "password": "pw", **options})
+    return ConnectorSettings(
+        "mainframe",
+        "mainframe",
+        options.pop("timeout_seconds", 5.0),
+        {"host": "127.0.0.1", "port": port, "user": "GATEWAY", "password": "pw", **options},
+    )
 
 
 @pytest.fixture
@@ -56,23 +60,33 @@ def test_copybook_layout() -> None:
     layout = parse_copybook(SAMPLE)
     assert layout.name == "SAMPLE-REC"
     assert [(f.name, f.offset, f.length, f.encoding) for f in layout.fields] == [
-        ("S-PACKED", 0, 5, Encoding.PACKED), ("S-ZONED", 5, 3, Encoding.ZONED), ("S-TEXT", 8, 4, Encoding.TEXT),
-        ("S-UNSIGNED", 12, 3, Encoding.PACKED), ("S-BINARY", 15, 2, Encoding.BINARY)]
+        ("S-PACKED", 0, 5, Encoding.PACKED),
+        ("S-ZONED", 5, 3, Encoding.ZONED),
+        ("S-TEXT", 8, 4, Encoding.TEXT),
+        ("S-UNSIGNED", 12, 3, Encoding.PACKED),
+        ("S-BINARY", 15, 2, Encoding.BINARY),
+    ]
     assert (layout.field("S-PACKED").digits, layout.field("S-PACKED").scale, layout.field("S-PACKED").signed) == (
-        9, 2, True)
+        9,
+        2,
+        True,
+    )
     assert layout.length == 17
     shipped = parse_copybook((COPYBOOKS / "ACCTINQ.cpy").read_text())
     assert shipped.length == 91 and shipped.field("AI-INTEREST-RATE").scale == 4
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("       01 R.\n           05 A PIC X(3) OCCURS 2.", "line 2: A: OCCURS is not supported"),
-    ("       01 R.\n           05 A PIC 9(3)X.", "line 2: A: PIC 9(3)X mixes text and numeric"),
-    ("       01 R.\n           05 A PIC Z(3).", "line 2: A: unsupported PIC 'Z(3)'"),
-    ("       01 R.\n           05 A PIC 9(3)", "line 2: entry 05 A does not end with a period"),
-    ("       01 R.\n           05 A PIC 9(3) COMP-5.", "line 2: A: unsupported clause 'COMP-5'"),
-    ("       05 A PIC 9(3).", "line 1: A comes before the 01 record"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("       01 R.\n           05 A PIC X(3) OCCURS 2.", "line 2: A: OCCURS is not supported"),
+        ("       01 R.\n           05 A PIC 9(3)X.", "line 2: A: PIC 9(3)X mixes text and numeric"),
+        ("       01 R.\n           05 A PIC Z(3).", "line 2: A: unsupported PIC 'Z(3)'"),
+        ("       01 R.\n           05 A PIC 9(3)", "line 2: entry 05 A does not end with a period"),
+        ("       01 R.\n           05 A PIC 9(3) COMP-5.", "line 2: A: unsupported clause 'COMP-5'"),
+        ("       05 A PIC 9(3).", "line 1: A comes before the 01 record"),
+    ],
+)
 def test_copybook_errors_name_the_line(text: str, message: str) -> None:
     with pytest.raises(CopybookError, match=re.escape(message)):
         parse_copybook(text)
@@ -80,8 +94,9 @@ def test_copybook_errors_name_the_line(text: str, message: str) -> None:
 
 def test_encoding_matches_the_host_byte_for_byte() -> None:
     layout = parse_copybook(SAMPLE)
-    record = encode(layout, {"S-PACKED": Decimal("-12345.67"), "S-ZONED": -123, "S-TEXT": "Ab",
-                             "S-UNSIGNED": 1.5, "S-BINARY": -2})
+    record = encode(
+        layout, {"S-PACKED": Decimal("-12345.67"), "S-ZONED": -123, "S-TEXT": "Ab", "S-UNSIGNED": 1.5, "S-BINARY": -2}
+    )
     assert record.hex() == "001234567d" + "f1f2d3" + "c1824040" + "00015f" + "fffe"
     assert encode(layout, {"S-PACKED": 42, "S-ZONED": 7})[:8].hex() == "000004200c" + "f0f0c7"
 
@@ -97,17 +112,20 @@ def test_packed_and_zoned_round_trip_including_negatives(value: str) -> None:
     assert decoded["S-TEXT"] == "ÄÖü"
 
 
-@pytest.mark.parametrize(("values", "message"), [
-    ({"S-TEXT": "ABCDE"}, "S-TEXT: too long: 5 characters, PIC X(4) holds 4"),
-    ({"S-TEXT": "€"}, "S-TEXT: character '€' has no EBCDIC (code page 037) form"),
-    ({"S-PACKED": "12a"}, "S-PACKED: not numeric: '12a', PIC S9(7)V99"),
-    ({"S-PACKED": True}, "S-PACKED: not numeric (bool), PIC S9(7)V99"),
-    ({"S-PACKED": 10_000_000}, "S-PACKED: 10000000 is out of range for PIC S9(7)V99 (-9999999.99 .. 9999999.99)"),
-    ({"S-PACKED": 0.125}, "S-PACKED: 0.125 has 3 decimal places, PIC S9(7)V99 allows 2"),
-    ({"S-UNSIGNED": -1}, "S-UNSIGNED: -1 is negative, PIC 9(3)V9 is unsigned"),
-    ({"S-ZONED": 1000}, "S-ZONED: 1000 is out of range for PIC S9(3) (-999 .. 999)"),
-    ({"S-NOPE": 1}, "S-NOPE: no such field in SAMPLE-REC"),
-])
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"S-TEXT": "ABCDE"}, "S-TEXT: too long: 5 characters, PIC X(4) holds 4"),
+        ({"S-TEXT": "€"}, "S-TEXT: character '€' has no EBCDIC (code page 037) form"),
+        ({"S-PACKED": "12a"}, "S-PACKED: not numeric: '12a', PIC S9(7)V99"),
+        ({"S-PACKED": True}, "S-PACKED: not numeric (bool), PIC S9(7)V99"),
+        ({"S-PACKED": 10_000_000}, "S-PACKED: 10000000 is out of range for PIC S9(7)V99 (-9999999.99 .. 9999999.99)"),
+        ({"S-PACKED": 0.125}, "S-PACKED: 0.125 has 3 decimal places, PIC S9(7)V99 allows 2"),
+        ({"S-UNSIGNED": -1}, "S-UNSIGNED: -1 is negative, PIC 9(3)V9 is unsigned"),
+        ({"S-ZONED": 1000}, "S-ZONED: 1000 is out of range for PIC S9(3) (-999 .. 999)"),
+        ({"S-NOPE": 1}, "S-NOPE: no such field in SAMPLE-REC"),
+    ],
+)
 def test_bad_values_are_refused_precisely(values: dict[str, Any], message: str) -> None:
     with pytest.raises(RecordError, match=re.escape(message)):
         encode(parse_copybook(SAMPLE), values)
@@ -125,8 +143,13 @@ async def test_account_inquiry_decodes_negative_packed_and_zoned(mainframe: tupl
     stub, connector = mainframe
     result = await connector.call("account_inquiry", {"account_number": 1000000002}, context())
     assert result.structured == {
-        "account_number": 1000000002, "customer_name": "GRACE HOPPER", "status": "A", "balance": "-420.10",
-        "credit_limit": "1000.00", "available": "579.90", "interest_rate": "-0.7500",
+        "account_number": 1000000002,
+        "customer_name": "GRACE HOPPER",
+        "status": "A",
+        "balance": "-420.10",
+        "credit_limit": "1000.00",
+        "available": "579.90",
+        "interest_rate": "-0.7500",
         "last_transaction_date": 20261101,
     }
     (request,) = stub.requests
@@ -139,8 +162,11 @@ async def test_account_inquiry_decodes_negative_packed_and_zoned(mainframe: tupl
 
 async def test_funds_transfer_and_its_business_errors(mainframe: tuple[MainframeStub, Connector]) -> None:
     stub, connector = mainframe
-    result = await connector.call("funds_transfer", {"from_account": 1000000002, "to_account": 1000000004,
-                                                     "amount": 500.25, "reference": "Rent November"}, context())
+    result = await connector.call(
+        "funds_transfer",
+        {"from_account": 1000000002, "to_account": 1000000004, "amount": 500.25, "reference": "Rent November"},
+        context(),
+    )
     assert result.structured is not None
     assert (result.structured["from_balance"], result.structured["to_balance"]) == ("-920.35", "500.25")
     assert result.structured["confirmation"].startswith("XF")
@@ -181,7 +207,11 @@ async def test_tool_schemas_come_from_the_pic_clauses(mainframe: tuple[Mainframe
     assert schema["properties"]["amount"]["maximum"] == 999999999.99
     assert schema["properties"]["reference"]["maxLength"] == 16
     assert schema["properties"]["from_account"] == {
-        "type": "integer", "minimum": 0, "maximum": 9999999999, "description": "account debited (PIC 9(10))"}
+        "type": "integer",
+        "minimum": 0,
+        "maximum": 9999999999,
+        "description": "account debited (PIC 9(10))",
+    }
 
 
 async def test_host_abends_are_reported() -> None:

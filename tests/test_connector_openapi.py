@@ -27,8 +27,12 @@ def context() -> CallContext:
 
 
 def settings(spec: str, **options: Any) -> ConnectorSettings:
-    return ConnectorSettings("helpdesk", "openapi", 5.0, {
-        "spec": spec, "bearer_token_env": "HELPDESK_TEST_TOKEN", "on_behalf_of_header": "x-on-behalf-of", **options})
+    return ConnectorSettings(
+        "helpdesk",
+        "openapi",
+        5.0,
+        {"spec": spec, "bearer_token_env": "HELPDESK_TEST_TOKEN", "on_behalf_of_header": "x-on-behalf-of", **options},
+    )
 
 
 @dataclass
@@ -64,7 +68,8 @@ async def test_operations_become_tools_with_json_schemas(helpdesk: Helpdesk) -> 
     for spec in specs.values():
         jsonschema.Draft202012Validator.check_schema(spec.input_schema)
     assert specs["getTicket"].input_schema["properties"] == {
-        "ticket_id": {"type": "integer", "minimum": 1, "description": "Ticket number"}}
+        "ticket_id": {"type": "integer", "minimum": 1, "description": "Ticket number"}
+    }
     assert specs["getTicket"].input_schema["required"] == ["ticket_id"]
     listing = specs["listTickets"].input_schema["properties"]
     assert set(listing) == {"status", "limit", "X-Correlation-Id"}  # Accept is the client's, not the agent's
@@ -73,10 +78,13 @@ async def test_operations_become_tools_with_json_schemas(helpdesk: Helpdesk) -> 
     assert body["properties"]["priority"] == {"type": "string", "enum": ["low", "normal", "high"]}
     assert "example" not in body["properties"]["description"]
     assert specs["updateTicket"].input_schema["properties"]["body"]["properties"]["assignee"]["type"] == [
-        "string", "null"]
+        "string",
+        "null",
+    ]
     validator = jsonschema.Draft202012Validator(specs["createTicket"].input_schema)
     assert [e.message for e in validator.iter_errors({"body": {"title": "ok?", "priority": "urgent"}})] == [
-        "'urgent' is not one of ['low', 'normal', 'high']"]
+        "'urgent' is not one of ['low', 'normal', 'high']"
+    ]
     assert specs["listTickets"].description == "List tickets, newest first."
 
 
@@ -104,8 +112,9 @@ async def test_calls_map_arguments_to_the_request(helpdesk: Helpdesk) -> None:
 async def test_operation_subset_and_document_from_a_file(helpdesk: Helpdesk, tmp_path: Path) -> None:
     spec_file = tmp_path / "helpdesk.yaml"
     spec_file.write_text(yaml.safe_dump(DOCUMENT))
-    connector = create_connector(settings(str(spec_file), base_url=helpdesk.url + "/api/v1",
-                                          operations=["getTicket", "listTickets"]))
+    connector = create_connector(
+        settings(str(spec_file), base_url=helpdesk.url + "/api/v1", operations=["getTicket", "listTickets"])
+    )
     await connector.start()
     try:
         assert sorted(s.name for s in await connector.tools()) == ["getTicket", "listTickets"]
@@ -144,17 +153,34 @@ async def test_document_fetched_once_the_api_is_up(monkeypatch: pytest.MonkeyPat
 def test_openapi_dialect_is_rewritten() -> None:
     document = {
         "openapi": "3.0.0",
-        "paths": {"/n/{id}": {"put": {
-            "operationId": "put node",
-            "parameters": [{"name": "id", "in": "path", "schema": {"type": "string"}},
-                           {"name": "id", "in": "query", "schema": {"type": "integer", "minimum": 0,
-                                                                    "exclusiveMinimum": True}}],
-            "requestBody": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Node"}}}},
-        }}},
-        "components": {"schemas": {"Node": {
-            "type": "object", "nullable": True,
-            "properties": {"kind": {"type": "string", "enum": ["a", "b"], "nullable": True},
-                           "child": {"$ref": "#/components/schemas/Node"}}}}},
+        "paths": {
+            "/n/{id}": {
+                "put": {
+                    "operationId": "put node",
+                    "parameters": [
+                        {"name": "id", "in": "path", "schema": {"type": "string"}},
+                        {
+                            "name": "id",
+                            "in": "query",
+                            "schema": {"type": "integer", "minimum": 0, "exclusiveMinimum": True},
+                        },
+                    ],
+                    "requestBody": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Node"}}}},
+                }
+            }
+        },
+        "components": {
+            "schemas": {
+                "Node": {
+                    "type": "object",
+                    "nullable": True,
+                    "properties": {
+                        "kind": {"type": "string", "enum": ["a", "b"], "nullable": True},
+                        "child": {"$ref": "#/components/schemas/Node"},
+                    },
+                }
+            }
+        },
     }
     (op,) = operations(document)
     assert op.tool == "put_node" and not op.read_only

@@ -51,9 +51,19 @@ async def oracle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterat
     database = tmp_path / "hr.db"
     app = create_app(database, client_secret=SECRET)
     async with serve_app(app) as base_url:
-        connector = create_connector(ConnectorSettings("oracle", "oracle", 5.0, {
-            "url": base_url + "/ords/hr", "client_id": "gateway", "client_secret_env": "ORDS_TEST_SECRET",
-            "on_behalf_of_header": "x-on-behalf-of"}))
+        connector = create_connector(
+            ConnectorSettings(
+                "oracle",
+                "oracle",
+                5.0,
+                {
+                    "url": base_url + "/ords/hr",
+                    "client_id": "gateway",
+                    "client_secret_env": "ORDS_TEST_SECRET",
+                    "on_behalf_of_header": "x-on-behalf-of",
+                },
+            )
+        )
         await connector.start()
         try:
             yield Oracle(app, base_url + "/ords/hr", database, connector)
@@ -91,8 +101,7 @@ async def test_update_salary_within_the_job_range(oracle: Oracle) -> None:
     assert change["salary_change"] == {"employee_id": 104, "old_salary": 6000, "new_salary": 6500}
     assert (104, 6500) in oracle.salaries()
     with sqlite3.connect(oracle.database) as db:
-        assert db.execute("SELECT changed_by, reason FROM salary_history").fetchall() == [
-            ("hr-agent", "annual review")]
+        assert db.execute("SELECT changed_by, reason FROM salary_history").fetchall() == [("hr-agent", "annual review")]
     with pytest.raises(BackendError, match=r"ORA-20001: salary 50000 is outside the range 4000-10000 of job IT_PROG"):
         await oracle.connector.call("update_salary", {"employee_id": 104, "salary": 50000}, context())
 
@@ -102,19 +111,30 @@ async def test_expired_token_is_renewed(oracle: Oracle) -> None:
     oracle.app.state.ords.tokens.clear()
     await oracle.call("get_employee", employee_id=100)
     paths = [r.path.rsplit("/", 2)[-2:] for r in oracle.app.state.requests]
-    assert paths == [["oauth", "token"], ["employees", "100"], ["employees", "100"], ["oauth", "token"],
-                     ["employees", "100"]]
+    assert paths == [
+        ["oauth", "token"],
+        ["employees", "100"],
+        ["employees", "100"],
+        ["oauth", "token"],
+        ["employees", "100"],
+    ]
 
 
 async def test_query_with_bound_parameters(oracle: Oracle) -> None:
     result = await oracle.call(
-        "query", sql="SELECT last_name, salary FROM employees WHERE department_id = :dept AND salary > :floor "
-                     "ORDER BY salary DESC;", params={"dept": 60, "floor": 5000})
-    assert result == {"columns": ["last_name", "salary"], "rows": [{"last_name": "Hunold", "salary": 9000},
-                                                                   {"last_name": "Ernst", "salary": 6000}],
-                      "has_more": False}
-    injected = await oracle.call("query", sql="SELECT * FROM employees WHERE last_name = :name",
-                                 params={"name": "x' OR '1'='1"})
+        "query",
+        sql="SELECT last_name, salary FROM employees WHERE department_id = :dept AND salary > :floor "
+        "ORDER BY salary DESC;",
+        params={"dept": 60, "floor": 5000},
+    )
+    assert result == {
+        "columns": ["last_name", "salary"],
+        "rows": [{"last_name": "Hunold", "salary": 9000}, {"last_name": "Ernst", "salary": 6000}],
+        "has_more": False,
+    }
+    injected = await oracle.call(
+        "query", sql="SELECT * FROM employees WHERE last_name = :name", params={"name": "x' OR '1'='1"}
+    )
     assert injected["rows"] == []
     limited = await oracle.call("query", sql="SELECT employee_id FROM employees", max_rows=3)
     assert len(limited["rows"]) == 3 and limited["has_more"] is True
@@ -155,9 +175,11 @@ async def test_injection_attempts_never_reach_the_database(oracle: Oracle) -> No
 
 
 def test_guard_accepts_ordinary_selects() -> None:
-    checked = check_query('SELECT replace(last_name, :a, :b) AS "update", count(*) FROM employees e '
-                          "JOIN jobs j ON e.job_id = j.job_id GROUP BY 1 HAVING count(*) > 1.5e0 ;",
-                          {"a": "x", "b": "y"})
+    checked = check_query(
+        'SELECT replace(last_name, :a, :b) AS "update", count(*) FROM employees e '
+        "JOIN jobs j ON e.job_id = j.job_id GROUP BY 1 HAVING count(*) > 1.5e0 ;",
+        {"a": "x", "b": "y"},
+    )
     assert checked.sql.endswith("> 1.5e0")
     with pytest.raises(QueryRejected, match=r"params\.c is not used by the statement"):
         check_query("SELECT :a", {"a": 1, "c": 2})
@@ -171,8 +193,9 @@ async def test_stub_rejects_bad_filters_and_tokens(oracle: Oracle) -> None:
         response = await client.get(url + "/employees/")
         assert response.status_code == 401
         assert response.json()["code"] == "Unauthorized"
-        token = (await client.post(url + "/oauth/token", auth=("gateway", SECRET),
-                                   data={"grant_type": "client_credentials"})).json()["access_token"]
+        token = (
+            await client.post(url + "/oauth/token", auth=("gateway", SECRET), data={"grant_type": "client_credentials"})
+        ).json()["access_token"]
         headers = {"authorization": f"Bearer {token}"}
         response = await client.get(url + "/employees/", params={"q": '{"salary": {"$regex": "x"}}'}, headers=headers)
         assert response.status_code == 400
@@ -181,6 +204,7 @@ async def test_stub_rejects_bad_filters_and_tokens(oracle: Oracle) -> None:
         assert response.json()["message"] == "The filter is invalid: unknown column 'password'"
         page = (await client.get(url + "/orders/", params={"limit": 2, "offset": 2}, headers=headers)).json()
         assert [link["rel"] for link in page["links"]] == ["self", "describedby", "first", "next", "prev"]
-        bad = await client.post(url + "/oauth/token", auth=("gateway", "wrong"),
-                                data={"grant_type": "client_credentials"})
+        bad = await client.post(
+            url + "/oauth/token", auth=("gateway", "wrong"), data={"grant_type": "client_credentials"}
+        )
         assert bad.status_code == 401

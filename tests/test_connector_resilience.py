@@ -24,8 +24,20 @@ def context(timeout: float = 5.0) -> CallContext:
 
 def sap_connector(url: str, **options: Any) -> ResilientConnector:
     timeout = options.pop("timeout_seconds", 5.0)
-    connector = create_connector(ConnectorSettings("sap", "sap", timeout, {
-        "url": url + SERVICE_PATH, "username": "demo", "password": "demo", "retry_backoff_seconds": 0.01, **options}))
+    connector = create_connector(
+        ConnectorSettings(
+            "sap",
+            "sap",
+            timeout,
+            {
+                "url": url + SERVICE_PATH,
+                "username": "demo",
+                "password": "demo",
+                "retry_backoff_seconds": 0.01,
+                **options,
+            },
+        )
+    )
     assert isinstance(connector, ResilientConnector)
     return connector
 
@@ -70,8 +82,9 @@ async def test_writes_are_never_retried_reads_are() -> None:
 
 
 async def test_dead_backend_opens_the_circuit_which_closes_when_it_returns(unused_port: int) -> None:
-    connector = sap_connector(f"http://127.0.0.1:{unused_port}", retries=0, circuit_failure_threshold=2,
-                              circuit_reset_seconds=0.3)
+    connector = sap_connector(
+        f"http://127.0.0.1:{unused_port}", retries=0, circuit_failure_threshold=2, circuit_reset_seconds=0.3
+    )
     await connector.start()  # must not fail while the backend is down
     for _ in range(2):
         with pytest.raises(BackendUnavailable, match=r"^sap: backend unreachable \(ConnectError\)$"):
@@ -98,8 +111,9 @@ async def test_dead_backend_opens_the_circuit_which_closes_when_it_returns(unuse
 
 
 async def test_health_probe_closes_a_half_open_circuit(unused_port: int) -> None:
-    connector = sap_connector(f"http://127.0.0.1:{unused_port}", retries=0, circuit_failure_threshold=1,
-                              circuit_reset_seconds=0.1)
+    connector = sap_connector(
+        f"http://127.0.0.1:{unused_port}", retries=0, circuit_failure_threshold=1, circuit_reset_seconds=0.1
+    )
     await connector.start()
     with pytest.raises(BackendUnavailable):
         await connector.call(*READ, context())
@@ -117,8 +131,7 @@ async def test_health_probe_closes_a_half_open_circuit(unused_port: int) -> None
 async def test_concurrency_is_bounded_and_waiting_does_not_open_the_circuit() -> None:
     app = create_app()
     async with serve_app(app) as url:
-        connector = sap_connector(url, max_concurrency=1, retries=0, circuit_failure_threshold=1,
-                                  timeout_seconds=1.0)
+        connector = sap_connector(url, max_concurrency=1, retries=0, circuit_failure_threshold=1, timeout_seconds=1.0)
         await connector.start()
         app.state.faults.hang = True
         first = asyncio.create_task(connector.call(*READ, context()))

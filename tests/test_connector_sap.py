@@ -22,15 +22,23 @@ TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 
 
 def context(timeout: float = 5.0) -> CallContext:
-    return CallContext(call_id="call-1", principal=Principal("alice", ("buyer",)), traceparent=TRACEPARENT,
-                       timeout=timeout)
+    return CallContext(
+        call_id="call-1", principal=Principal("alice", ("buyer",)), traceparent=TRACEPARENT, timeout=timeout
+    )
 
 
 def settings(url: str, **options: Any) -> ConnectorSettings:
     return ConnectorSettings(
-        name="sap", kind="sap", timeout_seconds=5.0,
-        options={"url": url, "username": "demo", "password_env": "SAP_TEST_PASSWORD",
-                 "on_behalf_of_header": "x-on-behalf-of", **options},
+        name="sap",
+        kind="sap",
+        timeout_seconds=5.0,
+        options={
+            "url": url,
+            "username": "demo",
+            "password_env": "SAP_TEST_PASSWORD",
+            "on_behalf_of_header": "x-on-behalf-of",
+            **options,
+        },
     )
 
 
@@ -62,17 +70,31 @@ async def sap(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Sap]:
 
 async def test_tools_have_valid_schemas_and_read_only_flags(sap: Sap) -> None:
     specs = {spec.name: spec for spec in await sap.connector.tools()}
-    assert set(specs) == {"search_purchase_orders", "get_purchase_order", "search_vendors",
-                          "create_purchase_order", "release_purchase_order", "post_invoice"}
-    assert {n for n, s in specs.items() if s.read_only} == {"search_purchase_orders", "get_purchase_order",
-                                                            "search_vendors"}
+    assert set(specs) == {
+        "search_purchase_orders",
+        "get_purchase_order",
+        "search_vendors",
+        "create_purchase_order",
+        "release_purchase_order",
+        "post_invoice",
+    }
+    assert {n for n, s in specs.items() if s.read_only} == {
+        "search_purchase_orders",
+        "get_purchase_order",
+        "search_vendors",
+    }
     for spec in specs.values():
         jsonschema.Draft202012Validator.check_schema(spec.input_schema)
     create = jsonschema.Draft202012Validator(specs["create_purchase_order"].input_schema)
-    assert not list(create.iter_errors({"vendor_id": "0000100001", "amount": 10, "currency": "EUR",
-                                        "description": "x"}))
-    bad = {e.path[0] if e.path else e.validator for e in create.iter_errors(
-        {"vendor_id": "1", "amount": -1, "currency": "euro", "description": "x", "extra": 1})}
+    assert not list(
+        create.iter_errors({"vendor_id": "0000100001", "amount": 10, "currency": "EUR", "description": "x"})
+    )
+    bad = {
+        e.path[0] if e.path else e.validator
+        for e in create.iter_errors(
+            {"vendor_id": "1", "amount": -1, "currency": "euro", "description": "x", "extra": 1}
+        )
+    }
     assert bad == {"vendor_id", "amount", "currency", "additionalProperties"}
 
 
@@ -81,10 +103,18 @@ async def test_search_purchase_orders_filters_orders_and_pages(sap: Sap) -> None
     assert [o["PurchaseOrder"] for o in found["purchase_orders"]] == ["4500000001", "4500000002"]
     assert found["total"] == 2
 
-    found = await sap.call("search_purchase_orders", status="RELEASED", min_amount=1000, max_amount=50000,
-                           order_by="NetAmount", descending=True)
+    found = await sap.call(
+        "search_purchase_orders",
+        status="RELEASED",
+        min_amount=1000,
+        max_amount=50000,
+        order_by="NetAmount",
+        descending=True,
+    )
     assert [(o["PurchaseOrder"], o["NetAmount"]) for o in found["purchase_orders"]] == [
-        ("4500000005", "4800.00"), ("4500000001", "1250.00")]
+        ("4500000005", "4800.00"),
+        ("4500000001", "1250.00"),
+    ]
 
     page = await sap.call("search_purchase_orders", top=2, skip=2)
     assert [o["PurchaseOrder"] for o in page["purchase_orders"]] == ["4500000003", "4500000004"]
@@ -113,11 +143,16 @@ async def test_text_arguments_cannot_change_the_filter(sap: Sap) -> None:
 
 
 async def test_create_purchase_order_does_the_csrf_handshake(sap: Sap) -> None:
-    created = await sap.call("create_purchase_order", vendor_id="0000100002", amount=1999.5, currency="EUR",
-                             description="Ergonomic chairs")
+    created = await sap.call(
+        "create_purchase_order", vendor_id="0000100002", amount=1999.5, currency="EUR", description="Ergonomic chairs"
+    )
     order = created["purchase_order"]
     assert (order["PurchaseOrder"], order["NetAmount"], order["ReleaseStatus"], order["CreatedByUser"]) == (
-        "4500000007", "1999.50", "NOT_RELEASED", "DEMO")
+        "4500000007",
+        "1999.50",
+        "NOT_RELEASED",
+        "DEMO",
+    )
     fetch, post = sap.app.state.requests
     assert fetch.method == "GET" and fetch.headers["x-csrf-token"] == "Fetch"
     assert post.method == "POST" and post.path.endswith("/A_PurchaseOrder")
@@ -126,8 +161,12 @@ async def test_create_purchase_order_does_the_csrf_handshake(sap: Sap) -> None:
     assert post.headers["authorization"].startswith("Basic ")
     assert post.headers["traceparent"] == TRACEPARENT
     assert post.headers["x-on-behalf-of"] == "alice"
-    assert post.json() == {"Supplier": "0000100002", "NetAmount": "1999.5", "DocumentCurrency": "EUR",
-                           "Description": "Ergonomic chairs"}
+    assert post.json() == {
+        "Supplier": "0000100002",
+        "NetAmount": "1999.5",
+        "DocumentCurrency": "EUR",
+        "Description": "Ergonomic chairs",
+    }
 
     # The token is reused; when SAP forgets it, the connector fetches a new one once.
     await sap.call("release_purchase_order", purchase_order_id="4500000007")
@@ -135,8 +174,10 @@ async def test_create_purchase_order_does_the_csrf_handshake(sap: Sap) -> None:
     sap.app.state.sap.csrf_tokens.clear()
     await sap.call("post_invoice", purchase_order_id="4500000007", amount=1000, currency="EUR")
     assert [(r.method, r.headers.get("x-csrf-token", "")[:5]) for r in sap.app.state.requests[3:]] == [
-        ("POST", post.headers["x-csrf-token"][:5]), ("GET", "Fetch"),
-        ("POST", sap.app.state.requests[-1].headers["x-csrf-token"][:5])]
+        ("POST", post.headers["x-csrf-token"][:5]),
+        ("GET", "Fetch"),
+        ("POST", sap.app.state.requests[-1].headers["x-csrf-token"][:5]),
+    ]
 
 
 async def test_release_and_invoice_business_rules(sap: Sap) -> None:
@@ -149,20 +190,29 @@ async def test_release_and_invoice_business_rules(sap: Sap) -> None:
     assert invoice["invoice"]["InvoiceAmount"] == "300.00"
     assert invoice["invoice"]["PurchaseOrder"] == "4500000003"
     with pytest.raises(BackendError, match=r"exceeds the open amount 10\.50 EUR"):
-        await sap.connector.call("post_invoice", {"purchase_order_id": "4500000003", "amount": 11,
-                                                  "currency": "EUR"}, context())
+        await sap.connector.call(
+            "post_invoice", {"purchase_order_id": "4500000003", "amount": 11, "currency": "EUR"}, context()
+        )
     with pytest.raises(BackendError, match="differs from purchase order currency EUR"):
-        await sap.connector.call("post_invoice", {"purchase_order_id": "4500000003", "amount": 1,
-                                                  "currency": "USD"}, context())
+        await sap.connector.call(
+            "post_invoice", {"purchase_order_id": "4500000003", "amount": 1, "currency": "USD"}, context()
+        )
     with pytest.raises(BackendError, match="4500000002 is not released"):
-        await sap.connector.call("post_invoice", {"purchase_order_id": "4500000002", "amount": 1,
-                                                  "currency": "EUR"}, context())
+        await sap.connector.call(
+            "post_invoice", {"purchase_order_id": "4500000002", "amount": 1, "currency": "EUR"}, context()
+        )
     with pytest.raises(BackendError, match="Supplier 0000100005 is blocked"):
-        await sap.connector.call("create_purchase_order", {"vendor_id": "0000100005", "amount": 1,
-                                                           "currency": "EUR", "description": "x"}, context())
+        await sap.connector.call(
+            "create_purchase_order",
+            {"vendor_id": "0000100005", "amount": 1, "currency": "EUR", "description": "x"},
+            context(),
+        )
     with pytest.raises(BackendError, match="at most 2 decimals"):
-        await sap.connector.call("create_purchase_order", {"vendor_id": "0000100001", "amount": 1.234,
-                                                           "currency": "EUR", "description": "x"}, context())
+        await sap.connector.call(
+            "create_purchase_order",
+            {"vendor_id": "0000100001", "amount": 1.234, "currency": "EUR", "description": "x"},
+            context(),
+        )
 
 
 async def test_wrong_password_is_reported_without_detail(sap: Sap, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -206,8 +256,12 @@ def test_filter_grammar() -> None:
     assert match("A eq 'x' or (N gt 6 and not A eq 'y')") == ["x", "it's"]
     assert match(f"A eq {literal(chr(105) + chr(116) + chr(39) + 's')}") == ["it's"]
     assert match("substringof('T', A) and N le 9") == ["it's"]
-    for bad, message in [("B eq 1", "property 'B' does not exist"), ("A like 'x'", "unknown operator 'like'"),
-                         ("A eq 'x' )", "unexpected ')'"), ("A eq 'x", "unexpected character")]:
+    for bad, message in [
+        ("B eq 1", "property 'B' does not exist"),
+        ("A like 'x'", "unknown operator 'like'"),
+        ("A eq 'x' )", "unexpected ')'"),
+        ("A eq 'x", "unexpected character"),
+    ]:
         with pytest.raises(ODataError, match=re.escape(message)):
             parse_filter(bad, fields)
 

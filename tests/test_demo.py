@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -16,9 +17,16 @@ from tests.conftest import REPO
 
 async def test_demo_prints_a_working_endpoint_and_token(tmp_path: Path) -> None:
     port = free_port()
-    env = {**os.environ, "GATEWAY_AUDIT__DATABASE": str(tmp_path / "demo-audit.db"), "PYTHONUNBUFFERED": "1"}
-    # A held call answers "pending" at once instead of waiting for an approver.
-    env["GATEWAY_APPROVALS__MAX_HOLD_SECONDS"] = "0.2"
+    key, database = tmp_path / "audit.pem", tmp_path / "demo-audit.db"
+    assert (await _gateway("audit", "keygen", "--out", str(key))).returncode == 0
+    env = {
+        **os.environ,
+        "GATEWAY_AUDIT__DATABASE": str(database),
+        "GATEWAY_AUDIT__SIGNING_KEY_FILE": str(key),
+        "PYTHONUNBUFFERED": "1",
+        # A held call answers "pending" at once instead of waiting for an approver.
+        "GATEWAY_APPROVALS__MAX_HOLD_SECONDS": "0.2",
+    }
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -61,3 +69,20 @@ async def test_demo_prints_a_working_endpoint_and_token(tmp_path: Path) -> None:
         process.terminate()
         await asyncio.wait_for(process.wait(), 20)
     assert process.returncode == 0
+    # What the demo wrote verifies offline against the public key alone.
+    verified = await _gateway("audit", "verify", "--db", str(database), "--public-key", f"{key}.pub")
+    assert verified.returncode == 0, verified.stdout
+
+
+async def _gateway(*argv: str) -> subprocess.CompletedProcess[str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "gateway.cli",
+        *argv,
+        cwd=str(REPO),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await asyncio.wait_for(process.communicate(), 60)
+    return subprocess.CompletedProcess(argv, process.returncode or 0, out.decode())

@@ -315,3 +315,16 @@ async def _run(*argv: str) -> _Completed:
     )
     out, err = await asyncio.wait_for(process.communicate(), timeout=60)
     return _Completed(process.returncode or 0, out.decode(), err.decode())
+
+
+async def test_missing_field_and_unencodable_numbers_are_refused_precisely(echo_gateway: RunningGateway, echo_upstream):
+    _, upstream = echo_upstream
+    async with connect(echo_gateway.mcp_url, echo_gateway.token()) as client:
+        missing = await client.call_tool("echo.add", {"b": 3})
+        huge = await client.call_tool("echo.add", {"a": 2**60 + 1, "b": 1})
+    assert missing.is_error and missing.content[0].text == "invalid argument a: 'a' is a required property"
+    assert huge.is_error and huge.content[0].text.startswith("invalid arguments: ")
+    assert "IEEE 754 double" in huge.content[0].text
+    assert upstream.state.calls == []
+    rejected = [r for r in read_records(echo_gateway.config.audit.database) if r.kind == "call.rejected"]
+    assert [r.data["stage"] for r in rejected] == ["validate", "validate"]

@@ -96,9 +96,11 @@ class CountingStore:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
-    async def write(self, records: Sequence[Sealed], checkpoint: Checkpoint | None) -> None:
+    async def write(
+        self, records: Sequence[Sealed], checkpoint: Checkpoint | None, merkle_state: bytes | None = None
+    ) -> None:
         self.transactions += 1
-        await self.inner.write(records, checkpoint)
+        await self.inner.write(records, checkpoint, merkle_state)
 
 
 async def test_concurrent_appends_share_transactions(backend: Backend) -> None:
@@ -189,7 +191,8 @@ async def test_queries_answer_the_auditors_questions(backend: Backend) -> None:
         assert await store.record(3) == everything[2]
         assert await store.record(10_000) is None
         assert await store.records(5, 2) == everything[5:7]
-        assert [h.hex() for h in await store.record_hashes(4)] == [r.hash for r in everything[:4]]
+        assert [h.hex() for h in await store.record_hashes(0, 4)] == [r.hash for r in everything[:4]]
+        assert [h.hex() for h in await store.record_hashes(4, 6)] == [r.hash for r in everything[4:6]]
     finally:
         await log.close()
 

@@ -11,6 +11,8 @@ from mcp.client.stdio import StdioServerParameters
 from connectors.mcp.upstream import McpConnector
 from gateway.config import ConfigError, ConnectorSettings
 
+#: Upstream sessions a Streamable HTTP connector opens side by side for tool calls.
+DEFAULT_HTTP_SESSIONS = 4
 #: A stdio server is a child process: check on it this often when it is idle.
 DEFAULT_STDIO_PING_SECONDS = 2.0
 
@@ -50,4 +52,7 @@ def create(settings: ConnectorSettings) -> McpConnector:
     headers = settings.options.get("headers", {})
     if not isinstance(headers, dict) or not all(isinstance(v, str) for v in headers.values()):
         raise ConfigError(f"connectors.{settings.name}.headers: expected a mapping of header names to strings")
-    return McpConnector(settings.name, url, mode=mode, headers=headers, ping_interval=ping)
+    sessions = settings.options.get("sessions", DEFAULT_HTTP_SESSIONS)
+    if isinstance(sessions, bool) or not isinstance(sessions, int) or not 1 <= sessions <= 64:
+        raise ConfigError(f"connectors.{settings.name}.sessions: expected a whole number from 1 to 64")
+    return McpConnector(settings.name, url, mode=mode, headers=headers, ping_interval=ping, sessions=sessions)

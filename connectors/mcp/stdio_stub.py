@@ -16,8 +16,12 @@ from mcp import MCPError
 from mcp.server import Server, ServerRequestContext
 from mcp.server.stdio import stdio_server
 
-_TEXT = {"type": "object", "properties": {"text": {"type": "string", "maxLength": 10_000}}, "required": ["text"],
-         "additionalProperties": False}
+_TEXT = {
+    "type": "object",
+    "properties": {"text": {"type": "string", "maxLength": 10_000}},
+    "required": ["text"],
+    "additionalProperties": False,
+}
 _NONE = {"type": "object", "properties": {}, "additionalProperties": False}
 
 
@@ -25,12 +29,19 @@ def _tools() -> dict[str, types.Tool]:
     read_only = types.ToolAnnotations(read_only_hint=True)
     return {
         "echo": types.Tool(name="echo", description="Return the text.", input_schema=_TEXT, annotations=read_only),
-        "whoami": types.Tool(name="whoami", description="The server's process id.", input_schema=_NONE,
-                             annotations=read_only),
-        "add_tool": types.Tool(name="add_tool", description="Add an echo-like tool with the given name.",
-                               input_schema={"type": "object", "properties": {"name": {"type": "string",
-                                             "pattern": "^[a-z_]{1,30}$"}}, "required": ["name"],
-                                             "additionalProperties": False}),
+        "whoami": types.Tool(
+            name="whoami", description="The server's process id.", input_schema=_NONE, annotations=read_only
+        ),
+        "add_tool": types.Tool(
+            name="add_tool",
+            description="Add an echo-like tool with the given name.",
+            input_schema={
+                "type": "object",
+                "properties": {"name": {"type": "string", "pattern": "^[a-z_]{1,30}$"}},
+                "required": ["name"],
+                "additionalProperties": False,
+            },
+        ),
         "crash": types.Tool(name="crash", description="Exit the server process at once.", input_schema=_NONE),
     }
 
@@ -48,8 +59,9 @@ def build_server() -> Server:
         if params.name == "crash":
             os._exit(3)
         if params.name == "whoami":
-            return types.CallToolResult(content=[types.TextContent(text=str(os.getpid()))],
-                                        structured_content={"pid": os.getpid()})
+            return types.CallToolResult(
+                content=[types.TextContent(text=str(os.getpid()))], structured_content={"pid": os.getpid()}
+            )
         if params.name == "add_tool":
             name = str(args["name"])
             tools[name] = types.Tool(name=name, description=f"Echo, registered as {name}.", input_schema=_TEXT)

@@ -79,6 +79,7 @@ class McpConnector:
         mode: str = "auto",
         headers: Mapping[str, str] | None = None,
         ping_interval: float | None = None,
+        sessions: int = 1,
     ) -> None:
         self.name = name
         self.target = target
@@ -86,7 +87,13 @@ class McpConnector:
         self.headers = dict(headers or {})
         #: Seconds between liveness pings of an idle session (None: only calls notice a loss).
         self.ping_interval = ping_interval
+        #: Streamable HTTP sessions opened side by side; tool calls take turns on them, as one
+        #: SDK client session carries only about two thirds of what four do (stdio: always one).
+        self.sessions = sessions
+        #: The first session also serves listings, subscriptions and liveness pings.
         self._client: Client | None = None
+        self._pool: list[Client] = []
+        self._turn = 0
         self._connected = asyncio.Event()
         self._broken = asyncio.Event()
         self._supervisor: asyncio.Task[None] | None = None
@@ -140,28 +147,34 @@ class McpConnector:
     async def _serve_one_session(self) -> None:
         async with contextlib.AsyncExitStack() as stack:
             if isinstance(self.target, StdioServerParameters):
-                transport: Any = self.target
+                transports: list[Any] = [self.target]
             else:
-                http = await stack.enter_async_context(httpx2.AsyncClient(
-                    headers=self.headers,
-                    timeout=httpx2.Timeout(10.0, read=300.0),
-                    event_hooks={"request": [self._stamp_request]},
-                ))
-                transport = streamable_http_client(self.target, http_client=http)
-            client = await stack.enter_async_context(
-                Client(
-                    transport,
-                    mode=self.mode,
-                    cache=None,
-                    message_handler=self._on_message,
-                    logging_callback=self._on_log,
-                    sampling_callback=self._on_sampling,
-                    elicitation_callback=self._on_elicitation,
-                    # 2026-07-28 upstreams send log messages only to requests that opt in.
-                    log_level="debug",
+                http = await stack.enter_async_context(
+                    httpx2.AsyncClient(
+                        headers=self.headers,
+                        timeout=httpx2.Timeout(10.0, read=300.0),
+                        event_hooks={"request": [self._stamp_request]},
+                    )
                 )
-            )
-            self._client = client
+                transports = [streamable_http_client(self.target, http_client=http) for _ in range(self.sessions)]
+            pool = [
+                await stack.enter_async_context(
+                    Client(
+                        transport,
+                        mode=self.mode,
+                        cache=None,
+                        message_handler=self._on_message,
+                        logging_callback=self._on_log,
+                        sampling_callback=self._on_sampling,
+                        elicitation_callback=self._on_elicitation,
+                        # 2026-07-28 upstreams send log messages only to requests that opt in.
+                        log_level="debug",
+                    )
+                )
+                for transport in transports
+            ]
+            client = pool[0]
+            self._client, self._pool = client, pool
             self.sessions_started += 1
             self._broken.clear()
             self._connected.set()
@@ -172,7 +185,7 @@ class McpConnector:
                 await self._watch(client)
             finally:
                 self._connected.clear()
-                self._client = None
+                self._client, self._pool = None, []
 
     async def _watch(self, client: Client) -> None:
         """Until the session breaks; with a ping interval, an upstream that died while idle
@@ -246,13 +259,16 @@ class McpConnector:
         if call is not None:
             request.headers["traceparent"] = call.traceparent
 
-    async def _session(self) -> Client:
+    async def _session(self, *, any_of_pool: bool = False) -> Client:
         try:
             async with asyncio.timeout(CONNECT_WAIT_SECONDS):
                 await self._connected.wait()
         except TimeoutError:
             raise BackendUnavailable(f"upstream MCP server not reachable ({self._last_error})") from None
         assert self._client is not None
+        if any_of_pool:
+            self._turn = (self._turn + 1) % len(self._pool)
+            return self._pool[self._turn]
         return self._client
 
     async def tools(self) -> list[ToolSpec]:
@@ -286,7 +302,7 @@ class McpConnector:
             raise BackendUnavailable(f"upstream connection failed ({_describe(exc)})") from None
 
     async def call(self, tool: str, arguments: Mapping[str, Any], context: CallContext) -> ToolResult:
-        client = await self._session()
+        client = await self._session(any_of_pool=True)
         relay = current_relay()
         token = _current_call.set(context)
         if relay is not None:

@@ -84,6 +84,9 @@ def routes(audit_log: AuditLog, authorize: Authorize) -> list[Route]:
                 return JSONResponse({"error": "bad_request", "detail": str(exc)}, status_code=exc.status)
             except StoreError as exc:
                 return JSONResponse({"error": "audit_unavailable", "detail": str(exc)}, status_code=503)
+            except ValueError as exc:
+                # Stored data that does not decode: tampering that `gateway audit verify` locates.
+                return JSONResponse({"error": "audit_log_corrupt", "detail": str(exc)}, status_code=500)
 
         return endpoint
 

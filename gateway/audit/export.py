@@ -8,7 +8,7 @@ hash) and every checkpoint as `{"checkpoint": {...}}` right after the record it 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 from gateway import __version__ as _version
@@ -22,12 +22,15 @@ class ExportError(ValueError):
     """An export file that is not what `export --format jsonl` writes."""
 
 
-def jsonl(items: Iterable[Sealed | Checkpoint]) -> Iterator[str]:
-    for item in items:
-        if isinstance(item, Checkpoint):
-            yield json.dumps({"checkpoint": item.to_json()}, ensure_ascii=False)
-        else:
-            yield json.dumps(record_json(parse(item.body, item.hash)), ensure_ascii=False)
+def jsonl_line(item: Sealed | Checkpoint) -> str:
+    if isinstance(item, Checkpoint):
+        return json.dumps({"checkpoint": item.to_json()}, ensure_ascii=False)
+    return json.dumps(record_json(parse(item.body, item.hash)), ensure_ascii=False)
+
+
+def cef_line(item: Sealed | Checkpoint) -> str | None:
+    """CEF carries records only; checkpoints (None) stay in the log and jsonl exports."""
+    return None if isinstance(item, Checkpoint) else cef(parse(item.body, item.hash))
 
 
 def read_jsonl(path: Path) -> Iterator[Sealed | Checkpoint]:

@@ -128,8 +128,8 @@ class AuditLog:
             store = SqliteAuditStore(resolve(settings.database), busy_timeout=settings.busy_timeout_seconds)
         try:
             head = await store.open()
-            frontier = await _rebuild_frontier(store, head) if key else None
             checkpoints = await store.checkpoints()
+            frontier = await _load_frontier(store, head, checkpoints[-1] if checkpoints else None) if key else None
         except (StoreError, ValueError) as exc:
             await store.close()
             raise AuditUnavailable(str(exc)) from None
@@ -264,7 +264,7 @@ class AuditLog:
         if self._key is not None and frontier is not None and self._checkpoint_due(head.size, force=force_checkpoint):
             root = frontier.root().hex()
             checkpoint = sign(self._key, self._settings.origin, head.size, head.hash, root, time.time())
-        await self.store.write(sealed, checkpoint)
+        await self.store.write(sealed, checkpoint, frontier.state() if checkpoint and frontier else None)
         return records, head, frontier, checkpoint
 
     def _seal(self, batch: list[_Pending]) -> tuple[list[AuditRecord], list[chain.Sealed], Head, Frontier | None]:
@@ -313,12 +313,22 @@ class AuditLog:
                 for record in appended:
                     frontier.append(bytes.fromhex(record.hash))
                 return frontier
-        log.warning("audit head moved from %s to %s: rebuilding the Merkle frontier", size, head.size)
-        return await _rebuild_frontier(self.store, head)
+        log.warning("audit head moved from %s to %s: reloading the Merkle frontier", size, head.size)
+        checkpoints = await self.store.checkpoints()
+        return await _load_frontier(self.store, head, checkpoints[-1] if checkpoints else None)
 
 
-async def _rebuild_frontier(store: AuditStore, head: Head) -> Frontier:
+async def _load_frontier(store: AuditStore, head: Head, latest: Checkpoint | None) -> Frontier:
+    """The Merkle frontier at the head: from the state saved with the latest checkpoint
+    plus the records after it, or from every record hash if that state does not match the
+    signed root (it is unsigned, so it is checked before it is trusted)."""
     frontier = Frontier()
-    for h in await store.record_hashes(head.size):
+    saved = await store.merkle_state()
+    if saved is not None and latest is not None and saved[0] == latest.size <= head.size:
+        with contextlib.suppress(ValueError):
+            restored = Frontier.restore(*saved)
+            if restored.root().hex() == latest.root:
+                frontier = restored
+    for h in await store.record_hashes(frontier.size, head.size):
         frontier.append(h)
     return frontier

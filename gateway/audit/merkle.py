@@ -43,6 +43,22 @@ class Frontier:
         other._roots, other._sizes, other.size = list(self._roots), list(self._sizes), self.size
         return other
 
+    def state(self) -> bytes:
+        """The subtree roots, concatenated: with the size, enough to resume appending."""
+        return b"".join(self._roots)
+
+    @classmethod
+    def restore(cls, size: int, state: bytes) -> Frontier:
+        """The frontier `state()` gave at `size`; ValueError if the two do not fit together."""
+        sizes = [1 << bit for bit in range(size.bit_length() - 1, -1, -1) if size >> bit & 1]
+        if len(state) != 32 * len(sizes):
+            raise ValueError(f"a Merkle frontier of size {size} has {len(sizes)} roots, not {len(state) / 32:g}")
+        frontier = cls()
+        frontier._roots = [state[i : i + 32] for i in range(0, len(state), 32)]
+        frontier._sizes = sizes
+        frontier.size = size
+        return frontier
+
     def append(self, record_hash: bytes) -> None:
         roots, sizes = self._roots, self._sizes
         roots.append(leaf_hash(record_hash))
@@ -62,13 +78,6 @@ class Frontier:
         for left in reversed(self._roots[:-1]):
             acc = node_hash(left, acc)
         return acc
-
-
-def root_of(record_hashes: Sequence[bytes]) -> bytes:
-    frontier = Frontier()
-    for h in record_hashes:
-        frontier.append(h)
-    return frontier.root()
 
 
 def _largest_power_of_two_below(n: int) -> int:

@@ -55,8 +55,10 @@ CREATE INDEX IF NOT EXISTS audit_records_agent ON audit_records (agent) WHERE ki
 CREATE INDEX IF NOT EXISTS audit_records_trace ON audit_records (trace_id) WHERE trace_id IS NOT NULL;
 CREATE TABLE IF NOT EXISTS audit_checkpoints (
     size BIGINT PRIMARY KEY,
-    body TEXT NOT NULL
+    body TEXT NOT NULL,
+    merkle_state BYTEA
 );
+ALTER TABLE audit_checkpoints ADD COLUMN IF NOT EXISTS merkle_state BYTEA;
 CREATE OR REPLACE FUNCTION audit_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     RAISE EXCEPTION 'audit % are append-only: % refused', TG_ARGV[0], TG_OP;
@@ -96,9 +98,10 @@ _SCHEMA_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended('agent-gateway aud
 _WRITE_LOCK = "LOCK TABLE audit_records IN EXCLUSIVE MODE"
 _CHECKPOINTED = "SELECT COALESCE(MAX(size), 0) FROM audit_checkpoints"
 _INSERT_RECORD = "INSERT INTO audit_records (seq, hash, body) VALUES ($1, $2, $3)"
-_INSERT_CHECKPOINT = "INSERT INTO audit_checkpoints (size, body) VALUES ($1, $2)"
+_INSERT_CHECKPOINT = "INSERT INTO audit_checkpoints (size, body, merkle_state) VALUES ($1, $2, $3)"
 _HEAD = "SELECT seq, hash FROM audit_records ORDER BY seq DESC LIMIT 1"
-_HASHES = "SELECT hash FROM audit_records WHERE seq <= $1 ORDER BY seq"
+_HASHES = "SELECT hash FROM audit_records WHERE seq > $1 AND seq <= $2 ORDER BY seq"
+_MERKLE_STATE = "SELECT size, merkle_state FROM audit_checkpoints ORDER BY size DESC LIMIT 1"
 _ROWS = "SELECT seq, hash, body FROM audit_records"
 _CHECKPOINTS = "SELECT body FROM audit_checkpoints ORDER BY size"
 
@@ -193,25 +196,32 @@ class PostgresAuditStore:
         except _ERRORS as exc:
             raise StoreError(f"audit database {self._where}: {exc}") from None
 
-    async def write(self, records: Sequence[Sealed], checkpoint: Checkpoint | None) -> None:
+    async def write(
+        self, records: Sequence[Sealed], checkpoint: Checkpoint | None, merkle_state: bytes | None = None
+    ) -> None:
         try:
             if self._writing is not None:
-                await self._insert(self._writing, records, checkpoint)
+                await self._insert(self._writing, records, checkpoint, merkle_state)
                 return
             async with self._need().acquire() as conn, conn.transaction():
                 await conn.execute(_WRITE_LOCK)
-                await self._insert(conn, records, checkpoint)
+                await self._insert(conn, records, checkpoint, merkle_state)
         except _ERRORS as exc:
             raise StoreError(f"audit database {self._where}: {exc}") from None
 
     @staticmethod
-    async def _insert(conn: asyncpg.Connection, records: Sequence[Sealed], checkpoint: Checkpoint | None) -> None:
+    async def _insert(
+        conn: asyncpg.Connection,
+        records: Sequence[Sealed],
+        checkpoint: Checkpoint | None,
+        merkle_state: bytes | None,
+    ) -> None:
         # The append-only trigger refuses any seq but the next one: a batch sealed after a
         # stale head fails whole instead of forking the chain.
         await conn.executemany(_INSERT_RECORD, [(r.seq, r.hash, r.body.decode()) for r in records])
         # Another replica may have signed a larger checkpoint meanwhile: it covers this one.
         if checkpoint is not None and checkpoint.size > await conn.fetchval(_CHECKPOINTED):
-            await conn.execute(_INSERT_CHECKPOINT, checkpoint.size, checkpoint.encode().decode())
+            await conn.execute(_INSERT_CHECKPOINT, checkpoint.size, checkpoint.encode().decode(), merkle_state)
 
     async def _fetch(self, sql: str, *params: object) -> list[asyncpg.Record]:
         try:
@@ -222,8 +232,14 @@ class PostgresAuditStore:
     async def head(self) -> Head:
         return _head(await self._fetch(_HEAD))
 
-    async def record_hashes(self, size: int) -> list[bytes]:
-        return [bytes.fromhex(row["hash"]) for row in await self._fetch(_HASHES, size)]
+    async def record_hashes(self, after: int, upto: int) -> list[bytes]:
+        return [bytes.fromhex(row["hash"]) for row in await self._fetch(_HASHES, after, upto)]
+
+    async def merkle_state(self) -> tuple[int, bytes] | None:
+        rows = await self._fetch(_MERKLE_STATE)
+        return (
+            (rows[0]["size"], bytes(rows[0]["merkle_state"])) if rows and rows[0]["merkle_state"] is not None else None
+        )
 
     async def _records(self, where: str, *params: object) -> list[AuditRecord]:
         return [parse(row["body"].encode(), row["hash"]) for row in await self._fetch(f"{_ROWS} {where}", *params)]

@@ -31,7 +31,7 @@ async def prove(store: AuditStore, seq: int) -> dict[str, Any]:
     if not checkpoints:
         raise ProofError(f"record {seq} is not yet covered by a signed checkpoint; try again after the next one")
     checkpoint = checkpoints[-1]
-    hashes = await store.record_hashes(checkpoint.size)
+    hashes = await store.record_hashes(0, checkpoint.size)
     return {
         "record": record_json(record),
         "leaf_index": seq - 1,

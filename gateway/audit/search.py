@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import AsyncIterator
 
+from gateway.audit.chain import Sealed, body_of
+from gateway.audit.checkpoint import Checkpoint
 from gateway.audit.query import CallQuery, CallSummary, summarize
 from gateway.audit.store import AuditStore
 from gateway.models import AuditRecord
@@ -18,6 +21,21 @@ class AuditQueries:
 
     async def trace(self, trace_id: str) -> list[CallSummary]:
         return await self._summaries(await self.store.trace_calls(trace_id))
+
+    async def items(self, page: int = 5000) -> AsyncIterator[Sealed | Checkpoint]:
+        """The whole log as verify and export read it, page by page from any store: records
+        in order, each checkpoint right after the record it ends."""
+        checkpoints = await self.store.checkpoints()
+        at, after = 0, 0
+        while records := await self.store.records(after, page):
+            for record in records:
+                yield Sealed(record.seq, record.hash, body_of(record))
+                while at < len(checkpoints) and checkpoints[at].size <= record.seq:
+                    yield checkpoints[at]
+                    at += 1
+            after = records[-1].seq
+        for checkpoint in checkpoints[at:]:
+            yield checkpoint
 
     async def _summaries(self, call_ids: list[str]) -> list[CallSummary]:
         by_call: dict[str, list[AuditRecord]] = defaultdict(list)

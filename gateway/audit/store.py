@@ -36,13 +36,21 @@ class AuditStore(Protocol):
         """Hold off other writers of the same log until the block ends, yielding the chain
         head as it is now; None when this process is the only possible writer."""
 
-    async def write(self, records: Sequence[Sealed], checkpoint: Checkpoint | None) -> None:
-        """Make the records (and checkpoint) durable in one transaction, or none of them."""
+    async def write(
+        self, records: Sequence[Sealed], checkpoint: Checkpoint | None, merkle_state: bytes | None = None
+    ) -> None:
+        """Make the records (and checkpoint) durable in one transaction, or none of them.
+
+        `merkle_state` is the Merkle frontier at the checkpoint: derived, unsigned data kept
+        beside it so that opening a large log need not reread every record hash."""
 
     async def head(self) -> Head: ...
 
-    async def record_hashes(self, size: int) -> list[bytes]:
-        """Hashes of records 1..size, in order (raw bytes)."""
+    async def record_hashes(self, after: int, upto: int) -> list[bytes]:
+        """Hashes of records after+1..upto, in order (raw bytes)."""
+
+    async def merkle_state(self) -> tuple[int, bytes] | None:
+        """(size, merkle_state) stored with the latest checkpoint, if any."""
 
     async def records(self, after_seq: int, limit: int) -> list[AuditRecord]: ...
 

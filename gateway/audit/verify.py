@@ -60,39 +60,59 @@ def verify(
     public_key: Ed25519PublicKey | None,
     anchors: Iterable[Checkpoint] = (),
 ) -> VerifyReport:
-    """`anchors`: checkpoints kept outside the log (the latest one, published or copied
-    off the host); the only way to notice records cut from after the log's own last one."""
-    state = _State(public_key)
-    for anchor in anchors:
-        _checkpoint_seen(state, anchor)
+    verifier = Verifier(public_key, anchors)
     for item in items:
+        verifier.feed(item)
+    return verifier.report()
+
+
+class Verifier:
+    """Verification fed one item at a time, for sources read page by page.
+
+    `anchors`: checkpoints kept outside the log (the latest one, published or copied off
+    the host); the only way to notice records cut from after the log's own last one.
+    """
+
+    def __init__(self, public_key: Ed25519PublicKey | None, anchors: Iterable[Checkpoint] = ()) -> None:
+        self._state = _State(public_key)
+        for anchor in anchors:
+            _checkpoint_seen(self._state, anchor)
+
+    def feed(self, item: Sealed | Checkpoint) -> None:
+        state = self._state
         if isinstance(item, Checkpoint):
             _checkpoint_seen(state, item)
         elif not state.broken:
             _record(state, item)
             while state.waiting and state.waiting[0].size == state.frontier.size:
                 _check_checkpoint(state, state.waiting.pop(0))
-    size = state.frontier.size
-    if not state.broken:
-        for cp in state.waiting:
-            state.bad(size + 1, f"log cut short: checkpoint {cp.size} is signed but the log ends at record {size}")
-    warnings = []
-    if state.public_key is None and state.checkpoints:
-        state.problems.append("checkpoint signatures not checked: no public key given")
-    if not state.problems and state.signed_size < size:
-        warnings.append(
-            f"records {state.signed_size + 1}..{size} are not yet covered by a signed checkpoint"
-            if state.checkpoints
-            else "no signed checkpoints: the chain proves order, not that the whole log was not rewritten"
+
+    def report(self) -> VerifyReport:
+        state = self._state
+        size = state.frontier.size
+        problems = list(state.problems)
+        first_bad = state.first_bad
+        if not state.broken:
+            for cp in state.waiting:
+                problems.append(f"log cut short: checkpoint {cp.size} is signed but the log ends at record {size}")
+                first_bad = size + 1 if first_bad is None else min(first_bad, size + 1)
+        if state.public_key is None and state.checkpoints:
+            problems.append("checkpoint signatures not checked: no public key given")
+        warnings = []
+        if not problems and state.signed_size < size:
+            warnings.append(
+                f"records {state.signed_size + 1}..{size} are not yet covered by a signed checkpoint"
+                if state.checkpoints
+                else "no signed checkpoints: the chain proves order, not that the whole log was not rewritten"
+            )
+        return VerifyReport(
+            records=size,
+            checkpoints=state.checkpoints,
+            signed_size=state.signed_size,
+            first_bad=first_bad,
+            problems=tuple(problems),
+            warnings=tuple(warnings),
         )
-    return VerifyReport(
-        records=size,
-        checkpoints=state.checkpoints,
-        signed_size=state.signed_size,
-        first_bad=state.first_bad,
-        problems=tuple(state.problems),
-        warnings=tuple(warnings),
-    )
 
 
 def _record(state: _State, row: Sealed) -> None:
