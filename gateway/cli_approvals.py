@@ -27,9 +27,11 @@ _json_option = click.option("--json", "as_json", is_flag=True, help="Print the A
 
 
 def _request(url: str, token: str, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+    # GATEWAY_URL may name the MCP endpoint (the demo prints it so): the API is beside it.
+    base = url.rstrip("/").removesuffix("/mcp")
     try:
         response = httpx.request(
-            method, url.rstrip("/") + path, headers={"Authorization": f"Bearer {token}"}, timeout=15.0, **kwargs
+            method, base + path, headers={"Authorization": f"Bearer {token}"}, timeout=15.0, **kwargs
         )
     except httpx.HTTPError as exc:
         raise click.ClickException(f"cannot reach the gateway at {url}: {exc}") from None

@@ -29,7 +29,8 @@ async def test_list_show_approve_deny(tmp_path: Path) -> None:
         assert approval_id.startswith("apr_")
         assert "sap.transfer" in listed.output and AGENT.subject in listed.output and "0/2" in listed.output
 
-        shown = await cli(stack.url, "show", approval_id)
+        # The MCP endpoint's URL (what the demo exports) works too.
+        shown = await cli(f"{stack.url}/mcp", "show", approval_id)
         assert shown.exit_code == 0, shown.output
         assert "policies/finance.csv:3 (policy v1)" in shown.output
         assert '"to": "DE89"' in shown.output
