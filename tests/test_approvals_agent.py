@@ -171,3 +171,21 @@ async def test_rest_prefer_wait_returns_the_result_when_decided_in_time(
         await vote(gw, items[0]["approval_id"], "bob")
         answered = await asyncio.wait_for(call, 10)
     assert answered.status_code == 200 and answered.json()["content"][0]["text"] == "1101"
+
+
+@pytest.mark.usefixtures("two_approvers")
+async def test_rest_idempotency_key_does_not_freeze_a_pending_answer(
+    echo_upstream, start_gateway: GatewayFactory
+) -> None:
+    url, upstream = echo_upstream
+    headers = {"Prefer": "respond-async", "Idempotency-Key": "transfer-7"}
+    async with start_gateway(connectors(url)) as gw, agent(gw) as http:
+        accepted = await http.post("/v1/tools/echo.add:call", json=ARGS, headers=headers)
+        assert accepted.status_code == 202
+        await vote(gw, accepted.json()["approval_id"], "alice")
+        await vote(gw, accepted.json()["approval_id"], "bob")
+        executed = await http.post("/v1/tools/echo.add:call", json=ARGS, headers=headers)
+        replayed = await http.post("/v1/tools/echo.add:call", json=ARGS, headers=headers)
+    assert executed.status_code == 200 and executed.json()["content"][0]["text"] == "1101"
+    assert replayed.headers["idempotent-replayed"] == "true" and replayed.json() == executed.json()
+    assert len(upstream.state.calls) == 1

@@ -36,8 +36,9 @@ log = logging.getLogger(__name__)
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
 #: Answers worth replaying: the backend was reached or may have acted. A refusal before
-#: forwarding is not kept, so a retry after a policy fix is decided afresh.
-_REPLAYED_STATUSES = frozenset({200, 202, 502, 504})
+#: forwarding is not kept, so a retry after a policy fix is decided afresh; nor is a 202
+#: (held for approval), so a retry after the decision gets the outcome.
+_REPLAYED_STATUSES = frozenset({200, 502, 504})
 
 
 def _result_body(call: ToolCall, result: ToolResult) -> dict[str, Any]:
