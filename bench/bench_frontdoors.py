@@ -13,7 +13,6 @@ import argparse
 import asyncio
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -21,13 +20,9 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.bench_gateway import SECRET, start, wait_ready
 from bench.loadgen import LoadResult, run_load
-from gateway.config import IdentitySettings
-from gateway.identity import TokenVerifier
-from gateway.serving import free_port
+from bench.stack import echo_stack
 
-REPO = Path(__file__).resolve().parent.parent
 ARGUMENTS = {"text": "hello from the benchmark"}
 
 
@@ -65,39 +60,12 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     args = parser.parse_args()
 
-    upstream_port, gateway_port = free_port(), free_port()
-    with tempfile.TemporaryDirectory() as tmp:
-        config = Path(tmp) / "gateway.yaml"
-        config.write_text(
-            f"""
-server: {{host: 127.0.0.1, port: {gateway_port}}}
-identity: {{secret: {SECRET}}}
-policy: {{directory: {REPO / "policies"}, watch: false}}
-audit: {{database: {Path(tmp) / "audit.db"}}}
-connectors:
-  echo: {{kind: mcp, url: "http://127.0.0.1:{upstream_port}/mcp", timeout_seconds: 30}}
-"""
+    async with echo_stack() as stack:
+        mcp = await run_load(
+            f"{stack.gateway}/mcp", "echo.echo", ARGUMENTS, token=stack.token, agents=args.agents, seconds=args.seconds
         )
-        upstream = start(
-            [sys.executable, "-m", "connectors.mcp.stub", "--port", str(upstream_port)], Path(tmp) / "upstream.log"
-        )
-        gateway = start(
-            [sys.executable, "-m", "gateway.cli", "serve", "--config", str(config)], Path(tmp) / "gateway.log"
-        )
-        base = f"http://127.0.0.1:{gateway_port}"
-        try:
-            await wait_ready(f"http://127.0.0.1:{upstream_port}/mcp", upstream)
-            await wait_ready(f"{base}/healthz", gateway)
-            token = TokenVerifier(IdentitySettings(secret=SECRET), REPO).mint("bench-agent", ("tester",))
-            mcp = await run_load(
-                f"{base}/mcp", "echo.echo", ARGUMENTS, token=token, agents=args.agents, seconds=args.seconds
-            )
-            rest = await rest_load(base, token, agents=args.agents, seconds=args.seconds, replay=False)
-            replayed = await rest_load(base, token, agents=args.agents, seconds=args.seconds, replay=True)
-        finally:
-            for process in (gateway, upstream):
-                process.terminate()
-                process.wait(timeout=10)
+        rest = await rest_load(stack.gateway, stack.token, agents=args.agents, seconds=args.seconds, replay=False)
+        replayed = await rest_load(stack.gateway, stack.token, agents=args.agents, seconds=args.seconds, replay=True)
     print(f"{args.agents} agents, {args.seconds:g} s each, {os.cpu_count()} CPUs, echo tool through the gateway")
     print(mcp.line("MCP front door"))
     print(rest.line("REST front door"))

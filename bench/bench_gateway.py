@@ -11,10 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 import httpx
@@ -22,31 +19,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.loadgen import run_load
-from gateway.config import IdentitySettings
-from gateway.identity import TokenVerifier
-from gateway.serving import free_port
-
-REPO = Path(__file__).resolve().parent.parent
-SECRET = "bench-secret-0123456789-0123456789-0123456789"
-
-
-async def wait_ready(url: str, process: subprocess.Popen[bytes], seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    async with httpx.AsyncClient() as http:
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise RuntimeError(f"server for {url} exited with {process.returncode}")
-            try:
-                await http.get(url)
-                return
-            except httpx.TransportError:
-                await asyncio.sleep(0.1)
-    raise RuntimeError(f"{url} did not come up")
-
-
-def start(argv: list[str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("wb") as sink:
-        return subprocess.Popen(argv, cwd=REPO, stdout=sink, stderr=subprocess.STDOUT)
+from bench.stack import echo_stack
 
 
 async def main() -> None:
@@ -56,41 +29,13 @@ async def main() -> None:
     parser.add_argument("--mode", default="auto", choices=["auto", "legacy", "2026-07-28"])
     args = parser.parse_args()
 
-    upstream_port, gateway_port = free_port(), free_port()
-    with tempfile.TemporaryDirectory() as tmp:
-        config = Path(tmp) / "gateway.yaml"
-        config.write_text(
-            f"""
-server: {{host: 127.0.0.1, port: {gateway_port}}}
-identity: {{secret: {SECRET}}}
-policy: {{directory: {REPO / "policies"}, watch: false}}
-audit: {{database: {Path(tmp) / "audit.db"}}}
-connectors:
-  echo: {{kind: mcp, url: "http://127.0.0.1:{upstream_port}/mcp", timeout_seconds: 30}}
-"""
-        )
-        upstream = start(
-            [sys.executable, "-m", "connectors.mcp.stub", "--port", str(upstream_port)], Path(tmp) / "upstream.log"
-        )
-        gateway = start(
-            [sys.executable, "-m", "gateway.cli", "serve", "--config", str(config)], Path(tmp) / "gateway.log"
-        )
-        try:
-            await wait_ready(f"http://127.0.0.1:{upstream_port}/mcp", upstream)
-            await wait_ready(f"http://127.0.0.1:{gateway_port}/healthz", gateway)
-            token = TokenVerifier(IdentitySettings(secret=SECRET), REPO).mint("bench-agent", ("tester",))
-            arguments = {"text": "hello from the benchmark"}
-            common = dict(agents=args.agents, seconds=args.seconds, mode=args.mode)
-            direct = await run_load(f"http://127.0.0.1:{upstream_port}/mcp", "echo", arguments, **common)
-            governed = await run_load(
-                f"http://127.0.0.1:{gateway_port}/mcp", "echo.echo", arguments, token=token, **common
-            )
-            async with httpx.AsyncClient() as http:
-                stages = stage_means((await http.get(f"http://127.0.0.1:{gateway_port}/metrics")).text)
-        finally:
-            for process in (gateway, upstream):
-                process.terminate()
-                process.wait(timeout=10)
+    arguments = {"text": "hello from the benchmark"}
+    common = dict(agents=args.agents, seconds=args.seconds, mode=args.mode)
+    async with echo_stack() as stack:
+        direct = await run_load(stack.upstream_mcp, "echo", arguments, **common)
+        governed = await run_load(f"{stack.gateway}/mcp", "echo.echo", arguments, token=stack.token, **common)
+        async with httpx.AsyncClient() as http:
+            stages = stage_means((await http.get(f"{stack.gateway}/metrics")).text)
     print(f"{args.agents} agents, {args.seconds:g} s each, protocol mode {args.mode}, {os.cpu_count()} CPUs")
     print(direct.line("direct upstream"))
     print(governed.line("through the gateway"))

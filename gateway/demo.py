@@ -63,11 +63,13 @@ async def run_demo(config: GatewayConfig) -> None:
         url = await stack.enter_async_context(running(app, config.server.host, config.server.port))
         verifier = TokenVerifier(config.identity, config.base_dir)
         token = verifier.mint("demo-agent", DEMO_ROLES, ttl_seconds=8 * 3600)
-        print(_banner(f"{url}/mcp", token), flush=True)
+        approver = verifier.mint("demo-approver", ("finance-approver",), ttl_seconds=8 * 3600)
+        print(_banner(f"{url}/mcp", token, approver), flush=True)
         await _until_signalled(app.state.gateway)
 
 
-def _banner(mcp_url: str, token: str) -> str:
+def _banner(mcp_url: str, token: str, approver: str) -> str:
+    base = mcp_url.removesuffix("/mcp")
     return f"""
 Agent governance gateway is running.
 
@@ -83,10 +85,18 @@ Agent governance gateway is running.
     .venv/bin/gateway call sap.search_purchase_orders --args '{{"vendor_id": "0000100001"}}'
     .venv/bin/gateway call sap.create_purchase_order \\
         --args '{{"vendor_id": "0000100001", "amount": 950, "currency": "EUR", "description": "Pallets"}}'
-    # 25,000 EUR needs a finance approver: the policy holds it.
+    # 25,000 EUR needs a finance approver: this call waits until someone decides.
     .venv/bin/gateway call sap.create_purchase_order \\
         --args '{{"vendor_id": "0000100001", "amount": 25000, "currency": "EUR", "description": "Forklift"}}'
 
+  Decide it as an approver (role finance-approver) in the console, {base}/console,
+  signing in with this token, or from a third terminal:
+
+    export APPROVER_TOKEN={approver}
+    .venv/bin/gateway approvals list --token $APPROVER_TOKEN
+    .venv/bin/gateway approvals approve ID --comment "budgeted" --token $APPROVER_TOKEN
+
+  Then check the audit log: .venv/bin/gateway audit search --db var/audit.db --connector sap
   Any MCP client works the same way: point it at the endpoint with the header
-  'Authorization: Bearer <token>'. Metrics: {mcp_url.removesuffix("/mcp")}/metrics. Stop with Ctrl-C.
+  'Authorization: Bearer <token>'. Metrics: {base}/metrics. Stop with Ctrl-C.
 """

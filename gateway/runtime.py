@@ -165,8 +165,6 @@ class Gateway:
 
     def _upstream_tools_changed(self, connector: str) -> None:
         async def refresh_then_announce() -> None:
-            # Serialized with the catalog's own refresh (one lock per connector), and the
-            # connector caches its list: the second fetch costs nothing.
             await self.catalog.refresh(connector)
             await self.announce("tools")
 
