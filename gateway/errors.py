@@ -73,6 +73,11 @@ class ApprovalPending(CallRefused):
     status = 202
     outcome = "approval_pending"
 
+    def __init__(self, message: str, approval_id: str) -> None:
+        super().__init__(message)
+        #: What the agent asks about (`gateway.approval_status`, `GET /v1/calls/{id}`).
+        self.approval_id = approval_id
+
 
 class ApprovalDenied(CallRefused):
     status = 403

@@ -24,8 +24,17 @@ from mcp.server.transport_security import TransportSecuritySettings
 from mcp.shared.exceptions import MCPDeprecationWarning
 
 from gateway import __version__
+from gateway.approvals.mcp_agent import (
+    STATUS_INPUT_SCHEMA,
+    STATUS_TOOL,
+    InvalidWait,
+    pending_result,
+    status_result,
+    status_tool,
+    wait_seconds,
+)
 from gateway.auth_gate import principal_of
-from gateway.errors import CallRefused, UnknownTool
+from gateway.errors import ApprovalPending, CallRefused, UnknownTool
 from gateway.mcp_backchannel import agent_relay
 from gateway.mcp_features import McpFeatures
 from gateway.mcp_sessions import AgentSessions
@@ -111,12 +120,18 @@ def build_mcp_server(gateway: Gateway, sessions: AgentSessions) -> Server:
         ctx: ServerRequestContext, params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
         specs = await gateway.tools_for(principal(ctx))
-        page, cursor = paginate(specs, params, settings.page_size)
-        tools = [_tool(s, names.shown(s.connector, s.name)) for s in page]
-        return types.ListToolsResult(tools=tools, next_cursor=cursor)
+        tools = [*(_tool(s, names.shown(s.connector, s.name)) for s in specs), status_tool()]
+        page, cursor = paginate(tools, params, settings.page_size)
+        return types.ListToolsResult(tools=page, next_cursor=cursor)
 
     async def call_tool(ctx: ServerRequestContext, params: types.CallToolRequestParams) -> types.CallToolResult:
         who = principal(ctx)
+        if params.name == STATUS_TOOL:
+            return await status_result(gateway.approvals, who, params.arguments or {})
+        try:
+            wait = wait_seconds(params.meta)
+        except InvalidWait as exc:
+            raise MCPError(types.INVALID_PARAMS, str(exc)) from None
         parts = names.resolve(params.name)
         if parts is None:
             raise MCPError(types.INVALID_PARAMS, f"Unknown tool: {params.name!r} (tool names are 'connector.tool')")
@@ -133,6 +148,7 @@ def build_mcp_server(gateway: Gateway, sessions: AgentSessions) -> Server:
             traceparent=traceparent,
             front_door="mcp",
             client=_client_name(ctx),
+            wait_seconds=wait,
         )
         try:
             with relaying(agent_relay(ctx, who, parts[0], parts[1], features, sessions)):
@@ -140,6 +156,8 @@ def build_mcp_server(gateway: Gateway, sessions: AgentSessions) -> Server:
         except UnknownTool as exc:
             # The spec answers an unknown tool with a protocol error, not a tool result.
             raise MCPError(types.INVALID_PARAMS, exc.message) from None
+        except ApprovalPending as exc:
+            return pending_result(exc)
         except CallRefused as exc:
             return _error_result(exc.message)
         except Exception:
@@ -148,6 +166,8 @@ def build_mcp_server(gateway: Gateway, sessions: AgentSessions) -> Server:
             return _error_result(f"internal gateway error (call id {call.call_id})")
 
     def input_schema(name: str) -> Mapping[str, Any] | None:
+        if name == STATUS_TOOL:
+            return STATUS_INPUT_SCHEMA
         parts = names.resolve(name)
         entry = gateway.catalog.entry(f"{parts[0]}.{parts[1]}") if parts is not None else None
         return entry.spec.input_schema if entry is not None else None

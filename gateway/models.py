@@ -72,6 +72,9 @@ class ToolCall:
     front_door: str = "mcp"
     client: str | None = None
     idempotency_key: str | None = None
+    #: Longest the caller will wait for a human decision (0: answer "pending" at once);
+    #: None waits up to the configured hold time.
+    wait_seconds: float | None = None
     received_at: float = field(default_factory=time.time)
 
     @property

@@ -195,12 +195,13 @@ class Pipeline:
             raise ApprovalRequired(f"this call {decision.reason}; approvals are not enabled on this gateway")
         stage = time.perf_counter()
         _, arguments_digest = self.audit.redact(call.arguments)
+        max_hold = self.approvals.settings.max_hold_seconds
         try:
             outcome = await self.approvals.hold(
                 call,
                 decision,
                 arguments_digest,
-                wait_seconds=self.approvals.settings.max_hold_seconds,
+                wait_seconds=max_hold if call.wait_seconds is None else min(call.wait_seconds, max_hold),
                 on_progress=_progress_to(current_relay()),
             )
         except ApprovalError as exc:
@@ -211,7 +212,8 @@ class Pipeline:
         if outcome.action == "pending":
             raise ApprovalPending(
                 f"this call {decision.reason}; {_awaiting(approval)};"
-                " call the tool again with the same arguments to get the outcome"
+                " call the tool again with the same arguments to get the outcome",
+                approval.approval_id,
             )
         if outcome.action == "denied":
             raise ApprovalDenied(deny_reason(approval))

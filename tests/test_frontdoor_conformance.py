@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from connectors.mcp import conformance_stub
+from gateway.approvals.mcp_agent import STATUS_TOOL
 from gateway.serving import running
 from tests.auth_proxy import auth_proxy
 from tests.conftest import GatewayFactory
@@ -122,4 +123,5 @@ async def test_inspector_cli_lists_and_calls_tools_through_the_gateway(
     reader = [*base[:-1], f"Authorization: Bearer {echo_gateway.token('reader', ('agent-readonly',))}"]
     code, narrow = await run_node(node_tools, *reader, "--method", "tools/list", cwd=tmp_path)
     assert code == 0, narrow
-    assert json.loads(narrow)["tools"] == []
+    # A caller without tool rules sees only the gateway's own approval-status tool.
+    assert [t["name"] for t in json.loads(narrow)["tools"]] == [STATUS_TOOL]

@@ -23,6 +23,7 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 
 from connectors.mcp import conformance_stub
+from gateway.approvals.mcp_agent import STATUS_TOOL
 from gateway.audit import read_records
 from gateway.serving import running
 from tests.conftest import GatewayFactory, RunningGateway
@@ -103,7 +104,8 @@ async def test_tool_rules_grant_no_prompts_or_resources(start_gateway: GatewayFa
     async with running(conformance_stub.create_app()) as upstream:
         stanza = {"kind": "mcp", "url": f"{upstream}/mcp", "protocol": "legacy"}
         async with start_gateway({"conf": stanza}) as gw, agent(gw) as client:
-            assert len((await client.list_tools()).tools) == len(conformance_stub.TOOLS)
+            # Every agent also sees the gateway's own approval-status tool.
+            assert len((await client.list_tools()).tools) == len(conformance_stub.TOOLS) + 1
             assert (await client.list_prompts()).prompts == []
             assert (await client.list_resources()).resources == []
             with pytest.raises(MCPError, match="no rule allows"):
@@ -293,14 +295,14 @@ async def test_list_changed_reaches_agents_on_upstream_and_policy_change(lab_gat
             seen.append("tools")
 
     async with agent(gw, message_handler=on_message) as client:
-        assert {t.name for t in (await client.list_tools()).tools} == {"lab.wait", "lab.grow", "lab.touch"}
+        assert {t.name for t in (await client.list_tools()).tools} == {"lab.wait", "lab.grow", "lab.touch", STATUS_TOOL}
         await client.call_tool("lab.grow", {})
         await until(lambda: seen, "tools/list_changed after the upstream's change")
         assert any(t.name.startswith("lab.grown") for t in (await client.list_tools()).tools)
 
         (policy_dir / "lab.csv").write_text("p, tester, *, lab.wait, allow, true, -\n")
         await until(lambda: len(seen) >= 2, "tools/list_changed after the policy change")
-        assert {t.name for t in (await client.list_tools()).tools} == {"lab.wait"}
+        assert {t.name for t in (await client.list_tools()).tools} == {"lab.wait", STATUS_TOOL}
     reloads = [r for r in read_records(gw.config.audit.database) if r.kind == "policy.reloaded"]
     assert len(reloads) == 1
 
@@ -314,8 +316,8 @@ async def test_large_catalogs_paginate(echo_upstream, start_gateway: GatewayFact
         with pytest.raises(MCPError, match="invalid cursor 'x'"):
             await client.list_tools(cursor="x")
     assert len(first.tools) == 2 and first.next_cursor == "2"
-    assert len(second.tools) == 1 and second.next_cursor is None
-    assert {t.name for t in first.tools + second.tools} == {"echo.echo", "echo.add", "echo.sleep"}
+    assert len(second.tools) == 2 and second.next_cursor is None
+    assert {t.name for t in first.tools + second.tools} == {"echo.echo", "echo.add", "echo.sleep", STATUS_TOOL}
 
 
 INITIALIZE = {

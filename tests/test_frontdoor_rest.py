@@ -220,7 +220,7 @@ async def test_openapi_document_is_per_caller(echo_gateway: RunningGateway) -> N
     operation = doc["paths"]["/v1/tools/echo.add:call"]["post"]
     assert operation["operationId"] == "echo__add"
     assert operation["requestBody"]["content"]["application/json"]["schema"]["required"] == ["a", "b"]
-    assert set(narrow["paths"]) == {"/v1/tools"}
+    assert set(narrow["paths"]) == {"/v1/tools", "/v1/calls/{approval_id}"}
 
 
 async def test_rate_limited_call_is_429_with_retry_after(echo_upstream, start_gateway: GatewayFactory) -> None:

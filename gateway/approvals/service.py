@@ -20,6 +20,7 @@ from typing import Any, Literal, Protocol
 from prometheus_client import CollectorRegistry
 
 from gateway.approvals import machine
+from gateway.approvals.call_status import CallStatus, call_status, is_requester
 from gateway.approvals.codec import principal_to_json
 from gateway.approvals.errors import ApprovalError
 from gateway.approvals.postgres_store import PostgresApprovalStore, is_postgres_url
@@ -133,9 +134,12 @@ class ApprovalService:
         on_progress: ProgressCallback | None = None,
     ) -> HoldOutcome:
         """Join or open the approval for this exact call and wait up to `wait_seconds`
-        (capped by max_hold_seconds) for an outcome."""
+        (capped by max_hold_seconds) for people to decide. A retry that finds the approved
+        call executing waits for its result up to max_hold_seconds even when `wait_seconds`
+        is shorter: that wait is for the backend, not for people."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + max(0.0, min(wait_seconds, self._settings.max_hold_seconds))
+        max_hold = self._settings.max_hold_seconds
+        decide_by = loop.time() + max(0.0, min(wait_seconds, max_hold))
         now = time.time()
         ttl = decision.approval_ttl if decision.approval_ttl is not None else self._settings.default_ttl_seconds
         candidate = Approval(
@@ -163,7 +167,7 @@ class ApprovalService:
             self._metrics.pending.inc()
             self._schedule_changed.set()
             self._notifier.send("requested", stored.approval)
-        return await self._outcome(stored.approval.approval_id, deadline, on_progress)
+        return await self._outcome(stored.approval.approval_id, decide_by, loop.time() + max_hold, on_progress)
 
     async def record_result(self, approval_id: str, result: ToolResult) -> None:
         """Store the result of the single execution; waiting retries replay it."""
@@ -193,12 +197,25 @@ class ApprovalService:
             raise ApprovalError("not_found", f"no approval with id {approval_id}")
         return stored
 
+    async def status_for(self, approval_id: str, requester: Principal) -> CallStatus:
+        """The requesting agent's view of its held call; any other caller learns nothing,
+        not even that the id exists."""
+        stored = await self._store.get(approval_id)
+        if stored is None or not is_requester(stored, requester):
+            raise ApprovalError("not_found", f"no held call of yours has approval id {approval_id!r}")
+        if stored.approval.state is ApprovalState.PENDING and stored.approval.expires_at <= time.time():
+            await self._expire(approval_id)
+            stored = await self.get(approval_id)
+        return call_status(stored)
+
     async def list(self, query: ApprovalFilter) -> list[StoredApproval]:
         return await self._store.list(query)
 
     # -- internals ---------------------------------------------------------------------
 
-    async def _outcome(self, approval_id: str, deadline: float, on_progress: ProgressCallback | None) -> HoldOutcome:
+    async def _outcome(
+        self, approval_id: str, decide_by: float, give_up_at: float, on_progress: ProgressCallback | None
+    ) -> HoldOutcome:
         loop = asyncio.get_running_loop()
         reported = -1
         while True:
@@ -208,12 +225,12 @@ class ApprovalService:
             if on_progress is not None and len(approval.votes) != reported:
                 reported = len(approval.votes)
                 on_progress = await _report(on_progress, approval)
-            wake_at = deadline
             if approval.state is ApprovalState.PENDING:
                 until_expiry = approval.expires_at - time.time()
                 if until_expiry <= 0:
                     await self._expire(approval_id)
                     continue
+                deadline = decide_by
                 wake_at = min(deadline, loop.time() + until_expiry)
             elif approval.state is ApprovalState.APPROVED:
                 if stored.execution == "none" and await self._store.claim(approval_id):
@@ -221,6 +238,7 @@ class ApprovalService:
                 if stored.execution == "done":
                     return HoldOutcome(approval, "replay", stored.result)
                 # Claimed by another caller and still running: wait for record_result.
+                deadline = wake_at = give_up_at
             else:
                 return HoldOutcome(approval, approval.state.value)  # type: ignore[arg-type]
             if loop.time() >= deadline:

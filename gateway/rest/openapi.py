@@ -9,6 +9,7 @@ from typing import Any
 
 from gateway import __version__
 from gateway.models import ToolSpec
+from gateway.rest.prefer import CALLS_PATH
 from gateway.rest.problems import PROBLEM_MEDIA_TYPE
 
 TOOLS_PATH = "/v1/tools"
@@ -32,6 +33,7 @@ _PROBLEM = {
         "status": {"type": "integer"},
         "detail": {"type": "string"},
         "call_id": {"type": "string"},
+        "approval_id": {"type": "string"},
     },
 }
 _CALL_RESULT = {
@@ -57,7 +59,20 @@ _TOOL = {
         "call_path": {"type": "string"},
     },
 }
+_CALL_STATUS = {
+    "type": "object",
+    "required": ["approval_id", "tool", "status", "message", "expires_at"],
+    "properties": {
+        "approval_id": {"type": "string"},
+        "tool": {"type": "string"},
+        "status": {"enum": ["pending", "approved", "executing", "completed", "denied", "expired"]},
+        "message": {"type": "string"},
+        "expires_at": {"type": "number"},
+        "result": {"type": "object"},
+    },
+}
 _CALL_FAILURES = {
+    "202": "Held for human approval and not decided in time; Location is the call's status resource",
     "400": "Malformed JSON body or Idempotency-Key header",
     "403": "Denied by policy, or the call needs an approval this gateway cannot hold",
     "404": "No such tool",
@@ -96,7 +111,7 @@ def _operation(spec: ToolSpec) -> dict[str, Any]:
         "summary": spec.title or spec.qualified_name,
         "description": spec.description,
         "tags": [spec.connector],
-        "parameters": [{"$ref": "#/components/parameters/IdempotencyKey"}],
+        "parameters": [{"$ref": "#/components/parameters/IdempotencyKey"}, {"$ref": "#/components/parameters/Prefer"}],
         "requestBody": {
             "required": True,
             "content": {"application/json": {"schema": dict(spec.input_schema)}},
@@ -138,6 +153,21 @@ def openapi_document(specs: Iterable[ToolSpec], server_url: str) -> dict[str, An
             }
         }
     }
+    paths[CALLS_PATH + "/{approval_id}"] = {
+        "get": {
+            "operationId": "call_status",
+            "summary": "The state of one of your calls held for approval, and its result once executed",
+            "parameters": [{"name": "approval_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "responses": {
+                "200": {
+                    "description": "pending, approved, executing, completed (with result), denied or expired",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CallStatus"}}},
+                },
+                "401": {"$ref": "#/components/responses/Unauthorized"},
+                "404": _problem("No held call of this caller has this approval id"),
+            },
+        }
+    }
     for spec in specs:
         paths[call_path(spec.qualified_name)] = {"post": _operation(spec)}
     return {
@@ -159,9 +189,16 @@ def openapi_document(specs: Iterable[ToolSpec], server_url: str) -> dict[str, An
                     "required": False,
                     "description": "Makes a retry safe: the same key with the same body gets the first answer",
                     "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x20-\\x7e]+$"},
-                }
+                },
+                "Prefer": {
+                    "name": "Prefer",
+                    "in": "header",
+                    "required": False,
+                    "description": "respond-async: answer 202 at once when the call is held; wait=N: hold at most N s",
+                    "schema": {"type": "string"},
+                },
             },
             "responses": {"Unauthorized": _problem("Missing, invalid or expired bearer token")},
-            "schemas": {"Problem": _PROBLEM, "CallResult": _CALL_RESULT, "Tool": _TOOL},
+            "schemas": {"Problem": _PROBLEM, "CallResult": _CALL_RESULT, "CallStatus": _CALL_STATUS, "Tool": _TOOL},
         },
     }

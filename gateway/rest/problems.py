@@ -9,7 +9,8 @@ from typing import Any
 from starlette.responses import JSONResponse
 
 from gateway.auth_gate import challenge
-from gateway.errors import CallRefused, RateLimited
+from gateway.errors import ApprovalPending, CallRefused, RateLimited
+from gateway.rest.prefer import CALLS_PATH
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 #: Problem types are URNs: stable identifiers a client can switch on, not pages to fetch.
@@ -46,10 +47,16 @@ def from_problem(problem: Problem) -> JSONResponse:
 
 def from_refusal(refusal: CallRefused, call_id: str) -> JSONResponse:
     headers = None
+    approval_id = None
     if isinstance(refusal, RateLimited):
         # Whole seconds (RFC 9110), rounded up so a prompt retry finds a token.
         headers = {"Retry-After": str(max(1, math.ceil(refusal.retry_after)))}
-    return problem_response(refusal.status, refusal.outcome, refusal.message, headers=headers, call_id=call_id)
+    if isinstance(refusal, ApprovalPending):
+        approval_id = refusal.approval_id
+        headers = {"Location": f"{CALLS_PATH}/{approval_id}"}
+    return problem_response(
+        refusal.status, refusal.outcome, refusal.message, headers=headers, call_id=call_id, approval_id=approval_id
+    )
 
 
 def unauthorized_problem(reason: str) -> JSONResponse:

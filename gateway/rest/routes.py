@@ -1,4 +1,5 @@
-"""The REST front door: `/v1/tools`, `/v1/tools/{name}:call` and `/openapi.json`.
+"""The REST front door: `/v1/tools`, `/v1/tools/{name}:call`, `/v1/calls/{approval_id}`
+and `/openapi.json`.
 
 It turns a request into a ToolCall and hands it to the same `Pipeline.run` as MCP; all
 it adds is HTTP: the body's checks, RFC 9457 errors and `Idempotency-Key` replays.
@@ -15,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, request_response
 
+from gateway.approvals import ApprovalError
 from gateway.audit.canonical import canonical_json, sha256_hex
 from gateway.auth_gate import BearerAuthGate, principal_of
 from gateway.errors import CallRefused
@@ -22,6 +24,7 @@ from gateway.models import ToolCall, ToolResult, split_qualified_name
 from gateway.rest.body import read_arguments
 from gateway.rest.idempotency import HEADER, IdempotencyStore, StoredResponse, check_key
 from gateway.rest.openapi import TOOLS_PATH, openapi_document, tool_summary
+from gateway.rest.prefer import CALLS_PATH, preferred_wait
 from gateway.rest.problems import Problem, from_problem, from_refusal, problem_response, unauthorized_problem
 from gateway.tracing import continue_trace
 
@@ -33,8 +36,9 @@ log = logging.getLogger(__name__)
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
 #: Answers worth replaying: the backend was reached or may have acted. A refusal before
-#: forwarding is not kept, so a retry after a policy fix is decided afresh.
-_REPLAYED_STATUSES = frozenset({200, 202, 502, 504})
+#: forwarding is not kept, so a retry after a policy fix is decided afresh; nor is a 202
+#: (held for approval), so a retry after the decision gets the outcome.
+_REPLAYED_STATUSES = frozenset({200, 502, 504})
 
 
 def _result_body(call: ToolCall, result: ToolResult) -> dict[str, Any]:
@@ -73,6 +77,14 @@ class RestFrontDoor:
         specs = await self.gateway.tools_for(principal_of(request.scope))
         return JSONResponse(openapi_document(specs, str(request.base_url).rstrip("/")))
 
+    async def call_status(self, request: Request) -> Response:
+        approval_id = request.path_params["approval_id"]
+        try:
+            status = await self.gateway.approvals.status_for(approval_id, principal_of(request.scope))
+        except ApprovalError as exc:
+            return problem_response(404 if exc.kind == "not_found" else 503, exc.kind, exc.message)
+        return JSONResponse(status.to_json(), headers={"Cache-Control": "no-store"})
+
     async def call_tool(self, request: Request) -> Response:
         try:
             key = request.headers.get(HEADER)
@@ -108,6 +120,7 @@ class RestFrontDoor:
             front_door="rest",
             client=request.headers.get("user-agent"),
             idempotency_key=key,
+            wait_seconds=preferred_wait(request.headers),
         )
 
     async def _run(self, call: ToolCall) -> Response:
@@ -135,5 +148,6 @@ def rest_routes(gateway: Gateway, max_body_bytes: int) -> list[BaseRoute]:
     return [
         Route(TOOLS_PATH, guarded(door.list_tools), methods=["GET"]),
         Route(TOOLS_PATH + "/{name}:call", guarded(door.call_tool), methods=["POST"]),
+        Route(CALLS_PATH + "/{approval_id}", guarded(door.call_status), methods=["GET"]),
         Route("/openapi.json", guarded(door.openapi), methods=["GET"]),
     ]
