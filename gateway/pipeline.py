@@ -38,6 +38,7 @@ from gateway.models import Approval, AuditRecord, Decision, Effect, Principal, T
 from gateway.policy import call_context
 from gateway.ratelimit import LimiterUnavailable, RateLimiter
 from gateway.relay import Relay, current_relay
+from gateway.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,7 @@ class Pipeline:
         policy: PolicyHolding,
         audit: AuditSink,
         metrics: Metrics,
+        telemetry: Telemetry,
         timeouts: Mapping[str, float],
         limiter: RateLimiter,
         approvals: ApprovalService | None = None,
@@ -82,6 +84,7 @@ class Pipeline:
         self.policy = policy
         self.audit = audit
         self.metrics = metrics
+        self.telemetry = telemetry
         self.timeouts = timeouts
 
     async def run(self, call: ToolCall) -> ToolResult:
@@ -164,49 +167,42 @@ class Pipeline:
         return received, unencodable
 
     async def _validate(self, call: ToolCall) -> CatalogEntry:
-        stage = time.perf_counter()
-        entry = await self.catalog.lookup(call.qualified_name)
-        self.catalog.validate(entry, call.arguments)
-        self.metrics.stage_duration.labels("validate").observe(time.perf_counter() - stage)
+        with self.telemetry.stage("validate"):
+            entry = await self.catalog.lookup(call.qualified_name)
+            self.catalog.validate(entry, call.arguments)
         return entry
 
     async def _limit(self, call: ToolCall) -> None:
-        stage = time.perf_counter()
         agent, tool = call.principal.subject, call.qualified_name
         try:
-            limited = await self.limiter.take(agent, tool)
+            with self.telemetry.stage("rate_limit"):
+                limited = await self.limiter.take(agent, tool)
         except LimiterUnavailable as exc:
             raise RateLimitUnavailable(f"{exc}; the call was not forwarded") from None
-        finally:
-            self.metrics.stage_duration.labels("rate_limit").observe(time.perf_counter() - stage)
         if limited is not None:
             raise RateLimited(limited.describe(agent, tool), limited.retry_after)
 
     def _decide(self, call: ToolCall) -> Decision:
-        stage = time.perf_counter()
-        context = call_context(call.principal, call.front_door)
-        decision = self.policy.current.decide(call.principal, call.connector, call.tool, call.arguments, context)
-        self.metrics.stage_duration.labels("policy").observe(time.perf_counter() - stage)
-        return decision
+        with self.telemetry.stage("policy"):
+            context = call_context(call.principal, call.front_door)
+            return self.policy.current.decide(call.principal, call.connector, call.tool, call.arguments, context)
 
     async def _hold(self, call: ToolCall, decision: Decision) -> HoldOutcome:
         """Wait for people; returns only when this caller may execute or replay the result."""
         if self.approvals is None:
             raise ApprovalRequired(f"this call {decision.reason}; approvals are not enabled on this gateway")
-        stage = time.perf_counter()
         _, arguments_digest = self.audit.redact(call.arguments)
         try:
-            outcome = await self.approvals.hold(
-                call,
-                decision,
-                arguments_digest,
-                wait_seconds=self.approvals.settings.max_hold_seconds,
-                on_progress=_progress_to(current_relay()),
-            )
+            with self.telemetry.stage("approval_wait"):
+                outcome = await self.approvals.hold(
+                    call,
+                    decision,
+                    arguments_digest,
+                    wait_seconds=self.approvals.settings.max_hold_seconds,
+                    on_progress=_progress_to(current_relay()),
+                )
         except ApprovalError as exc:
             raise AuditUnavailableError(f"{exc.message}; the call was not held or forwarded") from None
-        finally:
-            self.metrics.stage_duration.labels("approval_wait").observe(time.perf_counter() - stage)
         approval = outcome.approval
         if outcome.action == "pending":
             raise ApprovalPending(
@@ -243,16 +239,17 @@ class Pipeline:
         timeout = self.timeouts.get(call.connector, 30.0)
         # The decision is durable already; the forwarded mark rides the outcome's commit.
         forwarded = self.audit.submit("call.forwarded", {"connector": call.connector, "tool": call.tool}, call.call_id)
-        stage = time.perf_counter()
+        stage = self.telemetry.stage("backend", call.traceparent)
         error: str | None = None
         result: ToolResult | None = None
         try:
             # The connector's resilience wrapper holds the call to this deadline.
-            result = await connector.call(
-                entry.spec.name,
-                call.arguments,
-                CallContext(call.call_id, call.principal, call.traceparent, timeout),
-            )
+            with stage:
+                result = await connector.call(
+                    entry.spec.name,
+                    call.arguments,
+                    CallContext(call.call_id, call.principal, call.traceparent, timeout),
+                )
         except BackendTimeout:
             error = f"backend {call.connector!r} did not answer within {timeout:g} s"
             raise BackendTimedOut(error) from None
@@ -263,9 +260,7 @@ class Pipeline:
             error = f"backend {call.connector!r} failed: {exc}"
             raise BackendFailed(error) from None
         finally:
-            latency = time.perf_counter() - stage
-            self.metrics.stage_duration.labels("backend").observe(latency)
-            await self._record_outcome(call, forwarded, result, error, latency)
+            await self._record_outcome(call, forwarded, result, error, stage.seconds)
         return result
 
     async def _record_outcome(
@@ -292,14 +287,12 @@ class Pipeline:
             log.critical("audit: the outcome of call %s could not be recorded", call.call_id)
 
     async def _durable(self, *pending: asyncio.Future[AuditRecord]) -> None:
-        stage = time.perf_counter()
         try:
-            await asyncio.gather(*pending)
+            with self.telemetry.stage("audit"):
+                await asyncio.gather(*pending)
         except Exception:
             log.exception("audit append failed")
             raise AuditUnavailableError("the audit log is unavailable, so the call was not forwarded") from None
-        finally:
-            self.metrics.stage_duration.labels("audit").observe(time.perf_counter() - stage)
 
 
 def _decision_record(decision: Decision) -> dict[str, Any]:
