@@ -110,18 +110,14 @@ class Telemetry:
         )
         self.provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
         self.tracer = self.provider.get_tracer("agent-gateway", __version__)
-        # The MCP SDK emits its server span through the process-wide provider, which can be
-        # set only once per process.
-        if isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
-            trace.set_tracer_provider(self.provider)
-        else:
-            log.info("tracing: a tracer provider is already installed; the MCP SDK's spans go to it")
+        _PROCESS.serve(self.provider)
         log.info("tracing: spans go to %s (sample ratio %g)", endpoint, self.settings.sample_ratio)
 
     async def stop(self) -> None:
         """Flush what is batched and stop exporting (the flush is blocking HTTP)."""
         provider, self.provider, self.tracer = self.provider, None, None
         if provider is not None:
+            _PROCESS.release(provider)
             await asyncio.to_thread(provider.shutdown)
 
     def stage(self, name: str, traceparent: str | None = None) -> Stage:
@@ -141,6 +137,62 @@ class Telemetry:
                 self.tracer.start_span(name, start_time=end - int(seconds * 1e9)).end(end_time=end)
 
         return observe
+
+
+class _ProcessTracing(trace.TracerProvider):
+    """The process-wide provider, through which the MCP SDK emits its spans (its server
+    span per message, the MCP connector's client spans): it forwards to the running
+    gateway's provider. OpenTelemetry lets a process set its provider only once, while a
+    process (the test suite) may start and stop many gateways."""
+
+    def __init__(self) -> None:
+        self.target: TracerProvider | None = None
+        self._installed = False
+
+    def serve(self, provider: TracerProvider) -> None:
+        if not self._installed:
+            self._installed = True
+            if not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
+                log.warning("tracing: this process has its own tracer provider; the MCP SDK's spans go to it")
+                return
+            trace.set_tracer_provider(self)
+        self.target = provider
+
+    def release(self, provider: TracerProvider) -> None:
+        if self.target is provider:
+            self.target = None
+
+    def get_tracer(
+        self,
+        instrumenting_module_name: str,
+        instrumenting_library_version: str | None = None,
+        schema_url: str | None = None,
+        attributes: Any = None,
+    ) -> trace.Tracer:
+        scope = (instrumenting_module_name, instrumenting_library_version, schema_url, attributes)
+        return _ForwardingTracer(self, scope)
+
+
+class _ForwardingTracer(trace.Tracer):
+    def __init__(self, process: _ProcessTracing, scope: tuple[Any, ...]) -> None:
+        self._process = process
+        self._scope = scope
+        self._cached: tuple[TracerProvider | None, trace.Tracer] = (None, trace.NoOpTracer())
+
+    def _current(self) -> trace.Tracer:
+        target = self._process.target
+        if self._cached[0] is not target:
+            self._cached = (target, target.get_tracer(*self._scope) if target else trace.NoOpTracer())
+        return self._cached[1]
+
+    def start_span(self, *args: Any, **kwargs: Any) -> trace.Span:
+        return self._current().start_span(*args, **kwargs)
+
+    def start_as_current_span(self, *args: Any, **kwargs: Any) -> Any:
+        return self._current().start_as_current_span(*args, **kwargs)
+
+
+_PROCESS = _ProcessTracing()
 
 
 class TraceRequests:

@@ -29,6 +29,12 @@ from gateway.telemetry import Telemetry
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 AGENT_SPAN = "00f067aa0ba902b7"
 STAGES = {"identity", "validate", "rate_limit", "policy", "backend", "audit"}
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}},
+}
 
 
 @pytest.fixture
@@ -85,12 +91,8 @@ async def test_one_tool_call_exports_a_span_per_stage_in_the_agents_trace(
     for stage in STAGES - {"identity"}:
         # Every pipeline stage hangs under the MCP SDK's span of this call.
         assert all(s["parent"] == call_span["span_id"] for s in by_name[stage]), stage
-    # The call's span descends from the agent's span (through the gateway's HTTP span).
-    parents = {s["span_id"]: s["parent"] for s in traced}
-    hop, seen = call_span["span_id"], 0
-    while hop in parents and seen < 10:
-        hop, seen = parents[hop], seen + 1
-    assert hop == AGENT_SPAN
+    # The call's span descends from the agent's span.
+    assert _ancestors(traced, call_span["span_id"])[-1] == AGENT_SPAN
     # The backend's parent is the exported backend span.
     [backend] = by_name["backend"]
     [reached] = upstream_app.state.calls
@@ -107,3 +109,52 @@ async def test_tracing_off_creates_no_provider_and_no_spans() -> None:
     assert stage.seconds > 0
     assert metrics.registry.get_sample_value("gateway_stage_duration_seconds_sum", {"stage": "policy"}) == stage.seconds
     await telemetry.stop()
+
+
+def _ancestors(spans: list[dict[str, str]], span_id: str) -> list[str]:
+    parents = {s["span_id"]: s["parent"] for s in spans}
+    chain = [span_id]
+    while chain[-1] in parents and len(chain) < 10:
+        chain.append(parents[chain[-1]])
+    return chain
+
+
+async def _call_mcp_without_sdk(gw, headers: dict[str, str]) -> None:
+    """An agent with no OpenTelemetry: plain JSON-RPC, the trace context only in the header."""
+    headers = {**headers, "Accept": "application/json, text/event-stream"}
+    async with httpx2.AsyncClient(headers=headers, timeout=30) as http:
+        opened = await http.post(gw.mcp_url, json=INITIALIZE)
+        assert opened.status_code == 200, opened.text
+        session = {"mcp-session-id": opened.headers["mcp-session-id"], "mcp-protocol-version": "2025-06-18"}
+        await http.post(gw.mcp_url, json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=session)
+        call = {
+            "jsonrpc": "2.0",
+            "id": 2,
+            "method": "tools/call",
+            "params": {"name": "echo.echo", "arguments": {"text": "hi"}},
+        }
+        answered = await http.post(gw.mcp_url, json=call, headers=session)
+        assert '"isError":false' in answered.text.replace(" ", ""), answered.text
+
+
+async def _call_rest(gw, headers: dict[str, str]) -> None:
+    async with httpx2.AsyncClient(headers=headers, timeout=30) as http:
+        answered = await http.post(f"{gw.url}/v1/tools/echo.echo:call", json={"text": "hi"})
+        assert answered.status_code == 200, answered.text
+
+
+@pytest.mark.parametrize("call", [_call_mcp_without_sdk, _call_rest], ids=["mcp", "rest"])
+async def test_an_agent_sending_only_the_traceparent_header_gets_its_trace(
+    echo_upstream, start_gateway, collector, call
+) -> None:
+    upstream, _ = echo_upstream
+    endpoint, spans = collector
+    connectors = {"echo": {"kind": "mcp", "url": upstream, "timeout_seconds": 5}}
+    async with start_gateway(connectors, tracing={"otlp_endpoint": endpoint}) as gw:
+        headers = {"Authorization": f"Bearer {gw.token()}", "traceparent": f"00-{TRACE_ID}-{AGENT_SPAN}-01"}
+        await call(gw, headers)
+    traced = [s for s in spans if s["trace_id"] == TRACE_ID]
+    stages = {s["name"]: s for s in traced if s["name"] in STAGES}
+    assert stages.keys() == STAGES, sorted(s["name"] for s in traced)
+    for stage in stages.values():
+        assert _ancestors(traced, stage["span_id"])[-1] == AGENT_SPAN, stage
