@@ -50,17 +50,6 @@ class Catalog:
         self._fetched_at: dict[str, float] = {}
         self._healthy: dict[str, bool] = {}
         self._locks = {name: asyncio.Lock() for name in self.connectors}
-        self._refreshes: set[asyncio.Task[None]] = set()
-        for connector in self.connectors.values():
-            # Connectors whose backend announces tool changes (MCP list_changed) say so.
-            subscribe = getattr(connector, "on_tools_changed", None)
-            if subscribe is not None:
-                subscribe(self._schedule_refresh)
-
-    def _schedule_refresh(self, connector_name: str) -> None:
-        task = asyncio.get_running_loop().create_task(self.refresh(connector_name))
-        self._refreshes.add(task)
-        task.add_done_callback(self._refreshes.discard)
 
     async def refresh(self, connector_name: str) -> None:
         """Fetch one connector's tools; on failure keep what was known before."""

@@ -84,13 +84,14 @@ def demo(config_path: str, port: int | None) -> None:
 
 
 def _run_reporting_startup_errors(main: Coroutine[Any, Any, None]) -> None:
+    from gateway.approvals import ApprovalError
     from gateway.audit import AuditUnavailable
     from gateway.policy import PolicyError
     from gateway.serving import ServerFailed
 
     try:
         asyncio.run(main)
-    except (ConfigError, PolicyError, AuditUnavailable, ServerFailed) as exc:
+    except (ConfigError, PolicyError, AuditUnavailable, ApprovalError, ServerFailed) as exc:
         raise click.ClickException(f"cannot start: {exc}") from None
     except OSError as exc:
         raise click.ClickException(f"cannot start: {exc.strerror or exc} ({exc.filename or ''})") from None

@@ -265,7 +265,7 @@ class WebhookSettings:
 
 @dataclass(frozen=True, slots=True)
 class ApprovalSettings:
-    #: SQLite file of the approvals table; defaults to the audit database.
+    #: SQLite file or postgresql:// URL of the approvals tables; defaults to the audit database.
     database: str = "var/gateway.db"
     #: Seconds until an undecided approval expires when its rule names no TTL.
     default_ttl_seconds: float = 3600.0

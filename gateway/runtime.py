@@ -18,6 +18,7 @@ from connectors.resilience import unwrap
 from gateway import __version__
 from gateway.approvals import ApprovalService
 from gateway.audit import AuditLog
+from gateway.audit.postgres_store import is_postgres_url
 from gateway.auth_gate import Authenticator
 from gateway.catalog import Catalog
 from gateway.config import GatewayConfig
@@ -87,9 +88,10 @@ class Gateway:
         self._started = True
         self.telemetry.start()
         self.audit = await AuditLog.open(self.config.audit, base_dir=self.config.base_dir, observer=self.metrics.audit)
-        approval_settings = dataclasses.replace(
-            self.config.approvals, database=str(self.config.resolve(self.config.approvals.database))
-        )
+        database = self.config.approvals.database
+        if not is_postgres_url(database):
+            database = str(self.config.resolve(database))
+        approval_settings = dataclasses.replace(self.config.approvals, database=database)
         self.approvals = await ApprovalService.open(approval_settings, self.audit, metrics=self.metrics.approvals)
         self.pipeline = Pipeline(
             catalog=self.catalog,
@@ -171,8 +173,6 @@ class Gateway:
 
     def _upstream_tools_changed(self, connector: str) -> None:
         async def refresh_then_announce() -> None:
-            # Serialized with the catalog's own refresh (one lock per connector), and the
-            # connector caches its list: the second fetch costs nothing.
             await self.catalog.refresh(connector)
             await self.announce("tools")
 

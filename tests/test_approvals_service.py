@@ -1,4 +1,5 @@
-"""The approval state machine through ApprovalService with a real SQLite file."""
+"""The approval state machine through ApprovalService, on each store: a real SQLite file and
+a fresh schema of the real PostgreSQL (skipped, or failed in CI, when it is absent)."""
 
 from __future__ import annotations
 
@@ -12,11 +13,21 @@ from approvals_support import AGENT, RecordingAudit, approver, digest, make_call
 from gateway.approvals import ApprovalError, ApprovalFilter, ApprovalService, ApprovalSettings
 from gateway.approvals.service import INTERRUPTED_RESULT
 from gateway.models import Approval, ApprovalState, ToolResult
+from tests.ops_store_helpers import postgres_backend
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    if request.param == "sqlite":
+        yield str(tmp_path / "gateway.db")
+        return
+    async with postgres_backend() as backend:
+        yield backend.database
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> ApprovalSettings:
-    return ApprovalSettings(database=str(tmp_path / "gateway.db"), default_ttl_seconds=60, max_hold_seconds=30)
+def settings(database: str) -> ApprovalSettings:
+    return ApprovalSettings(database=database, default_ttl_seconds=60, max_hold_seconds=30)
 
 
 @pytest.fixture

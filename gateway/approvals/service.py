@@ -22,8 +22,9 @@ from prometheus_client import CollectorRegistry
 from gateway.approvals import machine
 from gateway.approvals.codec import principal_to_json
 from gateway.approvals.errors import ApprovalError
+from gateway.approvals.postgres_store import PostgresApprovalStore, is_postgres_url
 from gateway.approvals.signals import Signals, wait_for_event
-from gateway.approvals.store import ApprovalFilter, SQLiteApprovalStore, StoredApproval
+from gateway.approvals.store import ApprovalFilter, ApprovalStore, SQLiteApprovalStore, StoredApproval
 from gateway.approvals.webhooks import WebhookNotifier
 from gateway.config import ApprovalSettings
 from gateway.metrics import ApprovalMetrics
@@ -68,16 +69,17 @@ class ApprovalService:
         self,
         settings: ApprovalSettings,
         audit: AuditSink,
-        store: SQLiteApprovalStore,
+        store: ApprovalStore,
         notifier: WebhookNotifier,
         metrics: ApprovalMetrics,
+        signals: Signals,
     ) -> None:
         self._settings = settings
         self._metrics = metrics
         self._audit = audit
         self._store = store
         self._notifier = notifier
-        self._signals = Signals()
+        self._signals = signals
         self._schedule_changed = asyncio.Event()
         self._sweeper: asyncio.Task[None] | None = None
 
@@ -85,9 +87,16 @@ class ApprovalService:
     async def open(
         cls, settings: ApprovalSettings, audit: AuditSink, *, metrics: ApprovalMetrics | None = None
     ) -> ApprovalService:
-        """`metrics`: the gateway's (`Metrics.approvals`); private ones when None."""
+        """`metrics`: the gateway's (`Metrics.approvals`); private ones when None. A
+        `postgresql://` database serves several replicas: changes made on one wake the calls
+        held on the others."""
         metrics = metrics or ApprovalMetrics(CollectorRegistry())
-        store = await SQLiteApprovalStore.open(settings.database)
+        signals = Signals()
+        store: ApprovalStore
+        if is_postgres_url(settings.database):
+            store = await PostgresApprovalStore.open(settings.database, signals)
+        else:
+            store = await SQLiteApprovalStore.open(settings.database)
         try:
             interrupted = await store.settle_interrupted(INTERRUPTED_RESULT)
             if interrupted:
@@ -96,7 +105,7 @@ class ApprovalService:
         except BaseException:
             await store.close()
             raise
-        service = cls(settings, audit, store, WebhookNotifier(settings), metrics)
+        service = cls(settings, audit, store, WebhookNotifier(settings), metrics, signals)
         service._sweeper = asyncio.create_task(service._sweep(), name="approval-expiry-sweeper")
         return service
 

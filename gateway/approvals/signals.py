@@ -25,6 +25,12 @@ class Signals:
         if event is not None:
             event.set()
 
+    def notify_all(self) -> None:
+        """Wake every waiter (after wake-ups may have been missed, e.g. a lost listener)."""
+        events, self._events = self._events, {}
+        for event in events.values():
+            event.set()
+
     def __len__(self) -> int:
         return len(self._events)
 

@@ -1,19 +1,19 @@
-"""Persisted approvals in SQLite (aiosqlite).
+"""Persisted approvals: the store interface and its SQLite (aiosqlite) implementation.
 
-The interface is deliberately narrow so a PostgreSQL store (with LISTEN/NOTIFY) can
-implement the same methods: every state change goes through `transition`, which reads
-the current approval, lets the caller compute the next one, runs a hook (the audit
-append) and only then commits, all while no other writer can interleave.
+The interface is deliberately narrow so the PostgreSQL store (postgres_store.py, with
+LISTEN/NOTIFY) implements the same methods: every state change goes through `transition`,
+which reads the current approval, lets the caller compute the next one, runs a hook (the
+audit append) and only then commits, all while no other writer can interleave.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import aiosqlite
 
@@ -59,7 +59,8 @@ CREATE TABLE IF NOT EXISTS approval_votes (
 );
 """
 
-_COLUMNS = (
+#: The stored columns in the order `row_values` gives and `stored_approvals` reads them.
+COLUMNS = (
     "approval_id, binding, call_id, principal, connector, tool, arguments, arguments_digest, rule,"
     " policy_version, approvals_required, approver_role, requested_at, expires_at, state, decided_at"
 )
@@ -82,6 +83,29 @@ class StoredApproval:
     decided_at: float | None
     execution: Execution
     result: ToolResult | None
+
+
+class ApprovalStore(Protocol):
+    async def close(self) -> None: ...
+    async def get(self, approval_id: str) -> StoredApproval | None: ...
+    async def list(self, query: ApprovalFilter) -> list[StoredApproval]: ...
+    async def count_pending(self) -> int: ...
+    async def next_expiry(self) -> float | None: ...
+    async def due(self, now: float) -> list[str]: ...
+    async def join_or_create(
+        self, binding: str, candidate: Approval, *, since: float, before_insert: Callable[[Approval], Awaitable[None]]
+    ) -> tuple[StoredApproval, bool]: ...
+    async def transition(
+        self,
+        approval_id: str,
+        change: Callable[[Approval], Approval | None],
+        before_commit: BeforeCommit,
+        *,
+        now: float,
+    ) -> StoredApproval | None: ...
+    async def claim(self, approval_id: str) -> bool: ...
+    async def save_result(self, approval_id: str, result: ToolResult) -> bool: ...
+    async def settle_interrupted(self, result: ToolResult) -> list[str]: ...
 
 
 class SQLiteApprovalStore:
@@ -162,7 +186,7 @@ class SQLiteApprovalStore:
                 return rows[0], False
             await before_insert(candidate)
             await self._write(
-                [(f"INSERT INTO approvals ({_COLUMNS}) VALUES ({', '.join('?' * 16)})", _row(binding, candidate))]
+                [(f"INSERT INTO approvals ({COLUMNS}) VALUES ({', '.join('?' * 16)})", row_values(binding, candidate))]
             )
             return StoredApproval(candidate, None, "none", None), True
 
@@ -251,20 +275,14 @@ class SQLiteApprovalStore:
         # statement on the reader stays open across awaits to pin an old snapshot.
         sql = (
             f"SELECT a.*, v.approver, v.approve, v.comment, v.at"
-            f" FROM (SELECT {_COLUMNS}, execution, result FROM approvals {tail}) AS a"
+            f" FROM (SELECT {COLUMNS}, execution, result FROM approvals {tail}) AS a"
             f" LEFT JOIN approval_votes AS v ON v.approval_id = a.approval_id"
             f" ORDER BY a.requested_at DESC, a.approval_id, v.at"
         )
-        rows = await self._reader.execute_fetchall(sql, params)
-        found: dict[str, tuple[Any, list[ApprovalVote]]] = {}
-        for r in rows:
-            entry = found.setdefault(r[0], (r, []))
-            if r[18] is not None:
-                entry[1].append(ApprovalVote(r[18], bool(r[19]), r[20], r[21]))
-        return [_stored(r, tuple(votes)) for r, votes in found.values()]
+        return stored_approvals(await self._reader.execute_fetchall(sql, params))
 
 
-def _row(binding: str, a: Approval) -> tuple[Any, ...]:
+def row_values(binding: str, a: Approval) -> tuple[Any, ...]:
     return (
         a.approval_id,
         binding,
@@ -283,6 +301,17 @@ def _row(binding: str, a: Approval) -> tuple[Any, ...]:
         a.state.value,
         None,
     )
+
+
+def stored_approvals(rows: Iterable[Any]) -> list[StoredApproval]:
+    """Approvals from rows of COLUMNS, execution, result, then one vote's columns (approver,
+    approve, comment, at; NULL without votes), a row per vote, each approval's rows together."""
+    found: dict[str, tuple[Any, list[ApprovalVote]]] = {}
+    for r in rows:
+        entry = found.setdefault(r[0], (r, []))
+        if r[18] is not None:
+            entry[1].append(ApprovalVote(r[18], bool(r[19]), r[20], r[21]))
+    return [_stored(r, tuple(votes)) for r, votes in found.values()]
 
 
 def _stored(r: Any, votes: tuple[ApprovalVote, ...]) -> StoredApproval:

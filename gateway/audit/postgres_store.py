@@ -123,7 +123,7 @@ def split_schema(url: str) -> tuple[str, str | None]:
     return urlunsplit(parts._replace(query=rest)), schemas[0] if schemas else None
 
 
-def _redacted(url: str) -> str:
+def redacted_url(url: str) -> str:
     parts = urlsplit(url)
     if parts.password is None:
         return url
@@ -135,7 +135,7 @@ class PostgresAuditStore:
 
     def __init__(self, url: str, *, max_connections: int = 4, connect_timeout: float = 10.0) -> None:
         self.url, self.schema = split_schema(url)
-        self._where = _redacted(self.url) + (f" (schema {self.schema})" if self.schema else "")
+        self._where = redacted_url(self.url) + (f" (schema {self.schema})" if self.schema else "")
         self._max_connections = max_connections
         self._connect_timeout = connect_timeout
         self._pool: asyncpg.Pool | None = None

@@ -1,0 +1,126 @@
+"""Release latency across replicas: two whole gateways on one PostgreSQL; an MCP agent's call
+is held on replica A and approved through replica B's REST API. Prints how long from sending
+the approval to B until the agent has its result from A (vote audited and committed, NOTIFY,
+A wakes, claims, forwards to the echo upstream, answers), and the same with the approval
+sent to A itself for comparison. Prints figures; asserts nothing. Needs PostgreSQL on
+127.0.0.1:5432 (trust, db `test`); both replicas run in this one process.
+
+    .venv/bin/python bench/bench_replicas.py [--calls 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import itertools
+import shutil
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+from connectors.mcp import stub as echo_stub
+from gateway.app import create_app
+from gateway.config import GatewayConfig, parse_config
+from gateway.identity import TokenVerifier
+from gateway.mcp_client import connect
+from gateway.serving import running
+
+POSTGRES = "postgresql://127.0.0.1:5432/test"
+ROOT = Path(__file__).resolve().parent.parent
+#: Distinct arguments for every call: a repeated call would replay the decided outcome.
+ARGUMENTS = itertools.count(1000)
+RULE = "\np, tester, *, echo.add, approve, r.args.a > 100, 1 approver 1h\n"
+
+
+def config(directory: Path, policies: Path, upstream: str, database: str) -> GatewayConfig:
+    raw = {
+        "server": {"host": "127.0.0.1", "port": 0},
+        "identity": {"secret": "bench-replicas-secret-0123456789abcdef"},
+        "policy": {"directory": str(policies), "watch": False},
+        "audit": {"database": database},
+        "approvals": {"max_hold_seconds": 60},
+        "connectors": {"echo": {"kind": "mcp", "url": upstream, "timeout_seconds": 5}},
+    }
+    return parse_config(raw, base_dir=directory, environ={})
+
+
+def token(cfg: GatewayConfig, subject: str, roles: tuple[str, ...]) -> str:
+    return TokenVerifier(cfg.identity, cfg.base_dir).mint(subject, roles)
+
+
+@contextlib.asynccontextmanager
+async def replicas(tmp: Path, database: str) -> AsyncIterator[list[Replica]]:
+    policies = tmp / "policies"
+    shutil.copytree(ROOT / "policies", policies)
+    with (policies / "policy.csv").open("a") as f:
+        f.write(RULE)
+    async with running(echo_stub.create_app()) as upstream, contextlib.AsyncExitStack() as stack:
+        served = []
+        for name in ("a", "b"):
+            (tmp / name).mkdir()
+            cfg = config(tmp / name, policies, f"{upstream}/mcp", database)
+            served.append((await stack.enter_async_context(running(create_app(cfg))), cfg))
+        yield served
+
+
+Replica = tuple[str, GatewayConfig]
+
+
+async def release_times(holder: Replica, approver: Replica, calls: int) -> list[float]:
+    (held_url, held_cfg), (vote_url, vote_cfg) = holder, approver
+    headers = {"Authorization": f"Bearer {token(vote_cfg, 'alice', ('approver',))}"}
+    times: list[float] = []
+    async with (
+        connect(f"{held_url}/mcp", token(held_cfg, "agent-1", ("tester",))) as client,
+        httpx.AsyncClient(base_url=vote_url, headers=headers) as http,
+    ):
+        for i in range(calls):
+            held = asyncio.create_task(client.call_tool("echo.add", {"a": next(ARGUMENTS), "b": 1}))
+            async with asyncio.timeout(10):
+                while not (pending := (await http.get("/v1/approvals")).json()["approvals"]):
+                    await asyncio.sleep(0.01)
+            await asyncio.sleep(0.02)  # the hold is waiting for its wake-up, not still starting
+            start = time.perf_counter()
+            response = await http.post(f"/v1/approvals/{pending[0]['approval_id']}/approve", json={})
+            response.raise_for_status()
+            result = await asyncio.wait_for(held, 30)
+            times.append(time.perf_counter() - start)
+            if result.is_error:
+                raise RuntimeError(f"call {i} failed: {result.content}")
+    return times
+
+
+def report(name: str, times: list[float]) -> None:
+    ms = sorted(t * 1000 for t in times)
+    p95 = ms[min(len(ms) - 1, int(0.95 * len(ms)))]
+    print(
+        f"{name:<40} n={len(ms):<4} p50 {statistics.median(ms):6.1f} ms   p95 {p95:6.1f} ms   max {ms[-1]:6.1f} ms",
+        flush=True,
+    )
+
+
+async def main(calls: int) -> None:
+    schema = f"bench_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(POSTGRES)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            async with replicas(Path(tmp), f"{POSTGRES}?schema={schema}") as (a, b):
+                print("approve sent -> held call's result (echo.add forwarded), two replicas on one PostgreSQL")
+                report("held on A, approved through B", await release_times(a, b, calls))
+                report("held on A, approved through A", await release_times(a, a, calls))
+    finally:
+        await admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        await admin.close()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=50)
+    asyncio.run(main(parser.parse_args().calls))

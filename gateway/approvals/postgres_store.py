@@ -1,0 +1,366 @@
+"""Approvals in PostgreSQL (asyncpg): every SQL statement of the PostgreSQL approvals store
+is in this module. Several gateway replicas share the tables:
+
+- a transition locks the approval's row (`FOR UPDATE`) from reading it to the commit, and
+  opening an approval takes a transaction lock on its binding, so replicas take turns;
+- the execution claim is one conditional UPDATE: exactly one replica's caller wins it;
+- each committed change sends `NOTIFY` with the approval id; every replica LISTENs on one
+  dedicated connection and wakes the calls it holds for that id (no polling);
+- that connection holds a session advisory lock on the replica's random key, which its
+  claims record: a claim whose key nobody holds any more belongs to a replica that stopped,
+  so a starting replica settles it as interrupted without touching live replicas' claims.
+
+URL: as the audit store's (`postgresql://...?schema=NAME`); the tables go into that schema.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import asyncpg
+
+from gateway.approvals.codec import result_to_json
+from gateway.approvals.errors import ApprovalError
+from gateway.approvals.signals import Signals
+from gateway.approvals.store import (
+    COLUMNS,
+    ApprovalFilter,
+    BeforeCommit,
+    StoredApproval,
+    row_values,
+    stored_approvals,
+)
+from gateway.audit.postgres_store import is_postgres_url, redacted_url, split_schema
+from gateway.audit.store import StoreError
+from gateway.models import Approval, ApprovalState, ToolResult
+
+__all__ = ["PostgresApprovalStore", "is_postgres_url"]
+
+log = logging.getLogger(__name__)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS approvals (
+    approval_id TEXT PRIMARY KEY,
+    binding TEXT NOT NULL,
+    call_id TEXT NOT NULL,
+    principal TEXT NOT NULL,
+    connector TEXT NOT NULL,
+    tool TEXT NOT NULL,
+    arguments TEXT NOT NULL,
+    arguments_digest TEXT NOT NULL,
+    rule TEXT,
+    policy_version TEXT NOT NULL,
+    approvals_required INTEGER NOT NULL,
+    approver_role TEXT,
+    requested_at DOUBLE PRECISION NOT NULL,
+    expires_at DOUBLE PRECISION NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('pending', 'approved', 'denied', 'expired')),
+    decided_at DOUBLE PRECISION,
+    execution TEXT NOT NULL DEFAULT 'none' CHECK (execution IN ('none', 'claimed', 'done')),
+    result TEXT,
+    claimed_by BIGINT
+);
+-- At most one pending approval per bound call: a retry joins it instead of duplicating it.
+CREATE UNIQUE INDEX IF NOT EXISTS approvals_one_pending ON approvals (binding) WHERE state = 'pending';
+CREATE INDEX IF NOT EXISTS approvals_by_binding ON approvals (binding, requested_at);
+CREATE INDEX IF NOT EXISTS approvals_by_state ON approvals (state, expires_at);
+CREATE TABLE IF NOT EXISTS approval_votes (
+    approval_id TEXT NOT NULL REFERENCES approvals (approval_id),
+    approver TEXT NOT NULL,
+    approve BOOLEAN NOT NULL,
+    comment TEXT NOT NULL,
+    at DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (approval_id, approver)
+);
+"""
+
+#: Replicas starting together must not race on CREATE ... IF NOT EXISTS.
+_SCHEMA_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended('agent-gateway approvals schema ' || $1, 0))"
+#: Two replicas opening an approval for one call must not both insert it.
+_BINDING_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended('agent-gateway approval ' || $1, 0))"
+_ROW_LOCK = "SELECT 1 FROM approvals WHERE approval_id = $1 FOR UPDATE"
+_INSERT = f"INSERT INTO approvals ({COLUMNS}) VALUES ({', '.join(f'${i}' for i in range(1, 17))})"
+_INSERT_VOTE = "INSERT INTO approval_votes (approval_id, approver, approve, comment, at) VALUES ($1, $2, $3, $4, $5)"
+_UPDATE_STATE = "UPDATE approvals SET state = $2, decided_at = $3 WHERE approval_id = $1"
+_CLAIM = (
+    "UPDATE approvals SET execution = 'claimed', claimed_by = $2"
+    " WHERE approval_id = $1 AND state = 'approved' AND execution = 'none'"
+)
+_SAVE_RESULT = "UPDATE approvals SET execution = 'done', result = $2 WHERE approval_id = $1 AND execution = 'claimed'"
+_CLAIMERS = "SELECT DISTINCT claimed_by FROM approvals WHERE execution = 'claimed'"
+#: Succeeds only when no live replica's listener holds the key (released with this transaction).
+_CLAIMER_GONE = "SELECT pg_try_advisory_xact_lock($1)"
+_SETTLE = (
+    "UPDATE approvals SET execution = 'done', result = $1"
+    " WHERE execution = 'claimed' AND claimed_by = ANY($2::bigint[]) RETURNING approval_id"
+)
+_COUNT_PENDING = "SELECT count(*) FROM approvals WHERE state = 'pending'"
+_NEXT_EXPIRY = "SELECT min(expires_at) FROM approvals WHERE state = 'pending'"
+_DUE = "SELECT approval_id FROM approvals WHERE state = 'pending' AND expires_at <= $1"
+_NOTIFY = "SELECT pg_notify($1, $2)"
+_HOLD_KEY = "SELECT pg_advisory_lock($1)"
+_RELEASE_KEY = "SELECT pg_advisory_unlock_all()"
+
+_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
+#: Longest pause between attempts to restore a lost listener connection.
+_RELISTEN_MAX_DELAY = 5.0
+
+
+class PostgresApprovalStore:
+    """The approvals store on PostgreSQL; changes made by other replicas reach `signals`."""
+
+    def __init__(self, url: str, signals: Signals) -> None:
+        self._url, schema = split_schema(url)
+        self._settings = {"search_path": schema} if schema else {}
+        self._schema = schema
+        # NOTIFY channels are per database: one per schema keeps separate gateways apart.
+        self._channel = "agent_gateway_approvals" + (
+            f"_{hashlib.sha256(schema.encode()).hexdigest()[:16]}" if schema else ""
+        )
+        self._where = redacted_url(self._url) + (f" (schema {schema})" if schema else "")
+        self._signals = signals
+        #: This replica: the sender of its notifications and the owner of its claims.
+        self._key = secrets.randbits(63)
+        self._pool: asyncpg.Pool | None = None
+        self._listener: asyncpg.Connection | None = None
+        self._relisten: asyncio.Task[None] | None = None
+        self._closing = False
+
+    @classmethod
+    async def open(cls, url: str, signals: Signals) -> PostgresApprovalStore:
+        try:
+            store = cls(url, signals)
+        except StoreError as exc:
+            raise ApprovalError("invalid", str(exc).replace("audit.database", "approvals.database")) from None
+        try:
+            store._pool = await asyncpg.create_pool(
+                store._url, min_size=1, max_size=4, timeout=10, server_settings=store._settings
+            )
+            async with store._pool.acquire() as conn, conn.transaction():
+                await conn.execute(_SCHEMA_LOCK, store._schema or "")
+                if store._schema:
+                    await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{store._schema}"')
+                await conn.execute(_SCHEMA)
+            await store._listen()
+        except (*_ERRORS, ValueError) as exc:
+            await store.close()
+            raise ApprovalError("unavailable", f"cannot open approvals database {store._where}: {exc}") from None
+        return store
+
+    async def close(self) -> None:
+        self._closing = True
+        if self._relisten is not None:
+            self._relisten.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._relisten
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            # Releasing the key at once lets a replica starting next settle this one's claims.
+            with contextlib.suppress(*_ERRORS):
+                await listener.execute(_RELEASE_KEY)
+            with contextlib.suppress(*_ERRORS):
+                await listener.close(timeout=5)
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            try:
+                async with asyncio.timeout(5):
+                    await pool.close()
+            except _ERRORS:
+                pool.terminate()
+
+    # -- listening -----------------------------------------------------------------------
+
+    async def _listen(self) -> None:
+        conn = await asyncpg.connect(self._url, timeout=10, server_settings=self._settings)
+        try:
+            await conn.execute(_HOLD_KEY, self._key)
+            await conn.add_listener(self._channel, self._on_notify)
+        except BaseException:
+            await conn.close()
+            raise
+        conn.add_termination_listener(self._on_lost)
+        self._listener = conn
+
+    def _on_notify(self, conn: object, pid: int, channel: str, payload: str) -> None:
+        sender, _, approval_id = payload.partition(":")
+        if sender != str(self._key):  # this replica already woke its own waiters
+            self._signals.notify(approval_id)
+
+    def _on_lost(self, conn: object) -> None:
+        if self._closing or conn is not self._listener:
+            return
+        log.warning("approvals listener connection to %s lost; reconnecting", self._where)
+        self._listener = None
+        self._relisten = asyncio.create_task(self._restore(), name="approvals-relisten")
+
+    async def _restore(self) -> None:
+        delay = 0.1
+        while True:
+            try:
+                await self._listen()
+            except _ERRORS as exc:
+                log.warning("approvals listener: cannot reconnect to %s: %s", self._where, exc)
+                await asyncio.sleep(delay)
+                delay = min(_RELISTEN_MAX_DELAY, delay * 2)
+                continue
+            # Changes made while nobody listened sent no wake-up: every waiter re-reads.
+            self._signals.notify_all()
+            log.info("approvals listener reconnected to %s", self._where)
+            return
+
+    # -- reads ---------------------------------------------------------------------------
+
+    async def get(self, approval_id: str) -> StoredApproval | None:
+        async with self._connection() as conn:
+            rows = await _select(conn, "WHERE approval_id = $1", approval_id)
+        return rows[0] if rows else None
+
+    async def list(self, query: ApprovalFilter) -> list[StoredApproval]:
+        clauses: list[str] = []
+        params: list[Any] = []
+
+        def param(value: Any) -> str:
+            params.append(value)
+            return f"${len(params)}"
+
+        if query.states is not None:
+            clauses.append(f"state = ANY({param([s.value for s in query.states])}::text[])")
+        for column, value in (("connector", query.connector), ("tool", query.tool)):
+            if value is not None:
+                clauses.append(f"{column} = {param(value)}")
+        if query.agent is not None:
+            clauses.append(f"(principal::jsonb ->> 'subject') = {param(query.agent)}")
+        where = f"WHERE {' AND '.join(clauses)} " if clauses else ""
+        tail = f"{where}ORDER BY requested_at DESC LIMIT {param(query.limit)}"
+        async with self._connection() as conn:
+            return await _select(conn, tail, *params)
+
+    async def count_pending(self) -> int:
+        async with self._connection() as conn:
+            return int(await conn.fetchval(_COUNT_PENDING))
+
+    async def next_expiry(self) -> float | None:
+        async with self._connection() as conn:
+            return await conn.fetchval(_NEXT_EXPIRY)
+
+    async def due(self, now: float) -> list[str]:
+        async with self._connection() as conn:
+            return [r[0] for r in await conn.fetch(_DUE, now)]
+
+    # -- writes --------------------------------------------------------------------------
+
+    async def join_or_create(
+        self, binding: str, candidate: Approval, *, since: float, before_insert: Callable[[Approval], Awaitable[None]]
+    ) -> tuple[StoredApproval, bool]:
+        """The live approval for `binding` (pending, or decided after `since`), else `candidate`
+        inserted; the flag says whether it was created."""
+        async with self._transaction() as conn:
+            await conn.execute(_BINDING_LOCK, binding)
+            rows = await _select(
+                conn,
+                "WHERE binding = $1 AND (state = 'pending' OR decided_at >= $2) ORDER BY requested_at DESC LIMIT 1",
+                binding,
+                since,
+            )
+            if rows:
+                return rows[0], False
+            await before_insert(candidate)
+            await conn.execute(_INSERT, *row_values(binding, candidate))
+            return StoredApproval(candidate, None, "none", None), True
+
+    async def transition(
+        self,
+        approval_id: str,
+        change: Callable[[Approval], Approval | None],
+        before_commit: BeforeCommit,
+        *,
+        now: float,
+    ) -> StoredApproval | None:
+        """Apply `change` to the current approval; None (from the store or from `change`)
+        means nothing was changed. ApprovalError raised by `change` propagates."""
+        async with self._transaction() as conn:
+            # Lock first, then read in a new statement: its snapshot sees the votes the
+            # previous holder of the lock committed with its state.
+            await conn.execute(_ROW_LOCK, approval_id)
+            rows = await _select(conn, "WHERE approval_id = $1", approval_id)
+            if not rows:
+                return None
+            current = rows[0]
+            after = change(current.approval)
+            if after is None:
+                return None
+            await before_commit(current.approval, after)
+            known = {v.approver for v in current.approval.votes}
+            votes = [
+                (approval_id, v.approver, v.approve, v.comment, v.at) for v in after.votes if v.approver not in known
+            ]
+            if votes:
+                await conn.executemany(_INSERT_VOTE, votes)
+            decided_at = now if after.state is not ApprovalState.PENDING else None
+            await conn.execute(_UPDATE_STATE, approval_id, after.state.value, decided_at)
+            await self._notify(conn, approval_id)
+            return StoredApproval(after, decided_at, current.execution, current.result)
+
+    async def claim(self, approval_id: str) -> bool:
+        """Take the single right to execute an approved call; True for exactly one caller of
+        all replicas ever."""
+        async with self._connection() as conn:
+            return await conn.execute(_CLAIM, approval_id, self._key) == "UPDATE 1"
+
+    async def save_result(self, approval_id: str, result: ToolResult) -> bool:
+        async with self._transaction() as conn:
+            saved = await conn.execute(_SAVE_RESULT, approval_id, json.dumps(result_to_json(result))) == "UPDATE 1"
+            if saved:
+                await self._notify(conn, approval_id)
+            return saved
+
+    async def settle_interrupted(self, result: ToolResult) -> list[str]:
+        """Give the claimed-but-unfinished executions of replicas that stopped `result`;
+        returns their ids. Claims of running replicas are left alone."""
+        async with self._transaction() as conn:
+            claimers = [r[0] for r in await conn.fetch(_CLAIMERS)]
+            gone = [key for key in claimers if key != self._key and await conn.fetchval(_CLAIMER_GONE, key)]
+            if not gone:
+                return []
+            ids = [r[0] for r in await conn.fetch(_SETTLE, json.dumps(result_to_json(result)), gone)]
+            for approval_id in ids:
+                await self._notify(conn, approval_id)
+            return ids
+
+    # -- helpers -------------------------------------------------------------------------
+
+    async def _notify(self, conn: asyncpg.Connection, approval_id: str) -> None:
+        # Delivered when the transaction commits, to every replica listening (this one too).
+        await conn.execute(_NOTIFY, self._channel, f"{self._key}:{approval_id}")
+
+    @contextlib.asynccontextmanager
+    async def _connection(self) -> AsyncIterator[asyncpg.Connection]:
+        if self._pool is None:
+            raise ApprovalError("unavailable", f"approvals database {self._where} is not open")
+        try:
+            async with self._pool.acquire() as conn:
+                yield conn
+        except _ERRORS as exc:
+            raise ApprovalError("unavailable", f"approvals database {self._where}: {exc}") from None
+
+    @contextlib.asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[asyncpg.Connection]:
+        async with self._connection() as conn, conn.transaction():
+            yield conn
+
+
+async def _select(conn: asyncpg.Connection, tail: str, *params: Any) -> list[StoredApproval]:
+    sql = (
+        f"SELECT a.*, v.approver, v.approve, v.comment, v.at"
+        f" FROM (SELECT {COLUMNS}, execution, result FROM approvals {tail}) AS a"
+        f" LEFT JOIN approval_votes AS v ON v.approval_id = a.approval_id"
+        f" ORDER BY a.requested_at DESC, a.approval_id, v.at"
+    )
+    return stored_approvals(await conn.fetch(sql, *params))
