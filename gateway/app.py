@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from gateway import telemetry
 from gateway.admin_api import admin_routes
 from gateway.approvals import console
 from gateway.approvals.api import routes as approval_routes
@@ -76,6 +77,7 @@ def create_app(config: GatewayConfig) -> Starlette:
             *admin_routes(gateway),
             *console.routes(),
         ],
+        middleware=telemetry.middleware(gateway.telemetry),
         lifespan=lifespan,
     )
     app.state.gateway = gateway

@@ -74,6 +74,15 @@ SCHEMA: dict[str, Any] = {
                 "auditor_role": {"type": "string", "minLength": 1},
             },
         },
+        "tracing": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "otlp_endpoint": {"type": "string", "pattern": r"^https?://[^\s/]+"},
+                "service_name": {"type": "string", "minLength": 1},
+                "sample_ratio": {"type": "number", "minimum": 0, "maximum": 1},
+            },
+        },
         "frontdoors": {
             "type": "object",
             "additionalProperties": False,
@@ -275,6 +284,14 @@ class ApprovalSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class TracingSettings:
+    #: OTLP/HTTP collector base URL (spans go to <endpoint>/v1/traces); None keeps tracing off.
+    otlp_endpoint: str | None = None
+    service_name: str = "agent-gateway"
+    sample_ratio: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
 class ConnectorSettings:
     name: str
     kind: str
@@ -291,6 +308,7 @@ class GatewayConfig:
     frontdoors: FrontDoorSettings = field(default_factory=FrontDoorSettings)
     approvals: ApprovalSettings = field(default_factory=ApprovalSettings)
     limits: RateLimitSettings = field(default_factory=RateLimitSettings)
+    tracing: TracingSettings = field(default_factory=TracingSettings)
     connectors: tuple[ConnectorSettings, ...] = ()
     #: Directory relative paths in the file are resolved against.
     base_dir: Path = field(default_factory=Path.cwd)
@@ -384,6 +402,7 @@ def parse_config(raw: Any, *, base_dir: Path, environ: Mapping[str, str] | None 
         approvals=_approval_settings(raw.get("approvals", {}), audit),
         frontdoors=frontdoors,
         limits=_rate_limit_settings(raw.get("limits", {})),
+        tracing=TracingSettings(**raw.get("tracing", {})),
         connectors=connectors,
         base_dir=base_dir,
     )

@@ -9,7 +9,7 @@ the config, tool names from the catalog): nothing an agent sends can grow the se
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -231,10 +231,6 @@ class Metrics:
         self.policy_reloads.labels(result).inc()
         self.policy_last_reload_success.set(0 if result == "failure" else 1)
         self.policy_loaded(active_version)
-
-    def stage_timer(self, stage: str) -> Callable[[float], None]:
-        """The observe function of one stage's histogram, for callers outside the pipeline."""
-        return self.stage_duration.labels(stage).observe
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

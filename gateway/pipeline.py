@@ -38,6 +38,7 @@ from gateway.models import Approval, AuditRecord, Decision, Effect, Principal, T
 from gateway.policy import call_context
 from gateway.ratelimit import LimiterUnavailable, RateLimiter
 from gateway.relay import Relay, current_relay
+from gateway.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,7 @@ class Pipeline:
         policy: PolicyHolding,
         audit: AuditSink,
         metrics: Metrics,
+        telemetry: Telemetry,
         timeouts: Mapping[str, float],
         limiter: RateLimiter,
         approvals: ApprovalService | None = None,
@@ -82,6 +84,7 @@ class Pipeline:
         self.policy = policy
         self.audit = audit
         self.metrics = metrics
+        self.telemetry = telemetry
         self.timeouts = timeouts
 
     async def run(self, call: ToolCall) -> ToolResult:
@@ -90,9 +93,9 @@ class Pipeline:
         outcome = "ok"
         forwarding = False
         try:
-            entry, decision = await self._admit(call)
+            entry, decision, arguments_digest = await self._admit(call)
             _enforce(decision)
-            held = await self._hold(call, decision) if decision.effect is Effect.APPROVE else None
+            held = await self._hold(call, decision, arguments_digest) if decision.effect is Effect.APPROVE else None
             if held is not None and held.action == "replay" and held.result is not None:
                 return held.result
             forwarding = True
@@ -113,15 +116,16 @@ class Pipeline:
             self.metrics.tool_calls.labels(connector, tool, effect, outcome).inc()
             self.metrics.call_duration.labels(connector).observe(time.perf_counter() - started)
 
-    async def _admit(self, call: ToolCall) -> tuple[CatalogEntry, Decision]:
+    async def _admit(self, call: ToolCall) -> tuple[CatalogEntry, Decision, str]:
         """Validate and decide, with the received record and the decision (or rejection)
-        durable before returning. Both records are queued in order and share one group
-        commit, so the audit costs one durable wait per admitted call."""
-        received, unencodable = self._submit_received(call)
+        durable before returning; also returns the digest of the arguments. Both records
+        are queued in order and share one group commit, so the audit costs one durable
+        wait per admitted call."""
+        received, arguments_digest = self._submit_received(call)
         stage = "validate"
         try:
-            if unencodable:
-                raise InvalidArguments(unencodable)
+            if isinstance(arguments_digest, InvalidArguments):
+                raise arguments_digest
             entry = await self._validate(call)
             stage = "rate_limit"
             await self._limit(call)
@@ -134,17 +138,16 @@ class Pipeline:
             received.cancel()
             raise
         await self._durable(received, self.audit.submit("call.decided", _decision_record(decision), call.call_id))
-        return entry, decision
+        return entry, decision, arguments_digest
 
-    def _submit_received(self, call: ToolCall) -> tuple[asyncio.Future[AuditRecord], str | None]:
-        """Queue the received record; also says why the arguments cannot be recorded (and
-        so cannot be forwarded) when they have no canonical JSON form."""
-        unencodable = None
+    def _submit_received(self, call: ToolCall) -> tuple[asyncio.Future[AuditRecord], str | InvalidArguments]:
+        """Queue the received record; returns the digest of the arguments, or the refusal
+        when they have no canonical JSON form (and so can be neither recorded nor forwarded)."""
         try:
             redacted, arguments_digest = self.audit.redact(call.arguments)
         except CanonicalizationError as exc:
-            unencodable = f"invalid arguments: {exc} (numbers must fit an IEEE 754 double, text must be UTF-8)"
-            redacted, arguments_digest = None, None
+            reason = f"invalid arguments: {exc} (numbers must fit an IEEE 754 double, text must be UTF-8)"
+            redacted, arguments_digest = None, InvalidArguments(reason)
         p = call.principal
         received = self.audit.submit(
             "call.received",
@@ -153,7 +156,7 @@ class Pipeline:
                 "connector": call.connector,
                 "tool": call.tool,
                 "arguments": redacted,
-                "arguments_digest": arguments_digest,
+                "arguments_digest": arguments_digest if isinstance(arguments_digest, str) else None,
                 "trace_id": call.trace_id,
                 "traceparent": call.traceparent,
                 "front_door": call.front_door,
@@ -161,53 +164,45 @@ class Pipeline:
             },
             call.call_id,
         )
-        return received, unencodable
+        return received, arguments_digest
 
     async def _validate(self, call: ToolCall) -> CatalogEntry:
-        stage = time.perf_counter()
-        entry = await self.catalog.lookup(call.qualified_name)
-        self.catalog.validate(entry, call.arguments)
-        self.metrics.stage_duration.labels("validate").observe(time.perf_counter() - stage)
+        with self.telemetry.stage("validate"):
+            entry = await self.catalog.lookup(call.qualified_name)
+            self.catalog.validate(entry, call.arguments)
         return entry
 
     async def _limit(self, call: ToolCall) -> None:
-        stage = time.perf_counter()
         agent, tool = call.principal.subject, call.qualified_name
         try:
-            limited = await self.limiter.take(agent, tool)
+            with self.telemetry.stage("rate_limit"):
+                limited = await self.limiter.take(agent, tool)
         except LimiterUnavailable as exc:
             raise RateLimitUnavailable(f"{exc}; the call was not forwarded") from None
-        finally:
-            self.metrics.stage_duration.labels("rate_limit").observe(time.perf_counter() - stage)
         if limited is not None:
             raise RateLimited(limited.describe(agent, tool), limited.retry_after)
 
     def _decide(self, call: ToolCall) -> Decision:
-        stage = time.perf_counter()
-        context = call_context(call.principal, call.front_door)
-        decision = self.policy.current.decide(call.principal, call.connector, call.tool, call.arguments, context)
-        self.metrics.stage_duration.labels("policy").observe(time.perf_counter() - stage)
-        return decision
+        with self.telemetry.stage("policy"):
+            context = call_context(call.principal, call.front_door)
+            return self.policy.current.decide(call.principal, call.connector, call.tool, call.arguments, context)
 
-    async def _hold(self, call: ToolCall, decision: Decision) -> HoldOutcome:
+    async def _hold(self, call: ToolCall, decision: Decision, arguments_digest: str) -> HoldOutcome:
         """Wait for people; returns only when this caller may execute or replay the result."""
         if self.approvals is None:
             raise ApprovalRequired(f"this call {decision.reason}; approvals are not enabled on this gateway")
-        stage = time.perf_counter()
-        _, arguments_digest = self.audit.redact(call.arguments)
         max_hold = self.approvals.settings.max_hold_seconds
         try:
-            outcome = await self.approvals.hold(
-                call,
-                decision,
-                arguments_digest,
-                wait_seconds=max_hold if call.wait_seconds is None else min(call.wait_seconds, max_hold),
-                on_progress=_progress_to(current_relay()),
-            )
+            with self.telemetry.stage("approval_wait"):
+                outcome = await self.approvals.hold(
+                    call,
+                    decision,
+                    arguments_digest,
+                    wait_seconds=max_hold if call.wait_seconds is None else min(call.wait_seconds, max_hold),
+                    on_progress=_progress_to(current_relay()),
+                )
         except ApprovalError as exc:
             raise AuditUnavailableError(f"{exc.message}; the call was not held or forwarded") from None
-        finally:
-            self.metrics.stage_duration.labels("approval_wait").observe(time.perf_counter() - stage)
         approval = outcome.approval
         if outcome.action == "pending":
             raise ApprovalPending(
@@ -245,16 +240,17 @@ class Pipeline:
         timeout = self.timeouts.get(call.connector, 30.0)
         # The decision is durable already; the forwarded mark rides the outcome's commit.
         forwarded = self.audit.submit("call.forwarded", {"connector": call.connector, "tool": call.tool}, call.call_id)
-        stage = time.perf_counter()
+        stage = self.telemetry.stage("backend", call.traceparent)
         error: str | None = None
         result: ToolResult | None = None
         try:
             # The connector's resilience wrapper holds the call to this deadline.
-            result = await connector.call(
-                entry.spec.name,
-                call.arguments,
-                CallContext(call.call_id, call.principal, call.traceparent, timeout),
-            )
+            with stage:
+                result = await connector.call(
+                    entry.spec.name,
+                    call.arguments,
+                    CallContext(call.call_id, call.principal, call.traceparent, timeout),
+                )
         except BackendTimeout:
             error = f"backend {call.connector!r} did not answer within {timeout:g} s"
             raise BackendTimedOut(error) from None
@@ -265,9 +261,7 @@ class Pipeline:
             error = f"backend {call.connector!r} failed: {exc}"
             raise BackendFailed(error) from None
         finally:
-            latency = time.perf_counter() - stage
-            self.metrics.stage_duration.labels("backend").observe(latency)
-            await self._record_outcome(call, forwarded, result, error, latency)
+            await self._record_outcome(call, forwarded, result, error, stage.seconds)
         return result
 
     async def _record_outcome(
@@ -294,14 +288,12 @@ class Pipeline:
             log.critical("audit: the outcome of call %s could not be recorded", call.call_id)
 
     async def _durable(self, *pending: asyncio.Future[AuditRecord]) -> None:
-        stage = time.perf_counter()
         try:
-            await asyncio.gather(*pending)
+            with self.telemetry.stage("audit"):
+                await asyncio.gather(*pending)
         except Exception:
             log.exception("audit append failed")
             raise AuditUnavailableError("the audit log is unavailable, so the call was not forwarded") from None
-        finally:
-            self.metrics.stage_duration.labels("audit").observe(time.perf_counter() - stage)
 
 
 def _decision_record(decision: Decision) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from gateway.models import Principal, ToolSpec
 from gateway.pipeline import Pipeline
 from gateway.policy import PolicyHolder, ReloadResult
 from gateway.ratelimit import RateLimiter
+from gateway.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,7 @@ class Gateway:
     metrics: Metrics = field(default_factory=Metrics)
     verifier: TokenVerifier = field(init=False)
     authenticate: Authenticator = field(init=False)
+    telemetry: Telemetry = field(init=False)
     audit: AuditLog = field(init=False)
     approvals: ApprovalService = field(init=False)
     policy: PolicyHolder = field(init=False)
@@ -59,6 +61,7 @@ class Gateway:
     def __post_init__(self) -> None:
         # Everything that can be checked without I/O fails here, before the port opens.
         self.verifier = TokenVerifier(self.config.identity, self.config.base_dir)
+        self.telemetry = Telemetry(self.config.tracing, self.metrics)
         self.policy = PolicyHolder.load(self.config.resolve(self.config.policy.directory))
         self.connectors = [create_connector(s) for s in self.config.connectors]
         self.catalog = Catalog(self.connectors)
@@ -72,7 +75,7 @@ class Gateway:
             if hasattr(backend, "on_resource_updated"):
                 backend.on_resource_updated = self._resource_updated
         self.authenticate = Authenticator(
-            lambda: self.verifier, self.record_auth_failure, observe_seconds=self.metrics.stage_timer("identity")
+            lambda: self.verifier, self.record_auth_failure, observe_seconds=self.telemetry.observer("identity")
         )
         self.limiter = RateLimiter.from_settings(self.config.limits)
 
@@ -83,6 +86,7 @@ class Gateway:
         if self._started:
             return
         self._started = True
+        self.telemetry.start()
         self.audit = await AuditLog.open(self.config.audit, base_dir=self.config.base_dir, observer=self.metrics.audit)
         database = self.config.approvals.database
         if not is_postgres_url(database):
@@ -94,6 +98,7 @@ class Gateway:
             policy=self.policy,
             audit=self.audit,
             metrics=self.metrics,
+            telemetry=self.telemetry,
             timeouts={s.name: s.timeout_seconds for s in self.config.connectors},
             limiter=self.limiter,
             approvals=self.approvals,
@@ -125,6 +130,7 @@ class Gateway:
         await self.approvals.close()
         await self.audit.append("gateway.stopped", {"version": __version__, "config_digest": self.config_digest})
         await self.audit.close()
+        await self.telemetry.stop()
 
     @property
     def config_digest(self) -> str:
