@@ -26,6 +26,7 @@ from gateway.approvals.errors import ApprovalError
 from gateway.approvals.machine import deny_reason
 from gateway.approvals.service import ApprovalService
 from gateway.approvals.store import ApprovalFilter, StoredApproval
+from gateway.auth_gate import challenge
 from gateway.identity import AuthError
 from gateway.models import ApprovalState, Principal
 
@@ -88,9 +89,7 @@ def routes(service: ApprovalService, authorize: Authorize) -> list[Route]:
                 if inspect.isawaitable(principal):
                     principal = await principal
             except AuthError as exc:
-                reason = str(exc).replace('"', "'")
-                challenge = f'Bearer realm="agent-gateway", error="invalid_token", error_description="{reason}"'
-                return problem(401, str(exc), {"WWW-Authenticate": challenge})
+                return problem(401, str(exc), {"WWW-Authenticate": challenge(str(exc))})
             if not allowed & set(principal.roles):
                 return problem(403, f"requires one of the approver roles: {', '.join(sorted(allowed))}")
             try:
