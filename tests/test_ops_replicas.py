@@ -23,6 +23,7 @@ from gateway.audit import AuditLog
 from gateway.audit.checkpoint import load_public_key
 from gateway.audit.verify import verify
 from gateway.mcp_client import connect
+from gateway.metrics import Metrics
 from gateway.serving import running
 from tests.approvals_support import RecordingAudit, approver, digest, make_call, needs_approval
 from tests.audit_helpers import make_keys
@@ -270,3 +271,26 @@ async def test_a_replica_whose_listener_is_cut_reconnects_and_still_wakes(postgr
         await admin.close()
         for service in (a, b):
             await service.close()
+
+
+async def test_every_replica_reports_the_shared_pending_count(postgres: Backend) -> None:
+    """An approval opened on one replica and decided on the other moves both gauges the
+    same way: each reports the store's count, not its own increments."""
+    settings = ApprovalSettings(database=postgres.database, max_hold_seconds=5)
+    gauges = [Metrics(), Metrics()]
+    a, b = [await ApprovalService.open(settings, RecordingAudit(), metrics=m.approvals) for m in gauges]
+
+    async def both_report(count: int) -> None:
+        async with asyncio.timeout(5):
+            while [m.approvals.pending._value.get() for m in gauges] != [count, count]:
+                await asyncio.sleep(0.02)
+
+    try:
+        call = make_call()
+        held = await a.hold(call, needs_approval(1), digest(call), wait_seconds=0)
+        await both_report(1)
+        await b.vote(held.approval.approval_id, approver("alice"), True, "")
+        await both_report(0)
+    finally:
+        await a.close()
+        await b.close()

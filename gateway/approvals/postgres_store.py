@@ -273,6 +273,8 @@ class PostgresApprovalStore:
                 return rows[0], False
             await before_insert(candidate)
             await conn.execute(_INSERT, *row_values(binding, candidate))
+            # Other replicas learn of it too: their pending-approvals gauges count it.
+            await self._notify(conn, candidate.approval_id)
             return StoredApproval(candidate, None, "none", None), True
 
     async def transition(

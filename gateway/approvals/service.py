@@ -43,8 +43,9 @@ INTERRUPTED_RESULT = ToolResult.text(
     " and it will not be executed again: check the backend",
     is_error=True,
 )
-#: Upper bound on one sweeper sleep, so a wall-clock jump is noticed within this time.
-_SWEEP_MAX_SLEEP = 60.0
+#: Upper bound on one sweeper sleep: a wall-clock jump, and approvals opened or decided on
+#: other replicas (the pending gauge), are noticed within this time.
+_SWEEP_MAX_SLEEP = 15.0
 
 
 class AuditSink(Protocol):
@@ -81,7 +82,6 @@ class ApprovalService:
         self._store = store
         self._notifier = notifier
         self._signals = signals
-        self._schedule_changed = asyncio.Event()
         self._sweeper: asyncio.Task[None] | None = None
 
     @classmethod
@@ -164,8 +164,7 @@ class ApprovalService:
             before_insert=self._audit_requested,
         )
         if created:
-            self._metrics.pending.inc()
-            self._schedule_changed.set()
+            self._signals.notify(stored.approval.approval_id)
             self._notifier.send("requested", stored.approval)
         return await self._outcome(stored.approval.approval_id, decide_by, loop.time() + max_hold, on_progress)
 
@@ -259,30 +258,30 @@ class ApprovalService:
         if approval.state is ApprovalState.PENDING:
             self._notifier.send(event, approval)
             return
-        self._metrics.pending.dec()
         self._metrics.outcomes.labels(approval.state.value).inc()
         self._metrics.time_to_decision.observe(max(0.0, (stored.decided_at or time.time()) - approval.requested_at))
-        self._schedule_changed.set()
         if event == "voted":
             self._notifier.send("voted", approval)
             event = "decided"
         self._notifier.send(event, approval)
 
     async def _sweep(self) -> None:
-        """Expire approvals when they fall due: sleeps until the next expiry or until a new
-        approval may have moved it earlier."""
+        """Expire approvals when they fall due: sleeps until the next expiry or until an
+        approval was opened or decided. Each round also takes the pending count from the
+        store, so every replica of a shared store reports the same, whole figure."""
         while True:
-            self._schedule_changed.clear()
+            self._signals.changed.clear()
             try:
                 for approval_id in await self._store.due(time.time()):
                     await self._expire(approval_id)
                 next_expiry = await self._store.next_expiry()
+                self._metrics.pending.set(await self._store.count_pending())
             except Exception:
                 log.exception("approval expiry sweep failed; retrying")
                 await asyncio.sleep(1.0)
                 continue
             sleep = _SWEEP_MAX_SLEEP if next_expiry is None else min(_SWEEP_MAX_SLEEP, next_expiry - time.time())
-            await wait_for_event(self._schedule_changed, sleep)
+            await wait_for_event(self._signals.changed, sleep)
 
     # -- audit (runs before a change commits: no audit, no change) -----------------------
 

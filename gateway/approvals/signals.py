@@ -16,6 +16,9 @@ class Signals:
         # Popped on notify: the table holds only approvals that are being waited on and
         # have not changed since, so it is bounded by the pending approvals.
         self._events: dict[str, asyncio.Event] = {}
+        #: Set by every notification, watched or not: wakes the expiry sweeper, which also
+        #: recounts the pending approvals.
+        self.changed = asyncio.Event()
 
     def watch(self, key: str) -> asyncio.Event:
         return self._events.setdefault(key, asyncio.Event())
@@ -24,12 +27,14 @@ class Signals:
         event = self._events.pop(key, None)
         if event is not None:
             event.set()
+        self.changed.set()
 
     def notify_all(self) -> None:
         """Wake every waiter (after wake-ups may have been missed, e.g. a lost listener)."""
         events, self._events = self._events, {}
         for event in events.values():
             event.set()
+        self.changed.set()
 
     def __len__(self) -> int:
         return len(self._events)
