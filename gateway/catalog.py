@@ -13,7 +13,7 @@ from typing import Any
 import jsonschema
 
 from connectors.base import Connector
-from gateway.errors import InvalidArguments, UnknownTool
+from gateway.errors import BackendFailed, InvalidArguments, UnknownTool
 from gateway.models import ToolSpec, split_qualified_name
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,8 @@ class Catalog:
         self.connectors: dict[str, Connector] = {c.name: c for c in connectors}
         self._entries: dict[str, dict[str, CatalogEntry]] = {name: {} for name in self.connectors}
         self._fetched_at: dict[str, float] = {}
-        self._healthy: dict[str, bool] = {}
+        #: Why a connector's tool list could not be fetched, while it cannot.
+        self._unreachable: dict[str, str] = {}
         self._locks = {name: asyncio.Lock() for name in self.connectors}
 
     async def refresh(self, connector_name: str) -> None:
@@ -58,11 +59,11 @@ class Catalog:
             try:
                 specs = await self.connectors[connector_name].tools()
             except Exception as exc:
-                self._healthy[connector_name] = False
+                self._unreachable[connector_name] = str(exc) or type(exc).__name__
                 log.warning("cannot list tools of connector %s: %s", connector_name, exc)
                 return
             self._entries[connector_name] = {s.name: _compile(s) for s in specs}
-            self._healthy[connector_name] = True
+            self._unreachable.pop(connector_name, None)
 
     async def refresh_all(self) -> None:
         await asyncio.gather(*(self.refresh(name) for name in self.connectors))
@@ -72,7 +73,8 @@ class Catalog:
         stale = [
             name
             for name in self.connectors
-            if not self._healthy.get(name) and now - self._fetched_at.get(name, 0.0) >= RETRY_INTERVAL_SECONDS
+            if (name in self._unreachable or name not in self._fetched_at)
+            and now - self._fetched_at.get(name, 0.0) >= RETRY_INTERVAL_SECONDS
         ]
         if stale:
             await asyncio.gather(*(self.refresh(name) for name in stale))
@@ -100,9 +102,15 @@ class Catalog:
             raise UnknownTool(f"unknown tool {name!r}: no connector named {parts[0]!r}")
         await self.refresh(parts[0])
         found = self.entry(name)
-        if found is None:
-            raise UnknownTool(f"unknown tool {name!r}: connector {parts[0]!r} has no tool {parts[1]!r}")
-        return found
+        if found is not None:
+            return found
+        if parts[0] in self._unreachable:
+            # Not "unknown": the backend's list cannot be had, so nobody can say.
+            raise BackendFailed(
+                f"backend {parts[0]!r} is unavailable, so its tools cannot be called now "
+                f"({self._unreachable[parts[0]]})"
+            )
+        raise UnknownTool(f"unknown tool {name!r}: connector {parts[0]!r} has no tool {parts[1]!r}")
 
     @staticmethod
     def validate(entry: CatalogEntry, arguments: Mapping[str, Any]) -> None:
