@@ -30,7 +30,8 @@ class Health:
 
 class BackendError(Exception):
     """The backend could not serve the call. The message is shown to the agent, so it
-    must say what went wrong without internal detail (no tracebacks, no credentials)."""
+    must say what went wrong without internal detail (no tracebacks, no credentials);
+    the gateway puts the backend's name in front of it."""
 
 
 class BackendUnavailable(BackendError):

@@ -75,23 +75,23 @@ class HttpBackend:
     ) -> httpx.Response:
         """One request; transport failures become BackendUnavailable, statuses are the caller's."""
         if self._client is None:
-            raise BackendUnavailable(f"{self.name}: connector is not started")
+            raise BackendUnavailable("connector is not started")
         try:
             return await self._client.request(
                 method, url, params=params, json=json, content=content, headers=self._call_headers(context, headers)
             )
         except httpx.TimeoutException:
-            raise BackendUnavailable(f"{self.name}: backend did not answer within {self._timeout:g} s") from None
+            raise BackendUnavailable(f"backend did not answer within {self._timeout:g} s") from None
         except httpx.TransportError as exc:
-            raise BackendUnavailable(f"{self.name}: backend unreachable ({type(exc).__name__})") from None
+            raise BackendUnavailable(f"backend unreachable ({type(exc).__name__})") from None
 
     def fail(self, response: httpx.Response, message: str) -> BackendError:
         """The error for a non-success answer; `message` is what the backend said, for the agent."""
         if response.status_code in UNAVAILABLE_STATUSES:
-            return BackendUnavailable(f"{self.name}: backend unavailable (HTTP {response.status_code})")
+            return BackendUnavailable(f"backend unavailable (HTTP {response.status_code})")
         if response.status_code == 401:
-            return BackendError(f"{self.name}: backend rejected the gateway's credentials (HTTP 401)")
-        return BackendError(f"{self.name}: {message} (HTTP {response.status_code})")
+            return BackendError("backend rejected the gateway's credentials (HTTP 401)")
+        return BackendError(f"{message} (HTTP {response.status_code})")
 
     async def probe(self, url: str) -> Health:
         try:
@@ -135,5 +135,5 @@ class HttpToolConnector:
     async def call(self, tool: str, arguments: Mapping[str, Any], context: CallContext) -> ToolResult:
         handler = self._handlers.get(tool)
         if handler is None:
-            raise BackendError(f"{self.name}: unknown tool {tool!r}")
+            raise BackendError(f"unknown tool {tool!r}")
         return await handler(arguments, context)

@@ -156,7 +156,7 @@ async def test_account_inquiry_decodes_negative_packed_and_zoned(mainframe: tupl
     assert (request.tran_id, request.user, request.password) == ("AINQ", "GATEWAY", "pw")
     assert request.commarea[:10] == "1000000002".encode("cp037")
 
-    with pytest.raises(BackendError, match=r"^mainframe: account_inquiry failed with return code 10: account not"):
+    with pytest.raises(BackendError, match=r"^account_inquiry failed with return code 10: account not"):
         await connector.call("account_inquiry", {"account_number": 42}, context())
 
 

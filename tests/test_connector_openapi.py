@@ -102,7 +102,7 @@ async def test_calls_map_arguments_to_the_request(helpdesk: Helpdesk) -> None:
     updated = await helpdesk.call("updateTicket", ticket_id=3, body={"status": "closed", "assignee": None})
     assert updated["status"] == "closed"
     assert helpdesk.app.state.requests[-1].headers["content-type"] == "application/merge-patch+json"
-    with pytest.raises(BackendError, match=r"^helpdesk: ticket 3 is closed and cannot change \(HTTP 409\)$"):
+    with pytest.raises(BackendError, match=r"^ticket 3 is closed and cannot change \(HTTP 409\)$"):
         await helpdesk.connector.call("updateTicket", {"ticket_id": 3, "body": {"status": "open"}}, context())
     assert await helpdesk.call("deleteTicket", ticket_id=3) == {"status": 204}
     with pytest.raises(BackendError, match=r"ticket 3 does not exist \(HTTP 404\)"):

@@ -87,7 +87,7 @@ async def test_dead_backend_opens_the_circuit_which_closes_when_it_returns(unuse
     )
     await connector.start()  # must not fail while the backend is down
     for _ in range(2):
-        with pytest.raises(BackendUnavailable, match=r"^sap: backend unreachable \(ConnectError\)$"):
+        with pytest.raises(BackendUnavailable, match=r"^backend unreachable \(ConnectError\)$"):
             await connector.call(*READ, context())
     assert connector.circuit_state is CircuitState.OPEN
     with pytest.raises(BackendUnavailable, match=r"circuit open after repeated failures .*unreachable.*retry in"):

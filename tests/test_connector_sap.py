@@ -220,7 +220,7 @@ async def test_wrong_password_is_reported_without_detail(sap: Sap, monkeypatch: 
     connector = create_connector(settings(sap.url))
     await connector.start()
     try:
-        with pytest.raises(BackendError, match=r"^sap: backend rejected the gateway's credentials \(HTTP 401\)$"):
+        with pytest.raises(BackendError, match=r"^backend rejected the gateway's credentials \(HTTP 401\)$"):
             await connector.call("search_vendors", {}, context())
     finally:
         await connector.close()

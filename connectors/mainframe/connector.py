@@ -83,28 +83,28 @@ class MainframeConnector:
     async def call(self, tool: str, arguments: Mapping[str, Any], context: CallContext) -> ToolResult:
         transaction = self._transactions.get(tool)
         if transaction is None:
-            raise BackendError(f"{self.name}: unknown tool {tool!r}")
+            raise BackendError(f"unknown tool {tool!r}")
         layout = self._layouts[tool]
         try:
             commarea = encode(layout, {p.field: arguments[p.name] for p in transaction.inputs if p.name in arguments})
         except RecordError as exc:
             names = {p.field: p.name for p in transaction.inputs}
-            raise BackendError(f"{self.name}: argument {names.get(exc.field or '', exc.field)}: {exc}") from None
+            raise BackendError(f"argument {names.get(exc.field or '', exc.field)}: {exc}") from None
         response = await self._exchange(wire.Request(transaction.tran_id, self._user, self._password, commarea))
         if not response.normal:
             detail = response.payload.decode(wire.CODEPAGE, errors="replace")
-            raise BackendError(f"{self.name}: transaction {transaction.tran_id} abended {response.abend}: {detail}")
+            raise BackendError(f"transaction {transaction.tran_id} abended {response.abend}: {detail}")
         try:
             record = decode(layout, response.payload)
         except RecordError as exc:
-            raise BackendError(f"{self.name}: the host returned an invalid record ({exc})") from None
+            raise BackendError(f"the host returned an invalid record ({exc})") from None
         return self._result(transaction, record)
 
     def _result(self, transaction: Transaction, record: Mapping[str, Any]) -> ToolResult:
         code = record[transaction.return_code]
         if code != 0:
             reason = record[transaction.message] if transaction.message else transaction.errors.get(code, "failed")
-            raise BackendError(f"{self.name}: {transaction.tool} failed with return code {code:02d}: {reason}")
+            raise BackendError(f"{transaction.tool} failed with return code {code:02d}: {reason}")
         return json_result({p.name: record[p.field] for p in transaction.outputs})
 
     async def _connect(self) -> Connection:
@@ -112,10 +112,10 @@ class MainframeConnector:
             async with asyncio.timeout(self._timeout):
                 return await asyncio.open_connection(self._host, self._port)
         except TimeoutError:
-            raise BackendUnavailable(f"{self.name}: host did not accept a connection within {self._timeout:g} s") \
+            raise BackendUnavailable(f"host did not accept a connection within {self._timeout:g} s") \
                 from None
         except OSError as exc:
-            raise BackendUnavailable(f"{self.name}: host unreachable ({type(exc).__name__})") from None
+            raise BackendUnavailable(f"host unreachable ({type(exc).__name__})") from None
 
     def _reusable(self) -> Connection | None:
         while self._idle:
@@ -133,14 +133,14 @@ class MainframeConnector:
             body = await wire.read_frame(reader)
         except (OSError, wire.FrameError) as exc:
             writer.close()
-            raise BackendUnavailable(f"{self.name}: connection to the host failed ({type(exc).__name__})") from None
+            raise BackendUnavailable(f"connection to the host failed ({type(exc).__name__})") from None
         except BaseException:
             # Cancelled mid-exchange (deadline): a late reply would desynchronise the stream.
             writer.close()
             raise
         if body is None:
             writer.close()
-            raise BackendUnavailable(f"{self.name}: the host closed the connection without answering")
+            raise BackendUnavailable("the host closed the connection without answering")
         if len(self._idle) < self._max_idle:
             self._idle.append((reader, writer))
         else:
@@ -148,4 +148,4 @@ class MainframeConnector:
         try:
             return wire.decode_response(body)
         except wire.FrameError as exc:
-            raise BackendError(f"{self.name}: the host sent an invalid response ({exc})") from None
+            raise BackendError(f"the host sent an invalid response ({exc})") from None

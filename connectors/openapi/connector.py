@@ -152,7 +152,7 @@ class OpenApiConnector:
         await self._ensure_loaded()
         op = self._operations.get(tool)
         if op is None:
-            raise BackendError(f"{self.name}: unknown tool {tool!r}")
+            raise BackendError(f"unknown tool {tool!r}")
         path = op.path
         query: dict[str, Any] = {}
         headers: dict[str, str] = {}

@@ -120,13 +120,13 @@ class OracleConnector(HttpToolConnector):
         try:
             checked = check_query(a["sql"], a.get("params", {}))
         except QueryRejected as exc:
-            raise BackendError(f"{self.name}: query rejected: {exc}") from None
+            raise BackendError(f"query rejected: {exc}") from None
         body = {"statementText": checked.sql, "limit": a.get("max_rows", 100),
                 "binds": [{"name": k, "value": v} for k, v in checked.binds.items()]}
         response = await self._json("POST", "/_/sql", context, json=body)
         (statement,) = response["items"]
         if statement.get("statementType") != "query":
-            raise BackendError(f"{self.name}: query failed: {statement.get('errorMessage', 'not a query')}")
+            raise BackendError(f"query failed: {statement.get('errorMessage', 'not a query')}")
         result = statement["resultSet"]
         return json_result({"columns": [m["jsonColumnName"] for m in result["metadata"]], "rows": result["items"],
                             "has_more": result["hasMore"]})
