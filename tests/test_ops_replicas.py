@@ -93,14 +93,7 @@ async def test_two_gateways_serving_at_once_write_one_chain(
         _replica(tmp_path / "b", policy_dir, upstream, postgres.database) as b,
     ):
         await asyncio.gather(*(agent((a, b)[n % 2], f"agent-{n}") for n in range(6)))
-    store = postgres.store()
-    await store.open()
-    try:
-        records = await store.records(0, 10_000)
-        report = verify(await log_items(store), None)
-    finally:
-        await store.close()
-    assert report.ok, report.problems
+    records = await _verified_log(postgres)
     kinds = Counter(r.kind for r in records)
     assert kinds["gateway.started"] == kinds["gateway.stopped"] == 2
     assert kinds["call.received"] == kinds["call.completed"] == 60
