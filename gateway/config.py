@@ -9,10 +9,13 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import jsonschema
+import pydantic
 import yaml
+
+from gateway.arguments import ArgumentLimits
 
 _CONNECTOR_NAME = r"^[A-Za-z][A-Za-z0-9_-]{0,63}$"
 
@@ -20,6 +23,7 @@ SCHEMA: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
     "properties": {
+        "arguments": {"type": "object"},  # checked by its pydantic model
         "server": {
             "type": "object",
             "additionalProperties": False,
@@ -310,6 +314,7 @@ class GatewayConfig:
     limits: RateLimitSettings = field(default_factory=RateLimitSettings)
     tracing: TracingSettings = field(default_factory=TracingSettings)
     connectors: tuple[ConnectorSettings, ...] = ()
+    arguments: ArgumentLimits = field(default_factory=ArgumentLimits)
     #: Directory relative paths in the file are resolved against.
     base_dir: Path = field(default_factory=Path.cwd)
 
@@ -404,8 +409,20 @@ def parse_config(raw: Any, *, base_dir: Path, environ: Mapping[str, str] | None 
         limits=_rate_limit_settings(raw.get("limits", {})),
         tracing=TracingSettings(**raw.get("tracing", {})),
         connectors=connectors,
+        arguments=_model(ArgumentLimits, "arguments", raw.get("arguments", {})),
         base_dir=base_dir,
     )
+
+
+M = TypeVar("M", bound=pydantic.BaseModel)
+
+
+def _model(model: type[M], section: str, raw: Any) -> M:
+    try:
+        return model.model_validate(raw)
+    except pydantic.ValidationError as exc:
+        problems = (f"{'.'.join(map(str, (section, *e['loc'])))}: {e['msg']}" for e in exc.errors())
+        raise ConfigError("; ".join(problems)) from None
 
 
 def _audit_settings(audit: dict[str, Any]) -> AuditSettings:

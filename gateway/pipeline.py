@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from connectors.base import BackendError, BackendTimeout, BackendUnavailable, CallContext
 from gateway.approvals import ApprovalError, ApprovalService, HoldOutcome
 from gateway.approvals.machine import approvals_count, deny_reason
+from gateway.arguments import ArgumentLimits, ArgumentsOverLimit, check_arguments
 from gateway.audit.canonical import CanonicalizationError, canonical_json, sha256_hex
 from gateway.catalog import Catalog, CatalogEntry
 from gateway.errors import (
@@ -77,7 +78,9 @@ class Pipeline:
         timeouts: Mapping[str, float],
         limiter: RateLimiter,
         approvals: ApprovalService | None = None,
+        argument_limits: ArgumentLimits | None = None,
     ) -> None:
+        self.argument_limits = argument_limits or ArgumentLimits()
         self.catalog = catalog
         self.approvals = approvals
         self.limiter = limiter
@@ -144,7 +147,10 @@ class Pipeline:
         """Queue the received record; returns the digest of the arguments, or the refusal
         when they have no canonical JSON form (and so can be neither recorded nor forwarded)."""
         try:
+            check_arguments(call.arguments, self.argument_limits)  # before anything walks them
             redacted, arguments_digest = self.audit.redact(call.arguments)
+        except ArgumentsOverLimit as exc:
+            redacted, arguments_digest = None, exc
         except CanonicalizationError as exc:
             reason = f"invalid arguments: {exc} (numbers must fit an IEEE 754 double, text must be UTF-8)"
             redacted, arguments_digest = None, InvalidArguments(reason)

@@ -102,6 +102,7 @@ class Gateway:
             timeouts={s.name: s.timeout_seconds for s in self.config.connectors},
             limiter=self.limiter,
             approvals=self.approvals,
+            argument_limits=self.config.arguments,
         )
         self.metrics.policy_loaded(self.policy.current.version)
         self.metrics.watch_connectors(self.connectors)

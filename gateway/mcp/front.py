@@ -33,6 +33,7 @@ from gateway.approvals.mcp_agent import (
     status_tool,
     wait_seconds,
 )
+from gateway.arguments import ArgumentsOverLimit
 from gateway.auth_gate import principal_of
 from gateway.errors import ApprovalPending, CallRefused, UnknownTool
 from gateway.mcp.backchannel import agent_relay
@@ -155,6 +156,8 @@ def build_mcp_server(gateway: Gateway, sessions: AgentSessions) -> Server:
                 return _call_result(await gateway.pipeline.run(call))
         except UnknownTool as exc:
             # The spec answers an unknown tool with a protocol error, not a tool result.
+            raise MCPError(types.INVALID_PARAMS, exc.message) from None
+        except ArgumentsOverLimit as exc:
             raise MCPError(types.INVALID_PARAMS, exc.message) from None
         except ApprovalPending as exc:
             return pending_result(exc)
