@@ -15,6 +15,7 @@ import jsonschema
 from connectors.base import Connector
 from gateway.errors import BackendFailed, InvalidArguments, UnknownTool
 from gateway.models import ToolSpec, split_qualified_name
+from gateway.schema import validator_for
 
 log = logging.getLogger(__name__)
 
@@ -29,9 +30,7 @@ class CatalogEntry:
 
 
 def _compile(spec: ToolSpec) -> CatalogEntry:
-    schema = dict(spec.input_schema)
-    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
-    return CatalogEntry(spec, cls(schema, format_checker=cls.FORMAT_CHECKER))
+    return CatalogEntry(spec, validator_for(dict(spec.input_schema)))
 
 
 def _field_path(error: jsonschema.ValidationError) -> str:
