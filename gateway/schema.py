@@ -60,7 +60,10 @@ def _pattern(validator: Validator, pattern: str, instance: Any, schema: Mapping[
 
 
 def _pattern_properties(
-    validator: Validator, patterns: Mapping[str, Any], instance: Any, schema: Mapping[str, Any]
+    validator: Any,  # jsonschema's Validator protocol does not declare descend()
+    patterns: Mapping[str, Any],
+    instance: Any,
+    schema: Mapping[str, Any],
 ) -> Iterator[Any]:
     if not validator.is_type(instance, "object"):
         return
@@ -98,7 +101,8 @@ def _multiple_of(validator: Validator, factor: int | float, instance: Any, schem
 @functools.cache
 def _strict(base: type[Validator]) -> type[Validator]:
     keywords = {"pattern": _pattern, "patternProperties": _pattern_properties, "multipleOf": _multiple_of}
-    return jsonschema.validators.extend(base, keywords)  # type: ignore[no-any-return]
+    extended: type[Validator] = jsonschema.validators.extend(base, keywords)  # type: ignore[no-untyped-call]
+    return extended
 
 
 def validator_for(schema: Mapping[str, Any]) -> Validator:
