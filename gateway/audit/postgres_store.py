@@ -268,6 +268,7 @@ class PostgresAuditStore:
             ("connector", query.connector),
             ("tool", query.tool),
             ("trace_id", query.trace_id),
+            ("call_id", query.call_id),
         ):
             if value is not None:
                 where.append(f"r.{column} = {param(value)}")
@@ -280,7 +281,8 @@ class PostgresAuditStore:
                 match = f"o.call_id = r.call_id AND o.{column} = {param(value)}"
                 where.append(f"EXISTS (SELECT 1 FROM audit_records o WHERE {match})")
         limit = param(query.limit)
-        sql = f"SELECT r.call_id FROM audit_records r WHERE {' AND '.join(where)} ORDER BY r.seq LIMIT {limit}"
+        order = "DESC" if query.newest_first else "ASC"
+        sql = f"SELECT r.call_id FROM audit_records r WHERE {' AND '.join(where)} ORDER BY r.seq {order} LIMIT {limit}"
         return [row["call_id"] for row in await self._fetch(sql, *params)]
 
     async def trace_calls(self, trace_id: str) -> list[str]:
@@ -289,6 +291,13 @@ class PostgresAuditStore:
             "GROUP BY call_id ORDER BY MIN(seq)"
         )
         return [row["call_id"] for row in await self._fetch(sql, trace_id)]
+
+    async def approval_calls(self, approval_id: str) -> list[str]:
+        sql = (
+            "SELECT call_id FROM audit_records WHERE body::jsonb #>> '{data,approval_id}' = $1 "
+            "AND call_id IS NOT NULL GROUP BY call_id ORDER BY MIN(seq)"
+        )
+        return [row["call_id"] for row in await self._fetch(sql, approval_id)]
 
     async def call_records(self, call_ids: Sequence[str]) -> list[AuditRecord]:
         if not call_ids:

@@ -202,6 +202,9 @@ class SqliteAuditStore:
             if value is not None:
                 where.append(f"json_extract(r.body, '$.data.{field}') = ?")
                 params.append(value)
+        if query.call_id is not None:
+            where.append("r.call_id = ?")
+            params.append(query.call_id)
         if query.since is not None:
             where.append("r.ts >= ?")
             params.append(query.since)
@@ -213,7 +216,8 @@ class SqliteAuditStore:
                 where.append(f"EXISTS (SELECT 1 FROM audit_records o WHERE o.call_id = r.call_id AND {test})")
                 params.append(value)
         params.append(query.limit)
-        sql = f"SELECT r.call_id FROM audit_records r WHERE {' AND '.join(where)} ORDER BY r.seq LIMIT ?"
+        order = "DESC" if query.newest_first else "ASC"
+        sql = f"SELECT r.call_id FROM audit_records r WHERE {' AND '.join(where)} ORDER BY r.seq {order} LIMIT ?"
         return [c.decode() for (c,) in await self._fetch(sql, params)]
 
     async def trace_calls(self, trace_id: str) -> list[str]:
@@ -225,6 +229,14 @@ class SqliteAuditStore:
             "AND call_id IS NOT NULL ORDER BY seq"
         )
         return [c.decode() for (c,) in await self._fetch(sql, (trace_id,))]
+
+    async def approval_calls(self, approval_id: str) -> list[str]:
+        # A scan: only `audit show` asks, and an index would cost every append.
+        sql = (
+            "SELECT call_id FROM audit_records WHERE json_extract(body, '$.data.approval_id') = ? "
+            "AND call_id IS NOT NULL GROUP BY call_id ORDER BY MIN(seq)"
+        )
+        return [c.decode() for (c,) in await self._fetch(sql, (approval_id,))]
 
     async def call_records(self, call_ids: Sequence[str]) -> list[AuditRecord]:
         if not call_ids:

@@ -14,6 +14,7 @@ import click
 
 from gateway.cli.approvals import approvals as approval_commands
 from gateway.cli.audit import audit as audit_commands
+from gateway.cli.output import InertError, echo_json, inert
 from gateway.cli.policy import policy as policy_commands
 from gateway.config import ConfigError, GatewayConfig, load_config
 
@@ -135,9 +136,9 @@ def tools(url: str, token: str | None) -> None:
     try:
         listed = asyncio.run(list_tools(url, _require(token)))
     except ClientFailure as exc:
-        raise click.ClickException(str(exc)) from None
+        raise InertError(str(exc)) from None
     for tool in listed:
-        click.echo(f"{tool.name:40} {tool.description or ''}")
+        click.echo(f"{inert(tool.name):40} {inert(tool.description or '')}")
 
 
 @main.command()
@@ -158,9 +159,12 @@ def call(tool: str, arguments: str, url: str, token: str | None) -> None:
     try:
         result = asyncio.run(call_tool(url, _require(token), tool, parsed))
     except ClientFailure as exc:
-        raise click.ClickException(str(exc)) from None
+        raise InertError(str(exc)) from None
     for block in result.content:
-        click.echo(block.text if block.type == "text" else block.model_dump_json(by_alias=True, exclude_none=True))
+        if block.type == "text":
+            click.echo(inert(block.text, block=True))
+        else:
+            echo_json(block.model_dump(mode="json", by_alias=True, exclude_none=True))
     sys.exit(1 if result.is_error else 0)
 
 
@@ -173,4 +177,3 @@ def _require(token: str | None) -> str:
 main.add_command(audit_commands)
 main.add_command(policy_commands)
 main.add_command(approval_commands)
-

@@ -16,6 +16,7 @@ import click
 from gateway.audit import read_records
 from gateway.audit.chain import MalformedRecord
 from gateway.audit.store import StoreError
+from gateway.cli.output import InertError, inert
 from gateway.models import Principal, split_qualified_name
 from gateway.policy.cases import DEFAULT_CONTEXT, load_cases, run_case
 from gateway.policy.engine import PolicyEngine
@@ -26,7 +27,7 @@ from gateway.policy.replay import replay as replay_records
 DEFAULT_DIR = "policies"
 
 
-class InvalidPolicy(click.ClickException):
+class InvalidPolicy(InertError):
     exit_code = 2
 
 
@@ -66,7 +67,7 @@ def test_command(directory: Path) -> None:
         result = run_case(engine, case)
         if not result.passed:
             failed += 1
-            click.echo(f"FAIL {result.describe()}")
+            click.echo(f"FAIL {inert(result.describe())}")
     click.echo(f"{len(cases) - failed} passed, {failed} failed ({len(cases)} cases, policy {engine.version[:12]})")
     if failed:
         raise SystemExit(1)
@@ -93,16 +94,18 @@ def explain_command(
     explanation = explain_decision(_load(directory), principal, names[0], names[1], args, ctx)
     decision = explanation.decision
     click.echo(f"decision: {decision.effect.value}")
-    click.echo(f"rule:     {decision.rule or '(none)'}")
-    click.echo(f"reason:   {decision.reason}")
+    click.echo(f"rule:     {inert(decision.rule or '(none)')}")
+    click.echo(f"reason:   {inert(decision.reason)}")
     if decision.approvals_required:
-        click.echo(f"approval: {decision.approvals_required} x {decision.approver_role}, ttl {decision.approval_ttl}")
-    click.echo(f"caller:   {', '.join(sorted(explanation.names))} (tenant {tenant or '(none)'})")
-    click.echo(f"rules for {tool}:")
+        role = inert(decision.approver_role)
+        click.echo(f"approval: {decision.approvals_required} x {role}, ttl {inert(decision.approval_ttl)}")
+    click.echo(f"caller:   {inert(', '.join(sorted(explanation.names)))} (tenant {inert(tenant or '(none)')})")
+    click.echo(f"rules for {inert(tool)}:")
     for verdict in explanation.verdicts:
         mark = "+" if verdict.matched else "-"
         rule = verdict.rule
-        click.echo(f"  {mark} {rule.location} {rule.effect.value} {rule.sub}@{rule.dom} {rule.obj}: {verdict.why}")
+        text = f"{rule.location} {rule.effect.value} {rule.sub}@{rule.dom} {rule.obj}: {verdict.why}"
+        click.echo(f"  {mark} {inert(text)}")
     if not explanation.verdicts:
         click.echo("  (no rule names this tool)")
     click.echo(f"({explanation.other_rules} other rules are for other tools)")
@@ -123,11 +126,12 @@ def replay_command(database: Path, directory: Path, fail_on_change: bool) -> Non
         raise InvalidPolicy(f"cannot read the audit log: {exc}") from None
     for call in report.changed:
         at = datetime.fromtimestamp(call.at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        click.echo(
-            f"{at} seq {call.seq} {call.call_id} {call.subject} {call.tool}: "
-            f"{call.before_effect} ({call.before_rule or 'no rule'}) -> {call.after.effect.value} "
-            f"({call.after.rule or 'no rule'}): {call.after.reason}"
+        # Subjects, tools and rules come from the log, that is from callers: inert.
+        change = (
+            f"{call.call_id} {call.subject} {call.tool}: {call.before_effect} ({call.before_rule or 'no rule'}) "
+            f"-> {call.after.effect.value} ({call.after.rule or 'no rule'}): {call.after.reason}"
         )
+        click.echo(f"{at} seq {call.seq} {inert(change)}")
     moves = ", ".join(f"{before}->{after} {count}" for (before, after), count in sorted(report.transitions.items()))
     click.echo(
         f"{report.replayed} calls replayed under policy {engine.version[:12]}: {len(report.changed)} would change"

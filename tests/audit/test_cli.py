@@ -100,6 +100,7 @@ def test_search_summarises_who_approved(db: Path) -> None:
         "effect": "approve",
         "status": "ok",
         "approvers": ["bob", "carol"],
+        "approval_id": "a1",
     }
     line = cli("search", "--approver", "bob", "--db", db).output
     assert "agent-x  sap.post_invoice  effect=approve status=ok approved-by=bob,carol  trace=t-held" in line
@@ -120,7 +121,7 @@ def test_show_tells_the_whole_story_of_one_call(db: Path) -> None:
     assert [r["seq"] for r in story["records"]] == [24, 25, 26, 27, 28]
     missing = cli("show", "no-such-trace", "--db", db)
     assert missing.exit_code == 1
-    assert "no call with trace id no-such-trace" in missing.output
+    assert "no call with call id, trace id or approval id no-such-trace" in missing.output
 
 
 def test_export_cef_has_one_line_per_record(db: Path) -> None:
