@@ -302,6 +302,35 @@ def schema_drift(path: Path) -> list[str]:
     return problems
 
 
+def missing_wal(path: Path) -> str | None:
+    """A warning when `path` is in WAL mode with no -wal file beside it and its log does not
+    end with a clean stop: what a copy of a running gateway's database looks like, whose
+    newest records are still in the -wal file that was not copied. Call before opening
+    the file (an open may create an empty -wal)."""
+    wal = path.with_name(path.name + "-wal")
+    try:
+        with path.open("rb") as f:
+            header = f.read(20)
+    except OSError:
+        return None
+    # SQLite file header bytes 18 and 19 (write and read format) are 2 in WAL mode.
+    if len(header) < 20 or header[18:20] != b"\x02\x02" or wal.exists():
+        return None
+    db = _connect_read_only(path)
+    try:
+        last = db.execute("SELECT json_extract(body, '$.kind') FROM audit_records ORDER BY seq DESC LIMIT 1").fetchone()
+    except sqlite3.Error:
+        last = None
+    finally:
+        db.close()
+    if last is not None and last[0] == b"gateway.stopped":
+        return None  # a clean stop checkpoints the WAL into the file and removes it
+    return (
+        f"no {wal.name} beside {path.name}: if this is a copy of a running gateway's database, its newest "
+        f"records are in that file; copy both (or use `sqlite3 {path.name} .backup` or `gateway audit export`)"
+    )
+
+
 def iter_log(path: Path) -> Iterator[Sealed | Checkpoint]:
     """Records in order with each checkpoint right after the record it ends (verify's input)."""
     checkpoints = [Checkpoint.decode(body) for body in read_checkpoint_rows(path)]

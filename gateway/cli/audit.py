@@ -30,7 +30,7 @@ from gateway.audit.postgres_store import PostgresAuditStore
 from gateway.audit.proof import ProofError, check_proof, prove
 from gateway.audit.query import CallQuery, CallSummary, parse_time, record_json
 from gateway.audit.search import AuditQueries
-from gateway.audit.sqlite_store import SqliteAuditStore, iter_log, schema_drift
+from gateway.audit.sqlite_store import SqliteAuditStore, iter_log, missing_wal, schema_drift
 from gateway.audit.store import AuditStore, StoreError
 from gateway.audit.verify import Verifier, VerifyReport
 from gateway.cli.locate import Location, audit_database, audit_settings, config_option
@@ -152,6 +152,7 @@ def verify_command(
         _check_proof_file(proof, key)
         return
     drift: list[str] = []
+    copy_warning: str | None = None
     try:
         verifier = Verifier(key, [Checkpoint.decode(anchor.read_bytes())] if anchor is not None else [])
         if export_file is not None:
@@ -160,14 +161,17 @@ def verify_command(
         else:
             location = audit_database(config_path, db)
             if isinstance(location, Path):
+                copy_warning = missing_wal(location)
                 drift = schema_drift(location)
             _each_item(location, verifier.feed)
     except OSError as exc:
         raise click.ClickException(f"cannot read {exc.filename}: {exc.strerror}") from None
     except (StoreError, ExportError, ValueError) as exc:
-        raise InertError(str(exc)) from None
+        raise InertError(f"{exc}; {copy_warning}" if copy_warning else str(exc)) from None
     report = verifier.report()
     _print_report(report, drift)
+    if copy_warning:
+        click.echo(f"  warning: {inert(copy_warning)}")
     if not report.ok or drift:
         sys.exit(1)
 
