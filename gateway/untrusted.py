@@ -34,3 +34,15 @@ def visible(char: str) -> str:
 
 def escape_unsafe(text: str, unsafe: re.Pattern[str] = UNSAFE) -> str:
     return unsafe.sub(lambda m: visible(m.group()), text)
+
+
+#: The password of a URL's userinfo (`scheme://user:password@host`), up to the last `@`
+#: before the host: a password may hold an unescaped `@`.
+_URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^\s/:@]*:)[^\s/]*@")
+#: ...and as a query parameter (libpq accepts `?password=`).
+_QUERY_PASSWORD = re.compile(r"(?i)([?&](?:password|passwd|pwd|sslpassword)=)[^&\s]*")
+
+
+def mask_credentials(text: str) -> str:
+    """`text` with every URL password replaced by `***` (postgresql://app:***@db/audit)."""
+    return _QUERY_PASSWORD.sub(r"\1***", _URL_PASSWORD.sub(r"\1***@", text))

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import asyncpg
@@ -306,6 +306,22 @@ class PostgresAuditStore:
 
     async def checkpoints(self) -> list[Checkpoint]:
         return [Checkpoint.decode(row["body"].encode()) for row in await self._fetch(_CHECKPOINTS)]
+
+
+def read_postgres_records(url: str, page: int = 5000) -> Iterator[AuditRecord]:
+    """Every record of a PostgreSQL log in order, page by page, for offline readers that
+    have no event loop of their own (policy replay): the twin of sqlite_store.read_records."""
+    loop = asyncio.new_event_loop()
+    store = PostgresAuditStore(url)
+    try:
+        loop.run_until_complete(store.open())
+        after = 0
+        while records := loop.run_until_complete(store.records(after, page)):
+            yield from records
+            after = records[-1].seq
+    finally:
+        loop.run_until_complete(store.close())
+        loop.close()
 
 
 def _head(rows: list[asyncpg.Record]) -> Head:

@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from gateway.audit.postgres_store import is_postgres_url
+from gateway.cli.output import InertError
 from gateway.config import AuditSettings, ConfigError, load_config
 
 DEFAULT_CONFIG = "gateway.yaml"
@@ -45,7 +46,7 @@ def audit_settings(given: Path | None) -> tuple[AuditSettings, Path] | None:
     try:
         config = load_config(path)
     except ConfigError as exc:
-        raise click.ClickException(f"{path}: {exc}") from None
+        raise InertError(f"{path}: {exc}") from None
     return config.audit, config.base_dir
 
 

@@ -26,7 +26,7 @@ def _load(config_path: str) -> GatewayConfig:
     try:
         return load_config(config_path)
     except ConfigError as exc:
-        raise click.ClickException(f"configuration error: {exc}") from None
+        raise InertError(f"configuration error: {exc}") from None
 
 
 config_option = click.option(
@@ -93,9 +93,9 @@ def _run_reporting_startup_errors(main: Coroutine[Any, Any, None]) -> None:
     try:
         asyncio.run(main)
     except (ConfigError, PolicyError, AuditUnavailable, ApprovalError, ServerFailed) as exc:
-        raise click.ClickException(f"cannot start: {exc}") from None
+        raise InertError(f"cannot start: {exc}") from None
     except OSError as exc:
-        raise click.ClickException(f"cannot start: {exc.strerror or exc} ({exc.filename or ''})") from None
+        raise InertError(f"cannot start: {exc.strerror or exc} ({exc.filename or ''})") from None
 
 
 def _with_address(config: GatewayConfig, host: str | None, port: int | None) -> GatewayConfig:
@@ -122,7 +122,7 @@ def token(config_path: str, subject: str, roles: str, tenant: str | None, ttl: i
             subject, tuple(r.strip() for r in roles.split(",") if r.strip()), tenant=tenant, ttl_seconds=ttl
         )
     except AuthError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise InertError(str(exc)) from None
     click.echo(minted)
 
 

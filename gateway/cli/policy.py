@@ -15,7 +15,9 @@ import click
 
 from gateway.audit import read_records
 from gateway.audit.chain import MalformedRecord
+from gateway.audit.postgres_store import read_postgres_records
 from gateway.audit.store import StoreError
+from gateway.cli.locate import audit_database, config_option
 from gateway.cli.output import InertError, inert
 from gateway.models import Principal, split_qualified_name
 from gateway.policy.cases import DEFAULT_CONTEXT, load_cases, run_case
@@ -112,16 +114,23 @@ def explain_command(
 
 
 @policy.command("replay")
-@click.option("--audit", "database", type=click.Path(path_type=Path), required=True, help="Audit SQLite database.")
+@click.option(
+    "--audit",
+    "database",
+    help="Audit database: a SQLite file or a postgresql:// URL (default: the configured one).",
+)
+@config_option
 @click.option(
     "--policy", "directory", type=click.Path(path_type=Path), required=True, help="Candidate policy directory."
 )
 @click.option("--fail-on-change", is_flag=True, help="Exit 1 when any outcome would change (for CI).")
-def replay_command(database: Path, directory: Path, fail_on_change: bool) -> None:
+def replay_command(database: str | None, config_path: Path | None, directory: Path, fail_on_change: bool) -> None:
     """Re-decide the calls recorded in an audit log under a candidate policy; list every changed outcome."""
     engine = _load(directory)
+    location = audit_database(config_path, database)
+    records = read_records(location) if isinstance(location, Path) else read_postgres_records(location)
     try:
-        report = replay_records(read_records(database), engine)
+        report = replay_records(records, engine)
     except (StoreError, MalformedRecord) as exc:
         raise InvalidPolicy(f"cannot read the audit log: {exc}") from None
     for call in report.changed:
