@@ -193,6 +193,10 @@ class Gateway:
         policy = self.policy.current
         return [s for s in await self.catalog.specs() if policy.may_list(principal, s.connector, s.name)]
 
+    def may_need_approval(self, principal: Principal, spec: ToolSpec) -> bool:
+        """Whether the policy in force could hold some call of `spec` by `principal` for people."""
+        return self.policy.current.may_need_approval(principal, spec.connector, spec.name)
+
     async def record_auth_failure(self, reason: str, conn: HTTPConnection) -> None:
         self.metrics.rejected_requests.labels("unauthenticated").inc()
         client = conn.client.host if conn.client else None

@@ -25,6 +25,7 @@ from mcp.shared.exceptions import MCPDeprecationWarning
 
 from gateway import __version__
 from gateway.approvals.mcp_agent import (
+    MAY_NEED_APPROVAL_META,
     STATUS_INPUT_SCHEMA,
     STATUS_TOOL,
     InvalidWait,
@@ -53,13 +54,14 @@ T = TypeVar("T")
 INSTRUCTIONS = "Governed tools: every call is authorized by policy, may wait for human approval, and is audited."
 
 
-def _tool(spec: ToolSpec, name: str) -> types.Tool:
+def _tool(spec: ToolSpec, name: str, may_need_approval: bool) -> types.Tool:
     return types.Tool(
         name=name,
         title=spec.title,
         description=spec.description,
         input_schema=dict(spec.input_schema),
         annotations=types.ToolAnnotations(read_only_hint=True) if spec.read_only else None,
+        _meta={MAY_NEED_APPROVAL_META: may_need_approval},
     )
 
 
@@ -120,8 +122,10 @@ def build_mcp_server(gateway: Gateway, sessions: AgentSessions) -> Server:
     async def list_tools(
         ctx: ServerRequestContext, params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
-        specs = await gateway.tools_for(principal(ctx))
-        tools = [*(_tool(s, names.shown(s.connector, s.name)) for s in specs), status_tool()]
+        who = principal(ctx)
+        specs = await gateway.tools_for(who)
+        shown = (_tool(s, names.shown(s.connector, s.name), gateway.may_need_approval(who, s)) for s in specs)
+        tools = [*shown, status_tool()]
         page, cursor = paginate(tools, params, settings.page_size)
         return types.ListToolsResult(tools=page, next_cursor=cursor)
 

@@ -71,8 +71,9 @@ class RestFrontDoor:
         self.idempotency = idempotency or IdempotencyStore()
 
     async def list_tools(self, request: Request) -> Response:
-        specs = await self.gateway.tools_for(principal_of(request.scope))
-        return JSONResponse({"tools": [tool_summary(s) for s in specs]})
+        who = principal_of(request.scope)
+        specs = await self.gateway.tools_for(who)
+        return JSONResponse({"tools": [tool_summary(s, self.gateway.may_need_approval(who, s)) for s in specs]})
 
     async def openapi(self, request: Request) -> Response:
         specs = await self.gateway.tools_for(principal_of(request.scope))
