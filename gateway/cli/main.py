@@ -69,7 +69,7 @@ def demo(config_path: str, port: int | None) -> None:
     from gateway.demo import run_demo
 
     config = _with_address(_load(config_path), None, port)
-    _run_reporting_startup_errors(run_demo(config))
+    _run_reporting_startup_errors(run_demo(config, config_path))
 
 
 def _run_reporting_startup_errors(main: Coroutine[Any, Any, None]) -> None:
