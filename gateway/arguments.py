@@ -21,10 +21,14 @@ class ArgumentLimits(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    max_depth: int = Field(32, ge=1, le=200, description="Deepest nesting of objects and arrays in a call's arguments.")
-    max_keys: int = Field(10_000, ge=1, description="Object keys at every depth of a call's arguments, in all.")
+    max_depth: int = Field(
+        default=32, ge=1, le=200, description="Deepest nesting of objects and arrays in a call's arguments."
+    )
+    max_keys: int = Field(default=10_000, ge=1, description="Object keys at every depth of a call's arguments, in all.")
     max_bytes: int = Field(
-        1_048_576, ge=1024, description="Size of a call's arguments as compact UTF-8 JSON (escapes not counted)."
+        default=1_048_576,
+        ge=1024,
+        description="Size of a call's arguments as compact UTF-8 JSON (escapes not counted).",
     )
 
 
