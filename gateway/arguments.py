@@ -8,7 +8,7 @@ with an error that says which limit was crossed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -28,7 +28,7 @@ class ArgumentLimits(BaseModel):
     max_bytes: int = Field(
         default=1_048_576,
         ge=1024,
-        description="Size of a call's arguments as compact UTF-8 JSON (escapes not counted).",
+        description="Size of a call's arguments as compact JSON, in characters (a number counts 8).",
     )
 
 
@@ -38,39 +38,53 @@ class ArgumentsOverLimit(InvalidArguments):
     status = 400
 
 
-def _scalar_size(value: Any) -> int:
-    if isinstance(value, str):
-        return len(value.encode("utf-8", "surrogatepass")) + 2
-    return len(str(value)) if value is not None else 4
+#: What a number, boolean or null counts toward `max_bytes` (the longest double is 24).
+_SCALAR_SIZE = 8
+_SCALARS = frozenset({int, float, bool, type(None)})
 
 
 def check_arguments(arguments: Mapping[str, Any], limits: ArgumentLimits) -> None:
-    """Raise ArgumentsOverLimit when `arguments` is deeper, wider or bigger than `limits`."""
-    keys = 0
-    size = 0
-    stack: list[tuple[Any, int]] = [(arguments, 1)]
-    while stack:
-        value, depth = stack.pop()
-        if isinstance(value, Mapping | list | tuple):
-            if depth > limits.max_depth:
-                raise ArgumentsOverLimit(
-                    f"invalid arguments: nested deeper than {limits.max_depth} levels (arguments.max_depth)"
-                )
-            size += 2 + max(len(value) - 1, 0)
-            if isinstance(value, Mapping):
-                keys += len(value)
-                size += sum(_scalar_size(str(k)) + 1 for k in value)
-                stack.extend((v, depth + 1) for v in value.values())
-            else:
-                stack.extend((v, depth + 1) for v in value)
-        else:
-            size += _scalar_size(value)
-        if keys > limits.max_keys:
-            raise ArgumentsOverLimit(f"invalid arguments: more than {limits.max_keys} keys (arguments.max_keys)")
-        if size > limits.max_bytes:
+    """Raise ArgumentsOverLimit when `arguments` is deeper, wider or bigger than `limits`.
+
+    Level by level, never recursive: the depth check stops a 10,000-deep array at its
+    33rd level, the key count before a huge object's values are looked at."""
+    keys = size = depth = 0
+    level: list[Any] = [arguments]
+    while level:
+        depth += 1
+        if depth > limits.max_depth:
             raise ArgumentsOverLimit(
-                f"invalid arguments: larger than {limits.max_bytes} bytes as JSON (arguments.max_bytes)"
+                f"invalid arguments: nested deeper than {limits.max_depth} levels (arguments.max_depth)"
             )
+        below: list[Any] = []
+        for container in level:
+            children: Iterable[Any]
+            if type(container) is dict or (type(container) is not list and isinstance(container, Mapping)):
+                keys += len(container)
+                if keys > limits.max_keys:
+                    raise ArgumentsOverLimit(
+                        f"invalid arguments: more than {limits.max_keys} keys (arguments.max_keys)"
+                    )
+                size += sum(len(key) for key in container) + 4 * len(container) + 1  # "key":value,
+                children = container.values()
+            else:
+                size += len(container) + 1
+                children = container
+            for child in children:
+                kind = type(child)
+                if kind is str:
+                    size += len(child) + 2
+                elif kind in _SCALARS:
+                    size += _SCALAR_SIZE
+                elif kind is dict or kind is list or isinstance(child, Mapping | list | tuple):
+                    below.append(child)
+                else:
+                    size += _SCALAR_SIZE
+            if size > limits.max_bytes:
+                raise ArgumentsOverLimit(
+                    f"invalid arguments: larger than {limits.max_bytes} characters as JSON (arguments.max_bytes)"
+                )
+        level = below
 
 
 def within_limits(arguments: Mapping[str, Any], limits: ArgumentLimits) -> bool:

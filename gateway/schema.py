@@ -9,8 +9,9 @@ as JSON Schema 2020-12 recommends. Translating patterns into Python's dialect in
 would mean parsing them (`$` inside a class, `\\$`, `(?<name>)`, `\\u{...}`, lookbehind
 rules): a second regex parser to get right, where the engine gets the semantics for free.
 
-`multipleOf` runs on decimals: as binary floats, 9999.99 / 0.01 is 999998.9999999999, so
-jsonschema refuses a valid amount, and some amounts with too many decimals pass.
+`multipleOf` runs on decimals, on the number as written: in binary floats 19.99 / 0.01 is
+1998.9999999999998, so jsonschema refuses 19.99, 4.35 or 0.07 EUR as "not a multiple of
+0.01" while 9999.99 happens to pass.
 """
 
 from __future__ import annotations

@@ -85,5 +85,5 @@ async def test_limits_are_configurable(echo_upstream, start_gateway) -> None:
     assert too_deep.status_code == too_many.status_code == too_big.status_code == 400
     assert "nested deeper than 3 levels" in too_deep.json()["detail"]
     assert "more than 50 keys (arguments.max_keys)" in too_many.json()["detail"]
-    assert "larger than 2048 bytes" in too_big.json()["detail"]
+    assert "larger than 2048 characters" in too_big.json()["detail"]
     assert fine.status_code == 422 and "'extra' was unexpected" in fine.json()["detail"], fine.text

@@ -1,7 +1,7 @@
 """Attack (#11 finding 7): `"EUR\\n"` and `"0000100001\\n"` passed `^...$` patterns (Python's
 `$` matches before a trailing newline) and reached SAP; 9999.999 EUR passed schema and
 policy. Patterns now follow ECMA-262 and amounts carry `multipleOf` (checked exactly,
-so 9999.99 passes 0.01 where binary floats would refuse it) — in the stubs' schemas and
+so 19.99 passes 0.01 where binary floats refuse it) — in the stubs' schemas and
 in what the OpenAPI import keeps."""
 
 from __future__ import annotations
@@ -65,14 +65,17 @@ async def test_forged_order_is_refused_before_sap(
     assert _writes(sap[1]) == []
 
 
-async def test_an_amount_with_cents_reaches_sap(sap_gateway: RunningGateway, sap: tuple[str, Starlette]) -> None:
-    # 9999.99 / 0.01 is 999998.9999999999 in binary floats: an exact check must still pass it.
+@pytest.mark.parametrize("amount", [9999.99, 19.99, 4.35, 0.07])
+async def test_an_amount_with_cents_reaches_sap(
+    sap_gateway: RunningGateway, sap: tuple[str, Starlette], amount: float
+) -> None:
+    # 19.99 / 0.01 is 1998.9999999999998 in binary floats: only an exact check passes it.
     token = sap_gateway.token("buyer-bot", roles=("procurement-agent",))
     async with connect(sap_gateway.mcp_url, token) as client:
-        result = await client.call_tool("sap.create_purchase_order", {**ORDER, "amount": 9999.99})
+        result = await client.call_tool("sap.create_purchase_order", {**ORDER, "amount": amount})
     assert not result.is_error, result.content[0].text
     (write,) = _writes(sap[1])
-    assert write.json()["NetAmount"] == "9999.99"
+    assert write.json()["NetAmount"] == str(amount)
 
 
 def _payments_api() -> Starlette:
