@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from gateway.policy.errors import PolicyError
+from gateway.policy.errors import PolicyError, Problem
 from gateway.policy.files import MODEL_FILE, PolicyFiles, read_policy_files
 from gateway.policy.model import check_model
-from gateway.policy.rules import RoleLink, Rule, check_role_graph, check_unique, parse_rule_file
+from gateway.policy.rules import RoleLink, Rule, check_role_graph, check_unique, parse_rule_rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,14 +30,18 @@ def load_policy(directory: Path) -> Policy:
         check_model(MODEL_FILE, files.texts[MODEL_FILE])
         rules: list[Rule] = []
         links: list[RoleLink] = []
+        problems: list[Problem] = []
         for name in files.rule_files:
-            file_rules, file_links = parse_rule_file(name, files.texts[name], len(rules))
+            file_rules, file_links, file_problems = parse_rule_rows(name, files.texts[name], len(rules))
             rules.extend(file_rules)
             links.extend(file_links)
+            problems.extend(file_problems)
+        if problems:
+            raise PolicyError.of(problems)
         if not rules:
             raise PolicyError(f"{', '.join(files.rule_files)}: no p rows: every call would be denied")
         check_unique(rules, links)
         check_role_graph(links)
     except PolicyError as exc:
-        raise PolicyError(str(exc), files.file_hashes) from None
+        raise PolicyError(str(exc), files.file_hashes, exc.problems) from None
     return Policy(files=files, rules=tuple(rules), links=tuple(links))

@@ -38,43 +38,43 @@ def edits(directory: Path) -> dict[str, tuple[Callable[[], None], str]]:
     return {
         "P typo": (
             lambda: append(policy, "P, tester, *, echo.*, deny, true, -\n"),
-            f"{next_line}: unknown line type 'P'",
+            f"{next_line}:1: unknown line type 'P'",
         ),
         "unknown ptype": (
             lambda: append(policy, "p2, a, *, t.x, allow, true, -\n"),
-            f"{next_line}: unknown line type 'p2'",
+            f"{next_line}:1: unknown line type 'p2'",
         ),
         "too few columns": (
             lambda: append(policy, "p, tester, *, echo.*, deny\n"),
-            f"{next_line}: p row has 4 columns, expected 6",
+            f"{next_line}:1: p row has 4 columns, expected 6",
         ),
         "g row without tenant": (
             lambda: append(directory / "roles.csv", "g, a, b\n"),
-            f"roles.csv:{line_count(directory / 'roles.csv') + 1}: g row has 2 columns, expected 3",
+            f"roles.csv:{line_count(directory / 'roles.csv') + 1}:1: g row has 2 columns, expected 3",
         ),
         "condition syntax": (
             lambda: append(policy, "p, a, *, t.x, allow, r.args.amount >, -\n"),
-            f"{next_line}: condition 'r.args.amount >' does not parse",
+            f"{next_line}:22: condition 'r.args.amount >' does not parse",
         ),
         "condition calls a function": (
             lambda: append(policy, "p, a, *, t.x, allow, len(r.args.x) > 1, -\n"),
-            f"{next_line}: condition 'len(r.args.x) > 1': 'len(r.args.x)' is not allowed",
+            f"{next_line}:22: condition 'len(r.args.x) > 1': 'len(r.args.x)' is not allowed",
         ),
         "unknown context key": (
             lambda: append(policy, "p, a, *, t.x, allow, r.ctx.hours < 5, -\n"),
-            f"{next_line}: condition 'r.ctx.hours < 5': 'r.ctx.hours': unknown context value",
+            f"{next_line}:22: condition 'r.ctx.hours < 5': 'r.ctx.hours': unknown context value",
         ),
         "unbalanced bracket": (
             lambda: append(policy, "p, a, *, t.x, allow, r.args.c in ('EUR', -\n"),
-            f"{next_line}: unbalanced brackets",
+            f"{next_line}:1: unbalanced brackets",
         ),
         "bad decision": (
             lambda: append(policy, "p, a, *, t.x, review, true, -\n"),
-            f"{next_line}: decision 'review' must be allow, deny or approve",
+            f"{next_line}:15: decision 'review' must be allow, deny or approve",
         ),
         "approve without approvers": (
             lambda: append(policy, "p, a, *, t.x, approve, true, -\n"),
-            f"{next_line}: approval column '-' must read 'COUNT ROLE [TTL]'",
+            f"{next_line}:30: approval column '-' must read 'COUNT ROLE [TTL]'",
         ),
         "duplicate row": (lambda: append(policy, TESTER_RULE + "\n"), f"{next_line}: repeats the row at policy.csv:45"),
         "role cycle": (
@@ -171,7 +171,7 @@ async def test_watch_applies_good_edits_and_reports_bad_ones(policy_dir: Path) -
         bad_line = line_count(policy_dir / "policy.csv") + 1
         append(policy_dir / "policy.csv", "p, tester, *, echo.shout, deny\n")
         bad = await asyncio.wait_for(results.get(), 10)
-        assert not bad.ok and f"policy.csv:{bad_line}: p row has 4 columns" in (bad.error or "")
+        assert not bad.ok and f"policy.csv:{bad_line}:1: p row has 4 columns" in (bad.error or "")
         assert holder.current.version == good.version
     finally:
         stop.set()
