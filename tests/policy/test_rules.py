@@ -123,7 +123,8 @@ def test_every_bad_row_is_reported_at_once_with_its_column() -> None:
     with pytest.raises(PolicyError) as caught:
         parse_rule_file("x.csv", text, 0)
     assert caught.value.problems == (
-        "x.csv:1:36: condition 'r.args.amount = 5' does not parse: invalid syntax (compare with '==', not '=' or '===')",
+        "x.csv:1:36: condition 'r.args.amount = 5' does not parse: invalid syntax"
+        " (compare with '==', not '=' or '===')",
         "x.csv:3:15: decision 'review' must be allow, deny or approve",
         "x.csv:4:1: g row has 2 columns, expected 3: member, role, dom",
     )
