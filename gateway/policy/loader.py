@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,3 +47,21 @@ def load_policy(directory: Path) -> Policy:
     except PolicyError as exc:
         raise PolicyError(str(exc), files.file_hashes, exc.problems) from None
     return Policy(files=files, rules=tuple(rules), links=tuple(links))
+
+
+def check_approver_roles(policy: Policy, configured: Collection[str]) -> None:
+    """Every approve rule names a role someone can hold: a configured approver role or one
+    that `g` rows grant. PolicyError listing each rule that does not, with a suggestion."""
+    known = sorted({*configured, *(link.role for link in policy.links)})
+    problems = []
+    for rule in policy.rules:
+        if rule.approver_role is None or rule.approver_role in known:
+            continue
+        close = difflib.get_close_matches(rule.approver_role, known, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        problems.append(
+            f"{rule.location}: approver role {rule.approver_role!r} is neither in approvals.approver_roles"
+            f" nor granted by any g row, so nobody could approve these calls{hint}"
+        )
+    if problems:
+        raise PolicyError.of(problems, policy.files.file_hashes)
