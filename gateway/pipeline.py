@@ -307,6 +307,7 @@ def _decision_record(decision: Decision) -> dict[str, Any]:
         "policy_version": decision.policy_version,
         "approvals_required": decision.approvals_required,
         "approver_role": decision.approver_role,
+        "unevaluable": list(decision.unevaluable),
     }
 
 
