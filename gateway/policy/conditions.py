@@ -104,6 +104,8 @@ def casbin_to_python(text: str) -> str:
 def _syntax_hint(text: str, index: int) -> str:
     """A suggestion for the commonest slips at `index` of the condition text."""
     rest = text[index:]
+    if rest.startswith(("=>", "=<")):
+        return f" (write '{rest[1]}=', not '{rest[:2]}')"
     if rest.startswith("===") or (rest.startswith("=") and not rest.startswith("==")):
         return " (compare with '==', not '=' or '===')"
     if rest[:1] in ("'", '"') or text.count("'") % 2 or text.count('"') % 2:
@@ -225,10 +227,11 @@ def compile_condition(text: str) -> Condition:
     python = spelled.strip()
     if not python:
         raise ConditionError("condition is empty (write `true` for none)")
+    leading = len(spelled) - len(spelled.lstrip())
     try:
-        tree = ast.parse(spelled, mode="eval")
+        tree = ast.parse(python, mode="eval")
     except SyntaxError as exc:
-        index = origin[min(max((exc.offset or 1) - 1, 0), len(origin) - 1)]
+        index = origin[min(leading + max((exc.offset or 1) - 1, 0), len(origin) - 1)]
         raise ConditionError(
             f"condition {text!r} does not parse: {exc.msg}{_syntax_hint(text, index)}", column=index + 1
         ) from exc
