@@ -31,7 +31,8 @@ async def sap_gateway(start_gateway: GatewayFactory) -> AsyncIterator[RunningGat
     app: Starlette = sap_stub.create_app(username="gateway", password="s3cret")
     async with running(app) as url:
         stanza = {"kind": "sap", "url": url + SERVICE, "username": "gateway", "password": "s3cret"}
-        approvals = {"approver_roles": ["finance-approver"], "max_hold_seconds": 30}
+        roles = ["approver", "finance-approver", "hr-approver", "supervisor", "support-supervisor"]
+        approvals = {"approver_roles": roles, "max_hold_seconds": 30}
         async with start_gateway({"sap": stanza}, approvals=approvals) as gw:
             yield gw
 
