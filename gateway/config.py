@@ -336,12 +336,23 @@ def _key_path(error: jsonschema.ValidationError) -> str:
     return ".".join(str(p) for p in error.absolute_path) or "(top level)"
 
 
+_SECRET_KEY = re.compile(r"secret|password|passwd|token|api_key|private_key", re.IGNORECASE)
+
+
 def _describe(error: jsonschema.ValidationError) -> str:
     if error.validator == "additionalProperties":
         return f"{_key_path(error)}: {error.message}"
     if error.validator == "required":
         return f"{_key_path(error)}: {error.message}"
-    return f"{_key_path(error)}: invalid value {error.instance!r}: {error.message}"
+    return invalid_value(_key_path(error), error)
+
+
+def invalid_value(where: str, error: jsonschema.ValidationError) -> str:
+    """`where: invalid value ...: why`, never quoting the value of a secret-like key."""
+    if error.path and _SECRET_KEY.search(str(error.path[-1])):
+        # jsonschema's message quotes the value too: a secret stays out of terminals and logs.
+        return f"{where}: invalid value (not shown: a secret): fails {error.validator} {error.validator_value!r}"
+    return f"{where}: invalid value {error.instance!r}: {error.message}"
 
 
 def _apply_env(raw: dict[str, Any], environ: Mapping[str, str]) -> None:

@@ -31,7 +31,8 @@ def echo_json(value: Any, *, indent: int | None = None) -> None:
 
 
 class InertError(click.ClickException):
-    """A CLI error whose message may quote outside text (a server's detail, a name)."""
+    """A CLI error whose message may quote outside text (a server's detail, a name); its
+    own lines stay lines (a policy's problems, one per line)."""
 
     def __init__(self, message: str) -> None:
-        super().__init__(inert(message))
+        super().__init__(inert(message, block=True))
