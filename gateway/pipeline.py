@@ -198,6 +198,8 @@ class Pipeline:
     def _submit_received(self, call: ToolCall) -> tuple[asyncio.Future[AuditRecord], str | InvalidArguments]:
         """Queue the received record; returns the digest of the arguments, or the refusal
         when they have no canonical JSON form (and so can be neither recorded nor forwarded)."""
+        redacted: dict[str, Any] | None
+        arguments_digest: str | InvalidArguments
         try:
             redacted, arguments_digest = self.audit.redact(call.arguments)
         except CanonicalizationError as exc:

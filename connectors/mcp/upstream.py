@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 #: What an upstream says changed besides its tools.
-_CHANGE_KINDS = {
+_CHANGE_KINDS: dict[type[Any], str] = {
     mcp_types.PromptListChangedNotification: "prompts",
     mcp_types.ResourceListChangedNotification: "resources",
 }
@@ -324,7 +324,7 @@ class McpConnector:
         items: list[Any] = []
         cursor: str | None = None
         while True:
-            page = await self._request(what, lambda c, cursor=cursor: fetch(c, cursor))
+            page = await self._request(what, _page_of(fetch, cursor))
             items.extend(getattr(page, field))
             cursor = page.next_cursor
             if not cursor:
@@ -375,3 +375,10 @@ class McpConnector:
         if self._connected.is_set():
             return Health(True, "connected")
         return Health(False, self._last_error)
+
+
+def _page_of(
+    fetch: Callable[[Client, str | None], Awaitable[Any]], cursor: str | None
+) -> Callable[[Client], Awaitable[Any]]:
+    """The request for one page, bound to its cursor now (not when the loop has moved on)."""
+    return lambda client: fetch(client, cursor)
