@@ -12,9 +12,10 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway import telemetry
@@ -69,15 +70,22 @@ def build_app(gateway: Gateway) -> Starlette:
 
 
 class _Served:
-    """The app of the gateway the lifespan opened (none before it has)."""
+    """The app of the gateway `create_app`'s lifespan opened (None outside it)."""
 
     app: ASGIApp | None = None
 
+
+class _ToServed:
+    """Middleware: requests go to the served app; the lifespan, and any request while
+    there is none, to the app it wraps."""
+
+    def __init__(self, app: ASGIApp, served: _Served) -> None:
+        self.app = app
+        self.served = served
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.app is None:
-            await PlainTextResponse("the gateway is starting", status_code=503)(scope, receive, send)
-            return
-        await self.app(scope, receive, send)
+        served = self.served.app
+        await (self.app if scope["type"] == "lifespan" or served is None else served)(scope, receive, send)
 
 
 def create_app(config: GatewayConfig) -> Starlette:
@@ -95,4 +103,4 @@ def create_app(config: GatewayConfig) -> Starlette:
             served.app = None
             await gateway.close()
 
-    return Starlette(routes=[Mount("", app=served)], lifespan=lifespan)
+    return Starlette(middleware=[Middleware(_ToServed, served=served)], lifespan=lifespan)

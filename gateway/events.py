@@ -67,8 +67,9 @@ class PolicyReloaded:
     trigger: str
 
 
-#: Every event the bus carries (LISTING_KINDS: the kinds of ListingChanged).
+#: Every event the bus carries.
 Event = ToolsChanged | ListingChanged | ResourceUpdated | PolicyReloaded
+#: The kinds a ListingChanged may name.
 LISTING_KINDS = ("tools", "prompts", "resources")
 E = TypeVar("E", ToolsChanged, ListingChanged, ResourceUpdated, PolicyReloaded)
 

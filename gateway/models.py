@@ -68,7 +68,15 @@ class ToolSpec:
 
 class RequestKind(enum.StrEnum):
     """What a request asks of a backend on an agent's behalf. Every kind takes the same path
-    (validate, decide, forward, audit); only a tool call may wait for approval."""
+    (validate, decide, forward, audit); only a tool call may wait for approval.
+
+    Policy decides each kind but tools under a prefix: `prompts/echo.greet`,
+    `resources/echo.test://static-text`, and for an upstream asking the agent during a
+    call, `sampling/echo.TOOL` or `elicitation/echo.TOOL`. Casbin's glob `*` never crosses
+    `/`, so rules written for tools (`echo.*`, `*`) grant nothing else by accident: each
+    kind is allowed on its own. A completion is decided as the prompt or resource template
+    it completes (what may not be got may not be completed either).
+    """
 
     TOOL = "tool"
     PROMPT = "prompt"
@@ -104,6 +112,12 @@ _NAMESPACES: dict[RequestKind, str | None] = {
     RequestKind.SAMPLING: "sampling",
     RequestKind.ELICITATION: "elicitation",
 }
+
+
+def policy_connector(kind: RequestKind, connector: str) -> str:
+    """The connector part of the policy object: `conn`, or `prompts/conn` and the like."""
+    namespace = kind.namespace
+    return connector if namespace is None else f"{namespace}/{connector}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,9 +182,7 @@ class ToolCall:
 
     @property
     def policy_connector(self) -> str:
-        """The connector part of the policy object: `conn`, or `prompts/conn` and the like."""
-        namespace = self.kind.namespace
-        return self.connector if namespace is None else f"{namespace}/{self.connector}"
+        return policy_connector(self.kind, self.connector)
 
     @property
     def policy_object(self) -> str:

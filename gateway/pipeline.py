@@ -311,7 +311,6 @@ class Pipeline:
     async def _send(self, call: ToolCall, send: Send[T], *, read_only: bool) -> T:
         """Forward through the connector's resilience wrapper (deadline, concurrency limit,
         circuit), with the forwarded mark and the outcome in the audit log."""
-        connector = self.catalog.connectors[call.connector]
         timeout = self.timeouts.get(call.connector, 30.0)
         # The decision is durable already; the forwarded mark rides the outcome's commit.
         forwarded = self.audit.submit("call.forwarded", {"connector": call.connector, "tool": call.tool}, call.call_id)
@@ -320,14 +319,7 @@ class Pipeline:
         result: T | None = None
         try:
             with stage:
-                result = await (
-                    # The agent is asked, not the backend: the upstream's own call (which holds
-                    # a slot of its connector) bounds the wait, and the agent's answer says
-                    # nothing of the backend's health.
-                    send(connector)
-                    if call.kind.asks_agent
-                    else connector.send(send, timeout=timeout, read_only=read_only, what=call.policy_object)
-                )
+                result = await self._reach(call, send, read_only, timeout)
         except BackendTimeout:
             error = f"backend {call.connector!r} did not answer within {timeout:g} s"
             raise BackendTimedOut(error) from None
@@ -343,6 +335,19 @@ class Pipeline:
         finally:
             await self._record_outcome(call, forwarded, _answer(result), error, stage.seconds)
         return result
+
+    async def _reach(self, call: ToolCall, send: Send[T], read_only: bool, timeout: float) -> T:
+        connector = self.catalog.connectors[call.connector]
+        if not call.kind.asks_agent:
+            return await connector.send(send, timeout=timeout, read_only=read_only, what=call.policy_object)
+        # The agent is asked, not the backend: not through the backend's wrapper, whose slot
+        # the asking upstream call already holds, and whose circuit the agent's answer says
+        # nothing about; under the same deadline.
+        try:
+            async with asyncio.timeout(timeout):
+                return await send(connector)
+        except TimeoutError:
+            raise BackendTimedOut(f"the agent did not answer within {timeout:g} s") from None
 
     async def _record_outcome(
         self,

@@ -23,7 +23,7 @@ from gateway.audit.postgres_store import is_postgres_url
 from gateway.auth_gate import Authenticator
 from gateway.catalog import Catalog
 from gateway.config import ApprovalSettings, GatewayConfig
-from gateway.events import EventBus, ListingChanged, PolicyReloaded, ToolsChanged
+from gateway.events import LISTING_KINDS, EventBus, ListingChanged, PolicyReloaded, ToolsChanged
 from gateway.identity import TokenVerifier
 from gateway.metrics import Metrics
 from gateway.models import Principal, ToolSpec
@@ -154,7 +154,7 @@ class Gateway:
         self.metrics.policy_reloaded("success" if result.ok else "failure", result.active_version)
         if result.ok:
             # What agents may list follows the policy: tell them to list again.
-            for kind in ("tools", "prompts", "resources"):
+            for kind in LISTING_KINDS:
                 self.events.publish(ListingChanged(kind))
         await self.audit.append(
             "policy.reloaded" if result.ok else "policy.reload_failed",

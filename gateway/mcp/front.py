@@ -11,10 +11,11 @@ messages reach it (gateway.relay), and the agent's cancel cancels the upstream r
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import mcp_types as types
 from mcp import MCPError
@@ -52,6 +53,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+H = TypeVar("H", bound=Callable[..., Awaitable[Any]])
 INSTRUCTIONS = "Governed tools: every call is authorized by policy, may wait for human approval, and is audited."
 
 
@@ -110,14 +112,28 @@ class _GatewayServer(Server):
         return super().create_initialization_options(notification_options or changes, *args, **kwargs)
 
 
-def _refused(exc: CallRefused) -> MCPError:
-    """A refusal of a request whose result has no isError (anything but a tool call)."""
-    if isinstance(exc, UnknownTool):
-        return MCPError(types.INVALID_PARAMS, exc.message)
-    return MCPError(types.INVALID_REQUEST if exc.status < 500 else types.INTERNAL_ERROR, exc.message)
+def _refusals_as_errors(handler: H) -> H:
+    """For requests whose result has no isError (all but tools/call), a refusal is a
+    JSON-RPC error: invalid params for an unknown name, invalid request for a refusal."""
+
+    @functools.wraps(handler)
+    async def handle(*args: Any) -> Any:
+        try:
+            return await handler(*args)
+        except UnknownTool as exc:
+            raise MCPError(types.INVALID_PARAMS, exc.message) from None
+        except CallRefused as exc:
+            code = types.INVALID_REQUEST if exc.status < 500 else types.INTERNAL_ERROR
+            raise MCPError(code, exc.message) from None
+
+    return cast(H, handle)
 
 
 class McpFrontDoor:
+    """Shaped like `gateway.rest.routes.RestFrontDoor`: built from the gateway, one handler
+    per MCP method, `routes()` for the app's route table (plus `running()` for the SDK's
+    session manager). It holds no governance: each request becomes a `ToolCall`."""
+
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
         self.settings = gateway.config.frontdoors
@@ -180,11 +196,8 @@ class McpFrontDoor:
         )
 
     async def _request(self, call: ToolCall, ask: Callable[[McpUpstream], Awaitable[T]]) -> T:
-        """Any request but a tool call, through the pipeline; refusals are JSON-RPC errors."""
-        try:
-            return await self.gateway.pipeline.request(call, upstream_request(ask))
-        except CallRefused as exc:
-            raise _refused(exc) from None
+        """Any request to an upstream but a tool call, through the pipeline."""
+        return await self.gateway.pipeline.request(call, upstream_request(ask))
 
     async def list_tools(
         self, ctx: ServerRequestContext, params: types.PaginatedRequestParams | None
@@ -244,13 +257,11 @@ class McpFrontDoor:
         page, cursor = paginate(prompts, params, self.settings.page_size)
         return types.ListPromptsResult(prompts=page, next_cursor=cursor)
 
+    @_refusals_as_errors
     async def get_prompt(
         self, ctx: ServerRequestContext, params: types.GetPromptRequestParams
     ) -> types.GetPromptResult:
-        try:
-            connector, prompt = self.upstreams.prompt(params.name)
-        except UnknownTool as exc:
-            raise _refused(exc) from None
+        connector, prompt = self.upstreams.prompt(params.name)
         arguments = params.arguments or {}
         call = self._call(ctx, RequestKind.PROMPT, connector, prompt, arguments)
         return await self._request(call, lambda upstream: upstream.get_prompt(prompt, arguments))
@@ -270,12 +281,10 @@ class McpFrontDoor:
         return types.ListResourceTemplatesResult(resource_templates=page, next_cursor=cursor)
 
     async def _resource_call(self, ctx: ServerRequestContext, kind: RequestKind, uri: str) -> ToolCall:
-        try:
-            connector = await self.upstreams.route(uri)
-        except UnknownTool as exc:
-            raise _refused(exc) from None
+        connector = await self.upstreams.route(uri)
         return self._call(ctx, kind, connector, uri, {"uri": uri})
 
+    @_refusals_as_errors
     async def read_resource(
         self, ctx: ServerRequestContext, params: types.ReadResourceRequestParams
     ) -> types.ReadResourceResult:
@@ -283,6 +292,7 @@ class McpFrontDoor:
         call = await self._resource_call(ctx, RequestKind.RESOURCE, uri)
         return await self._request(call, lambda upstream: upstream.read_resource(uri))
 
+    @_refusals_as_errors
     async def subscribe(self, ctx: ServerRequestContext, params: types.SubscribeRequestParams) -> types.EmptyResult:
         uri, session = str(params.uri), ctx.session
         call = await self._resource_call(ctx, RequestKind.SUBSCRIBE, uri)
@@ -294,6 +304,7 @@ class McpFrontDoor:
         await self._request(call, subscribe)
         return types.EmptyResult()
 
+    @_refusals_as_errors
     async def unsubscribe(self, ctx: ServerRequestContext, params: types.UnsubscribeRequestParams) -> types.EmptyResult:
         uri = str(params.uri)
         if self.sessions.unsubscribe(ctx.session, uri):  # the last one leaves: release the upstream's
@@ -301,25 +312,19 @@ class McpFrontDoor:
             await self._request(call, lambda upstream: upstream.unsubscribe_resource(uri))
         return types.EmptyResult()
 
+    @_refusals_as_errors
     async def complete(self, ctx: ServerRequestContext, params: types.CompleteRequestParams) -> types.CompleteResult:
         """Completion hints for an argument of a prompt or resource template, decided as
         that prompt or template is: what may not be got may not be completed either."""
         ref = params.ref
-        try:
-            if isinstance(ref, types.PromptReference):
-                kind, (connector, item) = RequestKind.PROMPT_COMPLETION, self.upstreams.prompt(ref.name)
-                upstream_ref: types.PromptReference | types.ResourceTemplateReference = ref.model_copy(
-                    update={"name": item}
-                )
-            else:
-                kind, connector, item = (
-                    RequestKind.RESOURCE_COMPLETION,
-                    await self.upstreams.route_template(ref.uri),
-                    ref.uri,
-                )
-                upstream_ref = ref
-        except UnknownTool as exc:
-            raise _refused(exc) from None
+        if isinstance(ref, types.PromptReference):
+            kind, (connector, item) = RequestKind.PROMPT_COMPLETION, self.upstreams.prompt(ref.name)
+            upstream_ref: types.PromptReference | types.ResourceTemplateReference = ref.model_copy(
+                update={"name": item}
+            )
+        else:
+            kind, item, upstream_ref = RequestKind.RESOURCE_COMPLETION, ref.uri, ref
+            connector = await self.upstreams.route_template(ref.uri)
         argument = {"name": params.argument.name, "value": params.argument.value}
         context = params.context.arguments if params.context is not None else None
         call = self._call(ctx, kind, connector, item, {"argument": argument, "context": context})

@@ -21,8 +21,8 @@ import mcp_types as types
 from connectors.base import BackendError, Connector
 from connectors.resilience import ResilientConnector
 from gateway.errors import UnknownTool
-from gateway.models import Principal
-from gateway.naming import PROMPTS, RESOURCES, AgentNames, policy_connector
+from gateway.models import Principal, RequestKind, policy_connector
+from gateway.naming import AgentNames
 from gateway.pipeline import Send
 from gateway.policy import PolicyHolder
 
@@ -114,28 +114,28 @@ class Upstreams:
             items.extend((connector.name, item) for item in result)
         return items
 
-    def _visible(self, principal: Principal, kind: str, connector: str, name: str) -> bool:
+    def _visible(self, principal: Principal, kind: RequestKind, connector: str, name: str) -> bool:
         return self.policy.current.may_list(principal, policy_connector(kind, connector), name)
 
     async def prompts(self, principal: Principal) -> list[types.Prompt]:
         return [
             prompt.model_copy(update={"name": self.names.shown(connector, prompt.name), "meta": None})
-            for connector, prompt in await self._gather(PROMPTS, lambda u: u.prompts())
-            if self._visible(principal, PROMPTS, connector, prompt.name)
+            for connector, prompt in await self._gather("prompts", lambda u: u.prompts())
+            if self._visible(principal, RequestKind.PROMPT, connector, prompt.name)
         ]
 
     async def resources(self, principal: Principal) -> list[types.Resource]:
         return [
             resource.model_copy(update={"meta": None})
-            for connector, resource in await self._gather(RESOURCES, lambda u: u.resources())
-            if self._visible(principal, RESOURCES, connector, resource.uri)
+            for connector, resource in await self._gather("resources", lambda u: u.resources())
+            if self._visible(principal, RequestKind.RESOURCE, connector, resource.uri)
         ]
 
     async def resource_templates(self, principal: Principal) -> list[types.ResourceTemplate]:
         return [
             template.model_copy(update={"meta": None})
-            for connector, template in await self._gather(RESOURCES, lambda u: u.resource_templates())
-            if self._visible(principal, RESOURCES, connector, template.uri_template)
+            for connector, template in await self._gather("resource templates", lambda u: u.resource_templates())
+            if self._visible(principal, RequestKind.RESOURCE, connector, template.uri_template)
         ]
 
     def prompt(self, name: str) -> tuple[str, str]:
@@ -149,10 +149,10 @@ class Upstreams:
         """The connector serving `uri`: the one listing it, else one whose template matches it."""
         if len(self.connectors) == 1:
             return self.connectors[0].name
-        for connector, resource in await self._gather(RESOURCES, lambda u: u.resources()):
+        for connector, resource in await self._gather("resources", lambda u: u.resources()):
             if resource.uri == uri:
                 return connector
-        for connector, template in await self._gather(RESOURCES, lambda u: u.resource_templates()):
+        for connector, template in await self._gather("resource templates", lambda u: u.resource_templates()):
             if _template_pattern(template.uri_template).fullmatch(uri):
                 return connector
         raise UnknownTool(f"unknown resource {uri!r}: no upstream lists it or a template matching it")
@@ -160,7 +160,7 @@ class Upstreams:
     async def route_template(self, template: str) -> str:
         if len(self.connectors) == 1:
             return self.connectors[0].name
-        for connector, listed in await self._gather(RESOURCES, lambda u: u.resource_templates()):
+        for connector, listed in await self._gather("resource templates", lambda u: u.resource_templates()):
             if listed.uri_template == template:
                 return connector
         raise UnknownTool(f"unknown resource template {template!r}")
