@@ -18,6 +18,7 @@ from gateway.approvals import console
 from gateway.approvals.api import routes as approval_routes
 from gateway.audit.api import routes as audit_routes
 from gateway.auth_gate import BearerAuthGate
+from gateway.incident_routes import incident_routes
 from gateway.config import GatewayConfig
 from gateway.mcp_front import build_mcp_server, build_session_manager
 from gateway.mcp_sessions import AgentSessions
@@ -47,6 +48,7 @@ def create_app(config: GatewayConfig) -> Starlette:
         # These endpoints serve stores opened by start(), so they join the routes then.
         app.router.routes.extend(audit_routes(gateway.audit, gateway.authenticate))
         app.router.routes.extend(approval_routes(gateway.approvals, gateway.authenticate))
+        app.router.routes.extend(incident_routes(gateway))
         try:
             async with manager.run():
                 yield

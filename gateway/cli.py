@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from gateway.cli_agents import agents as agent_commands
 from gateway.cli_approvals import approvals as approval_commands
 from gateway.cli_audit import audit as audit_commands
 from gateway.cli_policy import policy as policy_commands
@@ -88,10 +89,11 @@ def _run_reporting_startup_errors(main: Coroutine[Any, Any, None]) -> None:
     from gateway.audit import AuditUnavailable
     from gateway.policy import PolicyError
     from gateway.serving import ServerFailed
+    from gateway.suspensions import SuspensionError
 
     try:
         asyncio.run(main)
-    except (ConfigError, PolicyError, AuditUnavailable, ApprovalError, ServerFailed) as exc:
+    except (ConfigError, PolicyError, AuditUnavailable, ApprovalError, SuspensionError, ServerFailed) as exc:
         raise click.ClickException(f"cannot start: {exc}") from None
     except OSError as exc:
         raise click.ClickException(f"cannot start: {exc.strerror or exc} ({exc.filename or ''})") from None
@@ -173,6 +175,7 @@ def _require(token: str | None) -> str:
 main.add_command(audit_commands)
 main.add_command(policy_commands)
 main.add_command(approval_commands)
+main.add_command(agent_commands)
 
 if __name__ == "__main__":
     main()

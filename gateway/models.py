@@ -41,6 +41,15 @@ class Principal:
 
 
 @dataclass(frozen=True, slots=True)
+class Compensation:
+    """The call that takes back a write: `tool` (same connector) with each argument taken
+    from the original call by a dotted path, `arguments.NAME` or `result.A.B`."""
+
+    tool: str
+    arguments: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
 class ToolSpec:
     """One tool a connector offers, with the JSON Schema of its arguments."""
 
@@ -51,6 +60,10 @@ class ToolSpec:
     #: Safe to retry and to call while a circuit is half-open.
     read_only: bool = False
     title: str | None = None
+    #: The backend can run this tool as a test run that changes nothing (dry run).
+    simulates: bool = False
+    #: How to take back what a successful call of this tool did (undo).
+    compensation: Compensation | None = None
 
     @property
     def qualified_name(self) -> str:
@@ -76,6 +89,10 @@ class ToolCall:
     #: None waits up to the configured hold time.
     wait_seconds: float | None = None
     received_at: float = field(default_factory=time.time)
+    #: Decide and report what would happen; forward only as a backend test run.
+    dry_run: bool = False
+    #: The call id this call compensates (undo), set only by the gateway itself.
+    compensates: str | None = None
 
     @property
     def qualified_name(self) -> str:

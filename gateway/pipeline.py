@@ -20,6 +20,7 @@ from gateway.approvals.machine import approvals_count, deny_reason
 from gateway.audit.canonical import CanonicalizationError, canonical_json, sha256_hex
 from gateway.catalog import Catalog, CatalogEntry
 from gateway.errors import (
+    AgentSuspended,
     ApprovalDenied,
     ApprovalExpired,
     ApprovalPending,
@@ -38,6 +39,7 @@ from gateway.models import Approval, AuditRecord, Decision, Effect, Principal, T
 from gateway.policy import call_context
 from gateway.ratelimit import LimiterUnavailable, RateLimiter
 from gateway.relay import Relay, current_relay
+from gateway.suspensions import SuspensionService
 from gateway.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
@@ -77,8 +79,10 @@ class Pipeline:
         timeouts: Mapping[str, float],
         limiter: RateLimiter,
         approvals: ApprovalService | None = None,
+        suspensions: SuspensionService | None = None,
     ) -> None:
         self.catalog = catalog
+        self.suspensions = suspensions
         self.approvals = approvals
         self.limiter = limiter
         self.policy = policy
@@ -122,8 +126,11 @@ class Pipeline:
         are queued in order and share one group commit, so the audit costs one durable
         wait per admitted call."""
         received, arguments_digest = self._submit_received(call)
-        stage = "validate"
+        stage = "suspension"
         try:
+            if self.suspensions is not None:
+                self.suspensions.admit(call.principal)
+            stage = "validate"
             if isinstance(arguments_digest, InvalidArguments):
                 raise arguments_digest
             entry = await self._validate(call)
@@ -246,11 +253,17 @@ class Pipeline:
         try:
             # The connector's resilience wrapper holds the call to this deadline.
             with stage:
-                result = await connector.call(
+                request = connector.call(
                     entry.spec.name,
                     call.arguments,
-                    CallContext(call.call_id, call.principal, call.traceparent, timeout),
+                    CallContext(call.call_id, call.principal, call.traceparent, timeout, call.dry_run),
                 )
+                # A suspension arriving while the backend works cancels the request.
+                guard = self.suspensions
+                result = await (request if guard is None else guard.forward(call.principal, request))
+        except AgentSuspended as exc:
+            error = exc.message
+            raise
         except BackendTimeout:
             error = f"backend {call.connector!r} did not answer within {timeout:g} s"
             raise BackendTimedOut(error) from None

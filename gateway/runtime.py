@@ -28,6 +28,8 @@ from gateway.models import Principal, ToolSpec
 from gateway.pipeline import Pipeline
 from gateway.policy import PolicyHolder, ReloadResult
 from gateway.ratelimit import RateLimiter
+from gateway.suspensions import SuspensionService
+from gateway.suspensions.metrics import SuspensionMetrics
 from gateway.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
@@ -50,6 +52,8 @@ class Gateway:
     catalog: Catalog = field(init=False)
     pipeline: Pipeline = field(init=False)
     limiter: RateLimiter = field(init=False)
+    suspensions: SuspensionService = field(init=False)
+    suspension_metrics: SuspensionMetrics = field(init=False)
     connectors: list[Connector] = field(default_factory=list)
     listing_listeners: list[ListingListener] = field(default_factory=list)
     #: Told the URI of an upstream resource that changed (agents' subscriptions).
@@ -78,6 +82,7 @@ class Gateway:
             lambda: self.verifier, self.record_auth_failure, observe_seconds=self.telemetry.observer("identity")
         )
         self.limiter = RateLimiter.from_settings(self.config.limits)
+        self.suspension_metrics = SuspensionMetrics(self.metrics.registry)
 
     async def start(self) -> None:
         """Open the store and connect the backends. Idempotent: the CLI starts the gateway
@@ -93,6 +98,7 @@ class Gateway:
             database = str(self.config.resolve(database))
         approval_settings = dataclasses.replace(self.config.approvals, database=database)
         self.approvals = await ApprovalService.open(approval_settings, self.audit, metrics=self.metrics.approvals)
+        self.suspensions = await SuspensionService.open(database, self.audit, self.approvals, self.suspension_metrics)
         self.pipeline = Pipeline(
             catalog=self.catalog,
             policy=self.policy,
@@ -102,6 +108,7 @@ class Gateway:
             timeouts={s.name: s.timeout_seconds for s in self.config.connectors},
             limiter=self.limiter,
             approvals=self.approvals,
+            suspensions=self.suspensions,
         )
         self.metrics.policy_loaded(self.policy.current.version)
         self.metrics.watch_connectors(self.connectors)
@@ -127,6 +134,7 @@ class Gateway:
         for connector in self.connectors:
             await connector.close()
         await self.limiter.close()
+        await self.suspensions.close()
         await self.approvals.close()
         await self.audit.append("gateway.stopped", {"version": __version__, "config_digest": self.config_digest})
         await self.audit.close()

@@ -1,0 +1,16 @@
+"""The incident-response endpoints, joined to the app once the gateway's stores are open."""
+
+from __future__ import annotations
+
+from starlette.routing import Route
+
+from gateway.runtime import Gateway
+from gateway.suspensions.api import routes as suspension_routes
+
+
+def incident_routes(gateway: Gateway) -> list[Route]:
+    admin = gateway.config.policy.admin_role
+    reviewers = gateway.config.approvals.approver_roles
+    return [
+        *suspension_routes(gateway.suspensions, gateway.authenticate, admin, reviewers),
+    ]
