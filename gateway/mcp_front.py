@@ -34,6 +34,7 @@ from gateway.approvals.mcp_agent import (
     wait_seconds,
 )
 from gateway.auth_gate import principal_of
+from gateway.dry_run import InvalidDryRun, dry_run_from_meta
 from gateway.errors import ApprovalPending, CallRefused, UnknownTool
 from gateway.mcp_backchannel import agent_relay
 from gateway.mcp_features import McpFeatures
@@ -130,7 +131,8 @@ def build_mcp_server(gateway: Gateway, sessions: AgentSessions) -> Server:
             return await status_result(gateway.approvals, who, params.arguments or {})
         try:
             wait = wait_seconds(params.meta)
-        except InvalidWait as exc:
+            dry_run = dry_run_from_meta(params.meta)
+        except (InvalidWait, InvalidDryRun) as exc:
             raise MCPError(types.INVALID_PARAMS, str(exc)) from None
         parts = names.resolve(params.name)
         if parts is None:
@@ -149,6 +151,7 @@ def build_mcp_server(gateway: Gateway, sessions: AgentSessions) -> Server:
             front_door="mcp",
             client=_client_name(ctx),
             wait_seconds=wait,
+            dry_run=dry_run,
         )
         try:
             with relaying(agent_relay(ctx, who, parts[0], parts[1], features, sessions)):

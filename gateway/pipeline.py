@@ -19,6 +19,7 @@ from gateway.approvals import ApprovalError, ApprovalService, HoldOutcome
 from gateway.approvals.machine import approvals_count, deny_reason
 from gateway.audit.canonical import CanonicalizationError, canonical_json, sha256_hex
 from gateway.catalog import Catalog, CatalogEntry
+from gateway.dry_run import preview
 from gateway.errors import (
     AgentSuspended,
     ApprovalDenied,
@@ -98,6 +99,9 @@ class Pipeline:
         forwarding = False
         try:
             entry, decision, arguments_digest = await self._admit(call)
+            if call.dry_run:
+                outcome = "dry_run"
+                return await self._preview(call, entry, decision)
             _enforce(decision)
             held = await self._hold(call, decision, arguments_digest) if decision.effect is Effect.APPROVE else None
             if held is not None and held.action == "replay" and held.result is not None:
@@ -168,6 +172,8 @@ class Pipeline:
                 "traceparent": call.traceparent,
                 "front_door": call.front_door,
                 "client": call.client,
+                "dry_run": call.dry_run,
+                "compensates": call.compensates,
             },
             call.call_id,
         )
@@ -223,6 +229,13 @@ class Pipeline:
             raise ApprovalExpired(deny_reason(approval))
         return outcome
 
+    async def _preview(self, call: ToolCall, entry: CatalogEntry, decision: Decision) -> ToolResult:
+        """A dry run's report; tools with a backend test run are forwarded as one."""
+        simulate = (lambda: self._forward(call, entry)) if entry.spec.simulates else None
+        result, record = await preview(call, decision, simulate)
+        await self._durable(self.audit.submit("call.previewed", record, call.call_id))
+        return result
+
     async def _forward_held(self, call: ToolCall, entry: CatalogEntry, held: HoldOutcome) -> ToolResult:
         """Forward the single approved execution and store its result for every retry."""
         approval_id = held.approval.approval_id
@@ -246,7 +259,10 @@ class Pipeline:
         connector = self.catalog.connectors[call.connector]
         timeout = self.timeouts.get(call.connector, 30.0)
         # The decision is durable already; the forwarded mark rides the outcome's commit.
-        forwarded = self.audit.submit("call.forwarded", {"connector": call.connector, "tool": call.tool}, call.call_id)
+        marks = {"dry_run": True} if call.dry_run else {}
+        forwarded = self.audit.submit(
+            "call.forwarded", {"connector": call.connector, "tool": call.tool, **marks}, call.call_id
+        )
         stage = self.telemetry.stage("backend", call.traceparent)
         error: str | None = None
         result: ToolResult | None = None

@@ -69,6 +69,8 @@ class SuspensionService:
         self._metrics = metrics
         self._active: tuple[Suspension, ...] = ()
         self._in_flight: set[_InFlight] = set()
+        #: Cancelled requests still cleaning up after their caller left (kept referenced).
+        self._finishing: set[asyncio.Task[Any]] = set()
         self._changed = asyncio.Event()
         self._watcher: asyncio.Task[None] | None = None
         self._poll = POSTGRES_POLL_SECONDS if store.pushes_changes else SQLITE_POLL_SECONDS
@@ -122,15 +124,20 @@ class SuspensionService:
         entry = _InFlight(principal, task)
         self._in_flight.add(entry)
         try:
-            return await task
+            # Shielded: the caller's own cancellation reaches the request once (below), so
+            # the connector's cleanup (an MCP courtesy cancel upstream) is not cut short by
+            # the repeated cancels a cancel scope delivers.
+            return await asyncio.shield(task)
         except asyncio.CancelledError:
             current = asyncio.current_task()
             if entry.stopped_by is not None and (current is None or current.cancelling() == 0):
                 raise AgentSuspended(entry.stopped_by.refusal()) from None
+            task.cancel()
+            self._finishing.add(task)
+            task.add_done_callback(self._finishing.discard)
             raise
         finally:
             self._in_flight.discard(entry)
-            entry.task.cancel()
 
     # -- the operator side -----------------------------------------------------------------
 
