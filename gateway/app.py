@@ -18,8 +18,8 @@ from gateway.approvals import console
 from gateway.approvals.api import routes as approval_routes
 from gateway.audit.api import routes as audit_routes
 from gateway.auth_gate import BearerAuthGate
-from gateway.incident_routes import incident_routes
 from gateway.config import GatewayConfig
+from gateway.incident_routes import incident_routes
 from gateway.mcp_front import build_mcp_server, build_session_manager
 from gateway.mcp_sessions import AgentSessions
 from gateway.rest import rest_routes
