@@ -16,6 +16,7 @@ from gateway.cli_agents import agents as agent_commands
 from gateway.cli_approvals import approvals as approval_commands
 from gateway.cli_audit import audit as audit_commands
 from gateway.cli_policy import policy as policy_commands
+from gateway.cli_undo import undo as undo_command
 from gateway.config import ConfigError, GatewayConfig, load_config
 
 DEFAULT_CONFIG = "gateway.yaml"
@@ -176,6 +177,7 @@ main.add_command(audit_commands)
 main.add_command(policy_commands)
 main.add_command(approval_commands)
 main.add_command(agent_commands)
+main.add_command(undo_command)
 
 if __name__ == "__main__":
     main()

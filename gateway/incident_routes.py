@@ -6,6 +6,7 @@ from starlette.routing import Route
 
 from gateway.runtime import Gateway
 from gateway.suspensions.api import routes as suspension_routes
+from gateway.undo.api import routes as undo_routes
 
 
 def incident_routes(gateway: Gateway) -> list[Route]:
@@ -13,4 +14,5 @@ def incident_routes(gateway: Gateway) -> list[Route]:
     reviewers = gateway.config.approvals.approver_roles
     return [
         *suspension_routes(gateway.suspensions, gateway.authenticate, admin, reviewers),
+        *undo_routes(gateway, gateway.authenticate),
     ]

@@ -42,6 +42,7 @@ from gateway.ratelimit import LimiterUnavailable, RateLimiter
 from gateway.relay import Relay, current_relay
 from gateway.suspensions import SuspensionService
 from gateway.telemetry import Telemetry
+from gateway.undo.compensation import compensation_record
 
 log = logging.getLogger(__name__)
 
@@ -290,7 +291,7 @@ class Pipeline:
             error = f"backend {call.connector!r} failed: {exc}"
             raise BackendFailed(error) from None
         finally:
-            await self._record_outcome(call, forwarded, result, error, stage.seconds)
+            await self._record_outcome(call, forwarded, result, error, stage.seconds, entry)
         return result
 
     async def _record_outcome(
@@ -300,6 +301,7 @@ class Pipeline:
         result: ToolResult | None,
         error: str | None,
         latency: float,
+        entry: CatalogEntry,
     ) -> None:
         data: dict[str, Any] = {"status": "error", "latency_ms": round(latency * 1000, 3), "error": error}
         if result is not None:
@@ -309,6 +311,11 @@ class Pipeline:
                 result_digest=sha256_hex(encoded),
                 result_bytes=len(encoded),
             )
+            # What would take this write back (undo); a test run changed nothing.
+            if not call.dry_run and entry.spec.compensation is not None:
+                data["compensation"] = compensation_record(
+                    call.connector, entry.spec.compensation, call.arguments, result
+                )
         # The backend has acted: a failure to record the outcome cannot undo that, so it
         # is logged loudly instead of hiding the result from the agent.
         try:

@@ -69,6 +69,8 @@ p, treasury-agent, *, mainframe.*, allow, true, -
 # On-call responders take back what agents did.
 p, incident-responder, *, sap.cancel_purchase_order, allow, true, -
 p, incident-responder, *, mainframe.funds_transfer_reversal, allow, true, -
+# Buyers release orders (nothing takes a release back).
+p, procurement-agent, *, sap.release_purchase_order, allow, true, -
 """
 RESPONDER = ("oncall", ("gateway-admin", "incident-responder"))
 
