@@ -99,7 +99,7 @@ async def test_the_policy_decides_the_compensation_and_a_refusal_stops_the_run(t
         done = await _undo(b, who=("admin-only", ("gateway-admin",)), agent="buyer-bot", since=since, execute=True)
     outcomes = [s.get("outcome", {}) for s in done["steps"][2:]]
     assert outcomes[0]["status"] == "denied", outcomes[0]
-    assert "No rule allows 'admin-only'" in outcomes[0]["detail"]
+    assert "no rule allows 'admin-only'" in outcomes[0]["detail"]
     assert outcomes[1]["status"] == "not_run"
     assert {b.orders()[n]["ReleaseStatus"] for n in numbers} == {"RELEASED", "NOT_RELEASED"}
 
