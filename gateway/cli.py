@@ -16,6 +16,8 @@ from gateway.cli_agents import agents as agent_commands
 from gateway.cli_approvals import approvals as approval_commands
 from gateway.cli_audit import audit as audit_commands
 from gateway.cli_policy import policy as policy_commands
+from gateway.cli_shadow import promote as promote_command
+from gateway.cli_shadow import shadow as shadow_commands
 from gateway.cli_undo import undo as undo_command
 from gateway.config import ConfigError, GatewayConfig, load_config
 
@@ -178,6 +180,8 @@ main.add_command(policy_commands)
 main.add_command(approval_commands)
 main.add_command(agent_commands)
 main.add_command(undo_command)
+policy_commands.add_command(shadow_commands)
+policy_commands.add_command(promote_command)
 
 if __name__ == "__main__":
     main()

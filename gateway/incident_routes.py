@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
+from gateway.policy.shadow_api import routes as shadow_routes
 from gateway.runtime import Gateway
 from gateway.suspensions.api import routes as suspension_routes
 from gateway.undo.api import routes as undo_routes
@@ -15,4 +16,5 @@ def incident_routes(gateway: Gateway) -> list[Route]:
     return [
         *suspension_routes(gateway.suspensions, gateway.authenticate, admin, reviewers),
         *undo_routes(gateway, gateway.authenticate),
+        *shadow_routes(gateway, gateway.authenticate),
     ]

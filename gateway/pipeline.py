@@ -38,6 +38,7 @@ from gateway.errors import (
 from gateway.metrics import Metrics
 from gateway.models import Approval, AuditRecord, Decision, Effect, Principal, ToolCall, ToolResult
 from gateway.policy import call_context
+from gateway.policy.shadow import ShadowPolicy
 from gateway.ratelimit import LimiterUnavailable, RateLimiter
 from gateway.relay import Relay, current_relay
 from gateway.suspensions import SuspensionService
@@ -82,7 +83,9 @@ class Pipeline:
         limiter: RateLimiter,
         approvals: ApprovalService | None = None,
         suspensions: SuspensionService | None = None,
+        shadow: ShadowPolicy | None = None,
     ) -> None:
+        self.shadow = shadow
         self.catalog = catalog
         self.suspensions = suspensions
         self.approvals = approvals
@@ -199,7 +202,10 @@ class Pipeline:
     def _decide(self, call: ToolCall) -> Decision:
         with self.telemetry.stage("policy"):
             context = call_context(call.principal, call.front_door)
-            return self.policy.current.decide(call.principal, call.connector, call.tool, call.arguments, context)
+            decision = self.policy.current.decide(call.principal, call.connector, call.tool, call.arguments, context)
+        if self.shadow is not None:
+            self.shadow.observe(call, decision, context)
+        return decision
 
     async def _hold(self, call: ToolCall, decision: Decision, arguments_digest: str) -> HoldOutcome:
         """Wait for people; returns only when this caller may execute or replay the result."""

@@ -27,6 +27,7 @@ from gateway.metrics import Metrics
 from gateway.models import Principal, ToolSpec
 from gateway.pipeline import Pipeline
 from gateway.policy import PolicyHolder, ReloadResult
+from gateway.policy.shadow import ShadowPolicy
 from gateway.ratelimit import RateLimiter
 from gateway.suspensions import SuspensionService
 from gateway.suspensions.metrics import SuspensionMetrics
@@ -54,6 +55,7 @@ class Gateway:
     limiter: RateLimiter = field(init=False)
     suspensions: SuspensionService = field(init=False)
     suspension_metrics: SuspensionMetrics = field(init=False)
+    shadow: ShadowPolicy = field(init=False)
     connectors: list[Connector] = field(default_factory=list)
     listing_listeners: list[ListingListener] = field(default_factory=list)
     #: Told the URI of an upstream resource that changed (agents' subscriptions).
@@ -83,6 +85,7 @@ class Gateway:
         )
         self.limiter = RateLimiter.from_settings(self.config.limits)
         self.suspension_metrics = SuspensionMetrics(self.metrics.registry)
+        self.shadow = ShadowPolicy(self.metrics.registry)
 
     async def start(self) -> None:
         """Open the store and connect the backends. Idempotent: the CLI starts the gateway
@@ -109,6 +112,7 @@ class Gateway:
             limiter=self.limiter,
             approvals=self.approvals,
             suspensions=self.suspensions,
+            shadow=self.shadow,
         )
         self.metrics.policy_loaded(self.policy.current.version)
         self.metrics.watch_connectors(self.connectors)
