@@ -12,7 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+import pydantic
 import yaml
+
+from gateway.brake_settings import BrakeSettings
 
 _CONNECTOR_NAME = r"^[A-Za-z][A-Za-z0-9_-]{0,63}$"
 
@@ -146,6 +149,7 @@ SCHEMA: dict[str, Any] = {
                 },
             },
         },
+        "brakes": {"type": "array", "items": {"type": "object"}},
         "connectors": {
             "type": "object",
             "propertyNames": {"pattern": _CONNECTOR_NAME},
@@ -310,6 +314,7 @@ class GatewayConfig:
     limits: RateLimitSettings = field(default_factory=RateLimitSettings)
     tracing: TracingSettings = field(default_factory=TracingSettings)
     connectors: tuple[ConnectorSettings, ...] = ()
+    brakes: tuple[BrakeSettings, ...] = ()
     #: Directory relative paths in the file are resolved against.
     base_dir: Path = field(default_factory=Path.cwd)
 
@@ -404,8 +409,23 @@ def parse_config(raw: Any, *, base_dir: Path, environ: Mapping[str, str] | None 
         limits=_rate_limit_settings(raw.get("limits", {})),
         tracing=TracingSettings(**raw.get("tracing", {})),
         connectors=connectors,
+        brakes=_brakes(raw.get("brakes", [])),
         base_dir=base_dir,
     )
+
+
+def _brakes(raw: list[Any]) -> tuple[BrakeSettings, ...]:
+    brakes = []
+    for i, item in enumerate(raw):
+        try:
+            brakes.append(BrakeSettings.model_validate(item))
+        except pydantic.ValidationError as exc:
+            first = exc.errors()[0]
+            raise ConfigError(f"brakes.{i}.{'.'.join(str(p) for p in first['loc'])}: {first['msg']}") from None
+    names = [b.name for b in brakes]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"brakes: each brake needs its own name, got {names}")
+    return tuple(brakes)
 
 
 def _audit_settings(audit: dict[str, Any]) -> AuditSettings:

@@ -12,7 +12,12 @@ from gateway.undo.api import routes as undo_routes
 
 def incident_routes(gateway: Gateway) -> list[Route]:
     admin = gateway.config.policy.admin_role
-    reviewers = gateway.config.approvals.approver_roles
+    # Approvers review suspensions; a brake's reviewers may resume what it suspended.
+    reviewers = tuple(
+        dict.fromkeys(
+            [*gateway.config.approvals.approver_roles, *(r for b in gateway.config.brakes for r in b.reviewer_roles)]
+        )
+    )
     return [
         *suspension_routes(gateway.suspensions, gateway.authenticate, admin, reviewers),
         *undo_routes(gateway, gateway.authenticate),

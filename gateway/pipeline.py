@@ -18,6 +18,7 @@ from connectors.base import BackendError, BackendTimeout, BackendUnavailable, Ca
 from gateway.approvals import ApprovalError, ApprovalService, HoldOutcome
 from gateway.approvals.machine import approvals_count, deny_reason
 from gateway.audit.canonical import CanonicalizationError, canonical_json, sha256_hex
+from gateway.brakes import Brakes
 from gateway.catalog import Catalog, CatalogEntry
 from gateway.dry_run import preview
 from gateway.errors import (
@@ -84,8 +85,10 @@ class Pipeline:
         approvals: ApprovalService | None = None,
         suspensions: SuspensionService | None = None,
         shadow: ShadowPolicy | None = None,
+        brakes: Brakes | None = None,
     ) -> None:
         self.shadow = shadow
+        self.brakes = brakes
         self.catalog = catalog
         self.suspensions = suspensions
         self.approvals = approvals
@@ -122,11 +125,14 @@ class Pipeline:
             raise
         finally:
             # Unknown names are folded into one label value so agents cannot grow the series.
-            known = self.catalog.entry(call.qualified_name) is not None
+            catalogued = self.catalog.entry(call.qualified_name)
+            known = catalogued is not None
             connector, tool = (call.connector, call.tool) if known else ("unknown", "unknown")
             effect = decision.effect.value if decision else "none"
             self.metrics.tool_calls.labels(connector, tool, effect, outcome).inc()
             self.metrics.call_duration.labels(connector).observe(time.perf_counter() - started)
+            if self.brakes is not None:
+                self.brakes.observe(call, outcome, catalogued is None or catalogued.spec.read_only)
 
     async def _admit(self, call: ToolCall) -> tuple[CatalogEntry, Decision, str]:
         """Validate and decide, with the received record and the decision (or rejection)

@@ -20,6 +20,7 @@ from gateway.approvals import ApprovalService
 from gateway.audit import AuditLog
 from gateway.audit.postgres_store import is_postgres_url
 from gateway.auth_gate import Authenticator
+from gateway.brakes import Brakes
 from gateway.catalog import Catalog
 from gateway.config import GatewayConfig
 from gateway.identity import TokenVerifier
@@ -30,7 +31,6 @@ from gateway.policy import PolicyHolder, ReloadResult
 from gateway.policy.shadow import ShadowPolicy
 from gateway.ratelimit import RateLimiter
 from gateway.suspensions import SuspensionService
-from gateway.suspensions.metrics import SuspensionMetrics
 from gateway.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
@@ -54,8 +54,8 @@ class Gateway:
     pipeline: Pipeline = field(init=False)
     limiter: RateLimiter = field(init=False)
     suspensions: SuspensionService = field(init=False)
-    suspension_metrics: SuspensionMetrics = field(init=False)
     shadow: ShadowPolicy = field(init=False)
+    brakes: Brakes = field(init=False)
     connectors: list[Connector] = field(default_factory=list)
     listing_listeners: list[ListingListener] = field(default_factory=list)
     #: Told the URI of an upstream resource that changed (agents' subscriptions).
@@ -84,8 +84,8 @@ class Gateway:
             lambda: self.verifier, self.record_auth_failure, observe_seconds=self.telemetry.observer("identity")
         )
         self.limiter = RateLimiter.from_settings(self.config.limits)
-        self.suspension_metrics = SuspensionMetrics(self.metrics.registry)
-        self.shadow = ShadowPolicy(self.metrics.registry)
+        self.shadow = ShadowPolicy(self.metrics.incident)
+        self.brakes = Brakes(self.config.brakes, self.metrics.incident)
 
     async def start(self) -> None:
         """Open the store and connect the backends. Idempotent: the CLI starts the gateway
@@ -101,7 +101,8 @@ class Gateway:
             database = str(self.config.resolve(database))
         approval_settings = dataclasses.replace(self.config.approvals, database=database)
         self.approvals = await ApprovalService.open(approval_settings, self.audit, metrics=self.metrics.approvals)
-        self.suspensions = await SuspensionService.open(database, self.audit, self.approvals, self.suspension_metrics)
+        self.suspensions = await SuspensionService.open(database, self.audit, self.approvals, self.metrics.incident)
+        self.brakes.attach(self.suspensions)
         self.pipeline = Pipeline(
             catalog=self.catalog,
             policy=self.policy,
@@ -113,6 +114,7 @@ class Gateway:
             approvals=self.approvals,
             suspensions=self.suspensions,
             shadow=self.shadow,
+            brakes=self.brakes,
         )
         self.metrics.policy_loaded(self.policy.current.version)
         self.metrics.watch_connectors(self.connectors)
@@ -138,6 +140,7 @@ class Gateway:
         for connector in self.connectors:
             await connector.close()
         await self.limiter.close()
+        await self.brakes.settle()
         await self.suspensions.close()
         await self.approvals.close()
         await self.audit.append("gateway.stopped", {"version": __version__, "config_digest": self.config_digest})

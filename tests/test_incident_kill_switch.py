@@ -33,7 +33,7 @@ async def test_a_suspended_agent_is_refused_with_the_reason_and_others_go_on(ech
     assert resumed.data["resumed_by"] == "oncall" and resumed.data["resume_reason"] == "injection source removed"
     rejected = [r for r in log if r.kind == "call.rejected"]
     assert [r.data["stage"] for r in rejected] == ["suspension"]
-    assert gw.gateway.suspension_metrics.refused.labels("subject")._value.get() == 1
+    assert gw.gateway.metrics.incident.suspended_refused.labels("subject")._value.get() == 1
 
 
 async def test_rest_front_door_refuses_with_403_problem(echo_gateway: RunningGateway) -> None:
@@ -94,7 +94,7 @@ async def test_an_in_flight_call_is_cancelled(
     assert result.is_error and "stop it now" in result.content[0].text
     completed = [r for r in await records(gw) if r.kind == "call.completed"]
     assert completed[-1].data["status"] == "error" and "suspended" in completed[-1].data["error"]
-    assert gw.gateway.suspension_metrics.cancelled._value.get() == 1
+    assert gw.gateway.metrics.incident.suspended_cancelled._value.get() == 1
 
 
 async def test_held_calls_of_the_suspended_agent_are_denied(

@@ -57,7 +57,7 @@ async def test_a_suspension_on_one_replica_stops_the_other_within_a_second(
         assert cancelled.is_error and "stop everywhere" in cancelled.content[0].text
         refused = await on_b.call_tool("echo.echo", {"text": "x"})
         assert refused.is_error and "suspended" in refused.content[0].text
-        assert b.gateway.suspension_metrics.cancelled._value.get() == 1
+        assert b.gateway.metrics.incident.suspended_cancelled._value.get() == 1
         assert (await resume(b, suspension["suspension_id"])).status_code == 200
         async with asyncio.timeout(1.0):
             while a.gateway.suspensions.active():

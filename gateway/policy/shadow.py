@@ -20,8 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter
-
+from gateway.incident_metrics import IncidentMetrics
 from gateway.models import Decision, ToolCall
 from gateway.policy.engine import PolicyEngine
 from gateway.policy.errors import PolicyError
@@ -85,19 +84,11 @@ class Shadow:
 
 
 class ShadowPolicy:
-    def __init__(self, registry: CollectorRegistry) -> None:
+    def __init__(self, metrics: IncidentMetrics) -> None:
         self._shadow: Shadow | None = None
         self._lock = threading.Lock()
-        self.decisions_changed = Counter(
-            "gateway_shadow_decisions_changed",
-            "Live calls the shadow (candidate) policy decides differently, by the candidate's rule and the change "
-            "(active effect -> candidate effect).",
-            ["rule", "change"],
-            registry=registry,
-        )
-        self.evaluated = Counter(
-            "gateway_shadow_decisions", "Live calls also decided under the shadow policy.", registry=registry
-        )
+        self.decisions_changed = metrics.shadow_changed
+        self.evaluated = metrics.shadow_decisions
 
     @property
     def current(self) -> Shadow | None:

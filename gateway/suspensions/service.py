@@ -26,8 +26,8 @@ from typing import Any, Protocol, TypeVar
 from gateway.approvals.postgres_store import is_postgres_url
 from gateway.approvals.signals import wait_for_event
 from gateway.errors import AgentSuspended
+from gateway.incident_metrics import IncidentMetrics
 from gateway.models import Principal
-from gateway.suspensions.metrics import SuspensionMetrics
 from gateway.suspensions.model import Scope, Suspension, SuspensionError
 from gateway.suspensions.postgres_store import PostgresSuspensionStore
 from gateway.suspensions.store import SQLiteSuspensionStore, SuspensionStore
@@ -61,7 +61,7 @@ class _InFlight:
 
 class SuspensionService:
     def __init__(
-        self, store: SuspensionStore, audit: AuditSink, held: HeldCalls | None, metrics: SuspensionMetrics
+        self, store: SuspensionStore, audit: AuditSink, held: HeldCalls | None, metrics: IncidentMetrics
     ) -> None:
         self._store = store
         self._audit = audit
@@ -78,7 +78,7 @@ class SuspensionService:
 
     @classmethod
     async def open(
-        cls, database: str, audit: AuditSink, held: HeldCalls | None, metrics: SuspensionMetrics
+        cls, database: str, audit: AuditSink, held: HeldCalls | None, metrics: IncidentMetrics
     ) -> SuspensionService:
         store: SuspensionStore
         if is_postgres_url(database):
@@ -110,7 +110,7 @@ class SuspensionService:
         """Refuse a suspended agent's call (AgentSuspended)."""
         suspension = self.suspension_of(principal)
         if suspension is not None:
-            self._metrics.refused.labels(suspension.scope).inc()
+            self._metrics.suspended_refused.labels(suspension.scope).inc()
             raise AgentSuspended(suspension.refusal())
 
     async def forward(self, principal: Principal, work: Coroutine[Any, Any, T]) -> T:
@@ -206,7 +206,7 @@ class SuspensionService:
                 if entry.stopped_by is None and suspension.matches(entry.principal):
                     entry.stopped_by = suspension
                     entry.task.cancel()
-                    self._metrics.cancelled.inc()
+                    self._metrics.suspended_cancelled.inc()
 
     async def _watch(self) -> None:
         while True:
