@@ -24,6 +24,7 @@ from gateway.mcp_front import build_mcp_server, build_session_manager
 from gateway.mcp_sessions import AgentSessions
 from gateway.rest import rest_routes
 from gateway.runtime import Gateway
+from gateway.suspensions import console as agents_console
 
 
 def create_app(config: GatewayConfig) -> Starlette:
@@ -77,6 +78,7 @@ def create_app(config: GatewayConfig) -> Starlette:
             Route("/metrics", metrics),
             *rest_routes(gateway, s.max_body_bytes),
             *admin_routes(gateway),
+            *agents_console.routes(),
             *console.routes(),
         ],
         middleware=telemetry.middleware(gateway.telemetry),
