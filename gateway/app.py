@@ -20,8 +20,8 @@ from gateway.audit.api import routes as audit_routes
 from gateway.auth_gate import BearerAuthGate
 from gateway.config import GatewayConfig
 from gateway.incident_routes import incident_routes
-from gateway.mcp_front import build_mcp_server, build_session_manager
-from gateway.mcp_sessions import AgentSessions
+from gateway.mcp.front import build_mcp_server, build_session_manager
+from gateway.mcp.sessions import AgentSessions
 from gateway.rest import rest_routes
 from gateway.runtime import Gateway
 from gateway.suspensions import console as agents_console
