@@ -18,9 +18,10 @@ import argparse
 import asyncio
 import contextlib
 import datetime
+import functools
 import os
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
 from typing import Any
 
@@ -59,12 +60,12 @@ class MainframeStub:
         layouts = load_layouts()
         self._layouts = {t.tran_id: layouts[t.tool] for t in TRANSACTIONS}
         self._layouts.update({t.validate_tran_id: layouts[t.tool] for t in TRANSACTIONS if t.validate_tran_id})
-        self._programs = {
+        self._programs: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "AINQ": self._inquiry,
-            "XFER": lambda v: self._transfer(v, post=True),
-            "XFEV": lambda v: self._transfer(v, post=False),
-            "XREV": lambda v: self._reverse(v, post=True),
-            "XRVV": lambda v: self._reverse(v, post=False),
+            "XFER": functools.partial(self._transfer, post=True),
+            "XFEV": functools.partial(self._transfer, post=False),
+            "XREV": functools.partial(self._reverse, post=True),
+            "XRVV": functools.partial(self._reverse, post=False),
         }
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.StreamWriter] = set()
