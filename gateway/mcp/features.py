@@ -20,7 +20,14 @@ import mcp_types as types
 
 from connectors.base import BackendError
 from connectors.resilience import unwrap
-from gateway.errors import ApprovalRequired, AuditUnavailableError, BackendFailed, PolicyDenied, UnknownTool
+from gateway.errors import (
+    AgentSuspended,
+    ApprovalRequired,
+    AuditUnavailableError,
+    BackendFailed,
+    PolicyDenied,
+    UnknownTool,
+)
 from gateway.models import Effect, Principal
 from gateway.naming import PROMPTS, RESOURCES, AgentNames, policy_connector
 from gateway.policy import call_context
@@ -221,6 +228,7 @@ class McpFeatures:
         """Decide, record the decision durably, then forward and record the outcome."""
         read_id = uuid.uuid4().hex
         audit = self.gateway.audit
+        suspension = self.gateway.suspensions.suspension_of(principal)
         decision = self.gateway.policy.current.decide(
             principal, policy_connector(kind, connector), item, arguments, call_context(principal, "mcp")
         )
@@ -237,12 +245,15 @@ class McpFeatures:
             "rule": decision.rule,
             "reason": decision.reason,
             "policy_version": decision.policy_version,
+            "suspension": suspension.suspension_id if suspension else None,
         }
         try:
             await audit.submit("access.decided", record, read_id)
         except Exception:
             log.exception("audit append failed")
             raise AuditUnavailableError("the audit log is unavailable, so the request was not forwarded") from None
+        if suspension is not None:
+            raise AgentSuspended(suspension.refusal())
         if decision.effect is Effect.DENY:
             where = f" (rule {decision.rule})" if decision.rule else ""
             raise PolicyDenied(f"denied by policy{where}: {decision.reason}")

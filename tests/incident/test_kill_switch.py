@@ -154,3 +154,32 @@ async def test_bad_requests_get_precise_errors(echo_gateway: RunningGateway) -> 
     assert again.status_code == 409 and "already resumed" in again.json()["detail"]
     listed = (await admin(gw, "GET", "/v1/admin/suspensions", params={"state": "all"})).json()["suspensions"]
     assert [s["active"] for s in listed] == [False]
+
+
+async def test_prompts_and_resources_of_a_suspended_agent_are_refused_and_audited(
+    start_gateway, policy_dir: Path
+) -> None:
+    from mcp import MCPError
+
+    from gateway.serving import running
+    from tests.support import conformance_stub
+
+    (policy_dir / "conformance.csv").write_text(
+        "p, tester, *, prompts/conf.test_simple_prompt, allow, true, -\n"
+        "p, tester, *, resources/conf.test://static-text, allow, true, -\n"
+    )
+    async with running(conformance_stub.create_app()) as upstream:
+        stanza = {"kind": "mcp", "url": f"{upstream}/mcp", "timeout_seconds": 5, "protocol": "legacy"}
+        async with start_gateway({"conf": stanza}) as gw, connect(gw.mcp_url, gw.token("agent-1")) as client:
+            assert (await client.session.read_resource("test://static-text")).contents
+            await suspend(gw, scope="subject", value="agent-1", reason="reads too much")
+            for read in (
+                client.session.read_resource("test://static-text"),
+                client.session.get_prompt("conf.test_simple_prompt"),
+            ):
+                with pytest.raises(MCPError) as refused:
+                    await read
+                assert "reads too much" in refused.value.error.message
+            log = await records(gw)
+    decided = [r.data for r in log if r.kind == "access.decided"]
+    assert [d["suspension"] is not None for d in decided] == [False, True, True]
