@@ -87,10 +87,10 @@ class Pipeline:
         shadow: ShadowPolicy | None = None,
         brakes: Brakes | None = None,
     ) -> None:
-        self.shadow = shadow
-        self.brakes = brakes
         self.catalog = catalog
         self.suspensions = suspensions
+        self.shadow = shadow
+        self.brakes = brakes
         self.approvals = approvals
         self.limiter = limiter
         self.policy = policy
