@@ -9,7 +9,12 @@ from typing import Any
 
 import click
 
-from gateway.cli.approvals import _json_option, _request, _token_option, _url_option
+from gateway.cli.approvals import _json_option, _request, _url_option
+
+#: The incident-response commands act as an operator (the admin role), not as an approver.
+operator_token_option = click.option(
+    "--token", envvar="GATEWAY_TOKEN", required=True, help="The operator's bearer JWT, admin role (env GATEWAY_TOKEN)."
+)
 
 
 def _target(subject: str | None, client: str | None, tenant: str | None, everything: bool) -> dict[str, Any]:
@@ -61,7 +66,7 @@ def agents() -> None:
 @_with_target
 @click.option("--reason", required=True, help="Why; audited and shown to the agent.")
 @_url_option
-@_token_option
+@operator_token_option
 @_json_option
 def suspend_command(
     subject: str | None,
@@ -90,7 +95,7 @@ def suspend_command(
 @click.option("--id", "suspension_id", help="The suspension to lift (instead of naming its target).")
 @click.option("--reason", required=True, help="Why it may run again; audited.")
 @_url_option
-@_token_option
+@operator_token_option
 @_json_option
 def resume_command(
     subject: str | None,
@@ -120,7 +125,7 @@ def resume_command(
 @click.option("--all", "history", is_flag=True, help="Resumed suspensions too, newest first.")
 @click.option("--limit", type=click.IntRange(1, 500), default=100, show_default=True)
 @_url_option
-@_token_option
+@operator_token_option
 @_json_option
 def list_command(suspended: bool, history: bool, limit: int, url: str, token: str, as_json: bool) -> None:
     """Suspensions in force (or, with --all, every suspension)."""

@@ -9,7 +9,8 @@ from typing import Any
 
 import click
 
-from gateway.cli.approvals import _json_option, _request, _token_option, _url_option
+from gateway.cli.agents import operator_token_option
+from gateway.cli.approvals import _json_option, _request, _url_option
 
 
 class _ShadowGroup(click.Group):
@@ -37,7 +38,7 @@ def shadow() -> None:
 @shadow.command("load", hidden=True)
 @click.argument("directory")
 @_url_option
-@_token_option
+@operator_token_option
 @_json_option
 def load_command(directory: str, url: str, token: str, as_json: bool) -> None:
     body = _request(url, token, "POST", "/v1/admin/policy/shadow", json={"directory": directory})
@@ -50,7 +51,7 @@ def load_command(directory: str, url: str, token: str, as_json: bool) -> None:
 @shadow.command("report")
 @click.option("--limit", type=click.IntRange(0, 1000), default=50, show_default=True, help="Differences shown.")
 @_url_option
-@_token_option
+@operator_token_option
 @_json_option
 def report_command(limit: int, url: str, token: str, as_json: bool) -> None:
     """Counts by kind of change and the latest calls the candidate decides differently."""
@@ -63,7 +64,7 @@ def report_command(limit: int, url: str, token: str, as_json: bool) -> None:
 
 @shadow.command("stop")
 @_url_option
-@_token_option
+@operator_token_option
 def stop_command(url: str, token: str) -> None:
     """Stop shadowing; prints the final report."""
     _print_report(_request(url, token, "DELETE", "/v1/admin/policy/shadow")["shadow"])
@@ -71,7 +72,7 @@ def stop_command(url: str, token: str) -> None:
 
 @click.command("promote")
 @_url_option
-@_token_option
+@operator_token_option
 def promote(url: str, token: str) -> None:
     """Make the shadow policy the active one (through the normal validated reload)."""
     body = _request(url, token, "POST", "/v1/admin/policy/promote")

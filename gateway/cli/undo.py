@@ -7,7 +7,8 @@ from typing import Any
 
 import click
 
-from gateway.cli.approvals import _json_option, _request, _token_option, _url_option
+from gateway.cli.agents import operator_token_option
+from gateway.cli.approvals import _json_option, _request, _url_option
 
 _STATE_WORDS = {
     "compensable": "would run",
@@ -25,7 +26,7 @@ _STATE_WORDS = {
 @click.option("--since", help="... received at or after this time (ISO 8601 or unix seconds).")
 @click.option("--execute", is_flag=True, help="Run the compensations (default: only list them).")
 @_url_option
-@_token_option
+@operator_token_option
 @_json_option
 def undo(
     trace_id: str | None,
