@@ -108,3 +108,31 @@ async def test_rest_header_and_bad_values(tmp_path: Path) -> None:
     assert real.status_code == 200 and "dry_run" not in json.dumps(real.json()["structured_content"])
     assert len([o for o in b.orders().values() if o["Description"] == "Pallets"]) >= 1
     assert raised is not None and "must be true or false" in raised
+
+
+async def test_a_tool_without_a_test_run_is_not_forwarded(echo_gateway, echo_upstream) -> None:
+    _, upstream_app = echo_upstream
+    async with connect(echo_gateway.mcp_url, echo_gateway.token("agent-1")) as client:
+        result = await _call_dry(client, "echo.echo", {"text": "would you?"})
+    assert result.structured_content["would"] == "allow"
+    assert result.structured_content["backend"] == {"simulated": False, "why": "the backend has no test run"}
+    assert upstream_app.state.calls == []
+
+
+async def test_a_service_that_ignores_the_test_run_is_caught(tmp_path: Path) -> None:
+    """A service that does not know the test-run header stores the change: the connector
+    notices the missing confirmation and reports it instead of a clean verdict."""
+    async with incident_backends(tmp_path) as b:
+        honest = b.sap.middleware_stack or b.sap.build_middleware_stack()
+
+        async def forgetful(scope, receive, send):  # strips the header, as an older service ignores it
+            if scope["type"] == "http":
+                scope = {**scope, "headers": [(k, v) for k, v in scope["headers"] if k != b"x-sap-testrun"]}
+            await honest(scope, receive, send)
+
+        b.sap.middleware_stack = forgetful
+        async with connect(b.gw.mcp_url, b.gw.token("buyer-bot", ("procurement-agent",))) as client:
+            result = await _call_dry(client, "sap.create_purchase_order", ORDER)
+    backend = result.structured_content["backend"]
+    assert backend["accepted"] is False
+    assert "did not confirm the test run: check whether it stored the change" in backend["error"]
