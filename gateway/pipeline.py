@@ -209,6 +209,8 @@ class Pipeline:
         with self.telemetry.stage("policy"):
             context = call_context(call.principal, call.front_door)
             decision = self.policy.current.decide(call.principal, call.connector, call.tool, call.arguments, context)
+        for rule in decision.unevaluable:
+            self.metrics.policy_unevaluable_conditions.labels(rule).inc()
         if self.shadow is not None:
             self.shadow.observe(call, decision, context)
         return decision
@@ -352,6 +354,7 @@ def _decision_record(decision: Decision) -> dict[str, Any]:
         "policy_version": decision.policy_version,
         "approvals_required": decision.approvals_required,
         "approver_role": decision.approver_role,
+        "unevaluable": list(decision.unevaluable),
     }
 
 
