@@ -125,7 +125,7 @@ class ShadowPolicy:
         if shadow is None:
             return
         try:
-            candidate = shadow.engine.decide(call.principal, call.connector, call.tool, call.arguments, context)
+            candidate = shadow.engine.decide(call.principal, call.policy_connector, call.tool, call.arguments, context)
         except Exception:  # the shadow must never affect a call
             log.exception("shadow policy failed on call %s", call.call_id)
             return
@@ -142,7 +142,7 @@ class ShadowPolicy:
                 time.time(),
                 call.principal.subject,
                 call.principal.tenant,
-                call.qualified_name,
+                call.policy_object,
                 change,
                 _describe(active),
                 _describe(candidate),

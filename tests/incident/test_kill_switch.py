@@ -181,5 +181,6 @@ async def test_prompts_and_resources_of_a_suspended_agent_are_refused_and_audite
                     await read
                 assert "reads too much" in refused.value.error.message
             log = await records(gw)
-    decided = [r.data for r in log if r.kind == "access.decided"]
-    assert [d["suspension"] is not None for d in decided] == [False, True, True]
+    kinds = {r.call_id: r.data["kind"] for r in log if r.kind == "call.received"}
+    rejected = [(kinds[r.call_id], r.data["stage"]) for r in log if r.kind == "call.rejected"]
+    assert rejected == [("resource", "suspension"), ("prompt", "suspension")]
