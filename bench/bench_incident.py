@@ -44,10 +44,15 @@ from gateway.suspensions.store import SQLiteSuspensionStore
 
 POSTGRES = "postgresql://127.0.0.1:5432/test"
 ROOT = Path(__file__).resolve().parent.parent
+POLICY = "# Testers use the echo upstream.\np, tester, *, echo.*, allow, true, -\n"
 
 
 @contextlib.asynccontextmanager
 async def replicas(tmp: Path, database: str) -> AsyncIterator[list[tuple[str, Any]]]:
+    policies = tmp / "policies"
+    policies.mkdir()
+    shutil.copy(ROOT / "policies" / "model.conf", policies)
+    (policies / "policy.csv").write_text(POLICY)
     async with running(echo_stub.create_app()) as upstream, contextlib.AsyncExitStack() as stack:
         served = []
         for name in ("a", "b"):
@@ -55,7 +60,7 @@ async def replicas(tmp: Path, database: str) -> AsyncIterator[list[tuple[str, An
             raw = {
                 "server": {"host": "127.0.0.1", "port": 0},
                 "identity": {"secret": "bench-incident-secret-0123456789abcdef"},
-                "policy": {"directory": str(ROOT / "policies"), "watch": False},
+                "policy": {"directory": str(policies), "watch": False},
                 "audit": {"database": database},
                 "connectors": {"echo": {"kind": "mcp", "url": f"{upstream}/mcp", "timeout_seconds": 60}},
             }
@@ -123,7 +128,7 @@ async def guard_cost(calls: int, tmp: Path) -> None:
         await service.forward(principal, request())
     guarded = (time.perf_counter() - start) / calls
     await store.close()
-    engine = PolicyEngine.load(ROOT / "policies")
+    engine = PolicyEngine.load(tmp / "policies")
     args = {"text": "x"}
     start = time.perf_counter()
     for _ in range(calls):
