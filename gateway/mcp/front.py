@@ -298,8 +298,14 @@ class McpFrontDoor:
         call = await self._resource_call(ctx, RequestKind.SUBSCRIBE, uri)
 
         async def subscribe(upstream: McpUpstream) -> None:
-            if self.sessions.subscribe(session, uri):  # one upstream subscription serves every agent
+            if not self.sessions.subscribe(session, uri):  # one upstream subscription serves every agent
+                return
+            try:
                 await upstream.subscribe_resource(uri)
+            except BaseException:
+                # Not subscribed upstream: neither is the agent (and a retry starts over).
+                self.sessions.unsubscribe(session, uri)
+                raise
 
         await self._request(call, subscribe)
         return types.EmptyResult()

@@ -1,4 +1,5 @@
-"""The gateway in front of the attack tests' upstream (`up`), with the policy a test writes."""
+"""The gateway in front of the attack tests' upstream (`up`), with the policy a test module
+writes (`POLICY`) and options of its connector stanza (`CONNECTOR_OPTIONS`)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ async def payments(
     app = upstream.create_app()
     async with running(app) as url:
         stanza = {"kind": "mcp", "url": f"{url}/mcp", "timeout_seconds": 5, "protocol": "legacy"}
+        stanza.update(getattr(request.module, "CONNECTOR_OPTIONS", {}))
         async with start_gateway({"up": stanza}) as gw:
             yield gw, app
 
