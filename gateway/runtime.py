@@ -63,7 +63,7 @@ class Gateway:
         events = EventBus()
         verifier = TokenVerifier(config.identity, config.base_dir)
         telemetry = Telemetry(config.tracing, metrics)
-        policy = PolicyHolder.load(config.resolve(config.policy.directory))
+        policy = PolicyHolder.load(config.resolve(config.policy.directory), config.approvals.approver_roles)
         connectors = [create_connector(s, events) for s in config.connectors]
         async with contextlib.AsyncExitStack() as running:
             telemetry.start()
