@@ -36,9 +36,10 @@ def _compile(spec: ToolSpec) -> CatalogEntry:
 
 def _field_path(error: jsonschema.ValidationError) -> str:
     parts = list(error.absolute_path)
-    if error.validator == "required" and isinstance(error.instance, Mapping):
+    required = error.validator_value
+    if error.validator == "required" and isinstance(error.instance, Mapping) and isinstance(required, list):
         # The error sits on the object; the field the agent has to fix is the missing one.
-        parts += [name for name in error.validator_value if name not in error.instance][:1]
+        parts += [name for name in required if name not in error.instance][:1]
     path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in parts)
     return path.lstrip(".") or "(arguments)"
 
