@@ -1,5 +1,6 @@
 """The gateway in front of the attack tests' upstream (`up`), with the policy a test module
-writes (`POLICY`) and options of its connector stanza (`CONNECTOR_OPTIONS`)."""
+writes (`POLICY`), options of its connector stanza (`CONNECTOR_OPTIONS`) and other
+sections of the gateway's config (`GATEWAY_SECTIONS`)."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ async def payments(
     async with running(app) as url:
         stanza = {"kind": "mcp", "url": f"{url}/mcp", "timeout_seconds": 5, "protocol": "legacy"}
         stanza.update(getattr(request.module, "CONNECTOR_OPTIONS", {}))
-        async with start_gateway({"up": stanza}) as gw:
+        async with start_gateway({"up": stanza}, **getattr(request.module, "GATEWAY_SECTIONS", {})) as gw:
             yield gw, app
 
 
