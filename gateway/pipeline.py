@@ -321,10 +321,11 @@ class Pipeline:
         forwarded = self.audit.submit("call.forwarded", {"connector": call.connector, "tool": call.tool}, call.call_id)
         stage = self.telemetry.stage("backend", call.traceparent)
         error: str | None = None
-        result: T | None = None
+        answer: tuple[Any, bool] | None = None
         try:
             with stage:
                 result = await self._reach(call, send, read_only, timeout)
+            answer = _answer(result)
         except BackendTimeout:
             error = f"backend {call.connector!r} did not answer within {timeout:g} s"
             raise BackendTimedOut(error) from None
@@ -338,7 +339,7 @@ class Pipeline:
             error = str(exc) or type(exc).__name__
             raise
         finally:
-            await self._record_outcome(call, forwarded, _answer(result), error, stage.seconds)
+            await self._record_outcome(call, forwarded, answer, error, stage.seconds)
         return result
 
     async def _reach(self, call: ToolCall, send: Send[T], read_only: bool, timeout: float) -> T:
@@ -415,13 +416,13 @@ class _Progress:
     forwarding: bool = False
 
 
-def _answer(result: object) -> tuple[Any, bool] | None:
-    """What a backend answered, as (JSON to digest, is an error); None when it did not."""
+def _answer(result: object) -> tuple[Any, bool]:
+    """What a backend answered, as (JSON to digest, is an error); a subscription answers None."""
     if isinstance(result, ToolResult):
         return [dict(c) for c in result.content], result.is_error
     if isinstance(result, BaseModel):
         return result.model_dump(mode="json", by_alias=True, exclude_none=True), False
-    return None if result is None else (result, False)
+    return result, False
 
 
 def _awaiting(approval: Approval) -> str:
