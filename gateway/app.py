@@ -47,6 +47,7 @@ def create_app(config: GatewayConfig) -> Starlette:
         # These endpoints serve stores opened by start(), so they join the routes then.
         app.router.routes.extend(audit_routes(gateway.audit, gateway.authenticate))
         app.router.routes.extend(approval_routes(gateway.approvals, gateway.authenticate))
+        app.router.routes.extend(gateway.integrations.routes(gateway.authenticate))
         try:
             async with manager.run():
                 yield

@@ -9,11 +9,16 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import jsonschema
+import pydantic
 import yaml
 
+from gateway.integrations.settings import IntegrationSettings
+from gateway.integrations.sink_settings import StreamingSettings
+
+_M = TypeVar("_M", bound=pydantic.BaseModel)
 _CONNECTOR_NAME = r"^[A-Za-z][A-Za-z0-9_-]{0,63}$"
 
 SCHEMA: dict[str, Any] = {
@@ -124,6 +129,9 @@ SCHEMA: dict[str, Any] = {
                 "webhook_queue_size": {"type": "integer", "minimum": 1},
             },
         },
+        # Validated by their pydantic models (gateway/integrations, gateway/audit/streaming).
+        "integrations": {"type": "object"},
+        "audit_streaming": {"type": "object"},
         "limits": {
             "type": "object",
             "additionalProperties": False,
@@ -309,6 +317,8 @@ class GatewayConfig:
     approvals: ApprovalSettings = field(default_factory=ApprovalSettings)
     limits: RateLimitSettings = field(default_factory=RateLimitSettings)
     tracing: TracingSettings = field(default_factory=TracingSettings)
+    integrations: IntegrationSettings = field(default_factory=IntegrationSettings)
+    audit_streaming: StreamingSettings = field(default_factory=StreamingSettings)
     connectors: tuple[ConnectorSettings, ...] = ()
     #: Directory relative paths in the file are resolved against.
     base_dir: Path = field(default_factory=Path.cwd)
@@ -403,9 +413,20 @@ def parse_config(raw: Any, *, base_dir: Path, environ: Mapping[str, str] | None 
         frontdoors=frontdoors,
         limits=_rate_limit_settings(raw.get("limits", {})),
         tracing=TracingSettings(**raw.get("tracing", {})),
+        integrations=_model(IntegrationSettings, raw, "integrations"),
+        audit_streaming=_model(StreamingSettings, raw, "audit_streaming"),
         connectors=connectors,
         base_dir=base_dir,
     )
+
+
+def _model(model: type[_M], raw: Mapping[str, Any], section: str) -> _M:
+    try:
+        return model.model_validate(raw.get(section, {}))
+    except pydantic.ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join([section, *(str(p) for p in error["loc"])])
+        raise ConfigError(f"{where}: {error['msg']}") from None
 
 
 def _audit_settings(audit: dict[str, Any]) -> AuditSettings:

@@ -19,10 +19,12 @@ from gateway import __version__
 from gateway.approvals import ApprovalService
 from gateway.audit import AuditLog
 from gateway.audit.postgres_store import is_postgres_url
+from gateway.audit.streaming import AuditStreams
 from gateway.auth_gate import Authenticator
 from gateway.catalog import Catalog
 from gateway.config import GatewayConfig
 from gateway.identity import TokenVerifier
+from gateway.integrations.runtime import Integrations
 from gateway.metrics import Metrics
 from gateway.models import Principal, ToolSpec
 from gateway.pipeline import Pipeline
@@ -46,6 +48,8 @@ class Gateway:
     telemetry: Telemetry = field(init=False)
     audit: AuditLog = field(init=False)
     approvals: ApprovalService = field(init=False)
+    integrations: Integrations = field(init=False)
+    audit_streams: AuditStreams = field(init=False)
     policy: PolicyHolder = field(init=False)
     catalog: Catalog = field(init=False)
     pipeline: Pipeline = field(init=False)
@@ -93,6 +97,12 @@ class Gateway:
             database = str(self.config.resolve(database))
         approval_settings = dataclasses.replace(self.config.approvals, database=database)
         self.approvals = await ApprovalService.open(approval_settings, self.audit, metrics=self.metrics.approvals)
+        self.integrations = Integrations(
+            self.config.integrations, self.approvals, self.audit, self.audit.store, self.audit.redact
+        )
+        self.audit_streams = AuditStreams.start(
+            self.config.audit_streaming, self.audit, self.metrics.registry, self.config.resolve
+        )
         self.pipeline = Pipeline(
             catalog=self.catalog,
             policy=self.policy,
@@ -128,7 +138,9 @@ class Gateway:
             await connector.close()
         await self.limiter.close()
         await self.approvals.close()
+        await self.integrations.close()
         await self.audit.append("gateway.stopped", {"version": __version__, "config_digest": self.config_digest})
+        await self.audit_streams.close()
         await self.audit.close()
         await self.telemetry.stop()
 
