@@ -62,7 +62,10 @@ class SlackSettings(_Section):
     )
     channel: str = Field(min_length=1, description="Channel id the approval messages are posted to.")
     api_url: HttpUrl = Field(default="https://slack.com/api", description="Slack Web API base URL.")
-    events: tuple[NotificationEvent, ...] = Field(default=_EVENTS, description="Approval events that post or update.")
+    events: tuple[NotificationEvent, ...] = Field(
+        default=("requested", "voted", "decided", "expired"),
+        description="Approval events that post the message (requested) or update it in place.",
+    )
     argument_keys: tuple[str, ...] = Field(
         default=(), description="Argument keys shown in the message (after audit redaction); others stay out."
     )
