@@ -1,0 +1,156 @@
+"""The audit log shipped to a real rsyslog over TCP (octet-counting framing) and over TLS;
+rsyslog parses each RFC 5424 message and writes its fields to a file."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+
+from gateway.audit import AuditLog
+from gateway.audit.streaming import AuditStreams
+from gateway.config import AuditSettings
+from gateway.integrations.sink_settings import StreamingSettings
+from tests.support.ops import sample
+from tests.support.siem import Rsyslog, make_tls, rsyslog
+
+
+@contextlib.asynccontextmanager
+async def streaming(tmp_path: Path, sink: dict[str, Any]) -> AsyncIterator[tuple[AuditLog, AuditStreams]]:
+    audit = await AuditLog.open(AuditSettings(database=str(tmp_path / "audit.db")))
+    settings = StreamingSettings.model_validate(
+        {"sinks": [sink], "poll_seconds": 0.02, "max_backoff_seconds": 0.2, "state_directory": str(tmp_path / "state")}
+    )
+    registry = CollectorRegistry()
+    streams = AuditStreams.start(settings, audit, registry, Path)
+    streams.registry = registry  # type: ignore[attr-defined]
+    try:
+        yield audit, streams
+    finally:
+        await streams.close()
+        await audit.close()
+
+
+async def append_calls(audit: AuditLog, count: int, start: int = 0) -> None:
+    for i in range(start, start + count):
+        await audit.append(
+            "call.received",
+            {"principal": {"subject": "agent-1"}, "connector": "sap", "tool": "pay", "n": i},
+            call_id=f"c{i}",
+        )
+
+
+async def arrived(server: Rsyslog, count: int, seconds: float = 20) -> list[list[str]]:
+    async with asyncio.timeout(seconds):
+        while len(server.lines()) < count:
+            await asyncio.sleep(0.05)
+    return server.lines()
+
+
+def seq_of(line: list[str]) -> int:
+    return int(line[5].split('seq="')[1].split('"')[0])
+
+
+async def test_rfc5424_over_tcp_reaches_rsyslog_parsed_in_chain_order(tmp_path: Path) -> None:
+    async with rsyslog(tmp_path / "rsyslog") as server:
+        sink = {
+            "kind": "syslog",
+            "name": "soc",
+            "host": "127.0.0.1",
+            "port": server.port,
+            "hostname": "gw-1",
+            "batch_size": 7,
+        }
+        async with streaming(tmp_path, sink) as (audit, streams):
+            # A message with a newline and non-ASCII text: octet counting keeps it one message.
+            await audit.append("policy.reload_failed", {"error": "line one\nline two", "who": "Zoë"})
+            await append_calls(audit, 20)
+            lines = await arrived(server, 21)
+            shipper = streams.shippers[0]
+            lag = shipper.lag()
+    facility, severity, host, app, msgid, sd, msg = lines[0]
+    assert (facility, severity, host, app, msgid) == ("13", "4", "gw-1", "agent-gateway", "policy.reload_failed")
+    first = json.loads(msg.removeprefix("\ufeff"))
+    assert first["data"] == {"error": "line one\nline two", "who": "Zoë"} and first["seq"] == 1
+    assert sd.startswith('[gateway@32473 seq="1" hash="') and f'hash="{first["hash"]}"' in sd
+    assert [seq_of(line) for line in lines] == list(range(1, 22)), "every record once, in chain order"
+    assert [line[4] for line in lines[1:]] == ["call.received"] * 20
+    second = json.loads(lines[1][6].removeprefix("\ufeff"))
+    assert second["prev_hash"] == first["hash"] and second["call_id"] == "c0"
+    assert lag == (0, 0.0)
+
+
+async def test_cef_over_tls_with_the_collectors_certificate_verified(tmp_path: Path) -> None:
+    tls = make_tls(tmp_path / "pki")
+    async with rsyslog(tmp_path / "rsyslog", tls) as server:
+        sink = {
+            "kind": "syslog", "name": "soc", "host": "127.0.0.1", "port": server.port, "tls": True,
+            "ca_file": str(tls.ca), "server_name": "localhost", "format": "cef",
+        }  # fmt: skip
+        async with streaming(tmp_path, sink) as (audit, _):
+            await append_calls(audit, 3)
+            lines = await arrived(server, 3)
+    cef = lines[0][6].removeprefix("\ufeff")
+    assert cef.startswith("CEF:0|agent-gateway|agent-gateway|")
+    header = cef.split("|")
+    assert header[4:7] == ["call.received", "call received", "3"]
+    assert "externalId=1 " in cef and "cs1Label=callId cs1=c0 " in cef and "cs4Label=tool cs4=sap.pay " in cef
+    assert "suser=agent-1 " in cef
+
+
+async def test_an_untrusted_collector_gets_nothing_and_the_lag_shows_it(tmp_path: Path) -> None:
+    tls = make_tls(tmp_path / "pki")
+    other = make_tls(tmp_path / "other-pki")
+    async with rsyslog(tmp_path / "rsyslog", tls) as server:
+        sink = {
+            "kind": "syslog",
+            "name": "soc",
+            "host": "127.0.0.1",
+            "port": server.port,
+            "tls": True,
+            "ca_file": str(other.ca),
+        }
+        async with streaming(tmp_path, sink) as (audit, streams):
+            await append_calls(audit, 2)
+            async with asyncio.timeout(10):
+                while streams.shippers[0].failures < 2:
+                    await asyncio.sleep(0.02)
+            from prometheus_client import generate_latest
+
+            exposition = generate_latest(streams.registry).decode()  # type: ignore[attr-defined]
+    assert server.lines() == []
+    assert sample(exposition, "gateway_audit_sink_lag_records", sink="soc") == 2
+    assert sample(exposition, "gateway_audit_sink_up", sink="soc") == 0
+    assert (sample(exposition, "gateway_audit_sink_failures_total", sink="soc") or 0) >= 2
+    assert (sample(exposition, "gateway_audit_sink_lag_seconds", sink="soc") or 0) > 0
+
+
+async def test_rsyslog_killed_mid_stream_loses_nothing(tmp_path: Path) -> None:
+    async with rsyslog(tmp_path / "rsyslog") as server:
+        sink = {"kind": "syslog", "name": "soc", "host": "127.0.0.1", "port": server.port, "batch_size": 5}
+        async with streaming(tmp_path, sink) as (audit, _):
+            writer = asyncio.create_task(steady_calls(audit, 120))
+            await arrived(server, 20)
+            await server.stop(signal.SIGKILL)
+            await asyncio.sleep(0.3)
+            await server.start()
+            await writer
+            await arrived(server, 120)
+            await asyncio.sleep(0.3)
+            lines = server.lines()
+    seqs = [seq_of(line) for line in lines]
+    assert sorted(set(seqs)) == list(range(1, 121)), "no gap"
+    assert list(dict.fromkeys(seqs)) == list(range(1, 121)), "no reordering"
+
+
+async def steady_calls(audit: AuditLog, count: int) -> None:
+    """Records keep coming while the sink goes down and comes back."""
+    for i in range(count):
+        await append_calls(audit, 1, start=i)
+        await asyncio.sleep(0.005)
