@@ -25,11 +25,16 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
     ExportLogsServiceRequest,
     ExportLogsServiceResponse,
 )
+from prometheus_client import CollectorRegistry, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from gateway.audit import AuditLog
+from gateway.audit.streaming import AuditStreams
+from gateway.config import AuditSettings
+from gateway.integrations.sink_settings import StreamingSettings
 from tests.support.gateway import require_service
 
 #: The fields rsyslog parsed out of each RFC 5424 message, one line each.
@@ -262,3 +267,48 @@ class OtlpLogsReceiver:
 
     def app(self) -> Starlette:
         return Starlette(routes=[Route("/v1/logs", self.logs, methods=["POST"])])
+
+
+@dataclass
+class Streaming:
+    audit: AuditLog
+    streams: AuditStreams
+    registry: CollectorRegistry
+
+    def __iter__(self) -> Any:
+        return iter((self.audit, self.streams))
+
+    def exposition(self) -> str:
+        return generate_latest(self.registry).decode()
+
+
+@asynccontextmanager
+async def streaming(tmp_path: Path, sink: dict[str, Any]) -> AsyncIterator[Streaming]:
+    """A real audit log on SQLite shipping to one sink, polling fast for the tests."""
+    audit = await AuditLog.open(AuditSettings(database=str(tmp_path / "audit.db")))
+    settings = StreamingSettings.model_validate(
+        {"sinks": [sink], "poll_seconds": 0.02, "max_backoff_seconds": 0.2, "state_directory": str(tmp_path / "state")}
+    )
+    registry = CollectorRegistry()
+    streams = AuditStreams.start(settings, audit, registry, Path)
+    try:
+        yield Streaming(audit, streams, registry)
+    finally:
+        await streams.close()
+        await audit.close()
+
+
+async def append_calls(audit: AuditLog, count: int, start: int = 0) -> None:
+    for i in range(start, start + count):
+        await audit.append(
+            "call.received",
+            {"principal": {"subject": "agent-1"}, "connector": "sap", "tool": "pay", "n": i},
+            call_id=f"c{i}",
+        )
+
+
+async def steady_calls(audit: AuditLog, count: int) -> None:
+    """Records keep coming while the sink goes down and comes back."""
+    for i in range(count):
+        await append_calls(audit, 1, start=i)
+        await asyncio.sleep(0.005)

@@ -27,6 +27,13 @@ def _sink(settings: SyslogSink | SplunkHecSink | OtlpLogsSink) -> Sink:
     return OtlpShipper(settings)
 
 
+def _deadline(settings: SyslogSink | SplunkHecSink | OtlpLogsSink) -> float:
+    """How long one delivery may take: with HEC acknowledgement, the wait for it too."""
+    if isinstance(settings, SplunkHecSink) and settings.acknowledgement:
+        return settings.timeout_seconds + settings.ack_timeout_seconds
+    return settings.timeout_seconds
+
+
 class AuditStreams:
     def __init__(self, shippers: list[Shipper]) -> None:
         self.shippers = shippers
@@ -47,7 +54,7 @@ class AuditStreams:
                 audit,
                 CursorFile(state / f"{s.name}.cursor"),
                 batch_size=s.batch_size,
-                timeout_seconds=s.timeout_seconds,
+                timeout_seconds=_deadline(s),
                 poll_seconds=settings.poll_seconds,
                 max_backoff_seconds=settings.max_backoff_seconds,
             )

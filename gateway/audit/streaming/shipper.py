@@ -114,7 +114,7 @@ class Shipper:
             except (SinkError, TimeoutError) as exc:
                 self.failures += 1
                 self.up = False
-                log.warning("audit sink %s: %s; retrying in %.1f s", self.name, exc or "timed out", backoff)
+                log.warning("audit sink %s: %s; retrying in %.1f s", self.name, str(exc) or "timed out", backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self._max_backoff)
         last = batch[-1]

@@ -4,46 +4,12 @@ rsyslog parses each RFC 5424 message and writes its fields to a file."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import signal
-from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
-from prometheus_client import CollectorRegistry
-
-from gateway.audit import AuditLog
-from gateway.audit.streaming import AuditStreams
-from gateway.config import AuditSettings
-from gateway.integrations.sink_settings import StreamingSettings
 from tests.support.ops import sample
-from tests.support.siem import Rsyslog, make_tls, rsyslog
-
-
-@contextlib.asynccontextmanager
-async def streaming(tmp_path: Path, sink: dict[str, Any]) -> AsyncIterator[tuple[AuditLog, AuditStreams]]:
-    audit = await AuditLog.open(AuditSettings(database=str(tmp_path / "audit.db")))
-    settings = StreamingSettings.model_validate(
-        {"sinks": [sink], "poll_seconds": 0.02, "max_backoff_seconds": 0.2, "state_directory": str(tmp_path / "state")}
-    )
-    registry = CollectorRegistry()
-    streams = AuditStreams.start(settings, audit, registry, Path)
-    streams.registry = registry  # type: ignore[attr-defined]
-    try:
-        yield audit, streams
-    finally:
-        await streams.close()
-        await audit.close()
-
-
-async def append_calls(audit: AuditLog, count: int, start: int = 0) -> None:
-    for i in range(start, start + count):
-        await audit.append(
-            "call.received",
-            {"principal": {"subject": "agent-1"}, "connector": "sap", "tool": "pay", "n": i},
-            call_id=f"c{i}",
-        )
+from tests.support.siem import Rsyslog, append_calls, make_tls, rsyslog, steady_calls, streaming
 
 
 async def arrived(server: Rsyslog, count: int, seconds: float = 20) -> list[list[str]]:
@@ -116,14 +82,12 @@ async def test_an_untrusted_collector_gets_nothing_and_the_lag_shows_it(tmp_path
             "tls": True,
             "ca_file": str(other.ca),
         }
-        async with streaming(tmp_path, sink) as (audit, streams):
-            await append_calls(audit, 2)
+        async with streaming(tmp_path, sink) as streamed:
+            await append_calls(streamed.audit, 2)
             async with asyncio.timeout(10):
-                while streams.shippers[0].failures < 2:
+                while streamed.streams.shippers[0].failures < 2:
                     await asyncio.sleep(0.02)
-            from prometheus_client import generate_latest
-
-            exposition = generate_latest(streams.registry).decode()  # type: ignore[attr-defined]
+            exposition = streamed.exposition()
     assert server.lines() == []
     assert sample(exposition, "gateway_audit_sink_lag_records", sink="soc") == 2
     assert sample(exposition, "gateway_audit_sink_up", sink="soc") == 0
@@ -147,10 +111,3 @@ async def test_rsyslog_killed_mid_stream_loses_nothing(tmp_path: Path) -> None:
     seqs = [seq_of(line) for line in lines]
     assert sorted(set(seqs)) == list(range(1, 121)), "no gap"
     assert list(dict.fromkeys(seqs)) == list(range(1, 121)), "no reordering"
-
-
-async def steady_calls(audit: AuditLog, count: int) -> None:
-    """Records keep coming while the sink goes down and comes back."""
-    for i in range(count):
-        await append_calls(audit, 1, start=i)
-        await asyncio.sleep(0.005)
