@@ -101,7 +101,7 @@ class Gateway:
             self.config.integrations, self.approvals, self.audit, self.audit.store, self.audit.redact
         )
         self.audit_streams = AuditStreams.start(
-            self.config.audit_streaming, self.audit, self.metrics.registry, self.config.resolve
+            self.config.audit_streaming, self.audit, self.metrics.audit_sinks, self.config.resolve
         )
         self.pipeline = Pipeline(
             catalog=self.catalog,

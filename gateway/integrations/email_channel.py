@@ -81,7 +81,9 @@ class EmailChannel:
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]
             refused = ", ".join(f"{rcpt} ({code})" for rcpt, (code, _) in exc.recipients.items())
-            raise DeliveryError(f"SMTP {max(codes)}: recipients refused: {refused}", retryable=max(codes) < 500) from None
+            raise DeliveryError(
+                f"SMTP {max(codes)}: recipients refused: {refused}", retryable=max(codes) < 500
+            ) from None
         except smtplib.SMTPResponseException as exc:
             # 4xx is "try later"; 5xx (bad address, auth refused) will not get better.
             raise DeliveryError(f"SMTP {exc.smtp_code}: {exc.smtp_error!r}", retryable=exc.smtp_code < 500) from None

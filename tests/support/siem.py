@@ -33,6 +33,7 @@ from starlette.routing import Route
 
 from gateway.audit import AuditLog
 from gateway.audit.streaming import AuditStreams
+from gateway.audit.streaming.metrics import SinkMetrics
 from gateway.config import AuditSettings
 from gateway.integrations.sink_settings import StreamingSettings
 from tests.support.gateway import require_service
@@ -290,7 +291,9 @@ async def streaming(tmp_path: Path, sink: dict[str, Any]) -> AsyncIterator[Strea
         {"sinks": [sink], "poll_seconds": 0.02, "max_backoff_seconds": 0.2, "state_directory": str(tmp_path / "state")}
     )
     registry = CollectorRegistry()
-    streams = AuditStreams.start(settings, audit, registry, Path)
+    metrics = SinkMetrics()
+    registry.register(metrics)
+    streams = AuditStreams.start(settings, audit, metrics, Path)
     try:
         yield Streaming(audit, streams, registry)
     finally:

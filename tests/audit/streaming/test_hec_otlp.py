@@ -48,11 +48,10 @@ async def test_hec_batches_events_with_the_token_and_waits_for_indexer_acks(tmp_
 
 async def test_a_wrong_token_ships_nothing_and_keeps_retrying(tmp_path: Path) -> None:
     hec = HecReceiver(token="another-token")
-    async with running(hec.app()) as url:
-        async with streaming(tmp_path, hec_sink(url)) as streamed:
-            await append_calls(streamed.audit, 2)
-            await wait_for(lambda: streamed.streams.shippers[0].failures >= 3)
-            position = streamed.streams.shippers[0].position.seq
+    async with running(hec.app()) as url, streaming(tmp_path, hec_sink(url)) as streamed:
+        await append_calls(streamed.audit, 2)
+        await wait_for(lambda: streamed.streams.shippers[0].failures >= 3)
+        position = streamed.streams.shippers[0].position.seq
     assert hec.events == [] and position == 0
 
 
