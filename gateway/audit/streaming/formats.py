@@ -1,5 +1,6 @@
-"""How an audit record looks to a SIEM: the JSON event, the CEF line, and the RFC 5424
-syslog message framed with octet counting (RFC 6587). docs/audit.md lists every field."""
+"""How an audit record looks to a SIEM: the JSON event and the RFC 5424 syslog message
+framed with octet counting (RFC 6587); CEF is the export's (gateway/audit/export.py).
+docs/audit.md lists every field."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import datetime as dt
 import json
 from typing import Any
 
-from gateway import __version__
+from gateway.audit.export import cef, cef_severity
 from gateway.models import AuditRecord
 
 #: Private enterprise number 32473 is the one RFC 5612 reserves for documentation and
@@ -15,17 +16,6 @@ from gateway.models import AuditRecord
 SD_ID = "gateway@32473"
 _NILVALUE = "-"
 _BOM = "\ufeff"
-#: CEF severity (0-10) and syslog severity (0-7) by what a record says happened.
-_SEVERITY = {
-    "call.rejected": (5, 5),
-    "auth.failed": (5, 5),
-    "policy.reload_failed": (7, 4),
-    "slack.request_refused": (7, 4),
-    "notification.failed": (5, 4),
-    "approval.expired": (3, 5),
-}
-_DEFAULT_SEVERITY = (3, 6)
-_CALL_DENIED = (5, 5)
 
 
 def rfc3339(ts: float) -> str:
@@ -46,57 +36,10 @@ def record_json(record: AuditRecord) -> dict[str, Any]:
     }
 
 
-def severities(record: AuditRecord) -> tuple[int, int]:
-    """(CEF severity, syslog severity)."""
-    if record.kind == "call.decided" and record.data.get("effect") == "deny":
-        return _CALL_DENIED
-    if record.kind == "call.completed" and record.data.get("status") == "error":
-        return _CALL_DENIED
-    return _SEVERITY.get(record.kind, _DEFAULT_SEVERITY)
-
-
-def _cef_header(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("|", "\\|")
-
-
-def _cef_value(value: Any) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-    return text.replace("\\", "\\\\").replace("=", "\\=").replace("\r", "\\r").replace("\n", "\\n")
-
-
-def cef(record: AuditRecord) -> str:
-    """One CEF:0 line. Custom strings carry the chain (cs1-cs3) and the call (cs4-cs6)."""
-    data = record.data
-    principal = data.get("principal")
-    subject = principal.get("subject") if isinstance(principal, dict) else None
-    tool = f"{data['connector']}.{data['tool']}" if "connector" in data and "tool" in data else None
-    extension: list[tuple[str, Any]] = [
-        ("rt", int(record.ts * 1000)),
-        ("externalId", record.seq),
-        ("cs1Label", "callId"),
-        ("cs1", record.call_id),
-        ("cs2Label", "recordHash"),
-        ("cs2", record.hash),
-        ("cs3Label", "prevHash"),
-        ("cs3", record.prev_hash),
-        ("cs4Label", "tool"),
-        ("cs4", tool),
-        ("cs5Label", "rule"),
-        ("cs5", data.get("rule")),
-        ("cs6Label", "approvalId"),
-        ("cs6", data.get("approval_id")),
-        ("suser", subject or data.get("approver")),
-        ("act", data.get("effect") or data.get("status") or data.get("outcome")),
-        ("reason", data.get("reason") or data.get("error")),
-        ("src", data.get("client")),
-        ("msg", json.dumps(dict(data), separators=(",", ":"), ensure_ascii=False)),
-    ]
-    header = "|".join(
-        _cef_header(part)
-        for part in ("CEF:0", "agent-gateway", "agent-gateway", __version__, record.kind, record.kind.replace(".", " "))
-    )
-    fields = " ".join(f"{key}={_cef_value(value)}" for key, value in extension if value is not None)
-    return f"{header}|{severities(record)[0]}|{fields}"
+def syslog_severity(record: AuditRecord) -> int:
+    """RFC 5424 severity from the CEF one: 4 (warning) for 7 and up, 5 (notice) for 5-6, else 6 (info)."""
+    severity = cef_severity(record)
+    return 4 if severity >= 7 else 5 if severity >= 5 else 6
 
 
 def _sd_value(value: str) -> str:
@@ -105,7 +48,7 @@ def _sd_value(value: str) -> str:
 
 def syslog_message(record: AuditRecord, *, facility: int, hostname: str, app_name: str, format: str) -> bytes:
     """`<PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID [SD] MSG` (RFC 5424), MSG in UTF-8."""
-    pri = facility * 8 + severities(record)[1]
+    pri = facility * 8 + syslog_severity(record)
     params = {"seq": str(record.seq), "hash": record.hash, "prev": record.prev_hash}
     if record.call_id:
         params["call_id"] = record.call_id

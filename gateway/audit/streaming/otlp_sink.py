@@ -17,7 +17,7 @@ from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord, ResourceLogs, ScopeL
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
 from gateway import __version__
-from gateway.audit.streaming.formats import record_json, severities
+from gateway.audit.streaming.formats import record_json, syslog_severity
 from gateway.audit.streaming.sink import SinkError
 from gateway.integrations.sink_settings import OtlpLogsSink
 from gateway.models import AuditRecord
@@ -34,7 +34,7 @@ def _attribute(key: str, value: str | int) -> KeyValue:
 
 
 def log_record(record: AuditRecord) -> LogRecord:
-    severity = severities(record)[1]
+    severity = syslog_severity(record)
     attributes = [
         _attribute("gateway.audit.seq", record.seq),
         _attribute("gateway.audit.kind", record.kind),

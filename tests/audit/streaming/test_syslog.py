@@ -63,11 +63,11 @@ async def test_cef_over_tls_with_the_collectors_certificate_verified(tmp_path: P
             await append_calls(audit, 3)
             lines = await arrived(server, 3)
     cef = lines[0][6].removeprefix("\ufeff")
-    assert cef.startswith("CEF:0|agent-gateway|agent-gateway|")
+    assert cef.startswith("CEF:0|agent-gateway|agent-governance-gateway|")
     header = cef.split("|")
     assert header[4:7] == ["call.received", "call received", "3"]
-    assert "externalId=1 " in cef and "cs1Label=callId cs1=c0 " in cef and "cs4Label=tool cs4=sap.pay " in cef
-    assert "suser=agent-1 " in cef
+    assert "externalId=1 " in cef and "suser=agent-1" in cef
+    assert "cs1Label=connector cs1=sap cs2Label=tool cs2=pay cs3Label=callId cs3=c0 " in cef
 
 
 async def test_an_untrusted_collector_gets_nothing_and_the_lag_shows_it(tmp_path: Path) -> None:
