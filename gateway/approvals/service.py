@@ -26,7 +26,7 @@ from gateway.approvals.errors import ApprovalError
 from gateway.approvals.postgres_store import PostgresApprovalStore, is_postgres_url
 from gateway.approvals.signals import Signals, wait_for_event
 from gateway.approvals.store import ApprovalFilter, ApprovalStore, SQLiteApprovalStore, StoredApproval
-from gateway.approvals.webhooks import WebhookNotifier
+from gateway.approvals.webhooks import webhook_notifiers
 from gateway.config import ApprovalSettings
 from gateway.metrics import ApprovalMetrics
 from gateway.models import Approval, ApprovalState, Decision, Principal, ToolCall, ToolResult
@@ -80,7 +80,7 @@ class ApprovalService:
         settings: ApprovalSettings,
         audit: AuditSink,
         store: ApprovalStore,
-        notifier: WebhookNotifier,
+        notifiers: list[Notifier],
         metrics: ApprovalMetrics,
         signals: Signals,
     ) -> None:
@@ -88,7 +88,7 @@ class ApprovalService:
         self._metrics = metrics
         self._audit = audit
         self._store = store
-        self._notifiers: list[Notifier] = [notifier]
+        self._notifiers = notifiers
         self._signals = signals
         self._sweeper: asyncio.Task[None] | None = None
 
@@ -114,7 +114,7 @@ class ApprovalService:
         except BaseException:
             await store.close()
             raise
-        service = cls(settings, audit, store, WebhookNotifier(settings), metrics, signals)
+        service = cls(settings, audit, store, [*webhook_notifiers(settings, audit)], metrics, signals)
         service._sweeper = asyncio.create_task(service._sweep(), name="approval-expiry-sweeper")
         return service
 

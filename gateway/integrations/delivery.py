@@ -17,7 +17,6 @@ import logging
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from gateway.approvals.service import AuditSink
 from gateway.models import Approval
 
 log = logging.getLogger(__name__)
@@ -31,6 +30,12 @@ class DeliveryError(Exception):
     def __init__(self, message: str, *, retryable: bool = True) -> None:
         super().__init__(message)
         self.retryable = retryable
+
+
+class RecordSink(Protocol):
+    """Where attempts are recorded: the audit log."""
+
+    async def append(self, kind: str, data: dict[str, Any], call_id: str | None = None) -> Any: ...
 
 
 class Channel(Protocol):
@@ -48,7 +53,7 @@ class Channel(Protocol):
 
 class ChannelNotifier:
     def __init__(
-        self, channel: Channel, audit: AuditSink, *, attempts: int, backoff_seconds: float, queue_size: int
+        self, channel: Channel, audit: RecordSink, *, attempts: int, backoff_seconds: float, queue_size: int
     ) -> None:
         self._channel = channel
         self._audit = audit

@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from gateway.cli.approvals import approvals
+from gateway.config import WebhookSettings
 from gateway.integrations.settings import EmailSettings, IntegrationSettings, TeamsSettings
 from gateway.serving import free_port
 from tests.support.approvals import approval_stack, approver, digest, make_call, needs_approval, serve, token
@@ -185,3 +186,19 @@ async def _notifications_of(stack: Any, call_id: str, count: int) -> list[dict[s
             if len(found) >= count:
                 return found
             await asyncio.sleep(0.02)
+
+
+async def test_webhook_deliveries_are_audited_like_every_channel(tmp_path: Path) -> None:
+    async with workflow(failures=1) as (receiver, url):
+        hooks = (WebhookSettings(url=f"{url}?secret=abc", events=("requested",)),)
+        async with approval_stack(tmp_path, webhooks=hooks, webhook_backoff_seconds=0.05) as stack:
+            call = make_call()
+            await stack.service.hold(call, needs_approval(1), digest(call), wait_seconds=0)
+            found = await _notifications_of(stack, call.call_id, 2)
+    assert [(n["channel"], n["outcome"], n["attempt"]) for n in found] == [
+        ("webhook", "retried", 1),
+        ("webhook", "sent", 2),
+    ]
+    assert found[0]["error"] == "HTTP 503" and found[0]["retry_in"] == 0.05
+    assert all(n["target"] == url.split("/")[2] for n in found), "the URL's path and query (secrets) stay out"
+    assert receiver.cards[0]["metadata"]["event_type"] == "approval_requested"
