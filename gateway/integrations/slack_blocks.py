@@ -37,9 +37,11 @@ def _shown(value: Any) -> str:
     return _escape(text if len(text) <= _MAX_VALUE else text[: _MAX_VALUE - 1] + "…")
 
 
-def approval_message(approval: Approval, arguments: Mapping[str, Any], console_url: str | None) -> dict[str, Any]:
+def approval_message(
+    approval: Approval, arguments: Mapping[str, Any], reason: str | None, console_url: str | None
+) -> dict[str, Any]:
     """`text` and `blocks` of the approval's message; `arguments` are the ones to show,
-    already redacted."""
+    already redacted; `reason` is the policy's, for holding the call."""
     call = f"{approval.connector}.{approval.tool}"
     fields = [
         f"*Agent*\n{_escape(approval.principal.subject)}",
@@ -48,9 +50,12 @@ def approval_message(approval: Approval, arguments: Mapping[str, Any], console_u
         + (f" ({_escape(approval.approver_role)})" if approval.approver_role else ""),
         f"*Expires*\n<!date^{int(approval.expires_at)}^{{date_short_pretty}} {{time}}|{int(approval.expires_at)}>",
     ]
+    summary: dict[str, Any] = {"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in fields]}
+    if reason:
+        summary["text"] = {"type": "mrkdwn", "text": _escape(reason)[:3000]}
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": f"Approval needed: {call}"[:150]}},
-        {"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in fields]},
+        summary,
     ]
     if arguments:
         lines = "\n".join(f"*{_escape(k)}*: `{_shown(v)}`" for k, v in arguments.items())

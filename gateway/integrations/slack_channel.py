@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from gateway.integrations.notification_log import CallRecords, slack_message
+from gateway.integrations.notification_log import CallRecords, slack_context
 from gateway.integrations.settings import SlackSettings
 from gateway.integrations.slack_api import SlackApi
 from gateway.integrations.slack_blocks import approval_message
@@ -31,14 +31,13 @@ class SlackChannel:
 
     async def deliver(self, event: str, approval: Approval) -> Mapping[str, Any]:
         shown = {k: approval.arguments[k] for k in self._settings.argument_keys if k in approval.arguments}
-        message = approval_message(approval, self._redact(shown)[0] if shown else {}, self._console_url)
-        posted = (
-            None if event == "requested" else await slack_message(self._records, approval.call_id, approval.approval_id)
-        )
-        if posted is None:
+        context = await slack_context(self._records, approval.call_id, approval.approval_id)
+        arguments = self._redact(shown)[0] if shown else {}
+        message = approval_message(approval, arguments, context.reason, self._console_url)
+        if event == "requested" or context.message is None:
             answer = await self._api.call("chat.postMessage", {"channel": self._settings.channel, **message})
             return {"method": "chat.postMessage", "channel": answer.get("channel"), "ts": answer.get("ts")}
-        channel, ts = posted
+        channel, ts = context.message
         await self._api.call("chat.update", {"channel": channel, "ts": ts, **message})
         return {"method": "chat.update", "updated": ts}
 

@@ -98,6 +98,7 @@ async def test_two_slack_approvers_release_the_call_and_the_message_follows(echo
     assert not result.is_error and result.content[0].text == "1101"
     assert posted["channel"] == CHANNEL
     assert posted["blocks"][0]["text"]["text"] == "Approval needed: echo.add"
+    assert posted["blocks"][1]["text"]["text"].startswith("needs 2 approvals by approver (policy.csv:"), "the reason"
     fields = [f["text"] for f in posted["blocks"][1]["fields"]]
     assert fields[0] == "*Agent*\nagent-1" and fields[2] == "*Approvals*\n0 of 2 (approver)"
     assert fields[3].startswith("*Expires*\n<!date^"), "Slack renders the time left in the reader's zone"
