@@ -424,9 +424,8 @@ def _model(model: type[_M], raw: Mapping[str, Any], section: str) -> _M:
     try:
         return model.model_validate(raw.get(section, {}))
     except pydantic.ValidationError as exc:
-        error = exc.errors()[0]
-        where = ".".join([section, *(str(p) for p in error["loc"])])
-        raise ConfigError(f"{where}: {error['msg']}") from None
+        problems = (f"{'.'.join([section, *(str(p) for p in e['loc'])])}: {e['msg']}" for e in exc.errors())
+        raise ConfigError("; ".join(problems)) from None
 
 
 def _audit_settings(audit: dict[str, Any]) -> AuditSettings:
