@@ -52,7 +52,8 @@ def test_secrets_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> N
         ),
         (
             {"audit_streaming": {"sinks": [{"kind": "kafka", "name": "k"}]}},
-            "audit_streaming.sinks.0: Input tag 'kafka' found using 'kind' does not match any of the expected tags: 'syslog', 'splunk_hec', 'otlp'",
+            "audit_streaming.sinks.0: Input tag 'kafka' found using 'kind' does not match any of the expected tags:"
+            " 'syslog', 'splunk_hec', 'otlp'",
         ),
         (
             {"audit_streaming": {"sinks": [{"kind": "syslog", "name": "a", "host": "h", "port": 70000}]}},

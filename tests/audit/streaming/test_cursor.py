@@ -32,11 +32,10 @@ async def test_a_cursor_from_another_log_stops_the_sink_instead_of_guessing(tmp_
     hec = HecReceiver()
     CursorFile(tmp_path / "state" / "splunk.cursor").save(Position(2, "f" * 64))
     sink = {"kind": "splunk_hec", "name": "splunk", "url": "", "token": hec.token}
-    async with running(hec.app()) as url:
-        async with streaming(tmp_path, {**sink, "url": url}) as streamed:
-            await append_calls(streamed.audit, 3)
-            await asyncio.sleep(0.3)
-            exposition = streamed.exposition()
+    async with running(hec.app()) as url, streaming(tmp_path, {**sink, "url": url}) as streamed:
+        await append_calls(streamed.audit, 3)
+        await asyncio.sleep(0.3)
+        exposition = streamed.exposition()
     assert hec.events == []
     assert 'gateway_audit_sink_up{sink="splunk"} 0.0' in exposition
 
