@@ -284,9 +284,9 @@ class Streaming:
 
 
 @asynccontextmanager
-async def streaming(tmp_path: Path, sink: dict[str, Any]) -> AsyncIterator[Streaming]:
-    """A real audit log on SQLite shipping to one sink, polling fast for the tests."""
-    audit = await AuditLog.open(AuditSettings(database=str(tmp_path / "audit.db")))
+async def streaming(tmp_path: Path, sink: dict[str, Any], database: str | None = None) -> AsyncIterator[Streaming]:
+    """A real audit log (SQLite in tmp_path, or `database`) shipping to one sink, polling fast."""
+    audit = await AuditLog.open(AuditSettings(database=database or str(tmp_path / "audit.db")))
     settings = StreamingSettings.model_validate(
         {"sinks": [sink], "poll_seconds": 0.02, "max_backoff_seconds": 0.2, "state_directory": str(tmp_path / "state")}
     )

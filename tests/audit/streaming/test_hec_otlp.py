@@ -9,6 +9,7 @@ from pathlib import Path
 
 from gateway.serving import running
 from tests.support.siem import HecReceiver, OtlpLogsReceiver, append_calls, streaming
+from tests.support.stores import postgres_backend
 
 
 async def wait_for(predicate: object, seconds: float = 10) -> None:
@@ -72,3 +73,17 @@ async def test_otlp_logs_carry_the_record_and_its_chain_position(tmp_path: Path)
     assert denied["attributes"]["gateway.audit.hash"] == denied["body"]["hash"]
     assert abs(denied["time_unix_nano"] / 1e9 - denied["body"]["ts"]) < 1e-3
     assert [r["attributes"]["gateway.audit.seq"] for r in collector.records] == [1, 2, 3, 4]
+
+
+async def test_a_postgresql_log_ships_in_chain_order_too(tmp_path: Path) -> None:
+    hec = HecReceiver()
+    async with (
+        postgres_backend() as backend,
+        running(hec.app()) as url,
+        streaming(tmp_path, hec_sink(url, acknowledgement=True), backend.database) as streamed,
+    ):
+        await append_calls(streamed.audit, 9)
+        await wait_for(lambda: streamed.streams.shippers[0].position.seq == 9)
+        head = streamed.audit.head
+    assert hec.seqs() == list(range(1, 10))
+    assert hec.events[-1]["event"]["hash"] == head.hash
