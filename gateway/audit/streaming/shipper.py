@@ -117,9 +117,9 @@ class Shipper:
                 log.warning("audit sink %s: %s; retrying in %.1f s", self.name, str(exc) or "timed out", backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self._max_backoff)
-        last = batch[-1]
-        self.position = Position(last.seq, last.hash)
-        await asyncio.to_thread(self._cursor.save, self.position)
+        acknowledged = Position(batch[-1].seq, batch[-1].hash)
+        await asyncio.to_thread(self._cursor.save, acknowledged)
+        self.position = acknowledged
         self.shipped += len(batch)
         self.up = True
 
