@@ -20,6 +20,9 @@ from gateway.serving import free_port, running
 from tests.support.gateway import REPO, SECRET
 from tests.support.siem import HecReceiver
 
+#: The roles the shipped policy's approval rules name (a policy naming an unknown one does not load).
+SHIPPED_APPROVER_ROLES = ["approver", "finance-approver", "hr-approver", "supervisor", "support-supervisor"]
+
 
 class GatewayProcess:
     def __init__(self, config: Path, port: int) -> None:
@@ -77,6 +80,7 @@ async def test_gateway_and_sink_killed_mid_stream_no_gap_no_reordering(tmp_path:
                 "identity": {"secret": SECRET},
                 "policy": {"directory": str(policy_dir), "watch": False},
                 "audit": {"database": str(tmp_path / "audit.db")},
+                "approvals": {"approver_roles": SHIPPED_APPROVER_ROLES},
                 "audit_streaming": {
                     "state_directory": str(tmp_path / "cursors"),
                     "poll_seconds": 0.02,
