@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from gateway.integrations.slack_signature import sign
@@ -216,3 +217,46 @@ def _signed_raw(body: bytes) -> tuple[bytes, dict[str, str]]:
         "X-Slack-Request-Timestamp": timestamp,
         "X-Slack-Signature": sign(SIGNING_SECRET, timestamp, body),
     }
+
+
+async def test_votes_from_the_api_update_the_slack_message_too(echo_upstream, start_gateway) -> None:
+    async with slack_gateway(echo_upstream, start_gateway) as (slack, gw), connect(gw.mcp_url, gw.token()) as client:
+        call = asyncio.create_task(client.call_tool("echo.add", ARGS))
+        (posted,) = await slack.wait_for("chat.postMessage", 1)
+        approval_id = posted["blocks"][-1]["elements"][0]["value"]
+        async with httpx.AsyncClient(base_url=gw.url) as http:
+            for subject in ("dave", "erin"):
+                headers = {"Authorization": f"Bearer {gw.token(subject, ('approver',))}"}
+                response = await http.post(f"/v1/approvals/{approval_id}/approve", json={}, headers=headers)
+                assert response.status_code == 200, response.text
+        await asyncio.wait_for(call, 10)
+        final = (await slack.wait_for("chat.update", 3))[-1]
+        sent = await audit(gw, "notification.sent")
+    assert final["ts"] == "1700000000.000001"
+    assert final["blocks"][-1]["text"]["text"].startswith("*:white_check_mark: Approved*")
+    assert "Approved by dave" in json.dumps(final) and "Approved by erin" in json.dumps(final)
+    assert [(s["event"], s["details"]["method"]) for s in sent] == [
+        ("requested", "chat.postMessage"),
+        ("voted", "chat.update"),
+        ("voted", "chat.update"),
+        ("decided", "chat.update"),
+    ]
+
+
+async def test_a_bad_bot_token_is_audited_as_failed_without_retries(echo_upstream, start_gateway) -> None:
+    url, _ = echo_upstream
+    async with fake_slack() as slack:
+        integrations = {"slack": {"signing_secret": SIGNING_SECRET, "bot_token": "xoxb-revoked", "channel": CHANNEL,
+                                  "api_url": slack.api_url}, "backoff_seconds": 0.05}  # fmt: skip
+        connectors = {"echo": {"kind": "mcp", "url": url, "timeout_seconds": 5}}
+        async with start_gateway(connectors, integrations=integrations) as gw:
+            async with httpx.AsyncClient(base_url=gw.url, headers={"Authorization": f"Bearer {gw.token()}"}) as http:
+                response = await http.post("/v1/tools/echo.add:call", json=ARGS, headers={"Prefer": "respond-async"})
+            async with asyncio.timeout(10):
+                while not (failed := await audit(gw, "notification.failed")):
+                    await asyncio.sleep(0.02)
+    assert response.status_code == 202, response.text
+    assert [(f["channel"], f["attempt"], f["error"]) for f in failed] == [
+        ("slack", 1, "chat.postMessage: invalid_auth")
+    ]
+    assert slack.methods() == ["chat.postMessage"]
