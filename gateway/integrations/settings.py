@@ -55,10 +55,12 @@ class ApproverEntry(_Section):
 
 class SlackSettings(_Section):
     signing_secret: str = Field(
-        min_length=16, description="The Slack app's signing secret (Basic Information); verifies interactions."
+        repr=False,
+        min_length=16,
+        description="The Slack app's signing secret (Basic Information); verifies interactions.",
     )
     bot_token: str = Field(
-        min_length=1, description="Bot token (xoxb-...) with chat:write; users:read.email for e-mail."
+        repr=False, min_length=1, description="Bot token (xoxb-...) with chat:write; users:read.email for e-mail."
     )
     channel: str = Field(min_length=1, description="Channel id the approval messages are posted to.")
     api_url: HttpUrl = Field(default="https://slack.com/api", description="Slack Web API base URL.")
@@ -81,7 +83,9 @@ class SlackSettings(_Section):
 
 
 class TeamsSettings(_Section):
-    webhook_url: HttpUrl = Field(description="URL of the Teams workflow ('When a Teams webhook request is received').")
+    webhook_url: HttpUrl = Field(
+        repr=False, description="URL of the Teams workflow ('When a Teams webhook request is received')."
+    )
     events: tuple[NotificationEvent, ...] = Field(default=_EVENTS, description="Approval events that post a card.")
     timeout_seconds: float = Field(default=5.0, gt=0, description="Deadline of one post.")
 
@@ -98,7 +102,7 @@ class EmailSettings(_Section):
         default="starttls", description="starttls (587), tls (implicit, 465) or none (a local relay only)."
     )
     username: str | None = Field(default=None, description="SMTP login; none: no AUTH.")
-    password: str | None = Field(default=None, description="SMTP password (prefer password_env).")
+    password: str | None = Field(repr=False, default=None, description="SMTP password (prefer password_env).")
     sender: str = Field(min_length=3, description="From address.")
     recipients: tuple[str, ...] = Field(min_length=1, description="Who receives approval e-mails.")
     events: tuple[NotificationEvent, ...] = Field(default=("requested",), description="Approval events that mail.")

@@ -37,7 +37,7 @@ class SyslogSink(_Sink):
 class SplunkHecSink(_Sink):
     kind: Literal["splunk_hec"] = Field(description="Splunk HTTP Event Collector, JSON events.")
     url: str = Field(pattern=r"^https?://[^\s/]+", description="HEC base URL (https://splunk:8088).")
-    token: str = Field(min_length=1, description="HEC token (prefer token_env).")
+    token: str = Field(repr=False, min_length=1, description="HEC token (prefer token_env).")
     index: str | None = Field(default=None, description="Index the events go to (default: the token's).")
     source: str = Field(default="agent-gateway", description="The events' source.")
     sourcetype: str = Field(default="agent-gateway:audit", description="The events' sourcetype.")
