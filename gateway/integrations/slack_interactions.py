@@ -32,12 +32,15 @@ from gateway.integrations.slack_api import SlackApi
 from gateway.integrations.slack_blocks import APPROVE_ACTION, DENY_ACTION, DENY_CALLBACK, deny_modal
 from gateway.integrations.slack_payloads import BlockActions, PayloadError, ViewSubmission, parse_payload
 from gateway.integrations.slack_signature import SignatureRefused, SignatureVerifier
+from gateway.models import Principal
 
 log = logging.getLogger(__name__)
 
 PATH = "/v1/integrations/slack/interactions"
 MAX_BODY = 65_536
 _SLACK_HOOKS = "https://hooks.slack.com/"
+#: The action of a submitted deny modal (a Deny click only opens the modal).
+DENY_SUBMITTED = "deny_submitted"
 
 
 class SlackInteractions:
@@ -113,7 +116,7 @@ class SlackInteractions:
         if payload.view.callback_id != DENY_CALLBACK:
             return Response(status_code=200)
         approval_id = str(payload.view.metadata().get("approval_id", ""))
-        refused = await self._act(payload.user.id, approval_id, "deny_submitted", payload.view.comment())
+        refused = await self._act(payload.user.id, approval_id, DENY_SUBMITTED, payload.view.comment())
         if refused is not None:
             return JSONResponse({"response_action": "errors", "errors": {"comment": refused[:150]}})
         return Response(status_code=200)
@@ -129,7 +132,7 @@ class SlackInteractions:
             try:
                 if action == APPROVE_ACTION:
                     await self._service.vote(approval_id, principal, True, comment)
-                elif action == "deny_submitted":
+                elif action == DENY_SUBMITTED:
                     await self._service.vote(approval_id, principal, False, comment)
                 else:
                     await self._service.get(approval_id)
@@ -149,7 +152,7 @@ class SlackInteractions:
             log.warning("slack interaction on %s not audited", approval_id, exc_info=True)
         return refused
 
-    async def _principal(self, user_id: str) -> Any:
+    async def _principal(self, user_id: str) -> Principal | None:
         try:
             return await self._directory.slack_user(user_id)
         except DeliveryError as exc:
