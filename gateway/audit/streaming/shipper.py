@@ -17,7 +17,8 @@ import time
 from collections.abc import Sequence
 
 from gateway.audit.log import AuditLog
-from gateway.audit.streaming.cursor import CursorFile, Position
+from gateway.audit.store import StoreError
+from gateway.audit.streaming.cursor import CursorError, CursorFile, Position
 from gateway.audit.streaming.sink import Sink, SinkError
 from gateway.models import AuditRecord
 
@@ -74,16 +75,30 @@ class Shipper:
         return records, max(0.0, seconds)
 
     async def _run(self) -> None:
+        """Ship until cancelled. A cursor that does not fit the log stops the sink (shipping
+        from a guessed place would gap or repeat); reading the store may fail for a while
+        (a database restart) and is retried."""
         try:
             self.position = await asyncio.to_thread(self._cursor.load)
             await self._check_resume()
-            while True:
-                await self._step()
-        except asyncio.CancelledError:
-            raise
-        except Exception:
+        except (CursorError, ChainBroken, StoreError) as exc:
             self.up = False
-            log.exception("audit sink %s stopped", self.name)
+            log.error("audit sink %s stopped: %s", self.name, exc)
+            return
+        while True:
+            try:
+                await self._step()
+            except ChainBroken as exc:
+                self.up = False
+                log.error("audit sink %s stopped: %s", self.name, exc)
+                return
+            except Exception as exc:
+                # The store may be unreachable for a while (a database restart): the
+                # shipper must outlive it, not die with an unretrieved exception.
+                self.failures += 1
+                self.up = False
+                log.warning("audit sink %s cannot read the audit log (%s); retrying", self.name, exc, exc_info=True)
+                await asyncio.sleep(self._max_backoff)
 
     async def _check_resume(self) -> None:
         if self.position.seq == 0:
