@@ -231,7 +231,9 @@ async def test_votes_from_the_api_update_the_slack_message_too(echo_upstream, st
                 assert response.status_code == 200, response.text
         await asyncio.wait_for(call, 10)
         final = (await slack.wait_for("chat.update", 3))[-1]
-        sent = await audit(gw, "notification.sent")
+        async with asyncio.timeout(10):
+            while len(sent := await audit(gw, "notification.sent")) < 4:  # audited after Slack answered
+                await asyncio.sleep(0.02)
     assert final["ts"] == "1700000000.000001"
     assert final["blocks"][-1]["text"]["text"].startswith("*:white_check_mark: Approved*")
     assert "Approved by dave" in json.dumps(final) and "Approved by erin" in json.dumps(final)

@@ -39,6 +39,9 @@ async def test_rfc5424_over_tcp_reaches_rsyslog_parsed_in_chain_order(tmp_path: 
             await append_calls(audit, 20)
             lines = await arrived(server, 21)
             shipper = streams.shippers[0]
+            async with asyncio.timeout(10):
+                while shipper.position.seq < 21:  # the cursor is saved after the close is seen
+                    await asyncio.sleep(0.02)
             lag = shipper.lag()
     facility, severity, host, app, msgid, sd, msg = lines[0]
     assert (facility, severity, host, app, msgid) == ("13", "4", "gw-1", "agent-gateway", "policy.reload_failed")
