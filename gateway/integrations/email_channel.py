@@ -65,7 +65,7 @@ class EmailChannel:
 
     def _send(self, message: EmailMessage) -> None:
         s = self._settings
-        context = ssl.create_default_context()
+        context = ssl.create_default_context(cafile=s.ca_file)
         try:
             smtp: smtplib.SMTP
             if s.security == "tls":

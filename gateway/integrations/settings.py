@@ -101,6 +101,9 @@ class EmailSettings(_Section):
     security: Literal["starttls", "tls", "none"] = Field(
         default="starttls", description="starttls (587), tls (implicit, 465) or none (a local relay only)."
     )
+    ca_file: str | None = Field(
+        default=None, description="CA bundle for the server's certificate (default: system CAs)."
+    )
     username: str | None = Field(default=None, description="SMTP login; none: no AUTH.")
     password: str | None = Field(repr=False, default=None, description="SMTP password (prefer password_env).")
     sender: str = Field(min_length=3, description="From address.")

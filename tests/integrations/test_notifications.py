@@ -7,12 +7,13 @@ import asyncio
 import contextlib
 import email
 import email.policy
+import ssl
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
 from click.testing import CliRunner
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -24,6 +25,7 @@ from gateway.config import WebhookSettings
 from gateway.integrations.settings import EmailSettings, IntegrationSettings, TeamsSettings
 from gateway.serving import free_port
 from tests.support.approvals import approval_stack, approver, digest, make_call, needs_approval, serve, token
+from tests.support.siem import make_tls
 
 CONSOLE = "https://gw.example"
 
@@ -202,3 +204,45 @@ async def test_webhook_deliveries_are_audited_like_every_channel(tmp_path: Path)
     assert found[0]["error"] == "HTTP 503" and found[0]["retry_in"] == 0.05
     assert all(n["target"] == url.split("/")[2] for n in found), "the URL's path and query (secrets) stay out"
     assert receiver.cards[0]["metadata"]["event_type"] == "approval_requested"
+
+
+async def test_email_over_starttls_with_login_and_a_verified_certificate(tmp_path: Path) -> None:
+    tls = make_tls(tmp_path / "pki")
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(tls.cert, tls.key)
+    logins: list[tuple[str, str]] = []
+
+    def authenticate(server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any) -> AuthResult:
+        logins.append((data.login.decode(), data.password.decode()))
+        return AuthResult(success=data.password == b"mail-secret")
+
+    mailbox = Mailbox()
+    controller = Controller(
+        mailbox, hostname="127.0.0.1", port=free_port(), tls_context=server_tls, require_starttls=True,
+        authenticator=authenticate, auth_required=True,
+    )  # fmt: skip
+    controller.start()
+    try:
+        mail: dict[str, Any] = {
+            "host": "127.0.0.1",
+            "port": controller.port,
+            "username": "gateway",
+            "password": "mail-secret",
+            "sender": "gw@example.com",
+            "recipients": ("a@example.com",),
+        }
+        trusted = IntegrationSettings(email=EmailSettings(**mail, ca_file=str(tls.ca)))
+        async with approval_stack(tmp_path / "trusted", trusted) as stack:
+            call = make_call()
+            await stack.service.hold(call, needs_approval(1), digest(call), wait_seconds=0)
+            delivered = await _notifications_of(stack, call.call_id, 1)
+        untrusted = IntegrationSettings(email=EmailSettings(**mail), attempts=1)
+        async with approval_stack(tmp_path / "untrusted", untrusted) as stack:
+            call = make_call()
+            await stack.service.hold(call, needs_approval(1), digest(call), wait_seconds=0)
+            refused = await _notifications_of(stack, call.call_id, 1)
+    finally:
+        controller.stop()
+    assert [n["outcome"] for n in delivered] == ["sent"] and len(mailbox.messages) == 1
+    assert logins == [("gateway", "mail-secret")], "one login, after STARTTLS"
+    assert refused[0]["outcome"] == "failed" and "CERTIFICATE_VERIFY_FAILED" in refused[0]["error"]
