@@ -122,22 +122,13 @@ class SlackInteractions:
         return Response(status_code=200)
 
     async def _act(self, user_id: str, approval_id: str, action: str, comment: str) -> str | None:
-        """Vote (or, for a Deny click, check that the user may vote); None when done, else
-        why not. Either way the interaction is audited."""
+        """Vote (or, for a Deny click, check that the approval exists); None when done,
+        else why not. Either way the interaction is audited, on the approval's call."""
         principal = await self._principal(user_id)
-        refused: str | None = None
         if principal is None:
-            refused = "you are not in the gateway's approver directory"
+            refused: str | None = "you are not in the gateway's approver directory"
         else:
-            try:
-                if action == APPROVE_ACTION:
-                    await self._service.vote(approval_id, principal, True, comment)
-                elif action == DENY_SUBMITTED:
-                    await self._service.vote(approval_id, principal, False, comment)
-                else:
-                    await self._service.get(approval_id)
-            except ApprovalError as exc:
-                refused = exc.message
+            refused = await self._vote(principal, approval_id, action, comment)
         record: dict[str, Any] = {
             "approval_id": approval_id,
             "slack_user": user_id,
@@ -147,10 +138,26 @@ class SlackInteractions:
             "reason": refused,
         }
         try:
-            await self._audit.append("slack.interaction", record)
+            await self._audit.append("slack.interaction", record, call_id=await self._call_of(approval_id))
         except Exception:
             log.warning("slack interaction on %s not audited", approval_id, exc_info=True)
         return refused
+
+    async def _vote(self, principal: Principal, approval_id: str, action: str, comment: str) -> str | None:
+        try:
+            if action in (APPROVE_ACTION, DENY_SUBMITTED):
+                await self._service.vote(approval_id, principal, action == APPROVE_ACTION, comment)
+            else:
+                await self._service.get(approval_id)
+        except ApprovalError as exc:
+            return exc.message
+        return None
+
+    async def _call_of(self, approval_id: str) -> str | None:
+        try:
+            return (await self._service.get(approval_id)).approval.call_id
+        except ApprovalError:
+            return None
 
     async def _principal(self, user_id: str) -> Principal | None:
         try:

@@ -95,6 +95,9 @@ async def test_two_slack_approvers_release_the_call_and_the_message_follows(echo
         updates = await slack.wait_for("chat.update", 3)
         interactions = await audit(gw, "slack.interaction")
         votes = await audit(gw, "approval.voted")
+        approval_call = (await gw.gateway.approvals.get(approval_id)).approval.call_id
+        records = await gw.gateway.audit.store.latest(1000)
+        call_ids = {r.call_id for r in records if r.kind == "slack.interaction"}
 
     assert not result.is_error and result.content[0].text == "1101"
     assert posted["channel"] == CHANNEL
@@ -118,6 +121,7 @@ async def test_two_slack_approvers_release_the_call_and_the_message_follows(echo
         ("U_BOB", "bob", True),
     ]
     assert [v["approver"] for v in votes] == ["alice", "bob"]
+    assert call_ids == {approval_call}, "the clicks are on the call's record trail"
 
 
 async def test_deny_asks_for_a_comment_and_refusals_are_explained(echo_upstream, start_gateway) -> None:
