@@ -14,6 +14,7 @@ import asyncio
 import socket
 import ssl
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 from gateway.audit.streaming.formats import octet_counted, syslog_message
 from gateway.audit.streaming.sink import SinkError
@@ -25,6 +26,8 @@ class SyslogShipper:
     def __init__(self, settings: SyslogSink) -> None:
         self._settings = settings
         self._hostname = settings.hostname or socket.gethostname() or "-"
+        # Its own thread: a hung collector can hold only this sink's, never the shared pool.
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"syslog-{settings.name}")
         self._tls: ssl.SSLContext | None = None
         if settings.tls:
             self._tls = ssl.create_default_context(cafile=settings.ca_file)
@@ -37,7 +40,7 @@ class SyslogShipper:
             )
             for r in records
         )
-        await asyncio.to_thread(self._send, payload)
+        await asyncio.get_running_loop().run_in_executor(self._thread, self._send, payload)
 
     def _send(self, payload: bytes) -> None:
         s = self._settings
@@ -59,4 +62,5 @@ class SyslogShipper:
             raise SinkError(f"syslog {s.host}:{s.port}: {type(exc).__name__}: {exc}") from None
 
     async def close(self) -> None:
-        pass
+        # A delivery still blocked in a socket ends at its timeout; nothing waits for it.
+        self._thread.shutdown(wait=False, cancel_futures=True)
