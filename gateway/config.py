@@ -15,16 +15,17 @@ import jsonschema
 import pydantic
 import yaml
 
+from gateway.arguments import ArgumentLimits
 from gateway.integrations.settings import IntegrationSettings
 from gateway.integrations.sink_settings import StreamingSettings
 
-_M = TypeVar("_M", bound=pydantic.BaseModel)
 _CONNECTOR_NAME = r"^[A-Za-z][A-Za-z0-9_-]{0,63}$"
 
 SCHEMA: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
     "properties": {
+        "arguments": {"type": "object"},  # checked by its pydantic model
         "server": {
             "type": "object",
             "additionalProperties": False,
@@ -320,6 +321,7 @@ class GatewayConfig:
     integrations: IntegrationSettings = field(default_factory=IntegrationSettings)
     audit_streaming: StreamingSettings = field(default_factory=StreamingSettings)
     connectors: tuple[ConnectorSettings, ...] = ()
+    arguments: ArgumentLimits = field(default_factory=ArgumentLimits)
     #: Directory relative paths in the file are resolved against.
     base_dir: Path = field(default_factory=Path.cwd)
 
@@ -341,12 +343,23 @@ def _key_path(error: jsonschema.ValidationError) -> str:
     return ".".join(str(p) for p in error.absolute_path) or "(top level)"
 
 
+_SECRET_KEY = re.compile(r"secret|password|passwd|token|api_key|private_key", re.IGNORECASE)
+
+
 def _describe(error: jsonschema.ValidationError) -> str:
     if error.validator == "additionalProperties":
         return f"{_key_path(error)}: {error.message}"
     if error.validator == "required":
         return f"{_key_path(error)}: {error.message}"
-    return f"{_key_path(error)}: invalid value {error.instance!r}: {error.message}"
+    return invalid_value(_key_path(error), error)
+
+
+def invalid_value(where: str, error: jsonschema.ValidationError) -> str:
+    """`where: invalid value ...: why`, never quoting the value of a secret-like key."""
+    if error.path and _SECRET_KEY.search(str(error.path[-1])):
+        # jsonschema's message quotes the value too: a secret stays out of terminals and logs.
+        return f"{where}: invalid value (not shown: a secret): fails {error.validator} {error.validator_value!r}"
+    return f"{where}: invalid value {error.instance!r}: {error.message}"
 
 
 def _apply_env(raw: dict[str, Any], environ: Mapping[str, str]) -> None:
@@ -413,18 +426,22 @@ def parse_config(raw: Any, *, base_dir: Path, environ: Mapping[str, str] | None 
         frontdoors=frontdoors,
         limits=_rate_limit_settings(raw.get("limits", {})),
         tracing=TracingSettings(**raw.get("tracing", {})),
-        integrations=_model(IntegrationSettings, raw, "integrations"),
-        audit_streaming=_model(StreamingSettings, raw, "audit_streaming"),
+        integrations=_model(IntegrationSettings, "integrations", raw.get("integrations", {})),
+        audit_streaming=_model(StreamingSettings, "audit_streaming", raw.get("audit_streaming", {})),
         connectors=connectors,
+        arguments=_model(ArgumentLimits, "arguments", raw.get("arguments", {})),
         base_dir=base_dir,
     )
 
 
-def _model(model: type[_M], raw: Mapping[str, Any], section: str) -> _M:
+M = TypeVar("M", bound=pydantic.BaseModel)
+
+
+def _model(model: type[M], section: str, raw: Any) -> M:
     try:
-        return model.model_validate(raw.get(section, {}))
+        return model.model_validate(raw)
     except pydantic.ValidationError as exc:
-        problems = (f"{'.'.join([section, *(str(p) for p in e['loc'])])}: {e['msg']}" for e in exc.errors())
+        problems = (f"{'.'.join(map(str, (section, *e['loc'])))}: {e['msg']}" for e in exc.errors())
         raise ConfigError("; ".join(problems)) from None
 
 
