@@ -191,6 +191,7 @@ async def test_forged_replayed_stale_and_unsigned_requests_are_refused_and_audit
         first = await post_interaction(gw.url, body, headers)
         replayed = await post_interaction(gw.url, body, headers)
         malformed = await post_interaction(gw.url, *_signed_raw(b"payload=%7Bnot-json"))
+        oversized = await post_interaction(gw.url, *_signed_raw(b"payload=" + b"x" * 70_000))
         await asyncio.sleep(0.2)
         refused = await audit(gw, "slack.request_refused")
         approval = (await gw.gateway.approvals.get(approval_id)).approval
@@ -200,6 +201,7 @@ async def test_forged_replayed_stale_and_unsigned_requests_are_refused_and_audit
     assert first.status_code == 200
     assert replayed.status_code == 401 and "already received" in replayed.json()["detail"]
     assert malformed.status_code == 400 and malformed.json()["detail"] == "the payload is not JSON"
+    assert oversized.status_code == 413
     assert [r["reason"] for r in refused] == [
         "forged",
         "forged",
@@ -209,6 +211,7 @@ async def test_forged_replayed_stale_and_unsigned_requests_are_refused_and_audit
         "unsigned",
         "replayed",
         "malformed",
+        "oversized",
     ]
     assert all(r["client"] == "127.0.0.1" for r in refused)
     assert [v.approver for v in approval.votes] == ["alice"], "only the one genuine click counted"
