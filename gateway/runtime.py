@@ -22,16 +22,20 @@ from gateway.audit import AuditLog
 from gateway.audit.postgres_store import is_postgres_url
 from gateway.audit.streaming import AuditStreams
 from gateway.auth_gate import Authenticator
+from gateway.brakes import Brakes
 from gateway.catalog import Catalog
 from gateway.config import ApprovalSettings, GatewayConfig
 from gateway.events import LISTING_KINDS, EventBus, ListingChanged, PolicyReloaded, ToolsChanged
 from gateway.identity import TokenVerifier
+from gateway.incident import open_incident_response
 from gateway.integrations.runtime import Integrations
 from gateway.metrics import Metrics
 from gateway.models import Principal, ToolSpec
 from gateway.pipeline import Pipeline
 from gateway.policy import PolicyHolder, ReloadResult
+from gateway.policy.shadow import ShadowPolicy
 from gateway.ratelimit import RateLimiter
+from gateway.suspensions import SuspensionService
 from gateway.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
@@ -56,6 +60,9 @@ class Gateway:
     integrations: Integrations
     audit_streams: AuditStreams
     pipeline: Pipeline
+    suspensions: SuspensionService
+    shadow: ShadowPolicy
+    brakes: Brakes
     #: What `close` undoes, last started first.
     _running: contextlib.AsyncExitStack
 
@@ -77,12 +84,16 @@ class Gateway:
             audit_streams = AuditStreams.start(config.audit_streaming, audit, metrics.audit_sinks, config.resolve)
             running.push_async_callback(audit_streams.close)
             running.push_async_callback(events.close)
-            approvals = await ApprovalService.open(_approval_settings(config), audit, metrics=metrics.approvals)
+            approval_settings = _approval_settings(config)
+            approvals = await ApprovalService.open(approval_settings, audit, metrics=metrics.approvals)
             integrations = Integrations(config.integrations, approvals, audit, audit.store, audit.redact)
             # The approval service closes its notifiers (Slack's among them) before the
             # integrations close the Slack client they share.
             running.push_async_callback(integrations.close)
             running.push_async_callback(approvals.close)
+            incident = await open_incident_response(
+                config, approval_settings.database, audit, approvals, metrics, running
+            )
             limiter = RateLimiter.from_settings(config.limits)
             running.push_async_callback(limiter.close)
             catalog = Catalog(connectors)
@@ -115,7 +126,9 @@ class Gateway:
                     limiter=limiter,
                     approvals=approvals,
                     argument_limits=config.arguments,
+                    **incident,
                 ),
+                **incident,
                 _running=running,
             )
             await gateway._start_backends()
