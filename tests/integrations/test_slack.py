@@ -15,8 +15,10 @@ from typing import Any
 import httpx
 import pytest
 
+from gateway.integrations.settings import IntegrationSettings, SlackSettings
 from gateway.integrations.slack_signature import sign
 from gateway.mcp.client import connect
+from tests.support.approvals import approval_stack, digest, make_call, needs_approval
 from tests.support.gateway import GatewayFactory, RunningGateway
 from tests.support.slack import (
     BOT_TOKEN,
@@ -269,3 +271,19 @@ async def test_a_bad_bot_token_is_audited_as_failed_without_retries(echo_upstrea
         ("slack", 1, "chat.postMessage: invalid_auth")
     ]
     assert slack.methods() == ["chat.postMessage"]
+
+
+async def test_an_expired_approval_shows_as_expired_in_slack(tmp_path: Path) -> None:
+    async with fake_slack() as slack:
+        slack_settings = SlackSettings(
+            signing_secret=SIGNING_SECRET, bot_token=BOT_TOKEN, channel=CHANNEL, api_url=slack.api_url
+        )
+        async with approval_stack(tmp_path, IntegrationSettings(slack=slack_settings)) as stack:
+            call = make_call()
+            await stack.service.hold(call, needs_approval(1, ttl=0.3), digest(call), wait_seconds=0)
+            (posted,) = await slack.wait_for("chat.postMessage", 1)
+            (expired,) = await slack.wait_for("chat.update", 1)
+    assert posted["blocks"][-1]["type"] == "actions"
+    assert expired["ts"] == "1700000000.000001"
+    assert expired["blocks"][-1]["text"]["text"] == "*:hourglass: Expired without a decision*"
+    assert expired["text"].endswith("(expired)")
