@@ -50,8 +50,9 @@ def _start(argv: list[str], log: Path) -> subprocess.Popen[bytes]:
 
 
 @contextlib.asynccontextmanager
-async def echo_stack() -> AsyncIterator[EchoStack]:
-    """Policy and audit (durable, on SQLite) on, as shipped; the token has role `tester`."""
+async def echo_stack(extra_config: str = "") -> AsyncIterator[EchoStack]:
+    """Policy and audit (durable, on SQLite) on, as shipped; the token has role `tester`.
+    `extra_config`: more top-level YAML sections (e.g. audit_streaming)."""
     upstream_port, gateway_port = free_port(), free_port()
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "gateway.yaml"
@@ -64,6 +65,7 @@ audit: {{database: {Path(tmp) / "audit.db"}}}
 approvals: {{approver_roles: [approver, finance-approver, hr-approver, supervisor, support-supervisor]}}
 connectors:
   echo: {{kind: mcp, url: "http://127.0.0.1:{upstream_port}/mcp", timeout_seconds: 30}}
+{extra_config}
 """
         )
         upstream = _start(

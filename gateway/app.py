@@ -62,6 +62,7 @@ def build_app(gateway: Gateway) -> Starlette:
             *admin_routes(gateway),
             *audit_routes(gateway.audit, gateway.authenticate),
             *approval_routes(gateway.approvals, gateway.authenticate),
+            *gateway.integrations.routes(gateway.authenticate),
             *incident_routes(gateway),
             *agents_console.routes(),
             *console.routes(),

@@ -17,6 +17,8 @@ import yaml
 
 from gateway.arguments import ArgumentLimits
 from gateway.brake_settings import BrakeSettings
+from gateway.integrations.settings import IntegrationSettings
+from gateway.integrations.sink_settings import StreamingSettings
 
 _CONNECTOR_NAME = r"^[A-Za-z][A-Za-z0-9_-]{0,63}$"
 
@@ -129,6 +131,9 @@ SCHEMA: dict[str, Any] = {
                 "webhook_queue_size": {"type": "integer", "minimum": 1},
             },
         },
+        # Validated by their pydantic models (gateway/integrations, gateway/audit/streaming).
+        "integrations": {"type": "object"},
+        "audit_streaming": {"type": "object"},
         "limits": {
             "type": "object",
             "additionalProperties": False,
@@ -315,6 +320,8 @@ class GatewayConfig:
     approvals: ApprovalSettings = field(default_factory=ApprovalSettings)
     limits: RateLimitSettings = field(default_factory=RateLimitSettings)
     tracing: TracingSettings = field(default_factory=TracingSettings)
+    integrations: IntegrationSettings = field(default_factory=IntegrationSettings)
+    audit_streaming: StreamingSettings = field(default_factory=StreamingSettings)
     connectors: tuple[ConnectorSettings, ...] = ()
     arguments: ArgumentLimits = field(default_factory=ArgumentLimits)
     brakes: tuple[BrakeSettings, ...] = ()
@@ -422,6 +429,8 @@ def parse_config(raw: Any, *, base_dir: Path, environ: Mapping[str, str] | None 
         frontdoors=frontdoors,
         limits=_rate_limit_settings(raw.get("limits", {})),
         tracing=TracingSettings(**raw.get("tracing", {})),
+        integrations=_model(IntegrationSettings, "integrations", raw.get("integrations", {})),
+        audit_streaming=_model(StreamingSettings, "audit_streaming", raw.get("audit_streaming", {})),
         connectors=connectors,
         arguments=_model(ArgumentLimits, "arguments", raw.get("arguments", {})),
         brakes=_brakes(raw.get("brakes", [])),

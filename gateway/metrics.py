@@ -17,6 +17,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 from connectors.base import Connector
 from gateway import __version__
+from gateway.audit.streaming.metrics import SinkMetrics
 from gateway.incident_metrics import IncidentMetrics
 
 #: Latency buckets from 250 µs (policy, audit) to 60 s (slow backends).
@@ -211,6 +212,8 @@ class Metrics:
             registry=registry,
         )
         self.audit = AuditMetrics(registry)
+        self.audit_sinks = SinkMetrics()
+        registry.register(self.audit_sinks)
         self.incident = IncidentMetrics(registry)
         self._circuits = _CircuitCollector()
         registry.register(self._circuits)

@@ -20,6 +20,7 @@ from gateway import __version__
 from gateway.approvals import ApprovalService
 from gateway.audit import AuditLog
 from gateway.audit.postgres_store import is_postgres_url
+from gateway.audit.streaming import AuditStreams
 from gateway.auth_gate import Authenticator
 from gateway.brakes import Brakes
 from gateway.catalog import Catalog
@@ -27,6 +28,7 @@ from gateway.config import ApprovalSettings, GatewayConfig
 from gateway.events import LISTING_KINDS, EventBus, ListingChanged, PolicyReloaded, ToolsChanged
 from gateway.identity import TokenVerifier
 from gateway.incident import open_incident_response
+from gateway.integrations.runtime import Integrations
 from gateway.metrics import Metrics
 from gateway.models import Principal, ToolSpec
 from gateway.pipeline import Pipeline
@@ -55,6 +57,8 @@ class Gateway:
     limiter: RateLimiter
     audit: AuditLog
     approvals: ApprovalService
+    integrations: Integrations
+    audit_streams: AuditStreams
     pipeline: Pipeline
     suspensions: SuspensionService
     shadow: ShadowPolicy
@@ -77,9 +81,15 @@ class Gateway:
             running.push_async_callback(telemetry.stop)
             audit = await AuditLog.open(config.audit, base_dir=config.base_dir, observer=metrics.audit)
             running.push_async_callback(audit.close)
+            audit_streams = AuditStreams.start(config.audit_streaming, audit, metrics.audit_sinks, config.resolve)
+            running.push_async_callback(audit_streams.close)
             running.push_async_callback(events.close)
             approval_settings = _approval_settings(config)
             approvals = await ApprovalService.open(approval_settings, audit, metrics=metrics.approvals)
+            integrations = Integrations(config.integrations, approvals, audit, audit.store, audit.redact)
+            # The approval service closes its notifiers (Slack's among them) before the
+            # integrations close the Slack client they share.
+            running.push_async_callback(integrations.close)
             running.push_async_callback(approvals.close)
             incident = await open_incident_response(
                 config, approval_settings.database, audit, approvals, metrics, running
@@ -104,6 +114,8 @@ class Gateway:
                 limiter=limiter,
                 audit=audit,
                 approvals=approvals,
+                integrations=integrations,
+                audit_streams=audit_streams,
                 pipeline=Pipeline(
                     catalog=catalog,
                     policy=policy,

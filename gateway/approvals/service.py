@@ -26,7 +26,7 @@ from gateway.approvals.errors import ApprovalError
 from gateway.approvals.postgres_store import PostgresApprovalStore, is_postgres_url
 from gateway.approvals.signals import Signals, wait_for_event
 from gateway.approvals.store import ApprovalFilter, ApprovalStore, SQLiteApprovalStore, StoredApproval
-from gateway.approvals.webhooks import WebhookNotifier
+from gateway.approvals.webhooks import webhook_notifiers
 from gateway.config import ApprovalSettings
 from gateway.metrics import ApprovalMetrics
 from gateway.models import Approval, ApprovalState, Decision, Principal, ToolCall, ToolResult
@@ -52,6 +52,14 @@ class AuditSink(Protocol):
     async def append(self, kind: str, data: dict[str, Any], call_id: str | None = None) -> Any: ...
 
 
+class Notifier(Protocol):
+    """Told every approval event; `send` must neither block nor raise (see webhooks.py)."""
+
+    def send(self, event: str, approval: Approval) -> None: ...
+
+    async def close(self) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class HoldOutcome:
     approval: Approval
@@ -72,7 +80,7 @@ class ApprovalService:
         settings: ApprovalSettings,
         audit: AuditSink,
         store: ApprovalStore,
-        notifier: WebhookNotifier,
+        notifiers: list[Notifier],
         metrics: ApprovalMetrics,
         signals: Signals,
     ) -> None:
@@ -80,7 +88,7 @@ class ApprovalService:
         self._metrics = metrics
         self._audit = audit
         self._store = store
-        self._notifier = notifier
+        self._notifiers = notifiers
         self._signals = signals
         self._sweeper: asyncio.Task[None] | None = None
 
@@ -106,7 +114,7 @@ class ApprovalService:
         except BaseException:
             await store.close()
             raise
-        service = cls(settings, audit, store, WebhookNotifier(settings), metrics, signals)
+        service = cls(settings, audit, store, [*webhook_notifiers(settings, audit)], metrics, signals)
         service._sweeper = asyncio.create_task(service._sweep(), name="approval-expiry-sweeper")
         return service
 
@@ -115,8 +123,17 @@ class ApprovalService:
             self._sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeper
-        await self._notifier.close()
+        for notifier in self._notifiers:
+            await notifier.close()
         await self._store.close()
+
+    def add_notifier(self, notifier: Notifier) -> None:
+        """Tell `notifier` every approval event from now on (closed with the service)."""
+        self._notifiers.append(notifier)
+
+    def _notify(self, event: str, approval: Approval) -> None:
+        for notifier in self._notifiers:
+            notifier.send(event, approval)
 
     @property
     def settings(self) -> ApprovalSettings:
@@ -165,7 +182,7 @@ class ApprovalService:
         )
         if created:
             self._signals.notify(stored.approval.approval_id)
-            self._notifier.send("requested", stored.approval)
+            self._notify("requested", stored.approval)
         return await self._outcome(stored.approval.approval_id, decide_by, loop.time() + max_hold, on_progress)
 
     async def record_result(self, approval_id: str, result: ToolResult) -> None:
@@ -276,14 +293,14 @@ class ApprovalService:
         approval = stored.approval
         self._signals.notify(approval.approval_id)
         if approval.state is ApprovalState.PENDING:
-            self._notifier.send(event, approval)
+            self._notify(event, approval)
             return
         self._metrics.outcomes.labels(approval.state.value).inc()
         self._metrics.time_to_decision.observe(max(0.0, (stored.decided_at or time.time()) - approval.requested_at))
         if event == "voted":
-            self._notifier.send("voted", approval)
+            self._notify("voted", approval)
             event = "decided"
-        self._notifier.send(event, approval)
+        self._notify(event, approval)
 
     async def _sweep(self) -> None:
         """Expire approvals when they fall due: sleeps until the next expiry or until an

@@ -1,25 +1,23 @@
 """Notifications of approval events to webhook targets, Slack-compatible.
 
-`send` never blocks and never raises: each target has a bounded queue drained by its
-own task, which retries failed deliveries with exponential backoff. A full queue drops
-the event with a warning rather than slowing a call down.
+Each target is a channel of gateway/integrations/delivery.py: a bounded queue drained by
+its own task (never slowing a call), retries with exponential backoff, and every attempt
+audited (notification.sent / retried / failed).
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
+from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
 from gateway.approvals.codec import approval_to_json
 from gateway.config import ApprovalSettings, WebhookSettings
+from gateway.integrations.delivery import ChannelNotifier, DeliveryError, RecordSink
 from gateway.models import Approval, ApprovalState
 
-log = logging.getLogger(__name__)
-
-_MAX_BACKOFF_SECONDS = 60.0
 _VERBS = {
     "requested": "needs approval",
     "voted": "received a vote",
@@ -57,63 +55,46 @@ def slack_message(event: str, approval: Approval, *, console_url: str | None) ->
     }
 
 
-class WebhookNotifier:
-    def __init__(self, settings: ApprovalSettings, client: httpx.AsyncClient | None = None) -> None:
-        self._settings = settings
-        self._client = client or httpx.AsyncClient(follow_redirects=False)
-        self._queues = [asyncio.Queue[dict[str, Any]](maxsize=settings.webhook_queue_size) for _ in settings.webhooks]
-        self._workers = [
-            asyncio.create_task(self._deliver_all(target, queue), name=f"approval-webhook-{i}")
-            for i, (target, queue) in enumerate(zip(settings.webhooks, self._queues, strict=True))
-        ]
+class WebhookChannel:
+    """One webhook target, delivered (queued, retried, audited) by a ChannelNotifier."""
 
-    def send(self, event: str, approval: Approval) -> None:
-        body: dict[str, Any] | None = None
-        for target, queue in zip(self._settings.webhooks, self._queues, strict=True):
-            if event not in target.events:
-                continue
-            body = body or slack_message(event, approval, console_url=self._settings.console_url)
-            try:
-                queue.put_nowait(body)
-            except asyncio.QueueFull:
-                log.warning(
-                    "approval webhook queue for %s is full; dropped %s of %s", target.url, event, approval.approval_id
-                )
+    name = "webhook"
+
+    def __init__(self, target: WebhookSettings, console_url: str | None) -> None:
+        # Webhook URLs often carry their secret in the path: only the host is shown.
+        self.target = urlsplit(target.url).netloc
+        self.events: tuple[str, ...] = target.events
+        self._settings = target
+        self._console_url = console_url
+        self._client = httpx.AsyncClient(follow_redirects=False)
+
+    async def deliver(self, event: str, approval: Approval) -> Mapping[str, Any]:
+        body = slack_message(event, approval, console_url=self._console_url)
+        target = self._settings
+        try:
+            response = await self._client.post(
+                target.url, json=body, headers=dict(target.headers), timeout=target.timeout_seconds
+            )
+        except httpx.HTTPError as exc:
+            raise DeliveryError(f"{type(exc).__name__}: {exc}") from None
+        if not response.is_success:
+            # A 4xx other than 408/429 will not get better by asking again.
+            retryable = response.is_server_error or response.status_code in (408, 429)
+            raise DeliveryError(f"HTTP {response.status_code}", retryable=retryable)
+        return {"status": response.status_code}
 
     async def close(self) -> None:
-        for worker in self._workers:
-            worker.cancel()
-        await asyncio.gather(*self._workers, return_exceptions=True)
-        undelivered = sum(q.qsize() for q in self._queues)
-        if undelivered:
-            log.warning("%d approval webhook(s) not delivered at shutdown", undelivered)
         await self._client.aclose()
 
-    async def _deliver_all(self, target: WebhookSettings, queue: asyncio.Queue[dict[str, Any]]) -> None:
-        while True:
-            body = await queue.get()
-            await self._deliver(target, body)
 
-    async def _deliver(self, target: WebhookSettings, body: dict[str, Any]) -> None:
-        attempts = self._settings.webhook_attempts
-        for attempt in range(1, attempts + 1):
-            try:
-                response = await self._client.post(
-                    target.url, json=body, headers=dict(target.headers), timeout=target.timeout_seconds
-                )
-            except httpx.HTTPError as exc:
-                problem = f"{type(exc).__name__}: {exc}"
-            else:
-                if response.is_success:
-                    return
-                problem = f"HTTP {response.status_code}"
-                # A 4xx other than 408/429 will not get better by asking again.
-                if response.is_client_error and response.status_code not in (408, 429):
-                    log.warning("approval webhook %s refused the event (%s); not retried", target.url, problem)
-                    return
-            if attempt == attempts:
-                log.warning("approval webhook %s failed %d times (%s); event dropped", target.url, attempts, problem)
-                return
-            delay = min(self._settings.webhook_backoff_seconds * 2 ** (attempt - 1), _MAX_BACKOFF_SECONDS)
-            log.info("approval webhook %s failed (%s); retry %d in %.1fs", target.url, problem, attempt, delay)
-            await asyncio.sleep(delay)
+def webhook_notifiers(settings: ApprovalSettings, audit: RecordSink) -> list[ChannelNotifier]:
+    return [
+        ChannelNotifier(
+            WebhookChannel(target, settings.console_url),
+            audit,
+            attempts=settings.webhook_attempts,
+            backoff_seconds=settings.webhook_backoff_seconds,
+            queue_size=settings.webhook_queue_size,
+        )
+        for target in settings.webhooks
+    ]

@@ -87,13 +87,19 @@ def _ext_escape(value: object) -> str:
     return _literal_escapes(text)
 
 
+def cef_severity(record: AuditRecord) -> int:
+    """0-10: 7 for refused sign-ins and policy edits, 5-6 for refused or failed calls, else 3."""
+    severity = _SEVERITY.get(record.kind, 3)
+    if record.data.get("effect") == "deny" or record.data.get("status") == "error":
+        severity = max(severity, 5)
+    return severity
+
+
 def cef(record: AuditRecord) -> str:
     """One CEF:0 line; the full record stays in the log, CEF carries what SIEM rules key on."""
     data = record.data
     principal = data.get("principal") or {}
-    severity = _SEVERITY.get(record.kind, 3)
-    if data.get("effect") == "deny" or data.get("status") == "error":
-        severity = max(severity, 5)
+    severity = cef_severity(record)
     extension: dict[str, object] = {
         "rt": int(record.ts * 1000),
         "externalId": record.seq,

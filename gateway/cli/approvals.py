@@ -132,12 +132,21 @@ def list_command(
 @_token_option
 @_json_option
 def show_command(approval_id: str, url: str, token: str, as_json: bool) -> None:
-    """One approval with its full arguments, rule and votes."""
+    """One approval with its full arguments, rule, votes and notifications."""
     body = _request(url, token, "GET", f"/v1/approvals/{approval_id}")
+    sent = _request(url, token, "GET", f"/v1/approvals/{approval_id}/notifications")["notifications"]
     if as_json:
-        click.echo(json.dumps(body, indent=2))
-    else:
-        _print_detail(body["approval"], body["now"])
+        click.echo(json.dumps({**body, "notifications": sent}, indent=2))
+        return
+    _print_detail(body["approval"], body["now"])
+    _print_notifications(sent)
+
+
+def _print_notifications(sent: list[dict[str, Any]]) -> None:
+    click.echo(f"{'notifications':>13}" + ("" if sent else "  none"))
+    for n in sent:
+        problem = f" ({n['error']})" if n.get("error") else ""
+        click.echo(f"  {_when(n['at'])}  {n['channel']:<6} {n['event']:<9} {n['outcome']:<7} {n['target']}{problem}")
 
 
 def _vote(approval_id: str, approve: bool, comment: str, url: str, token: str, as_json: bool) -> None:

@@ -38,6 +38,7 @@ def test_every_alert_is_tested_firing_and_quiet() -> None:
         "GatewayApprovalsPilingUp",
         "GatewayAuditAppendFailing",
         "GatewayBackendCircuitOpen",
+        "GatewayAuditSinkLagging",
         "GatewayAgentBraked",
         "GatewaySuspensionUnreviewed",
     }

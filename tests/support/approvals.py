@@ -23,6 +23,8 @@ from gateway.approvals import ApprovalService, api, console
 from gateway.audit import AuditLog
 from gateway.config import ApprovalSettings, AuditSettings
 from gateway.identity import AuthError
+from gateway.integrations.runtime import Integrations
+from gateway.integrations.settings import IntegrationSettings
 from gateway.models import Decision, Effect, Principal, ToolCall
 
 SECRET = "approvals-test-secret-0123456789abcdef"
@@ -131,15 +133,19 @@ class Stack:
 
 
 @contextlib.asynccontextmanager
-async def approval_stack(directory: Path, **overrides: Any) -> AsyncIterator[Stack]:
+async def approval_stack(
+    directory: Path, integrations: IntegrationSettings | None = None, **overrides: Any
+) -> AsyncIterator[Stack]:
     database = str(directory / "gateway.db")
     audit = await AuditLog.open(AuditSettings(database=database))
     settings = ApprovalSettings(**{"database": database, "default_ttl_seconds": 60, **overrides})
     service = await ApprovalService.open(settings, audit)
-    app = Starlette(routes=[*api.routes(service, authorize), *console.routes()])
+    channels = Integrations(integrations or IntegrationSettings(), service, audit, audit.store, audit.redact)
+    app = Starlette(routes=[*api.routes(service, authorize), *channels.routes(authorize), *console.routes()])
     try:
         async with serve(app) as url:
             yield Stack(url, service, audit)
     finally:
         await service.close()
+        await channels.close()
         await audit.close()

@@ -12,6 +12,7 @@ const state = {
   items: [],
   selected: null, // approval id
   detail: null, // full approval of the selected id
+  notifications: [], // delivery attempts for the selected id
   clockSkew: 0, // server time minus local time, seconds
   busy: false,
   timer: null,
@@ -194,11 +195,13 @@ function move(delta) {
 
 async function loadDetail(id, { quiet }) {
   try {
-    const body = await api(`/v1/approvals/${encodeURIComponent(id)}`);
+    const path = `/v1/approvals/${encodeURIComponent(id)}`;
+    const [body, sent] = await Promise.all([api(path), api(`${path}/notifications`)]);
     if (state.selected !== id) return;
     const keepComment = $("comment")?.value || "";
     const hadFocus = document.activeElement?.id === "comment";
     state.detail = body.approval;
+    state.notifications = sent.notifications;
     renderDetail(keepComment);
     if (hadFocus) $("comment")?.focus();
   } catch (err) {
@@ -244,6 +247,8 @@ function renderDetail(comment = "") {
     el("pre", { class: "arguments", id: "arguments" }, JSON.stringify(a.arguments, null, 2)),
     el("h3", {}, "Votes"),
     votes,
+    el("h3", {}, "Notifications"),
+    notifications(state.notifications || []),
   ];
   if (a.reason) children.push(el("p", { class: "reason" }, a.reason));
   if (pending) {
@@ -267,6 +272,15 @@ function renderDetail(comment = "") {
     );
   }
   $("detail").replaceChildren(...children);
+}
+
+// Every delivery attempt to Slack, Teams or e-mail, as the audit log recorded it.
+function notifications(sent) {
+  if (!sent.length) return el("p", { class: "muted" }, "No notifications.");
+  return el("ol", { class: "notifications", id: "notifications" }, ...sent.map((n) =>
+    el("li", { class: n.outcome },
+      el("strong", {}, n.channel), ` ${n.event} `, el("span", { class: "outcome" }, n.outcome),
+      ` to ${n.target}`, n.error ? el("q", {}, n.error) : "", el("time", {}, when(n.at)))));
 }
 
 async function decide(approve) {
