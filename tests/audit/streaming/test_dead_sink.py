@@ -46,7 +46,13 @@ async def test_calls_go_on_while_the_sink_hangs(
         headers = {"Authorization": f"Bearer {gw.token()}"}
         async with httpx.AsyncClient(base_url=gw.url, headers=headers, timeout=10) as http:
             answers = [await http.post("/v1/tools/echo.add:call", json={"a": i, "b": 1}) for i in range(20)]
-            exposition = (await http.get("/metrics")).text
+            # The shipper notes the oldest waiting record once it has read a batch: on a busy
+            # machine that can come after the calls, so look until it has (bounded).
+            for _ in range(50):
+                exposition = (await http.get("/metrics")).text
+                if (sample(exposition, "gateway_audit_sink_lag_seconds", sink="hung") or 0) > 0:
+                    break
+                await asyncio.sleep(0.1)
     assert [a.status_code for a in answers] == [200] * 20
     assert [a.json()["content"][0]["text"] for a in answers] == [str(i + 1) for i in range(20)]
     assert (sample(exposition, "gateway_audit_sink_lag_records", sink="hung") or 0) >= 20 * 4
