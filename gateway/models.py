@@ -122,6 +122,8 @@ class ApprovalState(enum.StrEnum):
     APPROVED = "approved"
     DENIED = "denied"
     EXPIRED = "expired"
+    #: Approved, but the policy in force at execution (or the execution window) refused it.
+    SUPERSEDED = "superseded"
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +132,11 @@ class ApprovalVote:
     approve: bool
     comment: str
     at: float
+    #: The voter's issuer, tenant and token roles: re-resolved against the policy in
+    #: force when the approved call executes.
+    issuer: str | None = None
+    tenant: str | None = None
+    roles: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +158,8 @@ class Approval:
     expires_at: float
     state: ApprovalState = ApprovalState.PENDING
     votes: tuple[ApprovalVote, ...] = ()
+    #: Why the policy held the call: the reason the agent was given, rule description included.
+    reason: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ from gateway.errors import (
     ApprovalExpired,
     ApprovalPending,
     ApprovalRequired,
+    ApprovalSuperseded,
     AuditUnavailableError,
     BackendFailed,
     BackendTimedOut,
@@ -32,6 +33,7 @@ from gateway.errors import (
     PolicyDenied,
     RateLimited,
     RateLimitUnavailable,
+    TooManyPendingApprovals,
 )
 from gateway.metrics import Metrics
 from gateway.models import Approval, AuditRecord, Decision, Effect, Principal, ToolCall, ToolResult
@@ -97,6 +99,7 @@ class Pipeline:
             _enforce(decision)
             held = await self._hold(call, decision, arguments_digest) if decision.effect is Effect.APPROVE else None
             if held is not None and held.action == "replay" and held.result is not None:
+                await self._durable(self.audit.submit("call.replayed", _replayed(held.approval), call.call_id))
                 return held.result
             forwarding = True
             result = await self._forward_held(call, entry, held) if held else await self._forward(call, entry)
@@ -115,6 +118,15 @@ class Pipeline:
             effect = decision.effect.value if decision else "none"
             self.metrics.tool_calls.labels(connector, tool, effect, outcome).inc()
             self.metrics.call_duration.labels(connector).observe(time.perf_counter() - started)
+
+    async def replay(self, call: ToolCall, replay_of: str | None) -> None:
+        """Admit a request answered from an earlier identical one (an Idempotency-Key
+        replay): validated and decided afresh, refused (CallRefused) unless the policy in
+        force still allows or approves it, and recorded as `call.replayed`."""
+        _, decision, _ = await self._admit(call)
+        _enforce(decision)
+        replayed = {"source": "idempotency_key", "replay_of": replay_of}
+        await self._durable(self.audit.submit("call.replayed", replayed, call.call_id))
 
     async def _admit(self, call: ToolCall) -> tuple[CatalogEntry, Decision, str]:
         """Validate and decide, with the received record and the decision (or rejection)
@@ -202,6 +214,8 @@ class Pipeline:
                     on_progress=_progress_to(current_relay()),
                 )
         except ApprovalError as exc:
+            if exc.kind == "limited":
+                raise TooManyPendingApprovals(f"this call {decision.reason}, but {exc.message}") from None
             raise AuditUnavailableError(f"{exc.message}; the call was not held or forwarded") from None
         approval = outcome.approval
         if outcome.action == "pending":
@@ -214,13 +228,41 @@ class Pipeline:
             raise ApprovalDenied(deny_reason(approval))
         if outcome.action == "expired":
             raise ApprovalExpired(deny_reason(approval))
+        if outcome.action == "superseded":
+            raise ApprovalSuperseded(outcome.reason or deny_reason(approval))
+        if outcome.action == "execute":
+            await self._redecide(call, approval)
         return outcome
+
+    async def _redecide(self, call: ToolCall, approval: Approval) -> None:
+        """Decide the approved call again under the policy in force now, just before it
+        executes; it runs only if that rule still asks for approval and the votes cast
+        satisfy its quorum and approver role. The decision names the approval and the votes."""
+        assert self.approvals is not None
+        decision = self._decide(call)
+        recheck = self.approvals.recheck(approval, decision)
+        record = {
+            **_decision_record(decision),
+            "stage": "execution",
+            "approval_id": approval.approval_id,
+            "votes": [
+                {"approver": v.approver, "issuer": v.issuer, "tenant": v.tenant, "roles": list(v.roles)}
+                for v in recheck.votes
+            ],
+        }
+        if recheck.refusal is not None:
+            reason = f"approval {approval.approval_id} was superseded at execution: {recheck.refusal}"
+            record.update(effect="deny", superseded=reason)
+            await self._durable(self.audit.submit("call.decided", record, call.call_id))
+            await self.approvals.supersede(approval.approval_id, reason)
+            raise ApprovalSuperseded(reason)
+        await self._durable(self.audit.submit("call.decided", record, call.call_id))
 
     async def _forward_held(self, call: ToolCall, entry: CatalogEntry, held: HoldOutcome) -> ToolResult:
         """Forward the single approved execution and store its result for every retry."""
         approval_id = held.approval.approval_id
         try:
-            result = await self._forward(call, entry)
+            result = await self._forward(call, entry, approval_id)
         except CallRefused as refusal:
             await self._record_held(approval_id, ToolResult.text(refusal.message, is_error=True))
             raise
@@ -235,11 +277,15 @@ class Pipeline:
         if self.approvals is not None:
             await self.approvals.record_result(approval_id, result)
 
-    async def _forward(self, call: ToolCall, entry: CatalogEntry) -> ToolResult:
+    async def _forward(self, call: ToolCall, entry: CatalogEntry, approval_id: str | None = None) -> ToolResult:
         connector = self.catalog.connectors[call.connector]
         timeout = self.timeouts.get(call.connector, 30.0)
+        # The execution of an approved call names its approval in every record it writes.
+        held = {"approval_id": approval_id} if approval_id else {}
         # The decision is durable already; the forwarded mark rides the outcome's commit.
-        forwarded = self.audit.submit("call.forwarded", {"connector": call.connector, "tool": call.tool}, call.call_id)
+        forwarded = self.audit.submit(
+            "call.forwarded", {"connector": call.connector, "tool": call.tool, **held}, call.call_id
+        )
         stage = self.telemetry.stage("backend", call.traceparent)
         error: str | None = None
         result: ToolResult | None = None
@@ -261,7 +307,7 @@ class Pipeline:
             error = f"backend {call.connector!r} failed: {exc}"
             raise BackendFailed(error) from None
         finally:
-            await self._record_outcome(call, forwarded, result, error, stage.seconds)
+            await self._record_outcome(call, forwarded, result, error, stage.seconds, held)
         return result
 
     async def _record_outcome(
@@ -271,8 +317,9 @@ class Pipeline:
         result: ToolResult | None,
         error: str | None,
         latency: float,
+        held: Mapping[str, str],
     ) -> None:
-        data: dict[str, Any] = {"status": "error", "latency_ms": round(latency * 1000, 3), "error": error}
+        data: dict[str, Any] = {"status": "error", "latency_ms": round(latency * 1000, 3), "error": error, **held}
         if result is not None:
             encoded = canonical_json([dict(c) for c in result.content])
             data.update(
@@ -305,6 +352,10 @@ def _decision_record(decision: Decision) -> dict[str, Any]:
         "approvals_required": decision.approvals_required,
         "approver_role": decision.approver_role,
     }
+
+
+def _replayed(approval: Approval) -> dict[str, Any]:
+    return {"source": "approval", "approval_id": approval.approval_id}
 
 
 def _enforce(decision: Decision) -> None:

@@ -92,7 +92,9 @@ class Gateway:
         if not is_postgres_url(database):
             database = str(self.config.resolve(database))
         approval_settings = dataclasses.replace(self.config.approvals, database=database)
-        self.approvals = await ApprovalService.open(approval_settings, self.audit, metrics=self.metrics.approvals)
+        self.approvals = await ApprovalService.open(
+            approval_settings, self.audit, metrics=self.metrics.approvals, policy=self.policy
+        )
         self.pipeline = Pipeline(
             catalog=self.catalog,
             policy=self.policy,

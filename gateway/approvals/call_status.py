@@ -13,7 +13,7 @@ from gateway.approvals.machine import approvals_count, deny_reason
 from gateway.approvals.store import StoredApproval
 from gateway.models import ApprovalState, Principal, ToolResult, qualified_name
 
-Status = Literal["pending", "approved", "executing", "completed", "denied", "expired"]
+Status = Literal["pending", "approved", "executing", "completed", "denied", "expired", "superseded"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +44,14 @@ class CallStatus:
         return body
 
 
+def outcome_text(result: ToolResult | None) -> str | None:
+    """The first text block of a stored result (a superseded approval keeps its reason there)."""
+    if result is None or not result.content:
+        return None
+    text = result.content[0].get("text")
+    return text if isinstance(text, str) else None
+
+
 def is_requester(stored: StoredApproval, principal: Principal) -> bool:
     asked = stored.approval.principal
     return (asked.issuer, asked.tenant, asked.subject) == (principal.issuer, principal.tenant, principal.subject)
@@ -58,6 +66,8 @@ def call_status(stored: StoredApproval) -> CallStatus:
 
     if approval.state is ApprovalState.PENDING:
         return status("pending", f"awaiting approval {approvals_count(approval)} of {approval.approvals_required}")
+    if approval.state is ApprovalState.SUPERSEDED:
+        return status("superseded", deny_reason(approval, outcome_text(stored.result)))
     if approval.state is not ApprovalState.APPROVED:
         return status(approval.state.value, deny_reason(approval))  # type: ignore[arg-type]
     if stored.execution == "done":
