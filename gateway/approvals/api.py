@@ -27,9 +27,9 @@ from starlette.routing import Route
 
 from gateway.approvals.call_status import outcome_text
 from gateway.approvals.codec import approval_to_json
-from gateway.approvals.presentation import is_high_impact, outcome, summarize
 from gateway.approvals.errors import ApprovalError
 from gateway.approvals.machine import deny_reason
+from gateway.approvals.presentation import is_high_impact, outcome, summarize
 from gateway.approvals.service import ApprovalService
 from gateway.approvals.store import ApprovalFilter, StoredApproval
 from gateway.auth_gate import challenge

@@ -15,9 +15,8 @@ URL: as the audit store's (`postgresql://...?schema=NAME`); the tables go into t
 
 from __future__ import annotations
 
-import builtins
-
 import asyncio
+import builtins
 import contextlib
 import dataclasses
 import hashlib

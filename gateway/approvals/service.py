@@ -6,9 +6,8 @@ execution; approvers reach `vote` through the REST API, the CLI and the console.
 
 from __future__ import annotations
 
-import builtins
-
 import asyncio
+import builtins
 import contextlib
 import dataclasses
 import hashlib
@@ -26,11 +25,11 @@ from prometheus_client import CollectorRegistry
 from gateway.approvals import machine
 from gateway.approvals.call_status import CallStatus, call_status, is_requester, outcome_text
 from gateway.approvals.codec import principal_to_json
-from gateway.approvals.machine import deny_reason
 from gateway.approvals.errors import ApprovalError
+from gateway.approvals.machine import deny_reason
 from gateway.approvals.postgres_store import PostgresApprovalStore, is_postgres_url
-from gateway.approvals.signals import Signals, wait_for_event
 from gateway.approvals.scope import ApproverScope, PolicySource, Standing, tenant_of, voter_principal
+from gateway.approvals.signals import Signals, wait_for_event
 from gateway.approvals.store import (
     ApprovalFilter,
     ApprovalStore,

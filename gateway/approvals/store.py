@@ -8,9 +8,8 @@ audit append) and only then commits, all while no other writer can interleave.
 
 from __future__ import annotations
 
-import builtins
-
 import asyncio
+import builtins
 import dataclasses
 import json
 from collections.abc import Awaitable, Callable, Iterable
