@@ -12,6 +12,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from connectors.base import BackendError, BackendTimeout, BackendUnavailable, CallContext
@@ -88,6 +89,9 @@ class Pipeline:
         self.metrics = metrics
         self.telemetry = telemetry
         self.timeouts = timeouts
+        #: The time conditions read (r.ctx.hour, weekday): at admission and again at the
+        #: execution of an approved call. Replaceable so tests can cross an office-hours edge.
+        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     async def run(self, call: ToolCall) -> ToolResult:
         started = time.perf_counter()
@@ -196,7 +200,7 @@ class Pipeline:
 
     def _decide(self, call: ToolCall) -> Decision:
         with self.telemetry.stage("policy"):
-            context = call_context(call.principal, call.front_door)
+            context = call_context(call.principal, call.front_door, self.clock())
             return self.policy.current.decide(call.principal, call.connector, call.tool, call.arguments, context)
 
     async def _hold(self, call: ToolCall, decision: Decision, arguments_digest: str) -> HoldOutcome:
