@@ -107,9 +107,9 @@ def of_call(gw: RunningGateway, call_id: str) -> list[AuditRecord]:
     return [r for r in records(gw) if r.call_id == call_id]
 
 
-def edit_policy(policy_dir: Path, old: str, new: str) -> None:
-    """Edit policy.csv (replace `old` by `new`, or append `new` when `old` is empty)."""
-    path = policy_dir / "policy.csv"
+def edit_policy(policy_dir: Path, old: str, new: str, file: str = "policy.csv") -> None:
+    """Edit a policy file (replace `old` by `new`, or append `new` when `old` is empty)."""
+    path = policy_dir / file
     text = path.read_text()
     if old:
         assert old in text, old
