@@ -11,7 +11,7 @@ import pytest
 
 from gateway.approvals import ApprovalError, ApprovalFilter, ApprovalService, ApprovalSettings
 from gateway.approvals.service import INTERRUPTED_RESULT
-from gateway.models import Approval, ApprovalState, ToolResult
+from gateway.models import Approval, ApprovalState, Principal, ToolResult
 from tests.support.approvals import AGENT, RecordingAudit, approver, digest, make_call, needs_approval
 from tests.support.stores import postgres_backend
 
@@ -285,3 +285,70 @@ async def test_many_concurrent_holds_each_see_their_own_approval(service: Approv
     )
     assert {o.action for o in outcomes} == {"pending"}
     assert len({o.approval.approval_id for o in outcomes}) == 300
+
+
+def in_tenant(subject: str, tenant: str | None, *roles: str) -> Principal:
+    return Principal(subject=subject, roles=roles, tenant=tenant, issuer=AGENT.issuer)
+
+
+async def test_listing_shows_each_viewer_its_scope_page_by_page(service: ApprovalService) -> None:
+    opened: list[str] = []
+    for i, (tenant, role) in enumerate(
+        [("acme", "finance"), ("globex", "finance"), ("acme", "hr"), ("acme", "finance")]
+    ):
+        call = make_call({"amount": i}, in_tenant(f"agent-{i}", tenant, "agent"))
+        outcome = await service.hold(call, needs_approval(1, role=role), digest(call), wait_seconds=0)
+        opened.append(outcome.approval.approval_id)
+
+    async def visible(viewer: Principal, **query: object) -> list[str]:
+        return [s.approval.approval_id for s in await service.list(ApprovalFilter(**query), viewer)]  # type: ignore[arg-type]
+
+    acme_finance = in_tenant("alice", "acme", "finance")
+    assert await visible(acme_finance) == [opened[3], opened[0]]
+    assert await visible(in_tenant("gina", "globex", "finance")) == [opened[1]]
+    assert await visible(in_tenant("hank", "acme", "hr")) == [opened[2]]
+    assert await visible(in_tenant("nobody", None, "finance")) == []
+    assert await service.count(ApprovalFilter(), acme_finance) == 2
+    first = await service.list(ApprovalFilter(limit=1, oldest_first=True), acme_finance)
+    after = (first[0].approval.requested_at, first[0].approval.approval_id)
+    assert await visible(acme_finance, limit=1, oldest_first=True, after=after) == [opened[3]]
+    with pytest.raises(ApprovalError, match="no approval with id"):
+        await service.get(opened[1], acme_finance)
+
+
+async def test_pending_approvals_are_capped_per_requester(database: str, audit: RecordingAudit) -> None:
+    settings = ApprovalSettings(database=database, default_ttl_seconds=60, max_pending_per_principal=2)
+    service = await ApprovalService.open(settings, audit)
+    try:
+        calls = [make_call({"amount": i}) for i in range(3)]
+        for c in calls[:2]:
+            await service.hold(c, needs_approval(1), digest(c), wait_seconds=0)
+        with pytest.raises(ApprovalError, match=r"you already have 2 calls waiting for approval \(the limit is 2\)"):
+            await service.hold(calls[2], needs_approval(1), digest(calls[2]), wait_seconds=0)
+        rejoined = await service.hold(calls[0], needs_approval(1), digest(calls[0]), wait_seconds=0)
+        other = make_call({"amount": 2}, in_tenant("agent-8", None, "agent"))
+        await service.hold(other, needs_approval(1), digest(other), wait_seconds=0)
+    finally:
+        await service.close()
+    assert rejoined.action == "pending"
+    assert audit.kinds().count("approval.refused") == 1
+    assert audit.kinds().count("approval.requested") == 3
+
+
+async def test_a_superseded_approval_refuses_every_retry_and_a_new_request_starts_afresh(
+    service: ApprovalService, audit: RecordingAudit
+) -> None:
+    call = make_call()
+    opened = await service.hold(call, needs_approval(1), digest(call), wait_seconds=0)
+    await service.vote(opened.approval.approval_id, approver("alice"), True, "")
+    executing = await service.hold(call, needs_approval(1), digest(call), wait_seconds=0)
+    assert executing.action == "execute"
+    await service.supersede(opened.approval.approval_id, "the policy in force now denies it")
+    stored = await service.get(opened.approval.approval_id)
+    assert stored.approval.state is ApprovalState.SUPERSEDED
+    assert [v.roles for v in stored.approval.votes] == [("approver",)], "the voter's roles are stored"
+    status = await service.status_for(opened.approval.approval_id, AGENT)
+    assert (status.status, status.message) == ("superseded", "the policy in force now denies it")
+    again = await service.hold(call, needs_approval(1), digest(call), wait_seconds=0)
+    assert again.action == "pending" and again.approval.approval_id != opened.approval.approval_id
+    assert "approval.superseded" in audit.kinds()
