@@ -15,6 +15,7 @@ A vote also never comes from the requester itself.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 import time
@@ -122,36 +123,6 @@ def routes(service: ApprovalService, authorize: Authorize) -> list[Route]:
 
         return endpoint
 
-    async def list_approvals(request: Request, principal: Principal) -> dict[str, Any]:
-        params = request.query_params
-        unknown = set(params) - _LIST_PARAMS
-        if unknown:
-            raise _Problem(400, f"unknown query parameter(s): {', '.join(sorted(unknown))}")
-        state = params.get("state", "pending")
-        if state not in _STATES:
-            raise _Problem(400, f"query parameter 'state' must be one of {', '.join(_STATES)}, got {state!r}")
-        order = params.get("order", "newest")
-        if order not in ("newest", "oldest"):
-            raise _Problem(400, f"query parameter 'order' must be newest or oldest, got {order!r}")
-        query = ApprovalFilter(
-            states=_STATES[state],
-            connector=params.get("connector") or None,
-            tool=params.get("tool") or None,
-            agent=params.get("agent") or None,
-            limit=_limit(params.get("limit")) + 1,
-            oldest_first=order == "oldest",
-            after=_cursor(params.get("cursor")),
-        )
-        found = await service.list(query, principal)
-        page = found[: query.limit - 1]
-        more = len(found) > len(page)
-        return {
-            "approvals": [approval_json(s, service, principal, arguments=False) for s in page],
-            "total": await service.count(query, principal),
-            "next_cursor": _cursor_of(page[-1]) if more else None,
-            "now": time.time(),
-        }
-
     async def show(request: Request, principal: Principal) -> dict[str, Any]:
         stored = await service.get(request.path_params["approval_id"], principal)
         return {"approval": approval_json(stored, service, principal), "now": time.time()}
@@ -167,7 +138,7 @@ def routes(service: ApprovalService, authorize: Authorize) -> list[Route]:
         return vote
 
     return [
-        Route("/v1/approvals", guarded(list_approvals), methods=["GET"]),
+        Route("/v1/approvals", guarded(functools.partial(_list_approvals, service)), methods=["GET"]),
         Route("/v1/approvals/{approval_id}", guarded(show), methods=["GET"]),
         Route("/v1/approvals/{approval_id}/approve", guarded(voting(True)), methods=["POST"]),
         Route("/v1/approvals/{approval_id}/deny", guarded(voting(False)), methods=["POST"]),
@@ -184,6 +155,38 @@ def _limit(raw: str | None) -> int:
     if not 1 <= value <= MAX_LIMIT:
         raise _Problem(400, f"query parameter 'limit' must be between 1 and {MAX_LIMIT}, got {value}")
     return value
+
+
+async def _list_approvals(service: ApprovalService, request: Request, principal: Principal) -> dict[str, Any]:
+    """A page of the approvals `principal` may see, with the total and the next cursor."""
+    params = request.query_params
+    unknown = set(params) - _LIST_PARAMS
+    if unknown:
+        raise _Problem(400, f"unknown query parameter(s): {', '.join(sorted(unknown))}")
+    state = params.get("state", "pending")
+    if state not in _STATES:
+        raise _Problem(400, f"query parameter 'state' must be one of {', '.join(_STATES)}, got {state!r}")
+    order = params.get("order", "newest")
+    if order not in ("newest", "oldest"):
+        raise _Problem(400, f"query parameter 'order' must be newest or oldest, got {order!r}")
+    query = ApprovalFilter(
+        states=_STATES[state],
+        connector=params.get("connector") or None,
+        tool=params.get("tool") or None,
+        agent=params.get("agent") or None,
+        limit=_limit(params.get("limit")) + 1,
+        oldest_first=order == "oldest",
+        after=_cursor(params.get("cursor")),
+    )
+    found = await service.list(query, principal)
+    page = found[: query.limit - 1]
+    more = len(found) > len(page)
+    return {
+        "approvals": [approval_json(s, service, principal, arguments=False) for s in page],
+        "total": await service.count(query, principal),
+        "next_cursor": _cursor_of(page[-1]) if more else None,
+        "now": time.time(),
+    }
 
 
 def _cursor_of(stored: StoredApproval) -> str:
