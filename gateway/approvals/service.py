@@ -198,9 +198,7 @@ class ApprovalService:
                 pending_cap=self._settings.max_pending_per_principal,
             )
         except PendingCapReached as exc:
-            await self._append(
-                "approval.refused", candidate, {"reason": exc.message, "requester": principal_to_json(call.principal)}
-            )
+            await self._audit_refused(call, exc.message)
             raise
         if created:
             self._signals.notify(stored.approval.approval_id)
@@ -409,6 +407,14 @@ class ApprovalService:
         record = {"approval_id": approval.approval_id, "state": approval.state.value, **data}
         try:
             await self._audit.append(kind, record, call_id=approval.call_id)
+        except Exception as exc:
+            raise ApprovalError("unavailable", f"the audit log is unavailable, nothing was changed: {exc}") from exc
+
+    async def _audit_refused(self, call: ToolCall, reason: str) -> None:
+        # No approval was opened, so the record names none: only the call and why.
+        refused = {"reason": reason, "requester": principal_to_json(call.principal), "tool": call.qualified_name}
+        try:
+            await self._audit.append("approval.refused", refused, call_id=call.call_id)
         except Exception as exc:
             raise ApprovalError("unavailable", f"the audit log is unavailable, nothing was changed: {exc}") from exc
 
