@@ -271,7 +271,8 @@ class PostgresApprovalStore:
 
     async def next_expiry(self) -> float | None:
         async with self._connection() as conn:
-            return await conn.fetchval(_NEXT_EXPIRY)
+            earliest: float | None = await conn.fetchval(_NEXT_EXPIRY)
+            return earliest
 
     async def due(self, now: float) -> builtins.list[str]:
         async with self._connection() as conn:
@@ -348,11 +349,13 @@ class PostgresApprovalStore:
         """Take the single right to execute an approved call; True for exactly one caller of
         all replicas ever."""
         async with self._connection() as conn:
-            return await conn.execute(_CLAIM, approval_id, self._key) == "UPDATE 1"
+            status: str = await conn.execute(_CLAIM, approval_id, self._key)
+            return status == "UPDATE 1"
 
     async def save_result(self, approval_id: str, result: ToolResult) -> bool:
         async with self._transaction() as conn:
-            saved = await conn.execute(_SAVE_RESULT, approval_id, json.dumps(result_to_json(result))) == "UPDATE 1"
+            status: str = await conn.execute(_SAVE_RESULT, approval_id, json.dumps(result_to_json(result)))
+            saved = status == "UPDATE 1"
             if saved:
                 await self._notify(conn, approval_id)
             return saved

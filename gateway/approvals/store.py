@@ -259,7 +259,8 @@ class SQLiteApprovalStore:
 
     async def next_expiry(self) -> float | None:
         rows = await self._reader.execute_fetchall("SELECT min(expires_at) FROM approvals WHERE state = 'pending'")
-        return next(iter(rows))[0]
+        earliest: float | None = next(iter(rows))[0]
+        return earliest
 
     async def due(self, now: float) -> builtins.list[str]:
         sql = "SELECT approval_id FROM approvals WHERE state = 'pending' AND expires_at <= ?"
