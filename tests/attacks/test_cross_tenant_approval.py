@@ -101,3 +101,21 @@ async def test_an_auditor_reads_its_tenant_and_cannot_vote(start_gateway: Gatewa
     assert vote.status_code == 403 and vote.json()["detail"] == seen.json()["approval"]["vote"]["reason"]
     assert unseen.status_code == 404
     assert plain.status_code == 403
+
+
+async def test_approver_roles_inherited_through_g_rows_hold_in_their_tenant_only(
+    start_gateway: GatewayFactory, backends: Backends, attack_policy: Path
+) -> None:
+    edit_policy(attack_policy, "", "g, finance-lead, finance-approver, acme", "roles.csv")
+    async with attack_gateway(start_gateway, backends) as gw:
+        buyer = bearer(gw, "buyer-bot", "acme-buyer", tenant="acme")
+        approval_id = await held(gw, "sap.create_purchase_order", ORDER, buyer)
+        # finance-lead is a finance-approver in acme only: in globex the same role is nothing.
+        elsewhere = bearer(gw, "lena", "finance-lead", "approver", tenant="globex")
+        assert (await api(gw, "GET", "/v1/approvals", elsewhere)).json()["approvals"] == []
+        assert (await approve(gw, approval_id, elsewhere)).status_code == 404
+        lead = bearer(gw, "lena", "finance-lead", tenant="acme")
+        assert (await approve(gw, approval_id, lead, "lead approval")).status_code == 200
+    (voted,) = [r for r in records(gw) if r.kind == "approval.voted"]
+    assert voted.data["approver_roles"] == ["finance-lead"]
+    assert (voted.data["approver_role_held"], voted.data["approver_role_via"]) == ("finance-approver", "tenant acme")
