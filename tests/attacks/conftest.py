@@ -14,6 +14,7 @@ from connectors.mainframe.stub import MainframeStub, serve_mainframe
 from connectors.sap import stub as sap_stub
 from gateway.serving import running
 from tests.support.attacks import SAP_SERVICE, Backends
+from tests.support.stores import postgres_backend
 
 
 @pytest.fixture
@@ -22,6 +23,16 @@ def attack_policy(policy_dir: Path) -> Path:
     # so the copy goes without them (a reload would otherwise be refused by a case).
     (policy_dir / "cases.yaml").unlink()
     return policy_dir
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def approvals_database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[dict[str, str]]:
+    """The approvals settings of a store: SQLite beside the audit log, or a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield {}
+        return
+    async with postgres_backend() as backend:
+        yield {"database": backend.database}
 
 
 @pytest.fixture

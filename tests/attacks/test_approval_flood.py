@@ -15,9 +15,9 @@ TOOL = "sap.create_purchase_order"
 
 
 async def test_a_flooding_agent_is_capped_and_the_oldest_request_stays_reachable(
-    start_gateway: GatewayFactory, backends: Backends
+    start_gateway: GatewayFactory, backends: Backends, approvals_database: dict[str, str]
 ) -> None:
-    async with attack_gateway(start_gateway, backends, max_pending_per_principal=5) as gw:
+    async with attack_gateway(start_gateway, backends, max_pending_per_principal=5, **approvals_database) as gw:
         honest = bearer(gw, "buyer-bot", "procurement-agent")
         real = await held(gw, TOOL, ORDER, honest)
         flooder = bearer(gw, "flood-bot", "procurement-agent")

@@ -25,9 +25,9 @@ from tests.support.gateway import GatewayFactory
 
 
 async def test_an_approver_of_another_tenant_can_neither_see_nor_approve(
-    start_gateway: GatewayFactory, backends: Backends
+    start_gateway: GatewayFactory, backends: Backends, approvals_database: dict[str, str]
 ) -> None:
-    async with attack_gateway(start_gateway, backends) as gw:
+    async with attack_gateway(start_gateway, backends, **approvals_database) as gw:
         buyer = bearer(gw, "buyer-bot", "acme-buyer", tenant="acme")
         approval_id = await held(gw, "sap.create_purchase_order", ORDER, buyer)
         globex = bearer(gw, "mallory", "finance-approver", tenant="globex")
