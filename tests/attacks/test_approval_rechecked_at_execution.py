@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx
 
+from gateway.mcp.client import connect
 from tests.support.attacks import (
     ORDER,
     Backends,
@@ -154,3 +155,21 @@ async def test_a_transfer_approved_at_1759_does_not_run_after_the_1800_deny_rule
         response = await asyncio.wait_for(waiting, 10)
     assert_superseded(response, "Money moves only in office hours")
     assert {n: a["balance"] for n, a in backends.mainframe.accounts.items()} == before
+
+
+async def test_an_mcp_agent_waiting_on_an_approval_gets_the_refusal(
+    start_gateway: GatewayFactory, backends: Backends, attack_policy: Path
+) -> None:
+    async with attack_gateway(start_gateway, backends, max_hold_seconds=20) as gw:
+        alice = bearer(gw, "alice", "finance-approver")
+        async with connect(gw.mcp_url, gw.token("buyer-bot", ("procurement-agent",))) as client:
+            waiting = asyncio.create_task(client.call_tool(TOOL, ORDER))
+            approval_id = await until_pending(gw, alice)
+            edit_policy(attack_policy, "", "# Forklifts are frozen.\np, *, *, sap.create_purchase_order, deny, true, -")
+            await reloaded(gw)
+            assert (await approve(gw, approval_id, alice)).status_code == 200
+            result = await asyncio.wait_for(waiting, 10)
+            status = await client.call_tool("gateway.approval_status", {"approval_id": approval_id})
+    assert result.is_error and f"approval {approval_id} was superseded at execution" in result.content[0].text
+    assert status.structured_content["status"] == "superseded"
+    assert backends.sap_writes() == []
