@@ -113,10 +113,10 @@ async def test_a_5_second_rule_ttl_bounds_the_execution(
     edit_policy(attack_policy, ONE_FINANCE_APPROVER, ONE_FINANCE_APPROVER.replace("4h", "5s"))
     async with attack_gateway(start_gateway, backends) as gw:
         buyer = bearer(gw, "buyer-bot", "procurement-agent")
-        started = time.time()
         approval_id = await held(gw, TOOL, ORDER, buyer)
-        assert (await approve(gw, approval_id, bearer(gw, "alice", "finance-approver"))).status_code == 200
-        await asyncio.sleep(max(0.0, started + 5.5 - time.time()))
+        approved = (await approve(gw, approval_id, bearer(gw, "alice", "finance-approver"))).json()["approval"]
+        assert approved["execute_by"] == approved["decided_at"] + 5, "the rule's TTL, not the 300 s window"
+        await asyncio.sleep(max(0.0, approved["execute_by"] + 0.3 - time.time()))
         late = await call(gw, TOOL, ORDER, buyer)
         again = await call(gw, TOOL, ORDER, buyer, Prefer="respond-async")
     assert_superseded(late, f"approval {approval_id} was not executed within its execution window")

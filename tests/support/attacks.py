@@ -19,7 +19,15 @@ from gateway.models import AuditRecord
 from tests.support.gateway import GatewayFactory, RunningGateway
 
 SAP_SERVICE = "/sap/opu/odata/sap/API_PURCHASEORDER_SRV"
-APPROVER_ROLES = ["approver", "finance-approver", "hr-approver", "cfo", "approvals-auditor"]
+APPROVER_ROLES = [
+    "approver",
+    "finance-approver",
+    "hr-approver",
+    "supervisor",
+    "support-supervisor",
+    "cfo",
+    "approvals-auditor",
+]
 #: 20,000 EUR: the shipped policy holds it for one finance-approver.
 ORDER = {"vendor_id": "0000100001", "amount": 20000, "currency": "EUR", "description": "Forklift"}
 
