@@ -45,6 +45,11 @@ _CALL_RESULT = {
         "content": {"type": "array", "items": {"type": "object", "required": ["type"]}},
         "structured_content": {"type": ["object", "null"]},
         "is_error": {"type": "boolean", "description": "true when the tool ran and reported a failure"},
+        "replayed": {
+            "type": "boolean",
+            "description": "present and true when this is the stored answer of an earlier request (Idempotency-Key)",
+        },
+        "replay_of": {"type": ["string", "null"], "description": "for a replay: the call id that produced the answer"},
     },
 }
 _TOOL = {
@@ -187,7 +192,10 @@ def openapi_document(specs: Iterable[ToolSpec], server_url: str) -> dict[str, An
                     "name": "Idempotency-Key",
                     "in": "header",
                     "required": False,
-                    "description": "Makes a retry safe: the same key with the same body gets the first answer",
+                    "description": (
+                        "Makes a retry safe: the same key with the same body gets the first answer, after the"
+                        " policy in force decided the retry again; a replay carries Idempotent-Replayed: true"
+                    ),
                     "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x20-\\x7e]+$"},
                 },
                 "Prefer": {
