@@ -6,7 +6,9 @@ Only the agent that made the call sees it; approvers use the approvals API inste
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from gateway.approvals.machine import approvals_count, deny_reason
@@ -26,6 +28,8 @@ class CallStatus:
     expires_at: float
     #: For "completed": the result of the single approved execution.
     result: ToolResult | None = None
+    #: For "approved": when its execution window ends (a retry after it is superseded).
+    execute_by: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -35,6 +39,8 @@ class CallStatus:
             "message": self.message,
             "expires_at": self.expires_at,
         }
+        if self.execute_by is not None:
+            body["execute_by"] = self.execute_by
         if self.result is not None:
             body["result"] = {
                 "content": list(self.result.content),
@@ -57,7 +63,8 @@ def is_requester(stored: StoredApproval, principal: Principal) -> bool:
     return (asked.issuer, asked.tenant, asked.subject) == (principal.issuer, principal.tenant, principal.subject)
 
 
-def call_status(stored: StoredApproval) -> CallStatus:
+def call_status(stored: StoredApproval, execute_by: float | None = None) -> CallStatus:
+    """The agent's view; `execute_by`: the end of an approved call's execution window."""
     approval = stored.approval
     tool = qualified_name(approval.connector, approval.tool)
 
@@ -74,4 +81,6 @@ def call_status(stored: StoredApproval) -> CallStatus:
         return status("completed", "approved and executed", stored.result)
     if stored.execution == "claimed":
         return status("executing", "approved; the call is being executed")
-    return status("approved", f"approved; call {tool} again with the same arguments to execute it")
+    deadline = f" before {datetime.fromtimestamp(execute_by, UTC).isoformat(timespec='seconds')}" if execute_by else ""
+    approved = status("approved", f"approved; call {tool} again with the same arguments{deadline} to execute it")
+    return dataclasses.replace(approved, execute_by=execute_by)

@@ -54,7 +54,8 @@ def status_tool() -> types.Tool:
         title="Approval status",
         description=(
             "The state of one of your calls held for human approval: pending, denied (with the"
-            " approvers' reason), expired, or, once approved and executed, the tool's result."
+            " approvers' reason), expired, superseded (approved, but refused when it was to execute,"
+            " with the reason), or, once approved and executed, the tool's result."
         ),
         input_schema=dict(STATUS_INPUT_SCHEMA),
         annotations=types.ToolAnnotations(read_only_hint=True),

@@ -292,7 +292,7 @@ class ApprovalService:
         if stored.approval.state is ApprovalState.PENDING and stored.approval.expires_at <= time.time():
             await self._expire(approval_id)
             stored = await self.get(approval_id)
-        return call_status(stored)
+        return call_status(stored, self.execute_by(stored))
 
     async def list(self, query: ApprovalFilter, viewer: Principal | None = None) -> builtins.list[StoredApproval]:
         """Approvals matching `query`; with `viewer`, only those it may read."""

@@ -70,9 +70,10 @@ _CALL_STATUS = {
     "properties": {
         "approval_id": {"type": "string"},
         "tool": {"type": "string"},
-        "status": {"enum": ["pending", "approved", "executing", "completed", "denied", "expired"]},
+        "status": {"enum": ["pending", "approved", "executing", "completed", "denied", "expired", "superseded"]},
         "message": {"type": "string"},
         "expires_at": {"type": "number"},
+        "execute_by": {"type": "number", "description": "approved: the end of its execution window"},
         "result": {"type": "object"},
     },
 }
@@ -165,7 +166,7 @@ def openapi_document(specs: Iterable[ToolSpec], server_url: str) -> dict[str, An
             "parameters": [{"name": "approval_id", "in": "path", "required": True, "schema": {"type": "string"}}],
             "responses": {
                 "200": {
-                    "description": "pending, approved, executing, completed (with result), denied or expired",
+                    "description": "pending, approved, executing, completed (with result), denied, expired, superseded",
                     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CallStatus"}}},
                 },
                 "401": {"$ref": "#/components/responses/Unauthorized"},
