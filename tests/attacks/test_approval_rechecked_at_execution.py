@@ -21,6 +21,7 @@ from gateway.mcp.client import connect
 from tests.support.attacks import (
     ORDER,
     Backends,
+    api,
     approve,
     attack_gateway,
     bearer,
@@ -116,6 +117,9 @@ async def test_a_5_second_rule_ttl_bounds_the_execution(
         approval_id = await held(gw, TOOL, ORDER, buyer)
         approved = (await approve(gw, approval_id, bearer(gw, "alice", "finance-approver"))).json()["approval"]
         assert approved["execute_by"] == approved["decided_at"] + 5, "the rule's TTL, not the 300 s window"
+        status = (await api(gw, "GET", f"/v1/calls/{approval_id}", buyer)).json()
+        assert (status["status"], status["execute_by"]) == ("approved", approved["execute_by"])
+        assert "again with the same arguments before 20" in status["message"]
         await asyncio.sleep(max(0.0, approved["execute_by"] + 0.3 - time.time()))
         late = await call(gw, TOOL, ORDER, buyer)
         again = await call(gw, TOOL, ORDER, buyer, Prefer="respond-async")
