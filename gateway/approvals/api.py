@@ -88,12 +88,13 @@ def approval_json(
     if approval.state in (ApprovalState.DENIED, ApprovalState.EXPIRED, ApprovalState.SUPERSEDED):
         data["reason"] = deny_reason(approval, outcome_text(stored.result))
     refusal = service.vote_refusal(approval, viewer)
+    execute_by = service.execute_by(stored) if approval.state is ApprovalState.APPROVED else None
     data.update(
         summary=summarize(approval.arguments),
         vote={"allowed": refusal is None, "reason": refusal},
         high_impact=is_high_impact(approval, service.settings),
-        outcome=outcome(stored),
-        execute_by=service.execute_by(stored) if approval.state is ApprovalState.APPROVED else None,
+        outcome=outcome(stored, execute_by, time.time()),
+        execute_by=execute_by,
     )
     return data
 

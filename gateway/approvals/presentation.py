@@ -48,9 +48,10 @@ def is_high_impact(approval: Approval, settings: ApprovalSettings) -> bool:
     return amount >= threshold
 
 
-def outcome(stored: StoredApproval) -> dict[str, Any]:
+def outcome(stored: StoredApproval, execute_by: float | None, now: float) -> dict[str, Any]:
     """Whether the approved call ran, and how it ended: `executed` (bool), `status`
-    ("ok", "error", "running", "not run" or the terminal state) and a `detail` line."""
+    ("ok", "error", "running", "not run" or the terminal state) and a `detail` line.
+    `execute_by`: the end of the approved call's execution window."""
     approval = stored.approval
     if approval.state is ApprovalState.SUPERSEDED:
         return {"executed": False, "status": "superseded", "detail": outcome_text(stored.result)}
@@ -59,7 +60,13 @@ def outcome(stored: StoredApproval) -> dict[str, Any]:
     if stored.execution == "claimed":
         return {"executed": False, "status": "running", "detail": "the approved call is executing"}
     if stored.execution == "none":
-        return {"executed": False, "status": "not run", "detail": "approved; waiting for the agent to execute it"}
+        late = execute_by is not None and now > execute_by
+        waiting = "approved, but not executed within its execution window: it will not run" if late else None
+        return {
+            "executed": False,
+            "status": "not run",
+            "detail": waiting or "approved; waiting for the agent to execute it",
+        }
     failed = stored.result is not None and stored.result.is_error
-    detail = outcome_text(stored.result) if failed else "the backend returned a result"
-    return {"executed": True, "status": "error" if failed else "ok", "detail": detail}
+    result = outcome_text(stored.result) if failed else "the backend returned a result"
+    return {"executed": True, "status": "error" if failed else "ok", "detail": result}

@@ -136,7 +136,16 @@ async def test_the_execution_window_is_configurable_and_not_the_outcome_retentio
         approval_id = await held(gw, TOOL, ORDER, buyer)
         assert (await approve(gw, approval_id, bearer(gw, "alice", "finance-approver"))).status_code == 200
         await asyncio.sleep(0.8)
+        alice = bearer(gw, "alice", "finance-approver")
+        shown = (await api(gw, "GET", f"/v1/approvals/{approval_id}", alice)).json()["approval"]
         late = await call(gw, TOOL, ORDER, buyer)
+        superseded = (await api(gw, "GET", f"/v1/approvals/{approval_id}", alice)).json()["approval"]
+    assert shown["outcome"] == {
+        "executed": False,
+        "status": "not run",
+        "detail": "approved, but not executed within its execution window: it will not run",
+    }
+    assert superseded["state"] == "superseded" and superseded["outcome"]["status"] == "superseded"
     assert_superseded(late, "execution window")
     assert backends.sap_writes() == []
 
