@@ -17,6 +17,7 @@ from typing import Protocol
 
 from gateway.approvals.store import Scope
 from gateway.models import Approval, ApprovalVote, Principal
+from gateway.policy.engine import identities_of
 
 #: The role prefix a policy grants to let a role act on every tenant's approvals.
 CROSS_TENANT = "any-tenant:"
@@ -56,10 +57,6 @@ class Standing:
     read: bool
     #: Why it cannot vote on this approval in any state (None: its role and tenant allow it).
     not_eligible: str | None
-
-
-def identities_of(principal: Principal) -> tuple[str, ...]:
-    return (principal.subject, *principal.roles)
 
 
 def tenant_of(approval: Approval) -> str:
