@@ -12,6 +12,7 @@ from gateway.approvals.call_status import outcome_text
 from gateway.approvals.store import StoredApproval
 from gateway.config import ApprovalSettings
 from gateway.models import Approval, ApprovalState, qualified_name
+from gateway.untrusted import escape_unsafe
 
 SUMMARY_LENGTH = 120
 _VALUE_LENGTH = 40
@@ -23,8 +24,8 @@ def _inline(value: Any) -> str:
     if isinstance(value, list):
         return f"[{len(value)} item{'s' if len(value) != 1 else ''}]"
     if isinstance(value, str):
-        # Arguments come from agents: control characters are shown, never acted on.
-        text = value.encode("unicode_escape").decode("ascii")
+        # Arguments come from agents: control and bidi characters are shown, never acted on.
+        text = escape_unsafe(value)
         return text if len(text) <= _VALUE_LENGTH else text[: _VALUE_LENGTH - 1] + "…"
     return "null" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
 import click
 import httpx
 
-from gateway.cli.approvals_format import duration, inert, iso, table
+from gateway.cli.approvals_format import duration, iso, table
+from gateway.cli.output import echo_json, inert, json_text
 
 _url_option = click.option(
     "--url",
@@ -122,7 +122,7 @@ def _print_detail(approval: Mapping[str, Any], now: float) -> None:
         line = f"{who} {verb} at {iso(v['at'])}{comment}"
         click.echo(f"{'vote':>13}  {inert(line)}")
     click.echo(f"{'arguments':>13}")
-    click.echo(json.dumps(approval.get("arguments", {}), indent=2, ensure_ascii=True))
+    click.echo(json_text(approval.get("arguments", {}), indent=2))
 
 
 _output_option = click.option(
@@ -187,7 +187,7 @@ def list_command(
     }
     body = _request(url, token, "GET", "/v1/approvals", params={k: v for k, v in params.items() if v is not None})
     if _format(output, as_json) == "json":
-        click.echo(json.dumps(body, indent=2))
+        echo_json(body, indent=2)
         return
     if not body["approvals"]:
         click.echo(f"no {state} approvals" if state != "all" else "no approvals")
@@ -208,7 +208,7 @@ def show_command(approval_id: str, url: str, token: str, output: str, as_json: b
     """One approval with why it was held, its full arguments, votes and outcome."""
     body = _request(url, token, "GET", f"/v1/approvals/{approval_id}")
     if _format(output, as_json) == "json":
-        click.echo(json.dumps(body, indent=2))
+        echo_json(body, indent=2)
     else:
         _print_detail(body["approval"], body["now"])
 
@@ -224,7 +224,7 @@ def _vote(approval_id: str, approve: bool, comment: str, url: str, token: str, a
     verb = "approve" if approve else "deny"
     body = _request(url, token, "POST", f"/v1/approvals/{approval_id}/{verb}", json={"comment": comment})
     if as_json:
-        click.echo(json.dumps(body, indent=2))
+        echo_json(body, indent=2)
         return
     a = body["approval"]
     click.echo(f"{a['approval_id']}: {a['state']} ({a['approvals']} of {a['approvals_required']} approvals)")

@@ -1,19 +1,12 @@
 """Plain-text forms for terminals: ISO 8601 times with their zone, short durations
-(`3h 59m`), aligned tables with a header row, and untrusted text made inert."""
+(`3h 59m`) and aligned tables with a header row whose cells are made inert."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
 
-
-def inert(text: object) -> str:
-    """`text` with control characters (newlines, ESC, ...) escaped: agents choose tool
-    arguments and names, and none of it may move an approver's cursor or fake a line."""
-    value = str(text)
-    if value.isprintable():
-        return value
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in value)
+from gateway.cli.output import inert
 
 
 def iso(ts: float | None) -> str:
