@@ -221,6 +221,9 @@ class ToolResult:
     content: tuple[Mapping[str, Any], ...]
     is_error: bool = False
     structured: Mapping[str, Any] | None = None
+    #: Set on the stored result of an approved call given again to a retry: its approval
+    #: id (front doors say the answer is a replay: REST `replayed`, MCP `_meta`).
+    replay_of_approval: str | None = None
 
     @classmethod
     def text(cls, text: str, *, is_error: bool = False) -> ToolResult:

@@ -17,6 +17,7 @@ forwarded, and a failure to write them refuses the call.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -139,7 +140,7 @@ class Pipeline:
         held = await self._hold(call, decision, arguments_digest) if decision.effect is Effect.APPROVE else None
         if held is not None and held.action == "replay" and held.result is not None:
             await self._durable(self.audit.submit("call.replayed", _replayed(held.approval), call.call_id))
-            return held.result
+            return dataclasses.replace(held.result, replay_of_approval=held.approval.approval_id)
         progress.forwarding = True
         return await self._forward_held(call, entry, held) if held else await self._forward(call, entry)
 

@@ -50,6 +50,10 @@ _CALL_RESULT = {
             "description": "present and true when this is the stored answer of an earlier request (Idempotency-Key)",
         },
         "replay_of": {"type": ["string", "null"], "description": "for a replay: the call id that produced the answer"},
+        "approval_id": {
+            "type": "string",
+            "description": "with replayed: the stored result of this approved call's single execution",
+        },
     },
 }
 _TOOL = {

@@ -48,6 +48,8 @@ def _result_body(call: ToolCall, result: ToolResult) -> dict[str, Any]:
         "content": list(result.content),
         "structured_content": result.structured,
         "is_error": result.is_error,
+        # A retry of an approved call gets the stored result of its single execution.
+        **({"replayed": True, "approval_id": result.replay_of_approval} if result.replay_of_approval else {}),
     }
 
 

@@ -29,6 +29,8 @@ async def test_the_executing_retry_names_the_approval_and_the_votes(
         again = await call(gw, TOOL, ORDER, buyer)
     assert executed.status_code == again.status_code == 200
     assert len(backends.sap_writes()) == 1
+    assert "replayed" not in executed.json()
+    assert (again.json()["replayed"], again.json()["approval_id"]) == (True, approval_id), "the retry says so"
 
     execution = [r for r in of_call(gw, executed.json()["call_id"])]
     kinds = [r.kind for r in execution]
