@@ -54,6 +54,8 @@ INTERRUPTED_RESULT = ToolResult.text(
     " and it will not be executed again: check the backend",
     is_error=True,
 )
+#: The standing of the gateway itself when it denies (a suspended agent's held calls).
+_BY_GATEWAY = Standing(role=None, via="the gateway", read=True, not_eligible=None)
 #: Upper bound on one sweeper sleep: a wall-clock jump, and approvals opened or decided on
 #: other replicas (the pending gauge), are noticed within this time.
 _SWEEP_MAX_SLEEP = 15.0
@@ -233,6 +235,26 @@ class ApprovalService:
             raise ApprovalError("not_found", f"no approval with id {approval_id}")
         self._changed(stored, "voted")
         return stored.approval
+
+    async def deny_held(self, requested_by: Callable[[Principal], bool], denier: str, reason: str) -> list[str]:
+        """Deny every pending approval whose requester matches (a suspended agent's held
+        calls); returns their ids. The waiting calls wake and are refused with `reason`."""
+        pending = await self._store.list(ApprovalFilter(states=(ApprovalState.PENDING,), limit=100_000))
+        denied = []
+        for stored in pending:
+            if not requested_by(stored.approval.principal):
+                continue
+            now = time.time()
+            after = await self._store.transition(
+                stored.approval.approval_id,
+                lambda a: machine.deny_by_gateway(a, denier, reason, now=now),  # noqa: B023 - used at once
+                self._audit_gateway_denial,
+                now=now,
+            )
+            if after is not None:
+                self._changed(after, "voted")
+                denied.append(after.approval.approval_id)
+        return denied
 
     async def get(self, approval_id: str, viewer: Principal | None = None) -> StoredApproval:
         """The approval; with `viewer`, only when it may read it (not_found otherwise, so
@@ -437,6 +459,9 @@ class ApprovalService:
                 "expires_at": approval.expires_at,
             },
         )
+
+    async def _audit_gateway_denial(self, before: Approval, after: Approval) -> None:
+        await self._audit_vote(after, _BY_GATEWAY)
 
     async def _audit_vote(self, after: Approval, standing: Standing) -> None:
         vote = after.votes[-1]
