@@ -79,9 +79,7 @@ class Gateway:
             running.push_async_callback(audit.close)
             running.push_async_callback(events.close)
             approval_settings = _approval_settings(config)
-            approvals = await ApprovalService.open(
-                approval_settings, audit, metrics=metrics.approvals, policy=policy
-            )
+            approvals = await ApprovalService.open(approval_settings, audit, metrics=metrics.approvals, policy=policy)
             running.push_async_callback(approvals.close)
             incident = await open_incident_response(
                 config, approval_settings.database, audit, approvals, metrics, running
