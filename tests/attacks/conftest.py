@@ -1,7 +1,9 @@
 """The attacks of the promise issue, replayed end to end: the gateway in front of the
-attack tests' upstream (`up`) with the policy a test writes, or in front of the SAP
-OData and mainframe stubs on the shipped policies (a private copy a test may edit and
-reload); real JWTs, the REST and MCP front doors."""
+attack tests' upstream (`up`), with the policy a test module writes (`POLICY`), options of
+its connector stanza (`CONNECTOR_OPTIONS`) and other sections of the gateway's config
+(`GATEWAY_SECTIONS`); or in front of the SAP OData and mainframe stubs on the shipped
+policies (a private copy a test may edit and reload). Real JWTs, the REST and MCP front
+doors."""
 
 from __future__ import annotations
 
@@ -36,7 +38,8 @@ async def payments(
     app = upstream.create_app()
     async with running(app) as url:
         stanza = {"kind": "mcp", "url": f"{url}/mcp", "timeout_seconds": 5, "protocol": "legacy"}
-        async with start_gateway({"up": stanza}) as gw:
+        stanza.update(getattr(request.module, "CONNECTOR_OPTIONS", {}))
+        async with start_gateway({"up": stanza}, **getattr(request.module, "GATEWAY_SECTIONS", {})) as gw:
             yield gw, app
 
 
