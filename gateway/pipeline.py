@@ -197,7 +197,7 @@ class Pipeline:
         """Admit a request answered from an earlier identical one (an Idempotency-Key
         replay): validated and decided afresh, refused (CallRefused) unless the policy in
         force still allows or approves it, and recorded as `call.replayed`."""
-        await self._admit(call)  # refuses what the policy in force denies
+        await self._admit(call, _Progress())  # refuses what the policy in force denies
         replayed = {"source": "idempotency_key", "replay_of": replay_of}
         await self._durable(self.audit.submit("call.replayed", replayed, call.call_id))
 
