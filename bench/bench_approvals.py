@@ -1,5 +1,6 @@
-"""Hold 1,000 calls at once, then decide them: prints memory per held call and how long a
-decision takes to release its held call (from the vote request to the hold returning).
+"""Hold 1,000 calls at once, then decide them: prints memory per held call, how long an
+approver's page of 50 (scoped to what it may see, with the total) takes to list, and how
+long a decision takes to release its held call (from the vote request to the hold returning).
 
     .venv/bin/python bench/bench_approvals.py [--calls 1000] [--sample 200]
 """
@@ -47,12 +48,26 @@ def pct(values: list[float], q: float) -> float:
     return sorted(values)[min(len(values) - 1, int(q * len(values)))]
 
 
+async def list_pages(service: ApprovalService, rounds: int = 50) -> list[float]:
+    """Milliseconds for the approver's first page of 50 and the total, as the API asks."""
+    timings: list[float] = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        await service.list(ApprovalFilter(limit=51), APPROVER)
+        await service.count(ApprovalFilter(), APPROVER)
+        timings.append((time.perf_counter() - started) * 1000)
+    return timings
+
+
 async def main(calls: int, sample: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         database = str(Path(tmp) / "gateway.db")
         audit = await AuditLog.open(AuditSettings(database=database))
         service = await ApprovalService.open(
-            ApprovalSettings(database=database, max_hold_seconds=600, default_ttl_seconds=600), audit
+            ApprovalSettings(
+                database=database, max_hold_seconds=600, default_ttl_seconds=600, max_pending_per_principal=calls
+            ),
+            audit,
         )
         loop = asyncio.get_running_loop()
         released: dict[str, asyncio.Future[float]] = {}
@@ -76,6 +91,7 @@ async def main(calls: int, sample: int) -> None:
         hold_seconds = time.perf_counter() - started
         per_call = (rss() - base) / calls
 
+        listing = await list_pages(service)
         latencies: list[float] = []
         ids = [s.approval.approval_id for s in pending]
         for approval_id in ids[:sample]:
@@ -95,6 +111,10 @@ async def main(calls: int, sample: int) -> None:
     assert actions.count("execute") == calls
     print(f"held calls at once:            {calls} (all persisted and waiting after {hold_seconds:.2f} s)")
     print(f"memory per held call:          {per_call / 1024:.1f} KiB (growth of the process RSS / calls)")
+    print(
+        f"approver's page of 50 of {calls}: p50 {statistics.median(listing):.2f} ms, max {max(listing):.2f} ms"
+        " (filtered to the approver's tenant and roles, with the total count)"
+    )
     print(
         f"decision -> release, {sample} one at a time: p50 {statistics.median(latencies):.2f} ms,"
         f" p95 {pct(latencies, 0.95):.2f} ms, max {max(latencies):.2f} ms (includes the audited vote)"

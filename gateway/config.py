@@ -107,6 +107,11 @@ SCHEMA: dict[str, Any] = {
                 "max_hold_seconds": {"type": "number", "minimum": 0},
                 "retain_outcome_seconds": {"type": "number", "minimum": 0},
                 "approver_roles": {"type": "array", "minItems": 1, "items": {"type": "string", "minLength": 1}},
+                "auditor_roles": {"type": "array", "items": {"type": "string", "minLength": 1}},
+                "execution_window_seconds": {"type": "number", "exclusiveMinimum": 0},
+                "max_pending_per_principal": {"type": "integer", "minimum": 1},
+                "high_impact_amount": {"type": "number", "exclusiveMinimum": 0},
+                "high_impact_tools": {"type": "array", "items": {"type": "string", "minLength": 1}},
                 "console_url": {"type": "string", "pattern": "^https?://"},
                 "webhooks": {
                     "type": "array",
@@ -286,6 +291,18 @@ class ApprovalSettings:
     retain_outcome_seconds: float = 86_400.0
     #: Roles that may use the approvals API; a rule's approver_role narrows who may vote.
     approver_roles: tuple[str, ...] = ("approver",)
+    #: Roles that may read the approvals of their tenant (`any-tenant:ROLE` granted by the
+    #: policy: of every tenant) without voting.
+    auditor_roles: tuple[str, ...] = ()
+    #: An approved call must execute within this many seconds of the decision (shortened
+    #: to the rule's TTL when that is shorter); later, the approval is superseded.
+    execution_window_seconds: float = 300.0
+    #: Pending approvals one requester (issuer, tenant, subject) may have at once.
+    max_pending_per_principal: int = 20
+    #: Approvals whose `amount` argument reaches this, or whose tool matches one of
+    #: `high_impact_tools` (globs like `mainframe.*`), ask the approver to confirm.
+    high_impact_amount: float | None = None
+    high_impact_tools: tuple[str, ...] = ()
     #: Public base URL of the gateway, used for console links in notifications.
     console_url: str | None = None
     webhooks: tuple[WebhookSettings, ...] = ()

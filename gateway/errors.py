@@ -93,3 +93,17 @@ class ApprovalDenied(CallRefused):
 
 class ApprovalExpired(ApprovalDenied):
     outcome = "approval_expired"
+
+
+class ApprovalSuperseded(ApprovalDenied):
+    """Approved, but refused at execution: the policy in force then, or the end of the
+    approval's execution window, says no."""
+
+    outcome = "approval_superseded"
+
+
+class TooManyPendingApprovals(CallRefused):
+    """The requester already has as many calls waiting for approval as it may."""
+
+    status = 429
+    outcome = "approvals_capped"

@@ -37,13 +37,15 @@ REJECTION_REASONS = (
     "approval_pending",
     "approval_denied",
     "approval_expired",
+    "approval_superseded",
+    "approvals_capped",
     "audit_unavailable",
     "rate_limited",
     "rate_limit_unavailable",
 )
 RELOAD_RESULTS = ("success", "unchanged", "failure")
 #: How an approval ends (ApprovalState values other than pending).
-APPROVAL_OUTCOMES = ("approved", "denied", "expired")
+APPROVAL_OUTCOMES = ("approved", "denied", "expired", "superseded")
 CIRCUIT_STATES = ("closed", "open", "half_open")
 
 

@@ -240,6 +240,9 @@ class ToolResult:
     content: tuple[Mapping[str, Any], ...]
     is_error: bool = False
     structured: Mapping[str, Any] | None = None
+    #: Set on the stored result of an approved call given again to a retry: its approval
+    #: id (front doors say the answer is a replay: REST `replayed`, MCP `_meta`).
+    replay_of_approval: str | None = None
 
     @classmethod
     def text(cls, text: str, *, is_error: bool = False) -> ToolResult:
@@ -251,6 +254,8 @@ class ApprovalState(enum.StrEnum):
     APPROVED = "approved"
     DENIED = "denied"
     EXPIRED = "expired"
+    #: Approved, but the policy in force at execution (or the execution window) refused it.
+    SUPERSEDED = "superseded"
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,6 +264,11 @@ class ApprovalVote:
     approve: bool
     comment: str
     at: float
+    #: The voter's issuer, tenant and token roles: re-resolved against the policy in
+    #: force when the approved call executes.
+    issuer: str | None = None
+    tenant: str | None = None
+    roles: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,6 +290,8 @@ class Approval:
     expires_at: float
     state: ApprovalState = ApprovalState.PENDING
     votes: tuple[ApprovalVote, ...] = ()
+    #: Why the policy held the call: the reason the agent was given, rule description included.
+    reason: str = ""
 
 
 @dataclass(frozen=True, slots=True)

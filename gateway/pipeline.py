@@ -18,10 +18,12 @@ forwarded, and a failure to write them refuses the call.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel
@@ -39,6 +41,7 @@ from gateway.errors import (
     ApprovalExpired,
     ApprovalPending,
     ApprovalRequired,
+    ApprovalSuperseded,
     AuditUnavailableError,
     BackendFailed,
     BackendTimedOut,
@@ -47,6 +50,7 @@ from gateway.errors import (
     PolicyDenied,
     RateLimited,
     RateLimitUnavailable,
+    TooManyPendingApprovals,
     UnknownTool,
 )
 from gateway.metrics import Metrics
@@ -128,6 +132,9 @@ class Pipeline:
         self.metrics = metrics
         self.telemetry = telemetry
         self.timeouts = timeouts
+        #: The time conditions read (r.ctx.hour, weekday): at admission and again at the
+        #: execution of an approved call. Replaceable so tests can cross an office-hours edge.
+        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     async def run(self, call: ToolCall) -> ToolResult:
         """A tool call: the one kind that may be held for approval."""
@@ -145,7 +152,8 @@ class Pipeline:
             return await self._preview(call, entry, decision)
         held = await self._hold(call, decision, arguments_digest) if decision.effect is Effect.APPROVE else None
         if held is not None and held.action == "replay" and held.result is not None:
-            return held.result
+            await self._durable(self.audit.submit("call.replayed", _replayed(held.approval), call.call_id))
+            return dataclasses.replace(held.result, replay_of_approval=held.approval.approval_id)
         progress.forwarding = True
         return await self._forward_held(call, entry, held) if held else await self._forward(call, entry)
 
@@ -184,6 +192,14 @@ class Pipeline:
         """What a brake counts as a write: a tool not marked read-only (other kinds read)."""
         entry = self.catalog.entry(call.qualified_name) if call.kind is RequestKind.TOOL else None
         return entry is None or entry.spec.read_only
+
+    async def replay(self, call: ToolCall, replay_of: str | None) -> None:
+        """Admit a request answered from an earlier identical one (an Idempotency-Key
+        replay): validated and decided afresh, refused (CallRefused) unless the policy in
+        force still allows or approves it, and recorded as `call.replayed`."""
+        await self._admit(call, _Progress())  # refuses what the policy in force denies
+        replayed = {"source": "idempotency_key", "replay_of": replay_of}
+        await self._durable(self.audit.submit("call.replayed", replayed, call.call_id))
 
     def _labels(self, call: ToolCall) -> tuple[str, str]:
         """(connector, tool) metric labels. Unknown names are folded into one value so agents
@@ -284,7 +300,7 @@ class Pipeline:
 
     def _decide(self, call: ToolCall) -> Decision:
         with self.telemetry.stage("policy"):
-            context = call_context(call.principal, call.front_door)
+            context = call_context(call.principal, call.front_door, self.clock())
             decision = self.policy.current.decide(
                 call.principal, call.policy_connector, call.tool, call.arguments, context
             )
@@ -309,6 +325,8 @@ class Pipeline:
                     on_progress=_progress_to(current_relay()),
                 )
         except ApprovalError as exc:
+            if exc.kind == "limited":
+                raise TooManyPendingApprovals(f"this call {decision.reason}, but {exc.message}") from None
             raise AuditUnavailableError(f"{exc.message}; the call was not held or forwarded") from None
         approval = outcome.approval
         if outcome.action == "pending":
@@ -321,7 +339,35 @@ class Pipeline:
             raise ApprovalDenied(deny_reason(approval))
         if outcome.action == "expired":
             raise ApprovalExpired(deny_reason(approval))
+        if outcome.action == "superseded":
+            raise ApprovalSuperseded(outcome.reason or deny_reason(approval))
+        if outcome.action == "execute":
+            await self._redecide(call, approval)
         return outcome
+
+    async def _redecide(self, call: ToolCall, approval: Approval) -> None:
+        """Decide the approved call again under the policy in force now, just before it
+        executes; it runs only if that rule still asks for approval and the votes cast
+        satisfy its quorum and approver role. The decision names the approval and the votes."""
+        assert self.approvals is not None
+        decision = self._decide(call)
+        recheck = self.approvals.recheck(approval, decision)
+        record = {
+            **_decision_record(decision),
+            "stage": "execution",
+            "approval_id": approval.approval_id,
+            "votes": [
+                {"approver": v.approver, "issuer": v.issuer, "tenant": v.tenant, "roles": list(v.roles)}
+                for v in recheck.votes
+            ],
+        }
+        if recheck.refusal is not None:
+            reason = f"approval {approval.approval_id} was superseded at execution: {recheck.refusal}"
+            record.update(effect="deny", superseded=reason)
+            await self._durable(self.audit.submit("call.decided", record, call.call_id))
+            await self.approvals.supersede(approval.approval_id, reason)
+            raise ApprovalSuperseded(reason)
+        await self._durable(self.audit.submit("call.decided", record, call.call_id))
 
     async def _preview(self, call: ToolCall, entry: CatalogEntry, decision: Decision) -> ToolResult:
         """A dry run's report; tools with a backend test run are forwarded as one."""
@@ -334,7 +380,7 @@ class Pipeline:
         """Forward the single approved execution and store its result for every retry."""
         approval_id = held.approval.approval_id
         try:
-            result = await self._forward(call, entry)
+            result = await self._forward(call, entry, approval_id)
         except CallRefused as refusal:
             await self._record_held(approval_id, ToolResult.text(refusal.message, is_error=True))
             raise
@@ -349,25 +395,35 @@ class Pipeline:
         if self.approvals is not None:
             await self.approvals.record_result(approval_id, result)
 
-    async def _forward(self, call: ToolCall, entry: CatalogEntry) -> ToolResult:
+    async def _forward(self, call: ToolCall, entry: CatalogEntry, approval_id: str | None = None) -> ToolResult:
         context = self._context(call)
         send: Send[ToolResult] = lambda backend: backend.call(entry.spec.name, call.arguments, context)  # noqa: E731
-        return await self._send(call, send, read_only=entry.spec.read_only, compensation=entry.spec.compensation)
+        return await self._send(
+            call, send, read_only=entry.spec.read_only, compensation=entry.spec.compensation, approval_id=approval_id
+        )
 
     def _context(self, call: ToolCall) -> CallContext:
         timeout = self.timeouts.get(call.connector, 30.0)
         return CallContext(call.call_id, call.principal, call.traceparent, timeout, call.dry_run)
 
     async def _send(
-        self, call: ToolCall, send: Send[T], *, read_only: bool, compensation: Compensation | None = None
+        self,
+        call: ToolCall,
+        send: Send[T],
+        *,
+        read_only: bool,
+        compensation: Compensation | None = None,
+        approval_id: str | None = None,
     ) -> T:
         """Forward through the connector's resilience wrapper (deadline, concurrency limit,
-        circuit), with the forwarded mark and the outcome in the audit log."""
+        circuit), with the forwarded mark and the outcome in the audit log; the execution
+        of an approved call names its approval in both."""
         timeout = self.timeouts.get(call.connector, 30.0)
+        held = {"approval_id": approval_id} if approval_id else {}
         # The decision is durable already; the forwarded mark rides the outcome's commit.
         marks = {"dry_run": True} if call.dry_run else {}
         forwarded = self.audit.submit(
-            "call.forwarded", {"connector": call.connector, "tool": call.tool, **marks}, call.call_id
+            "call.forwarded", {"connector": call.connector, "tool": call.tool, **marks, **held}, call.call_id
         )
         stage = self.telemetry.stage("backend", call.traceparent)
         error: str | None = None
@@ -395,7 +451,8 @@ class Pipeline:
             raise
         finally:
             undo = _compensation(call, compensation, outcome)
-            await self._record_outcome(call, forwarded, answer, error, stage.seconds, undo)
+            # The outcome names the approval too, beside how to undo the call.
+            await self._record_outcome(call, forwarded, answer, error, stage.seconds, {**undo, **held})
         return result
 
     async def _reach(self, call: ToolCall, send: Send[T], read_only: bool, timeout: float) -> T:
@@ -454,6 +511,10 @@ def _decision_record(decision: Decision) -> dict[str, Any]:
         "approver_role": decision.approver_role,
         "unevaluable": list(decision.unevaluable),
     }
+
+
+def _replayed(approval: Approval) -> dict[str, Any]:
+    return {"source": "approval", "approval_id": approval.approval_id}
 
 
 def _enforce(call: ToolCall, decision: Decision) -> None:

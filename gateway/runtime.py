@@ -85,7 +85,7 @@ class Gateway:
             running.push_async_callback(audit_streams.close)
             running.push_async_callback(events.close)
             approval_settings = _approval_settings(config)
-            approvals = await ApprovalService.open(approval_settings, audit, metrics=metrics.approvals)
+            approvals = await ApprovalService.open(approval_settings, audit, metrics=metrics.approvals, policy=policy)
             integrations = Integrations(config.integrations, approvals, audit, audit.store, audit.redact)
             # The approval service closes its notifiers (Slack's among them) before the
             # integrations close the Slack client they share.

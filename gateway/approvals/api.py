@@ -1,16 +1,21 @@
 """The approvers' REST API. Errors are RFC 9457 problem documents.
 
-GET  /v1/approvals?state=pending|decided|approved|denied|expired|all&connector=&tool=&agent=&limit=
+GET  /v1/approvals?state=pending|decided|approved|denied|expired|superseded|all
+                 &connector=&tool=&agent=&limit=&order=newest|oldest&cursor=
 GET  /v1/approvals/{approval_id}
 POST /v1/approvals/{approval_id}/approve   {"comment": "..."}            (comment optional)
 POST /v1/approvals/{approval_id}/deny      {"comment": "why"}            (comment required)
 
-Every request needs a bearer JWT with one of `approvals.approver_roles`; a vote also needs
-the role the rule names, and never comes from the requester itself.
+Every request needs a bearer JWT holding one of `approvals.approver_roles` or
+`approvals.auditor_roles` (resolved through the policy's `g` rows, see scope.py). Listing
+and detail show only approvals the caller could vote on (the rule's approver role, in the
+call's tenant or granted across tenants) or may read as an auditor; any other id is 404.
+A vote also never comes from the requester itself.
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 import time
@@ -21,9 +26,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from gateway.approvals.call_status import outcome_text
 from gateway.approvals.codec import approval_to_json
 from gateway.approvals.errors import ApprovalError
 from gateway.approvals.machine import deny_reason
+from gateway.approvals.presentation import is_high_impact, outcome, summarize
 from gateway.approvals.service import ApprovalService
 from gateway.approvals.store import ApprovalFilter, StoredApproval
 from gateway.auth_gate import challenge
@@ -38,20 +45,22 @@ MAX_COMMENT = 2000
 MAX_BODY = 16_384
 _STATES: dict[str, tuple[ApprovalState, ...] | None] = {
     "pending": (ApprovalState.PENDING,),
-    "decided": (ApprovalState.APPROVED, ApprovalState.DENIED, ApprovalState.EXPIRED),
+    "decided": (ApprovalState.APPROVED, ApprovalState.DENIED, ApprovalState.EXPIRED, ApprovalState.SUPERSEDED),
     "approved": (ApprovalState.APPROVED,),
     "denied": (ApprovalState.DENIED,),
     "expired": (ApprovalState.EXPIRED,),
+    "superseded": (ApprovalState.SUPERSEDED,),
     "all": None,
 }
-_LIST_PARAMS = {"state", "connector", "tool", "agent", "limit"}
-_STATUS = {"not_found": 404, "forbidden": 403, "conflict": 409, "invalid": 400, "unavailable": 503}
+_LIST_PARAMS = {"state", "connector", "tool", "agent", "limit", "order", "cursor"}
+_STATUS = {"not_found": 404, "forbidden": 403, "conflict": 409, "invalid": 400, "unavailable": 503, "limited": 429}
 _TITLES = {
     400: "Bad request",
     401: "Unauthorized",
     403: "Forbidden",
     404: "Not found",
     409: "Conflict",
+    429: "Too many requests",
     415: "Unsupported media type",
     503: "Service unavailable",
 }
@@ -69,18 +78,32 @@ def problem(status: int, detail: str, headers: dict[str, str] | None = None) -> 
     return JSONResponse(body, status_code=status, media_type="application/problem+json", headers=headers)
 
 
-def approval_json(stored: StoredApproval, *, arguments: bool = True) -> dict[str, Any]:
-    data = approval_to_json(
-        stored.approval, decided_at=stored.decided_at, execution=stored.execution, arguments=arguments
+def approval_json(
+    stored: StoredApproval, service: ApprovalService, viewer: Principal, *, arguments: bool = True
+) -> dict[str, Any]:
+    """The approval as `viewer` sees it: with the one-line argument summary, whether and
+    why it cannot vote, whether it is high-impact and the execution's outcome."""
+    approval = stored.approval
+    data = approval_to_json(approval, decided_at=stored.decided_at, execution=stored.execution, arguments=arguments)
+    if approval.state in (ApprovalState.DENIED, ApprovalState.EXPIRED, ApprovalState.SUPERSEDED):
+        data["reason"] = deny_reason(approval, outcome_text(stored.result))
+    refusal = service.vote_refusal(approval, viewer)
+    execute_by = service.execute_by(stored) if approval.state is ApprovalState.APPROVED else None
+    data.update(
+        summary=summarize(approval.arguments),
+        vote={"allowed": refusal is None, "reason": refusal},
+        high_impact=is_high_impact(approval, service.settings),
+        outcome=outcome(stored, execute_by, time.time()),
+        execute_by=execute_by,
     )
-    if stored.approval.state in (ApprovalState.DENIED, ApprovalState.EXPIRED):
-        data["reason"] = deny_reason(stored.approval)
     return data
 
 
 def routes(service: ApprovalService, authorize: Authorize) -> list[Route]:
     """`authorize(request)` returns the caller's Principal or raises AuthError (401)."""
-    allowed = set(service.settings.approver_roles)
+    needed = f"requires one of the approver roles: {', '.join(sorted(service.settings.approver_roles))}"
+    if service.settings.auditor_roles:
+        needed += f" (or, to read only, an auditor role: {', '.join(sorted(service.settings.auditor_roles))})"
 
     def guarded(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
@@ -90,8 +113,8 @@ def routes(service: ApprovalService, authorize: Authorize) -> list[Route]:
                     principal = await principal
             except AuthError as exc:
                 return problem(401, str(exc), {"WWW-Authenticate": challenge(str(exc))})
-            if not allowed & set(principal.roles):
-                return problem(403, f"requires one of the approver roles: {', '.join(sorted(allowed))}")
+            if not service.scope.may_use_api(principal):
+                return problem(403, needed)
             try:
                 return JSONResponse(await handler(request, principal), headers={"Cache-Control": "no-store"})
             except _Problem as exc:
@@ -101,41 +124,22 @@ def routes(service: ApprovalService, authorize: Authorize) -> list[Route]:
 
         return endpoint
 
-    async def list_approvals(request: Request, principal: Principal) -> dict[str, Any]:
-        params = request.query_params
-        unknown = set(params) - _LIST_PARAMS
-        if unknown:
-            raise _Problem(400, f"unknown query parameter(s): {', '.join(sorted(unknown))}")
-        state = params.get("state", "pending")
-        if state not in _STATES:
-            raise _Problem(400, f"query parameter 'state' must be one of {', '.join(_STATES)}, got {state!r}")
-        limit = _limit(params.get("limit"))
-        found = await service.list(
-            ApprovalFilter(
-                states=_STATES[state],
-                connector=params.get("connector") or None,
-                tool=params.get("tool") or None,
-                agent=params.get("agent") or None,
-                limit=limit,
-            )
-        )
-        return {"approvals": [approval_json(s, arguments=False) for s in found], "now": time.time()}
-
     async def show(request: Request, principal: Principal) -> dict[str, Any]:
-        stored = await service.get(request.path_params["approval_id"])
-        return {"approval": approval_json(stored), "now": time.time()}
+        stored = await service.get(request.path_params["approval_id"], principal)
+        return {"approval": approval_json(stored, service, principal), "now": time.time()}
 
     def voting(approve: bool) -> Handler:
         async def vote(request: Request, principal: Principal) -> dict[str, Any]:
             comment = await _comment(request)
             approval_id = request.path_params["approval_id"]
             await service.vote(approval_id, principal, approve, comment)
-            return {"approval": approval_json(await service.get(approval_id)), "now": time.time()}
+            stored = await service.get(approval_id, principal)
+            return {"approval": approval_json(stored, service, principal), "now": time.time()}
 
         return vote
 
     return [
-        Route("/v1/approvals", guarded(list_approvals), methods=["GET"]),
+        Route("/v1/approvals", guarded(functools.partial(_list_approvals, service)), methods=["GET"]),
         Route("/v1/approvals/{approval_id}", guarded(show), methods=["GET"]),
         Route("/v1/approvals/{approval_id}/approve", guarded(voting(True)), methods=["POST"]),
         Route("/v1/approvals/{approval_id}/deny", guarded(voting(False)), methods=["POST"]),
@@ -152,6 +156,55 @@ def _limit(raw: str | None) -> int:
     if not 1 <= value <= MAX_LIMIT:
         raise _Problem(400, f"query parameter 'limit' must be between 1 and {MAX_LIMIT}, got {value}")
     return value
+
+
+async def _list_approvals(service: ApprovalService, request: Request, principal: Principal) -> dict[str, Any]:
+    """A page of the approvals `principal` may see, with the total and the next cursor."""
+    params = request.query_params
+    unknown = set(params) - _LIST_PARAMS
+    if unknown:
+        raise _Problem(400, f"unknown query parameter(s): {', '.join(sorted(unknown))}")
+    state = params.get("state", "pending")
+    if state not in _STATES:
+        raise _Problem(400, f"query parameter 'state' must be one of {', '.join(_STATES)}, got {state!r}")
+    order = params.get("order", "newest")
+    if order not in ("newest", "oldest"):
+        raise _Problem(400, f"query parameter 'order' must be newest or oldest, got {order!r}")
+    query = ApprovalFilter(
+        states=_STATES[state],
+        connector=params.get("connector") or None,
+        tool=params.get("tool") or None,
+        agent=params.get("agent") or None,
+        limit=_limit(params.get("limit")) + 1,
+        oldest_first=order == "oldest",
+        after=_cursor(params.get("cursor")),
+    )
+    found = await service.list(query, principal)
+    page = found[: query.limit - 1]
+    more = len(found) > len(page)
+    return {
+        "approvals": [approval_json(s, service, principal, arguments=False) for s in page],
+        "total": await service.count(query, principal),
+        "next_cursor": _cursor_of(page[-1]) if more else None,
+        "now": time.time(),
+    }
+
+
+def _cursor_of(stored: StoredApproval) -> str:
+    return f"{stored.approval.requested_at!r}~{stored.approval.approval_id}"
+
+
+def _cursor(raw: str | None) -> tuple[float, str] | None:
+    """The keyset position a `next_cursor` names: (requested_at, approval_id)."""
+    if raw is None:
+        return None
+    at, sep, approval_id = raw.partition("~")
+    try:
+        if not sep or not approval_id:
+            raise ValueError
+        return float(at), approval_id
+    except ValueError:
+        raise _Problem(400, f"query parameter 'cursor' is not a cursor this API returned: {raw!r}") from None
 
 
 async def _comment(request: Request) -> str:

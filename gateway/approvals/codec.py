@@ -3,10 +3,11 @@ single execution's result. The API, the store and the webhooks share them."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
-from gateway.models import Approval, Principal, ToolResult
+from gateway.models import Approval, ApprovalVote, Principal, ToolResult
 
 
 def principal_to_json(principal: Principal) -> dict[str, Any]:
@@ -26,6 +27,35 @@ def principal_from_json(data: Mapping[str, Any]) -> Principal:
         tenant=data.get("tenant"),
         issuer=data.get("issuer"),
     )
+
+
+def voter_to_json(vote: ApprovalVote) -> dict[str, Any]:
+    """The stored form of who cast a vote, beside its subject."""
+    return {"issuer": vote.issuer, "tenant": vote.tenant, "roles": list(vote.roles)}
+
+
+def vote_from_row(approver: str, approve: Any, comment: str, at: float, voter: str | None) -> ApprovalVote:
+    # Votes cast before voters were recorded carry no roles: they satisfy no rule at execution.
+    who = json.loads(voter) if voter else {}
+    return ApprovalVote(
+        approver=approver,
+        approve=bool(approve),
+        comment=comment,
+        at=at,
+        issuer=who.get("issuer"),
+        tenant=who.get("tenant"),
+        roles=tuple(who.get("roles", ())),
+    )
+
+
+def vote_to_json(vote: ApprovalVote) -> dict[str, Any]:
+    return {
+        "approver": vote.approver,
+        "approve": vote.approve,
+        "comment": vote.comment,
+        "at": vote.at,
+        **voter_to_json(vote),
+    }
 
 
 def result_to_json(result: ToolResult) -> dict[str, Any]:
@@ -65,9 +95,8 @@ def approval_to_json(
         "requested_at": approval.requested_at,
         "expires_at": approval.expires_at,
         "decided_at": decided_at,
-        "votes": [
-            {"approver": v.approver, "approve": v.approve, "comment": v.comment, "at": v.at} for v in approval.votes
-        ],
+        "rule_reason": approval.reason,
+        "votes": [vote_to_json(v) for v in approval.votes],
     }
     if execution is not None:
         data["execution"] = execution

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-ErrorKind = Literal["not_found", "forbidden", "conflict", "invalid", "unavailable"]
+ErrorKind = Literal["not_found", "forbidden", "conflict", "invalid", "unavailable", "limited"]
 
 
 class ApprovalError(Exception):

@@ -5,19 +5,14 @@ checked in one place and tested without a database."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
 
 from gateway.approvals.errors import ApprovalError
+from gateway.approvals.scope import Standing
 from gateway.models import Approval, ApprovalState, ApprovalVote, Principal
 
 
 def approvals_count(approval: Approval) -> int:
     return sum(1 for v in approval.votes if v.approve)
-
-
-def required_roles(approval: Approval, default_roles: Iterable[str]) -> tuple[str, ...]:
-    """The roles one of which a voter must hold: the rule's role, else the configured ones."""
-    return (approval.approver_role,) if approval.approver_role else tuple(default_roles)
 
 
 def is_self_approval(approval: Approval, approver: Principal) -> bool:
@@ -26,40 +21,54 @@ def is_self_approval(approval: Approval, approver: Principal) -> bool:
     return approver.subject == approval.principal.subject
 
 
-def apply_vote(
-    approval: Approval,
-    approver: Principal,
-    approve: bool,
-    comment: str,
-    *,
-    now: float,
-    default_roles: Iterable[str],
-) -> Approval:
-    """The approval after `approver` voted, or ApprovalError saying why the vote is refused."""
+def vote_refusal(approval: Approval, approver: Principal, standing: Standing, *, now: float) -> ApprovalError | None:
+    """Why `approver` cannot vote on `approval` now, or None when it can."""
     if approval.state is not ApprovalState.PENDING:
-        raise ApprovalError("conflict", f"approval {approval.approval_id} is already {approval.state.value}")
+        return ApprovalError("conflict", f"approval {approval.approval_id} is already {approval.state.value}")
     if now >= approval.expires_at:
-        raise ApprovalError("conflict", f"approval {approval.approval_id} has expired")
+        return ApprovalError("conflict", f"approval {approval.approval_id} has expired")
     if is_self_approval(approval, approver):
-        raise ApprovalError("forbidden", f"{approver.subject} requested this call and cannot vote on its own approval")
-    roles = required_roles(approval, default_roles)
-    if not set(roles) & set(approver.roles):
-        raise ApprovalError(
-            "forbidden", f"{approver.subject} lacks the approver role ({' or '.join(roles)}) this approval needs"
-        )
+        return ApprovalError("forbidden", f"{approver.subject} requested this call and cannot vote on its own approval")
+    if standing.not_eligible is not None:
+        return ApprovalError("forbidden", standing.not_eligible)
     if any(v.approver == approver.subject for v in approval.votes):
-        raise ApprovalError(
+        return ApprovalError(
             "conflict", f"{approver.subject} already voted on approval {approval.approval_id}; a vote counts once"
         )
+    return None
+
+
+def apply_vote(
+    approval: Approval, approver: Principal, approve: bool, comment: str, *, now: float, standing: Standing
+) -> Approval:
+    """The approval after `approver` voted, or ApprovalError saying why the vote is refused."""
+    refusal = vote_refusal(approval, approver, standing, now=now)
+    if refusal is not None:
+        raise refusal
     if not approve and not comment.strip():
         raise ApprovalError("invalid", "a deny needs a comment saying why; the agent receives it as the reason")
-    votes = (*approval.votes, ApprovalVote(approver=approver.subject, approve=approve, comment=comment, at=now))
-    voted = dataclasses.replace(approval, votes=votes)
+    vote = ApprovalVote(
+        approver=approver.subject,
+        approve=approve,
+        comment=comment,
+        at=now,
+        issuer=approver.issuer,
+        tenant=approver.tenant,
+        roles=approver.roles,
+    )
+    voted = dataclasses.replace(approval, votes=(*approval.votes, vote))
     if not approve:
         return dataclasses.replace(voted, state=ApprovalState.DENIED)
     if approvals_count(voted) >= max(1, approval.approvals_required):
         return dataclasses.replace(voted, state=ApprovalState.APPROVED)
     return voted
+
+
+def supersede(approval: Approval) -> Approval | None:
+    """The approval refused at execution, or None when it is not (or no longer) approved."""
+    if approval.state is not ApprovalState.APPROVED:
+        return None
+    return dataclasses.replace(approval, state=ApprovalState.SUPERSEDED)
 
 
 def expire(approval: Approval, *, now: float) -> Approval | None:
@@ -78,8 +87,11 @@ def deny_by_gateway(approval: Approval, denier: str, reason: str, *, now: float)
     return dataclasses.replace(approval, votes=votes, state=ApprovalState.DENIED)
 
 
-def deny_reason(approval: Approval) -> str:
-    """What the agent is told when its call was denied."""
+def deny_reason(approval: Approval, superseded: str | None = None) -> str:
+    """What the agent is told when its call was denied; `superseded`: why the approved
+    call was refused at execution (kept as the approval's stored result)."""
+    if approval.state is ApprovalState.SUPERSEDED:
+        return superseded or f"approval {approval.approval_id} was superseded at execution"
     denials = [v for v in approval.votes if not v.approve]
     if approval.state is ApprovalState.EXPIRED:
         return f"approval {approval.approval_id} expired without a decision"

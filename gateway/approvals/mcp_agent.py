@@ -25,6 +25,9 @@ WAIT_META = "io.agent-gateway/wait"
 #: `_meta` key of a listed tool: true when the policy could hold some call of it by this
 #: caller for human approval (so an agent can expect to wait, or ask not to).
 MAY_NEED_APPROVAL_META = "io.agent-gateway/mayNeedApproval"
+#: In a tool result's `_meta`: `{"approval_id": ...}` when the result is the stored one of
+#: an approved call's single execution, given again to a retry.
+REPLAYED_META = "io.agent-gateway/replayed"
 STATUS_TOOL = "gateway.approval_status"
 STATUS_INPUT_SCHEMA: Mapping[str, Any] = {
     "type": "object",
@@ -57,7 +60,8 @@ def status_tool() -> types.Tool:
         title="Approval status",
         description=(
             "The state of one of your calls held for human approval: pending, denied (with the"
-            " approvers' reason), expired, or, once approved and executed, the tool's result."
+            " approvers' reason), expired, superseded (approved, but refused when it was to execute,"
+            " with the reason), or, once approved and executed, the tool's result."
         ),
         input_schema=dict(STATUS_INPUT_SCHEMA),
         annotations=types.ToolAnnotations(read_only_hint=True),

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import contextlib
+import dataclasses
 import hashlib
 import json
 import logging
@@ -27,15 +28,22 @@ from typing import Any
 
 import asyncpg
 
-from gateway.approvals.codec import result_to_json
+from gateway.approvals.codec import result_to_json, voter_to_json
 from gateway.approvals.errors import ApprovalError
 from gateway.approvals.signals import Signals
 from gateway.approvals.store import (
+    COLUMN_COUNT,
     COLUMNS,
+    LIVE_FOR_BINDING,
+    STATES,
     ApprovalFilter,
     BeforeCommit,
+    PendingCapReached,
     StoredApproval,
+    filter_sql,
+    order_sql,
     row_values,
+    select_sql,
     stored_approvals,
 )
 from gateway.audit.postgres_store import is_postgres_url, redacted_url, split_schema
@@ -62,11 +70,12 @@ CREATE TABLE IF NOT EXISTS approvals (
     approver_role TEXT,
     requested_at DOUBLE PRECISION NOT NULL,
     expires_at DOUBLE PRECISION NOT NULL,
-    state TEXT NOT NULL CHECK (state IN ('pending', 'approved', 'denied', 'expired')),
+    state TEXT NOT NULL CONSTRAINT approvals_state_check CHECK (state IN ({states})),
     decided_at DOUBLE PRECISION,
     execution TEXT NOT NULL DEFAULT 'none' CHECK (execution IN ('none', 'claimed', 'done')),
     result TEXT,
-    claimed_by BIGINT
+    claimed_by BIGINT,
+    reason TEXT
 );
 -- At most one pending approval per bound call: a retry joins it instead of duplicating it.
 CREATE UNIQUE INDEX IF NOT EXISTS approvals_one_pending ON approvals (binding) WHERE state = 'pending';
@@ -78,17 +87,35 @@ CREATE TABLE IF NOT EXISTS approval_votes (
     approve BOOLEAN NOT NULL,
     comment TEXT NOT NULL,
     at DOUBLE PRECISION NOT NULL,
+    voter TEXT,
     PRIMARY KEY (approval_id, approver)
 );
+""".replace("{states}", STATES)
+#: Tables made by earlier versions: the reason and voter columns, and the 'superseded' state.
+_MIGRATE = f"""
+ALTER TABLE approvals ADD COLUMN IF NOT EXISTS reason TEXT;
+ALTER TABLE approval_votes ADD COLUMN IF NOT EXISTS voter TEXT;
+ALTER TABLE approvals DROP CONSTRAINT IF EXISTS approvals_state_check;
+ALTER TABLE approvals ADD CONSTRAINT approvals_state_check CHECK (state IN ({STATES}));
 """
+_STATE_CHECK = (
+    "SELECT pg_get_constraintdef(oid) FROM pg_constraint"
+    " WHERE conname = 'approvals_state_check' AND conrelid = 'approvals'::regclass"
+)
 
 #: Replicas starting together must not race on CREATE ... IF NOT EXISTS.
 _SCHEMA_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended('agent-gateway approvals schema ' || $1, 0))"
 #: Two replicas opening an approval for one call must not both insert it.
 _BINDING_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended('agent-gateway approval ' || $1, 0))"
 _ROW_LOCK = "SELECT 1 FROM approvals WHERE approval_id = $1 FOR UPDATE"
-_INSERT = f"INSERT INTO approvals ({COLUMNS}) VALUES ({', '.join(f'${i}' for i in range(1, 17))})"
-_INSERT_VOTE = "INSERT INTO approval_votes (approval_id, approver, approve, comment, at) VALUES ($1, $2, $3, $4, $5)"
+_INSERT = f"INSERT INTO approvals ({COLUMNS}) VALUES ({', '.join(f'${i}' for i in range(1, COLUMN_COUNT + 1))})"
+_INSERT_VOTE = (
+    "INSERT INTO approval_votes (approval_id, approver, approve, comment, at, voter) VALUES ($1, $2, $3, $4, $5, $6)"
+)
+_PENDING_OF = (
+    "SELECT count(*) FROM approvals WHERE state = 'pending' AND (principal::jsonb ->> 'issuer') IS NOT DISTINCT FROM $1"
+    " AND (principal::jsonb ->> 'tenant') IS NOT DISTINCT FROM $2 AND (principal::jsonb ->> 'subject') = $3"
+)
 _UPDATE_STATE = "UPDATE approvals SET state = $2, decided_at = $3 WHERE approval_id = $1"
 _CLAIM = (
     "UPDATE approvals SET execution = 'claimed', claimed_by = $2"
@@ -149,6 +176,8 @@ class PostgresApprovalStore:
                 if store._schema:
                     await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{store._schema}"')
                 await conn.execute(_SCHEMA)
+                if "'superseded'" not in (await conn.fetchval(_STATE_CHECK) or ""):
+                    await conn.execute(_MIGRATE)
             await store._listen()
         except (*_ERRORS, ValueError) as exc:
             await store.close()
@@ -224,24 +253,17 @@ class PostgresApprovalStore:
         return rows[0] if rows else None
 
     async def list(self, query: ApprovalFilter) -> builtins.list[StoredApproval]:
-        clauses: builtins.list[str] = []
         params: builtins.list[Any] = []
-
-        def param(value: Any) -> str:
-            params.append(value)
-            return f"${len(params)}"
-
-        if query.states is not None:
-            clauses.append(f"state = ANY({param([s.value for s in query.states])}::text[])")
-        for column, value in (("connector", query.connector), ("tool", query.tool)):
-            if value is not None:
-                clauses.append(f"{column} = {param(value)}")
-        if query.agent is not None:
-            clauses.append(f"(principal::jsonb ->> 'subject') = {param(query.agent)}")
-        where = f"WHERE {' AND '.join(clauses)} " if clauses else ""
-        tail = f"{where}ORDER BY requested_at DESC LIMIT {param(query.limit)}"
+        where = filter_sql(query, _pg_param(params), _pg_json)
+        tail = f"{where}{order_sql(query)} LIMIT {_pg_param(params)(query.limit)}"
         async with self._connection() as conn:
-            return await _select(conn, tail, *params)
+            return await _select(conn, tail, *params, order=order_sql(query))
+
+    async def count(self, query: ApprovalFilter) -> int:
+        params: builtins.list[Any] = []
+        where = filter_sql(dataclasses.replace(query, after=None), _pg_param(params), _pg_json)
+        async with self._connection() as conn:
+            return int(await conn.fetchval(f"SELECT count(*) FROM approvals {where}", *params))
 
     async def count_pending(self) -> int:
         async with self._connection() as conn:
@@ -259,20 +281,29 @@ class PostgresApprovalStore:
     # -- writes --------------------------------------------------------------------------
 
     async def join_or_create(
-        self, binding: str, candidate: Approval, *, since: float, before_insert: Callable[[Approval], Awaitable[None]]
+        self,
+        binding: str,
+        candidate: Approval,
+        *,
+        since: float,
+        before_insert: Callable[[Approval], Awaitable[None]],
+        pending_cap: int,
     ) -> tuple[StoredApproval, bool]:
-        """The live approval for `binding` (pending, or decided after `since`), else `candidate`
-        inserted; the flag says whether it was created."""
+        """The live approval for `binding` (pending, or decided after `since` and not
+        superseded), else `candidate` inserted; the flag says whether it was created.
+        PendingCapReached when the requester has `pending_cap` pending approvals already."""
         async with self._transaction() as conn:
             await conn.execute(_BINDING_LOCK, binding)
-            rows = await _select(
-                conn,
-                "WHERE binding = $1 AND (state = 'pending' OR decided_at >= $2) ORDER BY requested_at DESC LIMIT 1",
-                binding,
-                since,
-            )
+            tail = f"WHERE {LIVE_FOR_BINDING.format(p='$')} ORDER BY requested_at DESC LIMIT 1"
+            rows = await _select(conn, tail, binding, since)
             if rows:
                 return rows[0], False
+            p = candidate.principal
+            # Per requester, like the binding: concurrent requests of one agent take turns.
+            await conn.execute(_BINDING_LOCK, f"requester {p.issuer} {p.tenant} {p.subject}")
+            pending = int(await conn.fetchval(_PENDING_OF, p.issuer, p.tenant, p.subject))
+            if pending >= pending_cap:
+                raise PendingCapReached(pending, pending_cap)
             await before_insert(candidate)
             await conn.execute(_INSERT, *row_values(binding, candidate))
             # Other replicas learn of it too: their pending-approvals gauges count it.
@@ -303,7 +334,9 @@ class PostgresApprovalStore:
             await before_commit(current.approval, after)
             known = {v.approver for v in current.approval.votes}
             votes = [
-                (approval_id, v.approver, v.approve, v.comment, v.at) for v in after.votes if v.approver not in known
+                (approval_id, v.approver, v.approve, v.comment, v.at, json.dumps(voter_to_json(v)))
+                for v in after.votes
+                if v.approver not in known
             ]
             if votes:
                 await conn.executemany(_INSERT_VOTE, votes)
@@ -362,11 +395,19 @@ class PostgresApprovalStore:
             yield conn
 
 
-async def _select(conn: asyncpg.Connection, tail: str, *params: Any) -> builtins.list[StoredApproval]:
-    sql = (
-        f"SELECT a.*, v.approver, v.approve, v.comment, v.at"
-        f" FROM (SELECT {COLUMNS}, execution, result FROM approvals {tail}) AS a"
-        f" LEFT JOIN approval_votes AS v ON v.approval_id = a.approval_id"
-        f" ORDER BY a.requested_at DESC, a.approval_id, v.at"
-    )
-    return stored_approvals(await conn.fetch(sql, *params))
+async def _select(
+    conn: asyncpg.Connection, tail: str, *params: Any, order: str = "ORDER BY requested_at DESC, approval_id DESC"
+) -> builtins.list[StoredApproval]:
+    return stored_approvals(await conn.fetch(select_sql(tail, order), *params))
+
+
+def _pg_param(params: builtins.list[Any]) -> Callable[[Any], str]:
+    def add(value: Any) -> str:
+        params.append(value)
+        return f"${len(params)}"
+
+    return add
+
+
+def _pg_json(name: str) -> str:
+    return f"(principal::jsonb ->> '{name}')"

@@ -7,7 +7,9 @@ execution; approvers reach `vote` through the REST API, the CLI and the console.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
+import dataclasses
 import hashlib
 import json
 import logging
@@ -15,25 +17,34 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
 from prometheus_client import CollectorRegistry
 
 from gateway.approvals import machine
-from gateway.approvals.call_status import CallStatus, call_status, is_requester
+from gateway.approvals.call_status import CallStatus, call_status, is_requester, outcome_text
 from gateway.approvals.codec import principal_to_json
 from gateway.approvals.errors import ApprovalError
+from gateway.approvals.machine import deny_reason
 from gateway.approvals.postgres_store import PostgresApprovalStore, is_postgres_url
+from gateway.approvals.scope import ApproverScope, PolicySource, Standing, tenant_of, voter_principal
 from gateway.approvals.signals import Signals, wait_for_event
-from gateway.approvals.store import ApprovalFilter, ApprovalStore, SQLiteApprovalStore, StoredApproval
+from gateway.approvals.store import (
+    ApprovalFilter,
+    ApprovalStore,
+    PendingCapReached,
+    SQLiteApprovalStore,
+    StoredApproval,
+)
 from gateway.approvals.webhooks import webhook_notifiers
 from gateway.config import ApprovalSettings
 from gateway.metrics import ApprovalMetrics
-from gateway.models import Approval, ApprovalState, Decision, Principal, ToolCall, ToolResult
+from gateway.models import Approval, ApprovalState, ApprovalVote, Decision, Effect, Principal, ToolCall, ToolResult
 
 log = logging.getLogger(__name__)
 
-HoldAction = Literal["execute", "replay", "pending", "denied", "expired"]
+HoldAction = Literal["execute", "replay", "pending", "denied", "expired", "superseded"]
 ProgressCallback = Callable[[Approval], Awaitable[None]]
 
 #: What retries of a call get when the gateway stopped after claiming its execution: the
@@ -43,6 +54,8 @@ INTERRUPTED_RESULT = ToolResult.text(
     " and it will not be executed again: check the backend",
     is_error=True,
 )
+#: The standing of the gateway itself when it denies (a suspended agent's held calls).
+_BY_GATEWAY = Standing(role=None, via="the gateway", read=True, not_eligible=None)
 #: Upper bound on one sweeper sleep: a wall-clock jump, and approvals opened or decided on
 #: other replicas (the pending gauge), are noticed within this time.
 _SWEEP_MAX_SLEEP = 15.0
@@ -66,6 +79,18 @@ class HoldOutcome:
     action: HoldAction
     #: For "replay": the stored result of the single execution.
     result: ToolResult | None = None
+    #: For "superseded": why the approved call was refused at execution.
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Recheck:
+    """The approval measured against the policy in force at execution."""
+
+    #: Why it may not execute (None: it may).
+    refusal: str | None
+    #: The approving votes that satisfy the current rule's approver role.
+    votes: tuple[ApprovalVote, ...]
 
 
 def binding_key(principal: Principal, connector: str, tool: str, arguments_digest: str) -> str:
@@ -83,8 +108,10 @@ class ApprovalService:
         notifiers: list[Notifier],
         metrics: ApprovalMetrics,
         signals: Signals,
+        policy: PolicySource | None = None,
     ) -> None:
         self._settings = settings
+        self.scope = ApproverScope(policy, settings.approver_roles, settings.auditor_roles)
         self._metrics = metrics
         self._audit = audit
         self._store = store
@@ -94,9 +121,15 @@ class ApprovalService:
 
     @classmethod
     async def open(
-        cls, settings: ApprovalSettings, audit: AuditSink, *, metrics: ApprovalMetrics | None = None
+        cls,
+        settings: ApprovalSettings,
+        audit: AuditSink,
+        *,
+        metrics: ApprovalMetrics | None = None,
+        policy: PolicySource | None = None,
     ) -> ApprovalService:
-        """`metrics`: the gateway's (`Metrics.approvals`); private ones when None. A
+        """`metrics`: the gateway's (`Metrics.approvals`); private ones when None. `policy`:
+        resolves approvers' roles per tenant (token roles only when None). A
         `postgresql://` database serves several replicas: changes made on one wake the calls
         held on the others."""
         metrics = metrics or ApprovalMetrics(CollectorRegistry())
@@ -114,7 +147,7 @@ class ApprovalService:
         except BaseException:
             await store.close()
             raise
-        service = cls(settings, audit, store, [*webhook_notifiers(settings, audit)], metrics, signals)
+        service = cls(settings, audit, store, [*webhook_notifiers(settings, audit)], metrics, signals, policy)
         service._sweeper = asyncio.create_task(service._sweep(), name="approval-expiry-sweeper")
         return service
 
@@ -173,13 +206,19 @@ class ApprovalService:
             approver_role=decision.approver_role,
             requested_at=now,
             expires_at=now + ttl,
+            reason=decision.reason,
         )
-        stored, created = await self._store.join_or_create(
-            binding_key(call.principal, call.connector, call.tool, arguments_digest),
-            candidate,
-            since=now - self._settings.retain_outcome_seconds,
-            before_insert=self._audit_requested,
-        )
+        try:
+            stored, created = await self._store.join_or_create(
+                binding_key(call.principal, call.connector, call.tool, arguments_digest),
+                candidate,
+                since=now - self._settings.retain_outcome_seconds,
+                before_insert=self._audit_requested,
+                pending_cap=self._settings.max_pending_per_principal,
+            )
+        except PendingCapReached as exc:
+            await self._audit_refused(call, exc.message)
+            raise
         if created:
             self._signals.notify(stored.approval.approval_id)
             self._notify("requested", stored.approval)
@@ -194,14 +233,21 @@ class ApprovalService:
     # -- the approver side -------------------------------------------------------------
 
     async def vote(self, approval_id: str, approver: Principal, approve: bool, comment: str) -> Approval:
+        """`approver`'s vote; ApprovalError (not_found also for an approval it may not see)."""
         now = time.time()
+        standings: list[Standing] = []
 
         def change(current: Approval) -> Approval:
-            return machine.apply_vote(
-                current, approver, approve, comment, now=now, default_roles=self._settings.approver_roles
-            )
+            standing = self.scope.standing(current, approver)
+            if not standing.read:
+                raise ApprovalError("not_found", f"no approval with id {approval_id}")
+            standings.append(standing)
+            return machine.apply_vote(current, approver, approve, comment, now=now, standing=standing)
 
-        stored = await self._store.transition(approval_id, change, self._audit_vote, now=now)
+        async def audit(before: Approval, after: Approval) -> None:
+            await self._audit_vote(after, standings[-1])
+
+        stored = await self._store.transition(approval_id, change, audit, now=now)
         if stored is None:
             raise ApprovalError("not_found", f"no approval with id {approval_id}")
         self._changed(stored, "voted")
@@ -219,7 +265,7 @@ class ApprovalService:
             after = await self._store.transition(
                 stored.approval.approval_id,
                 lambda a: machine.deny_by_gateway(a, denier, reason, now=now),  # noqa: B023 - used at once
-                self._audit_vote,
+                self._audit_gateway_denial,
                 now=now,
             )
             if after is not None:
@@ -227,11 +273,54 @@ class ApprovalService:
                 denied.append(after.approval.approval_id)
         return denied
 
-    async def get(self, approval_id: str) -> StoredApproval:
+    async def get(self, approval_id: str, viewer: Principal | None = None) -> StoredApproval:
+        """The approval; with `viewer`, only when it may read it (not_found otherwise, so
+        an id of another tenant reveals nothing)."""
         stored = await self._store.get(approval_id)
-        if stored is None:
+        if stored is None or (viewer is not None and not self.scope.standing(stored.approval, viewer).read):
             raise ApprovalError("not_found", f"no approval with id {approval_id}")
         return stored
+
+    def standing(self, approval: Approval, viewer: Principal) -> Standing:
+        return self.scope.standing(approval, viewer)
+
+    def vote_refusal(self, approval: Approval, viewer: Principal) -> str | None:
+        """Why `viewer` cannot vote on `approval` now (None: it can)."""
+        refusal = machine.vote_refusal(approval, viewer, self.scope.standing(approval, viewer), now=time.time())
+        return refusal.message if refusal is not None else None
+
+    def recheck(self, approval: Approval, decision: Decision) -> Recheck:
+        """Whether the approved call may execute under `decision`, the current policy's
+        decision of it at execution: still approve, with enough approving votes from holders
+        of that rule's approver role (resolved with the current policy, in the call's tenant)."""
+        if decision.effect is not Effect.APPROVE:
+            return Recheck(f"the policy in force now no longer asks for approval: {decision.reason}", ())
+        roles = (decision.approver_role,) if decision.approver_role else self.scope.default_roles
+        tenant = tenant_of(approval)
+        votes = tuple(
+            v for v in approval.votes if v.approve and self.scope.holds(voter_principal(v), roles, tenant) is not None
+        )
+        required = max(1, decision.approvals_required)
+        if len(votes) < required:
+            who = ", ".join(v.approver for v in votes) or "none"
+            return Recheck(
+                f"the policy in force now {decision.reason}; {len(votes)} of the votes cast qualify ({who})", votes
+            )
+        return Recheck(None, votes[:required] if len(votes) > required else votes)
+
+    async def supersede(self, approval_id: str, reason: str) -> None:
+        """Refuse the approved call whose execution this caller claimed: the policy or the
+        execution window says no. Retries get `reason`; a new request is decided afresh."""
+        now = time.time()
+
+        async def audit(before: Approval, after: Approval) -> None:
+            await self._append("approval.superseded", after, {"reason": reason})
+
+        stored = await self._store.transition(approval_id, machine.supersede, audit, now=now)
+        await self._store.save_result(approval_id, ToolResult.text(reason, is_error=True))
+        self._signals.notify(approval_id)
+        if stored is not None:
+            self._metrics.outcomes.labels(ApprovalState.SUPERSEDED.value).inc()
 
     async def status_for(self, approval_id: str, requester: Principal) -> CallStatus:
         """The requesting agent's view of its held call; any other caller learns nothing,
@@ -242,10 +331,17 @@ class ApprovalService:
         if stored.approval.state is ApprovalState.PENDING and stored.approval.expires_at <= time.time():
             await self._expire(approval_id)
             stored = await self.get(approval_id)
-        return call_status(stored)
+        return call_status(stored, self.execute_by(stored))
 
-    async def list(self, query: ApprovalFilter) -> list[StoredApproval]:
-        return await self._store.list(query)
+    async def list(self, query: ApprovalFilter, viewer: Principal | None = None) -> builtins.list[StoredApproval]:
+        """Approvals matching `query`; with `viewer`, only those it may read."""
+        return await self._store.list(self._visible(query, viewer))
+
+    async def count(self, query: ApprovalFilter, viewer: Principal | None = None) -> int:
+        return await self._store.count(self._visible(query, viewer))
+
+    def _visible(self, query: ApprovalFilter, viewer: Principal | None) -> ApprovalFilter:
+        return query if viewer is None else dataclasses.replace(query, scopes=self.scope.visible(viewer))
 
     # -- internals ---------------------------------------------------------------------
 
@@ -270,16 +366,40 @@ class ApprovalService:
                 wake_at = min(deadline, loop.time() + until_expiry)
             elif approval.state is ApprovalState.APPROVED:
                 if stored.execution == "none" and await self._store.claim(approval_id):
-                    return HoldOutcome(approval, "execute")
+                    return await self._executable(stored)
                 if stored.execution == "done":
                     return HoldOutcome(approval, "replay", stored.result)
                 # Claimed by another caller and still running: wait for record_result.
                 deadline = wake_at = give_up_at
+            elif approval.state is ApprovalState.SUPERSEDED:
+                return HoldOutcome(approval, "superseded", reason=deny_reason(approval, outcome_text(stored.result)))
             else:
                 return HoldOutcome(approval, approval.state.value)  # type: ignore[arg-type]
             if loop.time() >= deadline:
                 return HoldOutcome(approval, "pending")
             await wait_for_event(changed, wake_at - loop.time())
+
+    def execute_by(self, stored: StoredApproval) -> float | None:
+        """When the approved call's execution window ends: `execution_window_seconds` after
+        the decision, shortened to the rule's TTL when that is shorter."""
+        if stored.decided_at is None:
+            return None
+        approval = stored.approval
+        ttl = approval.expires_at - approval.requested_at
+        return stored.decided_at + min(self._settings.execution_window_seconds, ttl)
+
+    async def _executable(self, stored: StoredApproval) -> HoldOutcome:
+        """The claimed approval's outcome: "execute", or "superseded" past its window."""
+        approval = stored.approval
+        execute_by = self.execute_by(stored)
+        if execute_by is not None and time.time() > execute_by:
+            when = datetime.fromtimestamp(execute_by, UTC).isoformat(timespec="seconds")
+            reason = f"approval {approval.approval_id} was not executed within its execution window (ended {when})"
+            await self.supersede(approval.approval_id, reason)
+            return HoldOutcome(
+                dataclasses.replace(approval, state=ApprovalState.SUPERSEDED), "superseded", reason=reason
+            )
+        return HoldOutcome(approval, "execute")
 
     async def _expire(self, approval_id: str) -> None:
         now = time.time()
@@ -329,6 +449,14 @@ class ApprovalService:
         except Exception as exc:
             raise ApprovalError("unavailable", f"the audit log is unavailable, nothing was changed: {exc}") from exc
 
+    async def _audit_refused(self, call: ToolCall, reason: str) -> None:
+        # No approval was opened, so the record names none: only the call and why.
+        refused = {"reason": reason, "requester": principal_to_json(call.principal), "tool": call.qualified_name}
+        try:
+            await self._audit.append("approval.refused", refused, call_id=call.call_id)
+        except Exception as exc:
+            raise ApprovalError("unavailable", f"the audit log is unavailable, nothing was changed: {exc}") from exc
+
     async def _audit_requested(self, approval: Approval) -> None:
         await self._append(
             "approval.requested",
@@ -349,9 +477,21 @@ class ApprovalService:
             },
         )
 
-    async def _audit_vote(self, before: Approval, after: Approval) -> None:
+    async def _audit_gateway_denial(self, before: Approval, after: Approval) -> None:
+        await self._audit_vote(after, _BY_GATEWAY)
+
+    async def _audit_vote(self, after: Approval, standing: Standing) -> None:
         vote = after.votes[-1]
-        data = {"approver": vote.approver, "approve": vote.approve, "comment": vote.comment}
+        data = {
+            "approver": vote.approver,
+            "approver_issuer": vote.issuer,
+            "approver_tenant": vote.tenant,
+            "approver_roles": list(vote.roles),
+            "approver_role_held": standing.role,
+            "approver_role_via": standing.via,
+            "approve": vote.approve,
+            "comment": vote.comment,
+        }
         await self._append(
             "approval.voted",
             after,

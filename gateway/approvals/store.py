@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import dataclasses
 import json
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -18,15 +19,24 @@ from typing import Any, Literal, Protocol
 
 import aiosqlite
 
-from gateway.approvals.codec import principal_from_json, principal_to_json, result_from_json, result_to_json
+from gateway.approvals.codec import (
+    principal_from_json,
+    principal_to_json,
+    result_from_json,
+    result_to_json,
+    vote_from_row,
+    voter_to_json,
+)
+from gateway.approvals.errors import ApprovalError
 from gateway.models import Approval, ApprovalState, ApprovalVote, ToolResult
 
 Execution = Literal["none", "claimed", "done"]
 #: Runs after the next state is known and before it is committed; raising aborts the change.
 BeforeCommit = Callable[[Approval, Approval], Awaitable[None]]
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS approvals (
+STATES = "'pending', 'approved', 'denied', 'expired', 'superseded'"
+_APPROVALS_TABLE = f"""
+CREATE TABLE IF NOT EXISTS {{name}} (
     approval_id TEXT PRIMARY KEY,
     binding TEXT NOT NULL,
     call_id TEXT NOT NULL,
@@ -41,11 +51,16 @@ CREATE TABLE IF NOT EXISTS approvals (
     approver_role TEXT,
     requested_at REAL NOT NULL,
     expires_at REAL NOT NULL,
-    state TEXT NOT NULL CHECK (state IN ('pending', 'approved', 'denied', 'expired')),
+    state TEXT NOT NULL CHECK (state IN ({STATES})),
     decided_at REAL,
     execution TEXT NOT NULL DEFAULT 'none' CHECK (execution IN ('none', 'claimed', 'done')),
-    result TEXT
+    result TEXT,
+    reason TEXT
 );
+"""
+_SCHEMA = (
+    _APPROVALS_TABLE.format(name="approvals")
+    + """
 -- At most one pending approval per bound call: a retry joins it instead of duplicating it.
 CREATE UNIQUE INDEX IF NOT EXISTS approvals_one_pending ON approvals (binding) WHERE state = 'pending';
 CREATE INDEX IF NOT EXISTS approvals_by_binding ON approvals (binding, requested_at);
@@ -56,15 +71,31 @@ CREATE TABLE IF NOT EXISTS approval_votes (
     approve INTEGER NOT NULL,
     comment TEXT NOT NULL,
     at REAL NOT NULL,
+    voter TEXT,
     PRIMARY KEY (approval_id, approver)
 );
 """
+)
 
 #: The stored columns in the order `row_values` gives and `stored_approvals` reads them.
 COLUMNS = (
     "approval_id, binding, call_id, principal, connector, tool, arguments, arguments_digest, rule,"
-    " policy_version, approvals_required, approver_role, requested_at, expires_at, state, decided_at"
+    " policy_version, approvals_required, approver_role, requested_at, expires_at, state, decided_at, reason"
 )
+COLUMN_COUNT = COLUMNS.count(",") + 1
+#: The vote columns every select joins, in the order `stored_approvals` reads them.
+VOTE_COLUMNS = "v.approver, v.approve, v.comment, v.at, v.voter"
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """One part of what a viewer may see: approvals of `tenant` (None: every tenant) whose
+    approver role is one of `roles` (None: any role; `default_role` also admits approvals
+    whose rule named no role)."""
+
+    tenant: str | None
+    roles: frozenset[str] | None
+    default_role: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +107,66 @@ class ApprovalFilter:
     tool: str | None = None
     agent: str | None = None
     limit: int = 100
+    #: What the viewer may see (any of them); None: everything (the gateway itself).
+    scopes: tuple[Scope, ...] | None = None
+    oldest_first: bool = False
+    #: Keyset cursor: only approvals after this (requested_at, approval_id) in the order asked.
+    after: tuple[float, str] | None = None
+
+
+class PendingCapReached(ApprovalError):
+    """The requester already has as many pending approvals as it may."""
+
+    def __init__(self, count: int, cap: int) -> None:
+        super().__init__(
+            "limited",
+            f"you already have {count} calls waiting for approval (the limit is {cap});"
+            " wait until approvers decide some of them, or ask them to",
+        )
+
+
+Placeholder = Callable[[Any], str]
+
+
+def filter_sql(query: ApprovalFilter, param: Placeholder, json_field: Callable[[str], str]) -> str:
+    """The WHERE clause of a listing (empty when it asks for everything); `param(value)`
+    adds a bound parameter and returns its placeholder, `json_field(name)` reads a field
+    of the stored requester."""
+    clauses: list[str] = []
+    if query.states is not None:
+        clauses.append(f"state IN ({', '.join(param(s.value) for s in query.states)})")
+    for column, value in (("connector", query.connector), ("tool", query.tool)):
+        if value is not None:
+            clauses.append(f"{column} = {param(value)}")
+    if query.agent is not None:
+        clauses.append(f"{json_field('subject')} = {param(query.agent)}")
+    if query.scopes is not None:
+        clauses.append(_scopes_sql(query.scopes, param, json_field))
+    if query.after is not None:
+        sign = ">" if query.oldest_first else "<"
+        at, approval_id = query.after
+        clauses.append(f"(requested_at, approval_id) {sign} ({param(at)}, {param(approval_id)})")
+    return f"WHERE {' AND '.join(clauses)} " if clauses else ""
+
+
+def _scopes_sql(scopes: tuple[Scope, ...], param: Placeholder, json_field: Callable[[str], str]) -> str:
+    parts: list[str] = []
+    for scope in scopes:
+        terms: list[str] = []
+        if scope.tenant is not None:
+            terms.append(f"COALESCE({json_field('tenant')}, '') = {param(scope.tenant)}")
+        if scope.roles is not None:
+            roles = [f"approver_role IN ({', '.join(param(r) for r in sorted(scope.roles))})"] if scope.roles else []
+            if scope.default_role:
+                roles.append("approver_role IS NULL")
+            terms.append(f"({' OR '.join(roles)})" if roles else "FALSE")
+        parts.append(f"({' AND '.join(terms)})" if terms else "TRUE")
+    return f"({' OR '.join(parts)})" if parts else "FALSE"
+
+
+def order_sql(query: ApprovalFilter) -> str:
+    direction = "ASC" if query.oldest_first else "DESC"
+    return f"ORDER BY requested_at {direction}, approval_id {direction}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,11 +181,18 @@ class ApprovalStore(Protocol):
     async def close(self) -> None: ...
     async def get(self, approval_id: str) -> StoredApproval | None: ...
     async def list(self, query: ApprovalFilter) -> builtins.list[StoredApproval]: ...
+    async def count(self, query: ApprovalFilter) -> int: ...
     async def count_pending(self) -> int: ...
     async def next_expiry(self) -> float | None: ...
     async def due(self, now: float) -> builtins.list[str]: ...
     async def join_or_create(
-        self, binding: str, candidate: Approval, *, since: float, before_insert: Callable[[Approval], Awaitable[None]]
+        self,
+        binding: str,
+        candidate: Approval,
+        *,
+        since: float,
+        before_insert: Callable[[Approval], Awaitable[None]],
+        pending_cap: int,
     ) -> tuple[StoredApproval, bool]: ...
     async def transition(
         self,
@@ -125,6 +223,7 @@ class SQLiteApprovalStore:
             await writer.execute("PRAGMA journal_mode=WAL")
             await writer.execute("PRAGMA synchronous=FULL")
             await writer.execute("PRAGMA busy_timeout=5000")
+            await _migrate_sqlite(writer)
             await writer.executescript(_SCHEMA)
             reader = await aiosqlite.connect(path, isolation_level=None)
         except BaseException:
@@ -144,20 +243,15 @@ class SQLiteApprovalStore:
         return rows[0] if rows else None
 
     async def list(self, query: ApprovalFilter) -> builtins.list[StoredApproval]:
-        clauses: builtins.list[str] = []
         params: builtins.list[Any] = []
-        if query.states is not None:
-            clauses.append(f"state IN ({', '.join('?' * len(query.states))})")
-            params.extend(s.value for s in query.states)
-        for column, value in (("connector", query.connector), ("tool", query.tool)):
-            if value is not None:
-                clauses.append(f"{column} = ?")
-                params.append(value)
-        if query.agent is not None:
-            clauses.append("json_extract(principal, '$.subject') = ?")
-            params.append(query.agent)
-        where = f"WHERE {' AND '.join(clauses)} " if clauses else ""
-        return await self._select(f"{where}ORDER BY requested_at DESC LIMIT ?", (*params, query.limit))
+        where = filter_sql(query, _sqlite_param(params), _sqlite_json)
+        return await self._select(f"{where}{order_sql(query)} LIMIT ?", (*params, query.limit), order_sql(query))
+
+    async def count(self, query: ApprovalFilter) -> int:
+        params: builtins.list[Any] = []
+        where = filter_sql(dataclasses.replace(query, after=None), _sqlite_param(params), _sqlite_json)
+        rows = await self._reader.execute_fetchall(f"SELECT count(*) FROM approvals {where}", params)
+        return int(next(iter(rows))[0])
 
     async def count_pending(self) -> int:
         rows = await self._reader.execute_fetchall("SELECT count(*) FROM approvals WHERE state = 'pending'")
@@ -175,20 +269,36 @@ class SQLiteApprovalStore:
     # -- writes ------------------------------------------------------------------------
 
     async def join_or_create(
-        self, binding: str, candidate: Approval, *, since: float, before_insert: Callable[[Approval], Awaitable[None]]
+        self,
+        binding: str,
+        candidate: Approval,
+        *,
+        since: float,
+        before_insert: Callable[[Approval], Awaitable[None]],
+        pending_cap: int,
     ) -> tuple[StoredApproval, bool]:
-        """The live approval for `binding` (pending, or decided after `since`), else `candidate`
-        inserted; the flag says whether it was created."""
+        """The live approval for `binding` (pending, or decided after `since` and not
+        superseded), else `candidate` inserted; the flag says whether it was created.
+        PendingCapReached when the requester has `pending_cap` pending approvals already."""
         async with self._write_lock:
             rows = await self._select(
-                "WHERE binding = ? AND (state = 'pending' OR decided_at >= ?) ORDER BY requested_at DESC LIMIT 1",
-                (binding, since),
+                f"WHERE {LIVE_FOR_BINDING.format(p='?')} ORDER BY requested_at DESC LIMIT 1", (binding, since)
             )
             if rows:
                 return rows[0], False
+            p = candidate.principal
+            counted = await self._reader.execute_fetchall(
+                f"SELECT count(*) FROM approvals WHERE state = 'pending' AND {_sqlite_json('issuer')} IS ?"
+                f" AND {_sqlite_json('tenant')} IS ? AND {_sqlite_json('subject')} = ?",
+                (p.issuer, p.tenant, p.subject),
+            )
+            pending = int(next(iter(counted))[0])
+            if pending >= pending_cap:
+                raise PendingCapReached(pending, pending_cap)
             await before_insert(candidate)
+            placeholders = ", ".join("?" * COLUMN_COUNT)
             await self._write(
-                [(f"INSERT INTO approvals ({COLUMNS}) VALUES ({', '.join('?' * 16)})", row_values(binding, candidate))]
+                [(f"INSERT INTO approvals ({COLUMNS}) VALUES ({placeholders})", row_values(binding, candidate))]
             )
             return StoredApproval(candidate, None, "none", None), True
 
@@ -213,8 +323,9 @@ class SQLiteApprovalStore:
             known = {v.approver for v in current.approval.votes}
             statements: builtins.list[tuple[str, tuple[Any, ...]]] = [
                 (
-                    "INSERT INTO approval_votes (approval_id, approver, approve, comment, at) VALUES (?, ?, ?, ?, ?)",
-                    (approval_id, v.approver, int(v.approve), v.comment, v.at),
+                    "INSERT INTO approval_votes (approval_id, approver, approve, comment, at, voter)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (approval_id, v.approver, int(v.approve), v.comment, v.at, json.dumps(voter_to_json(v))),
                 )
                 for v in after.votes
                 if v.approver not in known
@@ -272,16 +383,68 @@ class SQLiteApprovalStore:
             await self._writer.execute("ROLLBACK")
             raise
 
-    async def _select(self, tail: str, params: tuple[Any, ...]) -> builtins.list[StoredApproval]:
+    async def _select(
+        self, tail: str, params: tuple[Any, ...], order: str = "ORDER BY requested_at DESC, approval_id DESC"
+    ) -> builtins.list[StoredApproval]:
         # One statement run to completion in one call: it reads one snapshot, and no other
         # statement on the reader stays open across awaits to pin an old snapshot.
-        sql = (
-            f"SELECT a.*, v.approver, v.approve, v.comment, v.at"
-            f" FROM (SELECT {COLUMNS}, execution, result FROM approvals {tail}) AS a"
-            f" LEFT JOIN approval_votes AS v ON v.approval_id = a.approval_id"
-            f" ORDER BY a.requested_at DESC, a.approval_id, v.at"
-        )
+        sql = select_sql(tail, order)
         return stored_approvals(await self._reader.execute_fetchall(sql, params))
+
+
+#: The approval a retry of a bound call joins: pending, or decided within the replay
+#: window. A superseded approval is not joined: the retry is decided afresh.
+LIVE_FOR_BINDING = "binding = {p}1 AND (state = 'pending' OR (decided_at >= {p}2 AND state <> 'superseded'))"
+
+
+def select_sql(tail: str, order: str) -> str:
+    """Approvals chosen by `tail` with their votes, one row per vote, in `order`."""
+    outer = order.replace("ORDER BY ", "ORDER BY a.").replace(", approval_id", ", a.approval_id")
+    return (
+        f"SELECT a.*, {VOTE_COLUMNS}"
+        f" FROM (SELECT {COLUMNS}, execution, result FROM approvals {tail}) AS a"
+        f" LEFT JOIN approval_votes AS v ON v.approval_id = a.approval_id"
+        f" {outer}, v.at"
+    )
+
+
+def _sqlite_param(params: builtins.list[Any]) -> Placeholder:
+    def add(value: Any) -> str:
+        params.append(value)
+        return "?"
+
+    return add
+
+
+def _sqlite_json(name: str) -> str:
+    return f"json_extract(principal, '$.{name}')"
+
+
+async def _migrate_sqlite(db: aiosqlite.Connection) -> None:
+    """Bring tables made by earlier versions up to date: the reason and voter columns, and
+    the 'superseded' state (a CHECK constraint, so the table is rebuilt)."""
+    rows = list(await db.execute_fetchall("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'approvals'"))
+    if not rows or "'superseded'" in rows[0][0]:
+        return
+    columns = {r[1] for r in await db.execute_fetchall("PRAGMA table_info(approvals)")}
+    vote_columns = {r[1] for r in await db.execute_fetchall("PRAGMA table_info(approval_votes)")}
+    kept = (
+        "approval_id, binding, call_id, principal, connector, tool, arguments, arguments_digest, rule, policy_version,"
+    )
+    kept += " approvals_required, approver_role, requested_at, expires_at, state, decided_at, execution, result"
+    await db.execute("BEGIN IMMEDIATE")
+    try:
+        await db.execute(_APPROVALS_TABLE.format(name="approvals_next"))
+        reason = ", reason" if "reason" in columns else ""
+        await db.execute(f"INSERT INTO approvals_next ({kept}{reason}) SELECT {kept}{reason} FROM approvals")
+        await db.execute("DROP TABLE approvals")
+        await db.execute("ALTER TABLE approvals_next RENAME TO approvals")
+        if vote_columns and "voter" not in vote_columns:
+            await db.execute("ALTER TABLE approval_votes ADD COLUMN voter TEXT")
+        await db.execute("COMMIT")
+    except BaseException:
+        await db.execute("ROLLBACK")
+        raise
 
 
 def row_values(binding: str, a: Approval) -> tuple[Any, ...]:
@@ -302,17 +465,19 @@ def row_values(binding: str, a: Approval) -> tuple[Any, ...]:
         a.expires_at,
         a.state.value,
         None,
+        a.reason,
     )
 
 
 def stored_approvals(rows: Iterable[Any]) -> builtins.list[StoredApproval]:
-    """Approvals from rows of COLUMNS, execution, result, then one vote's columns (approver,
-    approve, comment, at; NULL without votes), a row per vote, each approval's rows together."""
-    found: dict[str, tuple[Any, list[ApprovalVote]]] = {}
+    """Approvals from rows of COLUMNS, execution, result, then VOTE_COLUMNS (NULL without
+    votes), a row per vote, each approval's rows together."""
+    found: dict[str, tuple[Any, builtins.list[ApprovalVote]]] = {}
+    first_vote = COLUMN_COUNT + 2
     for r in rows:
         entry = found.setdefault(r[0], (r, []))
-        if r[18] is not None:
-            entry[1].append(ApprovalVote(r[18], bool(r[19]), r[20], r[21]))
+        if r[first_vote] is not None:
+            entry[1].append(vote_from_row(*r[first_vote : first_vote + 5]))
     return [_stored(r, tuple(votes)) for r, votes in found.values()]
 
 
@@ -333,6 +498,7 @@ def _stored(r: Any, votes: tuple[ApprovalVote, ...]) -> StoredApproval:
         expires_at=r[13],
         state=ApprovalState(r[14]),
         votes=votes,
+        reason=r[16] or "",
     )
-    result = result_from_json(json.loads(r[17])) if r[17] is not None else None
-    return StoredApproval(approval, r[15], r[16], result)
+    result = result_from_json(json.loads(r[18])) if r[18] is not None else None
+    return StoredApproval(approval, r[15], r[17], result)

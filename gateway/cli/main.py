@@ -128,4 +128,3 @@ main.add_command(agent_commands)
 main.add_command(undo_command)
 policy_commands.add_command(shadow_commands)
 policy_commands.add_command(promote_command)
-

@@ -30,6 +30,7 @@ from starlette.routing import BaseRoute, Route
 from gateway import __version__
 from gateway.approvals.mcp_agent import (
     MAY_NEED_APPROVAL_META,
+    REPLAYED_META,
     STATUS_INPUT_SCHEMA,
     STATUS_TOOL,
     InvalidWait,
@@ -72,9 +73,12 @@ def _tool(spec: ToolSpec, name: str, may_need_approval: bool) -> types.Tool:
 
 
 def _call_result(result: ToolResult) -> types.CallToolResult:
-    return types.CallToolResult.model_validate(
-        {"content": list(result.content), "isError": result.is_error, "structuredContent": result.structured}
-    )
+    data: dict[str, Any] = {"content": list(result.content), "isError": result.is_error}
+    data["structuredContent"] = result.structured
+    if result.replay_of_approval is not None:
+        # A retry of an approved call gets the stored result of its single execution.
+        data["_meta"] = {REPLAYED_META: {"approval_id": result.replay_of_approval}}
+    return types.CallToolResult.model_validate(data)
 
 
 def _error_result(message: str) -> types.CallToolResult:

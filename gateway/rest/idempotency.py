@@ -4,6 +4,9 @@ Answers are kept per (caller, key) in process memory, least recently used first 
 for a bounded time: enough for an agent's retry loop, not across restarts or replicas.
 A key reused with another request is refused (422); a retry while the first request is
 still running is refused (409), following draft-ietf-httpapi-idempotency-key-header.
+A replay is admitted like a new request first (`recheck`): the caller's token was verified
+again by the front door, and the policy in force decides it before the stored answer is
+returned.
 """
 
 from __future__ import annotations
@@ -58,8 +61,11 @@ class IdempotencyStore:
         digest: str,
         produce: Callable[[], Awaitable[StoredResponse]],
         keep: Callable[[StoredResponse], bool],
+        recheck: Callable[[StoredResponse], Awaitable[StoredResponse | None]],
     ) -> tuple[StoredResponse, bool]:
-        """(response, replayed): the stored answer for this key, or `produce()`'s, kept if `keep` says so."""
+        """(response, replayed): the stored answer for this key, or `produce()`'s, kept if
+        `keep` says so. Before a stored answer is replayed, `recheck(stored)` may refuse it
+        by returning the refusal to answer instead."""
         slot = (owner, key)
         entry = self._entries.get(slot)
         if entry is not None and time.monotonic() - entry.created > self.ttl_seconds:
@@ -76,6 +82,9 @@ class IdempotencyStore:
                     headers={"Retry-After": "1"},
                 )
             self._entries.move_to_end(slot)
+            refusal = await recheck(entry.response)
+            if refusal is not None:
+                return refusal, False
             return entry.response, True
         entry = _Entry(digest, time.monotonic())
         self._entries[slot] = entry

@@ -45,6 +45,15 @@ _CALL_RESULT = {
         "content": {"type": "array", "items": {"type": "object", "required": ["type"]}},
         "structured_content": {"type": ["object", "null"]},
         "is_error": {"type": "boolean", "description": "true when the tool ran and reported a failure"},
+        "replayed": {
+            "type": "boolean",
+            "description": "present and true when this is the stored answer of an earlier request (Idempotency-Key)",
+        },
+        "replay_of": {"type": ["string", "null"], "description": "for a replay: the call id that produced the answer"},
+        "approval_id": {
+            "type": "string",
+            "description": "with replayed: the stored result of this approved call's single execution",
+        },
     },
 }
 _TOOL = {
@@ -69,9 +78,10 @@ _CALL_STATUS = {
     "properties": {
         "approval_id": {"type": "string"},
         "tool": {"type": "string"},
-        "status": {"enum": ["pending", "approved", "executing", "completed", "denied", "expired"]},
+        "status": {"enum": ["pending", "approved", "executing", "completed", "denied", "expired", "superseded"]},
         "message": {"type": "string"},
         "expires_at": {"type": "number"},
+        "execute_by": {"type": "number", "description": "approved: the end of its execution window"},
         "result": {"type": "object"},
     },
 }
@@ -169,7 +179,7 @@ def openapi_document(specs: Iterable[ToolSpec], server_url: str) -> dict[str, An
             "parameters": [{"name": "approval_id", "in": "path", "required": True, "schema": {"type": "string"}}],
             "responses": {
                 "200": {
-                    "description": "pending, approved, executing, completed (with result), denied or expired",
+                    "description": "pending, approved, executing, completed (with result), denied, expired, superseded",
                     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CallStatus"}}},
                 },
                 "401": {"$ref": "#/components/responses/Unauthorized"},
@@ -196,7 +206,10 @@ def openapi_document(specs: Iterable[ToolSpec], server_url: str) -> dict[str, An
                     "name": "Idempotency-Key",
                     "in": "header",
                     "required": False,
-                    "description": "Makes a retry safe: the same key with the same body gets the first answer",
+                    "description": (
+                        "Makes a retry safe: the same key with the same body gets the first answer, after the"
+                        " policy in force decided the retry again; a replay carries Idempotent-Replayed: true"
+                    ),
                     "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x20-\\x7e]+$"},
                 },
                 "Prefer": {

@@ -7,6 +7,7 @@ it adds is HTTP: the body's checks, RFC 9457 errors and `Idempotency-Key` replay
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
@@ -48,6 +49,8 @@ def _result_body(call: ToolCall, result: ToolResult) -> dict[str, Any]:
         "content": list(result.content),
         "structured_content": result.structured,
         "is_error": result.is_error,
+        # A retry of an approved call gets the stored result of its single execution.
+        **({"replayed": True, "approval_id": result.replay_of_approval} if result.replay_of_approval else {}),
     }
 
 
@@ -56,11 +59,28 @@ def _stored(response: Response) -> StoredResponse:
     return StoredResponse(response.status_code, bytes(response.body), response.media_type or "", headers)
 
 
-def _replay(stored: StoredResponse, replayed: bool) -> Response:
+def _replay(stored: StoredResponse, replayed: bool, call_id: str) -> Response:
+    """The answer; a replay says so: header `Idempotent-Replayed: true`, `X-Replay-Of` and
+    body fields `replayed` and `replay_of` naming the call that produced it, and its own
+    call id (the replay's records in the audit log) in `X-Call-Id` and `call_id`."""
     headers = dict(stored.headers)
+    body = stored.body
     if replayed:
-        headers["Idempotent-Replayed"] = "true"
-    return Response(stored.body, status_code=stored.status, headers=headers, media_type=stored.media_type)
+        original = _original_call_id(stored)
+        headers = {k: v for k, v in headers.items() if k.lower() != "x-call-id"}
+        headers.update({"Idempotent-Replayed": "true", "X-Call-Id": call_id, "X-Replay-Of": original or ""})
+        try:
+            document = json.loads(body)
+        except ValueError:
+            document = None
+        if isinstance(document, dict):
+            document.update(call_id=call_id, replayed=True, replay_of=original)
+            body = json.dumps(document).encode()
+    return Response(body, status_code=stored.status, headers=headers, media_type=stored.media_type)
+
+
+def _original_call_id(stored: StoredResponse) -> str | None:
+    return next((v for k, v in stored.headers if k.lower() == "x-call-id"), None)
 
 
 class RestFrontDoor:
@@ -100,9 +120,14 @@ class RestFrontDoor:
             owner = (call.principal.issuer, call.principal.subject, call.principal.tenant)
             digest = sha256_hex(canonical_json({"tool": call.qualified_name, "arguments": arguments}))
             stored, replayed = await self.idempotency.run_once(
-                owner, key, digest, lambda: self._run_stored(call), lambda s: s.status in _REPLAYED_STATUSES
+                owner,
+                key,
+                digest,
+                lambda: self._run_stored(call),
+                lambda s: s.status in _REPLAYED_STATUSES,
+                lambda s: self._recheck_replay(call, s),
             )
-            return _replay(stored, replayed)
+            return _replay(stored, replayed, call.call_id)
         except Problem as problem:
             return from_problem(problem)
 
@@ -134,6 +159,18 @@ class RestFrontDoor:
             log.exception("call %s failed inside the gateway", call.call_id)
             return problem_response(500, "internal_error", "internal gateway error", call_id=call.call_id)
         return JSONResponse(_result_body(call, result), headers={"X-Call-Id": call.call_id})
+
+    async def _recheck_replay(self, call: ToolCall, stored: StoredResponse) -> StoredResponse | None:
+        """None when the policy in force admits the replay (recorded as `call.replayed`),
+        else the refusal to answer with."""
+        try:
+            await self.gateway.pipeline.replay(call, _original_call_id(stored))
+        except CallRefused as refusal:
+            return _stored(from_refusal(refusal, call.call_id))
+        except Exception:
+            log.exception("replay %s failed inside the gateway", call.call_id)
+            return _stored(problem_response(500, "internal_error", "internal gateway error", call_id=call.call_id))
+        return None
 
     async def _run_stored(self, call: ToolCall) -> StoredResponse:
         return _stored(await self._run(call))

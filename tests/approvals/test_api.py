@@ -144,6 +144,16 @@ async def test_precise_errors(stack: Stack) -> None:
             ),
             (await client.get("/v1/approvals", params={"colour": "red"}), 400, "unknown query parameter(s): colour"),
             (
+                await client.get("/v1/approvals", params={"order": "random"}),
+                400,
+                "query parameter 'order' must be newest or oldest, got 'random'",
+            ),
+            (
+                await client.get("/v1/approvals", params={"cursor": "yesterday"}),
+                400,
+                "query parameter 'cursor' is not a cursor this API returned: 'yesterday'",
+            ),
+            (
                 await client.post(
                     f"/v1/approvals/{approval_id}/approve",
                     content=b"comment=hi",

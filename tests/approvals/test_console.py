@@ -12,6 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from gateway.approvals import ApprovalFilter
+from gateway.models import ToolResult
 from tests.support.approvals import Stack, approval_stack, digest, make_call, needs_approval, token
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -99,10 +101,15 @@ async def test_deny_needs_a_comment_and_the_requester_cannot_approve(tmp_path: P
         held = asyncio.create_task(stack.service.hold(call, needs_approval(1), digest(call), wait_seconds=30))
         agent = await signed_in(browser, stack, call.principal.subject)
         await agent.click("#list li")
-        await agent.click("#approve")
-        await expect(agent.locator("#decide-error")).to_have_text(
-            "agent-7 requested this call and cannot vote on its own approval"
+        # Votes the approver cannot cast are disabled, with the reason beside them.
+        await expect(agent.locator("#approve")).to_be_disabled()
+        await expect(agent.locator("#deny")).to_be_disabled()
+        await expect(agent.locator("#vote-blocked")).to_have_text(
+            "You cannot vote: agent-7 requested this call and cannot vote on its own approval"
         )
+        await agent.keyboard.press("a")
+        (pending,) = await stack.service.list(ApprovalFilter())
+        assert pending.approval.votes == ()
         carol = await signed_in(browser, stack, "carol")
         await carol.click("#list li")
         await carol.click("#deny")
@@ -111,6 +118,61 @@ async def test_deny_needs_a_comment_and_the_requester_cannot_approve(tmp_path: P
         await carol.click("#deny")
         await expect(carol.locator(".reason")).to_have_text("denied by carol: no budget left")
         assert (await asyncio.wait_for(held, 5)).action == "denied"
+
+
+async def test_high_impact_asks_to_confirm_and_the_outcome_shows_the_execution(
+    tmp_path: Path, browser: Browser
+) -> None:
+    async with approval_stack(tmp_path, high_impact_amount=50_000) as stack:
+        call = make_call({"amount": 75_000, "currency": "USD", "vendor": "ACME"})
+        held = asyncio.create_task(stack.service.hold(call, needs_approval(1), digest(call), wait_seconds=30))
+        alice = await signed_in(browser, stack, "alice")
+        await expect(alice.locator("#list li .item-summary")).to_have_text("amount=75000 currency=USD vendor=ACME")
+        await expect(alice.locator("#list li .impact")).to_have_text("high impact")
+        await expect(alice.locator("#list li .item-meta")).to_have_text("by agent-7")
+        await alice.keyboard.press("j")
+        await expect(alice.locator("#rule-reason")).to_have_text("transfers above 10,000 need two approvers")
+        await expect(alice.locator("#requester-roles")).to_have_text("agent")
+        await expect(alice.locator("#outcome")).to_have_text("Pending")
+        # One keystroke no longer approves 75,000 USD: a dialog asks, Cancel leaves it pending.
+        await alice.keyboard.press("a")
+        await expect(alice.locator("#confirm")).to_be_visible()
+        await expect(alice.locator("#confirm-summary")).to_have_text("amount=75000 currency=USD vendor=ACME")
+        await alice.click("#confirm-cancel")
+        await expect(alice.locator("#confirm")).to_be_hidden()
+        assert not held.done()
+        await alice.click("#approve")
+        await alice.click("#confirm-yes")
+        await expect(alice.locator(".badge")).to_have_text("approved")
+        outcome = await asyncio.wait_for(held, 5)
+        assert outcome.action == "execute"
+        await expect(alice.locator("#outcome")).to_contain_text("Running")
+        await stack.service.record_result(outcome.approval.approval_id, ToolResult.text("PO 4500000001"))
+        await expect(alice.locator("#outcome")).to_have_text("Executed: ok (the backend returned a result)")
+
+
+async def test_the_console_pages_through_every_pending_approval(tmp_path: Path, browser: Browser) -> None:
+    async with approval_stack(tmp_path, max_pending_per_principal=100) as stack:
+        ids = []
+        for i in range(55):
+            call = make_call({"amount": i})
+            ids.append(
+                (await stack.service.hold(call, needs_approval(1), digest(call), wait_seconds=0)).approval.approval_id
+            )
+        alice = await signed_in(browser, stack, "alice")
+        await expect(alice.locator("#list li")).to_have_count(50)
+        await expect(alice.locator("#page-info")).to_have_text("1-50 of 55")
+        await expect(alice.locator("#pending-count")).to_have_text("55")
+        assert await alice.locator("#list li").first.get_attribute("data-id") == ids[-1]
+        await alice.click("#page-next")
+        await expect(alice.locator("#page-info")).to_have_text("51-55 of 55")
+        await expect(alice.locator("#list li")).to_have_count(5)
+        assert await alice.locator("#list li").last.get_attribute("data-id") == ids[0]
+        await expect(alice.locator("#page-next")).to_be_disabled()
+        await alice.keyboard.press("b")
+        await expect(alice.locator("#page-info")).to_have_text("1-50 of 55")
+        await alice.select_option("#order", "oldest")
+        await expect(alice.locator("#list li").first).to_have_attribute("data-id", ids[0])
 
 
 async def test_console_headers_forbid_framing_and_foreign_scripts(tmp_path: Path) -> None:

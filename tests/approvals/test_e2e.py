@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from gateway.approvals.mcp_agent import REPLAYED_META
 from gateway.mcp.client import connect
 from tests.support.gateway import GatewayFactory, RunningGateway
 
@@ -83,6 +84,9 @@ async def test_concurrent_retries_execute_once(echo_upstream, start_gateway: Gat
         later = await client.call_tool("echo.add", ARGS)
     assert [r.content[0].text for r in [*results, later]] == ["1101"] * 6
     assert len(upstream.state.calls) == 1, "an approved call executes exactly once"
+    # Every answer but the execution's own is the stored result, and says so.
+    replays = [r.meta[REPLAYED_META] for r in [*results, later] if r.meta and REPLAYED_META in r.meta]
+    assert replays == [{"approval_id": approval_id}] * 5
 
 
 @pytest.mark.usefixtures("approve_rule")

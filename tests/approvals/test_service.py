@@ -11,7 +11,7 @@ import pytest
 
 from gateway.approvals import ApprovalError, ApprovalFilter, ApprovalService, ApprovalSettings
 from gateway.approvals.service import INTERRUPTED_RESULT
-from gateway.models import Approval, ApprovalState, ToolResult
+from gateway.models import Approval, ApprovalState, Principal, ToolResult
 from tests.support.approvals import AGENT, RecordingAudit, approver, digest, make_call, needs_approval
 from tests.support.stores import postgres_backend
 
@@ -27,7 +27,9 @@ async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
 
 @pytest.fixture
 def settings(database: str) -> ApprovalSettings:
-    return ApprovalSettings(database=database, default_ttl_seconds=60, max_hold_seconds=30)
+    return ApprovalSettings(
+        database=database, default_ttl_seconds=60, max_hold_seconds=30, max_pending_per_principal=1000
+    )
 
 
 @pytest.fixture
@@ -78,6 +80,11 @@ async def test_quorum_of_two_releases_the_call_with_progress(service: ApprovalSe
         "approval_id": approval_id,
         "state": "approved",
         "approver": "bob",
+        "approver_issuer": "agent-gateway",
+        "approver_tenant": None,
+        "approver_roles": ["approver"],
+        "approver_role_held": "approver",
+        "approver_role_via": "tenant (none)",
         "approve": True,
         "comment": "",
     }
@@ -87,18 +94,22 @@ async def test_quorum_of_two_releases_the_call_with_progress(service: ApprovalSe
 @pytest.mark.parametrize(
     ("voter", "message"),
     [
-        (approver(AGENT.subject, "approver"), "agent-7 requested this call and cannot vote on its own approval"),
-        (approver("carol", "viewer"), "carol lacks the approver role (finance) this approval needs"),
+        (
+            approver(AGENT.subject, "finance"),
+            ("forbidden", "agent-7 requested this call and cannot vote on its own approval"),
+        ),
+        # Without the rule's role the approval is not even shown: same answer as a wrong id.
+        (approver("carol", "approver"), ("not_found", "no approval with id {id}")),
     ],
 )
-async def test_refused_voters_change_nothing(service: ApprovalService, voter, message: str) -> None:
+async def test_refused_voters_change_nothing(service: ApprovalService, voter, message: tuple[str, str]) -> None:
     call = make_call()
     outcome = await service.hold(call, needs_approval(1, role="finance"), digest(call), wait_seconds=0)
     assert outcome.action == "pending"
     approval_id = outcome.approval.approval_id
     with pytest.raises(ApprovalError) as err:
         await service.vote(approval_id, voter, True, "ok")
-    assert (err.value.kind, str(err.value)) == ("forbidden", message)
+    assert (err.value.kind, str(err.value)) == (message[0], message[1].format(id=approval_id))
     stored = await service.get(approval_id)
     assert stored.approval.state is ApprovalState.PENDING and stored.approval.votes == ()
 
@@ -106,7 +117,7 @@ async def test_refused_voters_change_nothing(service: ApprovalService, voter, me
 async def test_default_roles_apply_when_the_rule_names_none(service: ApprovalService) -> None:
     call = make_call()
     outcome = await service.hold(call, needs_approval(1, role=None), digest(call), wait_seconds=0)
-    with pytest.raises(ApprovalError, match=r"lacks the approver role \(approver\)"):
+    with pytest.raises(ApprovalError, match=r"no approval with id"):
         await service.vote(outcome.approval.approval_id, approver("dave", "finance"), True, "")
     decided = await service.vote(outcome.approval.approval_id, approver("erin", "approver"), True, "")
     assert decided.state is ApprovalState.APPROVED
@@ -274,3 +285,70 @@ async def test_many_concurrent_holds_each_see_their_own_approval(service: Approv
     )
     assert {o.action for o in outcomes} == {"pending"}
     assert len({o.approval.approval_id for o in outcomes}) == 300
+
+
+def in_tenant(subject: str, tenant: str | None, *roles: str) -> Principal:
+    return Principal(subject=subject, roles=roles, tenant=tenant, issuer=AGENT.issuer)
+
+
+async def test_listing_shows_each_viewer_its_scope_page_by_page(service: ApprovalService) -> None:
+    opened: list[str] = []
+    for i, (tenant, role) in enumerate(
+        [("acme", "finance"), ("globex", "finance"), ("acme", "hr"), ("acme", "finance")]
+    ):
+        call = make_call({"amount": i}, in_tenant(f"agent-{i}", tenant, "agent"))
+        outcome = await service.hold(call, needs_approval(1, role=role), digest(call), wait_seconds=0)
+        opened.append(outcome.approval.approval_id)
+
+    async def visible(viewer: Principal, **query: object) -> list[str]:
+        return [s.approval.approval_id for s in await service.list(ApprovalFilter(**query), viewer)]  # type: ignore[arg-type]
+
+    acme_finance = in_tenant("alice", "acme", "finance")
+    assert await visible(acme_finance) == [opened[3], opened[0]]
+    assert await visible(in_tenant("gina", "globex", "finance")) == [opened[1]]
+    assert await visible(in_tenant("hank", "acme", "hr")) == [opened[2]]
+    assert await visible(in_tenant("nobody", None, "finance")) == []
+    assert await service.count(ApprovalFilter(), acme_finance) == 2
+    first = await service.list(ApprovalFilter(limit=1, oldest_first=True), acme_finance)
+    after = (first[0].approval.requested_at, first[0].approval.approval_id)
+    assert await visible(acme_finance, limit=1, oldest_first=True, after=after) == [opened[3]]
+    with pytest.raises(ApprovalError, match="no approval with id"):
+        await service.get(opened[1], acme_finance)
+
+
+async def test_pending_approvals_are_capped_per_requester(database: str, audit: RecordingAudit) -> None:
+    settings = ApprovalSettings(database=database, default_ttl_seconds=60, max_pending_per_principal=2)
+    service = await ApprovalService.open(settings, audit)
+    try:
+        calls = [make_call({"amount": i}) for i in range(3)]
+        for c in calls[:2]:
+            await service.hold(c, needs_approval(1), digest(c), wait_seconds=0)
+        with pytest.raises(ApprovalError, match=r"you already have 2 calls waiting for approval \(the limit is 2\)"):
+            await service.hold(calls[2], needs_approval(1), digest(calls[2]), wait_seconds=0)
+        rejoined = await service.hold(calls[0], needs_approval(1), digest(calls[0]), wait_seconds=0)
+        other = make_call({"amount": 2}, in_tenant("agent-8", None, "agent"))
+        await service.hold(other, needs_approval(1), digest(other), wait_seconds=0)
+    finally:
+        await service.close()
+    assert rejoined.action == "pending"
+    assert audit.kinds().count("approval.refused") == 1
+    assert audit.kinds().count("approval.requested") == 3
+
+
+async def test_a_superseded_approval_refuses_every_retry_and_a_new_request_starts_afresh(
+    service: ApprovalService, audit: RecordingAudit
+) -> None:
+    call = make_call()
+    opened = await service.hold(call, needs_approval(1), digest(call), wait_seconds=0)
+    await service.vote(opened.approval.approval_id, approver("alice"), True, "")
+    executing = await service.hold(call, needs_approval(1), digest(call), wait_seconds=0)
+    assert executing.action == "execute"
+    await service.supersede(opened.approval.approval_id, "the policy in force now denies it")
+    stored = await service.get(opened.approval.approval_id)
+    assert stored.approval.state is ApprovalState.SUPERSEDED
+    assert [v.roles for v in stored.approval.votes] == [("approver",)], "the voter's roles are stored"
+    status = await service.status_for(opened.approval.approval_id, AGENT)
+    assert (status.status, status.message) == ("superseded", "the policy in force now denies it")
+    again = await service.hold(call, needs_approval(1), digest(call), wait_seconds=0)
+    assert again.action == "pending" and again.approval.approval_id != opened.approval.approval_id
+    assert "approval.superseded" in audit.kinds()

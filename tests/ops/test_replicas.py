@@ -178,7 +178,14 @@ async def test_a_call_held_on_one_replica_is_released_by_an_approval_on_the_othe
     assert [c["tool"] for c in upstream_app.state.calls] == ["add"]
     records = await _verified_log(postgres)
     approval_kinds = [r.kind for r in records if r.data.get("approval_id") == approval_id]
-    assert approval_kinds == ["approval.requested", "approval.voted", "approval.decided"]
+    assert approval_kinds == [
+        "approval.requested",
+        "approval.voted",
+        "approval.decided",
+        "call.decided",  # decided again at execution, naming the approval
+        "call.forwarded",
+        "call.completed",
+    ]
     assert Counter(r.kind for r in records)["call.completed"] == 1
 
 

@@ -178,8 +178,12 @@ async def test_idempotency_key_replays_the_first_answer(echo_gateway: RunningGat
     async with client(echo_gateway, echo_gateway.token("agent-2")) as http:
         other_caller = await http.post("/v1/tools/echo.add:call", json={"a": 1, "b": 2}, headers=key)
     assert first.status_code == again.status_code == 200
-    assert again.json() == first.json()
+    replay = again.json()
+    assert replay.pop("replayed") is True and replay.pop("replay_of") == first.json()["call_id"]
+    assert replay.pop("call_id") == again.headers["X-Call-Id"] != first.json()["call_id"]
+    assert replay == {k: v for k, v in first.json().items() if k != "call_id"}
     assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.headers["X-Replay-Of"] == first.json()["call_id"]
     assert "Idempotent-Replayed" not in first.headers
     assert_problem(other_body, 422, "idempotency_key_reused", "order-42")
     assert_problem(other_tool, 422, "idempotency_key_reused")

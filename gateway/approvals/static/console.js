@@ -4,11 +4,16 @@
 
 const TOKEN_KEY = "gateway.approver.token";
 const POLL_MS = 2000;
+const PAGE_SIZE = 50;
 
 const $ = (id) => document.getElementById(id);
 const state = {
   token: sessionStorage.getItem(TOKEN_KEY),
   view: "pending",
+  order: "newest",
+  cursors: [null], // cursor of each page visited; the last one is the page shown
+  nextCursor: null,
+  total: 0,
   items: [],
   selected: null, // approval id
   detail: null, // full approval of the selected id
@@ -120,7 +125,9 @@ function signOut() {
 // -- list ----------------------------------------------------------------------------
 
 function filters() {
-  const params = new URLSearchParams({ state: state.view, limit: "200" });
+  const params = new URLSearchParams({ state: state.view, limit: String(PAGE_SIZE), order: state.order });
+  const cursor = state.cursors[state.cursors.length - 1];
+  if (cursor) params.set("cursor", cursor);
   for (const name of ["connector", "tool", "agent"]) {
     const value = $(`filter-${name}`).value.trim();
     if (value) params.set(name, value);
@@ -133,6 +140,8 @@ async function refresh() {
   try {
     const body = await api(`/v1/approvals?${filters()}`);
     state.items = body.approvals;
+    state.nextCursor = body.next_cursor;
+    state.total = body.total;
     $("status").textContent = `Updated ${new Date().toLocaleTimeString()}`;
     $("status").classList.remove("error");
   } catch (err) {
@@ -141,8 +150,9 @@ async function refresh() {
     $("status").classList.add("error");
     return;
   }
-  if (state.view === "pending") $("pending-count").textContent = String(state.items.length);
+  if (state.view === "pending") $("pending-count").textContent = String(state.total);
   renderList();
+  renderPager();
   if (state.selected) await loadDetail(state.selected, { quiet: true });
 }
 
@@ -161,8 +171,10 @@ function renderList() {
           "data-id": a.approval_id,
           onclick: () => select(a.approval_id),
         },
-        el("div", { class: "item-title" }, `${a.connector}.${a.tool}`),
-        el("div", { class: "item-meta" }, `by ${a.requester.subject}`),
+        el("div", { class: "item-title" }, `${a.connector}.${a.tool}`,
+          a.high_impact ? el("span", { class: "impact", title: "high impact: approving asks to confirm" }, "high impact") : null),
+        el("div", { class: "item-meta" }, `by ${requester(a)}`),
+        el("div", { class: "item-summary" }, a.summary),
         el(
           "div",
           { class: "item-side" },
@@ -174,6 +186,32 @@ function renderList() {
   );
   $("empty").hidden = state.items.length > 0;
   $("empty").textContent = state.view === "pending" ? "Nothing waiting for you." : "No decided requests yet.";
+}
+
+function requester(a) {
+  return a.requester.tenant ? `${a.requester.subject} (${a.requester.tenant})` : a.requester.subject;
+}
+
+// -- paging: every approval is reachable, newest or oldest first ---------------------
+
+function renderPager() {
+  const page = state.cursors.length - 1;
+  const first = state.items.length ? page * PAGE_SIZE + 1 : 0;
+  $("page-info").textContent = `${first}-${page * PAGE_SIZE + state.items.length} of ${state.total}`;
+  $("page-prev").disabled = page === 0;
+  $("page-next").disabled = !state.nextCursor;
+}
+
+function turnPage(delta) {
+  if (delta > 0 && state.nextCursor) state.cursors.push(state.nextCursor);
+  else if (delta < 0 && state.cursors.length > 1) state.cursors.pop();
+  else return;
+  refresh();
+}
+
+function resetPages() {
+  state.cursors = [null];
+  refresh();
 }
 
 async function select(id) {
@@ -220,8 +258,11 @@ function renderDetail(comment = "") {
   const facts = el(
     "dl",
     { class: "facts" },
-    ...row("Requested by", el("strong", {}, a.requester.subject), a.requester.tenant ? ` (${a.requester.tenant})` : ""),
+    ...row("Why held", el("span", { id: "rule-reason" }, a.rule_reason || "(no reason recorded)")),
+    ...row("Requested by", el("strong", {}, a.requester.subject), a.requester.tenant ? ` (tenant ${a.requester.tenant})` : ""),
+    ...row("Roles", el("span", { id: "requester-roles" }, a.requester.roles.join(", ") || "none")),
     ...row("Tool", el("code", {}, `${a.connector}.${a.tool}`)),
+    ...row("Summary", el("span", { id: "summary" }, a.summary || "(no arguments)")),
     ...row("Rule", el("code", {}, a.rule || "default"), ` · policy ${a.policy_version}`),
     ...row("Needs", `${a.approvals_required} approval${a.approvals_required === 1 ? "" : "s"}`,
       a.approver_role ? ` from role ${a.approver_role}` : ""),
@@ -229,6 +270,7 @@ function renderDetail(comment = "") {
     ...row(pending ? "Time left" : "Decided", pending
       ? el("span", { id: "time-left", "data-expires": String(a.expires_at) }, duration(a.expires_at - now()))
       : when(a.decided_at)),
+    ...row("Outcome", el("span", { id: "outcome", class: `outcome ${a.outcome.status.replace(" ", "-")}` }, outcomeText(a.outcome))),
   );
   const votes = a.votes.length
     ? el("ol", { class: "votes" }, ...a.votes.map((v) =>
@@ -240,7 +282,8 @@ function renderDetail(comment = "") {
     el("div", { class: "detail-head" },
       el("h2", {}, `${a.connector}.${a.tool}`),
       el("span", { class: `badge ${a.state}` }, a.state),
-      el("span", { class: "pill" }, `${a.approvals} of ${a.approvals_required}`)),
+      el("span", { class: "pill" }, `${a.approvals} of ${a.approvals_required}`),
+      a.high_impact ? el("span", { class: "impact" }, "high impact") : null),
     el("p", { class: "muted mono" }, a.approval_id),
     facts,
     el("h3", {}, "Arguments"),
@@ -252,6 +295,7 @@ function renderDetail(comment = "") {
   ];
   if (a.reason) children.push(el("p", { class: "reason" }, a.reason));
   if (pending) {
+    const blocked = !a.vote.allowed;
     const box = el("textarea", { id: "comment", rows: "3", placeholder: "Comment (required to deny)" });
     box.value = comment;
     box.addEventListener("keydown", (event) => {
@@ -266,9 +310,12 @@ function renderDetail(comment = "") {
         el("label", { for: "comment" }, "Comment"),
         box,
         el("p", { id: "decide-error", class: "error", role: "alert" }),
+        blocked ? el("p", { id: "vote-blocked", class: "muted" }, `You cannot vote: ${a.vote.reason}`) : null,
         el("div", { class: "buttons" },
-          el("button", { id: "approve", class: "approve", onclick: () => decide(true) }, "Approve", el("kbd", {}, "a")),
-          el("button", { id: "deny", class: "deny", onclick: () => decide(false) }, "Deny", el("kbd", {}, "d")))),
+          el("button", { id: "approve", class: "approve", onclick: () => decide(true), ...disabled(blocked, a) },
+            "Approve", el("kbd", {}, "a")),
+          el("button", { id: "deny", class: "deny", onclick: () => decide(false), ...disabled(blocked, a) },
+            "Deny", el("kbd", {}, "d")))),
     );
   }
   $("detail").replaceChildren(...children);
@@ -283,15 +330,39 @@ function notifications(sent) {
       ` to ${n.target}`, n.error ? el("q", {}, n.error) : "", el("time", {}, when(n.at)))));
 }
 
+function disabled(blocked, a) {
+  return blocked ? { disabled: "", title: a.vote.reason } : {};
+}
+
+function outcomeText(outcome) {
+  const label = outcome.executed ? `Executed: ${outcome.status}` : outcome.status[0].toUpperCase() + outcome.status.slice(1);
+  return outcome.detail ? `${label} (${outcome.detail})` : label;
+}
+
+// A high-impact approval is confirmed in a dialog naming what is approved; resolves true
+// only on the dialog's own Approve button.
+function confirmImpact(a) {
+  const dialog = $("confirm");
+  $("confirm-what").textContent = `${a.connector}.${a.tool} by ${requester(a)}`;
+  $("confirm-summary").textContent = a.summary;
+  return new Promise((resolve) => {
+    dialog.addEventListener("close", () => resolve(dialog.returnValue === "approve"), { once: true });
+    dialog.returnValue = "";
+    dialog.showModal();
+    $("confirm-cancel").focus();
+  });
+}
+
 async function decide(approve) {
   const a = state.detail;
-  if (!a || a.state !== "pending" || state.busy) return;
+  if (!a || a.state !== "pending" || state.busy || !a.vote.allowed) return;
   const comment = $("comment").value.trim();
   if (!approve && !comment) {
     $("decide-error").textContent = "Say why you deny it: the agent receives your comment as the reason.";
     $("comment").focus();
     return;
   }
+  if (approve && a.high_impact && !(await confirmImpact(a))) return;
   state.busy = true;
   for (const id of ["approve", "deny"]) $(id).disabled = true;
   try {
@@ -340,6 +411,7 @@ function typing(event) {
 
 function setView(view) {
   state.view = view;
+  state.cursors = [null];
   $("tab-pending").setAttribute("aria-selected", String(view === "pending"));
   $("tab-history").setAttribute("aria-selected", String(view !== "pending"));
   refresh();
@@ -347,6 +419,7 @@ function setView(view) {
 
 function onKey(event) {
   if ($("workspace").hidden || typing(event) || event.ctrlKey || event.metaKey || event.altKey) return;
+  if ($("confirm").open || $("help").open) return;
   const actions = {
     j: () => move(1),
     ArrowDown: () => move(1),
@@ -358,6 +431,8 @@ function onKey(event) {
     p: () => setView("pending"),
     h: () => setView("decided"),
     r: () => refresh(),
+    n: () => turnPage(1),
+    b: () => turnPage(-1),
     "/": () => $("filter-connector").focus(),
     "?": () => $("help").showModal(),
   };
@@ -378,7 +453,13 @@ document.addEventListener("DOMContentLoaded", () => {
   $("sign-out").addEventListener("click", signOut);
   $("help-close").addEventListener("click", () => $("help").close());
   $("filters").addEventListener("submit", (event) => event.preventDefault());
-  $("filters").addEventListener("input", () => refresh());
+  $("filters").addEventListener("input", () => resetPages());
+  $("order").addEventListener("change", () => {
+    state.order = $("order").value;
+    resetPages();
+  });
+  $("page-prev").addEventListener("click", () => turnPage(-1));
+  $("page-next").addEventListener("click", () => turnPage(1));
   for (const tab of document.querySelectorAll("[data-view]")) {
     tab.addEventListener("click", () => setView(tab.dataset.view));
   }
