@@ -37,6 +37,13 @@ class ApprovalRequired(CallRefused):
     outcome = "approval_required"
 
 
+class ResultWithheld(CallRefused):
+    """The backend answered, but a result rule keeps the answer from the agent."""
+
+    status = 403
+    outcome = "result_withheld"
+
+
 class BackendFailed(CallRefused):
     status = 502
     outcome = "backend_error"

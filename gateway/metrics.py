@@ -17,6 +17,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 from connectors.base import Connector
 from gateway import __version__
+from gateway.inspect.metrics import InspectMetrics
 
 #: Latency buckets from 250 µs (policy, audit) to 60 s (slow backends).
 _BUCKETS = (0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
@@ -24,7 +25,7 @@ _BUCKETS = (0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
 _DECISION_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 4 * 3600, 12 * 3600, 24 * 3600)
 
 #: The stages of the call path that `gateway_stage_duration_seconds` times.
-STAGES = ("identity", "validate", "rate_limit", "policy", "approval_wait", "backend", "audit")
+STAGES = ("identity", "validate", "rate_limit", "policy", "approval_wait", "backend", "inspect", "audit")
 #: Why a request was refused before reaching a backend (the refusals' `outcome`).
 REJECTION_REASONS = (
     "unauthenticated",
@@ -204,6 +205,7 @@ class Metrics:
             registry=registry,
         )
         self.audit = AuditMetrics(registry)
+        self.inspect = InspectMetrics(registry)
         self._circuits = _CircuitCollector()
         registry.register(self._circuits)
         # Known label values exist from the start, so rates and alerts see 0, not "no data".

@@ -32,10 +32,13 @@ from gateway.errors import (
     PolicyDenied,
     RateLimited,
     RateLimitUnavailable,
+    ResultWithheld,
 )
+from gateway.inspect.apply import Inspected, inspect_result
 from gateway.metrics import Metrics
 from gateway.models import Approval, AuditRecord, Decision, Effect, Principal, ToolCall, ToolResult
 from gateway.policy import call_context
+from gateway.policy.result_select import ResultRuleSelector
 from gateway.ratelimit import LimiterUnavailable, RateLimiter
 from gateway.relay import Relay, current_relay
 from gateway.telemetry import Telemetry
@@ -50,6 +53,8 @@ class AuditSink(Protocol):
 
 
 class PolicySource(Protocol):
+    results: ResultRuleSelector
+
     def decide(
         self,
         principal: Principal,
@@ -243,6 +248,7 @@ class Pipeline:
         stage = self.telemetry.stage("backend", call.traceparent)
         error: str | None = None
         result: ToolResult | None = None
+        inspected: Inspected | None = None
         try:
             # The connector's resilience wrapper holds the call to this deadline.
             with stage:
@@ -251,6 +257,7 @@ class Pipeline:
                     call.arguments,
                     CallContext(call.call_id, call.principal, call.traceparent, timeout),
                 )
+            inspected = self._inspect(call, result)
         except BackendTimeout:
             error = f"backend {call.connector!r} did not answer within {timeout:g} s"
             raise BackendTimedOut(error) from None
@@ -261,8 +268,18 @@ class Pipeline:
             error = f"backend {call.connector!r} failed: {exc}"
             raise BackendFailed(error) from None
         finally:
-            await self._record_outcome(call, forwarded, result, error, stage.seconds)
-        return result
+            await self._record_outcome(call, forwarded, result, error, stage.seconds, inspected)
+        if inspected.outcome.withheld is not None:
+            raise ResultWithheld(inspected.outcome.withheld)
+        return inspected.result
+
+    def _inspect(self, call: ToolCall, result: ToolResult) -> Inspected:
+        """Result rules for this caller and tool, applied before anything reaches the agent."""
+        with self.telemetry.stage("inspect"):
+            rules = self.policy.current.results.for_call(call.principal, call.connector, call.tool)
+            inspected = inspect_result(rules, result)
+        self.metrics.inspect.observe(call.connector, inspected.outcome)
+        return inspected
 
     async def _record_outcome(
         self,
@@ -271,6 +288,7 @@ class Pipeline:
         result: ToolResult | None,
         error: str | None,
         latency: float,
+        inspected: Inspected | None = None,
     ) -> None:
         data: dict[str, Any] = {"status": "error", "latency_ms": round(latency * 1000, 3), "error": error}
         if result is not None:
@@ -280,6 +298,8 @@ class Pipeline:
                 result_digest=sha256_hex(encoded),
                 result_bytes=len(encoded),
             )
+        if inspected is not None:
+            data.update(inspected.record(data["result_digest"]))
         # The backend has acted: a failure to record the outcome cannot undo that, so it
         # is logged loudly instead of hiding the result from the agent.
         try:

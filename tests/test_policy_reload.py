@@ -89,7 +89,7 @@ def edits(directory: Path) -> dict[str, tuple[Callable[[], None], str]]:
         "model deleted": (lambda: model.unlink(), "model.conf: missing from"),
         "policy file deleted": (lambda: policy.unlink(), "roles.csv: no p rows: every call would be denied"),
         "every csv deleted": (
-            lambda: [policy.unlink(), (directory / "roles.csv").unlink()],
+            lambda: [path.unlink() for path in directory.glob("*.csv")],
             "no *.csv policy file",
         ),
         "model does not parse": (
@@ -137,7 +137,7 @@ def test_refused_reload_names_the_candidate_files(policy_dir: Path) -> None:
     holder = PolicyHolder.load(policy_dir)
     append(policy_dir / "policy.csv", "P, x, *, t.x, allow, true, -\n")
     result = holder.reload()
-    assert set(result.file_hashes) == {"cases.yaml", "model.conf", "policy.csv", "roles.csv"}
+    assert set(result.file_hashes) == {"cases.yaml", "model.conf", "policy.csv", "results.csv", "roles.csv"}
     assert result.version not in (None, holder.current.version)
     assert result.file_hashes["policy.csv"] != holder.current.file_hashes["policy.csv"]
 

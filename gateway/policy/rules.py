@@ -8,7 +8,7 @@ drops unknown line types silently and only fails at decision time on a bad row.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from gateway.models import Effect
@@ -99,12 +99,20 @@ def object_pattern(pattern: str) -> re.Pattern[str]:
     return re.compile("[^/]*".join(re.escape(part) for part in pattern.split("*")))
 
 
-def _check_name(value: str, what: str, *, wildcard: bool) -> None:
+def check_name(value: str, what: str, *, wildcard: bool) -> None:
     if wildcard and value == ANY:
         return
     if not _NAME.match(value):
         allowed = " or *" if wildcard else ""
         raise ValueError(f"{what} {value!r} is not a name{allowed} (no spaces, commas, brackets, quotes, # or *)")
+
+
+def check_object(obj: str) -> None:
+    if not _OBJECT.match(obj) or "**" in obj or obj.startswith("*/"):
+        raise ValueError(
+            f"object {obj!r} must be connector.tool, prompts/connector.prompt or resources/connector.URI "
+            "with * as wildcard (letters, digits and _ . - * / : % ~ + @ ! $ & =; not starting with */)"
+        )
 
 
 def _parse_approval(value: str, effect: Effect) -> tuple[int, str | None, float | None]:
@@ -118,7 +126,7 @@ def _parse_approval(value: str, effect: Effect) -> tuple[int, str | None, float 
     count = int(match.group(1))
     if not 1 <= count <= MAX_APPROVERS:
         raise ValueError(f"approval count {count} must be between 1 and {MAX_APPROVERS}")
-    _check_name(match.group(2), "approver role", wildcard=False)
+    check_name(match.group(2), "approver role", wildcard=False)
     ttl = int(match.group(3)) * _TTL_UNITS[match.group(4)] if match.group(3) else None
     if ttl == 0:
         raise ValueError("approval TTL must be more than 0")
@@ -127,13 +135,9 @@ def _parse_approval(value: str, effect: Effect) -> tuple[int, str | None, float 
 
 def _parse_rule(fields: list[str], location: str, position: int, comment: str) -> Rule:
     sub, dom, obj, decision, cond, approval = fields
-    _check_name(sub, "subject", wildcard=True)
-    _check_name(dom, "tenant", wildcard=True)
-    if not _OBJECT.match(obj) or "**" in obj or obj.startswith("*/"):
-        raise ValueError(
-            f"object {obj!r} must be connector.tool, prompts/connector.prompt or resources/connector.URI "
-            "with * as wildcard (letters, digits and _ . - * / : % ~ + @ ! $ & =; not starting with */)"
-        )
+    check_name(sub, "subject", wildcard=True)
+    check_name(dom, "tenant", wildcard=True)
+    check_object(obj)
     try:
         effect = Effect(decision)
     except ValueError:
@@ -158,22 +162,34 @@ def _parse_rule(fields: list[str], location: str, position: int, comment: str) -
 
 def _parse_link(fields: list[str], location: str) -> RoleLink:
     member, role, dom = fields
-    _check_name(member, "member", wildcard=False)
-    _check_name(role, "role", wildcard=False)
-    _check_name(dom, "tenant", wildcard=True)
+    check_name(member, "member", wildcard=False)
+    check_name(role, "role", wildcard=False)
+    check_name(dom, "tenant", wildcard=True)
     if member == role:
         raise ValueError(f"{member!r} cannot inherit itself")
     return RoleLink(location=location, member=member, role=role, dom=dom)
 
 
-def parse_rule_file(name: str, text: str, first_position: int) -> tuple[list[Rule], list[RoleLink]]:
-    """Parse one CSV file; raises PolicyError naming `name:line` for the first bad row."""
-    rules: list[Rule] = []
-    links: list[RoleLink] = []
+#: Row type of result rules (gateway.inspect.rules parses them; Casbin drops the row type).
+RESULT_ROW = "result"
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One non-comment line of a rule file, split into fields."""
+
+    location: str
+    #: The comment line directly above the row ("" when there is none).
+    comment: str
+    kind: str
+    values: list[str]
+
+
+def iter_rows(name: str, text: str) -> Iterator[Row]:
+    """The rows of one CSV file; raises PolicyError naming `name:line` for unbalanced brackets."""
     comment = ""
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
-        location = f"{name}:{number}"
         if not line:
             comment = ""
             continue
@@ -182,24 +198,35 @@ def parse_rule_file(name: str, text: str, first_position: int) -> tuple[list[Rul
             continue
         try:
             fields = split_row(line)
-            kind, values = fields[0], fields[1:]
-            if kind == "p":
-                if len(values) != len(P_COLUMNS):
-                    raise ValueError(
-                        f"p row has {len(values)} columns, expected {len(P_COLUMNS)}: {', '.join(P_COLUMNS)}"
-                    )
-                rules.append(_parse_rule(values, location, first_position + len(rules), comment))
-            elif kind == "g":
-                if len(values) != len(G_COLUMNS):
-                    raise ValueError(
-                        f"g row has {len(values)} columns, expected {len(G_COLUMNS)}: {', '.join(G_COLUMNS)}"
-                    )
-                links.append(_parse_link(values, location))
-            else:
-                raise ValueError(f"unknown line type {kind!r} (expected p or g; Casbin would silently drop this line)")
         except ValueError as exc:
-            raise PolicyError(f"{location}: {exc}") from None
+            raise PolicyError(f"{name}:{number}: {exc}") from None
+        yield Row(f"{name}:{number}", comment, fields[0], fields[1:])
         comment = ""
+
+
+def parse_rule_file(name: str, text: str, first_position: int) -> tuple[list[Rule], list[RoleLink]]:
+    """Parse one CSV file; raises PolicyError naming `name:line` for the first bad row."""
+    rules: list[Rule] = []
+    links: list[RoleLink] = []
+    for row in iter_rows(name, text):
+        try:
+            if row.kind == "p":
+                if len(row.values) != len(P_COLUMNS):
+                    raise ValueError(
+                        f"p row has {len(row.values)} columns, expected {len(P_COLUMNS)}: {', '.join(P_COLUMNS)}"
+                    )
+                rules.append(_parse_rule(row.values, row.location, first_position + len(rules), row.comment))
+            elif row.kind == "g":
+                if len(row.values) != len(G_COLUMNS):
+                    raise ValueError(
+                        f"g row has {len(row.values)} columns, expected {len(G_COLUMNS)}: {', '.join(G_COLUMNS)}"
+                    )
+                links.append(_parse_link(row.values, row.location))
+            elif row.kind != RESULT_ROW:
+                expected = f"expected p, g or {RESULT_ROW}; Casbin would silently drop this line"
+                raise ValueError(f"unknown line type {row.kind!r} ({expected})")
+        except ValueError as exc:
+            raise PolicyError(f"{row.location}: {exc}") from None
     return rules, links
 
 
