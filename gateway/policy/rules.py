@@ -72,7 +72,7 @@ class RoleLink:
         return (self.member, self.role, self.dom)
 
 
-def split_row(line: str) -> list[str] | None:
+def split_row(line: str) -> list[str]:
     """Casbin's field splitting; raises ValueError on unbalanced brackets (Casbin crashes)."""
     depth = 0
     fields: list[str] = []
