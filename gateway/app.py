@@ -21,6 +21,7 @@ from gateway.auth_gate import BearerAuthGate
 from gateway.config import GatewayConfig
 from gateway.mcp_front import build_mcp_server, build_session_manager
 from gateway.mcp_sessions import AgentSessions
+from gateway.pins.api import routes as pin_routes
 from gateway.rest import rest_routes
 from gateway.runtime import Gateway
 
@@ -75,6 +76,7 @@ def create_app(config: GatewayConfig) -> Starlette:
             Route("/metrics", metrics),
             *rest_routes(gateway, s.max_body_bytes),
             *admin_routes(gateway),
+            *pin_routes(gateway),
             *console.routes(),
         ],
         middleware=telemetry.middleware(gateway.telemetry),

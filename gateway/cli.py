@@ -15,6 +15,7 @@ import click
 from gateway.cli_approvals import approvals as approval_commands
 from gateway.cli_audit import audit as audit_commands
 from gateway.cli_policy import policy as policy_commands
+from gateway.cli_tools import tools as tool_commands
 from gateway.config import ConfigError, GatewayConfig, load_config
 
 DEFAULT_CONFIG = "gateway.yaml"
@@ -173,6 +174,7 @@ def _require(token: str | None) -> str:
 main.add_command(audit_commands)
 main.add_command(policy_commands)
 main.add_command(approval_commands)
+main.add_command(tool_commands)
 
 if __name__ == "__main__":
     main()

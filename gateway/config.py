@@ -9,11 +9,15 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import jsonschema
+import pydantic
 import yaml
 
+from gateway.pins.settings import CatalogSettings
+
+M = TypeVar("M", bound=pydantic.BaseModel)
 _CONNECTOR_NAME = r"^[A-Za-z][A-Za-z0-9_-]{0,63}$"
 
 SCHEMA: dict[str, Any] = {
@@ -49,6 +53,8 @@ SCHEMA: dict[str, Any] = {
                 "tenant_claim": {"type": "string", "minLength": 1},
             },
         },
+        # Checked by gateway.pins.settings.CatalogSettings (pydantic).
+        "catalog": {"type": "object"},
         "policy": {
             "type": "object",
             "additionalProperties": False,
@@ -309,6 +315,7 @@ class GatewayConfig:
     approvals: ApprovalSettings = field(default_factory=ApprovalSettings)
     limits: RateLimitSettings = field(default_factory=RateLimitSettings)
     tracing: TracingSettings = field(default_factory=TracingSettings)
+    catalog: CatalogSettings = field(default_factory=CatalogSettings)
     connectors: tuple[ConnectorSettings, ...] = ()
     #: Directory relative paths in the file are resolved against.
     base_dir: Path = field(default_factory=Path.cwd)
@@ -403,9 +410,20 @@ def parse_config(raw: Any, *, base_dir: Path, environ: Mapping[str, str] | None 
         frontdoors=frontdoors,
         limits=_rate_limit_settings(raw.get("limits", {})),
         tracing=TracingSettings(**raw.get("tracing", {})),
+        catalog=_section(CatalogSettings, "catalog", raw.get("catalog", {})),
         connectors=connectors,
         base_dir=base_dir,
     )
+
+
+def _section(model: type[M], name: str, raw: Any) -> M:
+    """A section described by a pydantic model; ConfigError naming the first bad key."""
+    try:
+        return model.model_validate(raw)
+    except pydantic.ValidationError as exc:
+        error = exc.errors()[0]
+        key = ".".join(str(p) for p in (name, *error["loc"]))
+        raise ConfigError(f"{key}: {error['msg']}") from None
 
 
 def _audit_settings(audit: dict[str, Any]) -> AuditSettings:

@@ -22,6 +22,13 @@ class UnknownTool(CallRefused):
     outcome = "unknown_tool"
 
 
+class ToolQuarantined(CallRefused):
+    """The tool's definition changed (or is new) and waits for a reviewer."""
+
+    status = 403
+    outcome = "quarantined"
+
+
 class InvalidArguments(CallRefused):
     status = 422
     outcome = "invalid_arguments"

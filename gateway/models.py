@@ -51,6 +51,10 @@ class ToolSpec:
     #: Safe to retry and to call while a circuit is half-open.
     read_only: bool = False
     title: str | None = None
+    #: JSON Schema of structured results and MCP annotations, as the backend declares them
+    #: (pinned with the rest of the definition; None when the backend says nothing).
+    output_schema: Mapping[str, Any] | None = None
+    annotations: Mapping[str, Any] | None = None
 
     @property
     def qualified_name(self) -> str:

@@ -25,6 +25,9 @@ from gateway.config import GatewayConfig
 from gateway.identity import TokenVerifier
 from gateway.metrics import Metrics
 from gateway.models import Principal, ToolSpec
+from gateway.pins.gate import PinError, PinGate
+from gateway.pins.settings import PINNED_KINDS
+from gateway.pins.store import Pin, PinStore
 from gateway.pipeline import Pipeline
 from gateway.policy import PolicyHolder, ReloadResult
 from gateway.ratelimit import RateLimiter
@@ -49,6 +52,8 @@ class Gateway:
     policy: PolicyHolder = field(init=False)
     catalog: Catalog = field(init=False)
     pipeline: Pipeline = field(init=False)
+    #: Tool-definition pins (None when catalog.pinning is off).
+    pins: PinGate | None = None
     limiter: RateLimiter = field(init=False)
     connectors: list[Connector] = field(default_factory=list)
     listing_listeners: list[ListingListener] = field(default_factory=list)
@@ -107,6 +112,7 @@ class Gateway:
         self.metrics.watch_connectors(self.connectors)
         for connector in self.connectors:
             await connector.start()
+        self.pins = self.catalog.gate = self._pin_gate()
         await self.catalog.refresh_all()
         if self.config.policy.watch:
             self._policy_watch = asyncio.create_task(
@@ -115,6 +121,32 @@ class Gateway:
             )
         await self.audit.append("gateway.started", {"version": __version__, "config_digest": self.config_digest})
         log.info("gateway started with %d connector(s)", len(self.connectors))
+
+    def _pin_gate(self) -> PinGate | None:
+        settings = self.config.catalog
+        if not settings.pinning:
+            return None
+        database = settings.database or self.config.audit.database
+        if is_postgres_url(database):
+            # Pins are SQLite; beside a PostgreSQL audit log they get their own file.
+            database = "pins.db"
+        return PinGate(
+            settings,
+            PinStore(self.config.resolve(database)),
+            [c.name for c in self.config.connectors if c.kind in PINNED_KINDS],
+            self.audit.append,
+            self.metrics.pins,
+            lambda connector, tool: self.policy.current.results.for_definition(connector, tool),
+        )
+
+    async def approve_definition(self, name: str, reviewer: str, digest: str | None) -> Pin:
+        """A reviewer approves a waiting definition: agents see and may call the tool at once."""
+        if self.pins is None:
+            raise PinError(404, "tool-definition pinning is off (catalog.pinning)")
+        pin = await self.pins.approve(name, reviewer, digest)
+        await self.catalog.refresh(pin.connector)
+        await self.announce("tools")
+        return pin
 
     async def stop(self) -> None:
         if not self._started:

@@ -65,6 +65,8 @@ def gateway_config(tmp_path: Path, policy_dir: Path, connectors: dict[str, Any],
         "identity": {"secret": SECRET, "issuer": "agent-gateway", "audience": "agent-gateway"},
         "policy": {"directory": str(policy_dir), "watch": False},
         "audit": {"database": str(tmp_path / "audit.db")},
+        # Tests that are not about pinning use their upstreams' tools as first seen.
+        "catalog": {"trust_on_first_use": True},
         "connectors": connectors,
     }
     for name, values in sections.items():

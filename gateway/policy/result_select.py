@@ -48,3 +48,13 @@ class ResultRuleSelector:
                 self._cache.clear()
             self._cache[key] = found
         return found
+
+    def for_definition(self, connector: str, tool: str) -> tuple[ResultRule, ...]:
+        """Screen rules for everyone (subject and tenant `*`, no exceptions): they also screen
+        the tool's description when its definition is pinned."""
+        obj = qualified_name(connector, tool)
+        return tuple(
+            r
+            for r in self.rules
+            if r.screen is not None and r.sub == ANY and r.dom == ANY and not r.exempt and r.matches_object(obj)
+        )
