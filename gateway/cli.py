@@ -15,7 +15,7 @@ import click
 from gateway.cli_approvals import approvals as approval_commands
 from gateway.cli_audit import audit as audit_commands
 from gateway.cli_policy import policy as policy_commands
-from gateway.cli_tools import tools as tool_commands
+from gateway.cli_tools import REVIEW_COMMANDS
 from gateway.config import ConfigError, GatewayConfig, load_config
 
 DEFAULT_CONFIG = "gateway.yaml"
@@ -126,11 +126,14 @@ def token(config_path: str, subject: str, roles: str, tenant: str | None, ttl: i
     click.echo(minted)
 
 
-@main.command()
+@main.group(invoke_without_command=True)
 @url_option
 @token_option
-def tools(url: str, token: str | None) -> None:
-    """List the tools this token may use."""
+@click.pass_context
+def tools(ctx: click.Context, url: str, token: str | None) -> None:
+    """List the tools this token may use; `pending`, `diff` and `approve` review changed tool definitions."""
+    if ctx.invoked_subcommand is not None:
+        return
     from gateway.mcp_client import ClientFailure, list_tools
 
     try:
@@ -174,7 +177,8 @@ def _require(token: str | None) -> str:
 main.add_command(audit_commands)
 main.add_command(policy_commands)
 main.add_command(approval_commands)
-main.add_command(tool_commands)
+for review_command in REVIEW_COMMANDS:
+    tools.add_command(review_command)
 
 if __name__ == "__main__":
     main()

@@ -1,4 +1,5 @@
-"""`gateway tools pending|diff|approve`: the tool reviewers' REST API from a terminal."""
+"""`gateway tools pending|diff|approve`: the tool reviewers' REST API from a terminal
+(`gateway tools` itself, in gateway.cli, lists the tools a token may use)."""
 
 from __future__ import annotations
 
@@ -11,12 +12,7 @@ import click
 from gateway.cli_approvals import _json_option, _request, _token_option, _url_option
 
 
-@click.group()
-def tools() -> None:
-    """Review tool definitions that changed upstream (needs a tool-reviewer token)."""
-
-
-@tools.command("pending")
+@click.command("pending")
 @_url_option
 @_token_option
 @_json_option
@@ -35,7 +31,7 @@ def pending_command(url: str, token: str, as_json: bool) -> None:
     click.echo(f"{len(waiting)} definition(s) waiting for review")
 
 
-@tools.command("diff")
+@click.command("diff")
 @_url_option
 @_token_option
 @click.option("--digest", default=None, help="Which waiting definition, when there are several.")
@@ -51,7 +47,7 @@ def diff_command(url: str, token: str, digest: str | None, tool: str) -> None:
     click.echo(item["diff"], nl=False)
 
 
-@tools.command("approve")
+@click.command("approve")
 @_url_option
 @_token_option
 @click.option("--digest", default=None, help="Which waiting definition, when there are several.")
@@ -61,3 +57,6 @@ def approve_command(url: str, token: str, digest: str | None, tool: str) -> None
     body = {"digest": digest} if digest else {}
     approved = _request(url, token, "POST", f"/v1/catalog/pending/{tool}/approve", json=body)["approved"]
     click.echo(f"approved {approved['tool']} {approved['digest'][:12]}")
+
+
+REVIEW_COMMANDS = (pending_command, diff_command, approve_command)

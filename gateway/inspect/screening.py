@@ -33,7 +33,9 @@ _MARKERS = re.compile(
 _MARKER_HINTS = ("<", "[inst", "{{")
 #: Markdown links and images, and bare URLs.
 _LINK = re.compile(
-    r"!?\[[^\]\n]{0,200}\]\(\s*([^)\s]+)[^)]*\)|\b(?:https?|ftp|file|data):[^\s<>\"')\]]+", re.IGNORECASE
+    r"!?\[[^\]\n]{0,200}\]\(\s*([^)\s]+)[^)]*\)"
+    r"|\b(?:https?|ftp|file)://[^\s<>\"')\]]+|\bdata:[a-z]+/[a-z0-9.+-]+[;,][^\s<>\"')\]]*",
+    re.IGNORECASE,
 )
 _INSTRUCTIONS = re.compile(
     r"\b(?:ignore|disregard|forget|override)\s+(?:all\s+|any\s+|the\s+|your\s+)*(?:previous|prior|above|earlier|preceding|other|system)\s+"
@@ -41,7 +43,10 @@ _INSTRUCTIONS = re.compile(
     r"|\b(?:do\s+not|don't|never)\s+(?:tell|inform|mention\s+(?:this\s+)?to|notify|alert|show|reveal\s+(?:this\s+)?to)\s+the\s+user"
     r"|\bwithout\s+(?:telling|informing|notifying|alerting)\s+the\s+user"
     r"|\b(?:the\s+user\s+(?:must|should)\s+not\s+(?:know|see|be\s+told))"
-    r"|\byou\s+(?:must|should|need\s+to|are\s+required\s+to)\s+(?:now\s+|first\s+|also\s+)?(?:call|use|invoke|run|read|send|pass|include)\b"
+    # "You must pass X" is how descriptions explain arguments: only an object an attacker wants counts.
+    r"|\byou\s+(?:must|should|need\s+to|are\s+required\s+to)\s+(?:now\s+|first\s+|also\s+|always\s+)?"
+    r"(?:call|use|invoke|run|read|send|pass|include|upload|forward)\b[^.\n]{0,60}?"
+    r"(?:conversation|history|contents?\b|\bfiles?\b|credential|secret|\bkeys?\b|password|token|~/|\.env|ssh|prompt)"
     r"|\bbefore\s+using\s+this\s+tool\b|\b(?:new|updated)\s+(?:system\s+)?instructions?\s*:"
     r"|\b(?:your|the)\s+system\s+prompt\b|\byou\s+are\s+now\b|\bact\s+as\s+(?:an?\s+)?(?:admin|administrator|root|developer)"
     r"|\b(?:AI|assistant|model|agent|LLM)\s*[:,]\s*(?:please\s+)?(?:ignore|call|send|read|run|forward)\b",

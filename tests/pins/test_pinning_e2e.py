@@ -15,7 +15,7 @@ from starlette.applications import Starlette
 
 from connectors.mcp import stub as echo_stub
 from gateway.audit import read_records
-from gateway.cli_tools import tools as tools_cli
+from gateway.cli import tools as tools_cli
 from gateway.mcp_client import connect
 from gateway.serving import running
 from tests.conftest import GatewayFactory, RunningGateway
