@@ -16,6 +16,8 @@ from functools import partial
 from typing import Any
 
 from gateway.audit.canonical import canonical_json, sha256_hex
+from gateway.inspect.detectors import masked
+from gateway.inspect.paths import deep_key, replace_keys
 from gateway.inspect.rule import Action, ResultRule
 from gateway.models import ToolResult
 
@@ -79,12 +81,16 @@ class _Documents:
                 self.shared = index
             self.texts.append(parsed if parsed is not None else text)
             self.json_text.append(parsed is not None)
+        self.raw_texts = [str(b.get("text", "")) for b in result.content if b.get("type") == "text"]
+        self._joined: str | None = None
+        self._lines: tuple[str, list[str]] | None = None
         self.structured: Document | None = None
         if structured is not None:
             self.structured = self.texts[self.shared] if self.shared is not None else json.loads(json.dumps(structured))
 
     def update(self, fn: Callable[[Document], Document]) -> None:
         """Replace each distinct document by `fn(document)` (documents may change in place)."""
+        self._joined = self._lines = None
         for index, doc in enumerate(self.texts):
             if doc is not None:
                 self.texts[index] = fn(doc)
@@ -92,6 +98,28 @@ class _Documents:
             self.structured = self.texts[self.shared]
         elif self.structured is not None:
             self.structured = fn(self.structured)
+
+    def joined(self) -> str:
+        """Every string of every document, one per line: a rule that finds nothing in this
+        one text (one regex pass) needs no walk over the documents."""
+        if self._joined is None:
+            self._joined = "\n".join(text for doc in self.all() for text in _strings(doc))
+        return self._joined
+
+    def raw(self) -> str | None:
+        """The backend's text blocks as one text, when they cover every document and hold no
+        `\\u` escapes: a substring absent from it is absent from every string value."""
+        if self.structured is not None and self.shared is None:
+            return None
+        text = "\n".join(t for t in self.raw_texts)
+        return None if "\\u" in text else text
+
+    def lines(self) -> tuple[str, list[str]]:
+        """The single-line strings joined by newlines, and the strings that hold a newline."""
+        if self._lines is None:
+            strings = [text for doc in self.all() for text in _strings(doc)]
+            self._lines = ("\n".join(t for t in strings if "\n" not in t), [t for t in strings if "\n" in t])
+        return self._lines
 
     def all(self) -> list[Document | None]:
         """Every document, the structured one last (None where a block has no text)."""
@@ -143,23 +171,32 @@ def _map_strings(value: Document, fn: Callable[[str], str]) -> Document:
 
 
 def _strings(value: Document) -> list[str]:
+    if type(value) is str:
+        return [value]
     found: list[str] = []
     stack = [value]
     while stack:
         item = stack.pop()
-        if isinstance(item, str):
-            found.append(item)
-        elif isinstance(item, dict):
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
+        values = item.values() if type(item) is dict else item
+        found += [v for v in values if type(v) is str]
+        if not _CONTAINER_SET.isdisjoint(map(type, values)):
+            stack += [v for v in values if type(v) in _CONTAINERS]
     return found
 
 
 REDACTED = "[REDACTED]"
-#: Rules act in this order whatever their order in the files: a result that is refused is
-#: refused before anything is spent on it, and limits count what is left after redaction.
-ORDER = {Action.DENY: 0, Action.REDACT: 1, Action.MASK: 2, Action.SCREEN: 3, Action.LIMIT: 4}
+
+
+#: Rules act in the order _order gives, whatever their order in the files.
+def _order(rule: ResultRule) -> int:
+    """Refusals first; rows and items are cut before anything is spent on what is cut; a
+    byte limit is measured on what is left after redaction and masking."""
+    if rule.action is Action.LIMIT:
+        assert rule.limit is not None
+        return 0 if rule.mode == "refuse" else 6 if rule.limit[0] == "bytes" else 2
+    return {Action.DENY: 1, Action.REDACT: 3, Action.MASK: 4, Action.SCREEN: 5}[rule.action]
+
+
 Counts = dict[str, int]
 
 
@@ -170,7 +207,7 @@ def inspect_result(rules: tuple[ResultRule, ...], result: ToolResult) -> Inspect
         return Inspected(result, outcome)
     docs = _Documents(result)
     notes: list[str] = []
-    for rule in sorted(rules, key=lambda r: ORDER[r.action]):
+    for rule in sorted(rules, key=_order):
         _STEPS[rule.action](rule, docs, outcome, notes)
         if outcome.withheld is not None:
             outcome.withheld_by = rule
@@ -209,6 +246,12 @@ def _withhold(rule: ResultRule, outcome: Outcome, what: str) -> None:
 
 def _deny(rule: ResultRule, docs: _Documents, outcome: Outcome, notes: list[str]) -> None:
     pattern, detector = rule.pattern, rule.detector
+    raw = docs.raw()
+    if pattern is None and detector is not None and raw is not None and not detector.may_find(raw):
+        return None
+    joined = docs.joined()
+    if (pattern is None or not pattern.search(joined)) and (detector is None or not detector.find(joined)):
+        return None
     for doc in docs.all():
         for text in _strings(doc):
             if pattern is not None and pattern.search(text):
@@ -219,8 +262,14 @@ def _deny(rule: ResultRule, docs: _Documents, outcome: Outcome, notes: list[str]
 
 
 def _redact(rule: ResultRule, docs: _Documents, outcome: Outcome, notes: list[str]) -> None:
+    deep = {key: path.text for path in rule.paths if (key := deep_key(path)) is not None}
+    others = [path for path in rule.paths if deep_key(path) is None]
+    keys = frozenset(deep)
+
     def step(doc: Document, counts: Counts) -> Document:
-        for path in rule.paths:
+        for key, found in replace_keys(doc, keys, REDACTED).items() if keys else ():
+            counts[deep[key]] = counts.get(deep[key], 0) + found
+        for path in others:
             found = path.replace(doc, lambda _: REDACTED)
             if found:
                 counts[path.text] = counts.get(path.text, 0) + found
@@ -234,7 +283,20 @@ def _redact(rule: ResultRule, docs: _Documents, outcome: Outcome, notes: list[st
 def _mask(rule: ResultRule, docs: _Documents, outcome: Outcome, notes: list[str]) -> None:
     detector = rule.detector
     assert detector is not None
-    counts = _each(docs, lambda doc, c: _map_strings(doc, lambda text: detector.mask(text, c)))
+    raw = docs.raw()
+    if raw is not None and not detector.may_find(raw):
+        return
+    single, multi = docs.lines()
+    found = detector.lines_with_findings(single)
+    found.update((text, spans) for text in multi if (spans := detector.find(text)))
+    if not found:
+        return
+
+    def replace(text: str, counts: Counts) -> str:
+        spans = found.get(text)
+        return text if spans is None else masked(text, spans, counts)
+
+    counts = _each(docs, lambda doc, c: _map_strings(doc, lambda text: replace(text, c)))
     _add(outcome.masked, counts)
     outcome.changed |= bool(counts)
 
@@ -243,6 +305,14 @@ def _screen(rule: ResultRule, docs: _Documents, outcome: Outcome, notes: list[st
     screen = rule.screen
     assert screen is not None
     strip = rule.mode == "strip"
+    # The values alone (not the keys) after rows were cut: the smallest text to test.
+    joined = docs.joined()
+    if not screen.may_find(joined):
+        return
+    found: Counts = {}
+    screen.scan(joined, found, strip=False)
+    if not found:
+        return
     counts = _each(docs, lambda doc, c: _map_strings(doc, lambda text: screen.scan(text, c, strip=strip)))
     if not counts:
         return
@@ -284,16 +354,21 @@ def _limit(rule: ResultRule, docs: _Documents, outcome: Outcome, notes: list[str
 def _lists(doc: Document, unit: str) -> list[list[Any]]:
     """Every list in `doc` that the unit counts: any list for items, lists of records for rows."""
     found: list[list[Any]] = []
+    if type(doc) not in _CONTAINERS:
+        return found
     stack = [doc]
     while stack:
         item = stack.pop()
-        if isinstance(item, dict):
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            if unit == "items" or (item and isinstance(item[0], dict)):
-                found.append(item)
-            stack.extend(item)
+        values = item.values() if type(item) is dict else item
+        if type(item) is list and (unit == "items" or (item and type(item[0]) is dict)):
+            found.append(item)
+        if not _CONTAINER_SET.isdisjoint(map(type, values)):
+            stack += [v for v in values if type(v) in _CONTAINERS]
     return found
+
+
+_CONTAINERS = (dict, list)
+_CONTAINER_SET = frozenset(_CONTAINERS)
 
 
 def _cut_lists(doc: Document, unit: str, most: int) -> Document:

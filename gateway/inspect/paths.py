@@ -73,3 +73,34 @@ def _walk(value: Any, steps: tuple[str, ...], i: int, new: Callable[[Any], Any])
         else:
             count += _walk(value[key], steps, i + 1, new)
     return count
+
+
+def deep_key(path: FieldPath) -> str | None:
+    """The key of a `**.KEY` path (the common form), which replace_keys handles in bulk."""
+    if len(path.steps) == 2 and path.steps[0] == DEEP and path.steps[1] not in (ANY_KEY, ITEMS, DEEP):
+        return path.steps[1]
+    return None
+
+
+def replace_keys(value: Any, keys: frozenset[str], new: Any) -> dict[str, int]:
+    """Replace the value of every key in `keys`, at any depth, with `new`: one walk that
+    visits containers only; returns how many of each key."""
+    counts: dict[str, int] = {}
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if type(item) is dict:
+            for key in keys.intersection(item):
+                item[key] = new
+                counts[key] = counts.get(key, 0) + 1
+            values: Any = item.values()
+        elif type(item) is list:
+            values = item
+        else:
+            continue
+        if not _CONTAINERS.isdisjoint(map(type, values)):
+            stack += [v for v in values if type(v) is dict or type(v) is list]
+    return counts
+
+
+_CONTAINERS = frozenset((dict, list))

@@ -49,12 +49,14 @@ _INSTRUCTIONS = re.compile(
     r"(?:conversation|history|contents?\b|\bfiles?\b|credential|secret|\bkeys?\b|password|token|~/|\.env|ssh|prompt)"
     r"|\bbefore\s+using\s+this\s+tool\b|\b(?:new|updated)\s+(?:system\s+)?instructions?\s*:"
     r"|\b(?:your|the)\s+system\s+prompt\b|\byou\s+are\s+now\b|\bact\s+as\s+(?:an?\s+)?(?:admin|administrator|root|developer)"
-    r"|\b(?:AI|assistant|model|agent|LLM)\s*[:,]\s*(?:please\s+)?(?:ignore|call|send|read|run|forward)\b",
+    r"|\b(?:AI|assistant|model|agent|LLM)[:,]\s*(?:please\s+)?(?:ignore|call|send|read|run|forward)\b",
     re.IGNORECASE,
 )
+_LINK_HINTS = ("://", "](", "data:")
+#: One of these is in every text _INSTRUCTIONS matches (lower case).
 _INSTRUCTION_HINTS = (
-    "ignore", "disregard", "forget", "override", "user", "you ", "tool", "instruction", "system", "act as",
-    "ai:", "ai,", "assistant", "model", "agent", "llm",
+    "ignore", "disregard", "forget", "override", "the user", "you", "this tool", "instruction", "prompt",
+    "act as", "ai:", "ai,", "assistant:", "assistant,", "model:", "model,", "agent:", "agent,", "llm:", "llm,",
 )  # fmt: skip
 
 
@@ -65,6 +67,17 @@ class Screen:
     checks: frozenset[str]
     allowed_hosts: tuple[str, ...] = ()
 
+    def may_find(self, text: str) -> bool:
+        """False when no check can find anything in `text` (substring tests only): a JSON
+        text that passes this needs no walk over its values."""
+        lowered = text.lower()
+        return (
+            ("unicode" in self.checks and not text.isascii())
+            or ("markers" in self.checks and any(hint in lowered for hint in _MARKER_HINTS))
+            or ("links" in self.checks and any(hint in lowered for hint in _LINK_HINTS))
+            or ("instructions" in self.checks and any(hint in lowered for hint in _INSTRUCTION_HINTS))
+        )
+
     def scan(self, text: str, counts: dict[str, int], *, strip: bool) -> str:
         """Adds findings per check to `counts`; returns the text, with findings removed when `strip`."""
         if "unicode" in self.checks and not text.isascii():
@@ -72,7 +85,7 @@ class Screen:
         lowered = text.lower()
         if "markers" in self.checks and any(hint in lowered for hint in _MARKER_HINTS):
             text = _apply(_MARKERS, text, "markers", counts, strip, "[hidden block removed]")
-        if "links" in self.checks and (":" in text or "](" in text):
+        if "links" in self.checks and any(hint in lowered for hint in _LINK_HINTS):
             text = self._links(text, counts, strip)
         if "instructions" in self.checks and any(hint in lowered for hint in _INSTRUCTION_HINTS):
             text = _apply(_INSTRUCTIONS, text, "instructions", counts, strip, "[instruction removed]")
