@@ -8,7 +8,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from gateway.cli_policy import policy
+from gateway.cli.policy import policy
 
 SHIPPED = Path(__file__).resolve().parents[2] / "policies"
 

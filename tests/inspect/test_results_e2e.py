@@ -14,9 +14,9 @@ from connectors.oracle import stub as oracle_stub
 from connectors.sap import stub as sap_stub
 from gateway.audit import read_records
 from gateway.audit.canonical import canonical_json, sha256_hex
-from gateway.mcp_client import connect
+from gateway.mcp.client import connect
 from gateway.serving import running
-from tests.conftest import GatewayFactory, RunningGateway
+from tests.support.gateway import GatewayFactory, RunningGateway
 
 SERVICE = "/sap/opu/odata/sap/API_PURCHASEORDER_SRV"
 IBAN = "DE89370400440532013000"
