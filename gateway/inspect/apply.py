@@ -317,13 +317,13 @@ def _screen(rule: ResultRule, docs: _Documents, outcome: Outcome, notes: list[st
     if not counts:
         return
     _add(outcome.screened, counts)
-    found = ", ".join(f"{check} {n}" for check, n in sorted(counts.items()))
+    what = ", ".join(f"{check} {n}" for check, n in sorted(counts.items()))
     if rule.mode in ("deny", "hold"):
         held = " and is held for review" if rule.mode == "hold" else ""
-        _withhold(rule, outcome, f"screening found {found}{held}")
+        _withhold(rule, outcome, f"screening found {what}{held}")
     elif strip:
         outcome.changed = True
-        notes.append(f"[gateway] {found} removed from this result by {rule.location}")
+        notes.append(f"[gateway] {what} removed from this result by {rule.location}")
 
 
 def _limit(rule: ResultRule, docs: _Documents, outcome: Outcome, notes: list[str]) -> None:
