@@ -103,7 +103,8 @@ class _Documents:
         """Every string of every document, one per line: a rule that finds nothing in this
         one text (one regex pass) needs no walk over the documents."""
         if self._joined is None:
-            self._joined = "\n".join(text for doc in self.all() for text in _strings(doc))
+            single, multi = self.lines()
+            self._joined = "\n".join([single, *multi])
         return self._joined
 
     def raw(self) -> str | None:
@@ -122,8 +123,8 @@ class _Documents:
         return self._lines
 
     def all(self) -> list[Document | None]:
-        """Every document, the structured one last (None where a block has no text)."""
-        return [*self.texts, self.structured]
+        """Every distinct document, the structured one last (None where a block has no text)."""
+        return self.texts if self.shared is not None else [*self.texts, self.structured]
 
     def size(self) -> int:
         """Bytes of text the agent gets (JSON documents as they will be serialised)."""
@@ -283,9 +284,6 @@ def _redact(rule: ResultRule, docs: _Documents, outcome: Outcome, notes: list[st
 def _mask(rule: ResultRule, docs: _Documents, outcome: Outcome, notes: list[str]) -> None:
     detector = rule.detector
     assert detector is not None
-    raw = docs.raw()
-    if raw is not None and not detector.may_find(raw):
-        return
     single, multi = docs.lines()
     found = detector.lines_with_findings(single)
     found.update((text, spans) for text in multi if (spans := detector.find(text)))
