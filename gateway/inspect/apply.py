@@ -10,6 +10,7 @@ paths only: never a value.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
@@ -22,6 +23,7 @@ from gateway.inspect.rule import Action, ResultRule
 from gateway.models import ToolResult
 
 Document = Any
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -202,7 +204,18 @@ Counts = dict[str, int]
 
 
 def inspect_result(rules: tuple[ResultRule, ...], result: ToolResult) -> Inspected:
-    """Apply `rules` (all that apply to this caller and tool) to `result`."""
+    """Apply `rules` (all that apply to this caller and tool) to `result`. Fails closed: a
+    result that cannot be inspected (too deeply nested, say) is withheld, never passed on."""
+    try:
+        return _inspect(rules, result)
+    except Exception as exc:  # the backend has answered; what is not inspected does not reach the agent
+        log.exception("result inspection failed")
+        outcome = Outcome(rules=[rule.location for rule in rules])
+        outcome.withheld = f"the result was withheld: it could not be inspected ({type(exc).__name__})"
+        return Inspected(result, outcome)
+
+
+def _inspect(rules: tuple[ResultRule, ...], result: ToolResult) -> Inspected:
     outcome = Outcome(rules=[rule.location for rule in rules])
     if not rules:
         return Inspected(result, outcome)

@@ -126,3 +126,12 @@ def test_a_bad_result_row_is_refused_naming_file_and_line(row: str, message: str
     with pytest.raises(PolicyError) as raised:
         rules(row + "\n")
     assert str(raised.value).startswith(message)
+
+
+def test_a_result_that_cannot_be_inspected_is_withheld_not_passed_on() -> None:
+    deep: Any = {"x": 1}
+    for _ in range(5000):
+        deep = {"a": deep}
+    result = ToolResult(content=({"type": "text", "text": "nested"},), structured=deep)
+    done = inspect_result(rules("result, *, *, *, redact, **.a.x, -\n"), result)
+    assert done.outcome.withheld == "the result was withheld: it could not be inspected (RecursionError)"
