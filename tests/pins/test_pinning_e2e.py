@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from starlette.applications import Starlette
 
 from connectors.mcp import stub as echo_stub
+from connectors.openapi.stub import create_app as helpdesk_app
 from gateway.audit import read_records
 from gateway.cli.main import tools as tools_cli
 from gateway.mcp.client import connect
@@ -139,3 +140,40 @@ async def test_a_hold_rule_keeps_a_poisoned_first_definition_for_review_even_whe
         assert "echo.echo" in names and not answered.is_error
         again = await asyncio.to_thread(CliRunner().invoke, tools_cli, approve)
         assert again.exit_code == 1 and "no definition of 'echo.echo' waits for review" in again.output
+
+
+async def test_openapi_operations_are_pinned_too(start_gateway: GatewayFactory) -> None:
+    async with running(helpdesk_app(token="t0k")) as url:
+        helpdesk = {"kind": "openapi", "spec": url + "/openapi.json", "bearer_token": "t0k", "timeout_seconds": 5}
+        async with start_gateway({"helpdesk": helpdesk}, catalog=STRICT) as gw:
+            async with connect(gw.mcp_url, gw.token("sb", roles=("support-agent",))) as client:
+                listed = {t.name for t in (await client.list_tools()).tools if t.name.startswith("helpdesk.")}
+                refused = await client.call_tool("helpdesk.listTickets", {})
+            assert listed == set() and refused.is_error and "quarantined" in refused.content[0].text
+            async with httpx.AsyncClient(base_url=gw.url) as http:
+                pending = (await http.get("/v1/catalog/pending", headers=reviewer(gw))).json()["pending"]
+                assert "helpdesk.listTickets" in {p["tool"] for p in pending}
+                ok = await http.post("/v1/catalog/pending/helpdesk.listTickets/approve", headers=reviewer(gw))
+                assert ok.status_code == 200
+                bad = await http.post(
+                    "/v1/catalog/pending/helpdesk.listTickets/approve", headers=reviewer(gw), content=b"{oops"
+                )
+                assert bad.status_code == 400 and bad.headers["content-type"] == "application/problem+json"
+                assert bad.json()["detail"] == "request body must be a JSON object"
+                wrong = await http.post(
+                    "/v1/catalog/pending/helpdesk.getTicket/approve", headers=reviewer(gw), json={"digest": 5}
+                )
+                assert (wrong.status_code, wrong.json()["detail"]) == (
+                    400,
+                    'request body must be {"digest": "..."} or empty',
+                )
+                unknown = await http.get("/v1/catalog/pending/helpdesk.nope", headers=reviewer(gw))
+                assert (unknown.status_code, unknown.json()["detail"]) == (
+                    404,
+                    "no definition of 'helpdesk.nope' waits for review",
+                )
+                anonymous = await http.get("/v1/catalog/pending")
+                assert anonymous.status_code == 401 and "WWW-Authenticate" in anonymous.headers
+            async with connect(gw.mcp_url, gw.token("sb", roles=("support-agent",))) as client:
+                answered = await client.call_tool("helpdesk.listTickets", {})
+            assert not answered.is_error
