@@ -269,7 +269,8 @@ def _deny(rule: ResultRule, docs: _Documents, outcome: Outcome, notes: list[str]
     for doc in docs.all():
         for text in _strings(doc):
             if pattern is not None and pattern.search(text):
-                return _withhold(rule, outcome, f"it matches {rule.target}")
+                # The pattern itself is not told: it would show an agent what to avoid.
+                return _withhold(rule, outcome, "it matches the rule's pattern")
             if detector is not None and (found := detector.find(text)):
                 return _withhold(rule, outcome, f"it contains {found[0].entity}")
     return None

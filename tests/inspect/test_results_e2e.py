@@ -8,6 +8,7 @@ import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from connectors.oracle import stub as oracle_stub
@@ -95,11 +96,36 @@ async def test_a_deny_rule_withholds_the_result_and_names_itself(gateway: Runnin
     refused = await _call(gateway, "vendor-bot", "finance-agent", "sap.search_vendors", {"country": "CH"})
     allowed = await _call(gateway, "vendor-bot", "finance-agent", "sap.search_vendors", {"country": "DE"})
     assert refused.is_error
+    purpose = "Blocked vendors are nobody's business."
     assert refused.content[0].text.endswith(
-        f"the result was withheld by results.csv:{line}: Blocked vendors are nobody's business. (it matches /Umbrella/)"
+        f"the result was withheld by results.csv:{line}: {purpose} (it matches the rule's pattern)"
     )
     assert "Basel" not in refused.content[0].text
     assert not allowed.is_error
     withheld, _ = _completed(gateway)
     assert withheld["withheld"].startswith(f"the result was withheld by results.csv:{line}")
     assert withheld.get("delivered_digest") is None
+
+
+async def test_the_rest_front_door_delivers_the_same_governed_result(gateway: RunningGateway, policy_dir: Path) -> None:
+    with (policy_dir / "results.csv").open("a") as rules:
+        rules.write("# Swiss vendors stay private.\nresult, rest-bot, *, sap.search_vendors, deny, /Basel/, -\n")
+    assert gateway.gateway.policy.reload().ok
+    headers = {"Authorization": f"Bearer {gateway.token('rest-bot', roles=('procurement-agent',))}"}
+    async with httpx.AsyncClient(base_url=gateway.url, headers=headers) as http:
+        masked = await http.post("/v1/tools/sap.search_vendors:call", json={"country": "GB"})
+        withheld = await http.post("/v1/tools/sap.search_vendors:call", json={"country": "CH"})
+        metrics = (await http.get("/metrics")).text
+    assert masked.status_code == 200, masked.text
+    assert masked.json()["structured_content"]["vendors"][0]["IBAN"] == "[REDACTED]"
+    assert "GB29NWBK60161331926819" not in masked.text
+    assert withheld.status_code == 403
+    assert withheld.headers["content-type"] == "application/problem+json"
+    assert "the result was withheld by results.csv:" in withheld.json()["detail"]
+    assert "Basel" not in withheld.text
+    assert 'gateway_result_rules_total{connector="sap",effect="redacted"} 1.0' in metrics
+    assert 'gateway_result_rules_total{connector="sap",effect="withheld"} 1.0' in metrics
+    assert (
+        'gateway_tool_calls_total{connector="sap",decision="allow",outcome="result_withheld",tool="search_vendors"}'
+        in metrics
+    )
