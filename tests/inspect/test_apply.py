@@ -140,7 +140,9 @@ def test_a_result_that_cannot_be_inspected_is_withheld_not_passed_on() -> None:
 def test_blocks_that_are_not_text_pass_untouched() -> None:
     image = {"type": "image", "data": "iVBORw0KGgo=", "mimeType": "image/png"}
     result = ToolResult(content=({"type": "text", "text": "mail a@b.de"}, image))
-    checks = "result, *, *, *, deny, /never/, -\nresult, *, *, *, mask, EMAIL, -\nresult, *, *, *, limit, bytes 100, -\n"
+    checks = (
+        "result, *, *, *, deny, /never/, -\nresult, *, *, *, mask, EMAIL, -\nresult, *, *, *, limit, bytes 100, -\n"
+    )
     done = inspect_result(rules(checks), result)
     assert done.outcome.withheld is None
     assert done.result.content == ({"type": "text", "text": "mail [EMAIL]"}, image)
