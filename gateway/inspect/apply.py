@@ -31,7 +31,6 @@ class Outcome:
     truncated: list[str] = field(default_factory=list)
     #: Why the result is withheld from the agent (names the rule); None when it is delivered.
     withheld: str | None = None
-    withheld_by: ResultRule | None = None
 
     #: True once a rule changed what the agent gets.
     changed: bool = False
@@ -100,7 +99,6 @@ def _inspect(rules: tuple[ResultRule, ...], result: ToolResult) -> Inspected:
     for rule in sorted(rules, key=_order):
         _STEPS[rule.action](rule, docs, outcome, notes)
         if outcome.withheld is not None:
-            outcome.withheld_by = rule
             return Inspected(result, outcome)
     if not outcome.changed:
         return Inspected(result, outcome)

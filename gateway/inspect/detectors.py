@@ -194,7 +194,6 @@ class Detector:
     def __init__(self, entities: Iterable[str]) -> None:
         wanted = set(entities)
         self.recognizers = tuple(r for r in RECOGNIZERS if r.entity in wanted)
-        self.entities = tuple(r.entity for r in self.recognizers)
 
     def find(self, text: str) -> list[Span]:
         """Valid matches, left to right, none overlapping (the longer one wins a tie)."""
