@@ -177,3 +177,24 @@ async def test_openapi_operations_are_pinned_too(start_gateway: GatewayFactory) 
             async with connect(gw.mcp_url, gw.token("sb", roles=("support-agent",))) as client:
                 answered = await client.call_tool("helpdesk.listTickets", {})
             assert not answered.is_error
+
+
+async def test_a_deny_rule_keeps_a_poisoned_definition_out_for_good(
+    upstream: tuple[str, Starlette], start_gateway: GatewayFactory, policy_dir: Path
+) -> None:
+    url, app = upstream
+    with (policy_dir / "results.csv").open("a") as rules:
+        rules.write("# Hidden blocks in tool descriptions are never accepted.\n")
+        rules.write("result, *, *, echo.*, screen:deny, markers, -\n")
+    line = (policy_dir / "results.csv").read_text().count("\n")
+    app.state.tools[0] = app.state.tools[0].model_copy(update={"description": POISONED})
+    async with start_gateway({"echo": {"kind": "mcp", "url": url, "timeout_seconds": 5}}) as gw:
+        names, refused = await listed(gw)
+        assert "echo.echo" not in names
+        assert refused.content[0].text.endswith(f"screening refused its description (results.csv:{line})")
+        async with httpx.AsyncClient(base_url=gw.url) as http:
+            denied = await http.post("/v1/catalog/pending/echo.echo/approve", headers=reviewer(gw))
+        assert denied.status_code == 409
+        assert denied.json()["detail"] == (
+            f"echo.echo cannot be approved: screening refused its description (results.csv:{line})"
+        )
