@@ -22,7 +22,7 @@ from gateway.inspect.paths import parse_path
 from gateway.inspect.rule import MODES, Action, ResultRule
 from gateway.inspect.screening import parse_checks
 from gateway.policy.errors import PolicyError
-from gateway.policy.rules import RESULT_ROW, check_name, check_object, iter_rows, object_pattern
+from gateway.policy.rules import RESULT_ROW, check_name, check_object, object_pattern, parse_rule_rows
 
 RESULT_COLUMNS = ("sub", "dom", "obj", "action", "target", "except")
 LIMIT_UNITS = ("rows", "items", "bytes")
@@ -98,13 +98,14 @@ def parse_result_rule(values: list[str], location: str, comment: str) -> ResultR
 
 
 def parse_result_rules(name: str, text: str) -> list[ResultRule]:
-    """The `result` rows of one CSV file; PolicyError naming `name:line` for a bad one."""
+    """The `result` rows of one CSV file alone; PolicyError naming `name:line:column` for
+    each bad row (the loader parses them with the other rows in one pass)."""
     found: list[ResultRule] = []
-    for row in iter_rows(name, text):
-        if row.kind != RESULT_ROW:
-            continue
-        try:
-            found.append(parse_result_rule(row.values, row.location, row.comment))
-        except ValueError as exc:
-            raise PolicyError(f"{row.location}: {exc}") from None
+
+    def result_row(values: list[str], location: str, comment: str) -> None:
+        found.append(parse_result_rule(values, location, comment))
+
+    _, _, problems = parse_rule_rows(name, text, 0, {RESULT_ROW: result_row})
+    if problems:
+        raise PolicyError.of(problems)
     return found

@@ -8,12 +8,13 @@ drops unknown line types silently and only fails at decision time on a bad row.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 from gateway.models import Effect
-from gateway.policy.conditions import Condition, compile_condition
-from gateway.policy.errors import PolicyError
+from gateway.policy.conditions import Condition, ConditionError, compile_condition
+from gateway.policy.errors import PolicyError, Problem
 
 #: Columns of a `p` row after the type, as the model's policy_definition names them.
 P_COLUMNS = ("sub", "dom", "obj", "decision", "cond", "approval")
@@ -24,6 +25,11 @@ G_COLUMNS = ("member", "role", "dom")
 MAX_ROLE_DEPTH = 10
 MAX_APPROVERS = 10
 ANY = "*"
+#: Row type of result rules (gateway.policy.result_rules parses them; Casbin drops the type).
+RESULT_ROW = "result"
+T = TypeVar("T")
+#: Parses a row of another type than p and g: (fields after the type, location, comment).
+RowParser = Callable[[list[str], str, str], None]
 
 _NAME = re.compile(r"[^\s,()\[\]#'\"*]+\Z")
 #: Tools are `connector.tool`; prompts and resources carry a kind prefix and resources a URI
@@ -72,7 +78,7 @@ class RoleLink:
         return (self.member, self.role, self.dom)
 
 
-def split_row(line: str) -> list[str]:
+def split_row(line: str) -> list[str] | None:
     """Casbin's field splitting; raises ValueError on unbalanced brackets (Casbin crashes)."""
     depth = 0
     fields: list[str] = []
@@ -94,6 +100,27 @@ def split_row(line: str) -> list[str]:
     return fields
 
 
+class _FieldError(ValueError):
+    """A fault in one column of a row (0: the first after the type), `offset` characters in."""
+
+    def __init__(self, message: str, field: int, offset: int = 0) -> None:
+        super().__init__(message)
+        self.field = field
+        self.offset = offset
+
+
+def _field_columns(line: str) -> list[int]:
+    """Where each field of a row starts (0-based), split exactly as split_row splits."""
+    starts = [0]
+    depth = 0
+    for match in re.finditer(r"[,\[\]()]", line):
+        ch = match.group()
+        depth += 1 if ch in "[(" else -1 if ch in "])" else 0
+        if ch == "," and depth == 0:
+            starts.append(match.end())
+    return [start + len(line[start:]) - len(line[start:].lstrip()) for start in starts]
+
+
 def object_pattern(pattern: str) -> re.Pattern[str]:
     """The glob as a regex; `*` stops at `/` as in Casbin's globMatch (wcmatch)."""
     return re.compile("[^/]*".join(re.escape(part) for part in pattern.split("*")))
@@ -105,14 +132,6 @@ def check_name(value: str, what: str, *, wildcard: bool) -> None:
     if not _NAME.match(value):
         allowed = " or *" if wildcard else ""
         raise ValueError(f"{what} {value!r} is not a name{allowed} (no spaces, commas, brackets, quotes, # or *)")
-
-
-def check_object(obj: str) -> None:
-    if not _OBJECT.match(obj) or "**" in obj or obj.startswith("*/"):
-        raise ValueError(
-            f"object {obj!r} must be connector.tool, prompts/connector.prompt or resources/connector.URI "
-            "with * as wildcard (letters, digits and _ . - * / : % ~ + @ ! $ & =; not starting with */)"
-        )
 
 
 def _parse_approval(value: str, effect: Effect) -> tuple[int, str | None, float | None]:
@@ -133,16 +152,34 @@ def _parse_approval(value: str, effect: Effect) -> tuple[int, str | None, float 
     return count, match.group(2), float(ttl) if ttl is not None else None
 
 
+def _in_field(field: int, check: Callable[[], T]) -> T:
+    try:
+        return check()
+    except ConditionError as exc:
+        raise _FieldError(str(exc), field, exc.column - 1) from None
+    except ValueError as exc:
+        raise _FieldError(str(exc), field) from None
+
+
+def check_object(obj: str) -> None:
+    if not _OBJECT.match(obj) or "**" in obj or obj.startswith("*/"):
+        raise ValueError(
+            f"object {obj!r} must be connector.tool, prompts/connector.prompt or resources/connector.URI "
+            "with * as wildcard (letters, digits and _ . - * / : % ~ + @ ! $ & =; not starting with */)"
+        )
+
+
 def _parse_rule(fields: list[str], location: str, position: int, comment: str) -> Rule:
     sub, dom, obj, decision, cond, approval = fields
-    check_name(sub, "subject", wildcard=True)
-    check_name(dom, "tenant", wildcard=True)
-    check_object(obj)
+    _in_field(0, lambda: check_name(sub, "subject", wildcard=True))
+    _in_field(1, lambda: check_name(dom, "tenant", wildcard=True))
+    _in_field(2, lambda: check_object(obj))
     try:
         effect = Effect(decision)
     except ValueError:
-        raise ValueError(f"decision {decision!r} must be allow, deny or approve") from None
-    approvals, approver, ttl = _parse_approval(approval, effect)
+        raise _FieldError(f"decision {decision!r} must be allow, deny or approve", 3) from None
+    condition = _in_field(4, lambda: compile_condition(cond))
+    approvals, approver, ttl = _in_field(5, lambda: _parse_approval(approval, effect))
     return Rule(
         location=location,
         position=position,
@@ -150,7 +187,7 @@ def _parse_rule(fields: list[str], location: str, position: int, comment: str) -
         dom=dom,
         obj=obj,
         effect=effect,
-        condition=compile_condition(cond),
+        condition=condition,
         approvals_required=approvals,
         approver_role=approver,
         approval_ttl=ttl,
@@ -162,34 +199,34 @@ def _parse_rule(fields: list[str], location: str, position: int, comment: str) -
 
 def _parse_link(fields: list[str], location: str) -> RoleLink:
     member, role, dom = fields
-    check_name(member, "member", wildcard=False)
-    check_name(role, "role", wildcard=False)
-    check_name(dom, "tenant", wildcard=True)
+    _in_field(0, lambda: check_name(member, "member", wildcard=False))
+    _in_field(1, lambda: check_name(role, "role", wildcard=False))
+    _in_field(2, lambda: check_name(dom, "tenant", wildcard=True))
     if member == role:
-        raise ValueError(f"{member!r} cannot inherit itself")
+        raise _FieldError(f"{member!r} cannot inherit itself", 1)
     return RoleLink(location=location, member=member, role=role, dom=dom)
 
 
-#: Row type of result rules (gateway.inspect.rules parses them; Casbin drops the row type).
-RESULT_ROW = "result"
+def parse_rule_file(name: str, text: str, first_position: int) -> tuple[list[Rule], list[RoleLink]]:
+    """Parse one CSV file; raises PolicyError naming `name:line:column` for every bad row."""
+    rules, links, problems = parse_rule_rows(name, text, first_position)
+    if problems:
+        raise PolicyError.of(problems)
+    return rules, links
 
 
-@dataclass(frozen=True, slots=True)
-class Row:
-    """One non-comment line of a rule file, split into fields."""
-
-    location: str
-    #: The comment line directly above the row ("" when there is none).
-    comment: str
-    kind: str
-    values: list[str]
-
-
-def iter_rows(name: str, text: str) -> Iterator[Row]:
-    """The rows of one CSV file; raises PolicyError naming `name:line` for unbalanced brackets."""
+def parse_rule_rows(
+    name: str, text: str, first_position: int, others: Mapping[str, RowParser] | None = None
+) -> tuple[list[Rule], list[RoleLink], list[Problem]]:
+    """Parse one CSV file: its rules and links, and a Problem for each row that is refused.
+    Rows of a type in `others` go to its parser; `result` rows are skipped without one."""
+    rules: list[Rule] = []
+    links: list[RoleLink] = []
+    problems: list[Problem] = []
     comment = ""
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
+        location = f"{name}:{number}"
         if not line:
             comment = ""
             continue
@@ -198,36 +235,34 @@ def iter_rows(name: str, text: str) -> Iterator[Row]:
             continue
         try:
             fields = split_row(line)
-        except ValueError as exc:
-            raise PolicyError(f"{name}:{number}: {exc}") from None
-        yield Row(f"{name}:{number}", comment, fields[0], fields[1:])
-        comment = ""
-
-
-def parse_rule_file(name: str, text: str, first_position: int) -> tuple[list[Rule], list[RoleLink]]:
-    """Parse one CSV file; raises PolicyError naming `name:line` for the first bad row."""
-    rules: list[Rule] = []
-    links: list[RoleLink] = []
-    for row in iter_rows(name, text):
-        try:
-            if row.kind == "p":
-                if len(row.values) != len(P_COLUMNS):
+            if fields is None:
+                continue
+            kind, values = fields[0], fields[1:]
+            if kind == "p":
+                if len(values) != len(P_COLUMNS):
                     raise ValueError(
-                        f"p row has {len(row.values)} columns, expected {len(P_COLUMNS)}: {', '.join(P_COLUMNS)}"
+                        f"p row has {len(values)} columns, expected {len(P_COLUMNS)}: {', '.join(P_COLUMNS)}"
                     )
-                rules.append(_parse_rule(row.values, row.location, first_position + len(rules), row.comment))
-            elif row.kind == "g":
-                if len(row.values) != len(G_COLUMNS):
+                rules.append(_parse_rule(values, location, first_position + len(rules), comment))
+            elif kind == "g":
+                if len(values) != len(G_COLUMNS):
                     raise ValueError(
-                        f"g row has {len(row.values)} columns, expected {len(G_COLUMNS)}: {', '.join(G_COLUMNS)}"
+                        f"g row has {len(values)} columns, expected {len(G_COLUMNS)}: {', '.join(G_COLUMNS)}"
                     )
-                links.append(_parse_link(row.values, row.location))
-            elif row.kind != RESULT_ROW:
+                links.append(_parse_link(values, location))
+            elif others is not None and kind in others:
+                others[kind](values, location, comment)
+            elif kind != RESULT_ROW:
                 expected = f"expected p, g or {RESULT_ROW}; Casbin would silently drop this line"
-                raise ValueError(f"unknown line type {row.kind!r} ({expected})")
+                raise ValueError(f"unknown line type {kind!r} ({expected})")
+        except _FieldError as exc:
+            columns = _field_columns(raw)
+            start = columns[exc.field + 1] if exc.field + 1 < len(columns) else len(raw) - len(raw.lstrip())
+            problems.append(Problem(location, start + exc.offset + 1, str(exc)))
         except ValueError as exc:
-            raise PolicyError(f"{row.location}: {exc}") from None
-    return rules, links
+            problems.append(Problem(location, len(raw) - len(raw.lstrip()) + 1, str(exc)))
+        comment = ""
+    return rules, links, problems
 
 
 def check_unique(rules: Iterable[Rule], links: Iterable[RoleLink]) -> None:

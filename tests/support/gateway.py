@@ -55,6 +55,10 @@ def gateway_config(tmp_path: Path, policy_dir: Path, connectors: dict[str, Any],
         "audit": {"database": str(tmp_path / "audit.db")},
         # Tests that are not about pinning use their upstreams' tools as first seen.
         "catalog": {"trust_on_first_use": True},
+        # The shipped policy's approver roles (a rule naming an unknown one refuses to load).
+        "approvals": {
+            "approver_roles": ["approver", "finance-approver", "hr-approver", "supervisor", "support-supervisor"]
+        },
         "connectors": connectors,
     }
     for name, values in sections.items():
