@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gateway.config import ConfigError
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS tool_pins (
     connector  TEXT NOT NULL,
@@ -41,9 +43,14 @@ class Pin:
 
 class PinStore:
     def __init__(self, path: Path) -> None:
+        """Open (creating) the pins table; ConfigError naming the file when it cannot be."""
         self.path = path
-        with self._connect() as db:
-            db.execute(_SCHEMA)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with self._connect() as db:
+                db.execute(_SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            raise ConfigError(f"catalog.database: cannot open the pins database {path}: {exc}") from None
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=10.0)
