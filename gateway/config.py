@@ -15,15 +15,16 @@ import jsonschema
 import pydantic
 import yaml
 
+from gateway.arguments import ArgumentLimits
 from gateway.pins.settings import CatalogSettings
 
-M = TypeVar("M", bound=pydantic.BaseModel)
 _CONNECTOR_NAME = r"^[A-Za-z][A-Za-z0-9_-]{0,63}$"
 
 SCHEMA: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
     "properties": {
+        "arguments": {"type": "object"},  # checked by its pydantic model
         "server": {
             "type": "object",
             "additionalProperties": False,
@@ -317,6 +318,7 @@ class GatewayConfig:
     tracing: TracingSettings = field(default_factory=TracingSettings)
     catalog: CatalogSettings = field(default_factory=CatalogSettings)
     connectors: tuple[ConnectorSettings, ...] = ()
+    arguments: ArgumentLimits = field(default_factory=ArgumentLimits)
     #: Directory relative paths in the file are resolved against.
     base_dir: Path = field(default_factory=Path.cwd)
 
@@ -338,12 +340,23 @@ def _key_path(error: jsonschema.ValidationError) -> str:
     return ".".join(str(p) for p in error.absolute_path) or "(top level)"
 
 
+_SECRET_KEY = re.compile(r"secret|password|passwd|token|api_key|private_key", re.IGNORECASE)
+
+
 def _describe(error: jsonschema.ValidationError) -> str:
     if error.validator == "additionalProperties":
         return f"{_key_path(error)}: {error.message}"
     if error.validator == "required":
         return f"{_key_path(error)}: {error.message}"
-    return f"{_key_path(error)}: invalid value {error.instance!r}: {error.message}"
+    return invalid_value(_key_path(error), error)
+
+
+def invalid_value(where: str, error: jsonschema.ValidationError) -> str:
+    """`where: invalid value ...: why`, never quoting the value of a secret-like key."""
+    if error.path and _SECRET_KEY.search(str(error.path[-1])):
+        # jsonschema's message quotes the value too: a secret stays out of terminals and logs.
+        return f"{where}: invalid value (not shown: a secret): fails {error.validator} {error.validator_value!r}"
+    return f"{where}: invalid value {error.instance!r}: {error.message}"
 
 
 def _apply_env(raw: dict[str, Any], environ: Mapping[str, str]) -> None:
@@ -410,20 +423,22 @@ def parse_config(raw: Any, *, base_dir: Path, environ: Mapping[str, str] | None 
         frontdoors=frontdoors,
         limits=_rate_limit_settings(raw.get("limits", {})),
         tracing=TracingSettings(**raw.get("tracing", {})),
-        catalog=_section(CatalogSettings, "catalog", raw.get("catalog", {})),
+        catalog=_model(CatalogSettings, "catalog", raw.get("catalog", {})),
         connectors=connectors,
+        arguments=_model(ArgumentLimits, "arguments", raw.get("arguments", {})),
         base_dir=base_dir,
     )
 
 
-def _section(model: type[M], name: str, raw: Any) -> M:
-    """A section described by a pydantic model; ConfigError naming the first bad key."""
+M = TypeVar("M", bound=pydantic.BaseModel)
+
+
+def _model(model: type[M], section: str, raw: Any) -> M:
     try:
         return model.model_validate(raw)
     except pydantic.ValidationError as exc:
-        error = exc.errors()[0]
-        key = ".".join(str(p) for p in (name, *error["loc"]))
-        raise ConfigError(f"{key}: {error['msg']}") from None
+        problems = (f"{'.'.join(map(str, (section, *e['loc'])))}: {e['msg']}" for e in exc.errors())
+        raise ConfigError("; ".join(problems)) from None
 
 
 def _audit_settings(audit: dict[str, Any]) -> AuditSettings:

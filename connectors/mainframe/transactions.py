@@ -85,6 +85,7 @@ def field_schema(f: Field) -> dict[str, Any]:
     if f.scale == 0:
         return {"type": "integer", "minimum": int(low), "maximum": int(bound), "description": f"PIC {f.picture}"}
     return {"type": "number", "minimum": float(low), "maximum": float(bound),
+            "multipleOf": float(Decimal(1).scaleb(-f.scale)),
             "description": f"PIC {f.picture}, at most {f.scale} decimal places"}
 
 

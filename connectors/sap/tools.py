@@ -8,7 +8,9 @@ from gateway.models import ToolSpec
 
 PURCHASE_ORDER_ID = {"type": "string", "pattern": "^[0-9]{10}$", "description": "Purchase order number, 10 digits"}
 SUPPLIER_ID = {"type": "string", "pattern": "^[0-9]{10}$", "description": "Vendor (supplier) number, 10 digits"}
-AMOUNT = {"type": "number", "exclusiveMinimum": 0, "maximum": 99_999_999_999.99,
+#: Cents are the smallest unit the backend books (2 decimals, as in SAP's CURR fields).
+CENTS = 0.01
+AMOUNT = {"type": "number", "exclusiveMinimum": 0, "maximum": 99_999_999_999.99, "multipleOf": CENTS,
           "description": "Amount in the currency, at most 2 decimals"}
 CURRENCY = {"type": "string", "pattern": "^[A-Z]{3}$", "description": "ISO 4217 currency code, e.g. EUR"}
 TOP = {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}
@@ -28,8 +30,8 @@ def tool_specs(connector: str) -> list[ToolSpec]:
                 "vendor_id": SUPPLIER_ID,
                 "status": {"enum": ["RELEASED", "NOT_RELEASED"]},
                 "currency": CURRENCY,
-                "min_amount": {"type": "number", "minimum": 0},
-                "max_amount": {"type": "number", "minimum": 0},
+                "min_amount": {"type": "number", "minimum": 0, "multipleOf": CENTS},
+                "max_amount": {"type": "number", "minimum": 0, "multipleOf": CENTS},
                 "description_contains": {"type": "string", "minLength": 1, "maxLength": 120},
                 "order_by": {"enum": ["PurchaseOrder", "NetAmount", "CreationDate", "Supplier"],
                              "default": "PurchaseOrder"},

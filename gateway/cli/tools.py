@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
 import click
 
 from gateway.cli.approvals import _json_option, _request, _token_option, _url_option
+from gateway.cli.output import echo_json, inert
 
 
 @click.command("pending")
@@ -20,14 +20,14 @@ def pending_command(url: str, token: str, as_json: bool) -> None:
     """List the tool definitions waiting for review."""
     body = _request(url, token, "GET", "/v1/catalog/pending")
     if as_json:
-        click.echo(json.dumps(body, indent=2))
+        echo_json(body, indent=2)
         return
     waiting = body.get("pending", [])
     for item in waiting:
         seen = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(item["seen_at"]))
         checks = item.get("screening", {}).get("checks") or {}
-        flagged = f"  screening: {', '.join(f'{k} {v}' for k, v in sorted(checks.items()))}" if checks else ""
-        click.echo(f"{item['tool']:<32} {item['change']:<8} {item['digest'][:12]}  seen {seen}{flagged}")
+        flagged = f"  screening: {inert(', '.join(f'{k} {v}' for k, v in sorted(checks.items())))}" if checks else ""
+        click.echo(f"{inert(item['tool']):<32} {item['change']:<8} {inert(item['digest'][:12])}  seen {seen}{flagged}")
     click.echo(f"{len(waiting)} definition(s) waiting for review")
 
 
@@ -40,11 +40,13 @@ def diff_command(url: str, token: str, digest: str | None, tool: str) -> None:
     """Show what changed in TOOL (connector.tool) against the approved definition."""
     params: dict[str, Any] = {"digest": digest} if digest else {}
     item = _request(url, token, "GET", f"/v1/catalog/pending/{tool}", params=params)["pending"]
-    click.echo(f"{item['tool']}: {item['change']}, {item['approved_digest'] or '(none)'} -> {item['digest']}")
+    before = item["approved_digest"] or "(none)"
+    click.echo(inert(f"{item['tool']}: {item['change']}, {before} -> {item['digest']}"))
     checks = item.get("screening", {}).get("checks") or {}
     if checks:
-        click.echo(f"screening found: {', '.join(f'{k} {v}' for k, v in sorted(checks.items()))}")
-    click.echo(item["diff"], nl=False)
+        click.echo(inert(f"screening found: {', '.join(f'{k} {v}' for k, v in sorted(checks.items()))}"))
+    # The diff quotes what an upstream wrote: hidden characters are shown, never acted on.
+    click.echo(inert(item["diff"], block=True), nl=False)
 
 
 @click.command("approve")
@@ -56,7 +58,7 @@ def approve_command(url: str, token: str, digest: str | None, tool: str) -> None
     """Pin the waiting definition of TOOL: agents see and may call it at once."""
     body = {"digest": digest} if digest else {}
     approved = _request(url, token, "POST", f"/v1/catalog/pending/{tool}/approve", json=body)["approved"]
-    click.echo(f"approved {approved['tool']} {approved['digest'][:12]}")
+    click.echo(inert(f"approved {approved['tool']} {approved['digest'][:12]}"))
 
 
 REVIEW_COMMANDS = (pending_command, diff_command, approve_command)
