@@ -24,10 +24,12 @@ from gateway.approvals import console
 from gateway.approvals.api import routes as approval_routes
 from gateway.audit.api import routes as audit_routes
 from gateway.config import GatewayConfig
+from gateway.incident_routes import incident_routes
 from gateway.mcp.front import McpFrontDoor
 from gateway.pins.api import routes as pin_routes
 from gateway.rest import rest_routes
 from gateway.runtime import Gateway
+from gateway.suspensions import console as agents_console
 
 
 def build_app(gateway: Gateway) -> Starlette:
@@ -62,6 +64,8 @@ def build_app(gateway: Gateway) -> Starlette:
             *audit_routes(gateway.audit, gateway.authenticate),
             *approval_routes(gateway.approvals, gateway.authenticate),
             *pin_routes(gateway),
+            *incident_routes(gateway),
+            *agents_console.routes(),
             *console.routes(),
         ],
         middleware=telemetry.middleware(gateway.telemetry),

@@ -16,6 +16,7 @@ import pydantic
 import yaml
 
 from gateway.arguments import ArgumentLimits
+from gateway.brake_settings import BrakeSettings
 from gateway.pins.settings import CatalogSettings
 
 _CONNECTOR_NAME = r"^[A-Za-z][A-Za-z0-9_-]{0,63}$"
@@ -153,6 +154,7 @@ SCHEMA: dict[str, Any] = {
                 },
             },
         },
+        "brakes": {"type": "array", "items": {"type": "object"}},
         "connectors": {
             "type": "object",
             "propertyNames": {"pattern": _CONNECTOR_NAME},
@@ -319,6 +321,7 @@ class GatewayConfig:
     catalog: CatalogSettings = field(default_factory=CatalogSettings)
     connectors: tuple[ConnectorSettings, ...] = ()
     arguments: ArgumentLimits = field(default_factory=ArgumentLimits)
+    brakes: tuple[BrakeSettings, ...] = ()
     #: Directory relative paths in the file are resolved against.
     base_dir: Path = field(default_factory=Path.cwd)
 
@@ -426,6 +429,7 @@ def parse_config(raw: Any, *, base_dir: Path, environ: Mapping[str, str] | None 
         catalog=_model(CatalogSettings, "catalog", raw.get("catalog", {})),
         connectors=connectors,
         arguments=_model(ArgumentLimits, "arguments", raw.get("arguments", {})),
+        brakes=_brakes(raw.get("brakes", [])),
         base_dir=base_dir,
     )
 
@@ -439,6 +443,20 @@ def _model(model: type[M], section: str, raw: Any) -> M:
     except pydantic.ValidationError as exc:
         problems = (f"{'.'.join(map(str, (section, *e['loc'])))}: {e['msg']}" for e in exc.errors())
         raise ConfigError("; ".join(problems)) from None
+
+
+def _brakes(raw: list[Any]) -> tuple[BrakeSettings, ...]:
+    brakes = []
+    for i, item in enumerate(raw):
+        try:
+            brakes.append(BrakeSettings.model_validate(item))
+        except pydantic.ValidationError as exc:
+            first = exc.errors()[0]
+            raise ConfigError(f"brakes.{i}.{'.'.join(str(p) for p in first['loc'])}: {first['msg']}") from None
+    names = [b.name for b in brakes]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"brakes: each brake needs its own name, got {names}")
+    return tuple(brakes)
 
 
 def _audit_settings(audit: dict[str, Any]) -> AuditSettings:

@@ -17,6 +17,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 from connectors.base import Connector
 from gateway import __version__
+from gateway.incident_metrics import IncidentMetrics
 from gateway.inspect.metrics import InspectMetrics
 from gateway.pins.gate import PinMetrics
 
@@ -215,6 +216,7 @@ class Metrics:
         self.audit = AuditMetrics(registry)
         self.inspect = InspectMetrics(registry)
         self.pins = PinMetrics(registry)
+        self.incident = IncidentMetrics(registry)
         self._circuits = _CircuitCollector()
         registry.register(self._circuits)
         # Known label values exist from the start, so rates and alerts see 0, not "no data".

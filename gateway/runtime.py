@@ -21,10 +21,12 @@ from gateway.approvals import ApprovalService
 from gateway.audit import AuditLog
 from gateway.audit.postgres_store import is_postgres_url
 from gateway.auth_gate import Authenticator
+from gateway.brakes import Brakes
 from gateway.catalog import Catalog
 from gateway.config import ApprovalSettings, GatewayConfig
 from gateway.events import LISTING_KINDS, EventBus, ListingChanged, PolicyReloaded, ToolsChanged
 from gateway.identity import TokenVerifier
+from gateway.incident import open_incident_response
 from gateway.metrics import Metrics
 from gateway.models import Principal, ToolSpec
 from gateway.pins.gate import PinError, PinGate
@@ -32,7 +34,9 @@ from gateway.pins.settings import PINNED_KINDS
 from gateway.pins.store import Pin, PinStore
 from gateway.pipeline import Pipeline
 from gateway.policy import PolicyHolder, ReloadResult
+from gateway.policy.shadow import ShadowPolicy
 from gateway.ratelimit import RateLimiter
+from gateway.suspensions import SuspensionService
 from gateway.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
@@ -57,6 +61,9 @@ class Gateway:
     pipeline: Pipeline
     #: Tool-definition pins (None when catalog.pinning is off).
     pins: PinGate | None
+    suspensions: SuspensionService
+    shadow: ShadowPolicy
+    brakes: Brakes
     #: What `close` undoes, last started first.
     _running: contextlib.AsyncExitStack
 
@@ -76,8 +83,12 @@ class Gateway:
             audit = await AuditLog.open(config.audit, base_dir=config.base_dir, observer=metrics.audit)
             running.push_async_callback(audit.close)
             running.push_async_callback(events.close)
-            approvals = await ApprovalService.open(_approval_settings(config), audit, metrics=metrics.approvals)
+            approval_settings = _approval_settings(config)
+            approvals = await ApprovalService.open(approval_settings, audit, metrics=metrics.approvals)
             running.push_async_callback(approvals.close)
+            incident = await open_incident_response(
+                config, approval_settings.database, audit, approvals, metrics, running
+            )
             limiter = RateLimiter.from_settings(config.limits)
             running.push_async_callback(limiter.close)
             catalog = Catalog(connectors)
@@ -109,8 +120,10 @@ class Gateway:
                     limiter=limiter,
                     approvals=approvals,
                     argument_limits=config.arguments,
+                    **incident,
                 ),
                 pins=pins,
+                **incident,
                 _running=running,
             )
             await gateway._start_backends()

@@ -40,6 +40,7 @@ from gateway.approvals.mcp_agent import (
 )
 from gateway.arguments import ArgumentsOverLimit
 from gateway.auth_gate import BearerAuthGate, principal_of
+from gateway.dry_run import InvalidDryRun, dry_run_from_meta
 from gateway.errors import ApprovalPending, CallRefused, UnknownTool
 from gateway.events import ListingChanged, ResourceUpdated
 from gateway.mcp.backchannel import agent_relay
@@ -117,13 +118,14 @@ class _GatewayServer(Server):
 
 def _refusals_as_errors(handler: H) -> H:
     """For requests whose result has no isError (all but tools/call), a refusal is a
-    JSON-RPC error: invalid params for an unknown name, invalid request for a refusal."""
+    JSON-RPC error: invalid params for an unknown name or oversized arguments (as for a
+    tool call), invalid request for a refusal."""
 
     @functools.wraps(handler)
     async def handle(*args: Any) -> Any:
         try:
             return await handler(*args)
-        except UnknownTool as exc:
+        except (UnknownTool, ArgumentsOverLimit) as exc:
             raise MCPError(types.INVALID_PARAMS, exc.message) from None
         except CallRefused as exc:
             code = types.INVALID_REQUEST if exc.status < 500 else types.INTERNAL_ERROR
@@ -183,6 +185,7 @@ class McpFrontDoor:
         item: str,
         arguments: Mapping[str, Any],
         wait: float | None = None,
+        dry_run: bool = False,
     ) -> ToolCall:
         """The one way this front door builds a request (the REST one builds its own the same way)."""
         headers: Mapping[str, str] = ctx.request.headers if ctx.request is not None else {}
@@ -196,6 +199,7 @@ class McpFrontDoor:
             client=_client_name(ctx),
             kind=kind,
             wait_seconds=wait,
+            dry_run=dry_run,
         )
 
     async def _request(self, call: ToolCall, ask: Callable[[McpUpstream], Awaitable[T]]) -> T:
@@ -220,9 +224,10 @@ class McpFrontDoor:
             raise MCPError(types.INVALID_PARAMS, f"Unknown tool: {params.name!r} (tool names are 'connector.tool')")
         try:
             wait = wait_seconds(params.meta)
-        except InvalidWait as exc:
+            dry_run = dry_run_from_meta(params.meta)
+        except (InvalidWait, InvalidDryRun) as exc:
             raise MCPError(types.INVALID_PARAMS, str(exc)) from None
-        call = self._call(ctx, RequestKind.TOOL, parts[0], parts[1], params.arguments or {}, wait)
+        call = self._call(ctx, RequestKind.TOOL, parts[0], parts[1], params.arguments or {}, wait, dry_run)
         try:
             with relaying(agent_relay(ctx, call.principal, parts[0], parts[1], self.sessions, self._asker(ctx, call))):
                 return _call_result(await self.gateway.pipeline.run(call))
@@ -305,8 +310,14 @@ class McpFrontDoor:
         call = await self._resource_call(ctx, RequestKind.SUBSCRIBE, uri)
 
         async def subscribe(upstream: McpUpstream) -> None:
-            if self.sessions.subscribe(session, uri):  # one upstream subscription serves every agent
+            if not self.sessions.subscribe(session, uri):  # one upstream subscription serves every agent
+                return
+            try:
                 await upstream.subscribe_resource(uri)
+            except BaseException:
+                # Not subscribed upstream: neither is the agent (and a retry starts over).
+                self.sessions.unsubscribe(session, uri)
+                raise
 
         await self._request(call, subscribe)
         return types.EmptyResult()

@@ -78,3 +78,14 @@ async def test_tool_output_cannot_drive_the_terminal(echo_gateway: RunningGatewa
     # the terminal escapes reach the CLI, which shows them instead of obeying them.
     assert "line one\n\\x1b]0;pwned\\x07\\x1b[2Jline two\n" in result.output
     assert "[gateway] unicode 1 removed from this result by results.csv:" in result.output
+
+
+async def test_jsonl_export_is_safe_to_read_and_still_verifies(echo_gateway: RunningGateway, tmp_path: Path) -> None:
+    await _forge(echo_gateway)
+    out = tmp_path / "audit.jsonl"
+    await cli(echo_gateway, "audit", "export", "--out", str(out))
+    text = out.read_text(encoding="utf-8")
+    _assert_inert(text)
+    assert "\\u202e" in text
+    verified = await cli(echo_gateway, "audit", "verify", "--file", str(out))
+    assert verified.output.startswith("OK: ")
