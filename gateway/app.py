@@ -26,6 +26,7 @@ from gateway.audit.api import routes as audit_routes
 from gateway.config import GatewayConfig
 from gateway.incident_routes import incident_routes
 from gateway.mcp.front import McpFrontDoor
+from gateway.pins.api import routes as pin_routes
 from gateway.rest import rest_routes
 from gateway.runtime import Gateway
 from gateway.suspensions import console as agents_console
@@ -63,6 +64,7 @@ def build_app(gateway: Gateway) -> Starlette:
             *audit_routes(gateway.audit, gateway.authenticate),
             *approval_routes(gateway.approvals, gateway.authenticate),
             *gateway.integrations.routes(gateway.authenticate),
+            *pin_routes(gateway),
             *incident_routes(gateway),
             *agents_console.routes(),
             *console.routes(),

@@ -8,12 +8,12 @@ import logging
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import jsonschema
 
 from connectors.resilience import ResilientConnector
-from gateway.errors import BackendFailed, InvalidArguments, UnknownTool
+from gateway.errors import BackendFailed, InvalidArguments, ToolQuarantined, UnknownTool
 from gateway.models import ToolSpec, split_qualified_name
 from gateway.schema import validator_for
 
@@ -43,9 +43,18 @@ def _field_path(error: jsonschema.ValidationError) -> str:
     return path.lstrip(".") or "(arguments)"
 
 
+class DefinitionGate(Protocol):
+    """Which tool definitions agents may use (gateway.pins.gate.PinGate)."""
+
+    async def admit(self, connector: str, specs: list[ToolSpec]) -> list[ToolSpec]: ...
+
+    def quarantined(self, name: str) -> str | None: ...
+
+
 class Catalog:
     def __init__(self, connectors: Iterable[ResilientConnector]) -> None:
         self.connectors: dict[str, ResilientConnector] = {c.name: c for c in connectors}
+        self.gate: DefinitionGate | None = None
         self._entries: dict[str, dict[str, CatalogEntry]] = {name: {} for name in self.connectors}
         self._fetched_at: dict[str, float] = {}
         #: Why a connector's tool list could not be fetched, while it cannot.
@@ -58,6 +67,8 @@ class Catalog:
             self._fetched_at[connector_name] = time.monotonic()
             try:
                 specs = await self.connectors[connector_name].tools()
+                if self.gate is not None:
+                    specs = await self.gate.admit(connector_name, specs)
             except Exception as exc:
                 self._unreachable[connector_name] = str(exc) or type(exc).__name__
                 log.warning("cannot list tools of connector %s: %s", connector_name, exc)
@@ -104,6 +115,9 @@ class Catalog:
         found = self.entry(name)
         if found is not None:
             return found
+        quarantined = self.gate.quarantined(name) if self.gate is not None else None
+        if quarantined is not None:
+            raise ToolQuarantined(quarantined)
         if parts[0] in self._unreachable:
             # Not "unknown": the backend's list cannot be had, so nobody can say.
             raise BackendFailed(

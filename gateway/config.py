@@ -19,6 +19,7 @@ from gateway.arguments import ArgumentLimits
 from gateway.brake_settings import BrakeSettings
 from gateway.integrations.settings import IntegrationSettings
 from gateway.integrations.sink_settings import StreamingSettings
+from gateway.pins.settings import CatalogSettings
 
 _CONNECTOR_NAME = r"^[A-Za-z][A-Za-z0-9_-]{0,63}$"
 
@@ -56,6 +57,8 @@ SCHEMA: dict[str, Any] = {
                 "tenant_claim": {"type": "string", "minLength": 1},
             },
         },
+        # Checked by gateway.pins.settings.CatalogSettings (pydantic).
+        "catalog": {"type": "object"},
         "policy": {
             "type": "object",
             "additionalProperties": False,
@@ -339,6 +342,7 @@ class GatewayConfig:
     tracing: TracingSettings = field(default_factory=TracingSettings)
     integrations: IntegrationSettings = field(default_factory=IntegrationSettings)
     audit_streaming: StreamingSettings = field(default_factory=StreamingSettings)
+    catalog: CatalogSettings = field(default_factory=CatalogSettings)
     connectors: tuple[ConnectorSettings, ...] = ()
     arguments: ArgumentLimits = field(default_factory=ArgumentLimits)
     brakes: tuple[BrakeSettings, ...] = ()
@@ -448,6 +452,7 @@ def parse_config(raw: Any, *, base_dir: Path, environ: Mapping[str, str] | None 
         tracing=TracingSettings(**raw.get("tracing", {})),
         integrations=_model(IntegrationSettings, "integrations", raw.get("integrations", {})),
         audit_streaming=_model(StreamingSettings, "audit_streaming", raw.get("audit_streaming", {})),
+        catalog=_model(CatalogSettings, "catalog", raw.get("catalog", {})),
         connectors=connectors,
         arguments=_model(ArgumentLimits, "arguments", raw.get("arguments", {})),
         brakes=_brakes(raw.get("brakes", [])),

@@ -22,6 +22,13 @@ class UnknownTool(CallRefused):
     outcome = "unknown_tool"
 
 
+class ToolQuarantined(CallRefused):
+    """The tool's definition changed (or is new) and waits for a reviewer."""
+
+    status = 403
+    outcome = "quarantined"
+
+
 class InvalidArguments(CallRefused):
     status = 422
     outcome = "invalid_arguments"
@@ -42,6 +49,13 @@ class AgentSuspended(CallRefused):
 class ApprovalRequired(CallRefused):
     status = 403
     outcome = "approval_required"
+
+
+class ResultWithheld(CallRefused):
+    """The backend answered, but a result rule keeps the answer from the agent."""
+
+    status = 403
+    outcome = "result_withheld"
 
 
 class BackendFailed(CallRefused):

@@ -19,6 +19,8 @@ from connectors.base import Connector
 from gateway import __version__
 from gateway.audit.streaming.metrics import SinkMetrics
 from gateway.incident_metrics import IncidentMetrics
+from gateway.inspect.metrics import InspectMetrics
+from gateway.pins.gate import PinMetrics
 
 #: Latency buckets from 250 µs (policy, audit) to 60 s (slow backends).
 _BUCKETS = (0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
@@ -26,11 +28,12 @@ _BUCKETS = (0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
 _DECISION_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 4 * 3600, 12 * 3600, 24 * 3600)
 
 #: The stages of the call path that `gateway_stage_duration_seconds` times.
-STAGES = ("identity", "validate", "rate_limit", "policy", "approval_wait", "backend", "audit")
+STAGES = ("identity", "validate", "rate_limit", "policy", "approval_wait", "backend", "inspect", "audit")
 #: Why a request was refused before reaching a backend (the refusals' `outcome`).
 REJECTION_REASONS = (
     "unauthenticated",
     "unknown_tool",
+    "quarantined",
     "invalid_arguments",
     "denied",
     "approval_required",
@@ -216,6 +219,8 @@ class Metrics:
         self.audit = AuditMetrics(registry)
         self.audit_sinks = SinkMetrics()
         registry.register(self.audit_sinks)
+        self.inspect = InspectMetrics(registry)
+        self.pins = PinMetrics(registry)
         self.incident = IncidentMetrics(registry)
         self._circuits = _CircuitCollector()
         registry.register(self._circuits)

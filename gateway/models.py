@@ -69,6 +69,10 @@ class ToolSpec:
     #: Safe to retry and to call while a circuit is half-open.
     read_only: bool = False
     title: str | None = None
+    #: JSON Schema of structured results and MCP annotations, as the backend declares them
+    #: (pinned with the rest of the definition; None when the backend says nothing).
+    output_schema: Mapping[str, Any] | None = None
+    annotations: Mapping[str, Any] | None = None
     #: The backend can run this tool as a test run that changes nothing (dry run).
     simulates: bool = False
     #: How to take back what a successful call of this tool did (undo).

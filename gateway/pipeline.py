@@ -6,7 +6,8 @@ refusals, the metrics and the audit records are the same for every kind; only a 
 may wait for approval. Nothing here knows about MCP or HTTP.
 
 Stages in order: `_admit` (`_validate`, `_limit`, `_decide`, `_enforce`), then `_hold`
-(tools only) and `_send` (through the connector's resilience wrapper). A new check goes in
+(tools only), `_send` (through the connector's resilience wrapper) and `_inspect` (result
+rules, on a tool's result, before the outcome record). A new check goes in
 `_admit`: before the decision beside `_limit` (refusals are recorded as `call.rejected`
 with their stage), or after `_enforce`; a check of what came back goes in `_send`, after
 the backend answered and before the outcome record.
@@ -24,7 +25,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
 from pydantic import BaseModel
 
@@ -50,9 +51,11 @@ from gateway.errors import (
     PolicyDenied,
     RateLimited,
     RateLimitUnavailable,
+    ResultWithheld,
     TooManyPendingApprovals,
     UnknownTool,
 )
+from gateway.inspect.apply import Inspected, inspect_result
 from gateway.metrics import Metrics
 from gateway.models import (
     Approval,
@@ -66,6 +69,7 @@ from gateway.models import (
     ToolResult,
 )
 from gateway.policy import call_context
+from gateway.policy.result_select import ResultRuleSelector
 from gateway.policy.shadow import ShadowPolicy
 from gateway.ratelimit import LimiterUnavailable, RateLimiter
 from gateway.relay import Relay, current_relay
@@ -88,6 +92,8 @@ class AuditSink(Protocol):
 
 
 class PolicySource(Protocol):
+    results: ResultRuleSelector
+
     def decide(
         self,
         principal: Principal,
@@ -429,6 +435,7 @@ class Pipeline:
         error: str | None = None
         answer: tuple[Any, bool] | None = None
         outcome: T | None = None
+        inspected: Inspected | None = None
         try:
             with stage:
                 request = self._reach(call, send, read_only, timeout)
@@ -437,6 +444,7 @@ class Pipeline:
                 result = await (request if guard is None else guard.forward(call.principal, request))
             outcome = result
             answer = _answer(result)
+            inspected = self._inspect(call, result)
         except BackendTimeout:
             error = f"backend {call.connector!r} did not answer within {timeout:g} s"
             raise BackendTimedOut(error) from None
@@ -452,8 +460,19 @@ class Pipeline:
         finally:
             undo = _compensation(call, compensation, outcome)
             # The outcome names the approval too, beside how to undo the call.
-            await self._record_outcome(call, forwarded, answer, error, stage.seconds, {**undo, **held})
-        return result
+            await self._record_outcome(call, forwarded, answer, error, stage.seconds, {**undo, **held}, inspected)
+        return _deliver(result, inspected)
+
+    def _inspect(self, call: ToolCall, result: object) -> Inspected | None:
+        """Result rules for this caller and tool, applied to a tool's result before anything
+        reaches the agent (other kinds of answers are not inspected yet)."""
+        if not isinstance(result, ToolResult):
+            return None
+        with self.telemetry.stage("inspect"):
+            rules = self.policy.current.results.for_call(call.principal, call.connector, call.tool)
+            inspected = inspect_result(rules, result)
+        self.metrics.inspect.observe(call.connector, inspected.outcome)
+        return inspected
 
     async def _reach(self, call: ToolCall, send: Send[T], read_only: bool, timeout: float) -> T:
         connector = self.catalog.connectors[call.connector]
@@ -476,6 +495,7 @@ class Pipeline:
         error: str | None,
         latency: float,
         undo: Mapping[str, Any],
+        inspected: Inspected | None = None,
     ) -> None:
         data: dict[str, Any] = {"status": "error", "latency_ms": round(latency * 1000, 3), "error": error, **undo}
         if answer is not None:
@@ -485,6 +505,8 @@ class Pipeline:
                 result_digest=sha256_hex(encoded),
                 result_bytes=len(encoded),
             )
+            if inspected is not None:
+                data.update(inspected.record(data["result_digest"]))
         # The backend has acted: a failure to record the outcome cannot undo that, so it
         # is logged loudly instead of hiding the result from the agent.
         try:
@@ -524,6 +546,15 @@ def _enforce(call: ToolCall, decision: Decision) -> None:
         raise PolicyDenied(decision.reason)
     if decision.effect is Effect.APPROVE and call.kind is not RequestKind.TOOL:
         raise ApprovalRequired(f"this call {decision.reason}; a {call.kind.value} request cannot wait for approval")
+
+
+def _deliver(result: T, inspected: Inspected | None) -> T:
+    """What the agent gets: the inspected result, or a refusal naming the rule that withheld it."""
+    if inspected is None:
+        return result
+    if inspected.outcome.withheld is not None:
+        raise ResultWithheld(inspected.outcome.withheld)
+    return cast(T, inspected.result)  # a ToolResult in, a ToolResult out
 
 
 @dataclass

@@ -31,6 +31,9 @@ from gateway.incident import open_incident_response
 from gateway.integrations.runtime import Integrations
 from gateway.metrics import Metrics
 from gateway.models import Principal, ToolSpec
+from gateway.pins.gate import PinError, PinGate
+from gateway.pins.settings import PINNED_KINDS
+from gateway.pins.store import Pin, PinStore
 from gateway.pipeline import Pipeline
 from gateway.policy import PolicyHolder, ReloadResult
 from gateway.policy.shadow import ShadowPolicy
@@ -60,6 +63,8 @@ class Gateway:
     integrations: Integrations
     audit_streams: AuditStreams
     pipeline: Pipeline
+    #: Tool-definition pins (None when catalog.pinning is off).
+    pins: PinGate | None
     suspensions: SuspensionService
     shadow: ShadowPolicy
     brakes: Brakes
@@ -97,6 +102,7 @@ class Gateway:
             limiter = RateLimiter.from_settings(config.limits)
             running.push_async_callback(limiter.close)
             catalog = Catalog(connectors)
+            pins = catalog.gate = _pin_gate(config, audit, metrics, policy)
             gateway = cls(
                 config=config,
                 metrics=metrics,
@@ -128,6 +134,7 @@ class Gateway:
                     argument_limits=config.arguments,
                     **incident,
                 ),
+                pins=pins,
                 **incident,
                 _running=running,
             )
@@ -197,6 +204,15 @@ class Gateway:
         await self.catalog.refresh(event.connector)
         self.events.publish(ListingChanged("tools"))
 
+    async def approve_definition(self, name: str, reviewer: str, digest: str | None) -> Pin:
+        """A reviewer approves a waiting definition: agents see and may call the tool at once."""
+        if self.pins is None:
+            raise PinError(404, "tool-definition pinning is off (catalog.pinning)")
+        pin = await self.pins.approve(name, reviewer, digest)
+        await self.catalog.refresh(pin.connector)
+        self.events.publish(ListingChanged("tools"))
+        return pin
+
     async def tools_for(self, principal: Principal) -> list[ToolSpec]:
         """The tools `principal` may see, under the policy in force now (every front door's list)."""
         policy = self.policy.current
@@ -217,6 +233,24 @@ class Gateway:
             "policy": self.policy.current.version,
             "backends": backends,
         }
+
+
+def _pin_gate(config: GatewayConfig, audit: AuditLog, metrics: Metrics, policy: PolicyHolder) -> PinGate | None:
+    settings = config.catalog
+    if not settings.pinning:
+        return None
+    database = settings.database or config.audit.database
+    if is_postgres_url(database):
+        # Pins are SQLite; beside a PostgreSQL audit log they get their own file.
+        database = "pins.db"
+    return PinGate(
+        settings,
+        PinStore(config.resolve(database)),
+        [c.name for c in config.connectors if c.kind in PINNED_KINDS],
+        audit.append,
+        metrics.pins,
+        lambda connector, tool: policy.current.results.for_definition(connector, tool),
+    )
 
 
 def _approval_settings(config: GatewayConfig) -> ApprovalSettings:

@@ -2,7 +2,8 @@
 
 Tools: `echo` (returns its text), `add` (two numbers), `sleep` (waits, for timeouts).
 Every call is recorded on `app.state.calls` with the traceparent it carried, so tests
-can prove what reached the backend and what did not.
+can prove what reached the backend and what did not; `app.state.tools` is what tools/list
+answers.
 """
 
 from __future__ import annotations
@@ -64,11 +65,13 @@ _SCHEMAS = {t.name: t.input_schema for t in TOOLS}
 
 def create_app(*, stateless: bool = False, json_response: bool = False) -> Starlette:
     calls: list[dict[str, Any]] = []
+    #: What tools/list answers; tests change it to play an upstream that changes a definition.
+    tools = list(TOOLS)
 
     async def list_tools(
         ctx: ServerRequestContext, params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
-        return types.ListToolsResult(tools=TOOLS)
+        return types.ListToolsResult(tools=tools)
 
     async def call_tool(ctx: ServerRequestContext, params: types.CallToolRequestParams) -> types.CallToolResult:
         args = params.arguments or {}
@@ -103,6 +106,7 @@ def create_app(*, stateless: bool = False, json_response: bool = False) -> Starl
         routes=[Route("/mcp", StreamableHTTPASGIApp(manager), methods=["GET", "POST", "DELETE"])], lifespan=lifespan
     )
     app.state.calls = calls
+    app.state.tools = tools
     return app
 
 

@@ -273,6 +273,8 @@ class McpConnector:
                         input_schema=t.input_schema,
                         read_only=bool(t.annotations and t.annotations.read_only_hint),
                         title=t.title,
+                        output_schema=t.output_schema,
+                        annotations=t.annotations.model_dump(exclude_none=True) if t.annotations else None,
                     )
                     for t in page.tools
                 )

@@ -45,7 +45,9 @@ ENTITY_SETS: dict[str, EntitySet] = {
         EntitySet(
             "A_Supplier",
             "Supplier",
-            ("Supplier", "SupplierName", "Country", "CityName", "IsBlocked"),
+            # Bank and tax fields are flattened from A_SupplierBank and the tax numbers, so
+            # that the shipped result rules have something to mask.
+            ("Supplier", "SupplierName", "Country", "CityName", "IsBlocked", "TaxNumber1", "IBAN", "BankAccount"),
             navigation={"to_PurchaseOrder": ("A_PurchaseOrder", "Supplier")},
         ),
         EntitySet(
@@ -58,12 +60,16 @@ ENTITY_SETS: dict[str, EntitySet] = {
 }
 
 _SUPPLIERS = [
-    ("0000100001", "Acme Industrial Supplies", "DE", "Hamburg", False),
-    ("0000100002", "Nordic Office GmbH", "DE", "Berlin", False),
-    ("0000100003", "Globex Components", "US", "Chicago", False),
-    ("0000100004", "Initech Services Ltd", "GB", "London", False),
-    ("0000100005", "Umbrella Logistics", "CH", "Basel", True),
-    ("0000100006", "O'Brien & Sons", "US", "Boston", False),
+    ("0000100001", "Acme Industrial Supplies", "DE", "Hamburg", False,
+     "27/273/01234", "DE89370400440532013000", "0532013000"),
+    ("0000100002", "Nordic Office GmbH", "DE", "Berlin", False,
+     "21/815/08150", "DE02100500000024290661", "0024290661"),
+    ("0000100003", "Globex Components", "US", "Chicago", False, "36-4512773", "", "4821903312"),
+    ("0000100004", "Initech Services Ltd", "GB", "London", False,
+     "1234567890", "GB29NWBK60161331926819", "31926819"),
+    ("0000100005", "Umbrella Logistics", "CH", "Basel", True,
+     "CHE-116.281.710", "CH9300762011623852957", "162385295"),
+    ("0000100006", "O'Brien & Sons", "US", "Boston", False, "04-2103594", "", "7730021945"),
 ]
 _ORDERS = [
     ("4500000001", "0000100001", "EUR", "1250.00", "Safety helmets", "RELEASED"),
@@ -95,8 +101,11 @@ def seed() -> dict[str, list[dict[str, Any]]]:
         for n in (1, 2)
     ]
     suppliers = [
-        {"Supplier": s, "SupplierName": name, "Country": country, "CityName": city, "IsBlocked": blocked}
-        for s, name, country, city, blocked in _SUPPLIERS
+        {
+            "Supplier": s, "SupplierName": name, "Country": country, "CityName": city, "IsBlocked": blocked,
+            "TaxNumber1": tax, "IBAN": iban, "BankAccount": account,
+        }
+        for s, name, country, city, blocked, tax, iban, account in _SUPPLIERS
     ]
     invoices = [
         {

@@ -15,7 +15,7 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Route
 
 _STATIC = Path(__file__).parent / "static"
-_FILES = {"console.js": "text/javascript", "console.css": "text/css"}
+_FILES = {"console.js": "text/javascript", "console.css": "text/css", "tools.js": "text/javascript"}
 _HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:;"
@@ -32,6 +32,11 @@ async def _page(request: Request) -> Response:
     return FileResponse(_STATIC / "console.html", media_type="text/html; charset=utf-8", headers=_HEADERS)
 
 
+async def _tools_page(request: Request) -> Response:
+    """The tool reviewers' view (gateway.pins.api): definitions waiting for review, their diff."""
+    return FileResponse(_STATIC / "tools.html", media_type="text/html; charset=utf-8", headers=_HEADERS)
+
+
 async def _asset(request: Request) -> Response:
     name = request.path_params["name"]
     if name not in _FILES:
@@ -42,5 +47,6 @@ async def _asset(request: Request) -> Response:
 def routes() -> list[BaseRoute]:
     return [
         Route("/console", _page, methods=["GET"]),
+        Route("/console/tools", _tools_page, methods=["GET"]),
         Route("/console/{name}", _asset, methods=["GET"]),
     ]

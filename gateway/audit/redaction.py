@@ -11,27 +11,15 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from gateway.audit.canonical import canonical_json, sha256_hex
+from gateway.inspect.detectors import CARD_PATTERN, luhn_valid
 
 REDACTED = "[REDACTED]"
 
-# 13 to 19 digits, optionally grouped by spaces or dashes; a Luhn check keeps order
-# numbers and timestamps of that length out.
-_CARD = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])")
-
-
-def _luhn_valid(digits: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = ord(ch) - 48
-        if i & 1:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
-
 
 def _mask_card(match: re.Match[str]) -> str:
-    digits = re.sub(r"[ -]", "", match.group())
-    return REDACTED if _luhn_valid(digits) else match.group()
+    # A Luhn check keeps order numbers and timestamps of card length out; the pattern's
+    # boundaries keep digit runs inside hex ids and other tokens out.
+    return REDACTED if luhn_valid(re.sub(r"[ -]", "", match.group())) else match.group()
 
 
 class Redactor:
@@ -58,14 +46,14 @@ class Redactor:
         if isinstance(value, list | tuple):
             return [self._value(v) for v in value]
         if self._card_numbers and type(value) is int and 13 <= len(str(abs(value))) <= 19:
-            return REDACTED if _luhn_valid(str(abs(value))) else value
+            return REDACTED if luhn_valid(str(abs(value))) else value
         return value
 
     def _text(self, text: str) -> str:
         for pattern in self._patterns:
             text = pattern.sub(REDACTED, text)
         if self._card_numbers:
-            text = _CARD.sub(_mask_card, text)
+            text = CARD_PATTERN.sub(_mask_card, text)
         return text
 
 

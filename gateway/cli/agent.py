@@ -53,7 +53,7 @@ def _tool_json(tool: types.Tool) -> dict[str, Any]:
     }
 
 
-@click.command()
+@click.group(invoke_without_command=True)
 @click.option(
     "-o",
     "--output",
@@ -64,8 +64,12 @@ def _tool_json(tool: types.Tool) -> dict[str, Any]:
 )
 @url_option
 @token_option
-def tools(output: str, url: str, token: str | None) -> None:
-    """List the tools this token may use; `approval` marks those the policy may hold for people."""
+@click.pass_context
+def tools(ctx: click.Context, output: str, url: str, token: str | None) -> None:
+    """List the tools this token may use; `approval` marks those the policy may hold for people.
+    `pending`, `diff` and `approve` review tool definitions that changed upstream."""
+    if ctx.invoked_subcommand is not None:
+        return
     from gateway.mcp.client import ClientFailure, list_tools
 
     try:

@@ -19,6 +19,7 @@ from gateway.cli.output import InertError
 from gateway.cli.policy import policy as policy_commands
 from gateway.cli.shadow import promote as promote_command
 from gateway.cli.shadow import shadow as shadow_commands
+from gateway.cli.tools import REVIEW_COMMANDS
 from gateway.cli.undo import undo as undo_command
 from gateway.config import ConfigError, GatewayConfig, load_config
 
@@ -120,6 +121,8 @@ def token(config_path: str, subject: str, roles: str, tenant: str | None, ttl: i
 
 
 main.add_command(tools)
+for review_command in REVIEW_COMMANDS:
+    tools.add_command(review_command)
 main.add_command(call)
 main.add_command(audit_commands)
 main.add_command(policy_commands)

@@ -169,6 +169,12 @@ def explain_command(
     if not explanation.verdicts:
         click.echo("  (no rule names this tool)")
     click.echo(f"({explanation.other_rules} other rules are for other tools)")
+    click.echo(f"result rules for {tool}:")
+    for result_rule, why_not in explanation.results:
+        mark = "+" if why_not is None else "-"
+        click.echo(f"  {mark} {result_rule.describe()}: {why_not or 'applies'}")
+    if not explanation.results:
+        click.echo("  (none: results reach the caller as the backend sends them)")
 
 
 @policy.command("replay")

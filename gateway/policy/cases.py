@@ -13,10 +13,14 @@ from gateway.models import Decision, Effect, Principal, split_qualified_name
 from gateway.policy.engine import PolicyEngine
 from gateway.policy.errors import PolicyError
 from gateway.policy.files import PolicyFiles
+from gateway.policy.result_cases import ResultExpectation, inspect_case, parse_expectation, result_failures
 
 #: The context a case runs under unless it says otherwise: a Wednesday at noon UTC over MCP.
 DEFAULT_CONTEXT: Mapping[str, Any] = {"hour": 12, "weekday": 2, "front_door": "mcp"}
-_KEYS = {"name", "sub", "roles", "tenant", "tool", "args", "context", "expect", "rule", "approvals", "approver_role"}
+_KEYS = {
+    "name", "sub", "roles", "tenant", "tool", "args", "context", "expect", "rule", "approvals", "approver_role",
+    "result", "expect_result",
+}  # fmt: skip
 _REQUIRED = ("name", "sub", "tool", "expect")
 
 
@@ -34,6 +38,7 @@ class Case:
     rule: str | None = None
     approvals: int | None = None
     approver_role: str | None = None
+    result: ResultExpectation | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +92,7 @@ def _case(raw: Any, location: str) -> Case:
         rule=raw.get("rule"),
         approvals=raw.get("approvals"),
         approver_role=raw.get("approver_role"),
+        result=parse_expectation(raw),
     )
 
 
@@ -124,6 +130,9 @@ def run_case(engine: PolicyEngine, case: Case) -> CaseResult:
         failures.append(f"expected {case.approvals} approvals, got {decision.approvals_required}")
     if case.approver_role is not None and decision.approver_role != case.approver_role:
         failures.append(f"expected approver role {case.approver_role}, got {decision.approver_role}")
+    if case.result is not None:
+        inspected = inspect_case(engine.results, case.principal, case.connector, case.tool, case.result)
+        failures += result_failures(inspected, case.result.expected)
     return CaseResult(case=case, decision=decision, failures=tuple(failures))
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from gateway.models import Decision, Effect, Principal, qualified_name
 from gateway.policy.conditions import Test
 from gateway.policy.loader import Policy, load_policy
+from gateway.policy.result_select import ResultRuleSelector
 from gateway.policy.rules import ANY, RoleLink, Rule
 
 #: Deny overrides approve overrides allow: candidates are sorted by this, then file order.
@@ -87,6 +88,7 @@ class PolicyEngine:
         # (and a caller without one) sees only the latter, stored under ANY.
         self._closures = {tenant: _closures(policy.links, tenant) for tenant in (ANY, *tenants)}
         self._candidates: dict[tuple[str, tuple[str, ...], str, str], tuple[Candidate, ...]] = {}
+        self.results = ResultRuleSelector(policy.results, self.names_for)
 
     @classmethod
     def load(cls, directory: Path) -> PolicyEngine:

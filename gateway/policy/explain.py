@@ -6,8 +6,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from gateway.inspect.rule import ResultRule
 from gateway.models import Decision, Effect, Principal, qualified_name
 from gateway.policy.engine import EFFECT_ORDER, PolicyEngine, identities_of
+from gateway.policy.result_select import applies as result_rule_applies
 from gateway.policy.rules import ANY, Rule
 
 
@@ -27,6 +29,8 @@ class Explanation:
     verdicts: tuple[RuleVerdict, ...]
     #: Rules left out because their tool glob does not match.
     other_rules: int
+    #: Result rules whose tool glob matches, in file order: (rule, None if it applies, else why not).
+    results: tuple[tuple[ResultRule, str | None], ...] = ()
 
 
 def _values(rule: Rule, arguments: Mapping[str, Any], context: Mapping[str, Any]) -> str:
@@ -93,4 +97,7 @@ def explain(
         names=names,
         verdicts=tuple(verdicts),
         other_rules=len(engine.policy.rules) - len(for_tool),
+        results=tuple(
+            (r, result_rule_applies(r, names, tenant)) for r in engine.policy.results if r.matches_object(obj)
+        ),
     )

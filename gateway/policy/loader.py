@@ -7,10 +7,12 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
+from gateway.inspect.rule import ResultRule
 from gateway.policy.errors import PolicyError, Problem
 from gateway.policy.files import MODEL_FILE, PolicyFiles, read_policy_files
 from gateway.policy.model import check_model
-from gateway.policy.rules import RoleLink, Rule, check_role_graph, check_unique, parse_rule_rows
+from gateway.policy.result_rules import parse_result_rule
+from gateway.policy.rules import RESULT_ROW, RoleLink, Rule, check_role_graph, check_unique, parse_rule_rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +21,8 @@ class Policy:
     #: In evaluation order within a decision: files sorted by name, then line.
     rules: tuple[Rule, ...]
     links: tuple[RoleLink, ...]
+    #: `result` rows, in file order: every one that matches a call applies.
+    results: tuple[ResultRule, ...] = ()
 
     @property
     def version(self) -> str:
@@ -33,8 +37,15 @@ def load_policy(directory: Path) -> Policy:
         rules: list[Rule] = []
         links: list[RoleLink] = []
         problems: list[Problem] = []
+        results: list[ResultRule] = []
+
+        def result_row(values: list[str], location: str, comment: str) -> None:
+            results.append(parse_result_rule(values, location, comment))
+
         for name in files.rule_files:
-            file_rules, file_links, file_problems = parse_rule_rows(name, files.texts[name], len(rules))
+            file_rules, file_links, file_problems = parse_rule_rows(
+                name, files.texts[name], len(rules), {RESULT_ROW: result_row}
+            )
             rules.extend(file_rules)
             links.extend(file_links)
             problems.extend(file_problems)
@@ -46,7 +57,7 @@ def load_policy(directory: Path) -> Policy:
         check_role_graph(links)
     except PolicyError as exc:
         raise PolicyError(str(exc), files.file_hashes, exc.problems) from None
-    return Policy(files=files, rules=tuple(rules), links=tuple(links))
+    return Policy(files=files, rules=tuple(rules), links=tuple(links), results=tuple(results))
 
 
 def check_approver_roles(policy: Policy, configured: Collection[str]) -> None:

@@ -8,7 +8,7 @@ drops unknown line types silently and only fails at decision time on a bad row.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -25,7 +25,11 @@ G_COLUMNS = ("member", "role", "dom")
 MAX_ROLE_DEPTH = 10
 MAX_APPROVERS = 10
 ANY = "*"
+#: Row type of result rules (gateway.policy.result_rules parses them; Casbin drops the type).
+RESULT_ROW = "result"
 T = TypeVar("T")
+#: Parses a row of another type than p and g: (fields after the type, location, comment).
+RowParser = Callable[[list[str], str, str], None]
 
 _NAME = re.compile(r"[^\s,()\[\]#'\"*]+\Z")
 #: Tools are `connector.tool`; prompts and resources carry a kind prefix and resources a URI
@@ -122,7 +126,7 @@ def object_pattern(pattern: str) -> re.Pattern[str]:
     return re.compile("[^/]*".join(re.escape(part) for part in pattern.split("*")))
 
 
-def _check_name(value: str, what: str, *, wildcard: bool) -> None:
+def check_name(value: str, what: str, *, wildcard: bool) -> None:
     if wildcard and value == ANY:
         return
     if not _NAME.match(value):
@@ -141,7 +145,7 @@ def _parse_approval(value: str, effect: Effect) -> tuple[int, str | None, float 
     count = int(match.group(1))
     if not 1 <= count <= MAX_APPROVERS:
         raise ValueError(f"approval count {count} must be between 1 and {MAX_APPROVERS}")
-    _check_name(match.group(2), "approver role", wildcard=False)
+    check_name(match.group(2), "approver role", wildcard=False)
     ttl = int(match.group(3)) * _TTL_UNITS[match.group(4)] if match.group(3) else None
     if ttl == 0:
         raise ValueError("approval TTL must be more than 0")
@@ -157,7 +161,7 @@ def _in_field(field: int, check: Callable[[], T]) -> T:
         raise _FieldError(str(exc), field) from None
 
 
-def _check_object(obj: str) -> None:
+def check_object(obj: str) -> None:
     if not _OBJECT.match(obj) or "**" in obj or obj.startswith("*/"):
         raise ValueError(
             f"object {obj!r} must be connector.tool, prompts/connector.prompt or resources/connector.URI "
@@ -167,9 +171,9 @@ def _check_object(obj: str) -> None:
 
 def _parse_rule(fields: list[str], location: str, position: int, comment: str) -> Rule:
     sub, dom, obj, decision, cond, approval = fields
-    _in_field(0, lambda: _check_name(sub, "subject", wildcard=True))
-    _in_field(1, lambda: _check_name(dom, "tenant", wildcard=True))
-    _in_field(2, lambda: _check_object(obj))
+    _in_field(0, lambda: check_name(sub, "subject", wildcard=True))
+    _in_field(1, lambda: check_name(dom, "tenant", wildcard=True))
+    _in_field(2, lambda: check_object(obj))
     try:
         effect = Effect(decision)
     except ValueError:
@@ -195,9 +199,9 @@ def _parse_rule(fields: list[str], location: str, position: int, comment: str) -
 
 def _parse_link(fields: list[str], location: str) -> RoleLink:
     member, role, dom = fields
-    _in_field(0, lambda: _check_name(member, "member", wildcard=False))
-    _in_field(1, lambda: _check_name(role, "role", wildcard=False))
-    _in_field(2, lambda: _check_name(dom, "tenant", wildcard=True))
+    _in_field(0, lambda: check_name(member, "member", wildcard=False))
+    _in_field(1, lambda: check_name(role, "role", wildcard=False))
+    _in_field(2, lambda: check_name(dom, "tenant", wildcard=True))
     if member == role:
         raise _FieldError(f"{member!r} cannot inherit itself", 1)
     return RoleLink(location=location, member=member, role=role, dom=dom)
@@ -211,8 +215,11 @@ def parse_rule_file(name: str, text: str, first_position: int) -> tuple[list[Rul
     return rules, links
 
 
-def parse_rule_rows(name: str, text: str, first_position: int) -> tuple[list[Rule], list[RoleLink], list[Problem]]:
-    """Parse one CSV file: its rules and links, and a Problem for each row that is refused."""
+def parse_rule_rows(
+    name: str, text: str, first_position: int, others: Mapping[str, RowParser] | None = None
+) -> tuple[list[Rule], list[RoleLink], list[Problem]]:
+    """Parse one CSV file: its rules and links, and a Problem for each row that is refused.
+    Rows of a type in `others` go to its parser; `result` rows are skipped without one."""
     rules: list[Rule] = []
     links: list[RoleLink] = []
     problems: list[Problem] = []
@@ -243,8 +250,11 @@ def parse_rule_rows(name: str, text: str, first_position: int) -> tuple[list[Rul
                         f"g row has {len(values)} columns, expected {len(G_COLUMNS)}: {', '.join(G_COLUMNS)}"
                     )
                 links.append(_parse_link(values, location))
-            else:
-                raise ValueError(f"unknown line type {kind!r} (expected p or g; Casbin would silently drop this line)")
+            elif others is not None and kind in others:
+                others[kind](values, location, comment)
+            elif kind != RESULT_ROW:
+                expected = f"expected p, g or {RESULT_ROW}; Casbin would silently drop this line"
+                raise ValueError(f"unknown line type {kind!r} ({expected})")
         except _FieldError as exc:
             columns = _field_columns(raw)
             start = columns[exc.field + 1] if exc.field + 1 < len(columns) else len(raw) - len(raw.lstrip())

@@ -74,7 +74,10 @@ async def test_tool_output_cannot_drive_the_terminal(echo_gateway: RunningGatewa
     env = {"GATEWAY_URL": echo_gateway.mcp_url, "GATEWAY_TOKEN": token}
     result = await run_cli("call", "echo.echo", "--args", json.dumps({"text": text}), env=env)
     _assert_inert(result.output)
-    assert "line one\n\\x1b]0;pwned\\x07\\x1b[2Jline two\\u202e" in result.output
+    # The shipped result rules strip the bidi override before the agent sees it, and say so;
+    # the terminal escapes reach the CLI, which shows them instead of obeying them.
+    assert "line one\n\\x1b]0;pwned\\x07\\x1b[2Jline two\n" in result.output
+    assert "[gateway] unicode 1 removed from this result by results.csv:" in result.output
 
 
 async def test_jsonl_export_is_safe_to_read_and_still_verifies(echo_gateway: RunningGateway, tmp_path: Path) -> None:

@@ -50,6 +50,20 @@ def test_card_numbers_are_replaced_only_when_the_luhn_check_passes() -> None:
     assert unredacted["memo"] == text
 
 
+def test_digit_runs_inside_hex_ids_and_tokens_are_not_card_numbers() -> None:
+    # Seen in a real audit log: a Luhn-valid run inside an idempotency key was redacted.
+    ids = {
+        "key": "k9-ade4111111111111111e6d2a82a64a3",
+        "trace": "4111111111111111ab",
+        "file": "scan_4111111111111111.pdf",
+        "ref": "PO-4111111111111111",
+    }
+    redacted, _ = _redactor().redact(ids)
+    assert redacted == ids
+    alone, _ = _redactor().redact({"memo": "card: 4111111111111111.", "quoted": '"4111 1111 1111 1111"'})
+    assert alone == {"memo": f"card: {REDACTED}.", "quoted": f'"{REDACTED}"'}
+
+
 def test_configured_keys_and_patterns_replace_the_defaults() -> None:
     redactor = _redactor(redact_keys=("iban",), redact_patterns=(r"EMP-\d+",))
     redacted, _ = redactor.redact({"iban": "DE89", "password": "p", "who": "EMP-42 and EMP-7"})

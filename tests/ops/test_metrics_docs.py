@@ -41,8 +41,9 @@ def _refusal_outcomes() -> set[str]:
 
 CODE_VALUES = {
     "gateway_tool_calls_total": {"ok", "tool_error", "none", *(e.value for e in Effect), *_refusal_outcomes()},
-    # A backend timeout happens only once forwarded, which is not a rejection.
-    "gateway_rejected_requests_total": {"unauthenticated", *_refusal_outcomes()} - {"backend_timeout"},
+    # A backend timeout and a withheld result happen only once forwarded, which is not a rejection.
+    "gateway_rejected_requests_total": {"unauthenticated", *_refusal_outcomes()}
+    - {"backend_timeout", "result_withheld"},
     "gateway_stage_duration_seconds": set(STAGES),
     "gateway_policy_reloads_total": set(RELOAD_RESULTS),
     "gateway_approval_outcomes_total": set(APPROVAL_OUTCOMES),

@@ -39,6 +39,8 @@ def test_every_alert_is_tested_firing_and_quiet() -> None:
         "GatewayAuditAppendFailing",
         "GatewayBackendCircuitOpen",
         "GatewayAuditSinkLagging",
+        "GatewayToolDefinitionChanged",
+        "GatewayInjectionInResults",
         "GatewayAgentBraked",
         "GatewaySuspensionUnreviewed",
     }

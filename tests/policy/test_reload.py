@@ -92,7 +92,7 @@ def edits(directory: Path) -> dict[str, tuple[Callable[[], None], str]]:
         "model deleted": (lambda: model.unlink(), "model.conf: missing from"),
         "policy file deleted": (lambda: policy.unlink(), "roles.csv: no p rows: every call would be denied"),
         "every csv deleted": (
-            lambda: [policy.unlink(), (directory / "roles.csv").unlink()],
+            lambda: [path.unlink() for path in directory.glob("*.csv")],
             "no *.csv policy file",
         ),
         "model does not parse": (
@@ -140,7 +140,7 @@ def test_refused_reload_names_the_candidate_files(policy_dir: Path) -> None:
     holder = PolicyHolder.load(policy_dir)
     append(policy_dir / "policy.csv", "P, x, *, t.x, allow, true, -\n")
     result = holder.reload()
-    assert set(result.file_hashes) == {"cases.yaml", "model.conf", "policy.csv", "roles.csv"}
+    assert set(result.file_hashes) == {"cases.yaml", "model.conf", "policy.csv", "results.csv", "roles.csv"}
     assert result.version not in (None, holder.current.version)
     assert result.file_hashes["policy.csv"] != holder.current.file_hashes["policy.csv"]
 
@@ -280,7 +280,7 @@ def test_status_names_the_policy_in_force_and_the_last_reload(policy_dir: Path) 
     holder.reload()
     status = holder.status()
     assert status["version"] == holder.current.version
-    assert set(status["files"]) == {"cases.yaml", "model.conf", "policy.csv", "roles.csv"}
+    assert set(status["files"]) == {"cases.yaml", "model.conf", "policy.csv", "results.csv", "roles.csv"}
     last = status["last_reload"]
     assert last["ok"] is False and "p row has 4 columns" in last["error"]
     assert last["candidate_version"] != status["version"]

@@ -1,0 +1,35 @@
+"""Counters for what result rules did: results touched, by connector and effect."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter
+
+from gateway.inspect.apply import Outcome
+
+#: What a rule can do to a result (the `effect` label).
+EFFECTS = ("redacted", "masked", "screened", "truncated", "withheld")
+
+
+class InspectMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.results = Counter(
+            "gateway_result_rules",
+            "Tool results changed, flagged or withheld by result rules, by connector and effect.",
+            ["connector", "effect"],
+            registry=registry,
+        )
+        self.findings = Counter(
+            "gateway_screening_findings",
+            "Screening findings in results (unicode, markers, links, instructions), by connector and check.",
+            ["connector", "check"],
+            registry=registry,
+        )
+
+    def observe(self, connector: str, outcome: Outcome) -> None:
+        if not outcome.rules:
+            return
+        for effect in EFFECTS:
+            if getattr(outcome, effect):
+                self.results.labels(connector, effect).inc()
+        for check, count in outcome.screened.items():
+            self.findings.labels(connector, check).inc(count)

@@ -1,0 +1,71 @@
+"""Policy test cases about results: a case may give the backend's answer (`result`) and say
+what the agent must get (`expect_result`)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.inspect.apply import Inspected, inspect_result
+from gateway.models import Principal, ToolResult
+from gateway.policy.result_select import ResultRuleSelector
+
+_KEYS = {"rules", "redacted", "masked", "screened", "withheld", "contains", "excludes"}
+
+
+@dataclass(frozen=True, slots=True)
+class ResultExpectation:
+    #: The backend's answer, sent as JSON text and as structured content.
+    result: Mapping[str, Any]
+    expected: Mapping[str, Any]
+
+
+def parse_expectation(raw: Mapping[str, Any]) -> ResultExpectation | None:
+    """From a case's `result` and `expect_result` keys; ValueError saying what is wrong."""
+    if "result" not in raw and "expect_result" not in raw:
+        return None
+    result, expected = raw.get("result"), raw.get("expect_result", {})
+    if not isinstance(result, dict):
+        raise ValueError("result must be a mapping (the backend's JSON answer)")
+    if not isinstance(expected, dict):
+        raise ValueError("expect_result must be a mapping")
+    unknown = sorted(set(expected) - _KEYS)
+    if unknown:
+        raise ValueError(f"unknown expect_result key {unknown[0]!r} (known: {', '.join(sorted(_KEYS))})")
+    for key in ("contains", "excludes", "rules"):
+        if not isinstance(expected.get(key, []), list):
+            raise ValueError(f"expect_result.{key} must be a list")
+    return ResultExpectation(result, expected)
+
+
+def inspect_case(
+    selector: ResultRuleSelector, principal: Principal, connector: str, tool: str, expectation: ResultExpectation
+) -> Inspected:
+    text = json.dumps(expectation.result, ensure_ascii=False)
+    result = ToolResult(content=({"type": "text", "text": text},), structured=json.loads(text))
+    return inspect_result(selector.for_call(principal, connector, tool), result)
+
+
+def result_failures(inspected: Inspected, expected: Mapping[str, Any]) -> list[str]:
+    """What differs from the expectation, one phrase each."""
+    outcome = inspected.outcome
+    failures: list[str] = []
+    if "rules" in expected and list(expected["rules"]) != outcome.rules:
+        failures.append(f"expected result rules {expected['rules']}, got {outcome.rules}")
+    for key in ("redacted", "masked", "screened"):
+        if key in expected and dict(expected[key]) != getattr(outcome, key):
+            failures.append(f"expected {key} {expected[key]}, got {getattr(outcome, key)}")
+    if "withheld" in expected and bool(expected["withheld"]) != (outcome.withheld is not None):
+        failures.append(f"expected the result {'withheld' if expected['withheld'] else 'delivered'}")
+    delivered = "\n".join(str(block.get("text", "")) for block in inspected.result.content)
+    if outcome.withheld is not None:
+        delivered = ""
+    for text in expected.get("contains", []):
+        if str(text) not in delivered:
+            failures.append(f"expected the delivered result to contain {text!r}")
+    for text in expected.get("excludes", []):
+        if str(text) in delivered:
+            failures.append(f"expected the delivered result not to contain {text!r}")
+    return failures

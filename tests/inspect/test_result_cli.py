@@ -1,0 +1,62 @@
+"""`gateway policy explain` lists the result rules for a caller; `gateway policy test` cases
+assert on results and fail with what was delivered instead."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from gateway.cli.policy import policy
+
+SHIPPED = Path(__file__).resolve().parents[2] / "policies"
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(policy, list(args))
+    return result.exit_code, result.output
+
+
+def test_explain_lists_the_result_rules_and_why_one_skips_the_caller() -> None:
+    code, agent = run("explain", "--policy", str(SHIPPED), "--sub", "bot", "--roles", "procurement-agent",
+                      "sap.search_vendors")  # fmt: skip
+    assert code == 0, agent
+    assert "result rules for sap.search_vendors:\n  + results.csv:9 redact **.IBAN **.BankAccount" in agent
+    code, finance = run("explain", "--policy", str(SHIPPED), "--sub", "bot", "--roles", "finance-agent",
+                        "sap.search_vendors")  # fmt: skip
+    assert "  - results.csv:9 redact **.IBAN" in finance
+    assert finance.count("except: the caller is finance-agent") == 2
+    code, echo = run("explain", "--policy", str(SHIPPED), "--sub", "ci", "--roles", "tester", "oracle.query")
+    assert "results.csv:15 limit:truncate rows 200" in echo and "results.csv:13 redact **.salary" in echo
+
+
+def test_a_result_case_that_fails_says_what_was_delivered(tmp_path: Path) -> None:
+    directory = tmp_path / "policies"
+    shutil.copytree(SHIPPED, directory)
+    with (directory / "cases.yaml").open("a") as cases:
+        cases.write(
+            "  - name: finance sees salaries (wrong)\n"
+            "    sub: analyst-bot\n    roles: [finance-agent]\n    tool: oracle.query\n"
+            "    args: {sql: select 1 from dual}\n    expect: allow\n"
+            "    result: {rows: [{salary: 24000}]}\n"
+            "    expect_result: {contains: ['24000'], withheld: true}\n"
+        )
+    code, output = run("test", str(directory))
+    assert code == 1
+    assert (
+        "'finance sees salaries (wrong)': expected the result withheld; expected the delivered result to contain"
+        in output
+    )
+
+
+def test_a_malformed_result_expectation_is_refused_with_exit_2(tmp_path: Path) -> None:
+    directory = tmp_path / "policies"
+    shutil.copytree(SHIPPED, directory)
+    with (directory / "cases.yaml").open("a") as cases:
+        cases.write(
+            "  - {name: x, sub: a, tool: sap.search_vendors, expect: deny, result: {}, expect_result: {rule: 1}}\n"
+        )
+    code, output = run("test", str(directory))
+    assert code == 2
+    assert "unknown expect_result key 'rule'" in output
