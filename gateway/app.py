@@ -58,7 +58,7 @@ def create_app(config: GatewayConfig) -> Starlette:
 
     async def readyz(request: Request) -> Response:
         state = await gateway.readiness()
-        ready = state["audit"] and bool(state["policy"])
+        ready = state["audit"] and bool(state["policy"]) and all(i["ready"] for i in state["issuers"].values())
         return JSONResponse({"ready": ready, **state}, status_code=200 if ready else 503)
 
     async def metrics(request: Request) -> Response:
@@ -76,6 +76,7 @@ def create_app(config: GatewayConfig) -> Starlette:
             *rest_routes(gateway, s.max_body_bytes),
             *admin_routes(gateway),
             *console.routes(),
+            *gateway.resource.routes(),
         ],
         middleware=telemetry.middleware(gateway.telemetry),
         lifespan=lifespan,

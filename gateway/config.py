@@ -12,7 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+import pydantic
 import yaml
+
+from gateway.identity.settings import ISSUERS, JWKS, IssuerSettings, JwksSettings, pydantic_message
 
 _CONNECTOR_NAME = r"^[A-Za-z][A-Za-z0-9_-]{0,63}$"
 
@@ -29,6 +32,7 @@ SCHEMA: dict[str, Any] = {
                 "max_body_bytes": {"type": "integer", "minimum": 1024},
                 "allowed_hosts": {"type": "array", "items": {"type": "string"}},
                 "allowed_origins": {"type": "array", "items": {"type": "string"}},
+                "public_url": {"type": "string", "pattern": r"^https?://[^\s/]+(/[^\s]*)?$"},
             },
         },
         "identity": {
@@ -47,6 +51,9 @@ SCHEMA: dict[str, Any] = {
                 "leeway_seconds": {"type": "number", "minimum": 0, "maximum": 300},
                 "roles_claim": {"type": "string", "minLength": 1},
                 "tenant_claim": {"type": "string", "minLength": 1},
+                # Checked by their pydantic models (gateway.identity.settings).
+                "issuers": {"type": "array", "items": {"type": "object"}},
+                "jwks": {"type": "object"},
             },
         },
         "policy": {
@@ -169,6 +176,8 @@ class ServerSettings:
     max_body_bytes: int = 1_048_576
     allowed_hosts: tuple[str, ...] = ()
     allowed_origins: tuple[str, ...] = ()
+    #: The gateway's public base URL: the OAuth resource its tokens are issued for.
+    public_url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +190,8 @@ class IdentitySettings:
     leeway_seconds: float = 30.0
     roles_claim: str = "roles"
     tenant_claim: str = "tenant"
+    issuers: tuple[IssuerSettings, ...] = ()
+    jwks: JwksSettings = field(default_factory=JwksSettings)
 
 
 @dataclass(frozen=True, slots=True)
@@ -375,11 +386,7 @@ def parse_config(raw: Any, *, base_dir: Path, environ: Mapping[str, str] | None 
     if errors:
         raise ConfigError("; ".join(_describe(e) for e in errors))
 
-    identity = IdentitySettings(**_tuples(raw.get("identity", {})))
-    if any(a.startswith("HS") for a in identity.algorithms) and not identity.secret:
-        raise ConfigError("identity.secret: required for HS* algorithms (at least 32 characters)")
-    if any(not a.startswith("HS") for a in identity.algorithms) and not identity.public_key_file:
-        raise ConfigError("identity.public_key_file: required for RS*/ES* algorithms")
+    identity = _identity_settings(raw.get("identity", {}), raw.get("server", {}).get("public_url"))
 
     connectors = tuple(
         ConnectorSettings(
@@ -406,6 +413,25 @@ def parse_config(raw: Any, *, base_dir: Path, environ: Mapping[str, str] | None 
         connectors=connectors,
         base_dir=base_dir,
     )
+
+
+def _identity_settings(section: dict[str, Any], public_url: str | None) -> IdentitySettings:
+    values = _tuples(section)
+    for key, model in (("issuers", ISSUERS), ("jwks", JWKS)):
+        try:
+            values[key] = model.validate_python(section.get(key, {} if key == "jwks" else ()))
+        except pydantic.ValidationError as exc:
+            raise ConfigError(pydantic_message(exc, f"identity.{key}")) from None
+    identity = IdentitySettings(**values)
+    if identity.issuers and not (public_url or all(i.audiences for i in identity.issuers)):
+        raise ConfigError("identity.issuers: each needs audiences when server.public_url is not set")
+    if identity.issuers and not (identity.secret or identity.public_key_file):
+        return identity  # no local issuer: only the identity providers' tokens are accepted
+    if any(a.startswith("HS") for a in identity.algorithms) and not identity.secret:
+        raise ConfigError("identity.secret: required for HS* algorithms (at least 32 characters)")
+    if any(not a.startswith("HS") for a in identity.algorithms) and not identity.public_key_file:
+        raise ConfigError("identity.public_key_file: required for RS*/ES* algorithms")
+    return identity
 
 
 def _audit_settings(audit: dict[str, Any]) -> AuditSettings:

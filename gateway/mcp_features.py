@@ -21,6 +21,7 @@ import mcp_types as types
 from connectors.base import BackendError
 from connectors.resilience import unwrap
 from gateway.errors import ApprovalRequired, AuditUnavailableError, BackendFailed, PolicyDenied, UnknownTool
+from gateway.identity.claims import principal_record
 from gateway.models import Effect, Principal
 from gateway.naming import PROMPTS, RESOURCES, AgentNames, policy_connector
 from gateway.policy import call_context
@@ -225,9 +226,8 @@ class McpFeatures:
             principal, policy_connector(kind, connector), item, arguments, call_context(principal, "mcp")
         )
         redacted, digest = audit.redact(arguments)
-        p = principal
         record = {
-            "principal": {"subject": p.subject, "roles": list(p.roles), "tenant": p.tenant, "issuer": p.issuer},
+            "principal": principal_record(principal),
             "kind": kind,
             "connector": connector,
             "name": item,

@@ -38,6 +38,12 @@ class Principal:
     tenant: str | None = None
     issuer: str | None = None
     claims: Mapping[str, Any] = field(default_factory=dict)
+    #: OAuth scopes granted to the token (`scope` / `scp`).
+    scopes: tuple[str, ...] = ()
+    #: The OAuth client the token was issued to (`azp` / `client_id`).
+    client: str | None = None
+    #: Delegation (RFC 8693 `act`): the acting party first, outermost last.
+    actors: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ from connectors.base import BackendError, BackendTimeout, BackendUnavailable, Ca
 from gateway.approvals import ApprovalError, ApprovalService, HoldOutcome
 from gateway.approvals.machine import approvals_count, deny_reason
 from gateway.audit.canonical import CanonicalizationError, canonical_json, sha256_hex
+from gateway.identity.claims import principal_record
 from gateway.catalog import Catalog, CatalogEntry
 from gateway.errors import (
     ApprovalDenied,
@@ -148,11 +149,10 @@ class Pipeline:
         except CanonicalizationError as exc:
             reason = f"invalid arguments: {exc} (numbers must fit an IEEE 754 double, text must be UTF-8)"
             redacted, arguments_digest = None, InvalidArguments(reason)
-        p = call.principal
         received = self.audit.submit(
             "call.received",
             {
-                "principal": {"subject": p.subject, "roles": list(p.roles), "tenant": p.tenant, "issuer": p.issuer},
+                "principal": principal_record(call.principal),
                 "connector": call.connector,
                 "tool": call.tool,
                 "arguments": redacted,

@@ -23,6 +23,7 @@ from gateway.auth_gate import Authenticator
 from gateway.catalog import Catalog
 from gateway.config import GatewayConfig
 from gateway.identity import TokenVerifier
+from gateway.identity.metadata import ProtectedResource
 from gateway.metrics import Metrics
 from gateway.models import Principal, ToolSpec
 from gateway.pipeline import Pipeline
@@ -42,6 +43,7 @@ class Gateway:
     config: GatewayConfig
     metrics: Metrics = field(default_factory=Metrics)
     verifier: TokenVerifier = field(init=False)
+    resource: ProtectedResource = field(init=False)
     authenticate: Authenticator = field(init=False)
     telemetry: Telemetry = field(init=False)
     audit: AuditLog = field(init=False)
@@ -60,7 +62,9 @@ class Gateway:
 
     def __post_init__(self) -> None:
         # Everything that can be checked without I/O fails here, before the port opens.
-        self.verifier = TokenVerifier(self.config.identity, self.config.base_dir)
+        public_url = self.config.server.public_url
+        self.verifier = TokenVerifier(self.config.identity, self.config.base_dir, public_url)
+        self.resource = ProtectedResource(public_url, self.verifier.issuers)
         self.telemetry = Telemetry(self.config.tracing, self.metrics)
         self.policy = PolicyHolder.load(self.config.resolve(self.config.policy.directory))
         self.connectors = [create_connector(s) for s in self.config.connectors]
@@ -75,7 +79,10 @@ class Gateway:
             if hasattr(backend, "on_resource_updated"):
                 backend.on_resource_updated = self._resource_updated
         self.authenticate = Authenticator(
-            lambda: self.verifier, self.record_auth_failure, observe_seconds=self.telemetry.observer("identity")
+            lambda: self.verifier,
+            self.record_auth_failure,
+            observe_seconds=self.telemetry.observer("identity"),
+            challenge=self.resource.challenge,
         )
         self.limiter = RateLimiter.from_settings(self.config.limits)
 
@@ -87,6 +94,7 @@ class Gateway:
             return
         self._started = True
         self.telemetry.start()
+        await self.verifier.issuers.start()
         self.audit = await AuditLog.open(self.config.audit, base_dir=self.config.base_dir, observer=self.metrics.audit)
         database = self.config.approvals.database
         if not is_postgres_url(database):
@@ -131,6 +139,7 @@ class Gateway:
         await self.audit.append("gateway.stopped", {"version": __version__, "config_digest": self.config_digest})
         await self.audit.close()
         await self.telemetry.stop()
+        await self.verifier.issuers.stop()
 
     @property
     def config_digest(self) -> str:
@@ -207,4 +216,5 @@ class Gateway:
             "audit": await self.audit.healthy(),
             "policy": self.policy.current.version,
             "backends": backends,
+            "issuers": self.verifier.issuers.status(),
         }

@@ -15,7 +15,15 @@ from gateway.policy.errors import PolicyError
 from gateway.policy.files import PolicyFiles
 
 #: The context a case runs under unless it says otherwise: a Wednesday at noon UTC over MCP.
-DEFAULT_CONTEXT: Mapping[str, Any] = {"hour": 12, "weekday": 2, "front_door": "mcp"}
+DEFAULT_CONTEXT: Mapping[str, Any] = {
+    "hour": 12,
+    "weekday": 2,
+    "front_door": "mcp",
+    "scopes": [],
+    "client": "",
+    "issuer": "",
+    "claims": {},
+}
 _KEYS = {"name", "sub", "roles", "tenant", "tool", "args", "context", "expect", "rule", "approvals", "approver_role"}
 _REQUIRED = ("name", "sub", "tool", "expect")
 
