@@ -149,8 +149,10 @@ class TokenVerifier:
         algorithm, kid = check_header(_json_segment(parts[0], "header"))
         payload = _json_segment(parts[1], "payload")
         name = payload.get("iss")
-        if not isinstance(name, str):
+        if name is None:
             raise AuthError("token lacks the required 'iss' claim")
+        if not isinstance(name, str):
+            raise AuthError("token 'iss' claim must be a string")
         issuer = self.issuers.get(name)
         if issuer is None:
             raise AuthError(f"token issuer {_shown(name)} is not a trusted issuer")

@@ -89,7 +89,9 @@ async def echo_url() -> AsyncIterator[str]:
 
 
 @pytest.fixture
-def start_oidc_gateway(tmp_path: Path, policy_dir: Path, gateway_port: int, public_url: str, echo_url: str) -> GatewayFactory:
+def start_oidc_gateway(
+    tmp_path: Path, policy_dir: Path, gateway_port: int, public_url: str, echo_url: str
+) -> GatewayFactory:
     """The gateway on its public URL, trusting the given issuers (and its local key)."""
 
     @contextlib.asynccontextmanager

@@ -82,9 +82,7 @@ class JwksIssuer:
             headers = {"Cache-Control": self.cache_control} if self.cache_control else {}
             return JSONResponse({"keys": [k.jwk() for k in self.keys]}, headers=headers)
 
-        return Starlette(
-            routes=[Route("/issuer/.well-known/openid-configuration", discovery), Route("/jwks", jwks)]
-        )
+        return Starlette(routes=[Route("/issuer/.well-known/openid-configuration", discovery), Route("/jwks", jwks)])
 
 
 @contextlib.asynccontextmanager

@@ -144,7 +144,9 @@ async def test_unreachable_idp_cached_keys_until_lifetime_then_fail_closed(issue
         assert cache.lookup("k1", "RS256") is not None  # ... and the cached key still works
         assert cache.status()["error"].endswith("answered HTTP 503")
         now[0] += 11
-        with pytest.raises(AuthError, match=r"signing keys of issuer .* are unavailable \(GET .*/jwks answered HTTP 503\)"):
+        with pytest.raises(
+            AuthError, match=r"signing keys of issuer .* are unavailable \(GET .*/jwks answered HTTP 503\)"
+        ):
             cache.lookup("k1", "RS256")
         assert not cache.ready
         issuer.failing = None

@@ -153,9 +153,7 @@ async def test_readyz_reports_an_issuer_whose_keys_cannot_be_fetched(
     assert "ConnectError" in issuers[down["issuer"]]["error"]
 
 
-async def test_policy_conditions_read_claims_and_scopes(
-    idp: Idp, oidc_gateway: RunningGateway, policy_dir
-) -> None:
+async def test_policy_conditions_read_claims_and_scopes(idp: Idp, oidc_gateway: RunningGateway, policy_dir) -> None:
     del policy_dir  # edited below through the running gateway's policy directory
     directory = oidc_gateway.config.resolve(oidc_gateway.config.policy.directory)
     with (directory / "policy.csv").open("a") as rules:
