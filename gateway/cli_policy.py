@@ -9,14 +9,18 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import click
+import jwt
 
 from gateway.audit import read_records
 from gateway.audit.chain import MalformedRecord
 from gateway.audit.store import StoreError
-from gateway.models import Principal, split_qualified_name
+from gateway.identity import AuthError
+from gateway.identity.claims import ClaimsMapping, principal_from_claims
+from gateway.models import split_qualified_name
+from gateway.policy import call_context
 from gateway.policy.cases import DEFAULT_CONTEXT, load_cases, run_case
 from gateway.policy.engine import PolicyEngine
 from gateway.policy.errors import PolicyError
@@ -74,22 +78,45 @@ def test_command(directory: Path) -> None:
 
 @policy.command("explain")
 @click.option("--policy", "directory", type=click.Path(path_type=Path), default=DEFAULT_DIR, show_default=True)
-@click.option("--sub", required=True, help="The caller's JWT subject.")
+@click.option("--sub", default=None, help="The caller's JWT subject (or take it from --token / --claims).")
 @click.option("--roles", default="", help="Comma-separated token roles.")
 @click.option("--tenant", default=None, help="The caller's tenant.")
+@click.option("--token", default=None, help="A JWT whose claims describe the caller (read, not verified).")
+@click.option("--claims", "claims_file", type=click.File(), default=None, help="A JSON file of token claims.")
+@click.option("--roles-claim", default="roles", show_default=True, help="Dotted path to the roles in the claims.")
+@click.option("--tenant-claim", default="tenant", show_default=True, help="Dotted path to the tenant in the claims.")
 @click.option("--args", "arguments", default="{}", help="Tool arguments as a JSON object.")
 @click.option("--context", default=None, help="Context as a JSON object (default: Wednesday 12:00 UTC over mcp).")
 @click.argument("tool")
 def explain_command(
-    directory: Path, sub: str, roles: str, tenant: str | None, arguments: str, context: str | None, tool: str
+    directory: Path,
+    sub: str | None,
+    roles: str,
+    tenant: str | None,
+    token: str | None,
+    claims_file: TextIO | None,
+    roles_claim: str,
+    tenant_claim: str,
+    arguments: str,
+    context: str | None,
+    tool: str,
 ) -> None:
-    """Show the decision for one call to TOOL (connector.tool) and every rule for that tool."""
+    """Show the decision for one call to TOOL (connector.tool) and every rule for that tool.
+
+    The caller is --sub/--roles/--tenant, or the claims of --token or --claims (policy
+    conditions then read them as r.ctx.claims.NAME and r.ctx.scopes)."""
     names = split_qualified_name(tool)
     if names is None:
         raise click.BadParameter("must be connector.tool", param_hint="TOOL")
     args = _json_object(arguments, "--args")
-    ctx = {**DEFAULT_CONTEXT, "tenant": tenant or "", **(_json_object(context, "--context") if context else {})}
-    principal = Principal(sub, tuple(role.strip() for role in roles.split(",") if role.strip()), tenant)
+    claims = _caller_claims(sub, roles, tenant, token, claims_file, roles_claim, tenant_claim)
+    try:
+        principal = principal_from_claims(claims, ClaimsMapping(roles_claim, tenant_claim))
+    except AuthError as exc:
+        raise click.BadParameter(str(exc), param_hint="--token/--claims") from None
+    identity = {k: v for k, v in call_context(principal, "mcp").items() if k not in ("hour", "weekday", "front_door")}
+    ctx = {**DEFAULT_CONTEXT, **identity, **(_json_object(context, "--context") if context else {})}
+    tenant = principal.tenant
     explanation = explain_decision(_load(directory), principal, names[0], names[1], args, ctx)
     decision = explanation.decision
     click.echo(f"decision: {decision.effect.value}")
@@ -106,6 +133,35 @@ def explain_command(
     if not explanation.verdicts:
         click.echo("  (no rule names this tool)")
     click.echo(f"({explanation.other_rules} other rules are for other tools)")
+
+
+def _caller_claims(
+    sub: str | None,
+    roles: str,
+    tenant: str | None,
+    token: str | None,
+    claims_file: TextIO | None,
+    roles_claim: str,
+    tenant_claim: str,
+) -> dict[str, Any]:
+    """The caller as token claims: from a JWT, a claims file, or the options."""
+    if token is not None and claims_file is not None:
+        raise click.UsageError("give --token or --claims, not both")
+    if token is not None:
+        try:
+            claims = jwt.decode(token, options={"verify_signature": False})
+        except jwt.InvalidTokenError as exc:
+            raise click.BadParameter(f"not a JWT: {exc}", param_hint="--token") from None
+    elif claims_file is not None:
+        claims = _json_object(claims_file.read(), "--claims")
+    else:
+        role_list = [role.strip() for role in roles.split(",") if role.strip()]
+        claims = {roles_claim: role_list, **({tenant_claim: tenant} if tenant is not None else {})}
+    if sub is not None:
+        claims["sub"] = sub
+    if "sub" not in claims:
+        raise click.UsageError("give --sub, or a token or claims with 'sub'")
+    return claims
 
 
 @policy.command("replay")
