@@ -52,7 +52,7 @@ async def timed(call: Callable[[], Awaitable[Any]], n: int) -> list[int]:
 
 class Issuer:
     def __init__(self) -> None:
-        self.keys = {
+        self.keys: dict[str, tuple[str, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey]] = {
             "rsa-1": ("RS256", rsa.generate_private_key(65537, 2048)),
             "ec-1": ("ES256", ec.generate_private_key(ec.SECP256R1())),
         }

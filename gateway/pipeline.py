@@ -18,7 +18,6 @@ from connectors.base import BackendError, BackendTimeout, BackendUnavailable, Ca
 from gateway.approvals import ApprovalError, ApprovalService, HoldOutcome
 from gateway.approvals.machine import approvals_count, deny_reason
 from gateway.audit.canonical import CanonicalizationError, canonical_json, sha256_hex
-from gateway.identity.claims import principal_record
 from gateway.catalog import Catalog, CatalogEntry
 from gateway.errors import (
     ApprovalDenied,
@@ -34,6 +33,7 @@ from gateway.errors import (
     RateLimited,
     RateLimitUnavailable,
 )
+from gateway.identity.claims import principal_record
 from gateway.metrics import Metrics
 from gateway.models import Approval, AuditRecord, Decision, Effect, Principal, ToolCall, ToolResult
 from gateway.policy import call_context

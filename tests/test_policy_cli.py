@@ -121,7 +121,12 @@ def test_explain_takes_the_caller_from_a_token_or_a_claims_file(tmp_path: Path) 
         "p, buyer, *, sap.create_purchase_order, allow, r.ctx.claims.department == 'purchasing' "
         "&& 'orders:write' in r.ctx.scopes, -\n",
     )
-    claims = {"sub": "kc-user", "realm_access": {"roles": ["buyer"]}, "department": "purchasing", "scope": "orders:write"}
+    claims = {
+        "sub": "kc-user",
+        "realm_access": {"roles": ["buyer"]},
+        "department": "purchasing",
+        "scope": "orders:write",
+    }
     token = jwt.encode(claims, "any-key-the-explainer-does-not-verify-0123", algorithm="HS256")
     (tmp_path / "claims.json").write_text(json.dumps({**claims, "department": "sales"}))
     common = ("explain", "--policy", str(directory), "--roles-claim", "realm_access.roles", "sap.create_purchase_order")

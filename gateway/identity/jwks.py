@@ -78,8 +78,8 @@ def _key_algorithms(jwk: Mapping[str, Any], accepted: Collection[str]) -> frozen
     if "alg" in jwk:
         named = frozenset({jwk["alg"]}) if isinstance(jwk["alg"], str) else frozenset()
     else:
-        kty = jwk.get("kty")
-        named = _ALGORITHMS_BY_KEY.get((kty, None if kty == "RSA" else jwk.get("crv")), frozenset())
+        kty, crv = str(jwk.get("kty")), jwk.get("crv")
+        named = _ALGORITHMS_BY_KEY.get((kty, None if kty == "RSA" else str(crv)), frozenset())
     return named & frozenset(accepted)
 
 

@@ -9,8 +9,8 @@ from typing import Any
 from starlette.responses import JSONResponse
 
 from gateway.auth_gate import challenge
-from gateway.identity import AuthError
 from gateway.errors import ApprovalPending, CallRefused, RateLimited
+from gateway.identity import AuthError
 from gateway.rest.prefer import CALLS_PATH
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import jwt
 import pytest
 
 from gateway.app import create_app

@@ -78,7 +78,7 @@ async def test_keys_are_fetched_at_start_and_used_with_their_algorithm_only(issu
         assert (await verifier.verify(ec_key.sign(claims(issuer.issuer)))).issuer == issuer.issuer
         # k1 is published for RS256 only: the same RSA key may not verify PS256.
         ps256 = SigningKey("k1", "PS256", rsa_key.private).sign(claims(issuer.issuer))
-        with pytest.raises(AuthError, match="key 'k1' of issuer .* is for RS256, not PS256"):
+        with pytest.raises(AuthError, match=r"key 'k1' of issuer .* is for RS256, not PS256"):
             await verifier.verify(ps256)
         # An ES256 token naming the RSA key's kid.
         with pytest.raises(AuthError, match="is for RS256, not ES256"):
@@ -179,7 +179,7 @@ async def test_discovery_must_name_the_configured_issuer(tmp_path: Path) -> None
             status = verifier.issuers.status()[issuer.url + "/other"]
             assert not status["ready"]
             assert "answered HTTP 404" in status["error"]
-            with pytest.raises(AuthError, match="signing keys of issuer .* are unavailable"):
+            with pytest.raises(AuthError, match=r"signing keys of issuer .* are unavailable"):
                 await verifier.verify(issuer.keys[0].sign(claims(issuer.url + "/other")))
         finally:
             await verifier.issuers.stop()

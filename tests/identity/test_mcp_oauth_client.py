@@ -13,6 +13,7 @@ from mcp import Client
 from mcp.client.auth import OAuthClientProvider
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.auth import AuthorizationCodeResult, OAuthClientInformationFull, OAuthClientMetadata, OAuthToken
+from pydantic import AnyUrl
 
 from gateway.audit import read_records
 from tests.conftest import RunningGateway
@@ -77,29 +78,29 @@ class HeadlessBrowser:
 async def test_sdk_client_signs_in_through_the_gateways_metadata(
     start_idp: IdpFactory, start_oidc_gateway: GatewayFactory
 ) -> None:
-    async with start_idp(claims={USER: {"roles": ["tester"], "department": "purchasing"}}) as idp:
-        async with start_oidc_gateway(trusting(idp)) as gw:
-            browser = HeadlessBrowser()
-            storage = MemoryStorage()
-            auth = OAuthClientProvider(
-                gw.mcp_url,
-                OAuthClientMetadata(
-                    client_name="sdk test client",
-                    redirect_uris=[REDIRECT_URI],
-                    grant_types=["authorization_code", "refresh_token"],
-                    response_types=["code"],
-                ),
-                storage,
-                redirect_handler=browser.open,
-                callback_handler=browser.callback,
-            )
-            async with (
-                httpx2.AsyncClient(auth=auth) as http,
-                Client(streamable_http_client(gw.mcp_url, http_client=http), cache=None) as client,
-            ):
-                names = {t.name for t in (await client.list_tools()).tools}
-                result = await client.call_tool("echo.add", {"a": 20, "b": 22})
-            await check_signed_in(gw, browser, storage, names, result.structured_content, idp.issuer)
+    claims = {USER: {"roles": ["tester"], "department": "purchasing"}}
+    async with start_idp(claims=claims) as idp, start_oidc_gateway(trusting(idp)) as gw:
+        browser = HeadlessBrowser()
+        storage = MemoryStorage()
+        auth = OAuthClientProvider(
+            gw.mcp_url,
+            OAuthClientMetadata(
+                client_name="sdk test client",
+                redirect_uris=[AnyUrl(REDIRECT_URI)],
+                grant_types=["authorization_code", "refresh_token"],
+                response_types=["code"],
+            ),
+            storage,
+            redirect_handler=browser.open,
+            callback_handler=browser.callback,
+        )
+        async with (
+            httpx2.AsyncClient(auth=auth) as http,
+            Client(streamable_http_client(gw.mcp_url, http_client=http), cache=None) as client,
+        ):
+            names = {t.name for t in (await client.list_tools()).tools}
+            result = await client.call_tool("echo.add", {"a": 20, "b": 22})
+        await check_signed_in(gw, browser, storage, names, result.structured_content, idp.issuer)
 
 
 async def check_signed_in(
