@@ -11,15 +11,19 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+# The generated policy lives with the tests; the bench runs from any directory.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 from gateway.models import Decision
 from gateway.policy.engine import PolicyEngine
 from gateway.policy.reference import ReferenceEvaluator
-from gateway.policy.synthetic import Request, Synthetic
+from tests.support.synthetic_policy import Request, Synthetic
 
 
 def timings(

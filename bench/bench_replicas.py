@@ -29,7 +29,7 @@ from connectors.mcp import stub as echo_stub
 from gateway.app import create_app
 from gateway.config import GatewayConfig, parse_config
 from gateway.identity import TokenVerifier
-from gateway.mcp_client import connect
+from gateway.mcp.client import connect
 from gateway.serving import running
 
 POSTGRES = "postgresql://127.0.0.1:5432/test"

@@ -19,8 +19,8 @@ from gateway.approvals.api import routes as approval_routes
 from gateway.audit.api import routes as audit_routes
 from gateway.auth_gate import BearerAuthGate
 from gateway.config import GatewayConfig
-from gateway.mcp_front import build_mcp_server, build_session_manager
-from gateway.mcp_sessions import AgentSessions
+from gateway.mcp.front import build_mcp_server, build_session_manager
+from gateway.mcp.sessions import AgentSessions
 from gateway.rest import rest_routes
 from gateway.runtime import Gateway
 

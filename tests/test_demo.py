@@ -10,9 +10,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from gateway.mcp_client import connect
+from gateway.mcp.client import connect
 from gateway.serving import free_port
-from tests.conftest import REPO
+from tests.support.gateway import REPO
 
 
 async def test_demo_prints_a_working_endpoint_and_token(tmp_path: Path) -> None:

@@ -134,7 +134,9 @@ class _Checker:
             and isinstance(node.operand, ast.Constant)
             and type(node.operand.value) in (int, float)
         ):
-            return ast.Constant(value=-node.operand.value)
+            number = node.operand.value
+            assert isinstance(number, int | float)
+            return ast.Constant(value=-number)
         if isinstance(node, ast.Tuple | ast.List):
             return ast.Tuple(elts=[self.value(e) for e in node.elts], ctx=ast.Load())
         if isinstance(node, ast.Attribute):

@@ -4,7 +4,7 @@ Per call it unions the caller's precomputed role closures, takes the rules index
 those names, keeps the ones whose tenant and tool glob match (cached per caller and
 tool) and evaluates compiled conditions in decision order until one matches. The
 outcomes and deciding rules are those of pycasbin running policies/model.conf
-(tests/test_policy_differential.py holds it to that).
+(tests/policy/test_differential.py holds it to that).
 """
 
 from __future__ import annotations

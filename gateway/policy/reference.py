@@ -24,7 +24,7 @@ from gateway.policy.model import MATCHERS, SUPPORTED_MODEL
 from gateway.policy.rules import ANY
 
 
-class _ParsedOnceEnforcer(casbin.Enforcer):
+class _ParsedOnceEnforcer(casbin.Enforcer):  # type: ignore[misc]  # pycasbin is untyped
     def __init__(self, model: casbin.model.Model) -> None:
         self._expressions: dict[str, SimpleEval] = {}
         super().__init__(model)

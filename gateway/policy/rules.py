@@ -182,6 +182,8 @@ def parse_rule_file(name: str, text: str, first_position: int) -> tuple[list[Rul
             continue
         try:
             fields = split_row(line)
+            if fields is None:
+                continue
             kind, values = fields[0], fields[1:]
             if kind == "p":
                 if len(values) != len(P_COLUMNS):
@@ -206,7 +208,8 @@ def parse_rule_file(name: str, text: str, first_position: int) -> tuple[list[Rul
 def check_unique(rules: Iterable[Rule], links: Iterable[RoleLink]) -> None:
     """Casbin keeps one copy of a repeated row; a repeat is almost always an editing slip."""
     seen: dict[tuple[str, ...], str] = {}
-    for item in [*rules, *links]:
+    items: list[Rule | RoleLink] = [*rules, *links]
+    for item in items:
         key = ("p", *item.row) if isinstance(item, Rule) else ("g", *item.row)
         if key in seen:
             raise PolicyError(f"{item.location}: repeats the row at {seen[key]}")

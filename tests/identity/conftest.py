@@ -14,9 +14,9 @@ from starlette.applications import Starlette
 from connectors.mcp import stub as echo_stub
 from gateway.app import create_app
 from gateway.serving import free_port, running
-from tests.conftest import RunningGateway, gateway_config
-from tests.identity.idp import SCOPE, Idp, running_idp
-from tests.node_tools import NodeTools, NodeToolsUnavailable, install
+from tests.support.gateway import RunningGateway, gateway_config
+from tests.support.oidc_idp import SCOPE, Idp, running_idp
+from tests.support.node_tools import NodeTools, NodeToolsUnavailable, install
 
 MACHINE = {"client_id": "machine-agent", "client_secret": "machine-agent-secret-0123456789"}
 NO_SCOPE = {"client_id": "scopeless-agent", "client_secret": "scopeless-agent-secret-0123456789"}

@@ -21,8 +21,8 @@ import pytest
 from gateway.app import create_app
 from gateway.audit import read_records
 from gateway.serving import free_port, running
-from tests.conftest import RunningGateway, gateway_config
-from tests.identity.keys import JwksIssuer, SigningKey, jwks_issuer
+from tests.support.gateway import RunningGateway, gateway_config
+from tests.support.jwks_issuer import JwksIssuer, SigningKey, jwks_issuer
 
 SCOPE = "mcp:tools"
 

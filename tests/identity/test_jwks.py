@@ -17,7 +17,7 @@ from gateway.config import parse_config
 from gateway.identity import AuthError, TokenVerifier
 from gateway.identity.jwks import JwksCache, cache_lifetime, fetchable
 from gateway.identity.settings import JwksSettings
-from tests.identity.keys import JwksIssuer, SigningKey, jwks_issuer
+from tests.support.jwks_issuer import JwksIssuer, SigningKey, jwks_issuer
 
 AUDIENCE = "https://gateway.test/mcp"
 

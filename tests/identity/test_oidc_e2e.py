@@ -11,10 +11,10 @@ import jwt
 import pytest
 
 from gateway.audit import read_records
-from gateway.mcp_client import ClientFailure, connect
-from tests.conftest import RunningGateway
+from gateway.mcp.client import ClientFailure, connect
+from tests.support.gateway import RunningGateway
 from tests.identity.conftest import MACHINE, NO_SCOPE, OTHER_AUDIENCE, GatewayFactory, IdpFactory, trusting
-from tests.identity.idp import SCOPE, Idp
+from tests.support.oidc_idp import SCOPE, Idp
 
 ACCEPT = {"Accept": "application/json, text/event-stream"}
 INITIALIZE = {

@@ -1,0 +1,276 @@
+"""The approval state machine through ApprovalService, on each store: a real SQLite file and
+a fresh schema of the real PostgreSQL (skipped, or failed in CI, when it is absent)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from gateway.approvals import ApprovalError, ApprovalFilter, ApprovalService, ApprovalSettings
+from gateway.approvals.service import INTERRUPTED_RESULT
+from gateway.models import Approval, ApprovalState, ToolResult
+from tests.support.approvals import AGENT, RecordingAudit, approver, digest, make_call, needs_approval
+from tests.support.stores import postgres_backend
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    if request.param == "sqlite":
+        yield str(tmp_path / "gateway.db")
+        return
+    async with postgres_backend() as backend:
+        yield backend.database
+
+
+@pytest.fixture
+def settings(database: str) -> ApprovalSettings:
+    return ApprovalSettings(database=database, default_ttl_seconds=60, max_hold_seconds=30)
+
+
+@pytest.fixture
+def audit() -> RecordingAudit:
+    return RecordingAudit()
+
+
+@pytest.fixture
+async def service(settings: ApprovalSettings, audit: RecordingAudit) -> AsyncIterator[ApprovalService]:
+    service = await ApprovalService.open(settings, audit)
+    yield service
+    await service.close()
+
+
+async def pending_id(service: ApprovalService) -> str:
+    """The id of the only pending approval, once the held call has created it."""
+    async with asyncio.timeout(5):
+        while not (rows := await service.list(ApprovalFilter())):
+            await asyncio.sleep(0.01)
+    assert len(rows) == 1
+    return rows[0].approval.approval_id
+
+
+async def test_quorum_of_two_releases_the_call_with_progress(service: ApprovalService, audit: RecordingAudit) -> None:
+    call = make_call()
+    progress: list[int] = []
+
+    async def on_progress(approval: Approval) -> None:
+        progress.append(len(approval.votes))
+
+    held = asyncio.create_task(
+        service.hold(call, needs_approval(2), digest(call), wait_seconds=10, on_progress=on_progress)
+    )
+    approval_id = await pending_id(service)
+    first = await service.vote(approval_id, approver("alice"), True, "looks right")
+    assert first.state is ApprovalState.PENDING
+    await asyncio.sleep(0.05)
+    assert not held.done()
+    await service.vote(approval_id, approver("bob"), True, "")
+    outcome = await asyncio.wait_for(held, 2)
+    assert outcome.action == "execute"
+    assert outcome.approval.state is ApprovalState.APPROVED
+    assert [v.approver for v in outcome.approval.votes] == ["alice", "bob"]
+    assert progress == [0, 1, 2]
+    assert audit.kinds() == ["approval.requested", "approval.voted", "approval.voted", "approval.decided"]
+    decided = audit.records[-1]
+    assert decided[1] == {
+        "approval_id": approval_id,
+        "state": "approved",
+        "approver": "bob",
+        "approve": True,
+        "comment": "",
+    }
+    assert decided[2] == call.call_id
+
+
+@pytest.mark.parametrize(
+    ("voter", "message"),
+    [
+        (approver(AGENT.subject, "approver"), "agent-7 requested this call and cannot vote on its own approval"),
+        (approver("carol", "viewer"), "carol lacks the approver role (finance) this approval needs"),
+    ],
+)
+async def test_refused_voters_change_nothing(service: ApprovalService, voter, message: str) -> None:
+    call = make_call()
+    outcome = await service.hold(call, needs_approval(1, role="finance"), digest(call), wait_seconds=0)
+    assert outcome.action == "pending"
+    approval_id = outcome.approval.approval_id
+    with pytest.raises(ApprovalError) as err:
+        await service.vote(approval_id, voter, True, "ok")
+    assert (err.value.kind, str(err.value)) == ("forbidden", message)
+    stored = await service.get(approval_id)
+    assert stored.approval.state is ApprovalState.PENDING and stored.approval.votes == ()
+
+
+async def test_default_roles_apply_when_the_rule_names_none(service: ApprovalService) -> None:
+    call = make_call()
+    outcome = await service.hold(call, needs_approval(1, role=None), digest(call), wait_seconds=0)
+    with pytest.raises(ApprovalError, match=r"lacks the approver role \(approver\)"):
+        await service.vote(outcome.approval.approval_id, approver("dave", "finance"), True, "")
+    decided = await service.vote(outcome.approval.approval_id, approver("erin", "approver"), True, "")
+    assert decided.state is ApprovalState.APPROVED
+
+
+async def test_same_approver_twice_counts_once(service: ApprovalService) -> None:
+    call = make_call()
+    outcome = await service.hold(call, needs_approval(2), digest(call), wait_seconds=0)
+    approval_id = outcome.approval.approval_id
+    await service.vote(approval_id, approver("alice"), True, "")
+    with pytest.raises(ApprovalError) as err:
+        await service.vote(approval_id, approver("alice"), True, "again")
+    assert err.value.kind == "conflict"
+    assert str(err.value) == f"alice already voted on approval {approval_id}; a vote counts once"
+    stored = await service.get(approval_id)
+    assert stored.approval.state is ApprovalState.PENDING and len(stored.approval.votes) == 1
+
+
+async def test_one_deny_ends_it(service: ApprovalService, audit: RecordingAudit) -> None:
+    call = make_call()
+    held = asyncio.create_task(service.hold(call, needs_approval(2), digest(call), wait_seconds=10))
+    approval_id = await pending_id(service)
+    await service.vote(approval_id, approver("alice"), True, "")
+    with pytest.raises(ApprovalError, match="a deny needs a comment"):
+        await service.vote(approval_id, approver("bob"), False, "  ")
+    await service.vote(approval_id, approver("bob"), False, "wrong IBAN")
+    outcome = await asyncio.wait_for(held, 2)
+    assert outcome.action == "denied" and outcome.result is None
+    with pytest.raises(ApprovalError, match=f"approval {approval_id} is already denied"):
+        await service.vote(approval_id, approver("carol"), True, "")
+    # A retry of the same call learns the outcome instead of opening a new approval.
+    again = await service.hold(call, needs_approval(2), digest(call), wait_seconds=0)
+    assert (again.action, again.approval.approval_id) == ("denied", approval_id)
+    assert audit.kinds()[-1] == "approval.decided"
+
+
+async def test_unknown_id(service: ApprovalService) -> None:
+    with pytest.raises(ApprovalError) as err:
+        await service.vote("apr_nope", approver("alice"), True, "")
+    assert (err.value.kind, str(err.value)) == ("not_found", "no approval with id apr_nope")
+
+
+async def test_expiry_is_a_deny_for_the_waiting_call(service: ApprovalService, audit: RecordingAudit) -> None:
+    call = make_call()
+    outcome = await asyncio.wait_for(service.hold(call, needs_approval(2, ttl=0.2), digest(call), wait_seconds=5), 2)
+    assert outcome.action == "expired"
+    assert outcome.approval.state is ApprovalState.EXPIRED
+    assert audit.kinds() == ["approval.requested", "approval.expired"]
+    with pytest.raises(ApprovalError, match="is already expired"):
+        await service.vote(outcome.approval.approval_id, approver("alice"), True, "")
+
+
+async def test_the_sweeper_expires_approvals_nobody_waits_for(service: ApprovalService, audit: RecordingAudit) -> None:
+    call = make_call()
+    outcome = await service.hold(call, needs_approval(1, ttl=0.15), digest(call), wait_seconds=0)
+    assert outcome.action == "pending"
+    async with asyncio.timeout(2):
+        while (await service.get(outcome.approval.approval_id)).approval.state is ApprovalState.PENDING:
+            await asyncio.sleep(0.02)
+    assert audit.kinds() == ["approval.requested", "approval.expired"]
+
+
+async def test_retries_join_one_approval_and_other_arguments_do_not(service: ApprovalService) -> None:
+    call = make_call()
+    outcomes = await asyncio.gather(
+        *(service.hold(make_call(call.arguments), needs_approval(), digest(call), wait_seconds=0) for _ in range(10))
+    )
+    assert {o.approval.approval_id for o in outcomes} == {outcomes[0].approval.approval_id}
+    other = make_call({"amount": 50_001, "to": "DE89370400440532013000"})
+    separate = await service.hold(other, needs_approval(), digest(other), wait_seconds=0)
+    assert separate.approval.approval_id != outcomes[0].approval.approval_id
+    assert len(await service.list(ApprovalFilter())) == 2
+
+
+async def test_an_approved_call_executes_exactly_once(service: ApprovalService) -> None:
+    call = make_call()
+    first = await service.hold(call, needs_approval(1), digest(call), wait_seconds=0)
+    retries = [
+        asyncio.create_task(service.hold(make_call(call.arguments), needs_approval(1), digest(call), wait_seconds=5))
+        for _ in range(20)
+    ]
+    await asyncio.sleep(0.05)
+    await service.vote(first.approval.approval_id, approver("alice"), True, "")
+    async with asyncio.timeout(2):
+        while not any(t.done() for t in retries):
+            await asyncio.sleep(0.005)
+    done = [t.result() for t in retries if t.done()]
+    assert [o.action for o in done] == ["execute"], "one caller executes; the others wait for its result"
+    result = ToolResult.text("transferred")
+    await service.record_result(first.approval.approval_id, result)
+    outcomes = await asyncio.wait_for(asyncio.gather(*retries), 2)
+    assert sorted(o.action for o in outcomes) == ["execute"] + ["replay"] * 19
+    assert all(o.result == result for o in outcomes if o.action == "replay")
+    later = await service.hold(call, needs_approval(1), digest(call), wait_seconds=0)
+    assert (later.action, later.result) == ("replay", result)
+    with pytest.raises(ApprovalError, match="no claimed execution"):
+        await service.record_result(first.approval.approval_id, result)
+
+
+async def test_pending_when_the_wait_runs_out(service: ApprovalService) -> None:
+    call = make_call()
+    outcome = await asyncio.wait_for(service.hold(call, needs_approval(), digest(call), wait_seconds=0.1), 2)
+    assert outcome.action == "pending" and outcome.approval.state is ApprovalState.PENDING
+
+
+async def test_pending_approvals_and_executions_survive_a_restart(
+    settings: ApprovalSettings, audit: RecordingAudit
+) -> None:
+    call, interrupted_call = make_call(), make_call({"amount": 1})
+    service = await ApprovalService.open(settings, audit)
+    pending = await service.hold(call, needs_approval(1), digest(call), wait_seconds=0)
+    other = await service.hold(interrupted_call, needs_approval(1), digest(interrupted_call), wait_seconds=0)
+    await service.vote(other.approval.approval_id, approver("alice"), True, "")
+    claimed = await service.hold(interrupted_call, needs_approval(1), digest(interrupted_call), wait_seconds=0)
+    assert claimed.action == "execute"
+    await service.close()  # stops before record_result: the execution's outcome is unknown
+
+    service = await ApprovalService.open(settings, audit)
+    try:
+        held = asyncio.create_task(service.hold(call, needs_approval(1), digest(call), wait_seconds=5))
+        await asyncio.sleep(0.05)
+        await service.vote(pending.approval.approval_id, approver("alice"), True, "after restart")
+        outcome = await asyncio.wait_for(held, 2)
+        assert (outcome.action, outcome.approval.approval_id) == ("execute", pending.approval.approval_id)
+        replay = await service.hold(interrupted_call, needs_approval(1), digest(interrupted_call), wait_seconds=0)
+        assert (replay.action, replay.result) == ("replay", INTERRUPTED_RESULT)
+    finally:
+        await service.close()
+
+
+async def test_no_audit_no_change(service: ApprovalService, audit: RecordingAudit) -> None:
+    call = make_call()
+    audit.fail = True
+    with pytest.raises(ApprovalError) as err:
+        await service.hold(call, needs_approval(), digest(call), wait_seconds=0)
+    assert err.value.kind == "unavailable"
+    assert await service.list(ApprovalFilter(states=None)) == []
+    audit.fail = False
+    outcome = await service.hold(call, needs_approval(1), digest(call), wait_seconds=0)
+    audit.fail = True
+    with pytest.raises(ApprovalError, match="audit log is unavailable"):
+        await service.vote(outcome.approval.approval_id, approver("alice"), True, "")
+    stored = await service.get(outcome.approval.approval_id)
+    assert stored.approval.state is ApprovalState.PENDING and stored.approval.votes == ()
+
+
+async def test_hold_time_is_capped_by_max_hold_seconds(settings: ApprovalSettings, audit: RecordingAudit) -> None:
+    from dataclasses import replace
+
+    service = await ApprovalService.open(replace(settings, max_hold_seconds=0.1), audit)
+    try:
+        call = make_call()
+        outcome = await asyncio.wait_for(service.hold(call, needs_approval(), digest(call), wait_seconds=3600), 2)
+        assert outcome.action == "pending"
+    finally:
+        await service.close()
+
+
+async def test_many_concurrent_holds_each_see_their_own_approval(service: ApprovalService) -> None:
+    # Overlapping reads once pinned the reader to an old snapshot: a fresh approval was
+    # then "not found" by the call that had just created it.
+    calls = [make_call({"amount": i}) for i in range(300)]
+    outcomes = await asyncio.wait_for(
+        asyncio.gather(*(service.hold(c, needs_approval(), digest(c), wait_seconds=0.2) for c in calls)), 20
+    )
+    assert {o.action for o in outcomes} == {"pending"}
+    assert len({o.approval.approval_id for o in outcomes}) == 300
