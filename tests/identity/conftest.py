@@ -15,8 +15,8 @@ from connectors.mcp import stub as echo_stub
 from gateway.app import create_app
 from gateway.serving import free_port, running
 from tests.support.gateway import RunningGateway, gateway_config
-from tests.support.oidc_idp import SCOPE, Idp, running_idp
 from tests.support.node_tools import NodeTools, NodeToolsUnavailable, install
+from tests.support.oidc_idp import SCOPE, Idp, running_idp
 
 MACHINE = {"client_id": "machine-agent", "client_secret": "machine-agent-secret-0123456789"}
 NO_SCOPE = {"client_id": "scopeless-agent", "client_secret": "scopeless-agent-secret-0123456789"}

@@ -16,8 +16,8 @@ from mcp.shared.auth import AuthorizationCodeResult, OAuthClientInformationFull,
 from pydantic import AnyUrl
 
 from gateway.audit import read_records
-from tests.support.gateway import RunningGateway
 from tests.identity.conftest import GatewayFactory, IdpFactory, trusting
+from tests.support.gateway import RunningGateway
 
 REDIRECT_URI = "http://127.0.0.1:1/callback"  # never served: the test reads the redirect itself
 USER = "alice"

@@ -12,8 +12,8 @@ import pytest
 
 from gateway.audit import read_records
 from gateway.mcp.client import ClientFailure, connect
-from tests.support.gateway import RunningGateway
 from tests.identity.conftest import MACHINE, NO_SCOPE, OTHER_AUDIENCE, GatewayFactory, IdpFactory, trusting
+from tests.support.gateway import RunningGateway
 from tests.support.oidc_idp import SCOPE, Idp
 
 ACCEPT = {"Accept": "application/json, text/event-stream"}
