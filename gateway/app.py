@@ -19,6 +19,7 @@ from gateway.approvals.api import routes as approval_routes
 from gateway.audit.api import routes as audit_routes
 from gateway.auth_gate import BearerAuthGate
 from gateway.config import GatewayConfig
+from gateway.identity.console_sign_in import ConsoleSignIn
 from gateway.mcp.front import build_mcp_server, build_session_manager
 from gateway.mcp.sessions import AgentSessions
 from gateway.rest import rest_routes
@@ -75,7 +76,7 @@ def create_app(config: GatewayConfig) -> Starlette:
             Route("/metrics", metrics),
             *rest_routes(gateway, s.max_body_bytes),
             *admin_routes(gateway),
-            *console.routes(),
+            *console.routes(ConsoleSignIn.from_settings(config.identity), gateway.resource.base_url),
             *gateway.resource.routes(),
         ],
         middleware=telemetry.middleware(gateway.telemetry),

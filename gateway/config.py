@@ -15,7 +15,15 @@ import jsonschema
 import pydantic
 import yaml
 
-from gateway.identity.settings import ISSUERS, JWKS, IssuerSettings, JwksSettings, pydantic_message
+from gateway.identity.settings import (
+    CONSOLE,
+    ISSUERS,
+    JWKS,
+    ConsoleSignInSettings,
+    IssuerSettings,
+    JwksSettings,
+    pydantic_message,
+)
 
 _CONNECTOR_NAME = r"^[A-Za-z][A-Za-z0-9_-]{0,63}$"
 
@@ -54,6 +62,7 @@ SCHEMA: dict[str, Any] = {
                 # Checked by their pydantic models (gateway.identity.settings).
                 "issuers": {"type": "array", "items": {"type": "object"}},
                 "jwks": {"type": "object"},
+                "console": {"type": "object"},
             },
         },
         "policy": {
@@ -192,6 +201,7 @@ class IdentitySettings:
     tenant_claim: str = "tenant"
     issuers: tuple[IssuerSettings, ...] = ()
     jwks: JwksSettings = field(default_factory=JwksSettings)
+    console: ConsoleSignInSettings | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -417,12 +427,14 @@ def parse_config(raw: Any, *, base_dir: Path, environ: Mapping[str, str] | None 
 
 def _identity_settings(section: dict[str, Any], public_url: str | None) -> IdentitySettings:
     values = _tuples(section)
-    for key, model in (("issuers", ISSUERS), ("jwks", JWKS)):
+    for key, model, default in (("issuers", ISSUERS, ()), ("jwks", JWKS, {}), ("console", CONSOLE, None)):
         try:
-            values[key] = model.validate_python(section.get(key, {} if key == "jwks" else ()))
+            values[key] = model.validate_python(section.get(key, default))
         except pydantic.ValidationError as exc:
             raise ConfigError(pydantic_message(exc, f"identity.{key}")) from None
     identity = IdentitySettings(**values)
+    if identity.console and identity.console.issuer not in {i.issuer for i in identity.issuers}:
+        raise ConfigError(f"identity.console.issuer: {identity.console.issuer!r} is not one of identity.issuers")
     if identity.issuers and not (public_url or all(i.audiences for i in identity.issuers)):
         raise ConfigError("identity.issuers: each needs audiences when server.public_url is not set")
     if identity.issuers and not (identity.secret or identity.public_key_file):

@@ -77,6 +77,20 @@ class JwksSettings(BaseModel):
         return self
 
 
+class ConsoleSignInSettings(BaseModel):
+    """How approvers sign in to the web console: authorization code with PKCE at one of
+    the trusted issuers, as a public client whose redirect URI is `<public_url>/console`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    issuer: str = Field(default="", min_length=1, description="One of identity.issuers[].issuer.")
+    client_id: str = Field(default="", min_length=1, description="The console's (public) client id at that IdP.")
+    scopes: tuple[str, ...] = Field(
+        default=("openid",), description="Scopes requested besides the issuer's required_scopes."
+    )
+
+
+CONSOLE = TypeAdapter(ConsoleSignInSettings | None)
 ISSUERS = TypeAdapter(tuple[IssuerSettings, ...])
 JWKS = TypeAdapter(JwksSettings)
 

@@ -95,13 +95,16 @@ def start_oidc_gateway(
     """The gateway on its public URL, trusting the given issuers (and its local key)."""
 
     @contextlib.asynccontextmanager
-    async def start(*issuers: dict[str, Any], **jwks: Any) -> AsyncIterator[RunningGateway]:
+    async def start(
+        *issuers: dict[str, Any], console: dict[str, Any] | None = None, **jwks: Any
+    ) -> AsyncIterator[RunningGateway]:
+        identity: dict[str, Any] = {"issuers": list(issuers), "jwks": {"refetch_interval_seconds": 0.2, **jwks}}
         config = gateway_config(
             tmp_path,
             policy_dir,
             {"echo": {"kind": "mcp", "url": echo_url, "timeout_seconds": 5}},
             server={"port": gateway_port, "public_url": public_url},
-            identity={"issuers": list(issuers), "jwks": {"refetch_interval_seconds": 0.2, **jwks}},
+            identity={**identity, **({"console": console} if console else {})},
         )
         app = create_app(config)
         async with running(app, port=gateway_port) as url:
