@@ -10,6 +10,8 @@ from typing import Any
 import click
 import httpx
 
+from gateway.cli.login import bearer
+
 _url_option = click.option(
     "--url",
     envvar="GATEWAY_URL",
@@ -20,19 +22,18 @@ _url_option = click.option(
 _token_option = click.option(
     "--token",
     envvar="GATEWAY_TOKEN",
-    required=True,
-    help="The approver's bearer JWT (env GATEWAY_TOKEN).",
+    default=None,
+    help="The approver's bearer JWT (env GATEWAY_TOKEN; default: the one from 'gateway login').",
 )
 _json_option = click.option("--json", "as_json", is_flag=True, help="Print the API's JSON.")
 
 
-def _request(url: str, token: str, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+def _request(url: str, token: str | None, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
     # GATEWAY_URL may name the MCP endpoint (the demo prints it so): the API is beside it.
     base = url.rstrip("/").removesuffix("/mcp")
+    headers = {"Authorization": f"Bearer {bearer(url, token)}"}
     try:
-        response = httpx.request(
-            method, base + path, headers={"Authorization": f"Bearer {token}"}, timeout=15.0, **kwargs
-        )
+        response = httpx.request(method, base + path, headers=headers, timeout=15.0, **kwargs)
     except httpx.HTTPError as exc:
         raise click.ClickException(f"cannot reach the gateway at {url}: {exc}") from None
     try:
@@ -107,7 +108,7 @@ def list_command(
     agent: str | None,
     limit: int,
     url: str,
-    token: str,
+    token: str | None,
     as_json: bool,
 ) -> None:
     """Approval requests, newest first (pending by default; --state decided for history)."""
@@ -131,7 +132,7 @@ def list_command(
 @_url_option
 @_token_option
 @_json_option
-def show_command(approval_id: str, url: str, token: str, as_json: bool) -> None:
+def show_command(approval_id: str, url: str, token: str | None, as_json: bool) -> None:
     """One approval with its full arguments, rule and votes."""
     body = _request(url, token, "GET", f"/v1/approvals/{approval_id}")
     if as_json:
@@ -140,7 +141,7 @@ def show_command(approval_id: str, url: str, token: str, as_json: bool) -> None:
         _print_detail(body["approval"], body["now"])
 
 
-def _vote(approval_id: str, approve: bool, comment: str, url: str, token: str, as_json: bool) -> None:
+def _vote(approval_id: str, approve: bool, comment: str, url: str, token: str | None, as_json: bool) -> None:
     verb = "approve" if approve else "deny"
     body = _request(url, token, "POST", f"/v1/approvals/{approval_id}/{verb}", json={"comment": comment})
     if as_json:
@@ -156,7 +157,7 @@ def _vote(approval_id: str, approve: bool, comment: str, url: str, token: str, a
 @_url_option
 @_token_option
 @_json_option
-def approve_command(approval_id: str, comment: str, url: str, token: str, as_json: bool) -> None:
+def approve_command(approval_id: str, comment: str, url: str, token: str | None, as_json: bool) -> None:
     """Approve a held call."""
     _vote(approval_id, True, comment, url, token, as_json)
 
@@ -167,6 +168,6 @@ def approve_command(approval_id: str, comment: str, url: str, token: str, as_jso
 @_url_option
 @_token_option
 @_json_option
-def deny_command(approval_id: str, comment: str, url: str, token: str, as_json: bool) -> None:
+def deny_command(approval_id: str, comment: str, url: str, token: str | None, as_json: bool) -> None:
     """Deny a held call; one deny ends the approval."""
     _vote(approval_id, False, comment, url, token, as_json)

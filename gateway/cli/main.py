@@ -14,6 +14,8 @@ import click
 
 from gateway.cli.approvals import approvals as approval_commands
 from gateway.cli.audit import audit as audit_commands
+from gateway.cli.credentials import NotSignedIn
+from gateway.cli.login import bearer, connect, login, logout
 from gateway.cli.policy import policy as policy_commands
 from gateway.config import ConfigError, GatewayConfig, load_config
 
@@ -133,7 +135,7 @@ def tools(url: str, token: str | None) -> None:
     from gateway.mcp.client import ClientFailure, list_tools
 
     try:
-        listed = asyncio.run(list_tools(url, _require(token)))
+        listed = asyncio.run(list_tools(url, _require(token, url)))
     except ClientFailure as exc:
         raise click.ClickException(str(exc)) from None
     for tool in listed:
@@ -156,7 +158,7 @@ def call(tool: str, arguments: str, url: str, token: str | None) -> None:
     if not isinstance(parsed, dict):
         raise click.BadParameter("must be a JSON object", param_hint="--args")
     try:
-        result = asyncio.run(call_tool(url, _require(token), tool, parsed))
+        result = asyncio.run(call_tool(url, _require(token, url), tool, parsed))
     except ClientFailure as exc:
         raise click.ClickException(str(exc)) from None
     for block in result.content:
@@ -164,12 +166,18 @@ def call(tool: str, arguments: str, url: str, token: str | None) -> None:
     sys.exit(1 if result.is_error else 0)
 
 
-def _require(token: str | None) -> str:
-    if not token:
-        raise click.UsageError("a token is needed: pass --token or set GATEWAY_TOKEN (see 'gateway token')")
-    return token
+def _require(token: str | None, url: str) -> str:
+    try:
+        return bearer(url, token)
+    except NotSignedIn:
+        raise click.UsageError(
+            "a token is needed: run 'gateway login', pass --token or set GATEWAY_TOKEN (see 'gateway token')"
+        ) from None
 
 
+main.add_command(login)
+main.add_command(logout)
+main.add_command(connect)
 main.add_command(audit_commands)
 main.add_command(policy_commands)
 main.add_command(approval_commands)
