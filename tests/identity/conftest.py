@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
+from starlette.types import Receive, Scope, Send
 
 from connectors.mcp import stub as echo_stub
 from gateway.app import create_app
@@ -82,9 +84,21 @@ GatewayFactory = Callable[..., contextlib.AbstractAsyncContextManager[RunningGat
 
 
 @pytest.fixture
-async def echo_url() -> AsyncIterator[str]:
+def upstream_headers() -> list[dict[str, str]]:
+    """The headers of every request the echo upstream received."""
+    return []
+
+
+@pytest.fixture
+async def echo_url(upstream_headers: list[dict[str, str]]) -> AsyncIterator[str]:
     app: Starlette = echo_stub.create_app()
-    async with running(app) as url:
+
+    async def recording(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            upstream_headers.append(dict(Headers(scope=scope)))
+        await app(scope, receive, send)
+
+    async with running(recording) as url:
         yield f"{url}/mcp"
 
 

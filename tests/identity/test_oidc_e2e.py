@@ -35,7 +35,9 @@ async def post_mcp(gw: RunningGateway, token: str | None) -> httpx.Response:
         return await http.post(gw.mcp_url, json=INITIALIZE, headers=headers)
 
 
-async def test_machine_agent_makes_governed_calls(idp: Idp, oidc_gateway: RunningGateway) -> None:
+async def test_machine_agent_makes_governed_calls(
+    idp: Idp, oidc_gateway: RunningGateway, upstream_headers: list[dict[str, str]]
+) -> None:
     token = await machine_token(idp, oidc_gateway)
     claims = jwt.decode(token, options={"verify_signature": False})
     assert claims["aud"] == oidc_gateway.mcp_url and claims["iss"] == idp.issuer
@@ -49,6 +51,8 @@ async def test_machine_agent_makes_governed_calls(idp: Idp, oidc_gateway: Runnin
     assert principal["issuer"] == idp.issuer
     assert principal["subject"] == principal["client"] == MACHINE["client_id"]
     assert SCOPE in principal["scopes"] and principal["roles"] == ["tester"]
+    # The agent's token never reaches the backend.
+    assert upstream_headers and not any(token in value for h in upstream_headers for value in h.values())
 
 
 async def test_rest_front_door_takes_the_same_tokens(idp: Idp, oidc_gateway: RunningGateway) -> None:
