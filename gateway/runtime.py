@@ -23,6 +23,7 @@ from gateway.auth_gate import Authenticator
 from gateway.catalog import Catalog
 from gateway.config import GatewayConfig
 from gateway.identity import TokenVerifier
+from gateway.identity.collector import IssuerCollector
 from gateway.identity.metadata import ProtectedResource
 from gateway.metrics import Metrics
 from gateway.models import Principal, ToolSpec
@@ -65,6 +66,7 @@ class Gateway:
         public_url = self.config.server.public_url
         self.verifier = TokenVerifier(self.config.identity, self.config.base_dir, public_url)
         self.resource = ProtectedResource(public_url, self.verifier.issuers)
+        self.metrics.registry.register(IssuerCollector(self.verifier.issuers))
         self.telemetry = Telemetry(self.config.tracing, self.metrics)
         self.policy = PolicyHolder.load(self.config.resolve(self.config.policy.directory))
         self.connectors = [create_connector(s) for s in self.config.connectors]

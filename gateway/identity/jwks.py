@@ -175,6 +175,7 @@ class JwksCache:
         self._task: asyncio.Task[None] | None = None
         #: Every discovery or JWKS request made, for readiness and the benchmark.
         self.fetches = 0
+        self.failures = 0
         self.last_error: str | None = None
 
     async def start(self) -> None:
@@ -224,6 +225,7 @@ class JwksCache:
             document, headers = await _get_json(self._client, self.jwks_uri, self._settings.fetch_timeout_seconds)
             keys = parse_key_set(document, self._accepted)
         except FetchError as exc:
+            self.failures += 1
             self.last_error = str(exc)
             log.warning("keys of issuer %s not refreshed: %s", self.issuer, exc)
             return False

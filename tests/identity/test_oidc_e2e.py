@@ -149,11 +149,15 @@ async def test_readyz_reports_an_issuer_whose_keys_cannot_be_fetched(
     down = {"issuer": "http://127.0.0.1:9/realms/gone", "required_scopes": [SCOPE]}
     async with start_oidc_gateway(trusting(idp), down, fetch_timeout_seconds=1) as gw, httpx.AsyncClient() as http:
         response = await http.get(f"{gw.url}/readyz")
+        metrics = (await http.get(f"{gw.url}/metrics")).text
     assert response.status_code == 503
     issuers = response.json()["issuers"]
     assert issuers[idp.issuer]["ready"] is True
     assert issuers[down["issuer"]]["ready"] is False
     assert "ConnectError" in issuers[down["issuer"]]["error"]
+    assert f'gateway_identity_keys_ready{{issuer="{down["issuer"]}"}} 0.0' in metrics
+    assert f'gateway_identity_keys_ready{{issuer="{idp.issuer}"}} 1.0' in metrics
+    assert f'gateway_identity_jwks_fetch_failures_total{{issuer="{down["issuer"]}"}} 1.0' in metrics
 
 
 async def test_policy_conditions_read_claims_and_scopes(idp: Idp, oidc_gateway: RunningGateway) -> None:
