@@ -149,6 +149,22 @@ CASES: list[tuple[str, Forge, str]] = [
     ("expired", signed(exp=int(time.time()) - 3600), "token has expired"),
     ("nbf in the future", signed(nbf=int(time.time()) + 3600), "token is not valid yet"),
     ("no exp", signed(exp=None), "token lacks the required 'exp' claim"),
+    (
+        "exp not a number",
+        raw('{"alg":"RS256","kid":"k1"}', lambda gw, i: json.dumps(good_claims(gw, i, exp="tomorrow"))),
+        "token 'exp' claim must be a number",
+    ),
+    (
+        "exp true",
+        raw('{"alg":"RS256","kid":"k1"}', lambda gw, i: json.dumps(good_claims(gw, i, exp=True))),
+        "token 'exp' claim must be a number",
+    ),
+    (
+        "aud list with an object",
+        raw('{"alg":"RS256","kid":"k1"}', lambda gw, i: json.dumps(good_claims(gw, i, aud=[{}]))),
+        "token 'aud' claim must be a string or a list of strings",
+    ),
+    ("iat in the future", signed(iat=int(time.time()) + 3600), "token is not valid yet (iat in the future)"),
     ("no sub", signed(sub=None), "token lacks the required 'sub' claim"),
     ("duplicate alg in header", raw('{"alg":"RS256","kid":"k1","alg":"none"}'), "duplicate 'alg' members"),
     (
