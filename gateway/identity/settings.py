@@ -15,7 +15,7 @@ AsymmetricAlgorithm = Literal["RS256", "RS384", "RS512", "PS256", "PS384", "PS51
 class IssuerSettings(BaseModel):
     """One identity provider whose tokens the gateway accepts."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
     issuer: str = Field(
         default="", min_length=1, description="Must equal the token's `iss` exactly; tokens are matched by it."
@@ -53,7 +53,7 @@ class IssuerSettings(BaseModel):
 class JwksSettings(BaseModel):
     """How long fetched keys are trusted and how often they may be fetched."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
     min_cache_seconds: float = Field(
         default=300.0, ge=0, description="Lower bound on the IdP's Cache-Control max-age for its JWKS."
@@ -81,7 +81,7 @@ class ConsoleSignInSettings(BaseModel):
     """How approvers sign in to the web console: authorization code with PKCE at one of
     the trusted issuers, as a public client whose redirect URI is `<public_url>/console`."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
     issuer: str = Field(default="", min_length=1, description="One of identity.issuers[].issuer.")
     client_id: str = Field(default="", min_length=1, description="The console's (public) client id at that IdP.")
