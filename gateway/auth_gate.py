@@ -105,7 +105,7 @@ class BearerAuthGate:
         scope["user"] = AuthenticatedUser(
             AccessToken(
                 token=bearer_token(Headers(scope=scope)),
-                client_id=principal.subject,
+                client_id=principal.client or principal.subject,
                 scopes=list(principal.scopes),
                 subject=principal.subject,
                 claims={"iss": principal.issuer},
