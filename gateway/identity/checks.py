@@ -26,7 +26,12 @@ def verify_signature(token: str, algorithm: str, key: Any) -> None:
         signature = jwt.utils.base64url_decode(encoded.encode("ascii"))
     except (binascii.Error, UnicodeError, ValueError):
         raise AuthError("token signature is not base64url-encoded") from None
-    if not implementation.verify(signing_input.encode("ascii"), implementation.prepare_key(key), signature):
+    try:
+        valid = implementation.verify(signing_input.encode("ascii"), implementation.prepare_key(key), signature)
+    except (jwt.InvalidKeyError, ValueError, TypeError):
+        # A key that cannot serve this algorithm (a P-256 key asked for ES384, say).
+        raise AuthError(f"the issuer's key cannot check a {algorithm} signature") from None
+    if not valid:
         raise AuthError("token signature is invalid")
 
 

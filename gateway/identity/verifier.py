@@ -56,7 +56,8 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     if len(members) != len(pairs):
         names = [name for name, _ in pairs]
         duplicated = sorted({n for n in names if names.count(n) > 1})
-        raise AuthError(f"token has duplicate {', '.join(map(repr, duplicated))} members in one JSON object")
+        shown = ", ".join(_shown(name) for name in duplicated[:3])
+        raise AuthError(f"token has duplicate {shown} members in one JSON object")
     return members
 
 

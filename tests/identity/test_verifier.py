@@ -134,3 +134,14 @@ def test_bearer_header_parsing() -> None:
     for headers, reason in [({}, "missing bearer token"), ({"authorization": "Token abc"}, "malformed")]:
         with pytest.raises(AuthError, match=reason):
             bearer_token(headers)
+
+
+async def test_a_local_ec_key_is_not_used_for_another_curve(tmp_path: Path) -> None:
+    p256 = ec.generate_private_key(ec.SECP256R1())
+    (tmp_path / "issuer.pem").write_bytes(
+        p256.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    verifier = TokenVerifier(IdentitySettings(algorithms=("ES256", "ES384"), public_key_file="issuer.pem"), tmp_path)
+    p384_token = jwt.encode(_claims(), ec.generate_private_key(ec.SECP384R1()), algorithm="ES384")
+    with pytest.raises(AuthError, match="cannot check a ES384 signature|signature is invalid"):
+        await verifier.verify(p384_token)
