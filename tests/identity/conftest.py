@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -17,22 +16,12 @@ from connectors.mcp import stub as echo_stub
 from gateway.app import create_app
 from gateway.serving import free_port, running
 from tests.support.gateway import RunningGateway, gateway_config
-from tests.support.node_tools import NodeTools, NodeToolsUnavailable, install
+from tests.support.node_tools import NodeTools
 from tests.support.oidc_idp import SCOPE, Idp, running_idp
 
 MACHINE = {"client_id": "machine-agent", "client_secret": "machine-agent-secret-0123456789"}
 NO_SCOPE = {"client_id": "scopeless-agent", "client_secret": "scopeless-agent-secret-0123456789"}
 OTHER_AUDIENCE = "https://other.example/api"
-
-
-@pytest.fixture(scope="session")
-def node_tools() -> NodeTools:
-    try:
-        return install()
-    except NodeToolsUnavailable as exc:
-        if os.environ.get("GATEWAY_REQUIRE_SERVICES") == "1":
-            pytest.fail(f"Node tools are required (GATEWAY_REQUIRE_SERVICES=1): {exc}")
-        pytest.skip(f"Node tools unavailable: {exc}")
 
 
 def machine_client(client: dict[str, str], scope: str | None = SCOPE) -> dict[str, Any]:

@@ -143,5 +143,5 @@ async def test_a_local_ec_key_is_not_used_for_another_curve(tmp_path: Path) -> N
     )
     verifier = TokenVerifier(IdentitySettings(algorithms=("ES256", "ES384"), public_key_file="issuer.pem"), tmp_path)
     p384_token = jwt.encode(_claims(), ec.generate_private_key(ec.SECP384R1()), algorithm="ES384")
-    with pytest.raises(AuthError, match="cannot check a ES384 signature|signature is invalid"):
+    with pytest.raises(AuthError, match="key cannot check a ES384 signature"):
         await verifier.verify(p384_token)
