@@ -106,6 +106,12 @@ async def test_protected_resource_metadata_and_challenge(idp: Idp, oidc_gateway:
         'Bearer realm="agent-gateway", '
         f'resource_metadata="{oidc_gateway.url}/.well-known/oauth-protected-resource/mcp", scope="{SCOPE}"'
     )
+    root_metadata = f'resource_metadata="{oidc_gateway.url}/.well-known/oauth-protected-resource"'
+    async with httpx.AsyncClient(base_url=oidc_gateway.url) as http:
+        for path in ("/v1/tools", "/v1/approvals", "/v1/audit/calls"):
+            other = await http.get(path)
+            assert other.status_code == 401, path
+            assert root_metadata in other.headers["www-authenticate"], path
     bad = await post_mcp(oidc_gateway, "not-a-jwt")
     assert 'error="invalid_token"' in bad.headers["www-authenticate"]
     assert "resource_metadata=" in bad.headers["www-authenticate"]
