@@ -11,6 +11,7 @@ import click
 from gateway.cli import credentials
 from gateway.cli.connect import bridge
 from gateway.cli.device_login import device_login
+from gateway.mcp.client import ClientFailure
 
 url_option = click.option(
     "--url",
@@ -58,4 +59,8 @@ def connect(url: str, token: str | None) -> None:
     """Serve MCP on stdin/stdout, forwarding to the gateway as the signed-in identity."""
     bearer(url, token)  # fail now, with the reason, rather than inside the MCP client's handshake
     mcp_url = credentials.gateway_key(url) + "/mcp"
-    asyncio.run(bridge(mcp_url, lambda: bearer(url, token)))
+    try:
+        asyncio.run(bridge(mcp_url, lambda: bearer(url, token)))
+    except ClientFailure as exc:
+        # The MCP client that launched us shows our stderr: say why the bridge stopped.
+        raise click.ClickException(f"{mcp_url}: {exc}") from None

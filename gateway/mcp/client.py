@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx2
@@ -31,7 +32,9 @@ def _reason(exc: BaseException, refusals: list[str]) -> str:
 
 
 @contextlib.asynccontextmanager
-async def connect(url: str, token: str) -> AsyncIterator[Client]:
+async def connect(url: str, token: str | Callable[[], str]) -> AsyncIterator[Client]:
+    """A client of the gateway at `url`; `token` may be a function, read before every
+    request (a signed-in token that gets refreshed)."""
     refusals: list[str] = []
 
     async def note_refusal(response: httpx2.Response) -> None:
@@ -40,10 +43,14 @@ async def connect(url: str, token: str) -> AsyncIterator[Client]:
             detail = response.headers.get("www-authenticate") or response.text[:300]
             refusals.append(f"HTTP {response.status_code} from the gateway: {detail}")
 
+    async def authorize(request: httpx2.Request) -> None:
+        # A refresh may go over the network: kept off the event loop.
+        bearer = await asyncio.to_thread(token) if callable(token) else token
+        request.headers["Authorization"] = f"Bearer {bearer}"
+
     http = httpx2.AsyncClient(
-        headers={"Authorization": f"Bearer {token}"},
         timeout=httpx2.Timeout(30, read=300),
-        event_hooks={"response": [note_refusal]},
+        event_hooks={"request": [authorize], "response": [note_refusal]},
     )
     try:
         async with http, Client(streamable_http_client(url, http_client=http), cache=None) as client:
