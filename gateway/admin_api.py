@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, request_response
@@ -28,5 +30,15 @@ def admin_routes(gateway: Gateway) -> list[Route]:
         }
         return JSONResponse(body, status_code=200 if result.ok else 422)
 
-    gate = BearerAuthGate(request_response(reload_policy), gateway.authenticate)
-    return [Route("/v1/admin/policy/reload", gate, methods=["POST"])]
+    async def policy_status(request: Request) -> Response:
+        if role not in principal_of(request.scope).roles:
+            return JSONResponse({"error": "forbidden", "detail": f"requires the {role!r} role"}, status_code=403)
+        return JSONResponse(gateway.policy.status())
+
+    def gated(endpoint: Callable[[Request], Awaitable[Response]]) -> BearerAuthGate:
+        return BearerAuthGate(request_response(endpoint), gateway.authenticate)
+
+    return [
+        Route("/v1/admin/policy", gated(policy_status), methods=["GET"]),
+        Route("/v1/admin/policy/reload", gated(reload_policy), methods=["POST"]),
+    ]

@@ -68,7 +68,9 @@ class Gateway:
         self.resource = ProtectedResource(public_url, self.verifier.issuers)
         self.metrics.registry.register(IssuerCollector(self.verifier.issuers))
         self.telemetry = Telemetry(self.config.tracing, self.metrics)
-        self.policy = PolicyHolder.load(self.config.resolve(self.config.policy.directory))
+        self.policy = PolicyHolder.load(
+            self.config.resolve(self.config.policy.directory), self.config.approvals.approver_roles
+        )
         self.connectors = [create_connector(s) for s in self.config.connectors]
         self.catalog = Catalog(self.connectors)
         for connector in self.connectors:

@@ -10,7 +10,7 @@ from typing import Any
 import click
 import httpx
 
-from gateway.cli.login import bearer
+from gateway.cli.credentials import bearer
 
 _url_option = click.option(
     "--url",

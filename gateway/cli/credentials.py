@@ -119,3 +119,8 @@ def access_token(url: str, path: Path | None = None) -> str:
         login = _refreshed(login)
         save(login, path)
     return login.access_token
+
+
+def bearer(url: str, token: str | None) -> str:
+    """The token to send: the one given (`--token`, `GATEWAY_TOKEN`), else the signed-in one."""
+    return token or access_token(url)

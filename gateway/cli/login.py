@@ -22,11 +22,6 @@ url_option = click.option(
 )
 
 
-def bearer(url: str, token: str | None) -> str:
-    """The token to send: the one given, else the signed-in one (refreshed when due)."""
-    return token or credentials.access_token(url)
-
-
 @click.command()
 @url_option
 @click.option("--client-id", default=None, help="The CLI's client id at the IdP (default: register dynamically).")
@@ -57,10 +52,10 @@ def logout(url: str) -> None:
 @click.option("--token", envvar="GATEWAY_TOKEN", default=None, help="Bearer JWT (default: the signed-in one).")
 def connect(url: str, token: str | None) -> None:
     """Serve MCP on stdin/stdout, forwarding to the gateway as the signed-in identity."""
-    bearer(url, token)  # fail now, with the reason, rather than inside the MCP client's handshake
+    credentials.bearer(url, token)  # fail now, with the reason, rather than inside the MCP client's handshake
     mcp_url = credentials.gateway_key(url) + "/mcp"
     try:
-        asyncio.run(bridge(mcp_url, lambda: bearer(url, token)))
+        asyncio.run(bridge(mcp_url, lambda: credentials.bearer(url, token)))
     except ClientFailure as exc:
         # The MCP client that launched us shows our stderr: say why the bridge stopped.
         raise click.ClickException(f"{mcp_url}: {exc}") from None

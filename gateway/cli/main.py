@@ -14,8 +14,8 @@ import click
 
 from gateway.cli.approvals import approvals as approval_commands
 from gateway.cli.audit import audit as audit_commands
-from gateway.cli.credentials import NotSignedIn
-from gateway.cli.login import bearer, connect, login, logout
+from gateway.cli.credentials import NotSignedIn, bearer
+from gateway.cli.login import connect, login, logout
 from gateway.cli.policy import policy as policy_commands
 from gateway.config import ConfigError, GatewayConfig, load_config
 
