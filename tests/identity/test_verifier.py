@@ -105,7 +105,7 @@ async def test_small_clock_skew_is_tolerated(tmp_path: Path) -> None:
 
 
 async def test_unsigned_and_garbled_tokens(tmp_path: Path) -> None:
-    unsigned = jwt.encode(_claims(), None, algorithm="none")
+    unsigned = jwt.encode(_claims(), None, algorithm="none")  # type: ignore[arg-type]
     with pytest.raises(AuthError, match="unsigned tokens are refused"):
         await _verifier(tmp_path).verify(unsigned)
     with pytest.raises(AuthError, match="not a well-formed JWT"):
