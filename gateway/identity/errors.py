@@ -17,6 +17,10 @@ class MissingToken(AuthError):
     error = None
 
 
+class KeysUnavailable(AuthError):
+    """The issuer's signing keys could not be fetched or have outlived their cache lifetime."""
+
+
 class InsufficientScope(AuthError):
     """A valid token without a scope the gateway requires (403)."""
 

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 import httpx
 import jwt
 
-from gateway.identity.errors import AuthError
+from gateway.identity.errors import AuthError, KeysUnavailable
 from gateway.identity.settings import JwksSettings
 
 log = logging.getLogger(__name__)
@@ -209,8 +209,9 @@ class JwksCache:
             return await self._fetch()
 
     async def refetch_unknown_kid(self) -> bool:
-        """For a token whose kid is not cached: fetch unless a fetch happened within the
-        refetch interval, so a flood of unknown kids costs one request per interval."""
+        """For a token whose kid is not cached (or while no keys are held): fetch unless a
+        fetch happened within the refetch interval, so a flood of such tokens costs one
+        request per interval."""
         async with self._lock:
             if self._clock() - self._last_attempt < self._settings.refetch_interval_seconds:
                 return False
@@ -252,7 +253,7 @@ class JwksCache:
         Raises AuthError when the keys have expired or the key does not serve `algorithm`."""
         if not self.ready:
             reason = self.last_error or "no keys fetched yet"
-            raise AuthError(f"signing keys of issuer {self.issuer!r} are unavailable ({reason})")
+            raise KeysUnavailable(f"signing keys of issuer {self.issuer!r} are unavailable ({reason})")
         if kid is None:
             candidates = [k for k in self._keys.values() if algorithm in k.algorithms]
             if len(candidates) != 1:

@@ -19,7 +19,7 @@ import jwt
 
 from gateway.identity.checks import check_claims, verify_signature
 from gateway.identity.claims import principal_from_claims
-from gateway.identity.errors import AuthError, InsufficientScope, MissingToken
+from gateway.identity.errors import AuthError, InsufficientScope, KeysUnavailable, MissingToken
 from gateway.identity.issuers import Issuer, IssuerRegistry
 from gateway.identity.jwks import VerificationKey
 from gateway.models import Principal
@@ -139,9 +139,16 @@ class TokenVerifier:
         return issuer, algorithm, kid, payload
 
     async def _key(self, issuer: Issuer, algorithm: str, kid: str | None) -> VerificationKey:
-        key = issuer.keys.lookup(kid, algorithm)
-        if key is None and await issuer.keys.refetch_unknown_kid():
+        try:
             key = issuer.keys.lookup(kid, algorithm)
+        except KeysUnavailable:
+            # An IdP that was down may be back before the next background retry.
+            if not await issuer.keys.refetch_unknown_kid():
+                raise
+            key = issuer.keys.lookup(kid, algorithm)
+        else:
+            if key is None and await issuer.keys.refetch_unknown_kid():
+                key = issuer.keys.lookup(kid, algorithm)
         if key is None:
             raise AuthError(f"no key {_shown(kid)} for {algorithm} in the keys of issuer {issuer.name!r}")
         return key

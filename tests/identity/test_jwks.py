@@ -183,3 +183,24 @@ async def test_discovery_must_name_the_configured_issuer(tmp_path: Path) -> None
                 await verifier.verify(issuer.keys[0].sign(claims(issuer.url + "/other")))
         finally:
             await verifier.issuers.stop()
+
+
+async def test_an_idp_back_from_an_outage_is_used_before_the_next_background_retry(
+    issuer: JwksIssuer, tmp_path: Path
+) -> None:
+    issuer.failing = 503
+    verifier = verifier_for(issuer, tmp_path, refetch_interval_seconds=0.2, retry_seconds=3600)
+    await verifier.issuers.start()
+    try:
+        token = issuer.keys[0].sign(claims(issuer.issuer))
+        with pytest.raises(AuthError, match=r"unavailable \(GET .*/jwks answered HTTP 503\)"):
+            await verifier.verify(token)
+        issuer.failing = None
+        with pytest.raises(AuthError, match="unavailable"):  # within the refetch interval: no request
+            await verifier.verify(token)
+        fetched = issuer.jwks_fetches
+        await asyncio.sleep(0.25)
+        assert (await verifier.verify(token)).subject == "agent-9"
+        assert issuer.jwks_fetches == fetched + 1
+    finally:
+        await verifier.issuers.stop()
