@@ -5,6 +5,7 @@ refused issuers, audiences and scopes."""
 from __future__ import annotations
 
 import asyncio
+import time
 
 import httpx
 import jwt
@@ -180,3 +181,27 @@ async def test_policy_conditions_read_claims_and_scopes(idp: Idp, oidc_gateway: 
         allowed = await client.call_tool("echo.add", {"a": 1, "b": 1})
     assert denied.is_error and "Purchasing agents" in str(denied.content[0])
     assert not allowed.is_error
+
+
+async def test_delegated_token_records_the_actor_chain(idp: Idp, oidc_gateway: RunningGateway) -> None:
+    now = int(time.time())
+    token = await idp.sign(
+        {
+            "iss": idp.issuer,
+            "sub": "dana",
+            "aud": oidc_gateway.mcp_url,
+            "iat": now,
+            "exp": now + 300,
+            "client_id": "assistant-app",
+            "scope": SCOPE,
+            "roles": ["tester"],
+            "act": {"sub": "assistant-app", "act": {"sub": "orchestrator"}},
+        },
+        {"typ": "at+jwt"},
+    )
+    async with connect(oidc_gateway.mcp_url, token) as client:
+        assert not (await client.call_tool("echo.add", {"a": 1, "b": 1})).is_error
+    received = [r for r in read_records(oidc_gateway.config.audit.database) if r.kind == "call.received"]
+    principal = received[-1].data["principal"]
+    assert principal["subject"] == "dana" and principal["client"] == "assistant-app"
+    assert principal["actors"] == ["assistant-app", "orchestrator"]
