@@ -6,9 +6,6 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 
-from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
-from mcp.server.auth.provider import AccessToken
-from starlette.datastructures import Headers
 from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -100,15 +97,4 @@ class BearerAuthGate:
             await self._refuse(exc)(scope, receive, send)
             return
         scope[PRINCIPAL_SCOPE_KEY] = principal
-        # The SDK binds each MCP session to the identity that opened it: a session id
-        # presented with another agent's token is refused.
-        scope["user"] = AuthenticatedUser(
-            AccessToken(
-                token=bearer_token(Headers(scope=scope)),
-                client_id=principal.client or principal.subject,
-                scopes=list(principal.scopes),
-                subject=principal.subject,
-                claims={"iss": principal.issuer},
-            )
-        )
         await self.app(scope, receive, send)

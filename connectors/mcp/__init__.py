@@ -10,6 +10,7 @@ from mcp.client.stdio import StdioServerParameters
 
 from connectors.mcp.upstream import McpConnector
 from gateway.config import ConfigError, ConnectorSettings
+from gateway.events import EventBus
 
 #: Upstream sessions a Streamable HTTP connector opens side by side for tool calls.
 DEFAULT_HTTP_SESSIONS = 4
@@ -32,7 +33,7 @@ def _stdio(settings: ConnectorSettings) -> StdioServerParameters:
     return StdioServerParameters(command=command[0], args=command[1:], env=env or None, cwd=cwd)
 
 
-def create(settings: ConnectorSettings) -> McpConnector:
+def create(settings: ConnectorSettings, events: EventBus) -> McpConnector:
     has_url, has_command = "url" in settings.options, "command" in settings.options
     if has_url == has_command:
         raise ConfigError(f"connectors.{settings.name}: give exactly one of url (Streamable HTTP) and command (stdio)")
@@ -45,7 +46,7 @@ def create(settings: ConnectorSettings) -> McpConnector:
     if mode not in ("auto", "legacy", "2026-07-28"):
         raise ConfigError(f"connectors.{settings.name}.protocol: expected auto, legacy or 2026-07-28, got {mode!r}")
     if has_command:
-        return McpConnector(settings.name, _stdio(settings), mode=mode, ping_interval=ping)
+        return McpConnector(settings.name, _stdio(settings), events=events, mode=mode, ping_interval=ping)
     url = settings.options.get("url")
     if not isinstance(url, str) or not url.startswith(("http://", "https://")):
         raise ConfigError(f"connectors.{settings.name}.url: expected an http(s) URL of the upstream MCP endpoint")
@@ -55,4 +56,6 @@ def create(settings: ConnectorSettings) -> McpConnector:
     sessions = settings.options.get("sessions", DEFAULT_HTTP_SESSIONS)
     if isinstance(sessions, bool) or not isinstance(sessions, int) or not 1 <= sessions <= 64:
         raise ConfigError(f"connectors.{settings.name}.sessions: expected a whole number from 1 to 64")
-    return McpConnector(settings.name, url, mode=mode, headers=headers, ping_interval=ping, sessions=sessions)
+    return McpConnector(
+        settings.name, url, events=events, mode=mode, headers=headers, ping_interval=ping, sessions=sessions
+    )

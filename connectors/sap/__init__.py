@@ -5,7 +5,9 @@ from __future__ import annotations
 from connectors.base import Connector
 from connectors.sap.connector import SapConnector
 from gateway.config import ConnectorSettings
+from gateway.events import EventBus
 
 
-def create(settings: ConnectorSettings) -> Connector:
+def create(settings: ConnectorSettings, events: EventBus) -> Connector:
+    # This backend announces no changes: nothing is published on `events`.
     return SapConnector(settings)

@@ -1,5 +1,5 @@
 """Verified claims become a Principal: roles and tenant at configured (dotted) paths, scopes
-from `scope` or `scp`, the client from `azp`, `client_id` or `cid`, the actor chain from `act`."""
+from `scope` or `scp`, the client from `client_id` (RFC 9068), `azp` or `cid`, the actor chain from `act`."""
 
 from __future__ import annotations
 
@@ -65,7 +65,7 @@ def principal_from_claims(claims: Mapping[str, Any], mapping: ClaimsMapping) -> 
     if not isinstance(subject, str) or not subject:
         raise AuthError("token 'sub' claim must be a non-empty string")
     tenant = claim_at(claims, mapping.tenant_claim)
-    client = next((claims[c] for c in ("azp", "client_id", "cid") if c in claims), None)
+    client = next((claims[c] for c in ("client_id", "azp", "cid") if c in claims), None)
     return Principal(
         subject=subject,
         roles=_words(claim_at(claims, mapping.roles_claim), "roles"),
