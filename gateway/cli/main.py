@@ -102,7 +102,11 @@ def _run_reporting_startup_errors(main: Coroutine[Any, Any, None]) -> None:
 def _with_address(config: GatewayConfig, host: str | None, port: int | None) -> GatewayConfig:
     from dataclasses import replace
 
-    server = replace(config.server, **{k: v for k, v in {"host": host, "port": port}.items() if v is not None})
+    server = replace(
+        config.server,
+        host=config.server.host if host is None else host,
+        port=config.server.port if port is None else port,
+    )
     return replace(config, server=server)
 
 
