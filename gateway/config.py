@@ -9,21 +9,14 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import jsonschema
 import pydantic
 import yaml
 
-from gateway.identity.settings import (
-    CONSOLE,
-    ISSUERS,
-    JWKS,
-    ConsoleSignInSettings,
-    IssuerSettings,
-    JwksSettings,
-    pydantic_message,
-)
+from gateway.arguments import ArgumentLimits
+from gateway.identity.settings import ConsoleSignInSettings, IssuerSettings, JwksSettings
 
 _CONNECTOR_NAME = r"^[A-Za-z][A-Za-z0-9_-]{0,63}$"
 
@@ -31,6 +24,7 @@ SCHEMA: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
     "properties": {
+        "arguments": {"type": "object"},  # checked by its pydantic model
         "server": {
             "type": "object",
             "additionalProperties": False,
@@ -331,6 +325,7 @@ class GatewayConfig:
     limits: RateLimitSettings = field(default_factory=RateLimitSettings)
     tracing: TracingSettings = field(default_factory=TracingSettings)
     connectors: tuple[ConnectorSettings, ...] = ()
+    arguments: ArgumentLimits = field(default_factory=ArgumentLimits)
     #: Directory relative paths in the file are resolved against.
     base_dir: Path = field(default_factory=Path.cwd)
 
@@ -352,12 +347,23 @@ def _key_path(error: jsonschema.ValidationError) -> str:
     return ".".join(str(p) for p in error.absolute_path) or "(top level)"
 
 
+_SECRET_KEY = re.compile(r"secret|password|passwd|token|api_key|private_key", re.IGNORECASE)
+
+
 def _describe(error: jsonschema.ValidationError) -> str:
     if error.validator == "additionalProperties":
         return f"{_key_path(error)}: {error.message}"
     if error.validator == "required":
         return f"{_key_path(error)}: {error.message}"
-    return f"{_key_path(error)}: invalid value {error.instance!r}: {error.message}"
+    return invalid_value(_key_path(error), error)
+
+
+def invalid_value(where: str, error: jsonschema.ValidationError) -> str:
+    """`where: invalid value ...: why`, never quoting the value of a secret-like key."""
+    if error.path and _SECRET_KEY.search(str(error.path[-1])):
+        # jsonschema's message quotes the value too: a secret stays out of terminals and logs.
+        return f"{where}: invalid value (not shown: a secret): fails {error.validator} {error.validator_value!r}"
+    return f"{where}: invalid value {error.instance!r}: {error.message}"
 
 
 def _apply_env(raw: dict[str, Any], environ: Mapping[str, str]) -> None:
@@ -421,17 +427,18 @@ def parse_config(raw: Any, *, base_dir: Path, environ: Mapping[str, str] | None 
         limits=_rate_limit_settings(raw.get("limits", {})),
         tracing=TracingSettings(**raw.get("tracing", {})),
         connectors=connectors,
+        arguments=_model(ArgumentLimits, "arguments", raw.get("arguments", {})),
         base_dir=base_dir,
     )
 
 
 def _identity_settings(section: dict[str, Any], public_url: str | None) -> IdentitySettings:
     values = _tuples(section)
-    for key, model, default in (("issuers", ISSUERS, ()), ("jwks", JWKS, {}), ("console", CONSOLE, None)):
-        try:
-            values[key] = model.validate_python(section.get(key, default))
-        except pydantic.ValidationError as exc:
-            raise ConfigError(pydantic_message(exc, f"identity.{key}")) from None
+    issuers = enumerate(section.get("issuers", ()))
+    values["issuers"] = tuple(_model(IssuerSettings, f"identity.issuers.{i}", raw) for i, raw in issuers)
+    values["jwks"] = _model(JwksSettings, "identity.jwks", section.get("jwks", {}))
+    console = section.get("console")
+    values["console"] = None if console is None else _model(ConsoleSignInSettings, "identity.console", console)
     identity = IdentitySettings(**values)
     if identity.console and identity.console.issuer not in {i.issuer for i in identity.issuers}:
         raise ConfigError(f"identity.console.issuer: {identity.console.issuer!r} is not one of identity.issuers")
@@ -444,6 +451,17 @@ def _identity_settings(section: dict[str, Any], public_url: str | None) -> Ident
     if any(not a.startswith("HS") for a in identity.algorithms) and not identity.public_key_file:
         raise ConfigError("identity.public_key_file: required for RS*/ES* algorithms")
     return identity
+
+
+M = TypeVar("M", bound=pydantic.BaseModel)
+
+
+def _model(model: type[M], section: str, raw: Any) -> M:
+    try:
+        return model.model_validate(raw)
+    except pydantic.ValidationError as exc:
+        problems = (f"{'.'.join(map(str, (section, *e['loc'])))}: {e['msg']}" for e in exc.errors())
+        raise ConfigError("; ".join(problems)) from None
 
 
 def _audit_settings(audit: dict[str, Any]) -> AuditSettings:

@@ -28,6 +28,7 @@ from pydantic import BaseModel
 from connectors.base import BackendError, BackendTimeout, BackendUnavailable, CallContext, Connector
 from gateway.approvals import ApprovalError, ApprovalService, HoldOutcome
 from gateway.approvals.machine import approvals_count, deny_reason
+from gateway.arguments import ArgumentLimits, ArgumentsOverLimit, check_arguments
 from gateway.audit.canonical import CanonicalizationError, canonical_json, sha256_hex
 from gateway.catalog import Catalog, CatalogEntry
 from gateway.errors import (
@@ -104,7 +105,9 @@ class Pipeline:
         timeouts: Mapping[str, float],
         limiter: RateLimiter,
         approvals: ApprovalService | None = None,
+        argument_limits: ArgumentLimits | None = None,
     ) -> None:
+        self.argument_limits = argument_limits or ArgumentLimits()
         self.catalog = catalog
         self.approvals = approvals
         self.limiter = limiter
@@ -202,7 +205,10 @@ class Pipeline:
         redacted: dict[str, Any] | None
         arguments_digest: str | InvalidArguments
         try:
+            check_arguments(call.arguments, self.argument_limits)  # before anything walks them
             redacted, arguments_digest = self.audit.redact(call.arguments)
+        except ArgumentsOverLimit as exc:
+            redacted, arguments_digest = None, exc
         except CanonicalizationError as exc:
             reason = f"invalid arguments: {exc} (numbers must fit an IEEE 754 double, text must be UTF-8)"
             redacted, arguments_digest = None, InvalidArguments(reason)

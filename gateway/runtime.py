@@ -111,6 +111,7 @@ class Gateway:
                     timeouts={s.name: s.timeout_seconds for s in config.connectors},
                     limiter=limiter,
                     approvals=approvals,
+                    argument_limits=config.arguments,
                 ),
                 _running=running,
             )
@@ -184,6 +185,10 @@ class Gateway:
         """The tools `principal` may see, under the policy in force now (every front door's list)."""
         policy = self.policy.current
         return [s for s in await self.catalog.specs() if policy.may_list(principal, s.connector, s.name)]
+
+    def may_need_approval(self, principal: Principal, spec: ToolSpec) -> bool:
+        """Whether the policy in force could hold some call of `spec` by `principal` for people."""
+        return self.policy.current.may_need_approval(principal, spec.connector, spec.name)
 
     async def readiness(self) -> dict[str, Any]:
         backends = {}

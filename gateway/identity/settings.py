@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 #: Signature algorithms an issuer may be trusted with; `none` and HMAC are not among them
 #: (HMAC needs a shared secret, which only the local issuer has).
@@ -88,13 +88,3 @@ class ConsoleSignInSettings(BaseModel):
     scopes: tuple[str, ...] = Field(
         default=("openid",), description="Scopes requested besides the issuer's required_scopes."
     )
-
-
-CONSOLE = TypeAdapter(ConsoleSignInSettings | None)
-ISSUERS = TypeAdapter(tuple[IssuerSettings, ...])
-JWKS = TypeAdapter(JwksSettings)
-
-
-def pydantic_message(exc: ValidationError, prefix: str) -> str:
-    """One clause per error, each naming its key (`identity.issuers.0.jwks_uri: ...`)."""
-    return "; ".join(f"{'.'.join((prefix, *map(str, e['loc'])))}: {e['msg']}" for e in exc.errors())

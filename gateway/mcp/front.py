@@ -29,6 +29,7 @@ from starlette.routing import BaseRoute, Route
 
 from gateway import __version__
 from gateway.approvals.mcp_agent import (
+    MAY_NEED_APPROVAL_META,
     STATUS_INPUT_SCHEMA,
     STATUS_TOOL,
     InvalidWait,
@@ -37,6 +38,7 @@ from gateway.approvals.mcp_agent import (
     status_tool,
     wait_seconds,
 )
+from gateway.arguments import ArgumentsOverLimit
 from gateway.auth_gate import BearerAuthGate, principal_of
 from gateway.errors import ApprovalPending, CallRefused, UnknownTool
 from gateway.events import ListingChanged, ResourceUpdated
@@ -57,13 +59,14 @@ H = TypeVar("H", bound=Callable[..., Awaitable[Any]])
 INSTRUCTIONS = "Governed tools: every call is authorized by policy, may wait for human approval, and is audited."
 
 
-def _tool(spec: ToolSpec, name: str) -> types.Tool:
+def _tool(spec: ToolSpec, name: str, may_need_approval: bool) -> types.Tool:
     return types.Tool(
         name=name,
         title=spec.title,
         description=spec.description,
         input_schema=dict(spec.input_schema),
         annotations=types.ToolAnnotations(read_only_hint=True) if spec.read_only else None,
+        _meta={MAY_NEED_APPROVAL_META: may_need_approval},
     )
 
 
@@ -202,8 +205,10 @@ class McpFrontDoor:
     async def list_tools(
         self, ctx: ServerRequestContext, params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
-        specs = await self.gateway.tools_for(self._principal(ctx))
-        tools = [*(_tool(s, self.names.shown(s.connector, s.name)) for s in specs), status_tool()]
+        who = self._principal(ctx)
+        specs = await self.gateway.tools_for(who)
+        mark = self.gateway.may_need_approval
+        tools = [*(_tool(s, self.names.shown(s.connector, s.name), mark(who, s)) for s in specs), status_tool()]
         page, cursor = paginate(tools, params, self.settings.page_size)
         return types.ListToolsResult(tools=page, next_cursor=cursor)
 
@@ -223,6 +228,8 @@ class McpFrontDoor:
                 return _call_result(await self.gateway.pipeline.run(call))
         except UnknownTool as exc:
             # The spec answers an unknown tool with a protocol error, not a tool result.
+            raise MCPError(types.INVALID_PARAMS, exc.message) from None
+        except ArgumentsOverLimit as exc:
             raise MCPError(types.INVALID_PARAMS, exc.message) from None
         except ApprovalPending as exc:
             return pending_result(exc)

@@ -94,13 +94,14 @@ def _problem(description: str) -> dict[str, Any]:
     }
 
 
-def tool_summary(spec: ToolSpec) -> dict[str, Any]:
+def tool_summary(spec: ToolSpec, may_need_approval: bool) -> dict[str, Any]:
     return {
         "name": spec.qualified_name,
         "title": spec.title,
         "description": spec.description,
         "input_schema": dict(spec.input_schema),
         "read_only": spec.read_only,
+        "may_need_approval": may_need_approval,
         "call_path": call_path(spec.qualified_name),
     }
 

@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, request_response
 
 from gateway.approvals import ApprovalError
+from gateway.arguments import within_limits
 from gateway.audit.canonical import canonical_json, sha256_hex
 from gateway.auth_gate import BearerAuthGate, principal_of
 from gateway.errors import CallRefused
@@ -68,8 +69,9 @@ class RestFrontDoor:
         self.idempotency = idempotency or IdempotencyStore()
 
     async def list_tools(self, request: Request) -> Response:
-        specs = await self.gateway.tools_for(principal_of(request.scope))
-        return JSONResponse({"tools": [tool_summary(s) for s in specs]})
+        who = principal_of(request.scope)
+        specs = await self.gateway.tools_for(who)
+        return JSONResponse({"tools": [tool_summary(s, self.gateway.may_need_approval(who, s)) for s in specs]})
 
     async def openapi(self, request: Request) -> Response:
         specs = await self.gateway.tools_for(principal_of(request.scope))
@@ -90,7 +92,8 @@ class RestFrontDoor:
                 check_key(key)
             arguments = await read_arguments(request, self.max_body_bytes)
             call = self._tool_call(request, arguments, key)
-            if key is None:
+            if key is None or not within_limits(arguments, self.gateway.config.arguments):
+                # Over-limit arguments cannot be digested for the key: the pipeline refuses them.
                 return await self._run(call)
             owner = (call.principal.issuer, call.principal.subject, call.principal.tenant)
             digest = sha256_hex(canonical_json({"tool": call.qualified_name, "arguments": arguments}))
