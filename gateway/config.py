@@ -16,6 +16,7 @@ import pydantic
 import yaml
 
 from gateway.arguments import ArgumentLimits
+from gateway.brake_settings import BrakeSettings
 from gateway.identity.settings import ConsoleSignInSettings, IssuerSettings, JwksSettings
 
 _CONNECTOR_NAME = r"^[A-Za-z][A-Za-z0-9_-]{0,63}$"
@@ -156,6 +157,7 @@ SCHEMA: dict[str, Any] = {
                 },
             },
         },
+        "brakes": {"type": "array", "items": {"type": "object"}},
         "connectors": {
             "type": "object",
             "propertyNames": {"pattern": _CONNECTOR_NAME},
@@ -326,6 +328,7 @@ class GatewayConfig:
     tracing: TracingSettings = field(default_factory=TracingSettings)
     connectors: tuple[ConnectorSettings, ...] = ()
     arguments: ArgumentLimits = field(default_factory=ArgumentLimits)
+    brakes: tuple[BrakeSettings, ...] = ()
     #: Directory relative paths in the file are resolved against.
     base_dir: Path = field(default_factory=Path.cwd)
 
@@ -428,6 +431,7 @@ def parse_config(raw: Any, *, base_dir: Path, environ: Mapping[str, str] | None 
         tracing=TracingSettings(**raw.get("tracing", {})),
         connectors=connectors,
         arguments=_model(ArgumentLimits, "arguments", raw.get("arguments", {})),
+        brakes=_brakes(raw.get("brakes", [])),
         base_dir=base_dir,
     )
 
@@ -462,6 +466,20 @@ def _model(model: type[M], section: str, raw: Any) -> M:
     except pydantic.ValidationError as exc:
         problems = (f"{'.'.join(map(str, (section, *e['loc'])))}: {e['msg']}" for e in exc.errors())
         raise ConfigError("; ".join(problems)) from None
+
+
+def _brakes(raw: list[Any]) -> tuple[BrakeSettings, ...]:
+    brakes = []
+    for i, item in enumerate(raw):
+        try:
+            brakes.append(BrakeSettings.model_validate(item))
+        except pydantic.ValidationError as exc:
+            first = exc.errors()[0]
+            raise ConfigError(f"brakes.{i}.{'.'.join(str(p) for p in first['loc'])}: {first['msg']}") from None
+    names = [b.name for b in brakes]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"brakes: each brake needs its own name, got {names}")
+    return tuple(brakes)
 
 
 def _audit_settings(audit: dict[str, Any]) -> AuditSettings:

@@ -21,17 +21,21 @@ from gateway.approvals import ApprovalService
 from gateway.audit import AuditLog
 from gateway.audit.postgres_store import is_postgres_url
 from gateway.auth_gate import Authenticator
+from gateway.brakes import Brakes
 from gateway.catalog import Catalog
 from gateway.config import ApprovalSettings, GatewayConfig
 from gateway.events import LISTING_KINDS, EventBus, ListingChanged, PolicyReloaded, ToolsChanged
 from gateway.identity import TokenVerifier
 from gateway.identity.collector import IssuerCollector
 from gateway.identity.metadata import ProtectedResource
+from gateway.incident import open_incident_response
 from gateway.metrics import Metrics
 from gateway.models import Principal, ToolSpec
 from gateway.pipeline import Pipeline
 from gateway.policy import PolicyHolder, ReloadResult
+from gateway.policy.shadow import ShadowPolicy
 from gateway.ratelimit import RateLimiter
+from gateway.suspensions import SuspensionService
 from gateway.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
@@ -55,6 +59,9 @@ class Gateway:
     audit: AuditLog
     approvals: ApprovalService
     pipeline: Pipeline
+    suspensions: SuspensionService
+    shadow: ShadowPolicy
+    brakes: Brakes
     #: What `close` undoes, last started first.
     _running: contextlib.AsyncExitStack
 
@@ -78,8 +85,12 @@ class Gateway:
             audit = await AuditLog.open(config.audit, base_dir=config.base_dir, observer=metrics.audit)
             running.push_async_callback(audit.close)
             running.push_async_callback(events.close)
-            approvals = await ApprovalService.open(_approval_settings(config), audit, metrics=metrics.approvals)
+            approval_settings = _approval_settings(config)
+            approvals = await ApprovalService.open(approval_settings, audit, metrics=metrics.approvals)
             running.push_async_callback(approvals.close)
+            incident = await open_incident_response(
+                config, approval_settings.database, audit, approvals, metrics, running
+            )
             limiter = RateLimiter.from_settings(config.limits)
             running.push_async_callback(limiter.close)
             catalog = Catalog(connectors)
@@ -112,7 +123,9 @@ class Gateway:
                     limiter=limiter,
                     approvals=approvals,
                     argument_limits=config.arguments,
+                    **incident,
                 ),
+                **incident,
                 _running=running,
             )
             await gateway._start_backends()

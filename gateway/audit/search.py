@@ -19,6 +19,9 @@ class AuditQueries:
     async def calls(self, query: CallQuery) -> list[CallSummary]:
         return await self._summaries(await self.store.find_calls(query))
 
+    async def by_ids(self, call_ids: list[str]) -> list[CallSummary]:
+        return await self._summaries(call_ids)
+
     async def trace(self, trace_id: str) -> list[CallSummary]:
         return await self._summaries(await self.store.trace_calls(trace_id))
 

@@ -11,12 +11,16 @@ from typing import Any
 import click
 
 from gateway.cli.agent import call, tools
+from gateway.cli.agents import agents as agent_commands
 from gateway.cli.approvals import approvals as approval_commands
 from gateway.cli.audit import audit as audit_commands
 from gateway.cli.locate import DEFAULT_CONFIG
 from gateway.cli.login import connect, login, logout
 from gateway.cli.output import InertError
 from gateway.cli.policy import policy as policy_commands
+from gateway.cli.shadow import promote as promote_command
+from gateway.cli.shadow import shadow as shadow_commands
+from gateway.cli.undo import undo as undo_command
 from gateway.config import ConfigError, GatewayConfig, load_config
 
 
@@ -78,10 +82,11 @@ def _run_reporting_startup_errors(main: Coroutine[Any, Any, None]) -> None:
     from gateway.audit import AuditUnavailable
     from gateway.policy import PolicyError
     from gateway.serving import ServerFailed
+    from gateway.suspensions import SuspensionError
 
     try:
         asyncio.run(main)
-    except (ConfigError, PolicyError, AuditUnavailable, ApprovalError, ServerFailed) as exc:
+    except (ConfigError, PolicyError, AuditUnavailable, ApprovalError, SuspensionError, ServerFailed) as exc:
         raise InertError(f"cannot start: {exc}") from None
     except OSError as exc:
         raise InertError(f"cannot start: {exc.strerror or exc} ({exc.filename or ''})") from None
@@ -127,3 +132,8 @@ main.add_command(connect)
 main.add_command(audit_commands)
 main.add_command(policy_commands)
 main.add_command(approval_commands)
+main.add_command(agent_commands)
+main.add_command(undo_command)
+policy_commands.add_command(shadow_commands)
+policy_commands.add_command(promote_command)
+

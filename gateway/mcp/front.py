@@ -40,6 +40,7 @@ from gateway.approvals.mcp_agent import (
 )
 from gateway.arguments import ArgumentsOverLimit
 from gateway.auth_gate import BearerAuthGate, principal_of
+from gateway.dry_run import InvalidDryRun, dry_run_from_meta
 from gateway.errors import ApprovalPending, CallRefused, UnknownTool
 from gateway.events import ListingChanged, ResourceUpdated
 from gateway.mcp.backchannel import agent_relay
@@ -183,6 +184,7 @@ class McpFrontDoor:
         item: str,
         arguments: Mapping[str, Any],
         wait: float | None = None,
+        dry_run: bool = False,
     ) -> ToolCall:
         """The one way this front door builds a request (the REST one builds its own the same way)."""
         headers: Mapping[str, str] = ctx.request.headers if ctx.request is not None else {}
@@ -196,6 +198,7 @@ class McpFrontDoor:
             client=_client_name(ctx),
             kind=kind,
             wait_seconds=wait,
+            dry_run=dry_run,
         )
 
     async def _request(self, call: ToolCall, ask: Callable[[McpUpstream], Awaitable[T]]) -> T:
@@ -220,9 +223,10 @@ class McpFrontDoor:
             raise MCPError(types.INVALID_PARAMS, f"Unknown tool: {params.name!r} (tool names are 'connector.tool')")
         try:
             wait = wait_seconds(params.meta)
-        except InvalidWait as exc:
+            dry_run = dry_run_from_meta(params.meta)
+        except (InvalidWait, InvalidDryRun) as exc:
             raise MCPError(types.INVALID_PARAMS, str(exc)) from None
-        call = self._call(ctx, RequestKind.TOOL, parts[0], parts[1], params.arguments or {}, wait)
+        call = self._call(ctx, RequestKind.TOOL, parts[0], parts[1], params.arguments or {}, wait, dry_run)
         try:
             with relaying(agent_relay(ctx, call.principal, parts[0], parts[1], self.sessions, self._asker(ctx, call))):
                 return _call_result(await self.gateway.pipeline.run(call))
