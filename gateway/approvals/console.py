@@ -23,7 +23,8 @@ _STATIC = Path(__file__).parent / "static"
 _FILES = {"console.js": "text/javascript", "console.css": "text/css"}
 
 
-def _headers(idp_origin: str | None) -> dict[str, str]:
+def page_headers(idp_origin: str | None) -> dict[str, str]:
+    """The console pages' security headers; `idp_origin` may be connected to (SSO sign-in)."""
     connect = f"'self' {idp_origin}" if idp_origin else "'self'"
     return {
         "Content-Security-Policy": (
@@ -43,7 +44,7 @@ def _own_origin(request: Request) -> str:
 
 def routes(sign_in: ConsoleSignIn = PASTE_ONLY, resource: Callable[[Request], str] = _own_origin) -> list[BaseRoute]:
     """`resource(request)`: the OAuth resource the console asks its token for."""
-    headers = _headers(sign_in.idp_origin)
+    headers = page_headers(sign_in.idp_origin)
 
     async def page(request: Request) -> Response:
         return FileResponse(_STATIC / "console.html", media_type="text/html; charset=utf-8", headers=headers)
