@@ -24,6 +24,7 @@ from gateway.approvals import console
 from gateway.approvals.api import routes as approval_routes
 from gateway.audit.api import routes as audit_routes
 from gateway.config import GatewayConfig
+from gateway.identity.console_sign_in import ConsoleSignIn
 from gateway.incident_routes import incident_routes
 from gateway.mcp.front import McpFrontDoor
 from gateway.pins.api import routes as pin_routes
@@ -45,7 +46,7 @@ def build_app(gateway: Gateway) -> Starlette:
 
     async def readyz(request: Request) -> Response:
         state = await gateway.readiness()
-        ready = state["audit"] and bool(state["policy"])
+        ready = state["audit"] and bool(state["policy"]) and all(i["ready"] for i in state["issuers"].values())
         return JSONResponse({"ready": ready, **state}, status_code=200 if ready else 503)
 
     async def metrics(request: Request) -> Response:
@@ -67,7 +68,8 @@ def build_app(gateway: Gateway) -> Starlette:
             *pin_routes(gateway),
             *incident_routes(gateway),
             *agents_console.routes(),
-            *console.routes(),
+            *console.routes(ConsoleSignIn.from_settings(gateway.config.identity), gateway.resource.base_url),
+            *gateway.resource.routes(),
         ],
         middleware=telemetry.middleware(gateway.telemetry),
         lifespan=lifespan,

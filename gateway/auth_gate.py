@@ -26,17 +26,20 @@ def principal_of(scope: Scope) -> Principal:
     return principal
 
 
-def challenge(reason: str) -> str:
-    """The WWW-Authenticate value for a refused token (RFC 6750), quotes kept out of it."""
-    description = reason.replace('"', "'")
-    return f'Bearer realm="agent-gateway", error="invalid_token", error_description="{description}"'
+def challenge(exc: AuthError) -> str:
+    """The WWW-Authenticate value for a refused token: the one the Authenticator built
+    (naming the resource metadata), else a bare RFC 6750 one with quotes kept out of it."""
+    if exc.www_authenticate is not None:
+        return exc.www_authenticate
+    description = str(exc).replace('"', "'")
+    return f'Bearer realm="agent-gateway", error="{exc.error or "invalid_token"}", error_description="{description}"'
 
 
-def unauthorized(reason: str) -> Response:
+def unauthorized(exc: AuthError) -> Response:
     return JSONResponse(
-        {"error": "invalid_token", "error_description": reason},
-        status_code=401,
-        headers={"WWW-Authenticate": challenge(reason)},
+        {"error": exc.error or "invalid_token", "error_description": str(exc)},
+        status_code=exc.status,
+        headers={"WWW-Authenticate": challenge(exc)},
     )
 
 
@@ -50,17 +53,22 @@ class Authenticator:
         on_failure: OnAuthFailure,
         *,
         observe_seconds: Callable[[float], None] | None = None,
+        challenge: Callable[[AuthError, HTTPConnection], str] | None = None,
     ) -> None:
         self._verifier = verifier
         self._on_failure = on_failure
+        #: Builds the WWW-Authenticate value (it names the protected-resource metadata).
+        self._challenge = challenge
         #: Told how long each verification took (the identity stage's latency metric).
         self._observe_seconds = observe_seconds
 
     async def __call__(self, conn: HTTPConnection) -> Principal:
         started = time.perf_counter()
         try:
-            return self._verifier().verify(bearer_token(conn.headers))
+            return await self._verifier().verify(bearer_token(conn.headers))
         except AuthError as exc:
+            if self._challenge is not None:
+                exc.www_authenticate = self._challenge(exc, conn)
             await self._on_failure(str(exc), conn)
             raise
         finally:
@@ -72,7 +80,7 @@ class BearerAuthGate:
     """ASGI wrapper: only requests with a valid token reach `app`."""
 
     def __init__(
-        self, app: ASGIApp, authenticate: Authenticator, refuse: Callable[[str], Response] = unauthorized
+        self, app: ASGIApp, authenticate: Authenticator, refuse: Callable[[AuthError], Response] = unauthorized
     ) -> None:
         self.app = app
         self._authenticate = authenticate
@@ -86,7 +94,7 @@ class BearerAuthGate:
         try:
             principal = await self._authenticate(HTTPConnection(scope))
         except AuthError as exc:
-            await self._refuse(str(exc))(scope, receive, send)
+            await self._refuse(exc)(scope, receive, send)
             return
         scope[PRINCIPAL_SCOPE_KEY] = principal
         await self.app(scope, receive, send)

@@ -17,6 +17,7 @@ import yaml
 
 from gateway.arguments import ArgumentLimits
 from gateway.brake_settings import BrakeSettings
+from gateway.identity.settings import ConsoleSignInSettings, IssuerSettings, JwksSettings
 from gateway.integrations.settings import IntegrationSettings
 from gateway.integrations.sink_settings import StreamingSettings
 from gateway.pins.settings import CatalogSettings
@@ -37,6 +38,7 @@ SCHEMA: dict[str, Any] = {
                 "max_body_bytes": {"type": "integer", "minimum": 1024},
                 "allowed_hosts": {"type": "array", "items": {"type": "string"}},
                 "allowed_origins": {"type": "array", "items": {"type": "string"}},
+                "public_url": {"type": "string", "pattern": r"^https?://[^\s/]+(/[^\s]*)?$"},
             },
         },
         "identity": {
@@ -55,6 +57,10 @@ SCHEMA: dict[str, Any] = {
                 "leeway_seconds": {"type": "number", "minimum": 0, "maximum": 300},
                 "roles_claim": {"type": "string", "minLength": 1},
                 "tenant_claim": {"type": "string", "minLength": 1},
+                # Checked by their pydantic models (gateway.identity.settings).
+                "issuers": {"type": "array", "items": {"type": "object"}},
+                "jwks": {"type": "object"},
+                "console": {"type": "object"},
             },
         },
         # Checked by gateway.pins.settings.CatalogSettings (pydantic).
@@ -188,6 +194,8 @@ class ServerSettings:
     max_body_bytes: int = 1_048_576
     allowed_hosts: tuple[str, ...] = ()
     allowed_origins: tuple[str, ...] = ()
+    #: The gateway's public base URL: the OAuth resource its tokens are issued for.
+    public_url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +208,9 @@ class IdentitySettings:
     leeway_seconds: float = 30.0
     roles_claim: str = "roles"
     tenant_claim: str = "tenant"
+    issuers: tuple[IssuerSettings, ...] = ()
+    jwks: JwksSettings = field(default_factory=JwksSettings)
+    console: ConsoleSignInSettings | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -422,11 +433,7 @@ def parse_config(raw: Any, *, base_dir: Path, environ: Mapping[str, str] | None 
     if errors:
         raise ConfigError("; ".join(_describe(e) for e in errors))
 
-    identity = IdentitySettings(**_tuples(raw.get("identity", {})))
-    if any(a.startswith("HS") for a in identity.algorithms) and not identity.secret:
-        raise ConfigError("identity.secret: required for HS* algorithms (at least 32 characters)")
-    if any(not a.startswith("HS") for a in identity.algorithms) and not identity.public_key_file:
-        raise ConfigError("identity.public_key_file: required for RS*/ES* algorithms")
+    identity = _identity_settings(raw.get("identity", {}), raw.get("server", {}).get("public_url"))
 
     connectors = tuple(
         ConnectorSettings(
@@ -458,6 +465,27 @@ def parse_config(raw: Any, *, base_dir: Path, environ: Mapping[str, str] | None 
         brakes=_brakes(raw.get("brakes", [])),
         base_dir=base_dir,
     )
+
+
+def _identity_settings(section: dict[str, Any], public_url: str | None) -> IdentitySettings:
+    values = _tuples(section)
+    issuers = enumerate(section.get("issuers", ()))
+    values["issuers"] = tuple(_model(IssuerSettings, f"identity.issuers.{i}", raw) for i, raw in issuers)
+    values["jwks"] = _model(JwksSettings, "identity.jwks", section.get("jwks", {}))
+    console = section.get("console")
+    values["console"] = None if console is None else _model(ConsoleSignInSettings, "identity.console", console)
+    identity = IdentitySettings(**values)
+    if identity.console and identity.console.issuer not in {i.issuer for i in identity.issuers}:
+        raise ConfigError(f"identity.console.issuer: {identity.console.issuer!r} is not one of identity.issuers")
+    if identity.issuers and not (public_url or all(i.audiences for i in identity.issuers)):
+        raise ConfigError("identity.issuers: each needs audiences when server.public_url is not set")
+    if identity.issuers and not (identity.secret or identity.public_key_file):
+        return identity  # no local issuer: only the identity providers' tokens are accepted
+    if any(a.startswith("HS") for a in identity.algorithms) and not identity.secret:
+        raise ConfigError("identity.secret: required for HS* algorithms (at least 32 characters)")
+    if any(not a.startswith("HS") for a in identity.algorithms) and not identity.public_key_file:
+        raise ConfigError("identity.public_key_file: required for RS*/ES* algorithms")
+    return identity
 
 
 M = TypeVar("M", bound=pydantic.BaseModel)

@@ -41,12 +41,12 @@ class Principal:
     tenant: str | None = None
     issuer: str | None = None
     claims: Mapping[str, Any] = field(default_factory=dict)
-
-    @property
-    def client(self) -> str | None:
-        """The OAuth client the token was issued to (RFC 9068 `client_id`, else OIDC `azp`)."""
-        client = self.claims.get("client_id", self.claims.get("azp"))
-        return str(client) if client is not None else None
+    #: OAuth scopes granted to the token (`scope` / `scp`).
+    scopes: tuple[str, ...] = ()
+    #: The OAuth client the token was issued to (`client_id`, `azp` or `cid`).
+    client: str | None = None
+    #: Delegation (RFC 8693 `act`): the acting party first, outermost last.
+    actors: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

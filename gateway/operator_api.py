@@ -41,7 +41,7 @@ def endpoint(
         try:
             principal = await authenticate(request)
         except AuthError as exc:
-            return problem(401, str(exc), {"WWW-Authenticate": challenge(str(exc))})
+            return problem(exc.status, str(exc), {"WWW-Authenticate": challenge(exc)})
         allowed = set(roles())
         if not allowed & set(principal.roles):
             return problem(403, f"requires one of the roles: {', '.join(sorted(allowed))}")

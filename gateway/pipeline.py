@@ -55,6 +55,7 @@ from gateway.errors import (
     TooManyPendingApprovals,
     UnknownTool,
 )
+from gateway.identity.claims import principal_record
 from gateway.inspect.apply import Inspected, inspect_result
 from gateway.metrics import Metrics
 from gateway.models import (
@@ -260,11 +261,10 @@ class Pipeline:
         except CanonicalizationError as exc:
             reason = f"invalid arguments: {exc} (numbers must fit an IEEE 754 double, text must be UTF-8)"
             redacted, arguments_digest = None, InvalidArguments(reason)
-        p = call.principal
         received = self.audit.submit(
             "call.received",
             {
-                "principal": {"subject": p.subject, "roles": list(p.roles), "tenant": p.tenant, "issuer": p.issuer},
+                "principal": principal_record(call.principal),
                 "kind": call.kind.value,
                 "connector": call.connector,
                 "tool": call.tool,

@@ -27,6 +27,8 @@ from gateway.catalog import Catalog
 from gateway.config import ApprovalSettings, GatewayConfig
 from gateway.events import LISTING_KINDS, EventBus, ListingChanged, PolicyReloaded, ToolsChanged
 from gateway.identity import TokenVerifier
+from gateway.identity.collector import IssuerCollector
+from gateway.identity.metadata import ProtectedResource
 from gateway.incident import open_incident_response
 from gateway.integrations.runtime import Integrations
 from gateway.metrics import Metrics
@@ -53,6 +55,7 @@ class Gateway:
     events: EventBus
     telemetry: Telemetry
     verifier: TokenVerifier
+    resource: ProtectedResource
     authenticate: Authenticator
     policy: PolicyHolder
     connectors: list[ResilientConnector]
@@ -77,13 +80,17 @@ class Gateway:
         any store opens), then open the stores, start the backends and fetch their tools."""
         metrics = metrics or Metrics()
         events = EventBus()
-        verifier = TokenVerifier(config.identity, config.base_dir)
+        verifier = TokenVerifier(config.identity, config.base_dir, config.server.public_url)
+        resource = ProtectedResource(config.server.public_url, verifier.issuers)
+        metrics.registry.register(IssuerCollector(verifier.issuers))
         telemetry = Telemetry(config.tracing, metrics)
         policy = PolicyHolder.load(config.resolve(config.policy.directory), config.approvals.approver_roles)
         connectors = [create_connector(s, events) for s in config.connectors]
         async with contextlib.AsyncExitStack() as running:
             telemetry.start()
             running.push_async_callback(telemetry.stop)
+            await verifier.issuers.start()  # a failed fetch is reported by /readyz, not raised
+            running.push_async_callback(verifier.issuers.stop)
             audit = await AuditLog.open(config.audit, base_dir=config.base_dir, observer=metrics.audit)
             running.push_async_callback(audit.close)
             audit_streams = AuditStreams.start(config.audit_streaming, audit, metrics.audit_sinks, config.resolve)
@@ -109,10 +116,12 @@ class Gateway:
                 events=events,
                 telemetry=telemetry,
                 verifier=verifier,
+                resource=resource,
                 authenticate=Authenticator(
                     lambda: verifier,
                     _auth_failure_recorder(audit, metrics),
                     observe_seconds=telemetry.observer("identity"),
+                    challenge=resource.challenge,
                 ),
                 policy=policy,
                 connectors=connectors,
@@ -232,6 +241,7 @@ class Gateway:
             "audit": await self.audit.healthy(),
             "policy": self.policy.current.version,
             "backends": backends,
+            "issuers": self.verifier.issuers.status(),
         }
 
 

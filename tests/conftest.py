@@ -1,9 +1,10 @@
 """Fixtures shared by the whole suite: a private copy of the shipped policies, the echo
-MCP upstream, and a gateway started on an ephemeral loopback port."""
+MCP upstream, a gateway started on an ephemeral loopback port, and the Node tools."""
 
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,6 +17,18 @@ from connectors.mcp import stub as echo_stub
 from gateway.app import create_app
 from gateway.serving import running
 from tests.support.gateway import REPO, GatewayFactory, RunningGateway, gateway_config
+from tests.support.node_tools import NodeTools, NodeToolsUnavailable, install
+
+
+@pytest.fixture(scope="session")
+def node_tools() -> NodeTools:
+    """Node 22 and the npm tools (conformance suite, Inspector, oidc-provider), installed on first use."""
+    try:
+        return install()
+    except NodeToolsUnavailable as exc:
+        if os.environ.get("GATEWAY_REQUIRE_SERVICES") == "1":
+            pytest.fail(f"Node tools are required (GATEWAY_REQUIRE_SERVICES=1): {exc}")
+        pytest.skip(f"Node tools unavailable: {exc}")
 
 
 @pytest.fixture

@@ -112,7 +112,7 @@ def routes(service: ApprovalService, authorize: Authorize) -> list[Route]:
                 if inspect.isawaitable(principal):
                     principal = await principal
             except AuthError as exc:
-                return problem(401, str(exc), {"WWW-Authenticate": challenge(str(exc))})
+                return problem(exc.status, str(exc), {"WWW-Authenticate": challenge(exc)})
             if not service.scope.may_use_api(principal):
                 return problem(403, needed)
             try:

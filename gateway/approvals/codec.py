@@ -17,6 +17,9 @@ def principal_to_json(principal: Principal) -> dict[str, Any]:
         "roles": list(principal.roles),
         "tenant": principal.tenant,
         "issuer": principal.issuer,
+        "client": principal.client,
+        "actors": list(principal.actors),
+        "scopes": list(principal.scopes),
     }
 
 
@@ -26,6 +29,9 @@ def principal_from_json(data: Mapping[str, Any]) -> Principal:
         roles=tuple(data.get("roles", ())),
         tenant=data.get("tenant"),
         issuer=data.get("issuer"),
+        client=data.get("client"),
+        actors=tuple(data.get("actors", ())),
+        scopes=tuple(data.get("scopes", ())),
     )
 
 

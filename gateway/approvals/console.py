@@ -3,50 +3,68 @@
 The page holds no data and needs no sign-in to load; everything it shows comes from the
 REST API with the approver's bearer token, kept in sessionStorage. No cookie is used, so
 a cross-site request carries no credentials and cross-site request forgery has nothing
-to ride on; the strict Content-Security-Policy allows only this origin's script.
+to ride on; the strict Content-Security-Policy allows only this origin's script, and
+connections only to this origin and the identity provider the console signs in with.
+`/console/sign-in.json` tells the page how people sign in (SSO, pasted token, or both).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
+
+from gateway.identity.console_sign_in import PASTE_ONLY, ConsoleSignIn
 
 _STATIC = Path(__file__).parent / "static"
 _FILES = {"console.js": "text/javascript", "console.css": "text/css", "tools.js": "text/javascript"}
-_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:;"
-        " base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-cache",
-}
 
 
-async def _page(request: Request) -> Response:
-    return FileResponse(_STATIC / "console.html", media_type="text/html; charset=utf-8", headers=_HEADERS)
+def page_headers(idp_origin: str | None) -> dict[str, str]:
+    """The console pages' security headers; `idp_origin` may be connected to (SSO sign-in)."""
+    connect = f"'self' {idp_origin}" if idp_origin else "'self'"
+    return {
+        "Content-Security-Policy": (
+            f"default-src 'none'; script-src 'self'; style-src 'self'; connect-src {connect}; img-src 'self' data:;"
+            " base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+        ),
+        "X-Content-Type-Options": "nosniff",
+        "X-Frame-Options": "DENY",
+        "Referrer-Policy": "no-referrer",
+        "Cache-Control": "no-cache",
+    }
 
 
-async def _tools_page(request: Request) -> Response:
-    """The tool reviewers' view (gateway.pins.api): definitions waiting for review, their diff."""
-    return FileResponse(_STATIC / "tools.html", media_type="text/html; charset=utf-8", headers=_HEADERS)
+def _own_origin(request: Request) -> str:
+    return f"{request.url.scheme}://{request.url.netloc}"
 
 
-async def _asset(request: Request) -> Response:
-    name = request.path_params["name"]
-    if name not in _FILES:
-        return Response("not found", status_code=404, media_type="text/plain")
-    return FileResponse(_STATIC / name, media_type=f"{_FILES[name]}; charset=utf-8", headers=_HEADERS)
+def routes(sign_in: ConsoleSignIn = PASTE_ONLY, resource: Callable[[Request], str] = _own_origin) -> list[BaseRoute]:
+    """`resource(request)`: the OAuth resource the console asks its token for."""
+    headers = page_headers(sign_in.idp_origin)
 
+    async def page(request: Request) -> Response:
+        return FileResponse(_STATIC / "console.html", media_type="text/html; charset=utf-8", headers=headers)
 
-def routes() -> list[BaseRoute]:
+    async def tools_page(request: Request) -> Response:
+        """The tool reviewers' view (gateway.pins.api): definitions waiting for review, their diff."""
+        return FileResponse(_STATIC / "tools.html", media_type="text/html; charset=utf-8", headers=headers)
+
+    async def sign_in_document(request: Request) -> Response:
+        return JSONResponse(sign_in.document(resource(request)), headers=headers)
+
+    async def asset(request: Request) -> Response:
+        name = request.path_params["name"]
+        if name not in _FILES:
+            return Response("not found", status_code=404, media_type="text/plain")
+        return FileResponse(_STATIC / name, media_type=f"{_FILES[name]}; charset=utf-8", headers=headers)
+
     return [
-        Route("/console", _page, methods=["GET"]),
-        Route("/console/tools", _tools_page, methods=["GET"]),
-        Route("/console/{name}", _asset, methods=["GET"]),
+        Route("/console", page, methods=["GET"]),
+        Route("/console/tools", tools_page, methods=["GET"]),
+        Route("/console/sign-in.json", sign_in_document, methods=["GET"]),
+        Route("/console/{name}", asset, methods=["GET"]),
     ]

@@ -75,7 +75,7 @@ def routes(audit_log: AuditLog, authorize: Authorize) -> list[Route]:
                 if inspect.isawaitable(principal):
                     principal = await principal
             except AuthError as exc:
-                return unauthorized(str(exc))
+                return unauthorized(exc)
             if role not in principal.roles:
                 return JSONResponse({"error": "forbidden", "detail": f"requires the {role!r} role"}, status_code=403)
             try:

@@ -18,6 +18,7 @@ import click
 import mcp_types as types
 
 from gateway.approvals.mcp_agent import MAY_NEED_APPROVAL_META
+from gateway.cli.credentials import NotSignedIn, bearer
 from gateway.cli.output import InertError, echo_json, inert
 
 DEFAULT_URL = "http://127.0.0.1:8080"
@@ -35,10 +36,14 @@ token_option = click.option(
 )
 
 
-def _require(token: str | None) -> str:
-    if not token:
-        raise click.UsageError("a token is needed: pass --token or set GATEWAY_TOKEN (see 'gateway token')")
-    return token
+def _require(token: str | None, url: str) -> str:
+    """The token given, else the one `gateway login` stored for this gateway."""
+    try:
+        return bearer(url, token)
+    except NotSignedIn:
+        raise click.UsageError(
+            "a token is needed: run 'gateway login', pass --token or set GATEWAY_TOKEN (see 'gateway token')"
+        ) from None
 
 
 def _tool_json(tool: types.Tool) -> dict[str, Any]:
@@ -73,7 +78,7 @@ def tools(ctx: click.Context, output: str, url: str, token: str | None) -> None:
     from gateway.mcp.client import ClientFailure, list_tools
 
     try:
-        listed = [_tool_json(t) for t in asyncio.run(list_tools(url, _require(token)))]
+        listed = [_tool_json(t) for t in asyncio.run(list_tools(url, _require(token, url)))]
     except ClientFailure as exc:
         raise InertError(str(exc)) from None
     if output == "json":
@@ -127,7 +132,7 @@ def call(tool: str, arguments: str, wait: float | None, no_wait: bool, url: str,
     parsed = _parse_arguments(arguments)
     how_long: float | bool | None = False if no_wait else wait
     try:
-        result = asyncio.run(call_tool(url, _require(token), tool, parsed, wait=how_long, on_progress=_progress))
+        result = asyncio.run(call_tool(url, _require(token, url), tool, parsed, wait=how_long, on_progress=_progress))
     except ClientFailure as exc:
         raise InertError(str(exc)) from None
     for block in result.content:

@@ -9,6 +9,7 @@ import click
 import httpx
 
 from gateway.cli.approvals_format import duration, iso, table
+from gateway.cli.credentials import bearer
 from gateway.cli.output import echo_json, inert, json_text
 
 _url_option = click.option(
@@ -21,19 +22,18 @@ _url_option = click.option(
 _token_option = click.option(
     "--token",
     envvar="GATEWAY_TOKEN",
-    required=True,
-    help="The approver's bearer JWT (env GATEWAY_TOKEN).",
+    default=None,
+    help="The approver's bearer JWT (env GATEWAY_TOKEN; default: the one from 'gateway login').",
 )
 _json_option = click.option("--json", "as_json", is_flag=True, help="Same as -o json.")
 
 
-def _request(url: str, token: str, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+def _request(url: str, token: str | None, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
     # GATEWAY_URL may name the MCP endpoint (the demo prints it so): the API is beside it.
     base = url.rstrip("/").removesuffix("/mcp")
+    headers = {"Authorization": f"Bearer {bearer(url, token)}"}
     try:
-        response = httpx.request(
-            method, base + path, headers={"Authorization": f"Bearer {token}"}, timeout=15.0, **kwargs
-        )
+        response = httpx.request(method, base + path, headers=headers, timeout=15.0, **kwargs)
     except httpx.HTTPError as exc:
         raise click.ClickException(f"cannot reach the gateway at {url}: {exc}") from None
     try:
@@ -170,7 +170,7 @@ def list_command(
     oldest_first: bool,
     cursor: str | None,
     url: str,
-    token: str,
+    token: str | None,
     output: str,
     as_json: bool,
 ) -> None:
@@ -204,7 +204,7 @@ def list_command(
 @_token_option
 @_output_option
 @_json_option
-def show_command(approval_id: str, url: str, token: str, output: str, as_json: bool) -> None:
+def show_command(approval_id: str, url: str, token: str | None, output: str, as_json: bool) -> None:
     """One approval with why it was held, its full arguments, votes, outcome and notifications."""
     body = _request(url, token, "GET", f"/v1/approvals/{approval_id}")
     sent = _request(url, token, "GET", f"/v1/approvals/{approval_id}/notifications")["notifications"]
@@ -225,14 +225,14 @@ def _print_notifications(sent: list[dict[str, Any]]) -> None:
         click.echo(table(("AT", "CHANNEL", "EVENT", "OUTCOME", "TARGET", "ERROR"), rows))
 
 
-def _confirm_high_impact(approval_id: str, url: str, token: str) -> None:
+def _confirm_high_impact(approval_id: str, url: str, token: str | None) -> None:
     approval = _request(url, token, "GET", f"/v1/approvals/{approval_id}")["approval"]
     if approval.get("high_impact"):
         what = inert(f"{approval['connector']}.{approval['tool']} by {_requester(approval)}: {approval.get('summary')}")
         click.confirm(f"High-impact approval: {what}\nApprove it?", abort=True)
 
 
-def _vote(approval_id: str, approve: bool, comment: str, url: str, token: str, as_json: bool) -> None:
+def _vote(approval_id: str, approve: bool, comment: str, url: str, token: str | None, as_json: bool) -> None:
     verb = "approve" if approve else "deny"
     body = _request(url, token, "POST", f"/v1/approvals/{approval_id}/{verb}", json={"comment": comment})
     if as_json:
@@ -249,7 +249,7 @@ def _vote(approval_id: str, approve: bool, comment: str, url: str, token: str, a
 @_url_option
 @_token_option
 @_json_option
-def approve_command(approval_id: str, comment: str, yes: bool, url: str, token: str, as_json: bool) -> None:
+def approve_command(approval_id: str, comment: str, yes: bool, url: str, token: str | None, as_json: bool) -> None:
     """Approve a held call; a high-impact one asks to confirm first (unless --yes)."""
     if not yes:
         _confirm_high_impact(approval_id, url, token)
@@ -262,6 +262,6 @@ def approve_command(approval_id: str, comment: str, yes: bool, url: str, token: 
 @_url_option
 @_token_option
 @_json_option
-def deny_command(approval_id: str, comment: str, url: str, token: str, as_json: bool) -> None:
+def deny_command(approval_id: str, comment: str, url: str, token: str | None, as_json: bool) -> None:
     """Deny a held call; one deny ends the approval."""
     _vote(approval_id, False, comment, url, token, as_json)

@@ -15,6 +15,7 @@ from gateway.cli.agents import agents as agent_commands
 from gateway.cli.approvals import approvals as approval_commands
 from gateway.cli.audit import audit as audit_commands
 from gateway.cli.locate import DEFAULT_CONFIG
+from gateway.cli.login import connect, login, logout
 from gateway.cli.output import InertError
 from gateway.cli.policy import policy as policy_commands
 from gateway.cli.shadow import promote as promote_command
@@ -95,7 +96,11 @@ def _run_reporting_startup_errors(main: Coroutine[Any, Any, None]) -> None:
 def _with_address(config: GatewayConfig, host: str | None, port: int | None) -> GatewayConfig:
     from dataclasses import replace
 
-    server = replace(config.server, **{k: v for k, v in {"host": host, "port": port}.items() if v is not None})
+    server = replace(
+        config.server,
+        host=config.server.host if host is None else host,
+        port=config.server.port if port is None else port,
+    )
     return replace(config, server=server)
 
 
@@ -124,6 +129,9 @@ main.add_command(tools)
 for review_command in REVIEW_COMMANDS:
     tools.add_command(review_command)
 main.add_command(call)
+main.add_command(login)
+main.add_command(logout)
+main.add_command(connect)
 main.add_command(audit_commands)
 main.add_command(policy_commands)
 main.add_command(approval_commands)

@@ -9,9 +9,10 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import click
+import jwt
 
 from gateway.audit import read_records
 from gateway.audit.chain import MalformedRecord
@@ -20,7 +21,10 @@ from gateway.audit.store import StoreError
 from gateway.cli.locate import audit_database, config_option
 from gateway.cli.output import InertError, echo_json, inert
 from gateway.cli.remote import remote_options, request_json
-from gateway.models import Principal, split_qualified_name
+from gateway.identity import AuthError
+from gateway.identity.claims import ClaimsMapping, principal_from_claims
+from gateway.models import split_qualified_name
+from gateway.policy import call_context
 from gateway.policy.case_schemas import CatalogUnavailable, case_schema_problems, load_catalog, unchecked_connectors
 from gateway.policy.cases import DEFAULT_CONTEXT, load_cases, run_case
 from gateway.policy.engine import PolicyEngine
@@ -95,7 +99,7 @@ def test_command(directory: Path, catalog: str | None, token: str | None) -> Non
 @policy.command("status")
 @remote_options
 @click.option("--json", "as_json", is_flag=True, help="Print the API's JSON.")
-def status_command(url: str, token: str, as_json: bool) -> None:
+def status_command(url: str, token: str | None, as_json: bool) -> None:
     """The policy a running gateway enforces, and its last reload (needs the admin role)."""
     status = request_json(url, token, "GET", "/v1/admin/policy")
     if as_json:
@@ -118,7 +122,7 @@ def status_command(url: str, token: str, as_json: bool) -> None:
 
 @policy.command("reload")
 @remote_options
-def reload_command(url: str, token: str) -> None:
+def reload_command(url: str, token: str | None) -> None:
     """Ask a running gateway to load its policy files now (needs the admin role); exit 1 if refused."""
     result = request_json(url, token, "POST", "/v1/admin/policy/reload", accept=(200, 422))
     if result["ok"]:
@@ -135,22 +139,45 @@ def _iso(ts: float) -> str:
 
 @policy.command("explain")
 @click.option("--policy", "directory", type=click.Path(path_type=Path), default=DEFAULT_DIR, show_default=True)
-@click.option("--sub", required=True, help="The caller's JWT subject.")
+@click.option("--sub", default=None, help="The caller's JWT subject (or take it from --token / --claims).")
 @click.option("--roles", default="", help="Comma-separated token roles.")
 @click.option("--tenant", default=None, help="The caller's tenant.")
+@click.option("--token", default=None, help="A JWT whose claims describe the caller (read, not verified).")
+@click.option("--claims", "claims_file", type=click.File(), default=None, help="A JSON file of token claims.")
+@click.option("--roles-claim", default="roles", show_default=True, help="Dotted path to the roles in the claims.")
+@click.option("--tenant-claim", default="tenant", show_default=True, help="Dotted path to the tenant in the claims.")
 @click.option("--args", "arguments", default="{}", help="Tool arguments as a JSON object.")
 @click.option("--context", default=None, help="Context as a JSON object (default: Wednesday 12:00 UTC over mcp).")
 @click.argument("tool")
 def explain_command(
-    directory: Path, sub: str, roles: str, tenant: str | None, arguments: str, context: str | None, tool: str
+    directory: Path,
+    sub: str | None,
+    roles: str,
+    tenant: str | None,
+    token: str | None,
+    claims_file: TextIO | None,
+    roles_claim: str,
+    tenant_claim: str,
+    arguments: str,
+    context: str | None,
+    tool: str,
 ) -> None:
-    """Show the decision for one call to TOOL (connector.tool) and every rule for that tool."""
+    """Show the decision for one call to TOOL (connector.tool) and every rule for that tool.
+
+    The caller is --sub/--roles/--tenant, or the claims of --token or --claims (policy
+    conditions then read them as r.ctx.claims.NAME and r.ctx.scopes)."""
     names = split_qualified_name(tool)
     if names is None:
         raise click.BadParameter("must be connector.tool", param_hint="TOOL")
     args = _json_object(arguments, "--args")
-    ctx = {**DEFAULT_CONTEXT, "tenant": tenant or "", **(_json_object(context, "--context") if context else {})}
-    principal = Principal(sub, tuple(role.strip() for role in roles.split(",") if role.strip()), tenant)
+    claims = _caller_claims(sub, roles, tenant, token, claims_file, roles_claim, tenant_claim)
+    try:
+        principal = principal_from_claims(claims, ClaimsMapping(roles_claim, tenant_claim))
+    except AuthError as exc:
+        raise click.BadParameter(str(exc), param_hint="--token/--claims") from None
+    identity = {k: v for k, v in call_context(principal, "mcp").items() if k not in ("hour", "weekday", "front_door")}
+    ctx = {**DEFAULT_CONTEXT, **identity, **(_json_object(context, "--context") if context else {})}
+    tenant = principal.tenant
     explanation = explain_decision(_load(directory), principal, names[0], names[1], args, ctx)
     decision = explanation.decision
     click.echo(f"decision: {decision.effect.value}")
@@ -175,6 +202,35 @@ def explain_command(
         click.echo(f"  {mark} {result_rule.describe()}: {why_not or 'applies'}")
     if not explanation.results:
         click.echo("  (none: results reach the caller as the backend sends them)")
+
+
+def _caller_claims(
+    sub: str | None,
+    roles: str,
+    tenant: str | None,
+    token: str | None,
+    claims_file: TextIO | None,
+    roles_claim: str,
+    tenant_claim: str,
+) -> dict[str, Any]:
+    """The caller as token claims: from a JWT, a claims file, or the options."""
+    if token is not None and claims_file is not None:
+        raise click.UsageError("give --token or --claims, not both")
+    if token is not None:
+        try:
+            claims = jwt.decode(token, options={"verify_signature": False})
+        except jwt.InvalidTokenError as exc:
+            raise click.BadParameter(f"not a JWT: {exc}", param_hint="--token") from None
+    elif claims_file is not None:
+        claims = _json_object(claims_file.read(), "--claims")
+    else:
+        role_list = [role.strip() for role in roles.split(",") if role.strip()]
+        claims = {roles_claim: role_list, **({tenant_claim: tenant} if tenant is not None else {})}
+    if sub is not None:
+        claims["sub"] = sub
+    if "sub" not in claims:
+        raise click.UsageError("give --sub, or a token or claims with 'sub'")
+    return claims
 
 
 @policy.command("replay")

@@ -9,16 +9,18 @@ from typing import Any, TypeVar
 import click
 import httpx
 
+from gateway.cli.credentials import bearer
 from gateway.cli.output import InertError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def remote_options(command: F) -> F:
-    """`--url` (the gateway's base URL or its /mcp URL) and `--token`, from the environment too."""
-    command = click.option("--token", envvar="GATEWAY_TOKEN", required=True, help="Bearer JWT ($GATEWAY_TOKEN).")(
-        command
-    )
+    """`--url` (the gateway's base URL or its /mcp URL) and `--token`, from the environment
+    too; without a token the one stored by `gateway login` is used."""
+    command = click.option(
+        "--token", envvar="GATEWAY_TOKEN", default=None, help="Bearer JWT ($GATEWAY_TOKEN; default: 'gateway login')."
+    )(command)
     return click.option(
         "--url",
         envvar="GATEWAY_URL",
@@ -34,14 +36,13 @@ def api_base(url: str) -> str:
 
 
 def request_json(
-    url: str, token: str, method: str, path: str, *, accept: Collection[int] = (200,), **kwargs: Any
+    url: str, token: str | None, method: str, path: str, *, accept: Collection[int] = (200,), **kwargs: Any
 ) -> dict[str, Any]:
     """The JSON body of `method path`; an error naming the status and the server's detail otherwise."""
     base = api_base(url)
     try:
-        response = httpx.request(
-            method, base + path, headers={"Authorization": f"Bearer {token}"}, timeout=15.0, **kwargs
-        )
+        headers = {"Authorization": f"Bearer {bearer(url, token)}"}
+        response = httpx.request(method, base + path, headers=headers, timeout=15.0, **kwargs)
     except httpx.HTTPError as exc:
         raise InertError(f"cannot reach the gateway at {base}: {exc}") from None
     try:

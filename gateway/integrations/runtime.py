@@ -91,7 +91,7 @@ class Integrations:
                 if inspect.isawaitable(principal):
                     principal = await principal
             except AuthError as exc:
-                return problem(401, str(exc), {"WWW-Authenticate": challenge(str(exc))})
+                return problem(exc.status, str(exc), {"WWW-Authenticate": challenge(exc)})
             if not allowed & set(principal.roles):
                 return problem(403, f"requires one of the approver roles: {', '.join(sorted(allowed))}")
             try:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any, cast
 
 import httpx2
@@ -40,8 +41,9 @@ def mcp_endpoint(url: str) -> str:
 
 
 @contextlib.asynccontextmanager
-async def connect(url: str, token: str, *, read_timeout: float = 300) -> AsyncIterator[Client]:
-    """A session with the gateway at `url` (its base URL or its /mcp endpoint)."""
+async def connect(url: str, token: str | Callable[[], str], *, read_timeout: float = 300) -> AsyncIterator[Client]:
+    """A session with the gateway at `url` (its base URL or its /mcp endpoint); `token` may
+    be a function, read before every request (a signed-in token that gets refreshed)."""
     refusals: list[str] = []
 
     async def note_refusal(response: httpx2.Response) -> None:
@@ -50,10 +52,14 @@ async def connect(url: str, token: str, *, read_timeout: float = 300) -> AsyncIt
             detail = response.headers.get("www-authenticate") or response.text[:300]
             refusals.append(f"HTTP {response.status_code} from the gateway: {detail}")
 
+    async def authorize(request: httpx2.Request) -> None:
+        # A refresh may go over the network: kept off the event loop.
+        bearer = await asyncio.to_thread(token) if callable(token) else token
+        request.headers["Authorization"] = f"Bearer {bearer}"
+
     http = httpx2.AsyncClient(
-        headers={"Authorization": f"Bearer {token}"},
         timeout=httpx2.Timeout(30, read=read_timeout),
-        event_hooks={"response": [note_refusal]},
+        event_hooks={"request": [authorize], "response": [note_refusal]},
     )
     try:
         async with http, Client(streamable_http_client(mcp_endpoint(url), http_client=http), cache=None) as client:

@@ -55,7 +55,7 @@ def routes(gateway: Gateway) -> list[Route]:
             try:
                 principal = await gateway.authenticate(request)
             except AuthError as exc:
-                return problem(401, str(exc), {"WWW-Authenticate": challenge(str(exc))})
+                return problem(exc.status, str(exc), {"WWW-Authenticate": challenge(exc)})
             if not allowed & set(principal.roles):
                 return problem(403, f"requires one of the reviewer roles: {', '.join(sorted(allowed))}")
             if gateway.pins is None:

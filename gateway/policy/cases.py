@@ -16,7 +16,15 @@ from gateway.policy.files import PolicyFiles
 from gateway.policy.result_cases import ResultExpectation, inspect_case, parse_expectation, result_failures
 
 #: The context a case runs under unless it says otherwise: a Wednesday at noon UTC over MCP.
-DEFAULT_CONTEXT: Mapping[str, Any] = {"hour": 12, "weekday": 2, "front_door": "mcp"}
+DEFAULT_CONTEXT: Mapping[str, Any] = {
+    "hour": 12,
+    "weekday": 2,
+    "front_door": "mcp",
+    "scopes": [],
+    "client": "",
+    "issuer": "",
+    "claims": {},
+}
 _KEYS = {
     "name", "sub", "roles", "tenant", "tool", "args", "context", "expect", "rule", "approvals", "approver_role",
     "result", "expect_result",

@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 #: Context keys the pipeline passes (see gateway.policy.context); anything else is a typo.
-CONTEXT_KEYS = frozenset({"hour", "weekday", "tenant", "front_door"})
+CONTEXT_KEYS = frozenset({"hour", "weekday", "tenant", "front_door", "scopes", "client", "issuer", "claims"})
+#: Context values that are mappings a condition reads into (`r.ctx.claims.department`).
+NESTED_CONTEXT_KEYS = frozenset({"claims"})
 
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
 # simpleeval (Casbin's evaluator) tries getattr before item access, so an argument called
@@ -204,7 +206,8 @@ class _Checker:
             if not _NAME.match(name) or name.startswith("func_") or name in _SHADOWED:
                 raise ValueError(f"{ast.unparse(node)!r}: {name!r} cannot be used as a name in a condition")
         if path[0] == "ctx":
-            if len(path) != 2 or path[1] not in CONTEXT_KEYS:
+            nested = path[1] in NESTED_CONTEXT_KEYS
+            if path[1] not in CONTEXT_KEYS or (len(path) == 2) == nested:
                 raise ValueError(
                     f"{ast.unparse(node)!r}: unknown context value (known: {', '.join(sorted(CONTEXT_KEYS))})"
                 )

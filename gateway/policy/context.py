@@ -10,11 +10,16 @@ from gateway.models import Principal
 
 
 def call_context(principal: Principal, front_door: str, now: datetime | None = None) -> dict[str, Any]:
-    """hour: 0-23 UTC; weekday: 0 (Monday) to 6 (Sunday), UTC; tenant: "" when the token has none."""
+    """hour: 0-23 UTC; weekday: 0 (Monday) to 6 (Sunday), UTC; tenant, client, issuer: ""
+    when the token has none; scopes: the token's scopes; claims: every verified claim."""
     moment = (now or datetime.now(UTC)).astimezone(UTC)
     return {
         "hour": moment.hour,
         "weekday": moment.weekday(),
         "tenant": principal.tenant or "",
         "front_door": front_door,
+        "scopes": list(principal.scopes),
+        "client": principal.client or "",
+        "issuer": principal.issuer or "",
+        "claims": principal.claims,
     }

@@ -57,6 +57,9 @@ def _principal(data: Mapping[str, Any]) -> Principal:
         roles=tuple(str(role) for role in raw.get("roles") or ()),
         tenant=raw.get("tenant"),
         issuer=raw.get("issuer"),
+        scopes=tuple(str(scope) for scope in raw.get("scopes") or ()),
+        client=raw.get("client"),
+        actors=tuple(str(actor) for actor in raw.get("actors") or ()),
     )
 
 

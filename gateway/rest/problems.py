@@ -10,6 +10,7 @@ from starlette.responses import JSONResponse
 
 from gateway.auth_gate import challenge
 from gateway.errors import ApprovalPending, CallRefused, RateLimited
+from gateway.identity import AuthError
 from gateway.rest.prefer import CALLS_PATH
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -59,5 +60,6 @@ def from_refusal(refusal: CallRefused, call_id: str) -> JSONResponse:
     )
 
 
-def unauthorized_problem(reason: str) -> JSONResponse:
-    return problem_response(401, "unauthenticated", reason, headers={"WWW-Authenticate": challenge(reason)})
+def unauthorized_problem(exc: AuthError) -> JSONResponse:
+    kind = "insufficient-scope" if exc.status == 403 else "unauthenticated"
+    return problem_response(exc.status, kind, str(exc), headers={"WWW-Authenticate": challenge(exc)})

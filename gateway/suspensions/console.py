@@ -13,7 +13,9 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from gateway.approvals.console import _HEADERS as CONSOLE_HEADERS
+from gateway.approvals.console import page_headers
+
+CONSOLE_HEADERS = page_headers(None)
 
 _STATIC = Path(__file__).parent / "static"
 

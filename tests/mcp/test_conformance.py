@@ -21,7 +21,7 @@ from gateway.serving import running
 from tests.support import conformance_stub
 from tests.support.auth_proxy import auth_proxy
 from tests.support.gateway import GatewayFactory
-from tests.support.node_tools import NodeTools, NodeToolsUnavailable, install
+from tests.support.node_tools import NodeTools
 
 #: Scenarios that pass against the upstream but not through the gateway, and why.
 #: Keep in step with docs/frontdoors.md; a gap that closes makes the test fail until removed.
@@ -38,16 +38,6 @@ p, tester, *, elicitation/conf.*, allow, true, -
 """
 _RESULT = re.compile(r"^[✓✗] (\S+): (\d+) passed, (\d+) failed", re.MULTILINE)
 SUITE_TIMEOUT_SECONDS = 240
-
-
-@pytest.fixture(scope="module")
-def node_tools() -> NodeTools:
-    try:
-        return install()
-    except NodeToolsUnavailable as exc:
-        if os.environ.get("GATEWAY_REQUIRE_SERVICES") == "1":
-            pytest.fail(f"Node tools are required (GATEWAY_REQUIRE_SERVICES=1): {exc}")
-        pytest.skip(f"Node tools unavailable: {exc}")
 
 
 async def run_node(tools: NodeTools, *args: str, cwd: Path) -> tuple[int, str]:

@@ -41,6 +41,7 @@ def test_every_alert_is_tested_firing_and_quiet() -> None:
         "GatewayAuditSinkLagging",
         "GatewayToolDefinitionChanged",
         "GatewayInjectionInResults",
+        "GatewayIdentityProviderKeysUnavailable",
         "GatewayAgentBraked",
         "GatewaySuspensionUnreviewed",
     }

@@ -113,3 +113,32 @@ def test_explain_rejects_bad_input_with_exit_2() -> None:
     assert code == 2 and "must be a JSON object" in output
     code, output = run("explain", "--policy", str(SHIPPED), "--sub", "b", "nodot", "--args", "{}")
     assert code == 2 and "must be connector.tool" in output
+
+
+def test_explain_takes_the_caller_from_a_token_or_a_claims_file(tmp_path: Path) -> None:
+    import jwt
+
+    directory = write_policy(
+        tmp_path / "p",
+        "# Purchasing may order.\n"
+        "p, buyer, *, sap.create_purchase_order, allow, r.ctx.claims.department == 'purchasing' "
+        "&& 'orders:write' in r.ctx.scopes, -\n",
+    )
+    claims = {
+        "sub": "kc-user",
+        "realm_access": {"roles": ["buyer"]},
+        "department": "purchasing",
+        "scope": "orders:write",
+    }
+    token = jwt.encode(claims, "any-key-the-explainer-does-not-verify-0123", algorithm="HS256")
+    (tmp_path / "claims.json").write_text(json.dumps({**claims, "department": "sales"}))
+    common = ("explain", "--policy", str(directory), "--roles-claim", "realm_access.roles", "sap.create_purchase_order")
+    code, output = run(*common, "--token", token)
+    assert code == 0, output
+    assert output.splitlines()[0] == "decision: allow" and "caller:   buyer, kc-user" in output
+    code, output = run(*common, "--claims", str(tmp_path / "claims.json"))
+    assert code == 0, output
+    assert output.splitlines()[0] == "decision: deny"
+    assert "r.ctx.claims=" in output or "is false" in output
+    code, output = run(*common, "--token", "not-a-jwt")
+    assert code == 2 and "not a JWT" in output

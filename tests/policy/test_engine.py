@@ -204,4 +204,5 @@ def test_call_context_names_what_conditions_read(hour: int, weekday: int) -> Non
 
     monday = datetime(2026, 11, 23, tzinfo=UTC)
     ctx = call_context(Principal("a", tenant="acme"), "rest", monday + timedelta(days=weekday, hours=hour))
-    assert ctx == {"hour": hour, "weekday": weekday, "tenant": "acme", "front_door": "rest"}
+    identity = {"scopes": [], "client": "", "issuer": "", "claims": {}}
+    assert ctx == {"hour": hour, "weekday": weekday, "tenant": "acme", "front_door": "rest", **identity}

@@ -1,5 +1,6 @@
-"""The Node tools some tests drive: Node 22, the official MCP conformance suite and MCP
-Inspector, installed from the npm registry into `.tools/` (not by hand, not by make).
+"""The Node tools some tests drive: Node 22, the official MCP conformance suite, MCP
+Inspector and the `oidc-provider` OpenID provider, installed from the npm registry into
+`.tools/` (not by hand, not by make).
 
 `python -m tests.support.node_tools` installs them; tests call `node_tools()`, which installs on
 first use and skips (or, under GATEWAY_REQUIRE_SERVICES=1, fails) when npm or the
@@ -22,6 +23,8 @@ PACKAGES = {
     "node": "22.23.3",
     "@modelcontextprotocol/conformance": "0.1.16",
     "@modelcontextprotocol/inspector": "2.12.0",
+    #: The certified OpenID provider the identity tests sign in against.
+    "oidc-provider": "9.13.3",
 }
 INSTALL_TIMEOUT_SECONDS = 600
 
@@ -31,6 +34,7 @@ class NodeTools:
     node: Path
     conformance: Path
     inspector: Path
+    oidc_provider: Path
 
     @classmethod
     def at(cls, root: Path) -> NodeTools:
@@ -39,10 +43,11 @@ class NodeTools:
             node=modules / "node" / "bin" / "node",
             conformance=modules / "@modelcontextprotocol" / "conformance" / "dist" / "index.js",
             inspector=modules / "@modelcontextprotocol" / "inspector" / "clients" / "launcher" / "build" / "index.js",
+            oidc_provider=modules / "oidc-provider" / "package.json",
         )
 
     def present(self) -> bool:
-        return all(p.exists() for p in (self.node, self.conformance, self.inspector))
+        return all(p.exists() for p in (self.node, self.conformance, self.inspector, self.oidc_provider))
 
 
 class NodeToolsUnavailable(Exception):

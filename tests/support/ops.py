@@ -14,6 +14,8 @@ import httpx
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
+from gateway.identity.collector import IssuerCollector
+from gateway.identity.issuers import IssuerRegistry
 from gateway.metrics import Metrics
 from tests.support.gateway import require_service
 
@@ -128,9 +130,8 @@ _SUFFIXES = {
 
 def exposed_names() -> set[str]:
     """Every sample name a gateway's /metrics can carry (labelled series included)."""
-    return {family.name + suffix for family in Metrics().registry.collect() for suffix in _SUFFIXES[family.type]} | {
-        "up"
-    }
+    families = [*Metrics().registry.collect(), *IssuerCollector(IssuerRegistry([])).describe()]
+    return {family.name + suffix for family in families for suffix in _SUFFIXES[family.type]} | {"up"}
 
 
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"')

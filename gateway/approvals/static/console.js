@@ -1,8 +1,12 @@
 // The approvers' console: a thin client of /v1/approvals. The bearer token lives in
-// sessionStorage (this tab only) and travels in the Authorization header; no cookies.
+// sessionStorage (this tab only) and travels in the Authorization header; no cookies,
+// no localStorage. People sign in with their company's identity provider (authorization
+// code with PKCE, run here) or, where the gateway's local issuer exists, paste a token.
 "use strict";
 
 const TOKEN_KEY = "gateway.approver.token";
+// The PKCE verifier and state between leaving for the identity provider and coming back.
+const PENDING_KEY = "gateway.approver.sign-in";
 const POLL_MS = 2000;
 const PAGE_SIZE = 50;
 
@@ -88,7 +92,100 @@ function showSignIn(message = "") {
   $("who").hidden = true;
   $("sign-in").hidden = false;
   $("sign-in-error").textContent = message;
-  $("token").focus();
+  ($("paste").hidden ? $("sso-button") : $("token")).focus();
+}
+
+// -- single sign-on (authorization code with PKCE) -------------------------------------
+
+let signInOptions = { sso: null, paste_token: true };
+
+async function loadSignInOptions() {
+  try {
+    const response = await fetch("/console/sign-in.json", { cache: "no-store" });
+    if (response.ok) signInOptions = await response.json();
+  } catch {
+    // Offline or an older gateway: offer what always works.
+  }
+  $("sso").hidden = !signInOptions.sso;
+  $("paste").hidden = !signInOptions.paste_token;
+}
+
+function base64url(bytes) {
+  return btoa(String.fromCharCode(...new Uint8Array(bytes)))
+    .replace(/\+/g, "-")
+    .replace(/\//g, "_")
+    .replace(/=+$/, "");
+}
+
+function randomString() {
+  return base64url(crypto.getRandomValues(new Uint8Array(32)));
+}
+
+function redirectUri() {
+  return `${location.origin}/console`;
+}
+
+async function providerMetadata(issuer) {
+  const response = await fetch(`${issuer.replace(/\/$/, "")}/.well-known/openid-configuration`);
+  if (!response.ok) throw new Error(`identity provider discovery failed (HTTP ${response.status})`);
+  const metadata = await response.json();
+  if (metadata.issuer !== issuer) throw new Error(`identity provider names issuer ${metadata.issuer}, not ${issuer}`);
+  return metadata;
+}
+
+async function startSignOn() {
+  const sso = signInOptions.sso;
+  try {
+    const metadata = await providerMetadata(sso.issuer);
+    const verifier = randomString();
+    const expected = randomString();
+    const challenge = base64url(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier)));
+    sessionStorage.setItem(PENDING_KEY, JSON.stringify({ verifier, state: expected }));
+    const url = new URL(metadata.authorization_endpoint);
+    url.search = new URLSearchParams({
+      response_type: "code",
+      client_id: sso.client_id,
+      redirect_uri: redirectUri(),
+      scope: sso.scope,
+      state: expected,
+      code_challenge: challenge,
+      code_challenge_method: "S256",
+      resource: sso.resource,
+    });
+    location.assign(url.toString());
+  } catch (err) {
+    showSignIn(err.message);
+  }
+}
+
+async function finishSignOn(params) {
+  const pending = JSON.parse(sessionStorage.getItem(PENDING_KEY) || "null");
+  sessionStorage.removeItem(PENDING_KEY);
+  history.replaceState(null, "", `/console${location.hash}`); // the code is single-use: drop it from the URL
+  const sso = signInOptions.sso;
+  if (params.has("error")) throw new Error(`sign-in refused: ${params.get("error_description") || params.get("error")}`);
+  if (!sso || !pending || params.get("state") !== pending.state) {
+    throw new Error("this sign-in response does not belong to a sign-in started in this tab");
+  }
+  if (params.has("iss") && params.get("iss") !== sso.issuer) throw new Error("sign-in response from another issuer");
+  const metadata = await providerMetadata(sso.issuer);
+  const response = await fetch(metadata.token_endpoint, {
+    method: "POST",
+    headers: { "Content-Type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({
+      grant_type: "authorization_code",
+      code: params.get("code") || "",
+      redirect_uri: redirectUri(),
+      client_id: sso.client_id,
+      code_verifier: pending.verifier,
+      resource: sso.resource,
+    }),
+  });
+  const body = await response.json().catch(() => ({}));
+  if (!response.ok || !body.access_token) {
+    throw new Error(`token request refused: ${body.error_description || body.error || response.status}`);
+  }
+  return body.access_token;
 }
 
 async function signIn(token) {
@@ -445,11 +542,12 @@ function onKey(event) {
 
 // -- start ---------------------------------------------------------------------------
 
-document.addEventListener("DOMContentLoaded", () => {
+document.addEventListener("DOMContentLoaded", async () => {
   $("sign-in-form").addEventListener("submit", (event) => {
     event.preventDefault();
-    signIn($("token").value);
+    if (!$("paste").hidden && $("token").value.trim()) signIn($("token").value);
   });
+  $("sso-button").addEventListener("click", startSignOn);
   $("sign-out").addEventListener("click", signOut);
   $("help-close").addEventListener("click", () => $("help").close());
   $("filters").addEventListener("submit", (event) => event.preventDefault());
@@ -465,6 +563,14 @@ document.addEventListener("DOMContentLoaded", () => {
   }
   document.addEventListener("keydown", onKey);
   setInterval(tick, 1000);
-  if (state.token) signIn(state.token);
+  await loadSignInOptions();
+  const params = new URLSearchParams(location.search);
+  if (params.has("code") || params.has("error")) {
+    try {
+      await signIn(await finishSignOn(params));
+    } catch (err) {
+      showSignIn(err.message);
+    }
+  } else if (state.token) signIn(state.token);
   else showSignIn();
 });

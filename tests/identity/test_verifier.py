@@ -48,8 +48,8 @@ def _verifier(tmp_path: Path, **settings: object) -> TokenVerifier:
     return TokenVerifier(IdentitySettings(**{"secret": SECRET, **settings}), tmp_path)  # type: ignore[arg-type]
 
 
-def test_hs256_token_becomes_a_principal(tmp_path: Path) -> None:
-    principal = _verifier(tmp_path).verify(jwt.encode(_claims(), SECRET, algorithm="HS256"))
+async def test_hs256_token_becomes_a_principal(tmp_path: Path) -> None:
+    principal = await _verifier(tmp_path).verify(jwt.encode(_claims(), SECRET, algorithm="HS256"))
     assert principal.subject == "agent-7"
     assert principal.roles == ("procurement-agent", "tester")
     assert principal.tenant == "acme"
@@ -63,17 +63,17 @@ def test_hs256_token_becomes_a_principal(tmp_path: Path) -> None:
         ("ES256", ec.generate_private_key(ec.SECP256R1())),
     ],
 )
-def test_public_key_algorithms(tmp_path: Path, algorithm: str, private_key) -> None:  # type: ignore[no-untyped-def]
+async def test_public_key_algorithms(tmp_path: Path, algorithm: str, private_key) -> None:  # type: ignore[no-untyped-def]
     pem = private_key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     (tmp_path / "issuer.pem").write_bytes(pem)
     verifier = TokenVerifier(IdentitySettings(algorithms=(algorithm,), public_key_file="issuer.pem"), tmp_path)
-    assert verifier.verify(jwt.encode(_claims(), private_key, algorithm=algorithm)).subject == "agent-7"
+    assert (await verifier.verify(jwt.encode(_claims(), private_key, algorithm=algorithm))).subject == "agent-7"
     # Algorithm confusion: an HS256 token keyed with the public key text is refused outright.
     forged = _hs256_by_hand(_claims(), pem)
-    with pytest.raises(AuthError, match="algorithm 'HS256' is not accepted"):
-        verifier.verify(forged)
+    with pytest.raises(AuthError, match="algorithm 'HS256' is not accepted for issuer 'agent-gateway'"):
+        await verifier.verify(forged)
 
 
 @pytest.mark.parametrize(
@@ -81,50 +81,50 @@ def test_public_key_algorithms(tmp_path: Path, algorithm: str, private_key) -> N
     [
         ({"exp": -120}, "token has expired"),
         ({"nbf": 600}, "not valid yet"),
-        ({"aud": "someone-else"}, "audience is not 'agent-gateway'"),
-        ({"iss": "evil"}, "issuer is not 'agent-gateway'"),
+        ({"aud": "someone-else"}, "audience is not one of agent-gateway"),
+        ({"iss": "evil"}, "issuer 'evil' is not a trusted issuer"),
         ({"exp": None}, "lacks the required 'exp' claim"),
         ({"sub": None}, "lacks the required 'sub' claim"),
         ({"sub": ""}, "'sub' claim must be a non-empty string"),
         ({"roles": {"admin": True}}, "roles claim must be a list of strings"),
     ],
 )
-def test_rejected_claims_say_why(tmp_path: Path, overrides: dict[str, object], reason: str) -> None:
+async def test_rejected_claims_say_why(tmp_path: Path, overrides: dict[str, object], reason: str) -> None:
     # Times are offsets from now, taken when the test runs, not when it was collected.
     now = int(time.time())
     claims = _claims(**{k: now + v if k in ("exp", "nbf") and isinstance(v, int) else v for k, v in overrides.items()})
     with pytest.raises(AuthError, match=reason):
-        _verifier(tmp_path).verify(jwt.encode(claims, SECRET, algorithm="HS256"))
+        await _verifier(tmp_path).verify(jwt.encode(claims, SECRET, algorithm="HS256"))
 
 
-def test_small_clock_skew_is_tolerated(tmp_path: Path) -> None:
+async def test_small_clock_skew_is_tolerated(tmp_path: Path) -> None:
     token = jwt.encode(_claims(exp=int(time.time()) - 5), SECRET, algorithm="HS256")
-    assert _verifier(tmp_path, leeway_seconds=30).verify(token).subject == "agent-7"
+    assert (await _verifier(tmp_path, leeway_seconds=30).verify(token)).subject == "agent-7"
     with pytest.raises(AuthError, match="expired"):
-        _verifier(tmp_path, leeway_seconds=0).verify(token)
+        await _verifier(tmp_path, leeway_seconds=0).verify(token)
 
 
-def test_unsigned_and_garbled_tokens(tmp_path: Path) -> None:
-    unsigned = jwt.encode(_claims(), None, algorithm="none")
-    with pytest.raises(AuthError, match="algorithm 'none' is not accepted"):
-        _verifier(tmp_path).verify(unsigned)
+async def test_unsigned_and_garbled_tokens(tmp_path: Path) -> None:
+    unsigned = jwt.encode(_claims(), None, algorithm="none")  # type: ignore[arg-type]
+    with pytest.raises(AuthError, match="unsigned tokens are refused"):
+        await _verifier(tmp_path).verify(unsigned)
     with pytest.raises(AuthError, match="not a well-formed JWT"):
-        _verifier(tmp_path).verify("a.b")
+        await _verifier(tmp_path).verify("a.b")
     tampered = jwt.encode(_claims(), SECRET, algorithm="HS256")[:-4] + "AAAA"
     with pytest.raises(AuthError, match="signature is invalid"):
-        _verifier(tmp_path).verify(tampered)
+        await _verifier(tmp_path).verify(tampered)
 
 
-def test_roles_as_a_space_separated_string_and_custom_claims(tmp_path: Path) -> None:
+async def test_roles_as_a_space_separated_string_and_custom_claims(tmp_path: Path) -> None:
     token = jwt.encode(_claims(roles=None, scope="a b,c", org="globex"), SECRET, algorithm="HS256")
-    principal = _verifier(tmp_path, roles_claim="scope", tenant_claim="org").verify(token)
+    principal = await _verifier(tmp_path, roles_claim="scope", tenant_claim="org").verify(token)
     assert principal.roles == ("a", "b", "c")
     assert principal.tenant == "globex"
 
 
-def test_minted_tokens_verify(tmp_path: Path) -> None:
+async def test_minted_tokens_verify(tmp_path: Path) -> None:
     verifier = _verifier(tmp_path)
-    principal = verifier.verify(verifier.mint("ops", ("gateway-admin",), tenant="acme", ttl_seconds=30))
+    principal = await verifier.verify(verifier.mint("ops", ("gateway-admin",), tenant="acme", ttl_seconds=30))
     assert (principal.subject, principal.roles, principal.tenant) == ("ops", ("gateway-admin",), "acme")
 
 
@@ -134,3 +134,14 @@ def test_bearer_header_parsing() -> None:
     for headers, reason in [({}, "missing bearer token"), ({"authorization": "Token abc"}, "malformed")]:
         with pytest.raises(AuthError, match=reason):
             bearer_token(headers)
+
+
+async def test_a_local_ec_key_is_not_used_for_another_curve(tmp_path: Path) -> None:
+    p256 = ec.generate_private_key(ec.SECP256R1())
+    (tmp_path / "issuer.pem").write_bytes(
+        p256.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    verifier = TokenVerifier(IdentitySettings(algorithms=("ES256", "ES384"), public_key_file="issuer.pem"), tmp_path)
+    p384_token = jwt.encode(_claims(), ec.generate_private_key(ec.SECP384R1()), algorithm="ES384")
+    with pytest.raises(AuthError, match="key cannot check a ES384 signature"):
+        await verifier.verify(p384_token)
