@@ -65,10 +65,10 @@ def create_connector(settings: ConnectorSettings) -> Connector:
     """Build the connector its config stanza names: module `connectors.<kind>`, function
     `create(settings)`, wrapped in the deadline, concurrency, retry and circuit-breaker
     policy every backend gets. Adding a backend kind is one module, nothing else."""
+    from connectors.options import options_model
     from connectors.resilience import resilient
 
-    try:
-        module = importlib.import_module(f"connectors.{settings.kind}")
-    except ModuleNotFoundError:
-        raise ConfigError(f"connectors.{settings.name}.kind: unknown connector kind {settings.kind!r}") from None
+    if options_model(settings.kind) is None:
+        raise ConfigError(f"connectors.{settings.name}.kind: unknown connector kind {settings.kind!r}")
+    module = importlib.import_module(f"connectors.{settings.kind}")
     return resilient(module.create(settings), settings)

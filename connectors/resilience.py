@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from connectors.base import BackendError, BackendTimeout, BackendUnavailable, CallContext, Connector, Health
+from connectors.options import ConnectorOptions
 from gateway.config import ConnectorSettings
 from gateway.models import ToolResult, ToolSpec
 
@@ -38,18 +39,15 @@ class ResiliencePolicy:
 
     @classmethod
     def from_settings(cls, settings: ConnectorSettings) -> ResiliencePolicy:
-        given = {field: settings.options[key] for key, field in _OPTION_FIELDS.items() if key in settings.options}
-        return cls(timeout=settings.timeout_seconds, **given)
-
-
-#: Stanza option -> ResiliencePolicy field (the options are checked by `connectors.options`).
-_OPTION_FIELDS = {
-    "max_concurrency": "max_concurrency",
-    "retries": "retries",
-    "retry_backoff_seconds": "retry_backoff",
-    "circuit_failure_threshold": "failure_threshold",
-    "circuit_reset_seconds": "reset_after",
-}
+        options = ConnectorOptions.common(settings)
+        return cls(
+            timeout=settings.timeout_seconds,
+            max_concurrency=options.max_concurrency,
+            retries=options.retries,
+            retry_backoff=options.retry_backoff_seconds,
+            failure_threshold=options.circuit_failure_threshold,
+            reset_after=options.circuit_reset_seconds,
+        )
 
 
 class CircuitState(enum.StrEnum):

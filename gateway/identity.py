@@ -45,8 +45,8 @@ class TokenVerifier:
     def __init__(self, settings: IdentitySettings, base_dir: Path) -> None:
         self._settings = settings
         self._keys: dict[str, Any] = {}
-        if settings.secret:
-            self._keys["HS"] = settings.secret
+        if settings.secret is not None:
+            self._keys["HS"] = settings.secret.get_secret_value()
         if settings.public_key_file:
             path = Path(settings.public_key_file)
             pem = (path if path.is_absolute() else base_dir / path).read_bytes()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable
@@ -91,7 +90,7 @@ class Gateway:
         database = self.config.approvals.database
         if not is_postgres_url(database):
             database = str(self.config.resolve(database))
-        approval_settings = dataclasses.replace(self.config.approvals, database=database)
+        approval_settings = self.config.approvals.model_copy(update={"database": database})
         self.approvals = await ApprovalService.open(approval_settings, self.audit, metrics=self.metrics.approvals)
         self.pipeline = Pipeline(
             catalog=self.catalog,

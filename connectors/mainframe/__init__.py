@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from connectors.base import Connector
 from connectors.mainframe.connector import MainframeConnector
+from connectors.mainframe.options import MainframeOptions as Options
 from gateway.config import ConnectorSettings
+
+__all__ = ["Options", "create"]
 
 
 def create(settings: ConnectorSettings) -> Connector:

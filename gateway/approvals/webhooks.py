@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from gateway.approvals.codec import approval_to_json
-from gateway.config import ApprovalSettings, WebhookSettings
+from gateway.config import ApprovalSettings, WebhookSettings, revealed
 from gateway.models import Approval, ApprovalState
 
 log = logging.getLogger(__name__)
@@ -99,7 +99,7 @@ class WebhookNotifier:
         for attempt in range(1, attempts + 1):
             try:
                 response = await self._client.post(
-                    target.url, json=body, headers=dict(target.headers), timeout=target.timeout_seconds
+                    target.url, json=body, headers=revealed(target.headers), timeout=target.timeout_seconds
                 )
             except httpx.HTTPError as exc:
                 problem = f"{type(exc).__name__}: {exc}"

@@ -14,10 +14,11 @@ import click
 
 from gateway.cli.approvals import approvals as approval_commands
 from gateway.cli.audit import audit as audit_commands
+from gateway.cli.config import DEFAULT_CONFIG
+from gateway.cli.config import config as config_commands
 from gateway.cli.policy import policy as policy_commands
 from gateway.config import ConfigError, GatewayConfig, load_config
 
-DEFAULT_CONFIG = "gateway.yaml"
 DEFAULT_URL = "http://127.0.0.1:8080/mcp"
 
 
@@ -98,10 +99,8 @@ def _run_reporting_startup_errors(main: Coroutine[Any, Any, None]) -> None:
 
 
 def _with_address(config: GatewayConfig, host: str | None, port: int | None) -> GatewayConfig:
-    from dataclasses import replace
-
-    server = replace(config.server, **{k: v for k, v in {"host": host, "port": port}.items() if v is not None})
-    return replace(config, server=server)
+    given = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    return config.model_copy(update={"server": config.server.model_copy(update=given)})
 
 
 @main.command()
@@ -173,4 +172,5 @@ def _require(token: str | None) -> str:
 main.add_command(audit_commands)
 main.add_command(policy_commands)
 main.add_command(approval_commands)
+main.add_command(config_commands)
 

@@ -275,8 +275,11 @@ async def test_health_and_readiness(echo_gateway: RunningGateway) -> None:
 
 async def test_cli_mints_a_token_and_calls_a_tool(echo_gateway: RunningGateway) -> None:
     config_file = echo_gateway.config.base_dir / "cli.yaml"
+    secret = echo_gateway.config.identity.secret
+    assert secret is not None
+    (config_file.parent / "identity.secret").write_text(secret.get_secret_value() + "\n")
     config_file.write_text(
-        f"identity: {{secret: {echo_gateway.config.identity.secret}}}\npolicy: {{directory: {REPO / 'policies'}}}\n"
+        "identity: {secret: '${file:identity.secret}'}\n" f"policy: {{directory: {REPO / 'policies'}}}\n"
     )
     gateway_cli = [sys.executable, "-m", "gateway.cli"]
     minted = await _run(*gateway_cli, "token", "--config", str(config_file), "--sub", "cli-agent", "--roles", "tester")

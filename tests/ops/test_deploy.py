@@ -195,9 +195,11 @@ def test_deployment_is_replicated_probed_limited_and_wired_to_its_config() -> No
     assert pdb["spec"]["minAvailable"] < spec["replicas"]
 
     secret = manifests["Secret", "agent-gateway"]
+    environ = {}
     for env in container["env"]:
         ref = env["valueFrom"]["secretKeyRef"]
         assert ref["key"] in secret["stringData"], ref
+        environ[env["name"]] = secret["stringData"][ref["key"]]
     for volume in pod["volumes"]:
         if "configMap" in volume:
             assert ("ConfigMap", volume["configMap"]["name"]) in manifests
@@ -207,7 +209,8 @@ def test_deployment_is_replicated_probed_limited_and_wired_to_its_config() -> No
 
     # The mounted config loads, and names the mounted policies and key.
     raw = yaml.safe_load(manifests["ConfigMap", "agent-gateway-config"]["data"]["gateway.yaml"])
-    config = parse_config(raw, base_dir=REPO, environ={"GATEWAY_IDENTITY__SECRET": "x" * 40})
+    # ... with exactly the variables the pod gets: every secret reference is satisfied.
+    config = parse_config(raw, base_dir=REPO, environ=environ)
     mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
     assert config.policy.directory == mounts["policies"]
     assert config.audit.signing_key_file is not None

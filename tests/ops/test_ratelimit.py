@@ -84,7 +84,7 @@ async def test_many_agents_do_not_grow_the_buckets_forever() -> None:
 
 
 def test_config_names_the_bad_key() -> None:
-    base: dict[str, Any] = {"identity": {"secret": "s" * 40}}
+    base: dict[str, Any] = {"allow_inline_secrets": True, "identity": {"secret": "s" * 40}}
     zero = {"rules": [{"per": "agent", "rate_per_second": 0}]}
     with pytest.raises(ConfigError, match=r"limits\.rules\.0\.rate_per_second"):
         parse_config({**base, "limits": zero}, base_dir=Path(), environ={})
@@ -95,7 +95,7 @@ def test_config_names_the_bad_key() -> None:
         base_dir=Path(),
         environ={"GATEWAY_LIMITS__REDIS_URL": REDIS},
     )
-    assert config.limits == RateLimitSettings((rule("tool", 2.5, 3),), REDIS)
+    assert config.limits == RateLimitSettings(rules=(rule("tool", 2.5, 3),), redis_url=REDIS)
 
 
 async def _redis_reachable() -> bool:

@@ -50,14 +50,17 @@ class RunningGateway:
 def gateway_config(tmp_path: Path, policy_dir: Path, connectors: dict[str, Any], **sections: Any) -> GatewayConfig:
     raw: dict[str, Any] = {
         "server": {"host": "127.0.0.1", "port": 0},
-        "identity": {"secret": SECRET, "issuer": "agent-gateway", "audience": "agent-gateway"},
+        # Tests hand connectors their backends' credentials inline; the gateway's own key
+        # comes the production way, by reference.
+        "allow_inline_secrets": True,
+        "identity": {"secret": "${env:GATEWAY_TEST_SECRET}", "issuer": "agent-gateway", "audience": "agent-gateway"},
         "policy": {"directory": str(policy_dir), "watch": False},
         "audit": {"database": str(tmp_path / "audit.db")},
         "connectors": connectors,
     }
     for name, values in sections.items():
         raw.setdefault(name, {}).update(values)
-    return parse_config(raw, base_dir=tmp_path, environ={})
+    return parse_config(raw, base_dir=tmp_path, environ={"GATEWAY_TEST_SECRET": SECRET})
 
 
 GatewayFactory = Callable[..., contextlib.AbstractAsyncContextManager[RunningGateway]]
