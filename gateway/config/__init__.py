@@ -16,7 +16,7 @@ from gateway.config.connectors import ConnectorSettings
 from gateway.config.loading import load_config, parse_config
 from gateway.config.model import GatewayConfig
 from gateway.config.problems import ConfigError, KeyProblem
-from gateway.config.secrets import Locator, Secret, SecretSources, reveal, revealed, without_password
+from gateway.config.secrets import Locator, Secret, SecretSources, reveal, revealed
 from gateway.config.sections import (
     ApprovalSettings,
     AuditSettings,
@@ -54,5 +54,4 @@ __all__ = [
     "parse_config",
     "reveal",
     "revealed",
-    "without_password",
 ]

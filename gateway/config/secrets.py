@@ -127,12 +127,3 @@ def reveal(secret: SecretStr | None) -> str | None:
 def revealed(values: Mapping[str, SecretStr]) -> dict[str, str]:
     """Secret-valued headers as the request that carries them needs them."""
     return {name: value.get_secret_value() for name, value in values.items()}
-
-
-def without_password(url: str) -> str:
-    """The URL as it may be shown (logs, errors, /readyz): any password replaced by ***."""
-    parts = urlsplit(url)
-    if not parts.password:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return parts._replace(netloc=netloc).geturl()
