@@ -42,13 +42,13 @@ RULE = "\np, tester, *, echo.add, approve, r.args.a > 100, 1 approver 1h\n"
 def config(directory: Path, policies: Path, upstream: str, database: str) -> GatewayConfig:
     raw = {
         "server": {"host": "127.0.0.1", "port": 0},
-        "identity": {"secret": "bench-replicas-secret-0123456789abcdef"},
+        "identity": {"secret": "${env:BENCH_SECRET}"},
         "policy": {"directory": str(policies), "watch": False},
         "audit": {"database": database},
         "approvals": {"max_hold_seconds": 60},
         "connectors": {"echo": {"kind": "mcp", "url": upstream, "timeout_seconds": 5}},
     }
-    return parse_config(raw, base_dir=directory, environ={})
+    return parse_config(raw, base_dir=directory, environ={"BENCH_SECRET": "bench-replicas-secret-0123456789abcdef"})
 
 
 def token(cfg: GatewayConfig, subject: str, roles: tuple[str, ...]) -> str:

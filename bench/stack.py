@@ -55,10 +55,11 @@ async def echo_stack() -> AsyncIterator[EchoStack]:
     upstream_port, gateway_port = free_port(), free_port()
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "gateway.yaml"
+        (Path(tmp) / "identity.secret").write_text(SECRET)
         config.write_text(
             f"""
 server: {{host: 127.0.0.1, port: {gateway_port}}}
-identity: {{secret: {SECRET}}}
+identity: {{secret: "${{file:identity.secret}}"}}
 policy: {{directory: {REPO / "policies"}, watch: false}}
 audit: {{database: {Path(tmp) / "audit.db"}}}
 connectors:

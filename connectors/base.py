@@ -8,6 +8,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from gateway.config import ConfigError, ConnectorSettings
+from gateway.errors import BackendError as BackendError
+from gateway.errors import BackendTimeout as BackendTimeout
+from gateway.errors import BackendUnavailable as BackendUnavailable
 from gateway.models import Principal, ToolResult, ToolSpec
 
 
@@ -26,20 +29,6 @@ class CallContext:
 class Health:
     healthy: bool
     detail: str = ""
-
-
-class BackendError(Exception):
-    """The backend could not serve the call. The message is shown to the agent, so it
-    must say what went wrong without internal detail (no tracebacks, no credentials);
-    the gateway puts the backend's name in front of it."""
-
-
-class BackendUnavailable(BackendError):
-    """The backend did not answer (down, refused, timed out); the call may be retried later."""
-
-
-class BackendTimeout(BackendUnavailable):
-    """The backend did not answer within the call's deadline."""
 
 
 @runtime_checkable

@@ -22,6 +22,7 @@ from typing import Any
 from connectors.base import BackendError, BackendTimeout, BackendUnavailable, CallContext, Connector, Health
 from connectors.options import ConnectorOptions
 from gateway.config import ConnectorSettings
+from gateway.errors import ConnectorBusy as ConnectorBusy
 from gateway.models import ToolResult, ToolSpec
 
 log = logging.getLogger(__name__)
@@ -86,11 +87,6 @@ class CircuitBreaker:
         # A failed probe re-opens at once; in the closed state it takes `threshold` in a row.
         if self._opened_at is not None or self._failures >= self._threshold:
             self._opened_at = self._clock()
-
-
-class ConnectorBusy(BackendUnavailable):
-    """All of the connector's concurrency slots stayed taken until the deadline; the backend
-    itself did nothing wrong, so this does not count against the circuit."""
 
 
 class ResilientConnector:

@@ -4,19 +4,16 @@ from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route, request_response
+from starlette.routing import Route
 
-from gateway.auth_gate import BearerAuthGate, principal_of
+from gateway.auth_gate import principal_of, requires_role
 from gateway.runtime import Gateway
 
 
 def admin_routes(gateway: Gateway) -> list[Route]:
-    role = gateway.config.policy.admin_role
-
+    @requires_role(gateway.config.policy.admin_role, authenticate=gateway.authenticate)
     async def reload_policy(request: Request) -> Response:
         principal = principal_of(request.scope)
-        if role not in principal.roles:
-            return JSONResponse({"error": "forbidden", "detail": f"requires the {role!r} role"}, status_code=403)
         result = await gateway.reload_policy(f"admin endpoint ({principal.subject})")
         body = {
             "ok": result.ok,
@@ -28,5 +25,4 @@ def admin_routes(gateway: Gateway) -> list[Route]:
         }
         return JSONResponse(body, status_code=200 if result.ok else 422)
 
-    gate = BearerAuthGate(request_response(reload_policy), gateway.authenticate)
-    return [Route("/v1/admin/policy/reload", gate, methods=["POST"])]
+    return [Route("/v1/admin/policy/reload", reload_policy, methods=["POST"])]

@@ -19,8 +19,10 @@ from gateway.approvals.api import routes as approval_routes
 from gateway.audit.api import routes as audit_routes
 from gateway.auth_gate import BearerAuthGate
 from gateway.config import GatewayConfig
+from gateway.errors import Problem
 from gateway.mcp.front import build_mcp_server, build_session_manager
 from gateway.mcp.sessions import AgentSessions
+from gateway.problems import problem_handler
 from gateway.rest import rest_routes
 from gateway.runtime import Gateway
 
@@ -78,6 +80,7 @@ def create_app(config: GatewayConfig) -> Starlette:
             *console.routes(),
         ],
         middleware=telemetry.middleware(gateway.telemetry),
+        exception_handlers={Problem: problem_handler},
         lifespan=lifespan,
     )
     app.state.gateway = gateway

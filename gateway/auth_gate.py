@@ -1,25 +1,34 @@
-"""The 401 gate in front of agent endpoints: verify the bearer JWT, record failures,
-and hand the Principal to what is behind it."""
+"""Who may reach an endpoint: the bearer JWT is verified (401 otherwise, failures
+recorded), and `requires_role` admits only callers with one of an endpoint's roles (403
+otherwise). The answers themselves are built in `gateway.problems`."""
 
 from __future__ import annotations
 
+import functools
+import inspect
 import time
 from collections.abc import Awaitable, Callable
 
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken
 from starlette.datastructures import Headers
-from starlette.requests import HTTPConnection
-from starlette.responses import JSONResponse, Response
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from gateway.identity import AuthError, TokenVerifier, bearer_token
+from gateway.errors import AuthError, Problem
+from gateway.identity import TokenVerifier, bearer_token
 from gateway.models import Principal
+from gateway.problems import forbidden, from_problem, unauthorized
 
 #: Key under which the verified Principal travels in the ASGI scope.
 PRINCIPAL_SCOPE_KEY = "gateway.principal"
 
 OnAuthFailure = Callable[[str, HTTPConnection], Awaitable[None]]
+#: Turns a request into its caller, or raises AuthError (an `Authenticator`, or a plain
+#: function in tests that serve one API on its own).
+Authorize = Callable[[HTTPConnection], Principal | Awaitable[Principal]]
+Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 def principal_of(scope: Scope) -> Principal:
@@ -27,20 +36,6 @@ def principal_of(scope: Scope) -> Principal:
     if not isinstance(principal, Principal):
         raise RuntimeError("request reached an authenticated endpoint without a verified principal")
     return principal
-
-
-def challenge(reason: str) -> str:
-    """The WWW-Authenticate value for a refused token (RFC 6750), quotes kept out of it."""
-    description = reason.replace('"', "'")
-    return f'Bearer realm="agent-gateway", error="invalid_token", error_description="{description}"'
-
-
-def unauthorized(reason: str) -> Response:
-    return JSONResponse(
-        {"error": "invalid_token", "error_description": reason},
-        status_code=401,
-        headers={"WWW-Authenticate": challenge(reason)},
-    )
 
 
 class Authenticator:
@@ -71,16 +66,41 @@ class Authenticator:
                 self._observe_seconds(time.perf_counter() - started)
 
 
-class BearerAuthGate:
-    """ASGI wrapper: only requests with a valid token reach `app`."""
+def requires_role(*roles: str, authenticate: Authorize) -> Callable[[Endpoint], Endpoint]:
+    """Starlette's `requires`, for the gateway's roles: the decorated endpoint runs only for
+    a caller `authenticate` accepts (401 otherwise) who holds one of `roles` (any caller when
+    none is named; 403 otherwise). The endpoint finds the caller with `principal_of`; a
+    `Problem` it raises becomes its problem+json answer."""
+    needed = tuple(sorted(set(roles)))
 
-    def __init__(
-        self, app: ASGIApp, authenticate: Authenticator, refuse: Callable[[str], Response] = unauthorized
-    ) -> None:
+    def decorate(endpoint: Endpoint) -> Endpoint:
+        @functools.wraps(endpoint)
+        async def guarded(request: Request) -> Response:
+            try:
+                principal = authenticate(request)
+                if inspect.isawaitable(principal):
+                    principal = await principal
+            except AuthError as exc:
+                return unauthorized(str(exc))
+            if needed and not set(needed) & set(principal.roles):
+                return forbidden(needed)
+            request.scope[PRINCIPAL_SCOPE_KEY] = principal
+            try:
+                return await endpoint(request)
+            except Problem as problem:
+                return from_problem(problem)
+
+        return guarded
+
+    return decorate
+
+
+class BearerAuthGate:
+    """ASGI wrapper for the MCP endpoint: only requests with a valid token reach `app`."""
+
+    def __init__(self, app: ASGIApp, authenticate: Authenticator) -> None:
         self.app = app
         self._authenticate = authenticate
-        # Each front door answers a bad token in its own error shape (the REST one: RFC 9457).
-        self._refuse = refuse
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -89,7 +109,7 @@ class BearerAuthGate:
         try:
             principal = await self._authenticate(HTTPConnection(scope))
         except AuthError as exc:
-            await self._refuse(str(exc))(scope, receive, send)
+            await unauthorized(str(exc))(scope, receive, send)
             return
         scope[PRINCIPAL_SCOPE_KEY] = principal
         # The SDK binds each MCP session to the identity that opened it: a session id

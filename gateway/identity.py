@@ -11,11 +11,8 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 
 from gateway.config import IdentitySettings
+from gateway.errors import AuthError as AuthError
 from gateway.models import Principal
-
-
-class AuthError(Exception):
-    """The request carries no usable credential; the message says which check failed."""
 
 
 def bearer_token(headers: Mapping[str, str]) -> str:

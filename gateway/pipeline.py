@@ -24,9 +24,8 @@ from gateway.errors import (
     ApprovalExpired,
     ApprovalPending,
     ApprovalRequired,
-    AuditUnavailableError,
+    AuditFailed,
     BackendFailed,
-    BackendTimedOut,
     CallRefused,
     InvalidArguments,
     PolicyDenied,
@@ -202,7 +201,7 @@ class Pipeline:
                     on_progress=_progress_to(current_relay()),
                 )
         except ApprovalError as exc:
-            raise AuditUnavailableError(f"{exc.message}; the call was not held or forwarded") from None
+            raise AuditFailed(f"{exc.message}; the call was not held or forwarded") from None
         approval = outcome.approval
         if outcome.action == "pending":
             raise ApprovalPending(
@@ -253,7 +252,7 @@ class Pipeline:
                 )
         except BackendTimeout:
             error = f"backend {call.connector!r} did not answer within {timeout:g} s"
-            raise BackendTimedOut(error) from None
+            raise BackendFailed(error, timed_out=True) from None
         except BackendUnavailable as exc:
             error = f"backend {call.connector!r} is unavailable: {exc}"
             raise BackendFailed(error) from None
@@ -284,7 +283,7 @@ class Pipeline:
         # is logged loudly instead of hiding the result from the agent.
         try:
             await self._durable(forwarded, self.audit.submit("call.completed", data, call.call_id))
-        except AuditUnavailableError:
+        except AuditFailed:
             log.critical("audit: the outcome of call %s could not be recorded", call.call_id)
 
     async def _durable(self, *pending: asyncio.Future[AuditRecord]) -> None:
@@ -293,7 +292,7 @@ class Pipeline:
                 await asyncio.gather(*pending)
         except Exception:
             log.exception("audit append failed")
-            raise AuditUnavailableError("the audit log is unavailable, so the call was not forwarded") from None
+            raise AuditFailed("the audit log is unavailable, so the call was not forwarded") from None
 
 
 def _decision_record(decision: Decision) -> dict[str, Any]:

@@ -6,25 +6,20 @@ from __future__ import annotations
 import difflib
 import types
 import typing
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from gateway.errors import ConfigError, InvalidInput
+
+__all__ = ["ConfigError", "KeyProblem", "describe", "dotted", "problems"]
+
 Location = tuple[str | int, ...]
 
 
-class ConfigError(Exception):
-    """The configuration is invalid. `problems` holds every finding, each naming its key
-    path (`connectors.sap.pasword: unknown key (did you mean 'password'?)`)."""
-
-    def __init__(self, problems: str | Iterable[str]) -> None:
-        self.problems = (problems,) if isinstance(problems, str) else tuple(problems)
-        super().__init__("; ".join(self.problems))
-
-
-class KeyProblem(ValueError):
+class KeyProblem(InvalidInput):
     """Raised inside a validator for a problem with one key below the model being validated
     (empty `key`: the model itself). The message never repeats the value, so a secret that
     fails a check is not echoed."""

@@ -11,9 +11,7 @@ import mcp_types as types
 from mcp import Client, MCPError
 from mcp.client.streamable_http import streamable_http_client
 
-
-class ClientFailure(Exception):
-    """The gateway could not be reached or refused the request; the message says why."""
+from gateway.errors import ClientFailure as ClientFailure
 
 
 def _reason(exc: BaseException, refusals: list[str]) -> str:

@@ -20,7 +20,7 @@ import mcp_types as types
 
 from connectors.base import BackendError
 from connectors.resilience import unwrap
-from gateway.errors import ApprovalRequired, AuditUnavailableError, BackendFailed, PolicyDenied, UnknownTool
+from gateway.errors import ApprovalRequired, AuditFailed, BackendFailed, PolicyDenied, UnknownTool
 from gateway.models import Effect, Principal
 from gateway.naming import PROMPTS, RESOURCES, AgentNames, policy_connector
 from gateway.policy import call_context
@@ -242,7 +242,7 @@ class McpFeatures:
             await audit.submit("access.decided", record, read_id)
         except Exception:
             log.exception("audit append failed")
-            raise AuditUnavailableError("the audit log is unavailable, so the request was not forwarded") from None
+            raise AuditFailed("the audit log is unavailable, so the request was not forwarded") from None
         if decision.effect is Effect.DENY:
             where = f" (rule {decision.rule})" if decision.rule else ""
             raise PolicyDenied(f"denied by policy{where}: {decision.reason}")

@@ -142,7 +142,7 @@ async def test_requests_without_a_valid_token_get_401(echo_gateway: RunningGatew
         )
     assert response.status_code == 401
     assert response.headers["www-authenticate"].startswith('Bearer realm="agent-gateway"')
-    assert reason in response.json()["error_description"]
+    assert reason in response.json()["detail"]
     failures = [r for r in read_records(echo_gateway.config.audit.database) if r.kind == "auth.failed"]
     assert reason in failures[-1].data["reason"]
 

@@ -99,8 +99,9 @@ async def test_sighup_reloads_a_served_gateway_and_sigterm_stops_it(echo_upstrea
     port = free_port()
     database = tmp_path / "served.db"
     config = tmp_path / "served.yaml"
+    (tmp_path / "identity.secret").write_text(SECRET)
     config.write_text(
-        f"server: {{port: {port}}}\nidentity: {{secret: {SECRET}}}\n"
+        f"server: {{port: {port}}}\nidentity: {{secret: '${{file:identity.secret}}'}}\n"
         f"policy: {{directory: {policy_dir}, watch: false}}\naudit: {{database: {database}}}\n"
         f"connectors: {{echo: {{kind: mcp, url: '{url}'}}}}\n"
     )
