@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
 from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from gateway import telemetry
-from gateway.admin_api import admin_routes
+from gateway.admin_api import admin_routes, metrics_app, operator_routes
 from gateway.approvals import console
 from gateway.approvals.api import routes as approval_routes
 from gateway.audit.api import routes as audit_routes
@@ -25,6 +22,7 @@ from gateway.mcp.sessions import AgentSessions
 from gateway.problems import problem_handler
 from gateway.rest import rest_routes
 from gateway.runtime import Gateway
+from gateway.serving import running
 
 
 def create_app(config: GatewayConfig) -> Starlette:
@@ -50,31 +48,22 @@ def create_app(config: GatewayConfig) -> Starlette:
         app.router.routes.extend(audit_routes(gateway.audit, gateway.authenticate))
         app.router.routes.extend(approval_routes(gateway.approvals, gateway.authenticate))
         try:
-            async with manager.run():
+            async with contextlib.AsyncExitStack() as stack:
+                if s.metrics_port is not None:
+                    # Scrapers get a port of their own, which agents' ingress never exposes.
+                    app.state.metrics_url = await stack.enter_async_context(
+                        running(metrics_app(gateway), s.metrics_host, s.metrics_port)
+                    )
+                await stack.enter_async_context(manager.run())
                 yield
         finally:
             await gateway.stop()
-
-    async def healthz(request: Request) -> Response:
-        return PlainTextResponse("ok")
-
-    async def readyz(request: Request) -> Response:
-        state = await gateway.readiness()
-        ready = state["audit"] and bool(state["policy"])
-        return JSONResponse({"ready": ready, **state}, status_code=200 if ready else 503)
-
-    async def metrics(request: Request) -> Response:
-        # Rendering thousands of series takes milliseconds: keep it off the event loop.
-        body = await asyncio.to_thread(gateway.metrics.render)
-        return Response(body, media_type=gateway.metrics.content_type)
 
     mcp_endpoint = BearerAuthGate(StreamableHTTPASGIApp(manager), gateway.authenticate)
     app = Starlette(
         routes=[
             Route("/mcp", mcp_endpoint, methods=["GET", "POST", "DELETE"]),
-            Route("/healthz", healthz),
-            Route("/readyz", readyz),
-            Route("/metrics", metrics),
+            *operator_routes(gateway),
             *rest_routes(gateway, s.max_body_bytes),
             *admin_routes(gateway),
             *console.routes(),

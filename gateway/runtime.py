@@ -6,9 +6,9 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from starlette.requests import HTTPConnection
 
@@ -17,6 +17,7 @@ from connectors.resilience import unwrap
 from gateway import __version__
 from gateway.approvals import ApprovalService
 from gateway.audit import AuditLog
+from gateway.audit.deferred import DeferredRecords
 from gateway.audit.postgres_store import is_postgres_url
 from gateway.auth_gate import Authenticator
 from gateway.catalog import Catalog
@@ -27,6 +28,7 @@ from gateway.models import Principal, ToolSpec
 from gateway.pipeline import Pipeline
 from gateway.policy import PolicyHolder, ReloadResult
 from gateway.ratelimit import RateLimiter
+from gateway.readiness import BackendState, Readiness, ReadinessProbe
 from gateway.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
@@ -49,6 +51,8 @@ class Gateway:
     catalog: Catalog = field(init=False)
     pipeline: Pipeline = field(init=False)
     limiter: RateLimiter = field(init=False)
+    probe: ReadinessProbe = field(init=False)
+    auth_failures: DeferredRecords = field(init=False)
     connectors: list[Connector] = field(default_factory=list)
     listing_listeners: list[ListingListener] = field(default_factory=list)
     #: Told the URI of an upstream resource that changed (agents' subscriptions).
@@ -77,6 +81,7 @@ class Gateway:
             lambda: self.verifier, self.record_auth_failure, observe_seconds=self.telemetry.observer("identity")
         )
         self.limiter = RateLimiter.from_settings(self.config.limits)
+        self.probe = ReadinessProbe(self._probe, self.config.server.readiness_interval_seconds)
 
     async def start(self) -> None:
         """Open the store and connect the backends. Idempotent: the CLI starts the gateway
@@ -87,6 +92,8 @@ class Gateway:
         self._started = True
         self.telemetry.start()
         self.audit = await AuditLog.open(self.config.audit, base_dir=self.config.base_dir, observer=self.metrics.audit)
+        lost = self.metrics.audit_records_lost
+        self.auth_failures = DeferredRecords(self.audit.append, lambda kind: lost.labels(kind).inc())
         database = self.config.approvals.database
         if not is_postgres_url(database):
             database = str(self.config.resolve(database))
@@ -107,6 +114,7 @@ class Gateway:
         for connector in self.connectors:
             await connector.start()
         await self.catalog.refresh_all()
+        await self.probe.start()
         if self.config.policy.watch:
             self._policy_watch = asyncio.create_task(
                 self.policy.watch(lambda result: self.record_policy_reload(result, "file change")),
@@ -123,10 +131,12 @@ class Gateway:
             self._policy_watch.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._policy_watch
+        await self.probe.stop()
         for connector in self.connectors:
             await connector.close()
         await self.limiter.close()
         await self.approvals.close()
+        await self.auth_failures.drain()
         await self.audit.append("gateway.stopped", {"version": __version__, "config_digest": self.config_digest})
         await self.audit.close()
         await self.telemetry.stop()
@@ -192,18 +202,20 @@ class Gateway:
         return [s for s in await self.catalog.specs() if policy.may_list(principal, s.connector, s.name)]
 
     async def record_auth_failure(self, reason: str, conn: HTTPConnection) -> None:
+        # Recorded without waiting: a bad token is a 401 whatever the audit store's state.
         self.metrics.rejected_requests.labels("unauthenticated").inc()
         client = conn.client.host if conn.client else None
-        await self.audit.append("auth.failed", {"reason": reason, "client": client, "path": conn.url.path})
+        await self.auth_failures.record("auth.failed", {"reason": reason, "client": client, "path": conn.url.path})
 
-    async def readiness(self) -> dict[str, Any]:
+    def readiness(self) -> Readiness:
+        """The last background probe's result (see `server.readiness_interval_seconds`)."""
+        return self.probe.latest
+
+    async def _probe(self) -> Readiness:
         backends = {}
         for connector in self.connectors:
             health = await connector.health()
             self.metrics.backend_up.labels(connector.name).set(1 if health.healthy else 0)
-            backends[connector.name] = {"healthy": health.healthy, "detail": health.detail}
-        return {
-            "audit": await self.audit.healthy(),
-            "policy": self.policy.current.version,
-            "backends": backends,
-        }
+            backends[connector.name] = BackendState(health.healthy, health.detail)
+        audit = await self.audit.healthy()
+        return Readiness(audit, self.policy.current.version, backends, checked_at=time.time())

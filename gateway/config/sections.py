@@ -36,6 +36,21 @@ class ServerSettings(Section):
     allowed_origins: tuple[str, ...] = Field(
         (), description="Origin header values /mcp accepts when allowed_hosts is in force."
     )
+    metrics_port: int | None = Field(
+        None,
+        ge=0,
+        le=65535,
+        description="Serve /metrics on a listener of its own (metrics_host:metrics_port), never on the agents' port.",
+    )
+    metrics_host: str = Field("127.0.0.1", min_length=1, description="Address of the metrics listener.")
+    metrics_token: Secret | None = Field(
+        None,
+        description="Bearer token a scraper must send for /metrics. Without metrics_port, /metrics is served on the "
+        "agents' port only with this token.",
+    )
+    readiness_interval_seconds: float = Field(
+        10.0, gt=0, le=3600, description="How often backends are probed for /readyz (answers come from the last probe)."
+    )
 
 
 Algorithm = Literal["HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384"]

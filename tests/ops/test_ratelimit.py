@@ -8,7 +8,6 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
@@ -155,8 +154,7 @@ async def test_limited_calls_are_refused_with_retry_after_audited_and_counted(ec
         assert refused and "rate limit: agent 'agent-1' may make 0.1 calls per second (burst 2)" in message
         assert "retry after" in message
         assert await _echo(gw, "agent-2") == (False, "hi")
-        async with httpx.AsyncClient() as http:
-            metrics = (await http.get(f"{gw.url}/metrics")).text
+        metrics = await gw.scrape()
     assert sample(metrics, "gateway_rejected_requests_total", reason="rate_limited") == 1
     assert sample(metrics, "gateway_stage_duration_seconds_count", stage="rate_limit") == 4
     assert len(upstream.state.calls) == 3  # the refused call never reached the backend

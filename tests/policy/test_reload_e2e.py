@@ -58,8 +58,7 @@ async def test_file_edits_are_picked_up_and_broken_edits_change_nothing(
         failed = [r for r in read_records(gw.config.audit.database) if r.kind == "policy.reload_failed"][-1]
         assert "policy.csv" in failed.data["error"]
         assert failed.data["files"]["policy.csv"]  # the hash of the refused file
-        async with httpx.AsyncClient() as http:
-            metrics = (await http.get(f"{gw.url}/metrics")).text
+        metrics = await gw.scrape()
         assert 'gateway_policy_reloads_total{result="failure"} 1.0' in metrics
         assert 'gateway_policy_reloads_total{result="success"} 1.0' in metrics
 

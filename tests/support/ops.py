@@ -60,15 +60,22 @@ def free_port() -> int:
 
 
 @contextlib.asynccontextmanager
-async def prometheus(tmp_path: Path, target: str, scrape_interval: str = "1s") -> AsyncIterator[str]:
-    """A real Prometheus scraping `target` (host:port) on loopback; yields its base URL."""
+async def prometheus(
+    tmp_path: Path, target: str, scrape_interval: str = "1s", token: str | None = None
+) -> AsyncIterator[str]:
+    """A real Prometheus scraping `target` (host:port) on loopback, with the scrape token
+    from a file when given (as deploy/prometheus does); yields its base URL."""
     binary = require_binary("prometheus")
     config = tmp_path / "prometheus.yml"
+    job: dict[str, object] = {"job_name": "gateway", "static_configs": [{"targets": [target]}]}
+    if token is not None:
+        (tmp_path / "scrape-token").write_text(token)
+        job["authorization"] = {"type": "Bearer", "credentials_file": str(tmp_path / "scrape-token")}
     config.write_text(
         yaml.safe_dump(
             {
                 "global": {"scrape_interval": scrape_interval, "evaluation_interval": scrape_interval},
-                "scrape_configs": [{"job_name": "gateway", "static_configs": [{"targets": [target]}]}],
+                "scrape_configs": [job],
             }
         )
     )
