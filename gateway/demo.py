@@ -98,5 +98,7 @@ Agent governance gateway is running.
 
   Then check the audit log: .venv/bin/gateway audit search --db var/audit.db --connector sap
   Any MCP client works the same way: point it at the endpoint with the header
-  'Authorization: Bearer <token>'. Metrics: {base}/metrics. Stop with Ctrl-C.
+  'Authorization: Bearer <token>'. Metrics, with the config's scrape token:
+    curl -H 'Authorization: Bearer demo-scrape-token' {base}/metrics
+  Stop with Ctrl-C.
 """

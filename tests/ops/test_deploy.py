@@ -136,7 +136,10 @@ def test_compose_gateway_config_loads_and_points_at_the_compose_stubs(monkeypatc
         assert int(command[command.index("--port") + 1]) == port
         assert command[command.index("--host") + 1] == "0.0.0.0"
     scrape = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
-    assert scrape["scrape_configs"][0]["static_configs"][0]["targets"] == [f"gateway:{config.server.port}"]
+    # Prometheus scrapes the metrics listener; the agents' port serves no /metrics.
+    assert config.server.metrics_port not in (None, config.server.port)
+    assert scrape["scrape_configs"][0]["static_configs"][0]["targets"] == [f"gateway:{config.server.metrics_port}"]
+    assert all(str(config.server.metrics_port) not in p for p in services["gateway"].get("ports", []))
 
 
 def _manifests() -> dict[tuple[str, str], dict[str, Any]]:
@@ -217,6 +220,12 @@ def test_deployment_is_replicated_probed_limited_and_wired_to_its_config() -> No
     assert config.audit.signing_key_file.startswith(mounts["keys"] + "/")
     assert container["args"][-1] == mounts["config"]
     assert container["ports"][0]["containerPort"] == config.server.port
+    # Prometheus finds the metrics listener; the Service (and an Ingress on it) never exposes it.
+    metrics_port = config.server.metrics_port
+    annotations = spec["template"]["metadata"]["annotations"]
+    assert annotations["prometheus.io/port"] == str(metrics_port) != str(config.server.port)
+    assert {p["containerPort"] for p in container["ports"]} == {config.server.port, metrics_port}
+    assert [p["targetPort"] for p in service["spec"]["ports"]] == ["http"]
 
 
 def test_policy_configmap_matches_the_shipped_policies() -> None:
