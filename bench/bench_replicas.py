@@ -39,13 +39,17 @@ ARGUMENTS = itertools.count(1000)
 RULE = "\np, tester, *, echo.add, approve, r.args.a > 100, 1 approver 1h\n"
 
 
+#: The shipped policy's approver roles (a policy naming a role no config lists refuses to load).
+APPROVER_ROLES = ["approver", "finance-approver", "hr-approver", "supervisor", "support-supervisor"]
+
+
 def config(directory: Path, policies: Path, upstream: str, database: str) -> GatewayConfig:
     raw = {
         "server": {"host": "127.0.0.1", "port": 0},
         "identity": {"secret": "${env:BENCH_SECRET}"},
         "policy": {"directory": str(policies), "watch": False},
         "audit": {"database": database},
-        "approvals": {"max_hold_seconds": 60},
+        "approvals": {"max_hold_seconds": 60, "approver_roles": APPROVER_ROLES},
         "connectors": {"echo": {"kind": "mcp", "url": upstream, "timeout_seconds": 5}},
     }
     return parse_config(raw, base_dir=directory, environ={"BENCH_SECRET": "bench-replicas-secret-0123456789abcdef"})

@@ -62,6 +62,7 @@ server: {{host: 127.0.0.1, port: {gateway_port}}}
 identity: {{secret: "${{file:identity.secret}}"}}
 policy: {{directory: {REPO / "policies"}, watch: false}}
 audit: {{database: {Path(tmp) / "audit.db"}}}
+approvals: {{approver_roles: [approver, finance-approver, hr-approver, supervisor, support-supervisor]}}
 connectors:
   echo: {{kind: mcp, url: "http://127.0.0.1:{upstream_port}/mcp", timeout_seconds: 30}}
 """

@@ -20,7 +20,9 @@ from gateway.runtime import Gateway
 
 
 def admin_routes(gateway: Gateway) -> list[Route]:
-    @requires_role(gateway.config.policy.admin_role, authenticate=gateway.authenticate)
+    admin = requires_role(gateway.config.policy.admin_role, authenticate=gateway.authenticate)
+
+    @admin
     async def reload_policy(request: Request) -> Response:
         principal = principal_of(request.scope)
         result = await gateway.reload_policy(f"admin endpoint ({principal.subject})")
@@ -34,7 +36,14 @@ def admin_routes(gateway: Gateway) -> list[Route]:
         }
         return JSONResponse(body, status_code=200 if result.ok else 422)
 
-    return [Route("/v1/admin/policy/reload", reload_policy, methods=["POST"])]
+    @admin
+    async def policy_status(request: Request) -> Response:
+        return JSONResponse(gateway.policy.status())
+
+    return [
+        Route("/v1/admin/policy", policy_status, methods=["GET"]),
+        Route("/v1/admin/policy/reload", reload_policy, methods=["POST"]),
+    ]
 
 
 def operator_routes(gateway: Gateway) -> list[Route]:

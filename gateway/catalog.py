@@ -117,3 +117,12 @@ class Catalog:
         error = jsonschema.exceptions.best_match(entry.validator.iter_errors(arguments))
         if error is not None:
             raise InvalidArguments(f"invalid argument {_field_path(error)}: {error.message}")
+
+
+def argument_problem(spec: ToolSpec, arguments: Mapping[str, Any]) -> str | None:
+    """What is wrong with `arguments` for `spec`, as an agent would be told; None if nothing."""
+    try:
+        Catalog.validate(_compile(spec), arguments)
+    except InvalidArguments as exc:
+        return exc.message
+    return None

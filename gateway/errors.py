@@ -191,9 +191,21 @@ class PolicyError(GatewayError):
     reload can still be audited with the hashes of the candidate that was refused.
     """
 
-    def __init__(self, message: str, file_hashes: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, message: str, file_hashes: Mapping[str, str] | None = None, problems: Iterable[str] = ()
+    ) -> None:
         super().__init__(message)
         self.file_hashes: Mapping[str, str] = dict(file_hashes or {})
+        #: Every fault found, one line each (the message holds them all too).
+        self.problems: tuple[str, ...] = tuple(problems) or (message,)
+
+    @classmethod
+    def of(cls, problems: Iterable[object], file_hashes: Mapping[str, str] | None = None) -> PolicyError:
+        """One error reporting every problem (`gateway.policy.errors.Problem`s or text): a load
+        shows all its faults at once, not the first."""
+        lines = [str(problem) for problem in problems]
+        message = lines[0] if len(lines) == 1 else f"{len(lines)} problems:\n" + "\n".join(lines)
+        return cls(message, file_hashes, lines)
 
 
 ApprovalErrorKind = Literal["not_found", "forbidden", "conflict", "invalid", "unavailable"]

@@ -188,6 +188,12 @@ class Metrics:
             ["result"],
             registry=registry,
         )
+        self.policy_unevaluable_conditions = Counter(
+            "gateway_policy_unevaluable_conditions",
+            "Rule conditions that could not be evaluated for a call (read the stricter way), by rule.",
+            ["rule"],
+            registry=registry,
+        )
         self.policy_last_reload_success = Gauge(
             "gateway_policy_last_reload_successful",
             "1 when the last policy reload succeeded (or none was tried yet), 0 when it was refused.",

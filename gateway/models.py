@@ -102,6 +102,9 @@ class Decision:
     approver_role: str | None = None
     #: For approve decisions: seconds until an undecided approval expires (None: config default).
     approval_ttl: float | None = None
+    #: Rules (`file:line`) whose condition could not be evaluated for this call; each was
+    #: read the stricter way (a deny or approve rule applied, an allow rule did not).
+    unevaluable: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -184,7 +184,10 @@ class Pipeline:
     def _decide(self, call: ToolCall) -> Decision:
         with self.telemetry.stage("policy"):
             context = call_context(call.principal, call.front_door)
-            return self.policy.current.decide(call.principal, call.connector, call.tool, call.arguments, context)
+            decision = self.policy.current.decide(call.principal, call.connector, call.tool, call.arguments, context)
+        for rule in decision.unevaluable:
+            self.metrics.policy_unevaluable_conditions.labels(rule).inc()
+        return decision
 
     async def _hold(self, call: ToolCall, decision: Decision, arguments_digest: str) -> HoldOutcome:
         """Wait for people; returns only when this caller may execute or replay the result."""
@@ -303,6 +306,7 @@ def _decision_record(decision: Decision) -> dict[str, Any]:
         "policy_version": decision.policy_version,
         "approvals_required": decision.approvals_required,
         "approver_role": decision.approver_role,
+        "unevaluable": list(decision.unevaluable),
     }
 
 

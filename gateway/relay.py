@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import mcp_types as types
+from mcp.shared.dispatcher import ProgressFnT
 
 from gateway.models import Principal
 
@@ -25,7 +26,7 @@ class Relay:
     connector: str
     tool: str
     #: (progress, total, message): a no-op when the agent asked for no progress.
-    progress: Callable[[float, float | None, str | None], Awaitable[None]]
+    progress: ProgressFnT
     #: (level, data, logger): an MCP logging message to the agent.
     log: Callable[[str, Any, str | None], Awaitable[None]]
     #: An upstream's sampling request, asked of the agent's LLM (governed and audited).

@@ -65,7 +65,9 @@ class Gateway:
         # Everything that can be checked without I/O fails here, before the port opens.
         self.verifier = TokenVerifier(self.config.identity, self.config.base_dir)
         self.telemetry = Telemetry(self.config.tracing, self.metrics)
-        self.policy = PolicyHolder.load(self.config.resolve(self.config.policy.directory))
+        self.policy = PolicyHolder.load(
+            self.config.resolve(self.config.policy.directory), self.config.approvals.approver_roles
+        )
         self.connectors = [create_connector(s) for s in self.config.connectors]
         self.catalog = Catalog(self.connectors)
         for connector in self.connectors:

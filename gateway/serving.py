@@ -46,7 +46,7 @@ async def running(app: ASGIApp, host: str = "127.0.0.1", port: int = 0) -> Async
         raise ServerFailed(f"cannot listen on {host}:{port}: {exc.strerror}") from None
     config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=2)
     server = uvicorn.Server(config)
-    server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]
+    server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
     task = asyncio.create_task(server.serve(sockets=[sock]), name=f"uvicorn-{host}:{port}")
     while not server.started:
         if task.done():

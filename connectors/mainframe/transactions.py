@@ -5,8 +5,9 @@ connector even encodes it."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
@@ -25,7 +26,7 @@ class Param:
     field: str
     description: str = ""
     #: Narrows the PIC-derived schema (e.g. a transfer amount must be positive).
-    schema: Mapping[str, Any] = field(default_factory=dict)
+    schema: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +42,7 @@ class Transaction:
     return_code: str
     message: str | None = None
     #: Meaning of return codes for programs without a message field.
-    errors: Mapping[int, str] = field(default_factory=dict)
+    errors: Mapping[int, str] = dataclasses.field(default_factory=dict)
 
 
 TRANSACTIONS = (

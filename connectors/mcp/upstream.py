@@ -41,7 +41,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 #: What an upstream says changed besides its tools: "prompts" or "resources".
 ListingChanged = Callable[[str], Awaitable[None]]
-_CHANGE_KINDS = {
+_LISTING_NOTIFICATIONS = (mcp_types.PromptListChangedNotification, mcp_types.ResourceListChangedNotification)
+_CHANGE_KINDS: dict[type[Any], str] = {
     mcp_types.PromptListChangedNotification: "prompts",
     mcp_types.ResourceListChangedNotification: "resources",
 }
@@ -215,7 +216,7 @@ class McpConnector:
             self._tools_changed()
         # Not awaited here: this runs in the session's receive loop, and a listener may ask
         # the upstream for its new list over this very session.
-        kind = _CHANGE_KINDS.get(type(message))
+        kind = _CHANGE_KINDS.get(type(message)) if isinstance(message, _LISTING_NOTIFICATIONS) else None
         if kind is not None and self.on_listing_changed is not None:
             self._background(self.on_listing_changed(kind))
         if isinstance(message, mcp_types.ResourceUpdatedNotification) and self.on_resource_updated is not None:
@@ -339,7 +340,7 @@ class McpConnector:
         items: list[Any] = []
         cursor: str | None = None
         while True:
-            page = await self._request(what, lambda c, cursor=cursor: fetch(c, cursor))
+            page = await self._request(what, _page_of(fetch, cursor))
             items.extend(getattr(page, field))
             cursor = page.next_cursor
             if not cursor:
@@ -390,3 +391,10 @@ class McpConnector:
         if self._connected.is_set():
             return Health(True, "connected")
         return Health(False, self._last_error)
+
+
+def _page_of(
+    fetch: Callable[[Client, str | None], Awaitable[Any]], cursor: str | None
+) -> Callable[[Client], Awaitable[Any]]:
+    """The request for one page, bound to its cursor now (not when the loop has moved on)."""
+    return lambda client: fetch(client, cursor)

@@ -19,7 +19,7 @@ import datetime
 import os
 import secrets
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from importlib import resources
 from pathlib import Path
@@ -219,7 +219,9 @@ def create_app(database: Path | str = "var/ords.db", *, client_id: str = "gatewa
         return JSONResponse({"env": {"defaultTimeZone": "UTC"},
                              "items": [{"statementId": 1, "statementText": body["statementText"], **result}]})
 
-    def route(path: str, endpoint: Callable[[Request], Any], methods: list[str], name: str | None = None) -> Route:
+    def route(
+        path: str, endpoint: Callable[[Request], Awaitable[Response]], methods: list[str], name: str | None = None
+    ) -> Route:
         async def guarded(request: Request) -> Response:
             try:
                 return await endpoint(request)

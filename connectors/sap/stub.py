@@ -15,6 +15,7 @@ import datetime
 import os
 import re
 import secrets
+from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -95,7 +96,7 @@ class SapService:
         return f"{request.base_url}{SERVICE_PATH.lstrip('/')}/{entity_set.name}('{row[entity_set.key]}')"
 
     def render(self, request: Request, entity_set: EntitySet, row: dict[str, Any], *, select: list[str] | None = None,
-               expand: list[str] = ()) -> dict[str, Any]:
+               expand: Sequence[str] = ()) -> dict[str, Any]:
         uri = self.uri(request, entity_set, row)
         out: dict[str, Any] = {"__metadata": {"id": uri, "uri": uri, "type": f"{SERVICE}.{entity_set.name}Type"}}
         for name in select or entity_set.fields:
@@ -209,7 +210,9 @@ def _amount(value: Any, name: str) -> Decimal:
         amount = Decimal(str(value))
     except InvalidOperation:
         raise SapFault(400, "/IWBEP/CM_MGW_RT/001", f"Property {name} has invalid value {value!r}") from None
-    if not amount.is_finite() or amount <= 0 or amount.as_tuple().exponent < -2 or amount >= Decimal("1e11"):
+    exponent = amount.as_tuple().exponent
+    too_precise = not isinstance(exponent, int) or exponent < -2
+    if not amount.is_finite() or amount <= 0 or too_precise or amount >= Decimal("1e11"):
         raise SapFault(400, "/IWBEP/CM_MGW_RT/001",
                        f"Property {name} must be a positive amount with at most 2 decimals, got {value!r}")
     return amount

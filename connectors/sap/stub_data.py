@@ -89,7 +89,7 @@ def seed() -> dict[str, list[dict[str, Any]]]:
         {
             "PurchaseOrder": order["PurchaseOrder"], "PurchaseOrderItem": f"{n * 10:05d}",
             "Material": f"MAT-{index:03d}{n}", "OrderQuantity": Decimal(n * 5),
-            "NetPriceAmount": (order["NetAmount"] / 2).quantize(Decimal("0.01")),
+            "NetPriceAmount": (Decimal(str(order["NetAmount"])) / 2).quantize(Decimal("0.01")),
         }
         for index, order in enumerate(orders, start=1)
         for n in (1, 2)

@@ -16,6 +16,7 @@ URL: as the audit store's (`postgresql://...?schema=NAME`); the tables go into t
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import hashlib
 import json
@@ -222,9 +223,9 @@ class PostgresApprovalStore:
             rows = await _select(conn, "WHERE approval_id = $1", approval_id)
         return rows[0] if rows else None
 
-    async def list(self, query: ApprovalFilter) -> list[StoredApproval]:
-        clauses: list[str] = []
-        params: list[Any] = []
+    async def list(self, query: ApprovalFilter) -> builtins.list[StoredApproval]:
+        clauses: builtins.list[str] = []
+        params: builtins.list[Any] = []
 
         def param(value: Any) -> str:
             params.append(value)
@@ -248,9 +249,10 @@ class PostgresApprovalStore:
 
     async def next_expiry(self) -> float | None:
         async with self._connection() as conn:
-            return await conn.fetchval(_NEXT_EXPIRY)
+            earliest: float | None = await conn.fetchval(_NEXT_EXPIRY)
+            return earliest
 
-    async def due(self, now: float) -> list[str]:
+    async def due(self, now: float) -> builtins.list[str]:
         async with self._connection() as conn:
             return [r[0] for r in await conn.fetch(_DUE, now)]
 
@@ -314,16 +316,18 @@ class PostgresApprovalStore:
         """Take the single right to execute an approved call; True for exactly one caller of
         all replicas ever."""
         async with self._connection() as conn:
-            return await conn.execute(_CLAIM, approval_id, self._key) == "UPDATE 1"
+            status: str = await conn.execute(_CLAIM, approval_id, self._key)
+            return status == "UPDATE 1"
 
     async def save_result(self, approval_id: str, result: ToolResult) -> bool:
         async with self._transaction() as conn:
-            saved = await conn.execute(_SAVE_RESULT, approval_id, json.dumps(result_to_json(result))) == "UPDATE 1"
+            status: str = await conn.execute(_SAVE_RESULT, approval_id, json.dumps(result_to_json(result)))
+            saved = status == "UPDATE 1"
             if saved:
                 await self._notify(conn, approval_id)
             return saved
 
-    async def settle_interrupted(self, result: ToolResult) -> list[str]:
+    async def settle_interrupted(self, result: ToolResult) -> builtins.list[str]:
         """Give the claimed-but-unfinished executions of replicas that stopped `result`;
         returns their ids. Claims of running replicas are left alone."""
         async with self._transaction() as conn:
@@ -358,7 +362,7 @@ class PostgresApprovalStore:
             yield conn
 
 
-async def _select(conn: asyncpg.Connection, tail: str, *params: Any) -> list[StoredApproval]:
+async def _select(conn: asyncpg.Connection, tail: str, *params: Any) -> builtins.list[StoredApproval]:
     sql = (
         f"SELECT a.*, v.approver, v.approve, v.comment, v.at"
         f" FROM (SELECT {COLUMNS}, execution, result FROM approvals {tail}) AS a"

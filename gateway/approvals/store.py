@@ -9,6 +9,7 @@ audit append) and only then commits, all while no other writer can interleave.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import json
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -88,10 +89,10 @@ class StoredApproval:
 class ApprovalStore(Protocol):
     async def close(self) -> None: ...
     async def get(self, approval_id: str) -> StoredApproval | None: ...
-    async def list(self, query: ApprovalFilter) -> list[StoredApproval]: ...
+    async def list(self, query: ApprovalFilter) -> builtins.list[StoredApproval]: ...
     async def count_pending(self) -> int: ...
     async def next_expiry(self) -> float | None: ...
-    async def due(self, now: float) -> list[str]: ...
+    async def due(self, now: float) -> builtins.list[str]: ...
     async def join_or_create(
         self, binding: str, candidate: Approval, *, since: float, before_insert: Callable[[Approval], Awaitable[None]]
     ) -> tuple[StoredApproval, bool]: ...
@@ -105,7 +106,7 @@ class ApprovalStore(Protocol):
     ) -> StoredApproval | None: ...
     async def claim(self, approval_id: str) -> bool: ...
     async def save_result(self, approval_id: str, result: ToolResult) -> bool: ...
-    async def settle_interrupted(self, result: ToolResult) -> list[str]: ...
+    async def settle_interrupted(self, result: ToolResult) -> builtins.list[str]: ...
 
 
 class SQLiteApprovalStore:
@@ -142,9 +143,9 @@ class SQLiteApprovalStore:
         rows = await self._select("WHERE approval_id = ?", (approval_id,))
         return rows[0] if rows else None
 
-    async def list(self, query: ApprovalFilter) -> list[StoredApproval]:
-        clauses: list[str] = []
-        params: list[Any] = []
+    async def list(self, query: ApprovalFilter) -> builtins.list[StoredApproval]:
+        clauses: builtins.list[str] = []
+        params: builtins.list[Any] = []
         if query.states is not None:
             clauses.append(f"state IN ({', '.join('?' * len(query.states))})")
             params.extend(s.value for s in query.states)
@@ -164,9 +165,10 @@ class SQLiteApprovalStore:
 
     async def next_expiry(self) -> float | None:
         rows = await self._reader.execute_fetchall("SELECT min(expires_at) FROM approvals WHERE state = 'pending'")
-        return next(iter(rows))[0]
+        earliest: float | None = next(iter(rows))[0]
+        return earliest
 
-    async def due(self, now: float) -> list[str]:
+    async def due(self, now: float) -> builtins.list[str]:
         sql = "SELECT approval_id FROM approvals WHERE state = 'pending' AND expires_at <= ?"
         return [r[0] for r in await self._reader.execute_fetchall(sql, (now,))]
 
@@ -209,7 +211,7 @@ class SQLiteApprovalStore:
                 return None
             await before_commit(current.approval, after)
             known = {v.approver for v in current.approval.votes}
-            statements: list[tuple[str, tuple[Any, ...]]] = [
+            statements: builtins.list[tuple[str, tuple[Any, ...]]] = [
                 (
                     "INSERT INTO approval_votes (approval_id, approver, approve, comment, at) VALUES (?, ?, ?, ?, ?)",
                     (approval_id, v.approver, int(v.approve), v.comment, v.at),
@@ -245,7 +247,7 @@ class SQLiteApprovalStore:
             )
             return cur.rowcount == 1
 
-    async def settle_interrupted(self, result: ToolResult) -> list[str]:
+    async def settle_interrupted(self, result: ToolResult) -> builtins.list[str]:
         """Give every claimed-but-unfinished execution `result`; returns their ids. Called at
         start-up: such a claim belongs to a gateway that stopped mid-call."""
         async with self._write_lock:
@@ -260,7 +262,7 @@ class SQLiteApprovalStore:
 
     # -- helpers -----------------------------------------------------------------------
 
-    async def _write(self, statements: list[tuple[str, tuple[Any, ...]]]) -> None:
+    async def _write(self, statements: builtins.list[tuple[str, tuple[Any, ...]]]) -> None:
         await self._writer.execute("BEGIN IMMEDIATE")
         try:
             for sql, params in statements:
@@ -270,7 +272,7 @@ class SQLiteApprovalStore:
             await self._writer.execute("ROLLBACK")
             raise
 
-    async def _select(self, tail: str, params: tuple[Any, ...]) -> list[StoredApproval]:
+    async def _select(self, tail: str, params: tuple[Any, ...]) -> builtins.list[StoredApproval]:
         # One statement run to completion in one call: it reads one snapshot, and no other
         # statement on the reader stays open across awaits to pin an old snapshot.
         sql = (
@@ -303,7 +305,7 @@ def row_values(binding: str, a: Approval) -> tuple[Any, ...]:
     )
 
 
-def stored_approvals(rows: Iterable[Any]) -> list[StoredApproval]:
+def stored_approvals(rows: Iterable[Any]) -> builtins.list[StoredApproval]:
     """Approvals from rows of COLUMNS, execution, result, then one vote's columns (approver,
     approve, comment, at; NULL without votes), a row per vote, each approval's rows together."""
     found: dict[str, tuple[Any, list[ApprovalVote]]] = {}

@@ -44,7 +44,7 @@ def _stdlib_agrees(value: Any) -> bool:
     if kind is str or kind is bool or value is None:
         return True
     if kind is int:
-        return -_INT_LIMIT <= value <= _INT_LIMIT
+        return bool(-_INT_LIMIT <= value <= _INT_LIMIT)
     if kind is float:
         # Inside this range repr() uses no exponent and is the shortest round-trip form,
         # exactly what ECMAScript's Number.prototype.toString gives.

@@ -225,7 +225,8 @@ class PostgresAuditStore:
 
     async def _fetch(self, sql: str, *params: object) -> list[asyncpg.Record]:
         try:
-            return await self._need().fetch(sql, *params)
+            rows: list[asyncpg.Record] = await self._need().fetch(sql, *params)
+            return rows
         except _ERRORS as exc:
             raise StoreError(f"audit database {self._where}: {exc}") from None
 

@@ -88,8 +88,10 @@ def summarize(call_id: str, records: Iterable[AuditRecord]) -> CallSummary:
             status = "rejected"
         elif record.kind == "call.completed":
             status = record.data.get("status")
-        elif record.kind == "approval.voted" and record.data.get("approver") not in approvers:
-            approvers.append(record.data.get("approver"))
+        elif record.kind == "approval.voted":
+            approver = str(record.data.get("approver"))
+            if approver not in approvers:
+                approvers.append(approver)
     principal = received.get("principal") or {}
     first = ordered[0]
     return CallSummary(

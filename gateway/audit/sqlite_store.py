@@ -15,6 +15,7 @@ import contextlib
 import sqlite3
 from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
 
@@ -158,10 +159,10 @@ class SqliteAuditStore:
                 await db.rollback()
             raise StoreError(f"audit database {self.path}: {exc}") from None
 
-    async def _fetch(self, sql: str, params: Sequence[object] = ()) -> list[tuple]:
+    async def _fetch(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
         try:
             async with self._need(self._reader).execute(sql, params) as cursor:
-                return list(await cursor.fetchall())
+                return [tuple(row) for row in await cursor.fetchall()]
         except (sqlite3.Error, ValueError) as exc:
             raise StoreError(f"audit database {self.path}: {exc}") from None
 

@@ -16,7 +16,9 @@ import click
 from gateway.audit import read_records
 from gateway.audit.chain import MalformedRecord
 from gateway.audit.store import StoreError
+from gateway.cli.remote import remote_options, request_json
 from gateway.models import Principal, split_qualified_name
+from gateway.policy.case_schemas import CatalogUnavailable, case_schema_problems, load_catalog, unchecked_connectors
 from gateway.policy.cases import DEFAULT_CONTEXT, load_cases, run_case
 from gateway.policy.engine import PolicyEngine
 from gateway.policy.errors import PolicyError
@@ -54,22 +56,76 @@ def policy() -> None:
 
 @policy.command("test")
 @click.argument("directory", type=click.Path(path_type=Path), default=DEFAULT_DIR)
-def test_command(directory: Path) -> None:
+@click.option(
+    "--catalog",
+    default=None,
+    help="Also check each case's arguments against its tool's schema: a file saved from GET /v1/tools,"
+    " or the gateway's URL (with --token).",
+)
+@click.option("--token", envvar="GATEWAY_TOKEN", default=None, help="Bearer JWT for --catalog URL ($GATEWAY_TOKEN).")
+def test_command(directory: Path, catalog: str | None, token: str | None) -> None:
     """Run the YAML test cases kept in DIRECTORY (default: policies)."""
     engine = _load(directory)
     try:
         cases = load_cases(engine.policy.files)
     except PolicyError as exc:
         raise InvalidPolicy(f"invalid test cases: {exc}") from None
-    failed = 0
-    for case in cases:
-        result = run_case(engine, case)
-        if not result.passed:
-            failed += 1
-            click.echo(f"FAIL {result.describe()}")
+    failures = [result.describe() for result in (run_case(engine, case) for case in cases) if not result.passed]
+    if catalog is not None:
+        try:
+            specs = load_catalog(catalog, token)
+        except CatalogUnavailable as exc:
+            raise InvalidPolicy(f"cannot read the catalog: {exc}") from None
+        failures += case_schema_problems(cases, specs)
+        unchecked = unchecked_connectors(cases, specs)
+        if unchecked:
+            click.echo(f"not checked against the catalog: connectors {', '.join(unchecked)} (not listed to this token)")
+    for failure in failures:
+        click.echo(f"FAIL {failure}")
+    failed = len(failures)
     click.echo(f"{len(cases) - failed} passed, {failed} failed ({len(cases)} cases, policy {engine.version[:12]})")
     if failed:
         raise SystemExit(1)
+
+
+@policy.command("status")
+@remote_options
+@click.option("--json", "as_json", is_flag=True, help="Print the API's JSON.")
+def status_command(url: str, token: str, as_json: bool) -> None:
+    """The policy a running gateway enforces, and its last reload (needs the admin role)."""
+    status = request_json(url, token, "GET", "/v1/admin/policy")
+    if as_json:
+        click.echo(json.dumps(status, indent=2))
+        return
+    click.echo(f"policy   {status['version']}  ({status['rules']} rules, since {_iso(status['loaded_at'])})")
+    click.echo(f"from     {status['directory']}")
+    for name, digest in sorted(status["files"].items()):
+        click.echo(f"  {name:<24} {digest[:12]}")
+    last = status["last_reload"]
+    if last is None:
+        click.echo("reload   none since start")
+    elif last["ok"]:
+        click.echo(f"reload   {_iso(last['at'])} ok ({'changed' if last['changed'] else 'unchanged'})")
+    else:
+        click.echo(f"reload   {_iso(last['at'])} REFUSED, the policy above stays in force:")
+        for line in str(last["error"]).splitlines():
+            click.echo(f"  {line}")
+
+
+@policy.command("reload")
+@remote_options
+def reload_command(url: str, token: str) -> None:
+    """Ask a running gateway to load its policy files now (needs the admin role); exit 1 if refused."""
+    result = request_json(url, token, "POST", "/v1/admin/policy/reload", accept=(200, 422))
+    if result["ok"]:
+        click.echo(f"{'reloaded' if result['changed'] else 'unchanged'}: policy {result['active_version'][:12]}")
+        return
+    click.echo(f"refused, policy {result['active_version'][:12]} stays in force:\n{result['error']}")
+    raise SystemExit(1)
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
 
 
 @policy.command("explain")

@@ -34,8 +34,8 @@ def agent_relay(
     goes to the agent's request stream."""
     related = ServerMessageMetadata(related_request_id=ctx.request_id)
 
-    async def progress(value: float, total: float | None, message: str | None) -> None:
-        await ctx.session.report_progress(value, total, message)
+    async def progress(progress: float, total: float | None, message: str | None) -> None:
+        await ctx.session.report_progress(progress, total, message)
 
     async def log_message(level: str, data: Any, logger: str | None) -> None:
         if sessions.wants(ctx.session, level):

@@ -102,6 +102,7 @@ def load_cases(files: PolicyFiles) -> list[Case]:
             raise PolicyError(f"{name}: not valid YAML: {exc}") from None
         if not isinstance(document, dict) or not isinstance(document.get("cases"), list):
             raise PolicyError(f"{name}:1: expected a mapping with a 'cases' list")
+        assert isinstance(node, yaml.MappingNode)  # the document parsed as a mapping just above
         items = next(value for key, value in node.value if key.value == "cases").value
         for raw, item in zip(document["cases"], items, strict=True):
             location = f"{name}:{item.start_mark.line + 1}"

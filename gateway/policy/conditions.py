@@ -50,35 +50,69 @@ class Condition:
         return f"{type(exc).__name__}: {exc}"
 
 
-def casbin_to_python(text: str) -> str:
-    """Spell Casbin's `&&`, `||` and `!` as Python operators, leaving string literals alone."""
+class ConditionError(ValueError):
+    """A condition refused at load; `column` (1-based, in the condition's text) says where."""
+
+    def __init__(self, message: str, column: int = 1) -> None:
+        super().__init__(message)
+        self.column = column
+
+
+def _spelled_as_python(text: str) -> tuple[str, list[int]]:
+    """The text with `&&`, `||`, `!` as `and`, `or`, `not` (string literals left alone), and
+    for each character of the result the index in `text` it came from (for error columns)."""
     out: list[str] = []
+    origin: list[int] = []
+
+    def emit(piece: str, at: int) -> None:
+        out.append(piece)
+        origin.extend([at] * len(piece))
+
     quote: str | None = None
     i = 0
     while i < len(text):
         ch = text[i]
         if quote:
-            out.append(ch)
+            emit(ch, i)
             if ch == "\\" and i + 1 < len(text):
-                out.append(text[i + 1])
+                emit(text[i + 1], i + 1)
                 i += 1
             elif ch == quote:
                 quote = None
         elif ch in "'\"":
             quote = ch
-            out.append(ch)
+            emit(ch, i)
         elif text.startswith("&&", i):
-            out.append(" and ")
+            emit(" and ", i)
             i += 1
         elif text.startswith("||", i):
-            out.append(" or ")
+            emit(" or ", i)
             i += 1
         elif ch == "!" and not text.startswith("!=", i):
-            out.append(" not ")
+            emit(" not ", i)
         else:
-            out.append(ch)
+            emit(ch, i)
         i += 1
-    return "".join(out).strip()
+    return "".join(out), origin
+
+
+def casbin_to_python(text: str) -> str:
+    """Spell Casbin's `&&`, `||` and `!` as Python operators, leaving string literals alone."""
+    return _spelled_as_python(text)[0].strip()
+
+
+def _syntax_hint(text: str, index: int) -> str:
+    """A suggestion for the commonest slips at `index` of the condition text."""
+    rest = text[index:]
+    if rest.startswith(("=>", "=<")):
+        return f" (write '{rest[1]}=', not '{rest[:2]}')"
+    if rest.startswith("===") or (rest.startswith("=") and not rest.startswith("==")):
+        return " (compare with '==', not '=' or '===')"
+    if rest[:1] in ("'", '"') or text.count("'") % 2 or text.count('"') % 2:
+        return " (a quote is not closed)"
+    if text.count("(") != text.count(")"):
+        return " (the parentheses do not balance)"
+    return ""
 
 
 class _Checker:
@@ -98,9 +132,11 @@ class _Checker:
             for op in node.ops:
                 if not isinstance(op, _COMPARISONS):
                     raise ValueError(f"operator {type(op).__name__} is not allowed (use == != < <= > >= in, not in)")
-            return ast.Compare(
-                left=self.value(node.left), ops=node.ops, comparators=[self.value(c) for c in node.comparators]
-            )
+            comparators = [
+                self.container(c) if isinstance(op, ast.In | ast.NotIn) else self.value(c)
+                for op, c in zip(node.ops, node.comparators, strict=True)
+            ]
+            return ast.Compare(left=self.value(node.left), ops=node.ops, comparators=comparators)
         if self._bool_constant(node) is not None:
             return ast.Constant(value=self._bool_constant(node))
         raise ValueError(f"{ast.unparse(node)!r} is not a comparison or true/false (write e.g. `r.args.flag == true`)")
@@ -132,7 +168,9 @@ class _Checker:
             and isinstance(node.operand, ast.Constant)
             and type(node.operand.value) in (int, float)
         ):
-            return ast.Constant(value=-node.operand.value)
+            number = node.operand.value
+            assert isinstance(number, int | float)
+            return ast.Constant(value=-number)
         if isinstance(node, ast.Tuple | ast.List):
             return ast.Tuple(elts=[self.value(e) for e in node.elts], ctx=ast.Load())
         if isinstance(node, ast.Attribute):
@@ -140,6 +178,18 @@ class _Checker:
         raise ValueError(
             f"{ast.unparse(node)!r} is not allowed (use r.args.NAME, r.ctx.NAME, numbers, 'strings', lists)"
         )
+
+    def container(self, node: ast.expr) -> ast.expr:
+        """The right side of `in`: a value, or `r.args` itself (`'priority' in r.args` asks
+        whether the call carries that argument, and reads nothing that could be missing)."""
+        if (
+            isinstance(node, ast.Attribute)
+            and node.attr == "args"
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "r"
+        ):
+            return ast.Name(id="a", ctx=ast.Load())
+        return self.value(node)
 
     def reference(self, node: ast.Attribute) -> ast.expr:
         path: list[str] = []
@@ -173,18 +223,23 @@ def compile_condition(text: str) -> Condition:
 
     Cached by text: policies repeat conditions and a Condition is immutable.
     """
-    python = casbin_to_python(text)
+    spelled, origin = _spelled_as_python(text)
+    python = spelled.strip()
     if not python:
-        raise ValueError("condition is empty (write `true` for none)")
+        raise ConditionError("condition is empty (write `true` for none)")
+    leading = len(spelled) - len(spelled.lstrip())
     try:
         tree = ast.parse(python, mode="eval")
     except SyntaxError as exc:
-        raise ValueError(f"condition {text!r} does not parse: {exc.msg}") from exc
+        index = origin[min(leading + max((exc.offset or 1) - 1, 0), len(origin) - 1)]
+        raise ConditionError(
+            f"condition {text!r} does not parse: {exc.msg}{_syntax_hint(text, index)}", column=index + 1
+        ) from exc
     checker = _Checker()
     try:
         body = checker.boolean(tree.body)
     except ValueError as exc:
-        raise ValueError(f"condition {text!r}: {exc}") from exc
+        raise ConditionError(f"condition {text!r}: {exc}") from exc
     test: Test | None = None
     if not (isinstance(body, ast.Constant) and body.value is True):
         function = ast.Expression(

@@ -9,6 +9,7 @@ outcomes and deciding rules are those of pycasbin running policies/model.conf
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -130,34 +131,59 @@ class PolicyEngine:
         arguments: Mapping[str, Any],
         context: Mapping[str, Any] | None = None,
     ) -> Decision:
-        """Allow, deny or approve; never raises: an evaluation fault is a deny naming it."""
+        """Allow, deny or approve; never raises.
+
+        A condition that cannot be evaluated (an argument the call does not carry, a string
+        compared with a number) takes the rule's stricter reading: a deny or approve rule
+        applies, an allow rule does not. Either way the decision names the rule in
+        `unevaluable` and its reason says what failed.
+        """
         obj = qualified_name(connector, tool)
         try:
             identities = identities_of(principal)
             ctx = context if context is not None else {}
+            skipped: list[tuple[Rule, Exception]] = []
             for test, decision, rule in self.candidates(identities, principal.tenant or "", obj):
                 if test is None:
-                    return decision
+                    return self._noting(decision, skipped)
                 try:
                     if test(arguments, ctx):
-                        return decision
-                except Exception as exc:  # a condition that cannot be evaluated denies, naming the rule
-                    return self.failure(rule, exc)
-            return self.default_deny(identities, obj)
+                        return self._noting(decision, skipped)
+                except Exception as exc:
+                    if rule.effect is Effect.ALLOW:
+                        skipped.append((rule, exc))
+                        continue
+                    return self._noting(decision, [*skipped, (rule, exc)])
+            return self._noting(self.default_deny(identities, obj), skipped)
         except Exception as exc:  # fail closed: whatever else went wrong, the call is denied and says why
-            return self.failure(None, exc)
+            return self.failure(exc)
+
+    @staticmethod
+    def _noting(decision: Decision, unevaluable: list[tuple[Rule, Exception]]) -> Decision:
+        """The decision with the rules whose conditions failed on the way named in it."""
+        if not unevaluable:
+            return decision
+        failures = "; ".join(
+            f"the condition of {rule.location} could not be evaluated ({rule.condition.describe_failure(exc)}),"
+            f" so that {rule.effect.value} rule {'did not apply' if rule.effect is Effect.ALLOW else 'applied'}"
+            for rule, exc in unevaluable
+        )
+        return dataclasses.replace(
+            decision,
+            reason=f"{decision.reason}; {failures}",
+            unevaluable=tuple(rule.location for rule, _ in unevaluable),
+        )
 
     def decision_for(self, rule: Rule) -> Decision:
         return self._decisions[rule.position]
 
-    def failure(self, rule: Rule | None, exc: Exception) -> Decision:
-        if rule is not None:
-            failure = rule.condition.describe_failure(exc)
-            why = f"the condition of {rule.location} ({rule.condition.text}) failed: {failure}"
-        else:
-            why = f"{type(exc).__name__}: {exc}"
+    def failure(self, exc: Exception) -> Decision:
+        """Fail closed: the decision when evaluating the policy itself went wrong."""
         return Decision(
-            effect=Effect.DENY, rule=None, reason=f"policy evaluation error, denied: {why}", policy_version=self.version
+            effect=Effect.DENY,
+            rule=None,
+            reason=f"policy evaluation error, denied: {type(exc).__name__}: {exc}",
+            policy_version=self.version,
         )
 
     def default_deny(self, identities: tuple[str, ...], obj: str) -> Decision:

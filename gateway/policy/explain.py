@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.models import Decision, Principal, qualified_name
+from gateway.models import Decision, Effect, Principal, qualified_name
 from gateway.policy.engine import EFFECT_ORDER, PolicyEngine, identities_of
 from gateway.policy.rules import ANY, Rule
 
@@ -73,18 +73,21 @@ def explain(
         key=lambda rule: (EFFECT_ORDER[rule.effect], rule.position),
     )
     verdicts: list[RuleVerdict] = []
-    # Once a rule decides (or its condition fails), later rules are not evaluated by decide().
+    # Once a rule decides, later rules are not evaluated by decide().
     stopped: str | None = None
     for rule in for_tool:
         outcome, why = _verdict(rule, names, tenant, arguments, ctx)
+        if outcome is None:
+            # The stricter reading: a deny or approve rule applies, an allow rule does not.
+            outcome = rule.effect is not Effect.ALLOW
+            applies = "applies" if outcome else "does not"
+            why = f"{why}; read the stricter way, so this {rule.effect.value} rule {applies}"
         if stopped is not None:
             why = f"{why} (not reached: {stopped})"
         elif outcome:
             why = f"{why}: decides"
             stopped = f"{rule.location} decided first"
-        elif outcome is None:
-            stopped = f"the condition of {rule.location} failed"
-        verdicts.append(RuleVerdict(rule=rule, matched=bool(outcome), why=why))
+        verdicts.append(RuleVerdict(rule=rule, matched=outcome, why=why))
     return Explanation(
         decision=decision,
         names=names,

@@ -8,9 +8,11 @@ import asyncio
 import inspect
 import logging
 import threading
-from collections.abc import Awaitable, Callable, Mapping
+import time
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import watchfiles
 
@@ -18,6 +20,7 @@ from gateway.policy.cases import run_cases
 from gateway.policy.engine import PolicyEngine
 from gateway.policy.errors import PolicyError
 from gateway.policy.files import CASE_SUFFIXES, MODEL_FILE, RULE_SUFFIX, policy_version
+from gateway.policy.loader import check_approver_roles
 
 log = logging.getLogger("gateway.policy")
 
@@ -37,11 +40,18 @@ class ReloadResult:
     active_version: str = ""
     #: False when the candidate was identical to the running policy (nothing swapped).
     changed: bool = False
+    at: float = field(default_factory=time.time)
 
 
-def load_checked(directory: Path) -> PolicyEngine:
-    """Load `directory` and run its own test cases; PolicyError unless everything passes."""
+def load_checked(directory: Path, approver_roles: Collection[str] = ()) -> PolicyEngine:
+    """Load `directory` and run its own test cases; PolicyError unless everything passes.
+
+    With `approver_roles` (the configured ones), every approve rule's role must be one of
+    them or a role that `g` rows grant: a typo would hold calls nobody can approve.
+    """
     engine = PolicyEngine.load(directory)
+    if approver_roles:
+        check_approver_roles(engine.policy, approver_roles)
     failed = [result for result in run_cases(engine) if not result.passed]
     if failed:
         more = f" (and {len(failed) - 1} more failing cases)" if len(failed) > 1 else ""
@@ -49,24 +59,43 @@ def load_checked(directory: Path) -> PolicyEngine:
     return engine
 
 
-def _is_policy_file(_change: watchfiles.Change, path: str) -> bool:
-    name = Path(path).name
-    return name == MODEL_FILE or name.endswith((RULE_SUFFIX, *CASE_SUFFIXES))
+#: Kubernetes updates a mounted ConfigMap by pointing this symlink at a new directory in one
+#: rename, so every file changes at once: the atomic multi-file update.
+KUBERNETES_DATA_LINK = "..data"
+
+
+def _policy_change_filter(directory: Path) -> Callable[[watchfiles.Change, str], bool]:
+    """Changes that can alter the policy: its files directly in `directory` (read_policy_files
+    reads no subdirectory, so a staging folder inside may be written freely) and the
+    ConfigMap data link."""
+
+    def relevant(_change: watchfiles.Change, path: str) -> bool:
+        changed = Path(path)
+        if changed.parent != directory:
+            return False
+        name = changed.name
+        return name in (KUBERNETES_DATA_LINK, MODEL_FILE) or name.endswith((RULE_SUFFIX, *CASE_SUFFIXES))
+
+    return relevant
 
 
 class PolicyHolder:
     """Holds the current PolicyEngine; `reload()` swaps in a checked candidate or keeps the old."""
 
-    def __init__(self, directory: Path, engine: PolicyEngine) -> None:
+    def __init__(self, directory: Path, engine: PolicyEngine, approver_roles: Collection[str] = ()) -> None:
         self.directory = Path(directory)
         self._engine = engine
+        self.approver_roles = tuple(approver_roles)
+        self.loaded_at = time.time()
+        #: The last reload tried (refused ones included), for `gateway policy status`.
+        self.last_reload: ReloadResult | None = None
         # SIGHUP, the admin endpoint and the watcher may reload at once: one at a time.
         self._lock = threading.Lock()
 
     @classmethod
-    def load(cls, directory: Path) -> PolicyHolder:
+    def load(cls, directory: Path, approver_roles: Collection[str] = ()) -> PolicyHolder:
         """The first policy must pass the same checks as any reload; PolicyError otherwise."""
-        return cls(directory, load_checked(Path(directory)))
+        return cls(directory, load_checked(Path(directory), approver_roles), approver_roles)
 
     @property
     def current(self) -> PolicyEngine:
@@ -78,17 +107,43 @@ class PolicyHolder:
         with self._lock:
             current = self._engine
             try:
-                candidate = load_checked(self.directory)
+                candidate = load_checked(self.directory, self.approver_roles)
             except PolicyError as exc:
                 hashes = dict(exc.file_hashes)
                 version = policy_version(hashes) if hashes else None
                 log.error("policy reload refused, keeping %s: %s", current.version[:12], exc)
-                return ReloadResult(False, version, hashes, str(exc), current.version, changed=False)
+                self.last_reload = ReloadResult(False, version, hashes, str(exc), current.version, changed=False)
+                return self.last_reload
             changed = candidate.version != current.version
             if changed:
                 self._engine = candidate
+                self.loaded_at = time.time()
                 log.info("policy reloaded: %s -> %s", current.version[:12], candidate.version[:12])
-            return ReloadResult(True, candidate.version, dict(candidate.file_hashes), None, candidate.version, changed)
+            self.last_reload = ReloadResult(
+                True, candidate.version, dict(candidate.file_hashes), None, candidate.version, changed
+            )
+            return self.last_reload
+
+    def status(self) -> dict[str, Any]:
+        """The policy in force and the last reload tried: what `gateway policy status` shows."""
+        engine = self._engine
+        last = self.last_reload
+        return {
+            "directory": str(self.directory),
+            "version": engine.version,
+            "files": dict(engine.file_hashes),
+            "rules": len(engine.policy.rules),
+            "loaded_at": self.loaded_at,
+            "last_reload": None
+            if last is None
+            else {
+                "ok": last.ok,
+                "at": last.at,
+                "changed": last.changed,
+                "candidate_version": last.version,
+                "error": last.error,
+            },
+        }
 
     async def reload_async(self) -> ReloadResult:
         return await asyncio.to_thread(self.reload)
@@ -106,7 +161,11 @@ class PolicyHolder:
         exception from it is logged and the watch goes on.
         """
         async for _changes in watchfiles.awatch(
-            self.directory, watch_filter=_is_policy_file, debounce=debounce_ms, step=50, stop_event=stop_event
+            self.directory,
+            watch_filter=_policy_change_filter(self.directory),
+            debounce=debounce_ms,
+            step=50,
+            stop_event=stop_event,
         ):
             result = await self.reload_async()
             try:

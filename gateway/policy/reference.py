@@ -8,6 +8,7 @@ done once instead of per call, neither changing an answer: the matcher text is p
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Mapping
 from typing import Any
@@ -24,7 +25,7 @@ from gateway.policy.model import MATCHERS, SUPPORTED_MODEL
 from gateway.policy.rules import ANY
 
 
-class _ParsedOnceEnforcer(casbin.Enforcer):
+class _ParsedOnceEnforcer(casbin.Enforcer):  # type: ignore[misc]  # pycasbin is untyped
     def __init__(self, model: casbin.model.Model) -> None:
         self._expressions: dict[str, SimpleEval] = {}
         super().__init__(model)
@@ -49,13 +50,21 @@ class ReferenceEvaluator:
         role_manager = enforcer.get_named_role_manager("g")
         # Casbin's evaluator (simpleeval) on the condition text, parsed once per distinct text.
         parsed: dict[str, SimpleEval] = {}
+        # The gateway's stricter reading of a condition that raises: true under the deny and
+        # approve matchers, false under the allow matcher (set per enforce_ex call).
+        self._reading = {"strict": True}
+        self._unevaluable: list[str] = []
 
         def cond(text: str, args: Mapping[str, Any], ctx: Mapping[str, Any]) -> Any:
             evaluator = parsed.get(text)
             if evaluator is None:
                 # Casbin's own rewriting of && || ! and of r.args.x, as for a matcher.
                 evaluator = parsed[text] = CoreEnforcer._get_expression(escape_assertion(text))
-            return evaluator.eval({"r_args": args, "r_ctx": ctx, "true": True, "false": False})
+            try:
+                return evaluator.eval({"r_args": args, "r_ctx": ctx, "true": True, "false": False})
+            except Exception:
+                self._unevaluable.append(text)
+                return self._reading["strict"]
 
         def has_role(identities: tuple[str, ...], role: str, tenant: str) -> bool:
             return role == ANY or any(role_manager.has_link(name, role, tenant) for name in identities)
@@ -81,13 +90,19 @@ class ReferenceEvaluator:
         identities = identities_of(principal)
         obj = qualified_name(connector, tool)
         tenant = principal.tenant or ""
+        self._unevaluable.clear()
+        decision = self._engine.default_deny(identities, obj)
         try:
-            for enforce_context in self._contexts:
+            for (_, effect), enforce_context in zip(MATCHERS, self._contexts, strict=True):
+                self._reading["strict"] = effect != "allow"
                 matched, row = self._enforcer.enforce_ex(
                     enforce_context, identities, tenant, obj, arguments, context or {}
                 )
                 if matched:
-                    return self._engine.decision_for(self._by_row[tuple(row)])
-        except Exception as exc:  # pycasbin raises out of enforce on a failing condition
-            return self._engine.failure(None, exc)
-        return self._engine.default_deny(identities, obj)
+                    decision = self._engine.decision_for(self._by_row[tuple(row)])
+                    break
+        except Exception as exc:
+            return self._engine.failure(exc)
+        # Only how many conditions failed is known here (the text, not the row): enough to
+        # compare with the fast path, which names the rules.
+        return dataclasses.replace(decision, unevaluable=tuple(self._unevaluable))

@@ -8,12 +8,13 @@ drops unknown line types silently and only fails at decision time on a bad row.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from gateway.models import Effect
-from gateway.policy.conditions import Condition, compile_condition
-from gateway.policy.errors import PolicyError
+from gateway.policy.conditions import Condition, ConditionError, compile_condition
+from gateway.policy.errors import PolicyError, Problem
 
 #: Columns of a `p` row after the type, as the model's policy_definition names them.
 P_COLUMNS = ("sub", "dom", "obj", "decision", "cond", "approval")
@@ -24,6 +25,7 @@ G_COLUMNS = ("member", "role", "dom")
 MAX_ROLE_DEPTH = 10
 MAX_APPROVERS = 10
 ANY = "*"
+T = TypeVar("T")
 
 _NAME = re.compile(r"[^\s,()\[\]#'\"*]+\Z")
 #: Tools are `connector.tool`; prompts and resources carry a kind prefix and resources a URI
@@ -94,6 +96,27 @@ def split_row(line: str) -> list[str] | None:
     return fields
 
 
+class _FieldError(ValueError):
+    """A fault in one column of a row (0: the first after the type), `offset` characters in."""
+
+    def __init__(self, message: str, field: int, offset: int = 0) -> None:
+        super().__init__(message)
+        self.field = field
+        self.offset = offset
+
+
+def _field_columns(line: str) -> list[int]:
+    """Where each field of a row starts (0-based), split exactly as split_row splits."""
+    starts = [0]
+    depth = 0
+    for match in re.finditer(r"[,\[\]()]", line):
+        ch = match.group()
+        depth += 1 if ch in "[(" else -1 if ch in "])" else 0
+        if ch == "," and depth == 0:
+            starts.append(match.end())
+    return [start + len(line[start:]) - len(line[start:].lstrip()) for start in starts]
+
+
 def object_pattern(pattern: str) -> re.Pattern[str]:
     """The glob as a regex; `*` stops at `/` as in Casbin's globMatch (wcmatch)."""
     return re.compile("[^/]*".join(re.escape(part) for part in pattern.split("*")))
@@ -125,20 +148,34 @@ def _parse_approval(value: str, effect: Effect) -> tuple[int, str | None, float 
     return count, match.group(2), float(ttl) if ttl is not None else None
 
 
-def _parse_rule(fields: list[str], location: str, position: int, comment: str) -> Rule:
-    sub, dom, obj, decision, cond, approval = fields
-    _check_name(sub, "subject", wildcard=True)
-    _check_name(dom, "tenant", wildcard=True)
+def _in_field(field: int, check: Callable[[], T]) -> T:
+    try:
+        return check()
+    except ConditionError as exc:
+        raise _FieldError(str(exc), field, exc.column - 1) from None
+    except ValueError as exc:
+        raise _FieldError(str(exc), field) from None
+
+
+def _check_object(obj: str) -> None:
     if not _OBJECT.match(obj) or "**" in obj or obj.startswith("*/"):
         raise ValueError(
             f"object {obj!r} must be connector.tool, prompts/connector.prompt or resources/connector.URI "
             "with * as wildcard (letters, digits and _ . - * / : % ~ + @ ! $ & =; not starting with */)"
         )
+
+
+def _parse_rule(fields: list[str], location: str, position: int, comment: str) -> Rule:
+    sub, dom, obj, decision, cond, approval = fields
+    _in_field(0, lambda: _check_name(sub, "subject", wildcard=True))
+    _in_field(1, lambda: _check_name(dom, "tenant", wildcard=True))
+    _in_field(2, lambda: _check_object(obj))
     try:
         effect = Effect(decision)
     except ValueError:
-        raise ValueError(f"decision {decision!r} must be allow, deny or approve") from None
-    approvals, approver, ttl = _parse_approval(approval, effect)
+        raise _FieldError(f"decision {decision!r} must be allow, deny or approve", 3) from None
+    condition = _in_field(4, lambda: compile_condition(cond))
+    approvals, approver, ttl = _in_field(5, lambda: _parse_approval(approval, effect))
     return Rule(
         location=location,
         position=position,
@@ -146,7 +183,7 @@ def _parse_rule(fields: list[str], location: str, position: int, comment: str) -
         dom=dom,
         obj=obj,
         effect=effect,
-        condition=compile_condition(cond),
+        condition=condition,
         approvals_required=approvals,
         approver_role=approver,
         approval_ttl=ttl,
@@ -158,18 +195,27 @@ def _parse_rule(fields: list[str], location: str, position: int, comment: str) -
 
 def _parse_link(fields: list[str], location: str) -> RoleLink:
     member, role, dom = fields
-    _check_name(member, "member", wildcard=False)
-    _check_name(role, "role", wildcard=False)
-    _check_name(dom, "tenant", wildcard=True)
+    _in_field(0, lambda: _check_name(member, "member", wildcard=False))
+    _in_field(1, lambda: _check_name(role, "role", wildcard=False))
+    _in_field(2, lambda: _check_name(dom, "tenant", wildcard=True))
     if member == role:
-        raise ValueError(f"{member!r} cannot inherit itself")
+        raise _FieldError(f"{member!r} cannot inherit itself", 1)
     return RoleLink(location=location, member=member, role=role, dom=dom)
 
 
 def parse_rule_file(name: str, text: str, first_position: int) -> tuple[list[Rule], list[RoleLink]]:
-    """Parse one CSV file; raises PolicyError naming `name:line` for the first bad row."""
+    """Parse one CSV file; raises PolicyError naming `name:line:column` for every bad row."""
+    rules, links, problems = parse_rule_rows(name, text, first_position)
+    if problems:
+        raise PolicyError.of(problems)
+    return rules, links
+
+
+def parse_rule_rows(name: str, text: str, first_position: int) -> tuple[list[Rule], list[RoleLink], list[Problem]]:
+    """Parse one CSV file: its rules and links, and a Problem for each row that is refused."""
     rules: list[Rule] = []
     links: list[RoleLink] = []
+    problems: list[Problem] = []
     comment = ""
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
@@ -182,6 +228,8 @@ def parse_rule_file(name: str, text: str, first_position: int) -> tuple[list[Rul
             continue
         try:
             fields = split_row(line)
+            if fields is None:
+                continue
             kind, values = fields[0], fields[1:]
             if kind == "p":
                 if len(values) != len(P_COLUMNS):
@@ -197,16 +245,21 @@ def parse_rule_file(name: str, text: str, first_position: int) -> tuple[list[Rul
                 links.append(_parse_link(values, location))
             else:
                 raise ValueError(f"unknown line type {kind!r} (expected p or g; Casbin would silently drop this line)")
+        except _FieldError as exc:
+            columns = _field_columns(raw)
+            start = columns[exc.field + 1] if exc.field + 1 < len(columns) else len(raw) - len(raw.lstrip())
+            problems.append(Problem(location, start + exc.offset + 1, str(exc)))
         except ValueError as exc:
-            raise PolicyError(f"{location}: {exc}") from None
+            problems.append(Problem(location, len(raw) - len(raw.lstrip()) + 1, str(exc)))
         comment = ""
-    return rules, links
+    return rules, links, problems
 
 
 def check_unique(rules: Iterable[Rule], links: Iterable[RoleLink]) -> None:
     """Casbin keeps one copy of a repeated row; a repeat is almost always an editing slip."""
     seen: dict[tuple[str, ...], str] = {}
-    for item in [*rules, *links]:
+    items: list[Rule | RoleLink] = [*rules, *links]
+    for item in items:
         key = ("p", *item.row) if isinstance(item, Rule) else ("g", *item.row)
         if key in seen:
             raise PolicyError(f"{item.location}: repeats the row at {seen[key]}")

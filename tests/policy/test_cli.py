@@ -50,7 +50,7 @@ def test_invalid_policy_exits_2_naming_the_line(tmp_path: Path) -> None:
     (directory / "policy.csv").write_text("P, a, *, t.x, allow, true, -\n")
     code, output = run("test", str(directory))
     assert code == 2
-    assert "invalid policy: policy.csv:1: unknown line type 'P'" in output
+    assert "invalid policy: policy.csv:1:1: unknown line type 'P'" in output
 
 
 def test_explain_shows_decision_rule_and_every_candidate() -> None:
@@ -101,7 +101,10 @@ def test_explain_names_a_failing_condition() -> None:
         "{}",
     )
     assert code == 0
-    assert "policy evaluation error, denied: the condition of policy.csv:31" in output
+    # The approve rule's condition reads an argument the call lacks: the stricter reading holds the call.
+    assert "decision: approve" in output
+    assert "the condition of policy.csv:31 could not be evaluated (argument 'amount' is missing)" in output
+    assert "read the stricter way, so this approve rule applies: decides" in output
     assert "argument 'amount' is missing" in output
 
 

@@ -108,12 +108,40 @@ def test_approve_rules_carry_count_role_and_ttl(tmp_path: Path) -> None:
     assert e.decide(who, "t", "y", {}).approval_ttl is None
 
 
+def test_unevaluable_condition_takes_the_stricter_reading(tmp_path: Path) -> None:
+    # #18: a condition reading an argument the call lacks must not deny the whole call.
+    e = engine(
+        tmp_path,
+        "p, r, *, t.x, deny, r.args.priority == 'high', -\n"
+        "p, r, *, t.x, allow, true, -\n"
+        "p, r, *, t.y, approve, r.args.amount > 100, 1 boss\n"
+        "p, r, *, t.y, allow, true, -\n",
+    )
+    who = Principal("a", ("r",))
+    deny = e.decide(who, "t", "x", {})
+    assert (deny.effect, deny.rule, deny.unevaluable) == (Effect.DENY, "policy.csv:1", ("policy.csv:1",))
+    assert "argument 'priority' is missing" in deny.reason and "that deny rule applied" in deny.reason
+    held = e.decide(who, "t", "y", {})
+    assert (held.effect, held.rule, held.unevaluable) == (Effect.APPROVE, "policy.csv:3", ("policy.csv:3",))
+    clean = e.decide(who, "t", "y", {"amount": 5})
+    assert (clean.effect, clean.unevaluable) == (Effect.ALLOW, ())
+
+
+def test_presence_check_with_in(tmp_path: Path) -> None:
+    e = engine(tmp_path, "p, r, *, t.x, allow, 'priority' in r.args && r.args.priority == 'low', -\n")
+    who = Principal("a", ("r",))
+    assert e.decide(who, "t", "x", {"priority": "low"}).effect is Effect.ALLOW
+    absent = e.decide(who, "t", "x", {})
+    assert (absent.effect, absent.rule, absent.unevaluable) == (Effect.DENY, None, ())
+
+
 def test_missing_argument_or_type_error_is_a_clean_deny(tmp_path: Path) -> None:
     e = engine(tmp_path, "p, r, *, t.x, allow, r.args.amount > 10, -\np, r, *, t.y, allow, r.ctx.hour > 10, -\n")
     who = Principal("a", ("r",))
     missing = e.decide(who, "t", "x", {})
-    assert (missing.effect, missing.rule) == (Effect.DENY, None)
+    assert (missing.effect, missing.rule, missing.unevaluable) == (Effect.DENY, None, ("policy.csv:1",))
     assert "policy.csv:1" in missing.reason and "argument 'amount' is missing" in missing.reason
+    assert "that allow rule did not apply" in missing.reason
     wrong_type = e.decide(who, "t", "x", {"amount": "many"})
     assert wrong_type.effect is Effect.DENY and "TypeError" in wrong_type.reason
     no_context = e.decide(who, "t", "y", {})

@@ -102,6 +102,7 @@ async def test_sighup_reloads_a_served_gateway_and_sigterm_stops_it(echo_upstrea
     config.write_text(
         f"server: {{port: {port}}}\nidentity: {{secret: '${{file:identity.secret}}'}}\n"
         f"policy: {{directory: {policy_dir}, watch: false}}\naudit: {{database: {database}}}\n"
+        "approvals: {approver_roles: [approver, finance-approver, hr-approver, supervisor, support-supervisor]}\n"
         f"connectors: {{echo: {{kind: mcp, url: '{url}'}}}}\n"
     )
     process = await asyncio.create_subprocess_exec(

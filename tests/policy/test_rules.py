@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from casbin.persist.adapter import _extract_tokens
 
@@ -36,7 +38,7 @@ from gateway.policy.rules import MAX_ROLE_DEPTH, check_role_graph, check_unique,
 def test_bad_rows_are_named_by_file_and_line(row: str, message: str) -> None:
     with pytest.raises(PolicyError) as caught:
         parse_rule_file("x.csv", f"# header\n\n{row}\n", 0)
-    assert str(caught.value).startswith("x.csv:3: ")
+    assert re.match(r"x\.csv:3:\d+: ", str(caught.value))
     assert message in str(caught.value)
 
 
@@ -109,3 +111,31 @@ def test_duplicates_and_deep_role_chains_are_refused() -> None:
         check_role_graph(tenant_cycle)
     _, separate = parse_rule_file("roles.csv", "g, a, b, acme\ng, b, a, globex\n", 0)
     check_role_graph(separate)  # a cycle only across two different tenants is none
+
+
+def test_every_bad_row_is_reported_at_once_with_its_column() -> None:
+    text = (
+        "p, a, *, t.x, allow, r.args.amount = 5, -\n"
+        "p, a, *, t.x, allow, true, -\n"
+        "p, a, *, t.y, review, true, -\n"
+        "g, a, b\n"
+    )
+    with pytest.raises(PolicyError) as caught:
+        parse_rule_file("x.csv", text, 0)
+    assert caught.value.problems == (
+        "x.csv:1:36: condition 'r.args.amount = 5' does not parse: invalid syntax"
+        " (compare with '==', not '=' or '===')",
+        "x.csv:3:15: decision 'review' must be allow, deny or approve",
+        "x.csv:4:1: g row has 2 columns, expected 3: member, role, dom",
+    )
+    assert str(caught.value).startswith("3 problems:\n")
+
+
+def test_a_leading_not_parses_and_columns_count_from_the_row() -> None:
+    rules, _ = parse_rule_file("x.csv", "p, a, *, t.x, allow, !(r.args.n > 5), -\n", 0)
+    assert rules[0].condition.python == "not (r.args.n > 5)"
+    with pytest.raises(PolicyError) as caught:
+        parse_rule_file("x.csv", "p, a, *, t.x, allow, !(r.args.n => 5), -\n", 0)
+    assert str(caught.value) == (
+        "x.csv:1:33: condition '!(r.args.n => 5)' does not parse: invalid syntax (write '>=', not '=>')"
+    )

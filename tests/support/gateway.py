@@ -69,6 +69,10 @@ def gateway_config(tmp_path: Path, policy_dir: Path, connectors: dict[str, Any],
         "identity": {"secret": "${env:GATEWAY_TEST_SECRET}", "issuer": "agent-gateway", "audience": "agent-gateway"},
         "policy": {"directory": str(policy_dir), "watch": False},
         "audit": {"database": str(tmp_path / "audit.db")},
+        # The shipped policy's approver roles (a rule naming an unknown one refuses to load).
+        "approvals": {
+            "approver_roles": ["approver", "finance-approver", "hr-approver", "supervisor", "support-supervisor"]
+        },
         "connectors": connectors,
     }
     for name, values in sections.items():
