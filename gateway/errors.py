@@ -27,6 +27,7 @@ small input parsers keep their own `InvalidInput` subclasses beside them.
     │       ├── BackendTimeout .. no answer within the call's deadline
     │       └── ConnectorBusy ... every concurrency slot stayed taken until the deadline
     ├── PolicyError ............. a policy directory that must not go live (`file:line`)
+    ├── CatalogUnavailable ...... gateway.policy.case_schemas: `policy test --catalog` cannot read it
     ├── ApprovalError ........... an approval operation that cannot be done (`.kind`)
     ├── StoreError .............. a store could not do what was asked (full, locked, gone)
     ├── AuditUnavailable ........ a record could not be made durable
@@ -38,6 +39,7 @@ small input parsers keep their own `InvalidInput` subclasses beside them.
         ├── KeyProblem .......... gateway.config.problems: one key of a config section
         ├── MalformedRecord, ProofError, ExportError, KeyFileError ..... gateway.audit
         ├── InvalidWait ......... gateway.approvals.mcp_agent
+        ├── ConditionError, _FieldError ..... gateway.policy (a condition, a column of a row)
         ├── ODataError .......... connectors.sap.odata
         ├── SpecError ........... connectors.openapi.spec
         ├── FilterError, QueryRejected ..... connectors.oracle

@@ -43,7 +43,10 @@ server: {{host: 127.0.0.1, port: {port}}}
 identity: {{secret: "${{env:LEAK_IDENTITY_SECRET}}"}}
 policy: {{directory: {policies}, watch: false}}
 audit: {{database: audit.db}}
-approvals: {{database: "${{file:secrets/approvals-db}}", max_hold_seconds: 0.2}}
+approvals:
+  database: "${{file:secrets/approvals-db}}"
+  max_hold_seconds: 0.2
+  approver_roles: [approver, finance-approver, hr-approver, supervisor, support-supervisor]
 connectors:
   sap:
     kind: sap
@@ -84,7 +87,7 @@ async def _wait_healthy(base: str, process: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + 30
     async with httpx.AsyncClient() as client:
         while time.monotonic() < deadline:
-            assert process.poll() is None, "the gateway exited during start-up"
+            assert process.poll() is None, "the gateway exited during start-up (see gateway.log)"
             try:
                 if (await client.get(f"{base}/healthz")).status_code == 200:
                     return

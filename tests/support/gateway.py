@@ -77,7 +77,9 @@ def gateway_config(tmp_path: Path, policy_dir: Path, connectors: dict[str, Any],
     }
     for name, values in sections.items():
         raw.setdefault(name, {}).update(values)
-    environ = {"GATEWAY_TEST_SECRET": SECRET, "GATEWAY_TEST_METRICS_TOKEN": METRICS_TOKEN}
+    # References may name the test's own variables; no GATEWAY_* override leaks in from outside.
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    environ |= {"GATEWAY_TEST_SECRET": SECRET, "GATEWAY_TEST_METRICS_TOKEN": METRICS_TOKEN}
     return parse_config(raw, base_dir=tmp_path, environ=environ)
 
 
