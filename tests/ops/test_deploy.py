@@ -20,7 +20,7 @@ import yaml
 
 from connectors.base import create_connector
 from gateway.config import parse_config
-from tests.support.ops import REPO
+from tests.support.ops import REPO, rendered_kustomization, secret_template
 
 DEPLOY = REPO / "deploy"
 K8S = DEPLOY / "k8s"
@@ -142,20 +142,14 @@ def test_compose_gateway_config_loads_and_points_at_the_compose_stubs(monkeypatc
     assert all(str(config.server.metrics_port) not in p for p in services["gateway"].get("ports", []))
 
 
-def _manifests() -> dict[tuple[str, str], dict[str, Any]]:
-    kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text())
-    files = sorted(p.name for p in K8S.glob("*.yaml") if p.name != "kustomization.yaml")
-    assert sorted(kustomization["resources"]) == files
-    found = {}
-    for name in kustomization["resources"]:
-        for doc in yaml.safe_load_all((K8S / name).read_text()):
-            found[doc["kind"], doc["metadata"]["name"]] = doc
-    return found
+def test_applying_the_kustomization_never_replaces_the_secret() -> None:
+    assert not [key for key in rendered_kustomization() if key[0] == "Secret"]
+    assert secret_template()["metadata"]["name"] == "agent-gateway"
 
 
 @pytest.mark.parametrize("version", K8S_VERSIONS)
 def test_manifests_validate_against_the_kubernetes_schemas(version: str) -> None:
-    for (kind, name), doc in _manifests().items():
+    for (kind, name), doc in [*rendered_kustomization().items(), (("Secret", "template"), secret_template())]:
         try:
             kubernetes_validate.validate(doc, version, strict=True)
         except kubernetes_validate.ValidationError as exc:
@@ -164,7 +158,7 @@ def test_manifests_validate_against_the_kubernetes_schemas(version: str) -> None
 
 def test_a_wrong_manifest_is_refused_offline() -> None:
     # The check above can fail: a misspelt field and a wrong type are both refused.
-    deployment = _manifests()["Deployment", "agent-gateway"]
+    deployment = rendered_kustomization()["Deployment", "agent-gateway"]
     container = deployment["spec"]["template"]["spec"]["containers"][0]
     broken = {**deployment, "spec": {**deployment["spec"], "replicas": "two"}}
     with pytest.raises(kubernetes_validate.ValidationError):
@@ -177,7 +171,7 @@ def test_a_wrong_manifest_is_refused_offline() -> None:
 
 
 def test_deployment_is_replicated_probed_limited_and_wired_to_its_config() -> None:
-    manifests = _manifests()
+    manifests = rendered_kustomization()
     deployment = manifests["Deployment", "agent-gateway"]
     spec = deployment["spec"]
     pod = spec["template"]["spec"]
@@ -197,7 +191,7 @@ def test_deployment_is_replicated_probed_limited_and_wired_to_its_config() -> No
     assert pdb["spec"]["selector"]["matchLabels"].items() <= labels.items()
     assert pdb["spec"]["minAvailable"] < spec["replicas"]
 
-    secret = manifests["Secret", "agent-gateway"]
+    secret = secret_template()
     environ = {}
     for env in container["env"]:
         ref = env["valueFrom"]["secretKeyRef"]
@@ -226,10 +220,13 @@ def test_deployment_is_replicated_probed_limited_and_wired_to_its_config() -> No
     assert annotations["prometheus.io/port"] == str(metrics_port) != str(config.server.port)
     assert {p["containerPort"] for p in container["ports"]} == {config.server.port, metrics_port}
     assert [p["targetPort"] for p in service["spec"]["ports"]] == ["http"]
+    [rule] = manifests["Ingress", "agent-gateway"]["spec"]["rules"]
+    backends = [path["backend"]["service"] for path in rule["http"]["paths"]]
+    assert backends == [{"name": "agent-gateway", "port": {"name": "http"}}]
 
 
 def test_policy_configmap_matches_the_shipped_policies() -> None:
-    data = _manifests()["ConfigMap", "agent-gateway-policies"]["data"]
+    data = rendered_kustomization()["ConfigMap", "agent-gateway-policies"]["data"]
     shipped = {p.name: p.read_text() for p in (REPO / "policies").iterdir() if p.is_file()}
     assert data == shipped, "policies/ changed: run python deploy/k8s/render_policies.py"
     render = runpy.run_path(str(K8S / "render_policies.py"))["render"]
