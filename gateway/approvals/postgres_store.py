@@ -38,7 +38,7 @@ from gateway.approvals.store import (
     row_values,
     stored_approvals,
 )
-from gateway.audit.postgres_store import is_postgres_url, redacted_url, split_schema
+from gateway.audit.postgres_store import ensure_schema, is_postgres_url, redacted_url, split_schema
 from gateway.audit.store import StoreError
 from gateway.models import Approval, ApprovalState, ToolResult
 
@@ -147,7 +147,7 @@ class PostgresApprovalStore:
             async with store._pool.acquire() as conn, conn.transaction():
                 await conn.execute(_SCHEMA_LOCK, store._schema or "")
                 if store._schema:
-                    await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{store._schema}"')
+                    await ensure_schema(conn, store._schema)
                 await conn.execute(_SCHEMA)
             await store._listen()
         except (*_ERRORS, ValueError) as exc:

@@ -27,7 +27,9 @@ K8S = DEPLOY / "k8s"
 #: The oldest Kubernetes we document support for, and the newest the schemas know.
 K8S_VERSIONS = ("1.29.0", kubernetes_validate.latest_version())
 SECRETS = {
-    "GATEWAY_IDENTITY__SECRET": "x" * 40,
+    "IDENTITY_SECRET": "x" * 40,
+    "AUDIT_DATABASE_URL": "postgresql://gateway:pw@postgres:5432/gateway",
+    "REDIS_URL": "redis://redis:6379/0",
     "SAP_PASSWORD": "p",
     "ORDS_CLIENT_SECRET": "s",
     "MAINFRAME_PASSWORD": "m",
@@ -95,6 +97,7 @@ def test_compose_has_the_stack_and_references_files_that_exist() -> None:
         "oracle-stub",
         "mainframe-stub",
         "postgres",
+        "redis",
         "prometheus",
         "grafana",
     }
@@ -116,9 +119,13 @@ def test_compose_has_the_stack_and_references_files_that_exist() -> None:
 
 def test_compose_gateway_config_loads_and_points_at_the_compose_stubs(monkeypatch: pytest.MonkeyPatch) -> None:
     services = _compose()["services"]
-    environ = {**SECRETS, **services["gateway"]["environment"]}
+    # Exactly the gateway container's environment satisfies every reference of its config.
+    environ = services["gateway"]["environment"]
     config = parse_config(yaml.safe_load((DEPLOY / "gateway.yaml").read_text()), base_dir=REPO, environ=environ)
     assert config.audit.database.startswith("postgresql://gateway:gateway@postgres:5432/")
+    # Replicas share rate-limit buckets through the compose Redis, started before the gateway.
+    assert config.limits.redis_url is not None and urlsplit(config.limits.redis_url).hostname == "redis"
+    assert "redis" in services and services["gateway"]["depends_on"]["redis"]["condition"] == "service_healthy"
     for name, value in environ.items():
         monkeypatch.setenv(name, str(value))
     for settings in config.connectors:
