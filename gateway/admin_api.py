@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from gateway.auth_gate import Endpoint, principal_of, requires_role
+from gateway.auth_gate import Endpoint, holds_role, principal_of, requires_role
 from gateway.errors import AuthError
 from gateway.identity import bearer_token
 from gateway.problems import problem_response, unauthorized
@@ -102,4 +102,4 @@ def _is_admin(gateway: Gateway, request: Request) -> bool:
         principal = gateway.verifier.verify(bearer_token(request.headers))
     except AuthError:
         return False
-    return gateway.config.policy.admin_role in principal.roles
+    return holds_role(principal, (gateway.config.policy.admin_role,))

@@ -7,7 +7,7 @@ from __future__ import annotations
 import functools
 import inspect
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken
@@ -66,6 +66,12 @@ class Authenticator:
                 self._observe_seconds(time.perf_counter() - started)
 
 
+def holds_role(principal: Principal, roles: Iterable[str]) -> bool:
+    """Whether the caller holds one of `roles` (any caller when none is named)."""
+    wanted = set(roles)
+    return not wanted or bool(wanted & set(principal.roles))
+
+
 def requires_role(*roles: str, authenticate: Authorize) -> Callable[[Endpoint], Endpoint]:
     """Starlette's `requires`, for the gateway's roles: the decorated endpoint runs only for
     a caller `authenticate` accepts (401 otherwise) who holds one of `roles` (any caller when
@@ -82,7 +88,7 @@ def requires_role(*roles: str, authenticate: Authorize) -> Callable[[Endpoint], 
                     principal = await principal
             except AuthError as exc:
                 return unauthorized(str(exc))
-            if needed and not set(needed) & set(principal.roles):
+            if not holds_role(principal, needed):
                 return forbidden(needed)
             request.scope[PRINCIPAL_SCOPE_KEY] = principal
             try:

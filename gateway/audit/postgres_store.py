@@ -123,7 +123,7 @@ def split_schema(url: str) -> tuple[str, str | None]:
     return urlunsplit(parts._replace(query=rest)), schemas[0] if schemas else None
 
 
-async def ensure_schema(conn: asyncpg.Connection, schema: str) -> None:
+async def ensure_schema(conn: asyncpg.pool.PoolConnectionProxy[asyncpg.Record], schema: str) -> None:
     """Create the schema only when it is missing: CREATE SCHEMA IF NOT EXISTS needs CREATE on
     the database even when the schema exists, which a least-privilege role (owning just its
     schema, docs/deploy.md) does not have."""
