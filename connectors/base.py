@@ -5,13 +5,17 @@ from __future__ import annotations
 import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from gateway.config import ConfigError, ConnectorSettings
 from gateway.errors import BackendError as BackendError
 from gateway.errors import BackendTimeout as BackendTimeout
 from gateway.errors import BackendUnavailable as BackendUnavailable
+from gateway.events import EventBus
 from gateway.models import Principal, ToolResult, ToolSpec
+
+if TYPE_CHECKING:
+    from connectors.resilience import ResilientConnector
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,14 +54,16 @@ class Connector(Protocol):
     async def health(self) -> Health: ...
 
 
-def create_connector(settings: ConnectorSettings) -> Connector:
+def create_connector(settings: ConnectorSettings, events: EventBus | None = None) -> ResilientConnector:
     """Build the connector its config stanza names: module `connectors.<kind>`, function
-    `create(settings)`, wrapped in the deadline, concurrency, retry and circuit-breaker
-    policy every backend gets. Adding a backend kind is one module, nothing else."""
+    `create(settings, events)`, wrapped in the deadline, concurrency, retry and
+    circuit-breaker policy every backend gets. Adding a backend kind is one module, nothing
+    else. `events` is where a backend that announces changes (tools, listings, resources)
+    publishes them; without one they reach nobody."""
     from connectors.options import options_model
     from connectors.resilience import resilient
 
     if options_model(settings.kind) is None:
         raise ConfigError(f"connectors.{settings.name}.kind: unknown connector kind {settings.kind!r}")
     module = importlib.import_module(f"connectors.{settings.kind}")
-    return resilient(module.create(settings), settings)
+    return resilient(module.create(settings, events or EventBus()), settings)

@@ -15,9 +15,9 @@ import enum
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from connectors.base import BackendError, BackendTimeout, BackendUnavailable, CallContext, Connector, Health
 from connectors.options import ConnectorOptions
@@ -26,6 +26,10 @@ from gateway.errors import ConnectorBusy as ConnectorBusy
 from gateway.models import ToolResult, ToolSpec
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+#: One request to the backend, given the connector inside the wrapper.
+Operation = Callable[[Connector], Awaitable[T]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,11 +109,10 @@ class ResilientConnector:
     def circuit_state(self) -> CircuitState:
         return self.circuit.state
 
-    def on_tools_changed(self, listener: Callable[[str], None]) -> None:
-        """Passed on to a backend that announces tool changes; others never call it."""
-        subscribe = getattr(self.inner, "on_tools_changed", None)
-        if subscribe is not None:
-            subscribe(listener)
+    def offers(self, capability: type[Any]) -> bool:
+        """Whether the backend offers more than tools (a runtime-checkable Protocol, such as
+        MCP prompts and resources); such requests go through `send` like any call."""
+        return isinstance(self.inner, capability)
 
     async def start(self) -> None:
         await self.inner.start()
@@ -158,12 +161,19 @@ class ResilientConnector:
         if tool not in self._read_only:
             await self.tools()
         read_only = self._read_only.get(tool, False)
+        return await self.send(
+            lambda inner: inner.call(tool, arguments, context), timeout=context.timeout, read_only=read_only, what=tool
+        )
+
+    async def send(self, operation: Operation[T], *, timeout: float, read_only: bool, what: str) -> T:
+        """Any request to the backend (a tool call, a prompt, a resource read...) under the
+        deadline, the concurrency limit and the circuit; retried only when `read_only`."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + max(context.timeout, 0.0)
+        deadline = loop.time() + max(timeout, 0.0)
         attempts = 1 + (self.policy.retries if read_only else 0)
         for attempt in range(attempts):
             try:
-                return await self._through_circuit(tool, arguments, context, deadline, read_only)
+                return await self._through_circuit(operation, deadline, read_only, what)
             except ConnectorBusy:
                 raise
             except BackendUnavailable:
@@ -174,12 +184,10 @@ class ResilientConnector:
                 await asyncio.sleep(backoff)
         raise AssertionError("unreachable: the last attempt returns or raises")
 
-    async def _through_circuit(
-        self, tool: str, arguments: Mapping[str, Any], context: CallContext, deadline: float, read_only: bool
-    ) -> ToolResult:
+    async def _through_circuit(self, operation: Operation[T], deadline: float, read_only: bool, what: str) -> T:
         state = self.circuit.state
         if state is CircuitState.CLOSED:
-            return await self._attempt(tool, arguments, context, deadline)
+            return await self._attempt(operation, deadline, what)
         if state is CircuitState.OPEN or self._probe.locked():
             raise self._open_error()
         async with self._probe:
@@ -189,11 +197,9 @@ class ResilientConnector:
                 self._record(probe.healthy, probe.detail)
                 if not probe.healthy:
                     raise self._open_error()
-            return await self._attempt(tool, arguments, context, deadline)
+            return await self._attempt(operation, deadline, what)
 
-    async def _attempt(
-        self, tool: str, arguments: Mapping[str, Any], context: CallContext, deadline: float
-    ) -> ToolResult:
+    async def _attempt(self, operation: Operation[T], deadline: float, what: str) -> T:
         loop = asyncio.get_running_loop()
         budget = min(self.policy.timeout, deadline - loop.time())
         if budget <= 0:
@@ -208,7 +214,7 @@ class ResilientConnector:
         budget = min(self.policy.timeout, deadline - loop.time())
         try:
             async with asyncio.timeout(budget):
-                result = await self.inner.call(tool, arguments, context)
+                result = await operation(self.inner)
         except TimeoutError:
             error = BackendTimeout(f"did not answer within {budget:.3g} s")
             self.circuit.failure(str(error))
@@ -222,7 +228,7 @@ class ResilientConnector:
             raise
         except Exception:
             # A connector bug must not reach the agent as a traceback.
-            log.exception("connector %s failed on tool %s", self.name, tool)
+            log.exception("connector %s failed on %s", self.name, what)
             raise BackendError("internal connector error") from None
         finally:
             self._slots.release()
@@ -232,9 +238,3 @@ class ResilientConnector:
 
 def resilient(inner: Connector, settings: ConnectorSettings) -> ResilientConnector:
     return ResilientConnector(inner, ResiliencePolicy.from_settings(settings))
-
-
-def unwrap(connector: Connector) -> Connector:
-    """The backend connector inside the wrapper: for what only some kinds offer besides
-    tools (MCP prompts, resources, change announcements)."""
-    return connector.inner if isinstance(connector, ResilientConnector) else connector

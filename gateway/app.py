@@ -1,71 +1,56 @@
-"""The app factory: routes, lifespan, nothing else."""
+"""The app factory: the route table of a gateway, and its lifespan; nothing else.
+
+`build_app(gateway)` serves a gateway its caller opened (the CLI opens it first, so a bad
+store is one clear line); `create_app(config)` is the same app opening and closing its
+own gateway in its lifespan, for any ASGI server.
+"""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
 
-from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
 from starlette.applications import Starlette
-from starlette.routing import Route
+from starlette.middleware import Middleware
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway import telemetry
 from gateway.admin_api import admin_routes, metrics_app, operator_routes
 from gateway.approvals import console
 from gateway.approvals.api import routes as approval_routes
 from gateway.audit.api import routes as audit_routes
-from gateway.auth_gate import BearerAuthGate
 from gateway.config import GatewayConfig
 from gateway.errors import Problem
-from gateway.mcp.front import build_mcp_server, build_session_manager
-from gateway.mcp.sessions import AgentSessions
+from gateway.mcp.front import McpFrontDoor
 from gateway.problems import problem_handler
 from gateway.rest import rest_routes
 from gateway.runtime import Gateway
 from gateway.serving import running
 
 
-def create_app(config: GatewayConfig) -> Starlette:
-    gateway = Gateway(config)
-    sessions = AgentSessions()
-    gateway.listing_listeners.append(sessions.announce)
-    gateway.resource_listeners.append(sessions.resource_updated)
-    server = build_mcp_server(gateway, sessions)
-    s = config.server
-    manager = build_session_manager(
-        server,
-        host=s.host,
-        port=s.port,
-        allowed_hosts=s.allowed_hosts,
-        allowed_origins=s.allowed_origins,
-        max_body_bytes=s.max_body_bytes,
-    )
+def build_app(gateway: Gateway) -> Starlette:
+    mcp = McpFrontDoor(gateway)
+    server = gateway.config.server
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await gateway.start()
-        # These endpoints serve stores opened by start(), so they join the routes then.
-        app.router.routes.extend(audit_routes(gateway.audit, gateway.authenticate))
-        app.router.routes.extend(approval_routes(gateway.approvals, gateway.authenticate))
-        try:
-            async with contextlib.AsyncExitStack() as stack:
-                if s.metrics_port is not None:
-                    # Scrapers get a port of their own, which agents' ingress never exposes.
-                    app.state.metrics_url = await stack.enter_async_context(
-                        running(metrics_app(gateway), s.metrics_host, s.metrics_port)
-                    )
-                await stack.enter_async_context(manager.run())
-                yield
-        finally:
-            await gateway.stop()
+        async with contextlib.AsyncExitStack() as stack:
+            if server.metrics_port is not None:
+                # Scrapers get a port of their own, which agents' ingress never exposes.
+                app.state.metrics_url = await stack.enter_async_context(
+                    running(metrics_app(gateway), server.metrics_host, server.metrics_port)
+                )
+            await stack.enter_async_context(mcp.running())
+            yield
 
-    mcp_endpoint = BearerAuthGate(StreamableHTTPASGIApp(manager), gateway.authenticate)
     app = Starlette(
         routes=[
-            Route("/mcp", mcp_endpoint, methods=["GET", "POST", "DELETE"]),
+            *mcp.routes(),
             *operator_routes(gateway),
-            *rest_routes(gateway, s.max_body_bytes),
+            *rest_routes(gateway, gateway.config.server.max_body_bytes),
             *admin_routes(gateway),
+            *audit_routes(gateway.audit, gateway.authenticate),
+            *approval_routes(gateway.approvals, gateway.authenticate),
             *console.routes(),
         ],
         middleware=telemetry.middleware(gateway.telemetry),
@@ -73,4 +58,42 @@ def create_app(config: GatewayConfig) -> Starlette:
         lifespan=lifespan,
     )
     app.state.gateway = gateway
+    app.state.metrics_url = None
     return app
+
+
+class _Served:
+    """The app of the gateway `create_app`'s lifespan opened (None outside it)."""
+
+    app: ASGIApp | None = None
+
+
+class _ToServed:
+    """Middleware: requests go to the served app; the lifespan, and any request while
+    there is none, to the app it wraps."""
+
+    def __init__(self, app: ASGIApp, served: _Served) -> None:
+        self.app = app
+        self.served = served
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        served = self.served.app
+        await (self.app if scope["type"] == "lifespan" or served is None else served)(scope, receive, send)
+
+
+def create_app(config: GatewayConfig) -> Starlette:
+    served = _Served()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        gateway = await Gateway.open(config)
+        try:
+            inner = build_app(gateway)
+            async with inner.router.lifespan_context(inner):
+                app.state.gateway, app.state.metrics_url, served.app = gateway, inner.state.metrics_url, inner
+                yield
+        finally:
+            served.app = None
+            await gateway.close()
+
+    return Starlette(middleware=[Middleware(_ToServed, served=served)], lifespan=lifespan)

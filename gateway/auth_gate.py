@@ -9,9 +9,6 @@ import inspect
 import time
 from collections.abc import Awaitable, Callable, Iterable
 
-from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
-from mcp.server.auth.provider import AccessToken
-from starlette.datastructures import Headers
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -118,15 +115,4 @@ class BearerAuthGate:
             await unauthorized(str(exc))(scope, receive, send)
             return
         scope[PRINCIPAL_SCOPE_KEY] = principal
-        # The SDK binds each MCP session to the identity that opened it: a session id
-        # presented with another agent's token is refused.
-        scope["user"] = AuthenticatedUser(
-            AccessToken(
-                token=bearer_token(Headers(scope=scope)),
-                client_id=principal.subject,
-                scopes=list(principal.roles),
-                subject=principal.subject,
-                claims={"iss": principal.issuer},
-            )
-        )
         await self.app(scope, receive, send)

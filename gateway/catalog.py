@@ -12,7 +12,7 @@ from typing import Any
 
 import jsonschema
 
-from connectors.base import Connector
+from connectors.resilience import ResilientConnector
 from gateway.errors import BackendFailed, InvalidArguments, UnknownTool
 from gateway.models import ToolSpec, split_qualified_name
 
@@ -44,8 +44,8 @@ def _field_path(error: jsonschema.ValidationError) -> str:
 
 
 class Catalog:
-    def __init__(self, connectors: Iterable[Connector]) -> None:
-        self.connectors: dict[str, Connector] = {c.name: c for c in connectors}
+    def __init__(self, connectors: Iterable[ResilientConnector]) -> None:
+        self.connectors: dict[str, ResilientConnector] = {c.name: c for c in connectors}
         self._entries: dict[str, dict[str, CatalogEntry]] = {name: {} for name in self.connectors}
         self._fetched_at: dict[str, float] = {}
         #: Why a connector's tool list could not be fetched, while it cannot.

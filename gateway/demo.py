@@ -9,7 +9,7 @@ import importlib
 import signal
 from types import ModuleType
 
-from gateway.app import create_app
+from gateway.app import build_app
 from gateway.config import ConnectorSettings, GatewayConfig
 from gateway.identity import TokenVerifier
 from gateway.runtime import Gateway
@@ -37,11 +37,13 @@ async def _until_signalled(gateway: Gateway) -> None:
 
 
 async def run_gateway(config: GatewayConfig) -> None:
-    app = create_app(config)
-    await app.state.gateway.start()
-    async with running(app, config.server.host, config.server.port) as url:
-        print(f"gateway listening on {url}/mcp", flush=True)
-        await _until_signalled(app.state.gateway)
+    gateway = await Gateway.open(config)
+    try:
+        async with running(build_app(gateway), config.server.host, config.server.port) as url:
+            print(f"gateway listening on {url}/mcp", flush=True)
+            await _until_signalled(gateway)
+    finally:
+        await gateway.close()
 
 
 def _stub_module(settings: ConnectorSettings) -> ModuleType | None:
@@ -58,14 +60,14 @@ async def run_demo(config: GatewayConfig) -> None:
             # Each stub starts where its stanza points, if that is this machine.
             if stub is not None and (where := await stack.enter_async_context(stub.serve_for(settings))):
                 print(f"stub backend for {settings.name!r} ({settings.kind}) on {where}", flush=True)
-        app = create_app(config)
-        await app.state.gateway.start()
-        url = await stack.enter_async_context(running(app, config.server.host, config.server.port))
+        gateway = await Gateway.open(config)
+        stack.push_async_callback(gateway.close)
+        url = await stack.enter_async_context(running(build_app(gateway), config.server.host, config.server.port))
         verifier = TokenVerifier(config.identity, config.base_dir)
         token = verifier.mint("demo-agent", DEMO_ROLES, ttl_seconds=8 * 3600)
         approver = verifier.mint("demo-approver", ("finance-approver",), ttl_seconds=8 * 3600)
         print(_banner(f"{url}/mcp", token, approver), flush=True)
-        await _until_signalled(app.state.gateway)
+        await _until_signalled(gateway)
 
 
 def _banner(mcp_url: str, token: str, approver: str) -> str:

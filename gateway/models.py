@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import enum
 import time
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from gateway.tracing import continue_trace
 
 #: Separator between connector and tool in the names agents see (`sap.search_orders`).
 #: MCP tool names allow `[A-Za-z0-9_.-]`; a dot reads naturally and never appears in
@@ -39,6 +42,12 @@ class Principal:
     issuer: str | None = None
     claims: Mapping[str, Any] = field(default_factory=dict)
 
+    @property
+    def client(self) -> str | None:
+        """The OAuth client the token was issued to (RFC 9068 `client_id`, else OIDC `azp`)."""
+        client = self.claims.get("client_id", self.claims.get("azp"))
+        return str(client) if client is not None else None
+
 
 @dataclass(frozen=True, slots=True)
 class ToolSpec:
@@ -57,13 +66,69 @@ class ToolSpec:
         return qualified_name(self.connector, self.name)
 
 
+class RequestKind(enum.StrEnum):
+    """What a request asks of a backend on an agent's behalf. Every kind takes the same path
+    (validate, decide, forward, audit); only a tool call may wait for approval.
+
+    Policy decides each kind but tools under a prefix: `prompts/echo.greet`,
+    `resources/echo.test://static-text`, and for an upstream asking the agent during a
+    call, `sampling/echo.TOOL` or `elicitation/echo.TOOL`. Casbin's glob `*` never crosses
+    `/`, so rules written for tools (`echo.*`, `*`) grant nothing else by accident: each
+    kind is allowed on its own. A completion is decided as the prompt or resource template
+    it completes (what may not be got may not be completed either).
+    """
+
+    TOOL = "tool"
+    PROMPT = "prompt"
+    RESOURCE = "resource"
+    SUBSCRIBE = "subscribe"
+    UNSUBSCRIBE = "unsubscribe"
+    #: Completion hints for an argument of a prompt, or of a resource template.
+    PROMPT_COMPLETION = "prompt_completion"
+    RESOURCE_COMPLETION = "resource_completion"
+    #: An upstream asking the agent's LLM (sampling) or user (elicitation) while one of
+    #: its tools runs: the item is that tool, and the agent is what is reached.
+    SAMPLING = "sampling"
+    ELICITATION = "elicitation"
+
+    @property
+    def namespace(self) -> str | None:
+        """The prefix of the policy object (`prompts/conn.item`); None for tools."""
+        return _NAMESPACES[self]
+
+    @property
+    def asks_agent(self) -> bool:
+        return self in (RequestKind.SAMPLING, RequestKind.ELICITATION)
+
+
+_NAMESPACES: dict[RequestKind, str | None] = {
+    RequestKind.TOOL: None,
+    RequestKind.PROMPT: "prompts",
+    RequestKind.PROMPT_COMPLETION: "prompts",
+    RequestKind.RESOURCE: "resources",
+    RequestKind.SUBSCRIBE: "resources",
+    RequestKind.UNSUBSCRIBE: "resources",
+    RequestKind.RESOURCE_COMPLETION: "resources",
+    RequestKind.SAMPLING: "sampling",
+    RequestKind.ELICITATION: "elicitation",
+}
+
+
+def policy_connector(kind: RequestKind, connector: str) -> str:
+    """The connector part of the policy object: `conn`, or `prompts/conn` and the like."""
+    namespace = kind.namespace
+    return connector if namespace is None else f"{namespace}/{connector}"
+
+
 @dataclass(frozen=True, slots=True)
 class ToolCall:
-    """One request to run a tool, as a front door hands it to the pipeline."""
+    """One request an agent makes of a backend (a tool call, or any other `kind`), as a
+    front door hands it to the pipeline. Front doors build it with `ToolCall.new`."""
 
     call_id: str
     principal: Principal
     connector: str
+    #: The tool; for other kinds the prompt, resource URI or template, or calling tool.
     tool: str
     arguments: Mapping[str, Any]
     trace_id: str
@@ -76,10 +141,52 @@ class ToolCall:
     #: None waits up to the configured hold time.
     wait_seconds: float | None = None
     received_at: float = field(default_factory=time.time)
+    kind: RequestKind = RequestKind.TOOL
+
+    @classmethod
+    def new(
+        cls,
+        principal: Principal,
+        connector: str,
+        tool: str,
+        arguments: Mapping[str, Any],
+        *,
+        front_door: str,
+        traceparent: str | None,
+        client: str | None,
+        kind: RequestKind = RequestKind.TOOL,
+        idempotency_key: str | None = None,
+        wait_seconds: float | None = None,
+    ) -> ToolCall:
+        """A new request with its own call id, continuing the agent's trace (`traceparent`:
+        the header it sent, if any)."""
+        trace_id, next_hop = continue_trace(traceparent)
+        return cls(
+            call_id=uuid.uuid4().hex,
+            principal=principal,
+            connector=connector,
+            tool=tool,
+            arguments=arguments,
+            trace_id=trace_id,
+            traceparent=next_hop,
+            front_door=front_door,
+            client=client,
+            idempotency_key=idempotency_key,
+            wait_seconds=wait_seconds,
+            kind=kind,
+        )
 
     @property
     def qualified_name(self) -> str:
         return qualified_name(self.connector, self.tool)
+
+    @property
+    def policy_connector(self) -> str:
+        return policy_connector(self.kind, self.connector)
+
+    @property
+    def policy_object(self) -> str:
+        return qualified_name(self.policy_connector, self.tool)
 
 
 class Effect(enum.StrEnum):

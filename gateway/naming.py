@@ -1,12 +1,9 @@
-"""The names agents see for tools and prompts, and the names policy decides on.
+"""The names agents see for tools and prompts.
 
 Agents see `connector.name`, or the bare name for the one connector configured as
 unprefixed (a gateway in front of a single MCP server then looks exactly like it).
-Policy always sees the qualified name; prompts and resources are decided under a
-kind prefix (`prompts/echo.greet`, `resources/echo.test://static-text`), and so are an
-upstream's requests to the agent during a call (`sampling/echo.TOOL`, `elicitation/echo.TOOL`). Casbin's glob
-`*` never crosses `/`, so rules written for tools (`echo.*`, `*`) grant no prompt or
-resource by accident: each kind is allowed on its own.
+Policy always sees the qualified name, under the prefix of the request's kind
+(`gateway.models.RequestKind.namespace`).
 """
 
 from __future__ import annotations
@@ -14,17 +11,6 @@ from __future__ import annotations
 from collections.abc import Collection
 
 from gateway.models import qualified_name, split_qualified_name
-
-PROMPTS = "prompts"
-RESOURCES = "resources"
-#: An upstream asking the agent's LLM or user while one of its tools runs.
-SAMPLING = "sampling"
-ELICITATION = "elicitation"
-
-
-def policy_connector(kind: str, connector: str) -> str:
-    """The connector part of the policy object for a prompt or resource of `connector`."""
-    return f"{kind}/{connector}"
 
 
 class AgentNames:

@@ -1,6 +1,14 @@
-"""The path of one call: validate, decide, hold, forward, with an audit record at each
-transition. Front doors build a ToolCall and hand it to `Pipeline.run`; nothing here
-knows about MCP or HTTP.
+"""The path of one request: validate, rate-limit, decide, hold, forward, with an audit
+record at each transition. Front doors build a ToolCall and hand it to `Pipeline.run` (a
+tool call) or `Pipeline.request` (any other kind: a prompt, a resource read or
+subscription, a completion, an upstream's sampling or elicitation): the stages, the
+refusals, the metrics and the audit records are the same for every kind; only a tool call
+may wait for approval. Nothing here knows about MCP or HTTP.
+
+Stages in order (`_admit`, then `_run_tool`/`_run_request`): `_validate`, `_limit`,
+`_decide`, `_enforce`, `_hold` (tools only), `_send` (through the connector's resilience
+wrapper). A new check before the decision goes in `_admit` beside `_limit`; a check of
+what came back goes in `_send`, after the backend answered and before the outcome record.
 
 No audit, no action: the received and decided records are durable before anything is
 forwarded, and a failure to write them refuses the call.
@@ -12,9 +20,12 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
 
-from connectors.base import BackendError, BackendTimeout, BackendUnavailable, CallContext
+from pydantic import BaseModel
+
+from connectors.base import BackendError, BackendTimeout, BackendUnavailable, CallContext, Connector
 from gateway.approvals import ApprovalError, ApprovalService, HoldOutcome
 from gateway.approvals.machine import approvals_count, deny_reason
 from gateway.audit.canonical import CanonicalizationError, canonical_json, sha256_hex
@@ -31,15 +42,30 @@ from gateway.errors import (
     PolicyDenied,
     RateLimited,
     RateLimitUnavailable,
+    UnknownTool,
 )
 from gateway.metrics import Metrics
-from gateway.models import Approval, AuditRecord, Decision, Effect, Principal, ToolCall, ToolResult
+from gateway.models import (
+    Approval,
+    AuditRecord,
+    Decision,
+    Effect,
+    Principal,
+    RequestKind,
+    ToolCall,
+    ToolResult,
+)
 from gateway.policy import call_context
 from gateway.ratelimit import LimiterUnavailable, RateLimiter
 from gateway.relay import Relay, current_relay
 from gateway.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+#: One request to a backend, given the connector inside the resilience wrapper (for
+#: sampling and elicitation, which reach the agent, the wrapper itself).
+Send = Callable[[Connector], Awaitable[T]]
 
 
 class AuditSink(Protocol):
@@ -87,35 +113,64 @@ class Pipeline:
         self.timeouts = timeouts
 
     async def run(self, call: ToolCall) -> ToolResult:
+        """A tool call: the one kind that may be held for approval."""
+        return await self._measured(call, lambda progress: self._run_tool(call, progress))
+
+    async def request(self, call: ToolCall, send: Send[T]) -> T:
+        """Any other kind of request: `send` runs once the request is decided and the
+        decision durable, and its answer is recorded like a tool's result."""
+        return await self._measured(call, lambda progress: self._run_request(call, send, progress))
+
+    async def _run_tool(self, call: ToolCall, progress: _Progress) -> ToolResult:
+        entry, decision, arguments_digest = await self._admit(call)
+        progress.decision = decision
+        _enforce(call, decision)
+        assert entry is not None, "a tool call is validated against the catalog"
+        held = await self._hold(call, decision, arguments_digest) if decision.effect is Effect.APPROVE else None
+        if held is not None and held.action == "replay" and held.result is not None:
+            return held.result
+        progress.forwarding = True
+        return await self._forward_held(call, entry, held) if held else await self._forward(call, entry)
+
+    async def _run_request(self, call: ToolCall, send: Send[T], progress: _Progress) -> T:
+        _, decision, _ = await self._admit(call)
+        progress.decision = decision
+        _enforce(call, decision)
+        progress.forwarding = True
+        # Prompts, resources and completions only read: safe to retry (subscribing twice
+        # is harmless too); what an agent is asked is never sent twice.
+        return await self._send(call, send, read_only=not call.kind.asks_agent)
+
+    async def _measured(self, call: ToolCall, work: Callable[[_Progress], Awaitable[T]]) -> T:
         started = time.perf_counter()
-        decision: Decision | None = None
+        progress = _Progress()
         outcome = "ok"
-        forwarding = False
         try:
-            entry, decision, arguments_digest = await self._admit(call)
-            _enforce(decision)
-            held = await self._hold(call, decision, arguments_digest) if decision.effect is Effect.APPROVE else None
-            if held is not None and held.action == "replay" and held.result is not None:
-                return held.result
-            forwarding = True
-            result = await self._forward_held(call, entry, held) if held else await self._forward(call, entry)
-            if result.is_error:
+            result = await work(progress)
+            if isinstance(result, ToolResult) and result.is_error:
                 outcome = "tool_error"
             return result
         except CallRefused as refusal:
             outcome = refusal.outcome
-            if not forwarding:
+            if not progress.forwarding:
                 self.metrics.rejected_requests.labels(outcome).inc()
             raise
         finally:
-            # Unknown names are folded into one label value so agents cannot grow the series.
-            known = self.catalog.entry(call.qualified_name) is not None
-            connector, tool = (call.connector, call.tool) if known else ("unknown", "unknown")
-            effect = decision.effect.value if decision else "none"
+            connector, tool = self._labels(call)
+            effect = progress.decision.effect.value if progress.decision else "none"
             self.metrics.tool_calls.labels(connector, tool, effect, outcome).inc()
             self.metrics.call_duration.labels(connector).observe(time.perf_counter() - started)
 
-    async def _admit(self, call: ToolCall) -> tuple[CatalogEntry, Decision, str]:
+    def _labels(self, call: ToolCall) -> tuple[str, str]:
+        """(connector, tool) metric labels. Unknown names are folded into one value so agents
+        cannot grow the series; other kinds count per connector (`prompts/conn`, tool `*`),
+        as their items (URIs above all) are unbounded."""
+        if call.kind is RequestKind.TOOL:
+            known = self.catalog.entry(call.qualified_name) is not None
+            return (call.connector, call.tool) if known else ("unknown", "unknown")
+        return (call.policy_connector, "*") if call.connector in self.catalog.connectors else ("unknown", "*")
+
+    async def _admit(self, call: ToolCall) -> tuple[CatalogEntry | None, Decision, str]:
         """Validate and decide, with the received record and the decision (or rejection)
         durable before returning; also returns the digest of the arguments. Both records
         are queued in order and share one group commit, so the audit costs one durable
@@ -142,6 +197,8 @@ class Pipeline:
     def _submit_received(self, call: ToolCall) -> tuple[asyncio.Future[AuditRecord], str | InvalidArguments]:
         """Queue the received record; returns the digest of the arguments, or the refusal
         when they have no canonical JSON form (and so can be neither recorded nor forwarded)."""
+        redacted: dict[str, Any] | None
+        arguments_digest: str | InvalidArguments
         try:
             redacted, arguments_digest = self.audit.redact(call.arguments)
         except CanonicalizationError as exc:
@@ -152,6 +209,7 @@ class Pipeline:
             "call.received",
             {
                 "principal": {"subject": p.subject, "roles": list(p.roles), "tenant": p.tenant, "issuer": p.issuer},
+                "kind": call.kind.value,
                 "connector": call.connector,
                 "tool": call.tool,
                 "arguments": redacted,
@@ -165,14 +223,21 @@ class Pipeline:
         )
         return received, arguments_digest
 
-    async def _validate(self, call: ToolCall) -> CatalogEntry:
+    async def _validate(self, call: ToolCall) -> CatalogEntry | None:
+        """A tool against the catalog (name and schema); other kinds name their connector
+        only, and an item the upstream does not have is refused by the decision (default deny)
+        or by the upstream, so nothing tells an agent which names exist."""
         with self.telemetry.stage("validate"):
+            if call.kind is not RequestKind.TOOL:
+                if call.connector not in self.catalog.connectors:
+                    raise UnknownTool(f"unknown connector {call.connector!r} in {call.policy_object!r}")
+                return None
             entry = await self.catalog.lookup(call.qualified_name)
             self.catalog.validate(entry, call.arguments)
         return entry
 
     async def _limit(self, call: ToolCall) -> None:
-        agent, tool = call.principal.subject, call.qualified_name
+        agent, tool = call.principal.subject, call.policy_object
         try:
             with self.telemetry.stage("rate_limit"):
                 limited = await self.limiter.take(agent, tool)
@@ -184,7 +249,9 @@ class Pipeline:
     def _decide(self, call: ToolCall) -> Decision:
         with self.telemetry.stage("policy"):
             context = call_context(call.principal, call.front_door)
-            decision = self.policy.current.decide(call.principal, call.connector, call.tool, call.arguments, context)
+            decision = self.policy.current.decide(
+                call.principal, call.policy_connector, call.tool, call.arguments, context
+            )
         for rule in decision.unevaluable:
             self.metrics.policy_unevaluable_conditions.labels(rule).inc()
         return decision
@@ -238,21 +305,25 @@ class Pipeline:
             await self.approvals.record_result(approval_id, result)
 
     async def _forward(self, call: ToolCall, entry: CatalogEntry) -> ToolResult:
-        connector = self.catalog.connectors[call.connector]
+        context = self._context(call)
+        send: Send[ToolResult] = lambda backend: backend.call(entry.spec.name, call.arguments, context)  # noqa: E731
+        return await self._send(call, send, read_only=entry.spec.read_only)
+
+    def _context(self, call: ToolCall) -> CallContext:
+        return CallContext(call.call_id, call.principal, call.traceparent, self.timeouts.get(call.connector, 30.0))
+
+    async def _send(self, call: ToolCall, send: Send[T], *, read_only: bool) -> T:
+        """Forward through the connector's resilience wrapper (deadline, concurrency limit,
+        circuit), with the forwarded mark and the outcome in the audit log."""
         timeout = self.timeouts.get(call.connector, 30.0)
         # The decision is durable already; the forwarded mark rides the outcome's commit.
         forwarded = self.audit.submit("call.forwarded", {"connector": call.connector, "tool": call.tool}, call.call_id)
         stage = self.telemetry.stage("backend", call.traceparent)
         error: str | None = None
-        result: ToolResult | None = None
+        result: T | None = None
         try:
-            # The connector's resilience wrapper holds the call to this deadline.
             with stage:
-                result = await connector.call(
-                    entry.spec.name,
-                    call.arguments,
-                    CallContext(call.call_id, call.principal, call.traceparent, timeout),
-                )
+                result = await self._reach(call, send, read_only, timeout)
         except BackendTimeout:
             error = f"backend {call.connector!r} did not answer within {timeout:g} s"
             raise BackendFailed(error, timed_out=True) from None
@@ -262,23 +333,39 @@ class Pipeline:
         except BackendError as exc:
             error = f"backend {call.connector!r} failed: {exc}"
             raise BackendFailed(error) from None
+        except Exception as exc:  # e.g. the agent could not be asked: recorded, passed on
+            error = str(exc) or type(exc).__name__
+            raise
         finally:
-            await self._record_outcome(call, forwarded, result, error, stage.seconds)
+            await self._record_outcome(call, forwarded, _answer(result), error, stage.seconds)
         return result
+
+    async def _reach(self, call: ToolCall, send: Send[T], read_only: bool, timeout: float) -> T:
+        connector = self.catalog.connectors[call.connector]
+        if not call.kind.asks_agent:
+            return await connector.send(send, timeout=timeout, read_only=read_only, what=call.policy_object)
+        # The agent is asked, not the backend: not through the backend's wrapper, whose slot
+        # the asking upstream call already holds, and whose circuit the agent's answer says
+        # nothing about; under the same deadline.
+        try:
+            async with asyncio.timeout(timeout):
+                return await send(connector)
+        except TimeoutError:
+            raise BackendFailed(f"the agent did not answer within {timeout:g} s", timed_out=True) from None
 
     async def _record_outcome(
         self,
         call: ToolCall,
         forwarded: asyncio.Future[AuditRecord],
-        result: ToolResult | None,
+        answer: tuple[Any, bool] | None,
         error: str | None,
         latency: float,
     ) -> None:
         data: dict[str, Any] = {"status": "error", "latency_ms": round(latency * 1000, 3), "error": error}
-        if result is not None:
-            encoded = canonical_json([dict(c) for c in result.content])
+        if answer is not None:
+            encoded = canonical_json(answer[0])
             data.update(
-                status="error" if result.is_error else "ok",
+                status="error" if answer[1] else "ok",
                 result_digest=sha256_hex(encoded),
                 result_bytes=len(encoded),
             )
@@ -310,10 +397,30 @@ def _decision_record(decision: Decision) -> dict[str, Any]:
     }
 
 
-def _enforce(decision: Decision) -> None:
-    """Refuse what the policy denies; the reason names the rule."""
+def _enforce(call: ToolCall, decision: Decision) -> None:
+    """Refuse what the policy denies (the reason names the rule), and an approve decision
+    for a request that cannot wait for people."""
     if decision.effect is Effect.DENY:
         raise PolicyDenied(decision.reason)
+    if decision.effect is Effect.APPROVE and call.kind is not RequestKind.TOOL:
+        raise ApprovalRequired(f"this call {decision.reason}; a {call.kind.value} request cannot wait for approval")
+
+
+@dataclass
+class _Progress:
+    """How far one request got, for its metrics."""
+
+    decision: Decision | None = None
+    forwarding: bool = False
+
+
+def _answer(result: object) -> tuple[Any, bool] | None:
+    """What a backend answered, as (JSON to digest, is an error); None when it did not."""
+    if isinstance(result, ToolResult):
+        return [dict(c) for c in result.content], result.is_error
+    if isinstance(result, BaseModel):
+        return result.model_dump(mode="json", by_alias=True, exclude_none=True), False
+    return None if result is None else (result, False)
 
 
 def _awaiting(approval: Approval) -> str:

@@ -9,6 +9,7 @@ from connectors.mcp.options import DEFAULT_STDIO_PING_SECONDS
 from connectors.mcp.options import McpOptions as Options
 from connectors.mcp.upstream import McpConnector
 from gateway.config import ConnectorSettings, revealed
+from gateway.events import EventBus
 
 __all__ = ["Options", "create"]
 
@@ -19,16 +20,16 @@ def _stdio(command: tuple[str, ...], options: Options) -> StdioServerParameters:
     )
 
 
-def create(settings: ConnectorSettings) -> McpConnector:
+def create(settings: ConnectorSettings, events: EventBus) -> McpConnector:
     options = Options.of(settings)
     if options.command is not None:
         ping = options.ping_interval_seconds or DEFAULT_STDIO_PING_SECONDS
-        return McpConnector(
-            settings.name, _stdio(options.command, options), mode=options.protocol or "legacy", ping_interval=ping
-        )
+        stdio = _stdio(options.command, options)
+        return McpConnector(settings.name, stdio, events=events, mode=options.protocol or "legacy", ping_interval=ping)
     return McpConnector(
         settings.name,
         options.url or "",  # Options holds exactly one of url and command
+        events=events,
         mode=options.protocol or "auto",
         headers=revealed(options.headers),
         ping_interval=options.ping_interval_seconds,

@@ -9,8 +9,9 @@ speaks MCP over stdio. A stdio server that exits is noticed (a closed connection
 call, or a failed liveness ping) and started again, with a backoff that only resets once a
 session has stayed up for a while, so a server that crashes at once is not restarted in a
 tight loop. The tool list is cached and fetched again when the upstream announces
-`notifications/tools/list_changed` or after a reconnect; `on_tools_changed` listeners
-(the catalog) are told.
+`notifications/tools/list_changed` or after a reconnect, and `ToolsChanged` is published
+(gateway.events), as are the upstream's changed prompt and resource lists and updated
+resources.
 
 Beyond tools it passes on the upstream's prompts and resources, and relays what the
 upstream sends during a call (progress, log messages, sampling and elicitation requests)
@@ -33,15 +34,14 @@ from mcp.client.stdio import StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
 from connectors.base import BackendError, BackendUnavailable, CallContext, Health
+from gateway.events import EventBus, ListingChanged, ResourceUpdated, ToolsChanged
 from gateway.models import ToolResult, ToolSpec
 from gateway.relay import Relay, current_relay
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-#: What an upstream says changed besides its tools: "prompts" or "resources".
-ListingChanged = Callable[[str], Awaitable[None]]
-_LISTING_NOTIFICATIONS = (mcp_types.PromptListChangedNotification, mcp_types.ResourceListChangedNotification)
+#: What an upstream says changed besides its tools.
 _CHANGE_KINDS: dict[type[Any], str] = {
     mcp_types.PromptListChangedNotification: "prompts",
     mcp_types.ResourceListChangedNotification: "resources",
@@ -77,6 +77,7 @@ class McpConnector:
         name: str,
         target: str | StdioServerParameters,
         *,
+        events: EventBus,
         mode: str = "auto",
         headers: Mapping[str, str] | None = None,
         ping_interval: float | None = None,
@@ -100,25 +101,15 @@ class McpConnector:
         self._supervisor: asyncio.Task[None] | None = None
         self._last_error = "not connected yet"
         self._tools: list[ToolSpec] | None = None
-        self._tools_listeners: list[Callable[[str], None]] = []
+        self.events = events
         #: How many sessions were opened: a restarted stdio server shows as 2, 3, ...
         self.sessions_started = 0
         #: Back-channels of the calls running now (upstream log messages carry no request id).
         self._in_flight: list[Relay] = []
-        #: Set by the gateway: told when the upstream announces changed prompts or resources.
-        self.on_listing_changed: ListingChanged | None = None
-        #: Set by the gateway: told the URI of an upstream resource that changed.
-        self.on_resource_updated: Callable[[str], Awaitable[None]] | None = None
-        self._announcements: set[asyncio.Task[None]] = set()
-
-    def on_tools_changed(self, listener: Callable[[str], None]) -> None:
-        """Call `listener(connector name)` whenever the upstream's tool list may have changed."""
-        self._tools_listeners.append(listener)
 
     def _tools_changed(self) -> None:
         self._tools = None
-        for listener in self._tools_listeners:
-            listener(self.name)
+        self.events.publish(ToolsChanged(self.name))
 
     async def start(self) -> None:
         self._supervisor = asyncio.create_task(self._supervise(), name=f"mcp-upstream-{self.name}")
@@ -214,18 +205,11 @@ class McpConnector:
         if isinstance(message, mcp_types.ToolListChangedNotification):
             log.info("MCP upstream %s announced a changed tool list", self.name)
             self._tools_changed()
-        # Not awaited here: this runs in the session's receive loop, and a listener may ask
-        # the upstream for its new list over this very session.
-        kind = _CHANGE_KINDS.get(type(message)) if isinstance(message, _LISTING_NOTIFICATIONS) else None
-        if kind is not None and self.on_listing_changed is not None:
-            self._background(self.on_listing_changed(kind))
-        if isinstance(message, mcp_types.ResourceUpdatedNotification) and self.on_resource_updated is not None:
-            self._background(self.on_resource_updated(str(message.params.uri)))
-
-    def _background(self, work: Awaitable[None]) -> None:
-        task = asyncio.ensure_future(work)
-        self._announcements.add(task)
-        task.add_done_callback(self._announcements.discard)
+        kind = _CHANGE_KINDS.get(type(message))
+        if kind is not None:
+            self.events.publish(ListingChanged(kind))
+        if isinstance(message, mcp_types.ResourceUpdatedNotification):
+            self.events.publish(ResourceUpdated(str(message.params.uri)))
 
     async def _on_log(self, params: mcp_types.LoggingMessageNotificationParams) -> None:
         # A log message names no request: it reaches an agent only when exactly one call

@@ -6,9 +6,11 @@ from connectors.base import Connector
 from connectors.openapi.connector import OpenApiConnector
 from connectors.openapi.options import OpenApiOptions as Options
 from gateway.config import ConnectorSettings
+from gateway.events import EventBus
 
 __all__ = ["Options", "create"]
 
 
-def create(settings: ConnectorSettings) -> Connector:
+def create(settings: ConnectorSettings, events: EventBus) -> Connector:
+    # This backend announces no changes: nothing is published on `events`.
     return OpenApiConnector(settings)

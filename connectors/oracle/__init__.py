@@ -6,9 +6,11 @@ from connectors.base import Connector
 from connectors.oracle.connector import OracleConnector
 from connectors.oracle.options import OracleOptions as Options
 from gateway.config import ConnectorSettings
+from gateway.events import EventBus
 
 __all__ = ["Options", "create"]
 
 
-def create(settings: ConnectorSettings) -> Connector:
+def create(settings: ConnectorSettings, events: EventBus) -> Connector:
+    # This backend announces no changes: nothing is published on `events`.
     return OracleConnector(settings)

@@ -6,9 +6,11 @@ from connectors.base import Connector
 from connectors.sap.connector import SapConnector
 from connectors.sap.options import SapOptions as Options
 from gateway.config import ConnectorSettings
+from gateway.events import EventBus
 
 __all__ = ["Options", "create"]
 
 
-def create(settings: ConnectorSettings) -> Connector:
+def create(settings: ConnectorSettings, events: EventBus) -> Connector:
+    # This backend announces no changes: nothing is published on `events`.
     return SapConnector(settings)

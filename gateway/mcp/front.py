@@ -1,6 +1,8 @@
 """The MCP front door: one MCP server (official SDK, Streamable HTTP) showing the tools
 of every connector as `connector.tool` and the prompts and resources of upstream MCP
-servers, each call handed to the pipeline and each read governed by the same policy.
+servers. Like the REST front door it only turns requests into `ToolCall`s (of the kind
+each method asks for) and hands them to the pipeline: a tool call, a prompt get, a
+resource read or subscription, a completion are decided, forwarded and audited the same way.
 
 While a call runs, the agent's session is its back-channel: upstream progress and log
 messages reach it (gateway.relay), and the agent's cancel cancels the upstream request.
@@ -8,20 +10,22 @@ messages reach it (gateway.relay), and the agent's cancel cancels the upstream r
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
-import uuid
 import warnings
-from collections.abc import Awaitable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import mcp_types as types
 from mcp import MCPError
 from mcp.server import Server, ServerRequestContext
 from mcp.server.lowlevel.server import NotificationOptions
 from mcp.server.models import InitializationOptions
-from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp.shared.exceptions import MCPDeprecationWarning
+from starlette.routing import BaseRoute, Route
 
 from gateway import __version__
 from gateway.approvals.mcp_agent import (
@@ -33,15 +37,15 @@ from gateway.approvals.mcp_agent import (
     status_tool,
     wait_seconds,
 )
-from gateway.auth_gate import principal_of
+from gateway.auth_gate import BearerAuthGate, principal_of
 from gateway.errors import ApprovalPending, CallRefused, UnknownTool
+from gateway.events import ListingChanged, ResourceUpdated
 from gateway.mcp.backchannel import agent_relay
-from gateway.mcp.features import McpFeatures
-from gateway.mcp.sessions import AgentSessions
-from gateway.models import Principal, ToolCall, ToolResult, ToolSpec
+from gateway.mcp.sessions import AgentSessions, SessionOwner
+from gateway.mcp.upstreams import McpUpstream, Upstreams, upstream_request
+from gateway.models import Principal, RequestKind, ToolCall, ToolResult, ToolSpec
 from gateway.naming import AgentNames
 from gateway.relay import relaying
-from gateway.tracing import continue_trace
 
 if TYPE_CHECKING:
     from gateway.runtime import Gateway
@@ -49,6 +53,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+H = TypeVar("H", bound=Callable[..., Awaitable[Any]])
 INSTRUCTIONS = "Governed tools: every call is authorized by policy, may wait for human approval, and is audited."
 
 
@@ -107,52 +112,115 @@ class _GatewayServer(Server):
         return super().create_initialization_options(notification_options or changes, *args, **kwargs)
 
 
-def build_mcp_server(gateway: Gateway, sessions: AgentSessions) -> Server:
-    settings = gateway.config.frontdoors
-    names = AgentNames([c.name for c in gateway.connectors], settings.unprefixed_connector)
-    features = McpFeatures(gateway, names)
+def _refusals_as_errors(handler: H) -> H:
+    """For requests whose result has no isError (all but tools/call), a refusal is a
+    JSON-RPC error: invalid params for an unknown name, invalid request for a refusal."""
 
-    def principal(ctx: ServerRequestContext) -> Principal:
-        sessions.seen(ctx.session)
+    @functools.wraps(handler)
+    async def handle(*args: Any) -> Any:
+        try:
+            return await handler(*args)
+        except UnknownTool as exc:
+            raise MCPError(types.INVALID_PARAMS, exc.message) from None
+        except CallRefused as exc:
+            code = types.INVALID_REQUEST if exc.status < 500 else types.INTERNAL_ERROR
+            raise MCPError(code, exc.message) from None
+
+    return cast(H, handle)
+
+
+class McpFrontDoor:
+    """Shaped like `gateway.rest.routes.RestFrontDoor`: built from the gateway, one handler
+    per MCP method, `routes()` for the app's route table (plus `running()` for the SDK's
+    session manager). It holds no governance: each request becomes a `ToolCall`."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+        self.settings = gateway.config.frontdoors
+        self.names = AgentNames([c.name for c in gateway.connectors], self.settings.unprefixed_connector)
+        self.sessions = AgentSessions()
+        self.upstreams = Upstreams(gateway.connectors, gateway.policy, self.names)
+        gateway.events.subscribe(ListingChanged, self._listing_changed)
+        gateway.events.subscribe(ResourceUpdated, self._resource_updated)
+        self.server = self._server()
+        s = gateway.config.server
+        self.manager = build_session_manager(
+            self.server,
+            host=s.host,
+            port=s.port,
+            allowed_hosts=s.allowed_hosts,
+            allowed_origins=s.allowed_origins,
+            max_body_bytes=s.max_body_bytes,
+        )
+
+    def routes(self) -> list[BaseRoute]:
+        endpoint = BearerAuthGate(SessionOwner(StreamableHTTPASGIApp(self.manager)), self.gateway.authenticate)
+        return [Route("/mcp", endpoint, methods=["GET", "POST", "DELETE"])]
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        async with self.manager.run():
+            yield
+
+    async def _listing_changed(self, event: ListingChanged) -> None:
+        await self.sessions.announce(event.kind)
+
+    async def _resource_updated(self, event: ResourceUpdated) -> None:
+        await self.sessions.resource_updated(event.uri)
+
+    def _principal(self, ctx: ServerRequestContext) -> Principal:
+        self.sessions.seen(ctx.session)
         return _principal(ctx)
 
+    def _call(
+        self,
+        ctx: ServerRequestContext,
+        kind: RequestKind,
+        connector: str,
+        item: str,
+        arguments: Mapping[str, Any],
+        wait: float | None = None,
+    ) -> ToolCall:
+        """The one way this front door builds a request (the REST one builds its own the same way)."""
+        headers: Mapping[str, str] = ctx.request.headers if ctx.request is not None else {}
+        return ToolCall.new(
+            self._principal(ctx),
+            connector,
+            item,
+            arguments,
+            front_door="mcp",
+            traceparent=headers.get("traceparent"),
+            client=_client_name(ctx),
+            kind=kind,
+            wait_seconds=wait,
+        )
+
+    async def _request(self, call: ToolCall, ask: Callable[[McpUpstream], Awaitable[T]]) -> T:
+        """Any request to an upstream but a tool call, through the pipeline."""
+        return await self.gateway.pipeline.request(call, upstream_request(ask))
+
     async def list_tools(
-        ctx: ServerRequestContext, params: types.PaginatedRequestParams | None
+        self, ctx: ServerRequestContext, params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
-        specs = await gateway.tools_for(principal(ctx))
-        tools = [*(_tool(s, names.shown(s.connector, s.name)) for s in specs), status_tool()]
-        page, cursor = paginate(tools, params, settings.page_size)
+        specs = await self.gateway.tools_for(self._principal(ctx))
+        tools = [*(_tool(s, self.names.shown(s.connector, s.name)) for s in specs), status_tool()]
+        page, cursor = paginate(tools, params, self.settings.page_size)
         return types.ListToolsResult(tools=page, next_cursor=cursor)
 
-    async def call_tool(ctx: ServerRequestContext, params: types.CallToolRequestParams) -> types.CallToolResult:
-        who = principal(ctx)
+    async def call_tool(self, ctx: ServerRequestContext, params: types.CallToolRequestParams) -> types.CallToolResult:
         if params.name == STATUS_TOOL:
-            return await status_result(gateway.approvals, who, params.arguments or {})
+            return await status_result(self.gateway.approvals, self._principal(ctx), params.arguments or {})
+        parts = self.names.resolve(params.name)
+        if parts is None:
+            raise MCPError(types.INVALID_PARAMS, f"Unknown tool: {params.name!r} (tool names are 'connector.tool')")
         try:
             wait = wait_seconds(params.meta)
         except InvalidWait as exc:
             raise MCPError(types.INVALID_PARAMS, str(exc)) from None
-        parts = names.resolve(params.name)
-        if parts is None:
-            raise MCPError(types.INVALID_PARAMS, f"Unknown tool: {params.name!r} (tool names are 'connector.tool')")
-        headers: Mapping[str, str] = ctx.request.headers if ctx.request is not None else {}
-        trace_id, traceparent = continue_trace(headers.get("traceparent"))
-        arguments: dict[str, Any] = params.arguments or {}
-        call = ToolCall(
-            call_id=uuid.uuid4().hex,
-            principal=who,
-            connector=parts[0],
-            tool=parts[1],
-            arguments=arguments,
-            trace_id=trace_id,
-            traceparent=traceparent,
-            front_door="mcp",
-            client=_client_name(ctx),
-            wait_seconds=wait,
-        )
+        call = self._call(ctx, RequestKind.TOOL, parts[0], parts[1], params.arguments or {}, wait)
         try:
-            with relaying(agent_relay(ctx, who, parts[0], parts[1], features, sessions)):
-                return _call_result(await gateway.pipeline.run(call))
+            with relaying(agent_relay(ctx, call.principal, parts[0], parts[1], self.sessions, self._asker(ctx, call))):
+                return _call_result(await self.gateway.pipeline.run(call))
         except UnknownTool as exc:
             # The spec answers an unknown tool with a protocol error, not a tool result.
             raise MCPError(types.INVALID_PARAMS, exc.message) from None
@@ -165,92 +233,130 @@ def build_mcp_server(gateway: Gateway, sessions: AgentSessions) -> Server:
             log.exception("call %s failed inside the gateway", call.call_id)
             return _error_result(f"internal gateway error (call id {call.call_id})")
 
-    def input_schema(name: str) -> Mapping[str, Any] | None:
+    def _asker(self, ctx: ServerRequestContext, tool_call: ToolCall) -> Callable[..., Awaitable[Any]]:
+        """How the upstream of `tool_call` asks the agent: a request of its own kind
+        (sampling, elicitation) on the calling tool, through the pipeline."""
+
+        async def ask(kind: RequestKind, arguments: dict[str, Any], send: Callable[[], Awaitable[Any]]) -> Any:
+            call = self._call(ctx, kind, tool_call.connector, tool_call.tool, arguments)
+            return await self.gateway.pipeline.request(call, lambda _wrapper: send())
+
+        return ask
+
+    def input_schema(self, name: str) -> Mapping[str, Any] | None:
         if name == STATUS_TOOL:
             return STATUS_INPUT_SCHEMA
-        parts = names.resolve(name)
-        entry = gateway.catalog.entry(f"{parts[0]}.{parts[1]}") if parts is not None else None
+        parts = self.names.resolve(name)
+        entry = self.gateway.catalog.entry(f"{parts[0]}.{parts[1]}") if parts is not None else None
         return entry.spec.input_schema if entry is not None else None
 
-    async def governed(work: Awaitable[T]) -> T:
-        """A prompt get, resource read or subscription: refusals are JSON-RPC errors (these
-        results have no isError)."""
-        try:
-            return await work
-        except UnknownTool as exc:
-            raise MCPError(types.INVALID_PARAMS, exc.message) from None
-        except CallRefused as exc:
-            raise MCPError(types.INVALID_REQUEST if exc.status < 500 else types.INTERNAL_ERROR, exc.message) from None
-
     async def list_prompts(
-        ctx: ServerRequestContext, params: types.PaginatedRequestParams | None
+        self, ctx: ServerRequestContext, params: types.PaginatedRequestParams | None
     ) -> types.ListPromptsResult:
-        page, cursor = paginate(await features.list_prompts(principal(ctx)), params, settings.page_size)
+        prompts = await self.upstreams.prompts(self._principal(ctx))
+        page, cursor = paginate(prompts, params, self.settings.page_size)
         return types.ListPromptsResult(prompts=page, next_cursor=cursor)
 
-    async def get_prompt(ctx: ServerRequestContext, params: types.GetPromptRequestParams) -> types.GetPromptResult:
-        return await governed(features.get_prompt(principal(ctx), params.name, params.arguments or {}))
+    @_refusals_as_errors
+    async def get_prompt(
+        self, ctx: ServerRequestContext, params: types.GetPromptRequestParams
+    ) -> types.GetPromptResult:
+        connector, prompt = self.upstreams.prompt(params.name)
+        arguments = params.arguments or {}
+        call = self._call(ctx, RequestKind.PROMPT, connector, prompt, arguments)
+        return await self._request(call, lambda upstream: upstream.get_prompt(prompt, arguments))
 
     async def list_resources(
-        ctx: ServerRequestContext, params: types.PaginatedRequestParams | None
+        self, ctx: ServerRequestContext, params: types.PaginatedRequestParams | None
     ) -> types.ListResourcesResult:
-        page, cursor = paginate(await features.list_resources(principal(ctx)), params, settings.page_size)
+        resources = await self.upstreams.resources(self._principal(ctx))
+        page, cursor = paginate(resources, params, self.settings.page_size)
         return types.ListResourcesResult(resources=page, next_cursor=cursor)
 
     async def list_resource_templates(
-        ctx: ServerRequestContext, params: types.PaginatedRequestParams | None
+        self, ctx: ServerRequestContext, params: types.PaginatedRequestParams | None
     ) -> types.ListResourceTemplatesResult:
-        templates = await features.list_resource_templates(principal(ctx))
-        page, cursor = paginate(templates, params, settings.page_size)
+        templates = await self.upstreams.resource_templates(self._principal(ctx))
+        page, cursor = paginate(templates, params, self.settings.page_size)
         return types.ListResourceTemplatesResult(resource_templates=page, next_cursor=cursor)
 
+    async def _resource_call(self, ctx: ServerRequestContext, kind: RequestKind, uri: str) -> ToolCall:
+        connector = await self.upstreams.route(uri)
+        return self._call(ctx, kind, connector, uri, {"uri": uri})
+
+    @_refusals_as_errors
     async def read_resource(
-        ctx: ServerRequestContext, params: types.ReadResourceRequestParams
+        self, ctx: ServerRequestContext, params: types.ReadResourceRequestParams
     ) -> types.ReadResourceResult:
-        return await governed(features.read_resource(principal(ctx), str(params.uri)))
-
-    async def subscribe(ctx: ServerRequestContext, params: types.SubscribeRequestParams) -> types.EmptyResult:
         uri = str(params.uri)
-        upstream = await governed(features.subscribe(principal(ctx), uri))
-        if sessions.subscribe(ctx.session, uri):  # one upstream subscription serves every agent
-            await governed(features.forward(upstream, lambda: upstream.subscribe_resource(uri)))
+        call = await self._resource_call(ctx, RequestKind.RESOURCE, uri)
+        return await self._request(call, lambda upstream: upstream.read_resource(uri))
+
+    @_refusals_as_errors
+    async def subscribe(self, ctx: ServerRequestContext, params: types.SubscribeRequestParams) -> types.EmptyResult:
+        uri, session = str(params.uri), ctx.session
+        call = await self._resource_call(ctx, RequestKind.SUBSCRIBE, uri)
+
+        async def subscribe(upstream: McpUpstream) -> None:
+            if self.sessions.subscribe(session, uri):  # one upstream subscription serves every agent
+                await upstream.subscribe_resource(uri)
+
+        await self._request(call, subscribe)
         return types.EmptyResult()
 
-    async def unsubscribe(ctx: ServerRequestContext, params: types.UnsubscribeRequestParams) -> types.EmptyResult:
+    @_refusals_as_errors
+    async def unsubscribe(self, ctx: ServerRequestContext, params: types.UnsubscribeRequestParams) -> types.EmptyResult:
         uri = str(params.uri)
-        if sessions.unsubscribe(ctx.session, uri):
-            upstream = await governed(features.route(uri))
-            await governed(features.forward(upstream, lambda: upstream.unsubscribe_resource(uri)))
+        if self.sessions.unsubscribe(ctx.session, uri):  # the last one leaves: release the upstream's
+            call = await self._resource_call(ctx, RequestKind.UNSUBSCRIBE, uri)
+            await self._request(call, lambda upstream: upstream.unsubscribe_resource(uri))
         return types.EmptyResult()
 
-    async def complete(ctx: ServerRequestContext, params: types.CompleteRequestParams) -> types.CompleteResult:
-        return await governed(features.complete(principal(ctx), params))
+    @_refusals_as_errors
+    async def complete(self, ctx: ServerRequestContext, params: types.CompleteRequestParams) -> types.CompleteResult:
+        """Completion hints for an argument of a prompt or resource template, decided as
+        that prompt or template is: what may not be got may not be completed either."""
+        ref = params.ref
+        if isinstance(ref, types.PromptReference):
+            kind, (connector, item) = RequestKind.PROMPT_COMPLETION, self.upstreams.prompt(ref.name)
+            upstream_ref: types.PromptReference | types.ResourceTemplateReference = ref.model_copy(
+                update={"name": item}
+            )
+        else:
+            kind, item, upstream_ref = RequestKind.RESOURCE_COMPLETION, ref.uri, ref
+            connector = await self.upstreams.route_template(ref.uri)
+        argument = {"name": params.argument.name, "value": params.argument.value}
+        context = params.context.arguments if params.context is not None else None
+        call = self._call(ctx, kind, connector, item, {"argument": argument, "context": context})
+        return await self._request(call, lambda upstream: upstream.complete(upstream_ref, argument, context))
 
-    async def set_logging_level(ctx: ServerRequestContext, params: types.SetLevelRequestParams) -> types.EmptyResult:
-        sessions.set_level(ctx.session, params.level)
+    async def set_logging_level(
+        self, ctx: ServerRequestContext, params: types.SetLevelRequestParams
+    ) -> types.EmptyResult:
+        self.sessions.set_level(ctx.session, params.level)
         return types.EmptyResult()
 
-    with warnings.catch_warnings():
-        # Logging is deprecated from 2026-07-28 on, but 2025 agents still read upstream logs through it.
-        warnings.simplefilter("ignore", MCPDeprecationWarning)
-        server = _GatewayServer(
-            "agent-gateway",
-            version=__version__,
-            instructions=INSTRUCTIONS,
-            on_list_tools=list_tools,
-            on_call_tool=call_tool,
-            get_tool_input_schema=input_schema,
-            on_list_prompts=list_prompts,
-            on_get_prompt=get_prompt,
-            on_list_resources=list_resources,
-            on_list_resource_templates=list_resource_templates,
-            on_read_resource=read_resource,
-            on_set_logging_level=set_logging_level,
-            on_subscribe_resource=subscribe,
-            on_unsubscribe_resource=unsubscribe,
-            on_completion=complete,
-        )
-    return server
+    def _server(self) -> Server:
+        with warnings.catch_warnings():
+            # Logging is deprecated from 2026-07-28 on, but 2025 agents still read upstream logs through it.
+            warnings.simplefilter("ignore", MCPDeprecationWarning)
+            return _GatewayServer(
+                "agent-gateway",
+                version=__version__,
+                instructions=INSTRUCTIONS,
+                on_list_tools=self.list_tools,
+                on_call_tool=self.call_tool,
+                get_tool_input_schema=self.input_schema,
+                on_list_prompts=self.list_prompts,
+                on_get_prompt=self.get_prompt,
+                on_list_resources=self.list_resources,
+                on_list_resource_templates=self.list_resource_templates,
+                on_read_resource=self.read_resource,
+                on_set_logging_level=self.set_logging_level,
+                on_subscribe_resource=self.subscribe,
+                on_unsubscribe_resource=self.unsubscribe,
+                on_completion=self.complete,
+            )
 
 
 def build_session_manager(

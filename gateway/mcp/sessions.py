@@ -1,14 +1,24 @@
-"""The MCP connections agents hold open, as the front door needs to know them: to tell
-them when what they may see has changed, to pass on updates of resources they subscribed
-to, and to filter relayed log messages by the level each asked for."""
+"""The MCP connections agents hold open, as the front door needs to know them: whose
+they are (a session serves only the principal that opened it), to tell them when what
+they may see has changed, to pass on updates of resources they subscribed to, and to
+filter relayed log messages by the level each asked for."""
 
 from __future__ import annotations
 
+import json
 import logging
 import weakref
 
+from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
+from mcp.server.auth.provider import AccessToken
 from mcp.server.connection import Connection
 from mcp.server.session import ServerSession
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from gateway.auth_gate import principal_of
+from gateway.identity import bearer_token
+from gateway.models import Principal
 
 log = logging.getLogger(__name__)
 
@@ -19,6 +29,38 @@ _CHANGED = {
     "prompts": Connection.send_prompt_list_changed,
     "resources": Connection.send_resource_list_changed,
 }
+
+
+def session_owner(principal: Principal) -> str:
+    """Who may use a session: issuer, subject, tenant and client together. A token of the
+    same subject in another tenant, or issued to another client, is somebody else."""
+    return json.dumps([principal.issuer, principal.subject, principal.tenant, principal.client])
+
+
+class SessionOwner:
+    """ASGI wrapper in front of the SDK's session manager, which binds each session to the
+    `user` of the request that opened it and answers any other with 404 (as if the session
+    did not exist). The SDK compares (client_id, issuer, subject): the whole principal goes
+    into the client id, so all four must match."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        principal = principal_of(scope)
+        scope["user"] = AuthenticatedUser(
+            AccessToken(
+                token=bearer_token(Headers(scope=scope)),
+                client_id=session_owner(principal),
+                scopes=list(principal.roles),
+                subject=principal.subject,
+                claims={"iss": principal.issuer},
+            )
+        )
+        await self.app(scope, receive, send)
 
 
 def connection_of(session: ServerSession) -> Connection:

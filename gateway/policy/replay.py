@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from gateway.audit.redaction import REDACTED
-from gateway.models import AuditRecord, Decision, Principal
+from gateway.models import AuditRecord, Decision, Principal, RequestKind, policy_connector
 from gateway.policy.context import call_context
 from gateway.policy.engine import PolicyEngine
 
@@ -86,7 +86,10 @@ def replay(records: Iterable[AuditRecord], engine: PolicyEngine) -> ReplayReport
         arguments = call.data.get("arguments") or {}
         moment = datetime.fromtimestamp(call.ts, UTC)
         context = call_context(principal, str(call.data.get("front_door", "mcp")), moment)
-        connector, tool = str(call.data.get("connector", "")), str(call.data.get("tool", ""))
+        # Records written before request kinds were all tool calls.
+        kind = RequestKind(str(call.data.get("kind", RequestKind.TOOL)))
+        connector = policy_connector(kind, str(call.data.get("connector", "")))
+        tool = str(call.data.get("tool", ""))
         after = engine.decide(principal, connector, tool, arguments, context)
         replayed += 1
         redacted += _has_redacted(arguments)

@@ -8,7 +8,6 @@ it adds is HTTP: the body's checks, RFC 9457 errors and `Idempotency-Key` replay
 from __future__ import annotations
 
 import logging
-import uuid
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -26,7 +25,6 @@ from gateway.rest.idempotency import HEADER, IdempotencyStore, StoredResponse, c
 from gateway.rest.openapi import TOOLS_PATH, openapi_document, tool_summary
 from gateway.rest.prefer import CALLS_PATH, preferred_wait
 from gateway.rest.problems import from_refusal
-from gateway.tracing import continue_trace
 
 if TYPE_CHECKING:
     from gateway.runtime import Gateway
@@ -103,16 +101,13 @@ class RestFrontDoor:
         parts = split_qualified_name(name)
         if parts is None:
             raise Problem(404, "unknown_tool", f"unknown tool {name!r}: tool names are 'connector.tool'")
-        trace_id, traceparent = continue_trace(request.headers.get("traceparent"))
-        return ToolCall(
-            call_id=uuid.uuid4().hex,
-            principal=principal_of(request.scope),
-            connector=parts[0],
-            tool=parts[1],
-            arguments=arguments,
-            trace_id=trace_id,
-            traceparent=traceparent,
+        return ToolCall.new(
+            principal_of(request.scope),
+            parts[0],
+            parts[1],
+            arguments,
             front_door="rest",
+            traceparent=request.headers.get("traceparent"),
             client=request.headers.get("user-agent"),
             idempotency_key=key,
             wait_seconds=preferred_wait(request.headers),

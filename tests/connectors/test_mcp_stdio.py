@@ -13,6 +13,7 @@ from connectors.base import BackendUnavailable, CallContext
 from connectors.mcp import create
 from connectors.mcp.upstream import McpConnector
 from gateway.config import ConfigError, ConnectorSettings
+from gateway.events import EventBus, ToolsChanged
 from gateway.models import Principal
 
 STUB = [sys.executable, "-m", "connectors.mcp.stdio_stub"]
@@ -24,7 +25,18 @@ def context() -> CallContext:
 
 def stdio(**options: Any) -> McpConnector:
     # The kind's own factory: these tests look at the MCP connector beneath the wrapper.
-    return create(ConnectorSettings("local", "mcp", 5.0, {"command": STUB, **options}))
+    return create(ConnectorSettings("local", "mcp", 5.0, {"command": STUB, **options}), EventBus())
+
+
+def tools_changed(connector: McpConnector) -> list[str]:
+    """The connectors named by every ToolsChanged `connector` publishes from now on."""
+    changed: list[str] = []
+
+    async def note(event: ToolsChanged) -> None:
+        changed.append(event.connector)
+
+    connector.events.subscribe(ToolsChanged, note)
+    return changed
 
 
 async def eventually(condition: Any, what: str, seconds: float = 10.0) -> None:
@@ -63,8 +75,7 @@ async def test_tools_and_calls_over_stdio(local: McpConnector) -> None:
 
 
 async def test_tool_list_refreshes_when_the_upstream_announces_a_change(local: McpConnector) -> None:
-    changed: list[str] = []
-    local.on_tools_changed(changed.append)
+    changed = tools_changed(local)
     assert "shout" not in {s.name for s in await local.tools()}
     await local.call("add_tool", {"name": "shout"}, context())
     await eventually(lambda: _true(bool(changed)), "list_changed delivered", 5)
@@ -82,8 +93,7 @@ async def _restarted(connector: McpConnector, sessions: int) -> bool:
 
 
 async def test_crashed_server_is_restarted(local: McpConnector) -> None:
-    changed: list[str] = []
-    local.on_tools_changed(changed.append)
+    changed = tools_changed(local)
     first = await _pid(local)
     with pytest.raises(BackendUnavailable, match="upstream closed the connection"):
         await local.call("crash", {}, context())
@@ -110,12 +120,12 @@ async def test_server_that_cannot_start_is_reported_not_raised() -> None:
 
 def test_stdio_config_errors() -> None:
     with pytest.raises(ConfigError, match=r"^connectors\.local: give exactly one of url .* and command"):
-        create(ConnectorSettings("local", "mcp", 5.0, {"command": STUB, "url": "http://x/mcp"}))
+        create(ConnectorSettings("local", "mcp", 5.0, {"command": STUB, "url": "http://x/mcp"}), EventBus())
     with pytest.raises(ConfigError, match=r"^connectors\.local\.command: invalid value 'python -m x': expected a list"):
-        create(ConnectorSettings("local", "mcp", 5.0, {"command": "python -m x"}))
+        create(ConnectorSettings("local", "mcp", 5.0, {"command": "python -m x"}), EventBus())
     with pytest.raises(ConfigError, match=r"^connectors\.local\.command: expected a non-empty list"):
-        create(ConnectorSettings("local", "mcp", 5.0, {"command": [""]}))
+        create(ConnectorSettings("local", "mcp", 5.0, {"command": [""]}), EventBus())
     with pytest.raises(ConfigError, match=r"^connectors\.local\.env\.A: invalid value 1: expected a valid string"):
-        create(ConnectorSettings("local", "mcp", 5.0, {"command": STUB, "env": {"A": 1}}))
+        create(ConnectorSettings("local", "mcp", 5.0, {"command": STUB, "env": {"A": 1}}), EventBus())
     with pytest.raises(ConfigError, match=r"^connectors\.local\.ping_interval_seconds: invalid value 0"):
-        create(ConnectorSettings("local", "mcp", 5.0, {"command": STUB, "ping_interval_seconds": 0}))
+        create(ConnectorSettings("local", "mcp", 5.0, {"command": STUB, "ping_interval_seconds": 0}), EventBus())

@@ -10,6 +10,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+from unittest.mock import ANY
 
 import httpx
 import httpx2
@@ -39,6 +40,17 @@ p, tester, *, resources/conf.test://*/*/*, allow, true, -
 p, *, *, resources/conf.test://static-binary, deny, true, -
 p, tester, *, elicitation/conf.test_elicitation, allow, true, -
 """
+
+
+def requests_decided(gw: RunningGateway) -> list[tuple[str, str, str, dict[str, Any]]]:
+    """(kind, item, effect, arguments) of every request but tool calls, as the audit log has them."""
+    records = list(read_records(gw.config.audit.database))
+    received = {r.call_id: r.data for r in records if r.kind == "call.received"}
+    return [
+        (received[r.call_id]["kind"], received[r.call_id]["tool"], r.data["effect"], received[r.call_id]["arguments"])
+        for r in records
+        if r.kind == "call.decided" and received[r.call_id]["kind"] != "tool"
+    ]
 
 
 @contextlib.asynccontextmanager
@@ -88,14 +100,16 @@ async def test_prompt_and_resource_denied_by_policy_are_refused_and_audited(conf
             await client.get_prompt("conf.nope")
     assert "no rule allows 'agent-1'" in prompt_refusal.value.error.message
     assert "prompts/conf.test_prompt_with_image" in prompt_refusal.value.error.message
-    assert "denied by policy (rule conformance.csv:7)" in resource_refusal.value.error.message
+    # Worded as a tool call's refusal is: the rule that decided, and its purpose.
+    assert resource_refusal.value.error.message == (
+        "denied by conformance.csv:7: Nobody reads the binary resource, whatever else allows it."
+    )
     # An unknown prompt is refused like a forbidden one: nothing tells which names exist.
     assert "prompts/conf.nope: denied by default" in unknown.value.error.message
-    decided = [r.data for r in read_records(conf_gateway.config.audit.database) if r.kind == "access.decided"]
-    assert [(d["kind"], d["name"], d["effect"]) for d in decided] == [
-        ("prompts", "test_prompt_with_image", "deny"),
-        ("resources", "test://static-binary", "deny"),
-        ("prompts", "nope", "deny"),
+    assert [d[:3] for d in requests_decided(conf_gateway)] == [
+        ("prompt", "test_prompt_with_image", "deny"),
+        ("resource", "test://static-binary", "deny"),
+        ("prompt", "nope", "deny"),
     ]
 
 
@@ -162,12 +176,10 @@ async def test_elicitation_is_relayed_answered_and_audited(conf_gateway: Running
     assert asked == ["Who are you?"]
     assert '"username": "ada"' in answered.content[0].text
     assert refused.is_error and "elicitation/conf.test_elicitation_sep1034_defaults" in refused.content[0].text
-    decided = [r.data for r in read_records(conf_gateway.config.audit.database) if r.kind == "access.decided"]
-    assert [(d["kind"], d["name"], d["effect"]) for d in decided] == [
-        ("elicitation", "test_elicitation", "allow"),
-        ("elicitation", "test_elicitation_sep1034_defaults", "deny"),
+    assert requests_decided(conf_gateway) == [
+        ("elicitation", "test_elicitation", "allow", {"message": "Who are you?"}),
+        ("elicitation", "test_elicitation_sep1034_defaults", "deny", {"message": ANY}),
     ]
-    assert decided[0]["arguments"] == {"message": "Who are you?"}
 
 
 def lab_upstream() -> Starlette:
@@ -259,8 +271,13 @@ async def test_agent_cancel_stops_the_upstream_call(lab_gateway, mode: str) -> N
         call.cancel()
         await until(lambda: "cancelled" in upstream.state.events, "the upstream call to be cancelled")
     assert upstream.state.events == ["started", "cancelled"]
-    completed = [r.data for r in read_records(gw.config.audit.database) if r.kind == "call.completed"]
-    assert [c["status"] for c in completed] == ["error"]
+
+    def completed() -> list[str]:
+        return [r.data["status"] for r in read_records(gw.config.audit.database) if r.kind == "call.completed"]
+
+    # The outcome is recorded as the cancelled call unwinds, which may be just after the agent left.
+    await until(completed, "the cancelled call's outcome record")
+    assert completed() == ["error"]
 
 
 async def test_resource_updates_reach_subscribed_agents(lab_gateway) -> None:
@@ -370,6 +387,9 @@ async def test_elicitation_cannot_reach_an_agent_without_back_channel(conf_gatew
         result = await client.call_tool("conf.test_elicitation", {"message": "Who are you?"})
     assert result.is_error
     assert "no back-channel" in result.content[0].text
-    records = [r for r in read_records(conf_gateway.config.audit.database) if r.kind.startswith("access.")]
-    assert [r.kind for r in records] == ["access.decided", "access.completed"]
-    assert records[1].data["status"] == "error" and "no back-channel" in records[1].data["error"]
+    records = list(read_records(conf_gateway.config.audit.database))
+    asking = next(r.call_id for r in records if r.kind == "call.received" and r.data["kind"] == "elicitation")
+    kinds = [r.kind for r in records if r.call_id == asking]
+    assert kinds == ["call.received", "call.decided", "call.forwarded", "call.completed"]
+    completed = next(r.data for r in records if r.call_id == asking and r.kind == "call.completed")
+    assert completed["status"] == "error" and "no back-channel" in completed["error"]
