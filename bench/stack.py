@@ -28,6 +28,8 @@ class EchoStack:
     upstream_mcp: str
     gateway: str
     token: str
+    #: The gateway's metrics listener (server.metrics_port).
+    metrics: str
 
 
 async def _wait_ready(url: str, process: subprocess.Popen[bytes], seconds: float = 30) -> None:
@@ -52,13 +54,13 @@ def _start(argv: list[str], log: Path) -> subprocess.Popen[bytes]:
 @contextlib.asynccontextmanager
 async def echo_stack() -> AsyncIterator[EchoStack]:
     """Policy and audit (durable, on SQLite) on, as shipped; the token has role `tester`."""
-    upstream_port, gateway_port = free_port(), free_port()
+    upstream_port, gateway_port, metrics_port = free_port(), free_port(), free_port()
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "gateway.yaml"
         (Path(tmp) / "identity.secret").write_text(SECRET)
         config.write_text(
             f"""
-server: {{host: 127.0.0.1, port: {gateway_port}}}
+server: {{host: 127.0.0.1, port: {gateway_port}, metrics_port: {metrics_port}}}
 identity: {{secret: "${{file:identity.secret}}"}}
 policy: {{directory: {REPO / "policies"}, watch: false}}
 audit: {{database: {Path(tmp) / "audit.db"}}}
@@ -77,6 +79,7 @@ connectors:
             stack = EchoStack(
                 upstream_mcp=f"http://127.0.0.1:{upstream_port}/mcp",
                 gateway=f"http://127.0.0.1:{gateway_port}",
+                metrics=f"http://127.0.0.1:{metrics_port}/metrics",
                 token=TokenVerifier(IdentitySettings(secret=SECRET), REPO).mint("bench-agent", ("tester",)),
             )
             await _wait_ready(stack.upstream_mcp, upstream)
