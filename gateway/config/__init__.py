@@ -10,6 +10,13 @@ described once by typed models and validated at start-up with errors that name t
 | `loading` | file + environment -> `GatewayConfig` |
 | `problems` | `ConfigError` and how a problem is worded |
 | `schema` | the JSON Schema of the file, for editors |
+
+A new section is a model (subclass `Section`: unknown keys refused, frozen; every field
+with its default and a `Field(description=...)`), kept beside the feature it configures,
+plus one line in `GatewayConfig` (`model.py`). A credential field is typed `Secret` (a
+`SecretStr` filled from `${env:...}`/`${file:...}`); a cross-field rule is a
+`model_validator` raising `KeyProblem(key, message)`, so the error names the key. A new
+connector option is a field of its kind's `Options` (`connectors/<kind>/options.py`).
 """
 
 from gateway.config.connectors import ConnectorSettings
