@@ -281,7 +281,7 @@ async def test_cli_mints_a_token_and_calls_a_tool(echo_gateway: RunningGateway) 
     assert secret is not None
     (config_file.parent / "identity.secret").write_text(secret.get_secret_value() + "\n")
     config_file.write_text(
-        "identity: {secret: '${file:identity.secret}'}\n" f"policy: {{directory: {REPO / 'policies'}}}\n"
+        f"identity: {{secret: '${{file:identity.secret}}'}}\npolicy: {{directory: {REPO / 'policies'}}}\n"
     )
     gateway_cli = [sys.executable, "-m", "gateway.cli"]
     minted = await _run(*gateway_cli, "token", "--config", str(config_file), "--sub", "cli-agent", "--roles", "tester")
