@@ -21,11 +21,13 @@ from gateway.approvals.api import routes as approval_routes
 from gateway.audit.api import routes as audit_routes
 from gateway.config import GatewayConfig
 from gateway.errors import Problem
+from gateway.incident_routes import incident_routes
 from gateway.mcp.front import McpFrontDoor
 from gateway.problems import problem_handler
 from gateway.rest import rest_routes
 from gateway.runtime import Gateway
 from gateway.serving import running
+from gateway.suspensions import console as agents_console
 
 
 def build_app(gateway: Gateway) -> Starlette:
@@ -51,6 +53,8 @@ def build_app(gateway: Gateway) -> Starlette:
             *admin_routes(gateway),
             *audit_routes(gateway.audit, gateway.authenticate),
             *approval_routes(gateway.approvals, gateway.authenticate),
+            *incident_routes(gateway),
+            *agents_console.routes(),
             *console.routes(),
         ],
         middleware=telemetry.middleware(gateway.telemetry),

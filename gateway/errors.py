@@ -9,6 +9,7 @@ small input parsers keep their own `InvalidInput` subclasses beside them.
     ├── ConfigError ............. the configuration is invalid; `.problems` names every bad key
     ├── AuthError ............... a request's bearer token is missing or refused (401)
     ├── Problem ................. an HTTP request refused with an RFC 9457 problem (`.status`, `.kind`)
+    │   └── ApiProblem .......... gateway.operator_api: the kind named after the status
     ├── CallRefused ............. a call refused before or instead of reaching a backend
     │   │                         (`.status` for REST, `.outcome` for metrics and audit)
     │   ├── UnknownTool
@@ -28,6 +29,7 @@ small input parsers keep their own `InvalidInput` subclasses beside them.
     │       └── ConnectorBusy ... every concurrency slot stayed taken until the deadline
     ├── PolicyError ............. a policy directory that must not go live (`file:line`)
     ├── CatalogUnavailable ...... gateway.policy.case_schemas: `policy test --catalog` cannot read it
+    ├── SuspensionError ......... gateway.suspensions.model: a suspension that cannot be made or lifted (`.kind`)
     ├── ApprovalError ........... an approval operation that cannot be done (`.kind`)
     ├── StoreError .............. a store could not do what was asked (full, locked, gone)
     ├── AuditUnavailable ........ a record could not be made durable
@@ -40,6 +42,8 @@ small input parsers keep their own `InvalidInput` subclasses beside them.
         ├── MalformedRecord, ProofError, ExportError, KeyFileError ..... gateway.audit
         ├── InvalidWait ......... gateway.approvals.mcp_agent
         ├── ConditionError, _FieldError ..... gateway.policy (a condition, a column of a row)
+        ├── InvalidDryRun ....... gateway.dry_run: a bad dry-run header
+        ├── BadPattern .......... gateway.schema: a JSON Schema `pattern` that is not ECMA-262
         ├── ODataError .......... connectors.sap.odata
         ├── SpecError ........... connectors.openapi.spec
         ├── FilterError, QueryRejected ..... connectors.oracle
@@ -109,6 +113,13 @@ class InvalidArguments(CallRefused):
 class PolicyDenied(CallRefused):
     status = 403
     outcome = "denied"
+
+
+class AgentSuspended(CallRefused):
+    """The agent, its application, its tenant or everything is suspended (kill switch)."""
+
+    status = 403
+    outcome = "suspended"
 
 
 class ApprovalRequired(CallRefused):

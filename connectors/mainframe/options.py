@@ -6,6 +6,7 @@ from pydantic import Field, SecretStr, field_validator
 
 from connectors.options import ConnectorOptions
 from gateway.config import KeyProblem, Secret
+from gateway.config.problems import NOT_SHOWN
 
 
 class MainframeOptions(ConnectorOptions):
@@ -21,5 +22,5 @@ class MainframeOptions(ConnectorOptions):
     @classmethod
     def _racf_length(cls, password: SecretStr) -> SecretStr:
         if len(password.get_secret_value()) > 8:
-            raise KeyProblem("", "a RACF password has 1 to 8 characters")
+            raise KeyProblem("", f"{NOT_SHOWN}: a RACF password has 1 to 8 characters")
         return password

@@ -14,3 +14,6 @@ class SapOptions(ConnectorOptions):
     url: str = Field(pattern=r"^https?://", description="Base URL of the OData service.")
     username: str = Field(min_length=1, description="The technical user.")
     password: Secret = Field(description="The technical user's password.")
+    test_run: bool = Field(
+        False, description="The service supports SAP's test run: dry-run calls are simulated there, not refused."
+    )

@@ -72,7 +72,7 @@ def _time(request: Request, name: str) -> float | None:
         raise _bad_request(f"query parameter {name!r}: {exc}") from None
 
 
-_CALL_FILTERS = ("agent", "connector", "tool", "outcome", "approver", "trace_id")
+_CALL_FILTERS = ("agent", "connector", "tool", "outcome", "approver", "trace_id", "call_id")
 
 
 def routes(audit_log: AuditLog, authorize: Authorize) -> list[Route]:
@@ -89,8 +89,9 @@ def routes(audit_log: AuditLog, authorize: Authorize) -> list[Route]:
         if unknown:
             raise _bad_request(f"unknown query parameter(s): {', '.join(sorted(unknown))}")
         limit = _int(request, "limit", 100, 1, MAX_LIMIT)
+        filters: dict[str, Any] = {name: request.query_params.get(name) for name in _CALL_FILTERS}
         query = CallQuery(
-            **{name: request.query_params.get(name) for name in _CALL_FILTERS},
+            **filters,
             since=_time(request, "since"),
             until=_time(request, "until"),
             after_seq=_int(request, "after", 0, 0, 2**62),

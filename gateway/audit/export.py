@@ -17,6 +17,7 @@ from gateway.audit.checkpoint import Checkpoint
 from gateway.audit.query import record_json
 from gateway.errors import InvalidInput
 from gateway.models import AuditRecord
+from gateway.untrusted import UNSAFE, visible
 
 
 class ExportError(InvalidInput):
@@ -69,13 +70,20 @@ def read_jsonl(path: Path) -> Iterator[Sealed | Checkpoint]:
 _SEVERITY = {"call.rejected": 6, "auth.failed": 7, "policy.reload_failed": 7, "approval.expired": 5}
 
 
+def _literal_escapes(text: str) -> str:
+    # CEF defines no escape for other controls: `\\x1b` reads back as the text `\x1b`,
+    # so a SIEM shows the character instead of a terminal or a parser acting on it.
+    return UNSAFE.sub(lambda m: "\\" + visible(m.group()), text)
+
+
 def _header_escape(value: object) -> str:
-    return str(value).replace("\\", "\\\\").replace("|", "\\|")
+    return _literal_escapes(str(value).replace("\\", "\\\\").replace("|", "\\|"))
 
 
 def _ext_escape(value: object) -> str:
     text = str(value).replace("\\", "\\\\").replace("=", "\\=")
-    return text.replace("\r\n", "\\n").replace("\n", "\\n").replace("\r", "\\n")
+    text = text.replace("\r\n", "\\n").replace("\n", "\\n").replace("\r", "\\r")
+    return _literal_escapes(text)
 
 
 def cef(record: AuditRecord) -> str:

@@ -8,9 +8,8 @@ import sys
 
 import click
 
+from gateway.cli.locate import DEFAULT_CONFIG
 from gateway.config import ConfigError, GatewayConfig, load_config
-
-DEFAULT_CONFIG = "gateway.yaml"
 
 
 @click.group()

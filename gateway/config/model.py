@@ -8,7 +8,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
+from gateway.arguments import ArgumentLimits
+from gateway.brake_settings import BrakeSettings
 from gateway.config.connectors import ConnectorSettings
+from gateway.config.problems import KeyProblem
 from gateway.config.sections import (
     ApprovalSettings,
     AuditSettings,
@@ -41,6 +44,8 @@ class GatewayConfig(BaseModel):
     connectors: tuple[ConnectorSettings, ...] = Field(
         (), description="Backends by name; each stanza's `kind` decides which options it takes."
     )
+    arguments: ArgumentLimits = Field(default_factory=ArgumentLimits, description="Shape limits of call arguments.")
+    brakes: tuple[BrakeSettings, ...] = Field((), description="Automatic suspension of agents crossing a threshold.")
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
 
     @model_validator(mode="before")
@@ -49,6 +54,13 @@ class GatewayConfig(BaseModel):
         # Its defaults alone are not valid (HS256 needs a secret): a file without the
         # section must say so, not fail later at the first token.
         return {"identity": {}, **data} if isinstance(data, dict) else data
+
+    @model_validator(mode="after")
+    def _brakes_named_once(self) -> GatewayConfig:
+        names = [b.name for b in self.brakes]
+        if len(set(names)) != len(names):
+            raise KeyProblem("brakes", f"each brake needs its own name, got {names}")
+        return self
 
     @model_validator(mode="after")
     def _approvals_beside_audit(self) -> GatewayConfig:

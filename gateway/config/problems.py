@@ -4,6 +4,7 @@ what is wrong with it. Built from pydantic's errors so every section reads the s
 from __future__ import annotations
 
 import difflib
+import re
 import types
 import typing
 from collections.abc import Mapping, Sequence
@@ -80,6 +81,11 @@ def _wording(message: str) -> str:
     return message[:1].lower() + message[1:]
 
 
+#: Keys whose values are never quoted back, whatever their type.
+SECRET_KEY = re.compile(r"secret|password|passwd|token|api_key|private_key", re.IGNORECASE)
+NOT_SHOWN = "invalid value (not shown: a secret)"
+
+
 def describe(error: ErrorDetails, model: type[BaseModel], prefix: Location = ()) -> str:
     location = tuple(error["loc"])
     where = (*prefix, *location)
@@ -90,6 +96,8 @@ def describe(error: ErrorDetails, model: type[BaseModel], prefix: Location = ())
         return f"{dotted(where)}: {_unknown_key(model, location)}"
     if error["type"] == "missing":
         return f"{dotted(where)}: required"
+    if any(SECRET_KEY.search(str(part)) for part in location):
+        return f"{dotted(where)}: {NOT_SHOWN}: {_wording(error['msg'])}"
     return f"{dotted(where)}: invalid value {error['input']!r}: {_wording(error['msg'])}"
 
 

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BeforeValidator, SecretStr, ValidationInfo, WithJsonSchema
 
-from gateway.config.problems import KeyProblem
+from gateway.config.problems import NOT_SHOWN, KeyProblem
 
 _REFERENCE = re.compile(r"^\$\{(env|file):([^}]+)\}$")
 
@@ -74,7 +74,7 @@ def _secret(value: Any, info: ValidationInfo) -> SecretStr:
     if isinstance(value, SecretStr):
         return value
     if not isinstance(value, str):
-        raise KeyProblem("", "expected text: a ${env:NAME} or ${file:PATH} reference")
+        raise KeyProblem("", f"{NOT_SHOWN}: expected text, or a ${{env:NAME}} or ${{file:PATH}} reference")
     sources = _sources(info)
     resolved, referenced = resolve(value, sources)
     if not (referenced or sources.allow_inline or isinstance(value, EnvironmentValue)):
@@ -84,7 +84,7 @@ def _secret(value: Any, info: ValidationInfo) -> SecretStr:
             "(or set allow_inline_secrets: true for a demo)",
         )
     if not resolved:
-        raise KeyProblem("", "empty secret")
+        raise KeyProblem("", f"{NOT_SHOWN}: empty")
     return SecretStr(resolved)
 
 

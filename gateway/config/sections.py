@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from gateway.config.problems import KeyProblem
+from gateway.config.problems import NOT_SHOWN, KeyProblem
 from gateway.config.secrets import Locator, Secret
 
 #: Connector names: also the prefix of their tools (`sap.create_purchase_order`).
@@ -70,7 +70,7 @@ class IdentitySettings(Section):
     @classmethod
     def _long_enough(cls, secret: SecretStr | None) -> SecretStr | None:
         if secret is not None and len(secret.get_secret_value()) < 32:
-            raise KeyProblem("", "must be at least 32 characters")
+            raise KeyProblem("", f"{NOT_SHOWN}: must be at least 32 characters")
         return secret
 
     @model_validator(mode="after")

@@ -76,7 +76,10 @@ def gateway_config(tmp_path: Path, policy_dir: Path, connectors: dict[str, Any],
         "connectors": connectors,
     }
     for name, values in sections.items():
-        raw.setdefault(name, {}).update(values)
+        if isinstance(values, dict):
+            raw.setdefault(name, {}).update(values)
+        else:
+            raw[name] = values
     # References may name the test's own variables; no GATEWAY_* override leaks in from outside.
     environ = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
     environ |= {"GATEWAY_TEST_SECRET": SECRET, "GATEWAY_TEST_METRICS_TOKEN": METRICS_TOKEN}
