@@ -14,6 +14,7 @@ small input parsers keep their own `InvalidInput` subclasses beside them.
     │   │                         (`.status` for REST, `.outcome` for metrics and audit)
     │   ├── UnknownTool
     │   ├── InvalidArguments
+    │   │   └── ArgumentsOverLimit .. gateway.arguments: deeper, wider or larger than `arguments` allows
     │   ├── PolicyDenied
     │   ├── ApprovalRequired
     │   ├── ApprovalPending ..... held longer than the caller waits; `.approval_id` to ask about
@@ -21,6 +22,7 @@ small input parsers keep their own `InvalidInput` subclasses beside them.
     │   │   └── ApprovalExpired
     │   ├── RateLimited ......... `.retry_after` seconds
     │   ├── RateLimitUnavailable
+    │   ├── AgentSuspended ...... the kill switch or a brake stopped this agent
     │   ├── BackendFailed ....... the backend failed the call (504 when it timed out)
     │   └── AuditFailed ......... the call's record could not be written: no audit, no action
     ├── BackendError ............ raised by connectors: the backend could not serve the call

@@ -55,7 +55,10 @@ def test_defaults_and_relative_paths() -> None:
         ({"server": {"port": 80.5}}, "server.port: invalid value 80.5"),
         ({"server": {"prot": 1}}, "server.prot: unknown key (did you mean 'port'?)"),
         ({"sever": {"port": 1}}, "sever: unknown key (did you mean 'server'?)"),
-        ({"identity": {"secret": "short"}}, "identity.secret: must be at least 32 characters"),
+        (
+            {"identity": {"secret": "short"}},
+            "identity.secret: invalid value (not shown: a secret): must be at least 32 characters",
+        ),
         ({"identity": {"algorithms": ["none"], "secret": SECRET}}, "identity.algorithms.0: invalid value 'none'"),
         ({"identity": {}}, "identity.secret: required for HS* algorithms"),
         ({}, "identity.secret: required for HS* algorithms"),

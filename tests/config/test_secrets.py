@@ -106,7 +106,7 @@ def test_problems_with_a_secret_never_echo_it(base_dir: Path) -> None:
     short = "too-short-but-secret"
     with pytest.raises(ConfigError) as raised:
         _parse(_raw(), base_dir, {**ENVIRON, "ID_SECRET": short})
-    assert str(raised.value) == "identity.secret: must be at least 32 characters"
+    assert str(raised.value) == "identity.secret: invalid value (not shown: a secret): must be at least 32 characters"
     raw = _raw()
     raw["connectors"]["sap"]["pasword"] = raw["connectors"]["sap"].pop("password")
     with pytest.raises(ConfigError) as raised:
