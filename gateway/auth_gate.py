@@ -24,7 +24,7 @@ PRINCIPAL_SCOPE_KEY = "gateway.principal"
 OnAuthFailure = Callable[[str, HTTPConnection], Awaitable[None]]
 #: Turns a request into its caller, or raises AuthError (an `Authenticator`, or a plain
 #: function in tests that serve one API on its own).
-Authorize = Callable[[HTTPConnection], Principal | Awaitable[Principal]]
+Authorize = Callable[[Request], Principal | Awaitable[Principal]]
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
