@@ -5,10 +5,11 @@ subscription, a completion, an upstream's sampling or elicitation): the stages, 
 refusals, the metrics and the audit records are the same for every kind; only a tool call
 may wait for approval. Nothing here knows about MCP or HTTP.
 
-Stages in order (`_admit`, then `_run_tool`/`_run_request`): `_validate`, `_limit`,
-`_decide`, `_enforce`, `_hold` (tools only), `_send` (through the connector's resilience
-wrapper). A new check before the decision goes in `_admit` beside `_limit`; a check of
-what came back goes in `_send`, after the backend answered and before the outcome record.
+Stages in order: `_admit` (`_validate`, `_limit`, `_decide`, `_enforce`), then `_hold`
+(tools only) and `_send` (through the connector's resilience wrapper). A new check goes in
+`_admit`: before the decision beside `_limit` (refusals are recorded as `call.rejected`
+with their stage), or after `_enforce`; a check of what came back goes in `_send`, after
+the backend answered and before the outcome record.
 
 No audit, no action: the received and decided records are durable before anything is
 forwarded, and a failure to write them refuses the call.
@@ -137,12 +138,10 @@ class Pipeline:
         return await self._measured(call, lambda progress: self._run_request(call, send, progress))
 
     async def _run_tool(self, call: ToolCall, progress: _Progress) -> ToolResult:
-        entry, decision, arguments_digest = await self._admit(call)
-        progress.decision = decision
+        entry, decision, arguments_digest = await self._admit(call, progress)
         assert entry is not None, "a tool call is validated against the catalog"
         if call.dry_run:
             return await self._preview(call, entry, decision)
-        _enforce(call, decision)
         held = await self._hold(call, decision, arguments_digest) if decision.effect is Effect.APPROVE else None
         if held is not None and held.action == "replay" and held.result is not None:
             return held.result
@@ -150,9 +149,7 @@ class Pipeline:
         return await self._forward_held(call, entry, held) if held else await self._forward(call, entry)
 
     async def _run_request(self, call: ToolCall, send: Send[T], progress: _Progress) -> T:
-        _, decision, _ = await self._admit(call)
-        progress.decision = decision
-        _enforce(call, decision)
+        await self._admit(call, progress)
         progress.forwarding = True
         # Prompts, resources and completions only read: safe to retry (subscribing twice
         # is harmless too); what an agent is asked is never sent twice.
@@ -196,11 +193,12 @@ class Pipeline:
             return (call.connector, call.tool) if known else ("unknown", "unknown")
         return (call.policy_connector, "*") if call.connector in self.catalog.connectors else ("unknown", "*")
 
-    async def _admit(self, call: ToolCall) -> tuple[CatalogEntry | None, Decision, str]:
-        """Validate and decide, with the received record and the decision (or rejection)
-        durable before returning; also returns the digest of the arguments. Both records
-        are queued in order and share one group commit, so the audit costs one durable
-        wait per admitted call."""
+    async def _admit(self, call: ToolCall, progress: _Progress) -> tuple[CatalogEntry | None, Decision, str]:
+        """Validate, decide and enforce the decision, with the received record and the
+        decision (or rejection) durable before returning or refusing; also returns the
+        digest of the arguments. Both records are queued in order and share one group
+        commit, so the audit costs one durable wait per admitted call. Every kind of
+        request passes here: a new check before forwarding belongs here."""
         received, arguments_digest = self._submit_received(call)
         stage = "suspension"
         try:
@@ -221,6 +219,9 @@ class Pipeline:
             received.cancel()
             raise
         await self._durable(received, self.audit.submit("call.decided", _decision_record(decision), call.call_id))
+        progress.decision = decision
+        if not call.dry_run:  # a preview reports a refusal instead of raising it
+            _enforce(call, decision)
         return entry, decision, arguments_digest
 
     def _submit_received(self, call: ToolCall) -> tuple[asyncio.Future[AuditRecord], str | InvalidArguments]:
@@ -369,13 +370,16 @@ class Pipeline:
         )
         stage = self.telemetry.stage("backend", call.traceparent)
         error: str | None = None
-        result: T | None = None
+        answer: tuple[Any, bool] | None = None
+        outcome: T | None = None
         try:
             with stage:
                 request = self._reach(call, send, read_only, timeout)
                 # A suspension arriving while the backend works cancels the request.
                 guard = self.suspensions
                 result = await (request if guard is None else guard.forward(call.principal, request))
+            outcome = result
+            answer = _answer(result)
         except BackendTimeout:
             error = f"backend {call.connector!r} did not answer within {timeout:g} s"
             raise BackendFailed(error, timed_out=True) from None
@@ -389,8 +393,8 @@ class Pipeline:
             error = str(exc) or type(exc).__name__
             raise
         finally:
-            undo = _compensation(call, compensation, result)
-            await self._record_outcome(call, forwarded, _answer(result), error, stage.seconds, undo)
+            undo = _compensation(call, compensation, outcome)
+            await self._record_outcome(call, forwarded, answer, error, stage.seconds, undo)
         return result
 
     async def _reach(self, call: ToolCall, send: Send[T], read_only: bool, timeout: float) -> T:
@@ -468,13 +472,13 @@ class _Progress:
     forwarding: bool = False
 
 
-def _answer(result: object) -> tuple[Any, bool] | None:
-    """What a backend answered, as (JSON to digest, is an error); None when it did not."""
+def _answer(result: object) -> tuple[Any, bool]:
+    """What a backend answered, as (JSON to digest, is an error); a subscription answers None."""
     if isinstance(result, ToolResult):
         return [dict(c) for c in result.content], result.is_error
     if isinstance(result, BaseModel):
         return result.model_dump(mode="json", by_alias=True, exclude_none=True), False
-    return None if result is None else (result, False)
+    return result, False
 
 
 def _awaiting(approval: Approval) -> str:

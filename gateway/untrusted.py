@@ -36,6 +36,12 @@ def escape_unsafe(text: str, unsafe: re.Pattern[str] = UNSAFE) -> str:
     return unsafe.sub(lambda m: visible(m.group()), text)
 
 
+def json_escape_unsafe(text: str) -> str:
+    """JSON text (from json.dumps with ensure_ascii=False) with the unsafe characters JSON
+    leaves raw written as \\u escapes: the same JSON value, nothing that acts on a terminal."""
+    return UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
 #: The password of a URL's userinfo (`scheme://user:password@host`), up to the last `@`
 #: before the host: a password may hold an unescaped `@`.
 _URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^\s/:@]*:)[^\s/]*@")

@@ -111,6 +111,13 @@ def routes(audit_log: AuditLog, authorize: Authorize) -> list[Route]:
             raise _not_found(f"no call with trace id {trace_id}")
         return {"trace_id": trace_id, "calls": [c.to_json(with_records=True) for c in found]}
 
+    async def story(request: Request) -> dict[str, Any]:
+        ident = request.path_params["ident"]
+        found = await queries.story(ident)
+        if not found:
+            raise _BadRequest(404, f"no call with call id, trace id or approval id {ident}")
+        return {"id": ident, "calls": [c.to_json(with_records=True) for c in found]}
+
     async def records(request: Request) -> dict[str, Any]:
         if "tail" in request.query_params:
             found = await audit_log.store.latest(_int(request, "tail", 20, 1, MAX_LIMIT))
@@ -141,6 +148,7 @@ def routes(audit_log: AuditLog, authorize: Authorize) -> list[Route]:
     return [
         Route("/v1/audit/calls", guarded(calls), methods=["GET"]),
         Route("/v1/audit/traces/{trace_id}", guarded(trace), methods=["GET"]),
+        Route("/v1/audit/story/{ident}", guarded(story), methods=["GET"]),
         Route("/v1/audit/records", guarded(records), methods=["GET"]),
         Route("/v1/audit/records/{seq:int}", guarded(record), methods=["GET"]),
         Route("/v1/audit/records/{seq:int}/proof", guarded(proof), methods=["GET"]),

@@ -17,7 +17,7 @@ from gateway.audit.checkpoint import Checkpoint
 from gateway.audit.query import record_json
 from gateway.errors import InvalidInput
 from gateway.models import AuditRecord
-from gateway.untrusted import UNSAFE, visible
+from gateway.untrusted import UNSAFE, json_escape_unsafe, visible
 
 
 class ExportError(InvalidInput):
@@ -25,9 +25,11 @@ class ExportError(InvalidInput):
 
 
 def jsonl_line(item: Sealed | Checkpoint) -> str:
+    """One line of the export; C1 and bidi characters as \\u escapes (the same JSON values,
+    so it verifies the same), so that reading the file in a terminal is safe."""
     if isinstance(item, Checkpoint):
-        return json.dumps({"checkpoint": item.to_json()}, ensure_ascii=False)
-    return json.dumps(record_json(parse(item.body, item.hash)), ensure_ascii=False)
+        return json_escape_unsafe(json.dumps({"checkpoint": item.to_json()}, ensure_ascii=False))
+    return json_escape_unsafe(json.dumps(record_json(parse(item.body, item.hash)), ensure_ascii=False))
 
 
 def cef_line(item: Sealed | Checkpoint) -> str | None:

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from gateway.untrusted import UNSAFE, UNSAFE_IN_BLOCK, UNSAFE_IN_JSON, escape_unsafe, mask_credentials
+from gateway.untrusted import UNSAFE, UNSAFE_IN_BLOCK, escape_unsafe, json_escape_unsafe, mask_credentials
 
 
 def inert(value: object, *, block: bool = False) -> str:
@@ -22,8 +22,8 @@ def inert(value: object, *, block: bool = False) -> str:
 
 def json_text(value: Any, *, indent: int | None = None, sort_keys: bool = False) -> str:
     """JSON for a terminal: non-ASCII kept readable, but no raw control or bidi character."""
-    text = mask_credentials(json.dumps(value, ensure_ascii=False, indent=indent, sort_keys=sort_keys, default=str))
-    return UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    text = json.dumps(value, ensure_ascii=False, indent=indent, sort_keys=sort_keys, default=str)
+    return json_escape_unsafe(mask_credentials(text))
 
 
 def echo_json(value: Any, *, indent: int | None = None) -> None:

@@ -62,8 +62,16 @@ async def connect(url: str, token: str, *, read_timeout: float = 300) -> AsyncIt
 
 
 async def list_tools(url: str, token: str) -> list[types.Tool]:
+    """Every tool, page after page."""
+    tools: list[types.Tool] = []
+    cursor: str | None = None
     async with connect(url, token) as client:
-        return (await client.list_tools()).tools
+        while True:
+            page = await client.list_tools(cursor=cursor)
+            tools += page.tools
+            cursor = page.next_cursor
+            if cursor is None:
+                return tools
 
 
 #: Beyond the hold, time for the gateway to forward an approved call and answer.

@@ -118,13 +118,14 @@ class _GatewayServer(Server):
 
 def _refusals_as_errors(handler: H) -> H:
     """For requests whose result has no isError (all but tools/call), a refusal is a
-    JSON-RPC error: invalid params for an unknown name, invalid request for a refusal."""
+    JSON-RPC error: invalid params for an unknown name or oversized arguments (as for a
+    tool call), invalid request for a refusal."""
 
     @functools.wraps(handler)
     async def handle(*args: Any) -> Any:
         try:
             return await handler(*args)
-        except UnknownTool as exc:
+        except (UnknownTool, ArgumentsOverLimit) as exc:
             raise MCPError(types.INVALID_PARAMS, exc.message) from None
         except CallRefused as exc:
             code = types.INVALID_REQUEST if exc.status < 500 else types.INTERNAL_ERROR
@@ -309,8 +310,14 @@ class McpFrontDoor:
         call = await self._resource_call(ctx, RequestKind.SUBSCRIBE, uri)
 
         async def subscribe(upstream: McpUpstream) -> None:
-            if self.sessions.subscribe(session, uri):  # one upstream subscription serves every agent
+            if not self.sessions.subscribe(session, uri):  # one upstream subscription serves every agent
+                return
+            try:
                 await upstream.subscribe_resource(uri)
+            except BaseException:
+                # Not subscribed upstream: neither is the agent (and a retry starts over).
+                self.sessions.unsubscribe(session, uri)
+                raise
 
         await self._request(call, subscribe)
         return types.EmptyResult()

@@ -49,13 +49,17 @@ _CALL_RESULT = {
 }
 _TOOL = {
     "type": "object",
-    "required": ["name", "description", "input_schema", "read_only", "call_path"],
+    "required": ["name", "description", "input_schema", "read_only", "may_need_approval", "call_path"],
     "properties": {
         "name": {"type": "string"},
         "title": {"type": ["string", "null"]},
         "description": {"type": "string"},
         "input_schema": {"type": "object"},
         "read_only": {"type": "boolean"},
+        "may_need_approval": {
+            "type": "boolean",
+            "description": "The policy may hold some call of this tool by this caller for human approval",
+        },
         "call_path": {"type": "string"},
     },
 }

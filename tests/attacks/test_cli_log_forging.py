@@ -75,3 +75,14 @@ async def test_tool_output_cannot_drive_the_terminal(echo_gateway: RunningGatewa
     result = await run_cli("call", "echo.echo", "--args", json.dumps({"text": text}), env=env)
     _assert_inert(result.output)
     assert "line one\n\\x1b]0;pwned\\x07\\x1b[2Jline two\\u202e" in result.output
+
+
+async def test_jsonl_export_is_safe_to_read_and_still_verifies(echo_gateway: RunningGateway, tmp_path: Path) -> None:
+    await _forge(echo_gateway)
+    out = tmp_path / "audit.jsonl"
+    await cli(echo_gateway, "audit", "export", "--out", str(out))
+    text = out.read_text(encoding="utf-8")
+    _assert_inert(text)
+    assert "\\u202e" in text
+    verified = await cli(echo_gateway, "audit", "verify", "--file", str(out))
+    assert verified.output.startswith("OK: ")

@@ -124,3 +124,12 @@ async def test_refusals_exit_1(
 async def test_wait_and_no_wait_exclude_each_other(sap_gateway: RunningGateway) -> None:
     result = await run_cli("call", "sap.search_vendors", "--wait", "3", "--no-wait", env=_agent(sap_gateway), ok=False)
     assert result.exit_code == 2 and "--wait and --no-wait exclude each other" in result.output
+
+
+async def test_tools_lists_every_page(echo_upstream, start_gateway: GatewayFactory) -> None:
+    url, _ = echo_upstream
+    connectors = {"echo": {"kind": "mcp", "url": url, "timeout_seconds": 5}}
+    async with start_gateway(connectors, frontdoors={"page_size": 1}) as gw:
+        env = {"GATEWAY_URL": gw.url, "GATEWAY_TOKEN": gw.token()}
+        listed = json.loads((await run_cli("tools", "-o", "json", env=env)).output)
+    assert {t["name"] for t in listed} == {"echo.echo", "echo.add", "echo.sleep", "gateway.approval_status"}
