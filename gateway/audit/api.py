@@ -115,7 +115,7 @@ def routes(audit_log: AuditLog, authorize: Authorize) -> list[Route]:
         ident = request.path_params["ident"]
         found = await queries.story(ident)
         if not found:
-            raise _BadRequest(404, f"no call with call id, trace id or approval id {ident}")
+            raise _not_found(f"no call with call id, trace id or approval id {ident}")
         return {"id": ident, "calls": [c.to_json(with_records=True) for c in found]}
 
     async def records(request: Request) -> dict[str, Any]:
