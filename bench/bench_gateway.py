@@ -35,7 +35,7 @@ async def main() -> None:
         direct = await run_load(stack.upstream_mcp, "echo", arguments, **common)
         governed = await run_load(f"{stack.gateway}/mcp", "echo.echo", arguments, token=stack.token, **common)
         async with httpx.AsyncClient() as http:
-            stages = stage_means((await http.get(f"{stack.gateway}/metrics")).text)
+            stages = stage_means((await http.get(stack.metrics)).text)
     print(f"{args.agents} agents, {args.seconds:g} s each, protocol mode {args.mode}, {os.cpu_count()} CPUs")
     print(direct.line("direct upstream"))
     print(governed.line("through the gateway"))

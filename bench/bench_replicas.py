@@ -46,13 +46,13 @@ APPROVER_ROLES = ["approver", "finance-approver", "hr-approver", "supervisor", "
 def config(directory: Path, policies: Path, upstream: str, database: str) -> GatewayConfig:
     raw = {
         "server": {"host": "127.0.0.1", "port": 0},
-        "identity": {"secret": "bench-replicas-secret-0123456789abcdef"},
+        "identity": {"secret": "${env:BENCH_SECRET}"},
         "policy": {"directory": str(policies), "watch": False},
         "audit": {"database": database},
         "approvals": {"max_hold_seconds": 60, "approver_roles": APPROVER_ROLES},
         "connectors": {"echo": {"kind": "mcp", "url": upstream, "timeout_seconds": 5}},
     }
-    return parse_config(raw, base_dir=directory, environ={})
+    return parse_config(raw, base_dir=directory, environ={"BENCH_SECRET": "bench-replicas-secret-0123456789abcdef"})
 
 
 def token(cfg: GatewayConfig, subject: str, roles: tuple[str, ...]) -> str:

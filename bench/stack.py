@@ -28,6 +28,8 @@ class EchoStack:
     upstream_mcp: str
     gateway: str
     token: str
+    #: The gateway's metrics listener (server.metrics_port).
+    metrics: str
 
 
 async def _wait_ready(url: str, process: subprocess.Popen[bytes], seconds: float = 30) -> None:
@@ -53,13 +55,14 @@ def _start(argv: list[str], log: Path) -> subprocess.Popen[bytes]:
 async def echo_stack(extra_config: str = "") -> AsyncIterator[EchoStack]:
     """Policy and audit (durable, on SQLite) on, as shipped; the token has role `tester`.
     `extra_config`: more top-level YAML sections (e.g. audit_streaming)."""
-    upstream_port, gateway_port = free_port(), free_port()
+    upstream_port, gateway_port, metrics_port = free_port(), free_port(), free_port()
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "gateway.yaml"
+        (Path(tmp) / "identity.secret").write_text(SECRET)
         config.write_text(
             f"""
-server: {{host: 127.0.0.1, port: {gateway_port}}}
-identity: {{secret: {SECRET}}}
+server: {{host: 127.0.0.1, port: {gateway_port}, metrics_port: {metrics_port}}}
+identity: {{secret: "${{file:identity.secret}}"}}
 policy: {{directory: {REPO / "policies"}, watch: false}}
 audit: {{database: {Path(tmp) / "audit.db"}}}
 approvals: {{approver_roles: [approver, finance-approver, hr-approver, supervisor, support-supervisor]}}
@@ -78,6 +81,7 @@ connectors:
             stack = EchoStack(
                 upstream_mcp=f"http://127.0.0.1:{upstream_port}/mcp",
                 gateway=f"http://127.0.0.1:{gateway_port}",
+                metrics=f"http://127.0.0.1:{metrics_port}/metrics",
                 token=TokenVerifier(IdentitySettings(secret=SECRET), REPO).mint("bench-agent", ("tester",)),
             )
             await _wait_ready(stack.upstream_mcp, upstream)

@@ -8,6 +8,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from gateway.config import ConfigError, ConnectorSettings
+from gateway.errors import BackendError as BackendError
+from gateway.errors import BackendTimeout as BackendTimeout
+from gateway.errors import BackendUnavailable as BackendUnavailable
 from gateway.events import EventBus
 from gateway.models import Principal, ToolResult, ToolSpec
 
@@ -32,20 +35,6 @@ class CallContext:
 class Health:
     healthy: bool
     detail: str = ""
-
-
-class BackendError(Exception):
-    """The backend could not serve the call. The message is shown to the agent, so it
-    must say what went wrong without internal detail (no tracebacks, no credentials);
-    the gateway puts the backend's name in front of it."""
-
-
-class BackendUnavailable(BackendError):
-    """The backend did not answer (down, refused, timed out); the call may be retried later."""
-
-
-class BackendTimeout(BackendUnavailable):
-    """The backend did not answer within the call's deadline."""
 
 
 @runtime_checkable
@@ -73,10 +62,10 @@ def create_connector(settings: ConnectorSettings, events: EventBus | None = None
     circuit-breaker policy every backend gets. Adding a backend kind is one module, nothing
     else. `events` is where a backend that announces changes (tools, listings, resources)
     publishes them; without one they reach nobody."""
+    from connectors.options import options_model
     from connectors.resilience import resilient
 
-    try:
-        module = importlib.import_module(f"connectors.{settings.kind}")
-    except ModuleNotFoundError:
-        raise ConfigError(f"connectors.{settings.name}.kind: unknown connector kind {settings.kind!r}") from None
+    if options_model(settings.kind) is None:
+        raise ConfigError(f"connectors.{settings.name}.kind: unknown connector kind {settings.kind!r}")
+    module = importlib.import_module(f"connectors.{settings.kind}")
     return resilient(module.create(settings, events or EventBus()), settings)

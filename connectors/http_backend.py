@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 from connectors.base import BackendError, BackendUnavailable, CallContext, Health
+from connectors.options import ConnectorOptions
 from gateway.config import ConnectorSettings
 from gateway.models import ToolResult, ToolSpec
 
@@ -32,10 +33,11 @@ class HttpBackend:
         self.name = settings.name
         self.base_url = base_url.rstrip("/")
         self._timeout = settings.timeout_seconds
-        self._on_behalf_of = settings.options.get("on_behalf_of_header")
+        options = ConnectorOptions.common(settings)
+        self._on_behalf_of = options.on_behalf_of_header
         self._auth = auth
         self._headers = dict(headers or {})
-        self._max_connections = int(settings.options.get("max_concurrency", 16))
+        self._max_connections = options.max_concurrency
         self._client: httpx.AsyncClient | None = None
 
     async def start(self) -> None:

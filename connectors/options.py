@@ -1,61 +1,88 @@
-"""Checking a connector's config stanza, and reading backend secrets from it.
+"""Connector options: what every stanza accepts, and how a kind declares its own.
 
-Each connector kind declares the JSON Schema of its own options; `check_options` reports
-the first problem with the key path the operator has to fix (`connectors.sap.url: ...`).
+A kind's module `connectors.<kind>` exposes `Options`, a subclass of `ConnectorOptions`
+with one typed field per option. The config loader checks each stanza against it (every
+problem named with its path: `connectors.sap.pasword: unknown key (did you mean
+'password'?)`), and the connector reads its values through `Options.of(settings)`.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
-from typing import Any
+import functools
+import importlib
+import pkgutil
+from typing import Literal, Self
 
-import jsonschema
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
-from gateway.config import ConfigError, ConnectorSettings, invalid_value
+from gateway.config import ConfigError, ConnectorSettings
+from gateway.config.problems import problems
 
-#: Options every connector accepts: how the resilience wrapper treats its backend, and the
-#: header that carries the calling agent's identity to the backend (on-behalf-of).
-COMMON_OPTIONS: dict[str, Any] = {
-    "max_concurrency": {"type": "integer", "minimum": 1, "maximum": 1024},
-    "retries": {"type": "integer", "minimum": 0, "maximum": 10},
-    "retry_backoff_seconds": {"type": "number", "minimum": 0, "maximum": 60},
-    "circuit_failure_threshold": {"type": "integer", "minimum": 1, "maximum": 1000},
-    "circuit_reset_seconds": {"type": "number", "exclusiveMinimum": 0, "maximum": 3600},
-    "on_behalf_of_header": {"type": "string", "pattern": r"^[A-Za-z0-9-]{1,64}$"},
-}
+#: Header names the gateway may set toward a backend.
+HEADER_NAME = r"^[A-Za-z0-9-]{1,64}$"
 
 
-def options_schema(properties: Mapping[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "additionalProperties": False,
-        "required": list(required),
-        "properties": {**COMMON_OPTIONS, **properties},
-    }
+class ConnectorOptions(BaseModel):
+    """Options every connector accepts: how the resilience wrapper treats its backend, and
+    the header that carries the calling agent's identity to the backend (on-behalf-of)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_concurrency: int = Field(16, ge=1, le=1024, description="Calls in flight to this backend at once.")
+    retries: int = Field(2, ge=0, le=10, description="Retries of a failed read-only call (writes never).")
+    retry_backoff_seconds: float = Field(0.1, ge=0, le=60, description="Delay before the first retry (doubles).")
+    circuit_failure_threshold: int = Field(5, ge=1, le=1000, description="Failures in a row that open the circuit.")
+    circuit_reset_seconds: float = Field(
+        30.0, gt=0, le=3600, description="How long an open circuit refuses calls before one probe."
+    )
+    on_behalf_of_header: str | None = Field(
+        None, pattern=HEADER_NAME, description="Header carrying the calling agent's subject to the backend."
+    )
+
+    @classmethod
+    def of(cls, settings: ConnectorSettings) -> Self:
+        """The stanza's options as this model; ConfigError naming each bad key."""
+        try:
+            return cls.model_validate(dict(settings.options))
+        except ValidationError as exc:
+            raise ConfigError(problems(exc, cls, ("connectors", settings.name))) from None
+
+    @classmethod
+    def common(cls, settings: ConnectorSettings) -> ConnectorOptions:
+        """Only the options every connector shares (the kind's own are checked by the kind)."""
+        shared = {k: v for k, v in settings.options.items() if k in ConnectorOptions.model_fields}
+        return ConnectorOptions.of(settings.model_copy(update={"options": shared}))
 
 
-def check_options(settings: ConnectorSettings, schema: Mapping[str, Any]) -> None:
-    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(dict(settings.options)), key=lambda e: e.path)
-    if not errors:
-        return
-    error = errors[0]
-    where = ".".join(["connectors", settings.name, *(str(p) for p in error.absolute_path)])
-    if error.validator in ("additionalProperties", "required"):
-        raise ConfigError(f"{where}: {error.message}")
-    raise ConfigError(invalid_value(where, error))
+def options_model(kind: str) -> type[ConnectorOptions] | None:
+    """The options model of a connector kind; None when there is no such kind."""
+    try:
+        module = importlib.import_module(f"connectors.{kind}")
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and f"connectors.{kind}".startswith(exc.name):
+            return None
+        raise
+    model = getattr(module, "Options", None)
+    return model if isinstance(model, type) and issubclass(model, ConnectorOptions) else None
 
 
-def secret(settings: ConnectorSettings, key: str, environ: Mapping[str, str] | None = None) -> str | None:
-    """The secret named `key`, given inline (`password: ...`) or, better, through the
-    environment (`password_env: SAP_PASSWORD`). A named but unset variable is a config error:
-    starting without the credential would only fail later, at the first call."""
-    if key in settings.options:
-        return str(settings.options[key])
-    variable = settings.options.get(f"{key}_env")
-    if variable is None:
+def known_kinds() -> list[str]:
+    """Every connector kind installed: the modules under `connectors` that declare Options."""
+    import connectors
+
+    return [m.name for m in pkgutil.iter_modules(connectors.__path__) if options_model(m.name) is not None]
+
+
+@functools.cache
+def stanza_model(kind: str) -> type[ConnectorOptions] | None:
+    """A whole stanza of this kind: its options plus `kind` and `timeout_seconds`."""
+    options = options_model(kind)
+    if options is None:
         return None
-    value = (os.environ if environ is None else environ).get(variable)
-    if value is None:
-        raise ConfigError(f"connectors.{settings.name}.{key}_env: environment variable {variable} is not set")
-    return value
+    return create_model(
+        f"{kind.title()}Connector",
+        __base__=options,
+        __doc__=options.__doc__,
+        kind=(Literal[kind], Field(description="The connector kind.")),  # type: ignore[arg-type]
+        timeout_seconds=(float, Field(30.0, gt=0, description="Deadline of one backend call, in seconds.")),
+    )

@@ -20,7 +20,9 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from connectors.base import BackendError, BackendTimeout, BackendUnavailable, CallContext, Connector, Health
+from connectors.options import ConnectorOptions
 from gateway.config import ConnectorSettings
+from gateway.errors import ConnectorBusy as ConnectorBusy
 from gateway.models import ToolResult, ToolSpec
 
 log = logging.getLogger(__name__)
@@ -42,18 +44,15 @@ class ResiliencePolicy:
 
     @classmethod
     def from_settings(cls, settings: ConnectorSettings) -> ResiliencePolicy:
-        given = {field: settings.options[key] for key, field in _OPTION_FIELDS.items() if key in settings.options}
-        return cls(timeout=settings.timeout_seconds, **given)
-
-
-#: Stanza option -> ResiliencePolicy field (the options are checked by `connectors.options`).
-_OPTION_FIELDS = {
-    "max_concurrency": "max_concurrency",
-    "retries": "retries",
-    "retry_backoff_seconds": "retry_backoff",
-    "circuit_failure_threshold": "failure_threshold",
-    "circuit_reset_seconds": "reset_after",
-}
+        options = ConnectorOptions.common(settings)
+        return cls(
+            timeout=settings.timeout_seconds,
+            max_concurrency=options.max_concurrency,
+            retries=options.retries,
+            retry_backoff=options.retry_backoff_seconds,
+            failure_threshold=options.circuit_failure_threshold,
+            reset_after=options.circuit_reset_seconds,
+        )
 
 
 class CircuitState(enum.StrEnum):
@@ -92,11 +91,6 @@ class CircuitBreaker:
         # A failed probe re-opens at once; in the closed state it takes `threshold` in a row.
         if self._opened_at is not None or self._failures >= self._threshold:
             self._opened_at = self._clock()
-
-
-class ConnectorBusy(BackendUnavailable):
-    """All of the connector's concurrency slots stayed taken until the deadline; the backend
-    itself did nothing wrong, so this does not count against the circuit."""
 
 
 class ResilientConnector:

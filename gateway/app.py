@@ -7,59 +7,50 @@ own gateway in its lifespan, for any ASGI server.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway import telemetry
-from gateway.admin_api import admin_routes
+from gateway.admin_api import admin_routes, metrics_app, operator_routes
 from gateway.approvals import console
 from gateway.approvals.api import routes as approval_routes
 from gateway.audit.api import routes as audit_routes
 from gateway.config import GatewayConfig
+from gateway.errors import Problem
 from gateway.identity.console_sign_in import ConsoleSignIn
 from gateway.incident_routes import incident_routes
 from gateway.mcp.front import McpFrontDoor
 from gateway.pins.api import routes as pin_routes
+from gateway.problems import problem_handler
 from gateway.rest import rest_routes
 from gateway.runtime import Gateway
+from gateway.serving import running
 from gateway.suspensions import console as agents_console
 
 
 def build_app(gateway: Gateway) -> Starlette:
     mcp = McpFrontDoor(gateway)
+    server = gateway.config.server
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with mcp.running():
+        async with contextlib.AsyncExitStack() as stack:
+            if server.metrics_port is not None:
+                # Scrapers get a port of their own, which agents' ingress never exposes.
+                app.state.metrics_url = await stack.enter_async_context(
+                    running(metrics_app(gateway), server.metrics_host, server.metrics_port)
+                )
+            await stack.enter_async_context(mcp.running())
             yield
-
-    async def healthz(request: Request) -> Response:
-        return PlainTextResponse("ok")
-
-    async def readyz(request: Request) -> Response:
-        state = await gateway.readiness()
-        ready = state["audit"] and bool(state["policy"]) and all(i["ready"] for i in state["issuers"].values())
-        return JSONResponse({"ready": ready, **state}, status_code=200 if ready else 503)
-
-    async def metrics(request: Request) -> Response:
-        # Rendering thousands of series takes milliseconds: keep it off the event loop.
-        body = await asyncio.to_thread(gateway.metrics.render)
-        return Response(body, media_type=gateway.metrics.content_type)
 
     app = Starlette(
         routes=[
             *mcp.routes(),
-            Route("/healthz", healthz),
-            Route("/readyz", readyz),
-            Route("/metrics", metrics),
+            *operator_routes(gateway),
             *rest_routes(gateway, gateway.config.server.max_body_bytes),
             *admin_routes(gateway),
             *audit_routes(gateway.audit, gateway.authenticate),
@@ -72,9 +63,11 @@ def build_app(gateway: Gateway) -> Starlette:
             *gateway.resource.routes(),
         ],
         middleware=telemetry.middleware(gateway.telemetry),
+        exception_handlers={Problem: problem_handler},
         lifespan=lifespan,
     )
     app.state.gateway = gateway
+    app.state.metrics_url = None
     return app
 
 
@@ -106,7 +99,7 @@ def create_app(config: GatewayConfig) -> Starlette:
         try:
             inner = build_app(gateway)
             async with inner.router.lifespan_context(inner):
-                app.state.gateway, served.app = gateway, inner
+                app.state.gateway, app.state.metrics_url, served.app = gateway, inner.state.metrics_url, inner
                 yield
         finally:
             served.app = None

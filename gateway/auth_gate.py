@@ -1,22 +1,31 @@
-"""The 401 gate in front of agent endpoints: verify the bearer JWT, record failures,
-and hand the Principal to what is behind it."""
+"""Who may reach an endpoint: the bearer JWT is verified (401 otherwise, failures
+recorded), and `requires_role` admits only callers with one of an endpoint's roles (403
+otherwise). The answers themselves are built in `gateway.problems`."""
 
 from __future__ import annotations
 
+import functools
+import inspect
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 
-from starlette.requests import HTTPConnection
-from starlette.responses import JSONResponse, Response
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from gateway.identity import AuthError, TokenVerifier, bearer_token
+from gateway.errors import AuthError, Problem
+from gateway.identity import TokenVerifier, bearer_token
 from gateway.models import Principal
+from gateway.problems import forbidden, forbidden_text, from_problem, unauthorized
 
 #: Key under which the verified Principal travels in the ASGI scope.
 PRINCIPAL_SCOPE_KEY = "gateway.principal"
 
 OnAuthFailure = Callable[[str, HTTPConnection], Awaitable[None]]
+#: Turns a request into its caller, or raises AuthError (an `Authenticator`, or a plain
+#: function in tests that serve one API on its own).
+Authorize = Callable[[Request], Principal | Awaitable[Principal]]
+Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 def principal_of(scope: Scope) -> Principal:
@@ -24,23 +33,6 @@ def principal_of(scope: Scope) -> Principal:
     if not isinstance(principal, Principal):
         raise RuntimeError("request reached an authenticated endpoint without a verified principal")
     return principal
-
-
-def challenge(exc: AuthError) -> str:
-    """The WWW-Authenticate value for a refused token: the one the Authenticator built
-    (naming the resource metadata), else a bare RFC 6750 one with quotes kept out of it."""
-    if exc.www_authenticate is not None:
-        return exc.www_authenticate
-    description = str(exc).replace('"', "'")
-    return f'Bearer realm="agent-gateway", error="{exc.error or "invalid_token"}", error_description="{description}"'
-
-
-def unauthorized(exc: AuthError) -> Response:
-    return JSONResponse(
-        {"error": exc.error or "invalid_token", "error_description": str(exc)},
-        status_code=exc.status,
-        headers={"WWW-Authenticate": challenge(exc)},
-    )
 
 
 class Authenticator:
@@ -76,16 +68,56 @@ class Authenticator:
                 self._observe_seconds(time.perf_counter() - started)
 
 
-class BearerAuthGate:
-    """ASGI wrapper: only requests with a valid token reach `app`."""
+def holds_role(principal: Principal, roles: Iterable[str]) -> bool:
+    """Whether the caller holds one of `roles` (any caller when none is named)."""
+    wanted = set(roles)
+    return not wanted or bool(wanted & set(principal.roles))
 
-    def __init__(
-        self, app: ASGIApp, authenticate: Authenticator, refuse: Callable[[AuthError], Response] = unauthorized
-    ) -> None:
+
+def requires_role(*roles: str, authenticate: Authorize) -> Callable[[Endpoint], Endpoint]:
+    """Starlette's `requires`, for the gateway's roles: the decorated endpoint runs only for
+    a caller `authenticate` accepts (401 otherwise) who holds one of `roles` (any caller when
+    none is named; 403 otherwise). The endpoint finds the caller with `principal_of`; a
+    `Problem` it raises becomes its problem+json answer."""
+    needed = tuple(sorted(set(roles)))
+    return requires(lambda principal: holds_role(principal, needed), forbidden_text(needed), authenticate=authenticate)
+
+
+def requires(
+    admits: Callable[[Principal], bool], refusal: str, *, authenticate: Authorize
+) -> Callable[[Endpoint], Endpoint]:
+    """The guard behind `requires_role`, for endpoints whose admission is more than a role
+    (the approvals API resolves approver roles per tenant): `admits(principal)` or 403
+    with `refusal`."""
+
+    def decorate(endpoint: Endpoint) -> Endpoint:
+        @functools.wraps(endpoint)
+        async def guarded(request: Request) -> Response:
+            try:
+                principal = authenticate(request)
+                if inspect.isawaitable(principal):
+                    principal = await principal
+            except AuthError as exc:
+                return unauthorized(exc)
+            if not admits(principal):
+                return forbidden(refusal)
+            request.scope[PRINCIPAL_SCOPE_KEY] = principal
+            try:
+                return await endpoint(request)
+            except Problem as problem:
+                return from_problem(problem)
+
+        return guarded
+
+    return decorate
+
+
+class BearerAuthGate:
+    """ASGI wrapper for the MCP endpoint: only requests with a valid token reach `app`."""
+
+    def __init__(self, app: ASGIApp, authenticate: Authenticator) -> None:
         self.app = app
         self._authenticate = authenticate
-        # Each front door answers a bad token in its own error shape (the REST one: RFC 9457).
-        self._refuse = refuse
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -94,7 +126,7 @@ class BearerAuthGate:
         try:
             principal = await self._authenticate(HTTPConnection(scope))
         except AuthError as exc:
-            await self._refuse(exc)(scope, receive, send)
+            await unauthorized(exc)(scope, receive, send)
             return
         scope[PRINCIPAL_SCOPE_KEY] = principal
         await self.app(scope, receive, send)

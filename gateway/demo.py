@@ -102,5 +102,7 @@ Agent governance gateway is running.
   Then check the audit log (GATEWAY_CONFIG names its database):
     .venv/bin/gateway audit search --connector sap --newest-first
   Any MCP client works the same way: point it at the endpoint with the header
-  'Authorization: Bearer <token>'. Metrics: {base}/metrics. Stop with Ctrl-C.
+  'Authorization: Bearer <token>'. Metrics, with the config's scrape token:
+    curl -H 'Authorization: Bearer demo-scrape-token' {base}/metrics
+  Stop with Ctrl-C.
 """

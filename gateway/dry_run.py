@@ -14,7 +14,7 @@ import json
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from gateway.errors import CallRefused
+from gateway.errors import CallRefused, InvalidInput
 from gateway.models import Decision, Effect, ToolCall, ToolResult
 
 DRY_RUN_META = "io.agent-gateway/dryRun"
@@ -22,7 +22,7 @@ DRY_RUN_HEADER = "Gateway-Dry-Run"
 Simulate = Callable[[], Awaitable[ToolResult]]
 
 
-class InvalidDryRun(ValueError):
+class InvalidDryRun(InvalidInput):
     pass
 
 

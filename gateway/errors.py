@@ -1,13 +1,111 @@
-"""Why a call was refused before or instead of reaching a backend.
+"""Every error the gateway raises on purpose, in one tree with one root.
 
-Front doors turn these into their own error shapes (an MCP `isError` result or JSON-RPC
-error, an RFC 9457 problem); the message is always safe to show to the agent.
+Catch `GatewayError` for "anything the gateway meant"; anything else is a bug. Each class
+says what went wrong, so its message is safe to show to whoever made the request (no
+stack traces, no credentials). Modules that raise an error import it from here; the
+small input parsers keep their own `InvalidInput` subclasses beside them.
+
+    GatewayError
+    ├── ConfigError ............. the configuration is invalid; `.problems` names every bad key
+    ├── AuthError ............... a request's bearer token is missing or refused (401)
+    │   └── MissingToken, KeysUnavailable, InsufficientScope (403) ..... gateway.identity.errors
+    ├── Problem ................. an HTTP request refused with an RFC 9457 problem (`.status`, `.kind`)
+    │   └── ApiProblem .......... gateway.operator_api: the kind named after the status
+    ├── CallRefused ............. a call refused before or instead of reaching a backend
+    │   │                         (`.status` for REST, `.outcome` for metrics and audit)
+    │   ├── UnknownTool
+    │   ├── InvalidArguments
+    │   │   └── ArgumentsOverLimit .. gateway.arguments: deeper, wider or larger than `arguments` allows
+    │   ├── PolicyDenied
+    │   ├── ApprovalRequired
+    │   ├── ApprovalPending ..... held longer than the caller waits; `.approval_id` to ask about
+    │   ├── ApprovalDenied
+    │   │   ├── ApprovalExpired
+    │   │   └── ApprovalSuperseded .. approved, but refused at execution (policy or window)
+    │   ├── TooManyPendingApprovals .. the requester's pending approvals are at the cap
+    │   ├── ToolQuarantined ..... the tool's definition waits for review (gateway.pins)
+    │   ├── ResultWithheld ...... a result rule withheld the answer (gateway.inspect)
+    │   ├── RateLimited ......... `.retry_after` seconds
+    │   ├── RateLimitUnavailable
+    │   ├── AgentSuspended ...... the kill switch or a brake stopped this agent
+    │   ├── BackendFailed ....... the backend failed the call (504 when it timed out)
+    │   └── AuditFailed ......... the call's record could not be written: no audit, no action
+    ├── BackendError ............ raised by connectors: the backend could not serve the call
+    │   └── BackendUnavailable .. down, refused, timed out: may be retried later
+    │       ├── BackendTimeout .. no answer within the call's deadline
+    │       └── ConnectorBusy ... every concurrency slot stayed taken until the deadline
+    ├── PolicyError ............. a policy directory that must not go live (`file:line`)
+    ├── CatalogUnavailable ...... gateway.policy.case_schemas: `policy test --catalog` cannot read it
+    ├── SuspensionError ......... gateway.suspensions.model: a suspension that cannot be made or lifted (`.kind`)
+    ├── ApprovalError ........... an approval operation that cannot be done (`.kind`)
+    ├── StoreError .............. a store could not do what was asked (full, locked, gone)
+    ├── AuditUnavailable ........ a record could not be made durable
+    ├── LimiterUnavailable ...... the shared rate-limit buckets cannot be reached
+    ├── ServerFailed ............ a listener could not start
+    ├── ClientFailure ........... the CLI could not reach the gateway, or was refused
+    └── InvalidInput ............ (also a ValueError) text that does not parse, raised by the
+        │                         parsers beside the data they read:
+        ├── KeyProblem .......... gateway.config.problems: one key of a config section
+        ├── MalformedRecord, ProofError, ExportError, KeyFileError ..... gateway.audit
+        ├── InvalidWait ......... gateway.approvals.mcp_agent
+        ├── ConditionError, _FieldError ..... gateway.policy (a condition, a column of a row)
+        ├── InvalidDryRun ....... gateway.dry_run: a bad dry-run header
+        ├── BadPattern .......... gateway.schema: a JSON Schema `pattern` that is not ECMA-262
+        ├── ODataError .......... connectors.sap.odata
+        ├── SpecError ........... connectors.openapi.spec
+        ├── FilterError, QueryRejected ..... connectors.oracle
+        └── RecordError, CopybookError, FrameError ..... connectors.mainframe
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from typing import Any, Literal
 
-class CallRefused(Exception):
+
+class GatewayError(Exception):
+    """The root: every error the gateway raises on purpose."""
+
+
+class ConfigError(GatewayError):
+    """The configuration is invalid. `problems` holds every finding, each naming its key
+    path (`connectors.sap.pasword: unknown key (did you mean 'password'?)`)."""
+
+    def __init__(self, problems: str | Iterable[str]) -> None:
+        self.problems = (problems,) if isinstance(problems, str) else tuple(problems)
+        super().__init__("; ".join(self.problems))
+
+
+class AuthError(GatewayError):
+    """The request carries no usable credential (401); the message says which check failed.
+    The refusals of gateway.identity (missing token, keys unavailable, insufficient scope)
+    subclass it."""
+
+    status = 401
+    #: RFC 6750 error code; None when the request carried no token at all.
+    error: str | None = "invalid_token"
+    #: The challenge for this refusal, set by the gate that knows the request.
+    www_authenticate: str | None = None
+
+
+class Problem(GatewayError):
+    """An HTTP request refused with an RFC 9457 problem document (see `gateway.problems`).
+
+    `kind` is the last part of the problem type URN (`urn:agent-gateway:problem:<kind>`);
+    `extensions` become extra members of the document."""
+
+    def __init__(
+        self, status: int, kind: str, detail: str, *, headers: Mapping[str, str] | None = None, **extensions: Any
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.kind = kind
+        self.detail = detail
+        self.headers = dict(headers or {})
+        self.extensions = extensions
+
+
+class CallRefused(GatewayError):
     #: HTTP status the REST front door answers with; also the metric's outcome label.
     status: int = 400
     outcome: str = "refused"
@@ -62,13 +160,13 @@ class BackendFailed(CallRefused):
     status = 502
     outcome = "backend_error"
 
+    def __init__(self, message: str, *, timed_out: bool = False) -> None:
+        super().__init__(message)
+        if timed_out:
+            self.status, self.outcome = 504, "backend_timeout"
 
-class BackendTimedOut(CallRefused):
-    status = 504
-    outcome = "backend_timeout"
 
-
-class AuditUnavailableError(CallRefused):
+class AuditFailed(CallRefused):
     status = 503
     outcome = "audit_unavailable"
 
@@ -121,3 +219,83 @@ class TooManyPendingApprovals(CallRefused):
 
     status = 429
     outcome = "approvals_capped"
+
+
+class BackendError(GatewayError):
+    """The backend could not serve the call. The message is shown to the agent, so it
+    must say what went wrong without internal detail (no tracebacks, no credentials);
+    the gateway puts the backend's name in front of it."""
+
+
+class BackendUnavailable(BackendError):
+    """The backend did not answer (down, refused, timed out); the call may be retried later."""
+
+
+class BackendTimeout(BackendUnavailable):
+    """The backend did not answer within the call's deadline."""
+
+
+class ConnectorBusy(BackendUnavailable):
+    """All of the connector's concurrency slots stayed taken until the deadline; the backend
+    itself did nothing wrong, so this does not count against the circuit."""
+
+
+class PolicyError(GatewayError):
+    """A policy directory that must not go live. The message names `file:line` and the fault.
+
+    `file_hashes` describes the files that were read (empty when none could be), so a failed
+    reload can still be audited with the hashes of the candidate that was refused.
+    """
+
+    def __init__(
+        self, message: str, file_hashes: Mapping[str, str] | None = None, problems: Iterable[str] = ()
+    ) -> None:
+        super().__init__(message)
+        self.file_hashes: Mapping[str, str] = dict(file_hashes or {})
+        #: Every fault found, one line each (the message holds them all too).
+        self.problems: tuple[str, ...] = tuple(problems) or (message,)
+
+    @classmethod
+    def of(cls, problems: Iterable[object], file_hashes: Mapping[str, str] | None = None) -> PolicyError:
+        """One error reporting every problem (`gateway.policy.errors.Problem`s or text): a load
+        shows all its faults at once, not the first."""
+        lines = [str(problem) for problem in problems]
+        message = lines[0] if len(lines) == 1 else f"{len(lines)} problems:\n" + "\n".join(lines)
+        return cls(message, file_hashes, lines)
+
+
+ApprovalErrorKind = Literal["not_found", "forbidden", "conflict", "invalid", "unavailable", "limited"]
+
+
+class ApprovalError(GatewayError):
+    """A vote or lookup that cannot be done; the message says exactly why, the kind maps
+    to an HTTP status."""
+
+    def __init__(self, kind: ApprovalErrorKind, message: str) -> None:
+        super().__init__(message)
+        self.kind: ApprovalErrorKind = kind
+        self.message = message
+
+
+class StoreError(GatewayError):
+    """The store could not do what was asked (full, locked, gone, refused)."""
+
+
+class AuditUnavailable(GatewayError):
+    """A record could not be made durable; whatever it describes must not happen."""
+
+
+class LimiterUnavailable(GatewayError):
+    """The shared buckets could not be reached; the call must not go through unmetered."""
+
+
+class ServerFailed(GatewayError):
+    """A listener could not start (port taken, bind refused)."""
+
+
+class ClientFailure(GatewayError):
+    """The gateway could not be reached or refused the request; the message says why."""
+
+
+class InvalidInput(GatewayError, ValueError):
+    """Text that does not parse; each parser subclasses it beside the data it reads."""

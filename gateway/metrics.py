@@ -210,6 +210,12 @@ class Metrics:
             "gateway_policy", "The policy in force: its version (hash of its files).", registry=registry
         )
         self.approvals = ApprovalMetrics(registry)
+        self.audit_records_lost = Counter(
+            "gateway_audit_records_lost",
+            "Records that could not wait for the audit store (a refused token is answered first), by kind.",
+            ["kind"],
+            registry=registry,
+        )
         self.backend_up = Gauge(
             "gateway_backend_up",
             "1 when the connector's backend answered its last health check, else 0.",

@@ -5,15 +5,15 @@ problem documents for every error."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
+from http import HTTPStatus
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from gateway.approvals.api import problem
-from gateway.auth_gate import challenge
-from gateway.identity import AuthError
+from gateway.auth_gate import principal_of, requires_role
+from gateway.errors import Problem
 from gateway.models import Principal
 
 Authenticate = Callable[[Request], Awaitable[Principal]]
@@ -24,39 +24,33 @@ MAX_BODY = 16_384
 STATUS = {"invalid": 400, "forbidden": 403, "not_found": 404, "conflict": 409, "unavailable": 503}
 
 
-class ApiProblem(Exception):
+class ApiProblem(Problem):
+    """A `Problem` whose kind is its status's name (`bad_request`, `not_found`, ...)."""
+
     def __init__(self, status: int, detail: str) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.detail = detail
+        super().__init__(status, HTTPStatus(status).phrase.lower().replace(" ", "_"), detail)
 
 
 def endpoint(
     authenticate: Authenticate, roles: Callable[[], Iterable[str]], handler: Handler
 ) -> Callable[[Request], Awaitable[Response]]:
-    """`handler` runs for a caller holding one of `roles()`; it returns (status, body) or
-    raises ApiProblem, or an error with `kind` and `message` (mapped by STATUS)."""
+    """`handler` runs for a caller holding one of `roles()` (the one guard, `requires_role`);
+    it returns (status, body) or raises a Problem, or an error with `kind` and `message`
+    (mapped by STATUS)."""
 
     async def run(request: Request) -> Response:
         try:
-            principal = await authenticate(request)
-        except AuthError as exc:
-            return problem(exc.status, str(exc), {"WWW-Authenticate": challenge(exc)})
-        allowed = set(roles())
-        if not allowed & set(principal.roles):
-            return problem(403, f"requires one of the roles: {', '.join(sorted(allowed))}")
-        try:
-            status, body = await handler(request, principal)
-        except ApiProblem as exc:
-            return problem(exc.status, exc.detail)
+            status, body = await handler(request, principal_of(request.scope))
+        except Problem:
+            raise
         except Exception as exc:
             kind = getattr(exc, "kind", None)
             if kind not in STATUS:
                 raise
-            return problem(STATUS[kind], str(getattr(exc, "message", exc)))
+            raise Problem(STATUS[kind], kind, str(getattr(exc, "message", exc))) from None
         return JSONResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
 
-    return run
+    return requires_role(*roles(), authenticate=authenticate)(run)
 
 
 async def read_body(request: Request, model: type[M]) -> M:

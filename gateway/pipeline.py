@@ -43,9 +43,8 @@ from gateway.errors import (
     ApprovalPending,
     ApprovalRequired,
     ApprovalSuperseded,
-    AuditUnavailableError,
+    AuditFailed,
     BackendFailed,
-    BackendTimedOut,
     CallRefused,
     InvalidArguments,
     PolicyDenied,
@@ -333,7 +332,7 @@ class Pipeline:
         except ApprovalError as exc:
             if exc.kind == "limited":
                 raise TooManyPendingApprovals(f"this call {decision.reason}, but {exc.message}") from None
-            raise AuditUnavailableError(f"{exc.message}; the call was not held or forwarded") from None
+            raise AuditFailed(f"{exc.message}; the call was not held or forwarded") from None
         approval = outcome.approval
         if outcome.action == "pending":
             raise ApprovalPending(
@@ -447,7 +446,7 @@ class Pipeline:
             inspected = self._inspect(call, result)
         except BackendTimeout:
             error = f"backend {call.connector!r} did not answer within {timeout:g} s"
-            raise BackendTimedOut(error) from None
+            raise BackendFailed(error, timed_out=True) from None
         except BackendUnavailable as exc:
             error = f"backend {call.connector!r} is unavailable: {exc}"
             raise BackendFailed(error) from None
@@ -485,7 +484,7 @@ class Pipeline:
             async with asyncio.timeout(timeout):
                 return await send(connector)
         except TimeoutError:
-            raise BackendTimedOut(f"the agent did not answer within {timeout:g} s") from None
+            raise BackendFailed(f"the agent did not answer within {timeout:g} s", timed_out=True) from None
 
     async def _record_outcome(
         self,
@@ -511,7 +510,7 @@ class Pipeline:
         # is logged loudly instead of hiding the result from the agent.
         try:
             await self._durable(forwarded, self.audit.submit("call.completed", data, call.call_id))
-        except AuditUnavailableError:
+        except AuditFailed:
             log.critical("audit: the outcome of call %s could not be recorded", call.call_id)
 
     async def _durable(self, *pending: asyncio.Future[AuditRecord]) -> None:
@@ -520,7 +519,7 @@ class Pipeline:
                 await asyncio.gather(*pending)
         except Exception:
             log.exception("audit append failed")
-            raise AuditUnavailableError("the audit log is unavailable, so the call was not forwarded") from None
+            raise AuditFailed("the audit log is unavailable, so the call was not forwarded") from None
 
 
 def _decision_record(decision: Decision) -> dict[str, Any]:

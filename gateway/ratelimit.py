@@ -18,10 +18,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from gateway.config import RateLimitRule, RateLimitSettings
-
-
-class LimiterUnavailable(Exception):
-    """The shared buckets could not be reached; the call must not go through unmetered."""
+from gateway.errors import LimiterUnavailable as LimiterUnavailable
 
 
 @dataclass(frozen=True, slots=True)

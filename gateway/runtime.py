@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import hashlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
 from starlette.requests import HTTPConnection
 
@@ -19,6 +18,7 @@ from connectors.resilience import ResilientConnector
 from gateway import __version__
 from gateway.approvals import ApprovalService
 from gateway.audit import AuditLog
+from gateway.audit.deferred import DeferredRecords
 from gateway.audit.postgres_store import is_postgres_url
 from gateway.audit.streaming import AuditStreams
 from gateway.auth_gate import Authenticator
@@ -40,6 +40,7 @@ from gateway.pipeline import Pipeline
 from gateway.policy import PolicyHolder, ReloadResult
 from gateway.policy.shadow import ShadowPolicy
 from gateway.ratelimit import RateLimiter
+from gateway.readiness import BackendState, Readiness, ReadinessProbe
 from gateway.suspensions import SuspensionService
 from gateway.telemetry import Telemetry
 
@@ -68,6 +69,8 @@ class Gateway:
     pipeline: Pipeline
     #: Tool-definition pins (None when catalog.pinning is off).
     pins: PinGate | None
+    #: What /readyz answers: refreshed in the background, never per request.
+    probe: ReadinessProbe
     suspensions: SuspensionService
     shadow: ShadowPolicy
     brakes: Brakes
@@ -95,6 +98,10 @@ class Gateway:
             running.push_async_callback(audit.close)
             audit_streams = AuditStreams.start(config.audit_streaming, audit, metrics.audit_sinks, config.resolve)
             running.push_async_callback(audit_streams.close)
+            # A refused token is answered at once; its record follows (or is counted).
+            lost = metrics.audit_records_lost
+            auth_failures = DeferredRecords(audit.append, lambda kind: lost.labels(kind).inc())
+            running.push_async_callback(auth_failures.drain)
             running.push_async_callback(events.close)
             approval_settings = _approval_settings(config)
             approvals = await ApprovalService.open(approval_settings, audit, metrics=metrics.approvals, policy=policy)
@@ -119,7 +126,7 @@ class Gateway:
                 resource=resource,
                 authenticate=Authenticator(
                     lambda: verifier,
-                    _auth_failure_recorder(audit, metrics),
+                    _auth_failure_recorder(auth_failures, metrics),
                     observe_seconds=telemetry.observer("identity"),
                     challenge=resource.challenge,
                 ),
@@ -144,6 +151,10 @@ class Gateway:
                     **incident,
                 ),
                 pins=pins,
+                probe=ReadinessProbe(
+                    lambda: _readiness(connectors, audit, policy, metrics, verifier),
+                    config.server.readiness_interval_seconds,
+                ),
                 **incident,
                 _running=running,
             )
@@ -161,6 +172,8 @@ class Gateway:
             await connector.start()
             running.push_async_callback(connector.close)
         await self.catalog.refresh_all()
+        await self.probe.start()
+        running.push_async_callback(self.probe.stop)
         if self.config.policy.watch:
             watch = asyncio.create_task(
                 self.policy.watch(lambda result: self.events.publish(PolicyReloaded(result, "file change"))),
@@ -231,18 +244,30 @@ class Gateway:
         """Whether the policy in force could hold some call of `spec` by `principal` for people."""
         return self.policy.current.may_need_approval(principal, spec.connector, spec.name)
 
-    async def readiness(self) -> dict[str, Any]:
-        backends = {}
-        for connector in self.connectors:
-            health = await connector.health()
-            self.metrics.backend_up.labels(connector.name).set(1 if health.healthy else 0)
-            backends[connector.name] = {"healthy": health.healthy, "detail": health.detail}
-        return {
-            "audit": await self.audit.healthy(),
-            "policy": self.policy.current.version,
-            "backends": backends,
-            "issuers": self.verifier.issuers.status(),
-        }
+    def readiness(self) -> Readiness:
+        """The last background probe's result (see `server.readiness_interval_seconds`)."""
+        return self.probe.latest
+
+
+async def _readiness(
+    connectors: list[ResilientConnector],
+    audit: AuditLog,
+    policy: PolicyHolder,
+    metrics: Metrics,
+    verifier: TokenVerifier,
+) -> Readiness:
+    backends = {}
+    for connector in connectors:
+        health = await connector.health()
+        metrics.backend_up.labels(connector.name).set(1 if health.healthy else 0)
+        backends[connector.name] = BackendState(health.healthy, health.detail)
+    return Readiness(
+        await audit.healthy(),
+        policy.current.version,
+        backends,
+        issuers=verifier.issuers.status(),
+        checked_at=time.time(),
+    )
 
 
 def _pin_gate(config: GatewayConfig, audit: AuditLog, metrics: Metrics, policy: PolicyHolder) -> PinGate | None:
@@ -267,14 +292,17 @@ def _approval_settings(config: GatewayConfig) -> ApprovalSettings:
     database = config.approvals.database
     if not is_postgres_url(database):
         database = str(config.resolve(database))
-    return dataclasses.replace(config.approvals, database=database)
+    return config.approvals.model_copy(update={"database": database})
 
 
-def _auth_failure_recorder(audit: AuditLog, metrics: Metrics) -> Callable[[str, HTTPConnection], Awaitable[None]]:
+def _auth_failure_recorder(
+    records: DeferredRecords, metrics: Metrics
+) -> Callable[[str, HTTPConnection], Awaitable[None]]:
     async def record(reason: str, conn: HTTPConnection) -> None:
+        # Never waits long, never raises: a bad token is a 401 whatever the audit store's state.
         metrics.rejected_requests.labels("unauthenticated").inc()
         client = conn.client.host if conn.client else None
-        await audit.append("auth.failed", {"reason": reason, "client": client, "path": conn.url.path})
+        await records.record("auth.failed", {"reason": reason, "client": client, "path": conn.url.path})
 
     return record
 

@@ -26,11 +26,13 @@ import jsonschema
 import regress
 from jsonschema.protocols import Validator
 
+from gateway.errors import InvalidInput
+
 #: Enough digits for the exact quotient of any two doubles (about 10**632 at most).
 _EXACT = decimal.Context(prec=800, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN)
 
 
-class BadPattern(ValueError):
+class BadPattern(InvalidInput):
     """A schema's pattern is not an ECMA-262 regular expression."""
 
 

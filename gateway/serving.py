@@ -11,9 +11,7 @@ from collections.abc import AsyncIterator
 import uvicorn
 from starlette.types import ASGIApp
 
-
-class ServerFailed(RuntimeError):
-    pass
+from gateway.errors import ServerFailed as ServerFailed
 
 
 def free_port(host: str = "127.0.0.1") -> int:

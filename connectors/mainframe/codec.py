@@ -10,13 +10,14 @@ from decimal import Decimal
 from typing import Any
 
 from connectors.mainframe.copybook import Encoding, Field, Layout
+from gateway.errors import InvalidInput
 
 CODEPAGE = "cp037"
 EBCDIC_SPACE = b"\x40"
 _NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?$")
 
 
-class RecordError(ValueError):
+class RecordError(InvalidInput):
     """A value does not fit its field, or host data is not valid for its PIC; names the field."""
 
     def __init__(self, message: str, field: str | None = None) -> None:

@@ -13,42 +13,26 @@ from connectors.base import BackendError, BackendUnavailable, CallContext, Healt
 from connectors.mainframe import wire
 from connectors.mainframe.codec import RecordError, decode, encode
 from connectors.mainframe.copybook import CopybookError
+from connectors.mainframe.options import MainframeOptions
 from connectors.mainframe.transactions import COPYBOOKS, TRANSACTIONS, Transaction, input_schema, load_layouts
-from connectors.options import check_options, options_schema, secret
 from connectors.results import json_result
 from gateway.config import ConfigError, ConnectorSettings
 from gateway.models import ToolResult, ToolSpec
-
-OPTIONS = options_schema(
-    {
-        "host": {"type": "string", "minLength": 1},
-        "port": {"type": "integer", "minimum": 1, "maximum": 65535},
-        # A RACF user id: up to 8 characters, upper case.
-        "user": {"type": "string", "pattern": "^[A-Z0-9@#$]{1,8}$"},
-        "password": {"type": "string", "minLength": 1, "maxLength": 8},
-        "password_env": {"type": "string", "minLength": 1},
-        "copybook_dir": {"type": "string", "minLength": 1},
-    },
-    required=("host", "port", "user"),
-)
 
 Connection = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 
 
 class MainframeConnector:
     def __init__(self, settings: ConnectorSettings) -> None:
-        check_options(settings, OPTIONS)
-        password = secret(settings, "password")
-        if password is None or len(password) > 8:
-            raise ConfigError(f"connectors.{settings.name}.password_env: a password of 1 to 8 characters is required")
+        options = MainframeOptions.of(settings)
         self.name = settings.name
-        self._host = settings.options["host"]
-        self._port = int(settings.options["port"])
-        self._user = settings.options["user"]
-        self._password = password
+        self._host = options.host
+        self._port = options.port
+        self._user = options.user
+        self._password = options.password
         self._timeout = settings.timeout_seconds
-        self._max_idle = int(settings.options.get("max_concurrency", 16))
-        directory = Path(settings.options.get("copybook_dir", COPYBOOKS))
+        self._max_idle = options.max_concurrency
+        directory = Path(options.copybook_dir) if options.copybook_dir else COPYBOOKS
         try:
             self._layouts = load_layouts(directory)
         except (CopybookError, OSError, KeyError) as exc:
@@ -96,7 +80,7 @@ class MainframeConnector:
             if transaction.validate_tran_id is None:
                 raise BackendError(f"{tool} has no validate-only transaction to simulate it with")
             tran_id = transaction.validate_tran_id
-        response = await self._exchange(wire.Request(tran_id, self._user, self._password, commarea))
+        response = await self._exchange(wire.Request(tran_id, self._user, self._password.get_secret_value(), commarea))
         if not response.normal:
             detail = response.payload.decode(wire.CODEPAGE, errors="replace")
             raise BackendError(f"transaction {tran_id} abended {response.abend}: {detail}")

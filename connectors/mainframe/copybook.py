@@ -14,8 +14,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from gateway.errors import InvalidInput
 
-class CopybookError(ValueError):
+
+class CopybookError(InvalidInput):
     """The copybook uses something this reader does not understand; the message says where."""
 
 

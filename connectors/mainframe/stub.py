@@ -27,8 +27,8 @@ from typing import Any
 
 from connectors.mainframe import wire
 from connectors.mainframe.codec import RecordError, decode, encode
+from connectors.mainframe.options import MainframeOptions
 from connectors.mainframe.transactions import TRANSACTIONS, load_layouts
-from connectors.options import secret
 from connectors.stubkit import loopback_address
 from gateway.config import ConnectorSettings
 
@@ -210,14 +210,13 @@ async def serve_mainframe(*, user: str = "GATEWAY", password: str = "demo", port
 async def serve_for(settings: ConnectorSettings) -> AsyncIterator[str | None]:
     """For `gateway demo`: this stub where the stanza points, when that is this machine,
     accepting the stanza's own credentials; yields its base URL, or None if not started."""
-    host = str(settings.options.get("host", ""))
-    if loopback_address(f"tcp://{host}:{settings.options.get('port')}") is None:
+    options = MainframeOptions.of(settings)
+    if loopback_address(f"tcp://{options.host}:{options.port}") is None:
         yield None
         return
-    async with serve_mainframe(user=str(settings.options.get("user", "GATEWAY")),
-                               password=secret(settings, "password") or "demo",
-                               port=int(settings.options["port"]), host=host) as stub:
-        yield f"tcp://{host}:{stub.port}"
+    async with serve_mainframe(user=options.user, password=options.password.get_secret_value(),
+                               port=options.port, host=options.host) as stub:
+        yield f"tcp://{options.host}:{stub.port}"
 
 
 def main() -> None:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
+from gateway.errors import InvalidInput
+
 CODEPAGE = "cp037"
 #: CICS caps a COMMAREA at 32,763 bytes; anything longer is not a frame of ours.
 MAX_FRAME = 32_763 + 24
@@ -24,7 +26,7 @@ ABEND_MESSAGES = {
 }
 
 
-class FrameError(ValueError):
+class FrameError(InvalidInput):
     pass
 
 

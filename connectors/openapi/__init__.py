@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from connectors.base import Connector
 from connectors.openapi.connector import OpenApiConnector
+from connectors.openapi.options import OpenApiOptions as Options
 from gateway.config import ConnectorSettings
 from gateway.events import EventBus
+
+__all__ = ["Options", "create"]
 
 
 def create(settings: ConnectorSettings, events: EventBus) -> Connector:

@@ -16,43 +16,25 @@ import yaml
 
 from connectors.base import BackendError, BackendUnavailable, CallContext, Health
 from connectors.http_backend import HttpBackend, json_body
+from connectors.openapi.options import OpenApiOptions
 from connectors.openapi.spec import Operation, SpecError, operations
-from connectors.options import check_options, options_schema, secret
 from connectors.results import json_result
-from gateway.config import ConfigError, ConnectorSettings
+from gateway.config import ConfigError, ConnectorSettings, reveal
 from gateway.models import ToolResult, ToolSpec
 
-OPTIONS = options_schema(
-    {
-        "spec": {"type": "string", "minLength": 1, "description": "path or http(s) URL of the OpenAPI document"},
-        "base_url": {"type": "string", "pattern": "^https?://"},
-        "operations": {"type": "array", "items": {"type": "string"}, "minItems": 1, "uniqueItems": True},
-        "bearer_token": {"type": "string", "minLength": 1},
-        "bearer_token_env": {"type": "string", "minLength": 1},
-        "api_key": {"type": "string", "minLength": 1},
-        "api_key_env": {"type": "string", "minLength": 1},
-        "api_key_header": {"type": "string", "pattern": "^[A-Za-z0-9-]{1,64}$"},
-        "username": {"type": "string", "minLength": 1},
-        "password": {"type": "string"},
-        "password_env": {"type": "string", "minLength": 1},
-    },
-    required=("spec",),
-)
 _MESSAGE_KEYS = ("detail", "message", "error_description", "error", "title")
 
 
-def _credentials(settings: ConnectorSettings) -> tuple[dict[str, str], tuple[str, str] | None]:
+def _credentials(options: OpenApiOptions) -> tuple[dict[str, str], tuple[str, str] | None]:
     """Headers and basic-auth pair the gateway sends with every request to this API."""
     headers: dict[str, str] = {}
-    token = secret(settings, "bearer_token")
-    if token is not None:
-        headers["authorization"] = f"Bearer {token}"
-    key = secret(settings, "api_key")
-    if key is not None:
-        headers[settings.options.get("api_key_header", "X-API-Key")] = key
+    if options.bearer_token is not None:
+        headers["authorization"] = f"Bearer {options.bearer_token.get_secret_value()}"
+    if options.api_key is not None:
+        headers[options.api_key_header] = options.api_key.get_secret_value()
     basic = None
-    if "username" in settings.options:
-        basic = (settings.options["username"], secret(settings, "password") or "")
+    if options.username is not None:
+        basic = (options.username, reveal(options.password) or "")
     return headers, basic
 
 
@@ -75,14 +57,14 @@ def _query_value(value: Any) -> Any:
 
 class OpenApiConnector:
     def __init__(self, settings: ConnectorSettings) -> None:
-        check_options(settings, OPTIONS)
+        options = OpenApiOptions.of(settings)
         self.name = settings.name
-        self._settings = settings
-        self._spec = settings.options["spec"]
+        self._wanted = list(options.operations) if options.operations is not None else None
+        self._spec = options.spec
         self._remote = self._spec.startswith(("http://", "https://"))
-        headers, basic = _credentials(settings)
+        headers, basic = _credentials(options)
         self._http = HttpBackend(settings, base_url="", auth=basic, headers=headers)
-        self._base_url: str | None = settings.options.get("base_url")
+        self._base_url: str | None = options.base_url
         self._operations: dict[str, Operation] = {}
         self._load_error = "not loaded yet"
         if not self._remote:
@@ -97,7 +79,7 @@ class OpenApiConnector:
         where = f"connectors.{self.name}.spec"
         try:
             document = yaml.safe_load(text)
-            found = operations(document, self._settings.options.get("operations"))
+            found = operations(document, self._wanted)
         except yaml.YAMLError:
             raise ConfigError(f"{where}: {source} is neither JSON nor YAML") from None
         except (SpecError, KeyError, TypeError, AttributeError) as exc:

@@ -11,6 +11,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from gateway.errors import InvalidInput
+
 log = logging.getLogger(__name__)
 
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
@@ -25,7 +27,7 @@ _KEEP = frozenset({
 })
 
 
-class SpecError(ValueError):
+class SpecError(InvalidInput):
     """The document cannot be turned into tools; the message names the place."""
 
 

@@ -19,9 +19,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from connectors.options import secret
+from connectors.openapi.options import OpenApiOptions
 from connectors.stubkit import run_stub, serve_if_local, stub_app, stub_arguments
-from gateway.config import ConnectorSettings
+from gateway.config import ConnectorSettings, reveal
 
 STATUSES = ["open", "in_progress", "closed"]
 PRIORITIES = ["low", "normal", "high"]
@@ -166,8 +166,8 @@ def create_app(*, token: str = "demo") -> Starlette:
 def serve_for(settings: ConnectorSettings) -> AbstractAsyncContextManager[str | None]:
     """For `gateway demo`: this stub where the stanza points, when that is this machine,
     accepting the stanza's own credentials; yields its base URL, or None if not started."""
-    return serve_if_local(settings.options.get("spec"),
-                          lambda: create_app(token=secret(settings, "bearer_token") or "demo"))
+    options = OpenApiOptions.of(settings)
+    return serve_if_local(options.spec, lambda: create_app(token=reveal(options.bearer_token) or "demo"))
 
 
 def main() -> None:

@@ -12,23 +12,14 @@ import httpx
 
 from connectors.base import BackendError, CallContext, Health
 from connectors.http_backend import Handler, HttpBackend, HttpToolConnector, json_body
-from connectors.options import check_options, options_schema, secret
 from connectors.oracle.oauth import ClientCredentials
+from connectors.oracle.options import OracleOptions
 from connectors.oracle.sql_guard import QueryRejected, check_query
 from connectors.oracle.tools import tool_specs
 from connectors.results import json_result
-from gateway.config import ConfigError, ConnectorSettings
+from gateway.config import ConnectorSettings
 from gateway.models import ToolResult
 
-OPTIONS = options_schema(
-    {
-        "url": {"type": "string", "pattern": "^https?://", "description": "ORDS schema URL, e.g. .../ords/hr"},
-        "client_id": {"type": "string", "minLength": 1},
-        "client_secret": {"type": "string", "minLength": 1},
-        "client_secret_env": {"type": "string", "minLength": 1},
-    },
-    required=("url", "client_id"),
-)
 
 def _ords_message(response: httpx.Response) -> str:
     body = json_body(response)
@@ -43,14 +34,11 @@ def _without_links(row: Mapping[str, Any]) -> dict[str, Any]:
 
 class OracleConnector(HttpToolConnector):
     def __init__(self, settings: ConnectorSettings) -> None:
-        check_options(settings, OPTIONS)
-        client_secret = secret(settings, "client_secret")
-        if client_secret is None:
-            raise ConfigError(f"connectors.{settings.name}.client_secret_env: required (or client_secret)")
+        options = OracleOptions.of(settings)
         self.name = settings.name
-        url = settings.options["url"].rstrip("/")
+        url = options.url.rstrip("/")
         self._http = HttpBackend(settings, base_url=url, auth=ClientCredentials(
-            f"{url}/oauth/token", settings.options["client_id"], client_secret, settings.name))
+            f"{url}/oauth/token", options.client_id, options.client_secret.get_secret_value(), settings.name))
         self._tools = tool_specs(settings.name)
         self._handlers: dict[str, Handler] = {
             "get_employee": self._get_employee,

@@ -8,8 +8,10 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from gateway.errors import InvalidInput
 
-class FilterError(ValueError):
+
+class FilterError(InvalidInput):
     pass
 
 

@@ -15,8 +15,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from gateway.errors import InvalidInput
 
-class QueryRejected(ValueError):
+
+class QueryRejected(InvalidInput):
     """The statement is not a single read-only SELECT with named binds; says why."""
 
 

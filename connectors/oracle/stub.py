@@ -30,7 +30,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from connectors.options import secret
+from connectors.oracle.options import OracleOptions
 from connectors.oracle.qfilter import FilterError, translate
 from connectors.stubkit import basic_auth_matches, run_stub, serve_if_local, stub_app, stub_arguments
 from gateway.config import ConnectorSettings
@@ -246,9 +246,9 @@ def create_app(database: Path | str = "var/ords.db", *, client_id: str = "gatewa
 def serve_for(settings: ConnectorSettings) -> AbstractAsyncContextManager[str | None]:
     """For `gateway demo`: this stub where the stanza points, when that is this machine,
     accepting the stanza's own credentials; yields its base URL, or None if not started."""
-    return serve_if_local(settings.options.get("url"), lambda: create_app(
-        client_id=str(settings.options.get("client_id", "gateway")),
-        client_secret=secret(settings, "client_secret") or "demo"))
+    options = OracleOptions.of(settings)
+    return serve_if_local(options.url, lambda: create_app(
+        client_id=options.client_id, client_secret=options.client_secret.get_secret_value()))
 
 
 def main() -> None:

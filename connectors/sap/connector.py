@@ -13,23 +13,13 @@ import httpx
 
 from connectors.base import BackendError, CallContext, Health
 from connectors.http_backend import Handler, HttpBackend, HttpToolConnector, json_body
-from connectors.options import check_options, options_schema, secret
 from connectors.results import json_result
 from connectors.sap.odata import TEST_RUN_HEADER, literal
+from connectors.sap.options import SapOptions
 from connectors.sap.tools import tool_specs
-from gateway.config import ConfigError, ConnectorSettings
+from gateway.config import ConnectorSettings
 from gateway.models import ToolResult
 
-OPTIONS = options_schema(
-    {
-        "url": {"type": "string", "pattern": "^https?://"},
-        "username": {"type": "string", "minLength": 1},
-        "password": {"type": "string", "minLength": 1},
-        "password_env": {"type": "string", "minLength": 1},
-        "test_run": {"type": "boolean"},
-    },
-    required=("url", "username"),
-)
 
 def _key(entity_set: str, value: str) -> str:
     return f"{entity_set}({quote(literal(value), safe='')})"
@@ -65,14 +55,11 @@ def _sap_message(response: httpx.Response) -> str:
 
 class SapConnector(HttpToolConnector):
     def __init__(self, settings: ConnectorSettings) -> None:
-        check_options(settings, OPTIONS)
-        password = secret(settings, "password")
-        if password is None:
-            raise ConfigError(f"connectors.{settings.name}.password_env: required (or password)")
+        options = SapOptions.of(settings)
         self.name = settings.name
-        self._http = HttpBackend(settings, base_url=settings.options["url"],
-                                 auth=(settings.options["username"], password))
-        self._tools = tool_specs(settings.name, test_run=bool(settings.options.get("test_run", False)))
+        self._http = HttpBackend(settings, base_url=options.url,
+                                 auth=(options.username, options.password.get_secret_value()))
+        self._tools = tool_specs(settings.name, test_run=options.test_run)
         self._csrf_token: str | None = None
         self._csrf_lock = asyncio.Lock()
         self._handlers: dict[str, Handler] = {

@@ -13,11 +13,13 @@ from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from gateway.errors import InvalidInput
+
 Row = Mapping[str, Any]
 Predicate = Callable[[Row], bool]
 
 
-class ODataError(ValueError):
+class ODataError(InvalidInput):
     """A query option the service cannot parse; the message says where."""
 
 

@@ -28,9 +28,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from connectors.options import secret
 from connectors.sap import odata
 from connectors.sap.odata import TEST_RUN_HEADER
+from connectors.sap.options import SapOptions
 from connectors.sap.stub_data import CURRENCIES, ENTITY_SETS, EntitySet, seed
 from connectors.stubkit import basic_auth_matches, run_stub, serve_if_local, stub_app, stub_arguments
 from gateway.config import ConnectorSettings
@@ -339,8 +339,9 @@ def create_app(*, username: str = "demo", password: str = "demo") -> Starlette:
 def serve_for(settings: ConnectorSettings) -> AbstractAsyncContextManager[str | None]:
     """For `gateway demo`: this stub where the stanza points, when that is this machine,
     accepting the stanza's own credentials; yields its base URL, or None if not started."""
-    return serve_if_local(settings.options.get("url"), lambda: create_app(
-        username=str(settings.options.get("username", "demo")), password=secret(settings, "password") or "demo"))
+    options = SapOptions.of(settings)
+    return serve_if_local(options.url, lambda: create_app(
+        username=options.username, password=options.password.get_secret_value()))
 
 
 def main() -> None:

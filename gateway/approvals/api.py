@@ -16,7 +16,6 @@ A vote also never comes from the requester itself.
 from __future__ import annotations
 
 import functools
-import inspect
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -33,11 +32,10 @@ from gateway.approvals.machine import deny_reason
 from gateway.approvals.presentation import is_high_impact, outcome, summarize
 from gateway.approvals.service import ApprovalService
 from gateway.approvals.store import ApprovalFilter, StoredApproval
-from gateway.auth_gate import challenge
-from gateway.identity import AuthError
+from gateway.auth_gate import Authorize, Endpoint, principal_of, requires
+from gateway.errors import Problem
 from gateway.models import ApprovalState, Principal
 
-Authorize = Callable[[Request], Principal | Awaitable[Principal]]
 Handler = Callable[[Request, Principal], Awaitable[dict[str, Any]]]
 
 MAX_LIMIT = 500
@@ -54,28 +52,23 @@ _STATES: dict[str, tuple[ApprovalState, ...] | None] = {
 }
 _LIST_PARAMS = {"state", "connector", "tool", "agent", "limit", "order", "cursor"}
 _STATUS = {"not_found": 404, "forbidden": 403, "conflict": 409, "invalid": 400, "unavailable": 503, "limited": 429}
-_TITLES = {
-    400: "Bad request",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "Not found",
-    409: "Conflict",
-    429: "Too many requests",
-    415: "Unsupported media type",
-    503: "Service unavailable",
-}
 
 
-class _Problem(Exception):
-    def __init__(self, status: int, detail: str) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.detail = detail
+def _bad_request(detail: str) -> Problem:
+    return Problem(400, "bad_request", detail)
 
 
-def problem(status: int, detail: str, headers: dict[str, str] | None = None) -> Response:
-    body = {"type": "about:blank", "title": _TITLES.get(status, "Error"), "status": status, "detail": detail}
-    return JSONResponse(body, status_code=status, media_type="application/problem+json", headers=headers)
+def answering(handler: Handler) -> Endpoint:
+    """The handler's JSON (never cached), or its ApprovalError as a problem."""
+
+    async def endpoint(request: Request) -> Response:
+        try:
+            body = await handler(request, principal_of(request.scope))
+        except ApprovalError as exc:
+            raise Problem(_STATUS[exc.kind], exc.kind, exc.message) from None
+        return JSONResponse(body, headers={"Cache-Control": "no-store"})
+
+    return endpoint
 
 
 def approval_json(
@@ -104,25 +97,12 @@ def routes(service: ApprovalService, authorize: Authorize) -> list[Route]:
     needed = f"requires one of the approver roles: {', '.join(sorted(service.settings.approver_roles))}"
     if service.settings.auditor_roles:
         needed += f" (or, to read only, an auditor role: {', '.join(sorted(service.settings.auditor_roles))})"
+    # Approver roles are resolved per tenant through the policy's g rows (scope.py), so the
+    # admission is the scope's, not a plain role check.
+    approver = requires(service.scope.may_use_api, needed, authenticate=authorize)
 
-    def guarded(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-        async def endpoint(request: Request) -> Response:
-            try:
-                principal = authorize(request)
-                if inspect.isawaitable(principal):
-                    principal = await principal
-            except AuthError as exc:
-                return problem(exc.status, str(exc), {"WWW-Authenticate": challenge(exc)})
-            if not service.scope.may_use_api(principal):
-                return problem(403, needed)
-            try:
-                return JSONResponse(await handler(request, principal), headers={"Cache-Control": "no-store"})
-            except _Problem as exc:
-                return problem(exc.status, exc.detail)
-            except ApprovalError as exc:
-                return problem(_STATUS[exc.kind], exc.message)
-
-        return endpoint
+    def guarded(handler: Handler) -> Endpoint:
+        return approver(answering(handler))
 
     async def show(request: Request, principal: Principal) -> dict[str, Any]:
         stored = await service.get(request.path_params["approval_id"], principal)
@@ -152,9 +132,9 @@ def _limit(raw: str | None) -> int:
     try:
         value = int(raw)
     except ValueError:
-        raise _Problem(400, f"query parameter 'limit' must be an integer, got {raw!r}") from None
+        raise _bad_request(f"query parameter 'limit' must be an integer, got {raw!r}") from None
     if not 1 <= value <= MAX_LIMIT:
-        raise _Problem(400, f"query parameter 'limit' must be between 1 and {MAX_LIMIT}, got {value}")
+        raise _bad_request(f"query parameter 'limit' must be between 1 and {MAX_LIMIT}, got {value}")
     return value
 
 
@@ -163,13 +143,13 @@ async def _list_approvals(service: ApprovalService, request: Request, principal:
     params = request.query_params
     unknown = set(params) - _LIST_PARAMS
     if unknown:
-        raise _Problem(400, f"unknown query parameter(s): {', '.join(sorted(unknown))}")
+        raise _bad_request(f"unknown query parameter(s): {', '.join(sorted(unknown))}")
     state = params.get("state", "pending")
     if state not in _STATES:
-        raise _Problem(400, f"query parameter 'state' must be one of {', '.join(_STATES)}, got {state!r}")
+        raise _bad_request(f"query parameter 'state' must be one of {', '.join(_STATES)}, got {state!r}")
     order = params.get("order", "newest")
     if order not in ("newest", "oldest"):
-        raise _Problem(400, f"query parameter 'order' must be newest or oldest, got {order!r}")
+        raise _bad_request(f"query parameter 'order' must be newest or oldest, got {order!r}")
     query = ApprovalFilter(
         states=_STATES[state],
         connector=params.get("connector") or None,
@@ -204,7 +184,7 @@ def _cursor(raw: str | None) -> tuple[float, str] | None:
             raise ValueError
         return float(at), approval_id
     except ValueError:
-        raise _Problem(400, f"query parameter 'cursor' is not a cursor this API returned: {raw!r}") from None
+        raise _bad_request(f"query parameter 'cursor' is not a cursor this API returned: {raw!r}") from None
 
 
 async def _comment(request: Request) -> str:
@@ -212,23 +192,23 @@ async def _comment(request: Request) -> str:
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     body = await request.body()
     if len(body) > MAX_BODY:
-        raise _Problem(400, f"request body is larger than {MAX_BODY} bytes")
+        raise _bad_request(f"request body is larger than {MAX_BODY} bytes")
     if not body:
         return ""
     if media_type != "application/json":
-        raise _Problem(415, "the request body must be application/json")
+        raise Problem(415, "unsupported_media_type", "the request body must be application/json")
     try:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError):
-        raise _Problem(400, "the request body is not valid JSON") from None
+        raise _bad_request("the request body is not valid JSON") from None
     if not isinstance(data, dict):
-        raise _Problem(400, 'the request body must be a JSON object like {"comment": "..."}')
+        raise _bad_request('the request body must be a JSON object like {"comment": "..."}')
     unknown = set(data) - {"comment"}
     if unknown:
-        raise _Problem(400, f"unknown field(s) in the request body: {', '.join(sorted(unknown))}")
+        raise _bad_request(f"unknown field(s) in the request body: {', '.join(sorted(unknown))}")
     comment = data.get("comment", "")
     if not isinstance(comment, str):
-        raise _Problem(400, "'comment' must be a string")
+        raise _bad_request("'comment' must be a string")
     if len(comment) > MAX_COMMENT:
-        raise _Problem(400, f"'comment' is longer than {MAX_COMMENT} characters")
+        raise _bad_request(f"'comment' is longer than {MAX_COMMENT} characters")
     return comment

@@ -1,16 +1,6 @@
-"""The one error approval operations raise, with a kind an HTTP front maps to a status."""
+"""The one error approval operations raise (defined with the others in `gateway.errors`)."""
 
-from __future__ import annotations
+from gateway.errors import ApprovalError
+from gateway.errors import ApprovalErrorKind as ErrorKind
 
-from typing import Literal
-
-ErrorKind = Literal["not_found", "forbidden", "conflict", "invalid", "unavailable", "limited"]
-
-
-class ApprovalError(Exception):
-    """A vote or lookup that cannot be done; the message says exactly why."""
-
-    def __init__(self, kind: ErrorKind, message: str) -> None:
-        super().__init__(message)
-        self.kind: ErrorKind = kind
-        self.message = message
+__all__ = ["ApprovalError", "ErrorKind"]

@@ -16,7 +16,7 @@ import mcp_types as types
 
 from gateway.approvals.errors import ApprovalError
 from gateway.approvals.service import ApprovalService
-from gateway.errors import ApprovalPending
+from gateway.errors import ApprovalPending, InvalidInput
 from gateway.models import Principal
 
 #: `_meta` key of a tools/call: false answers "pending" at once, a number waits at most
@@ -37,7 +37,7 @@ STATUS_INPUT_SCHEMA: Mapping[str, Any] = {
 }
 
 
-class InvalidWait(ValueError):
+class InvalidWait(InvalidInput):
     """The wait `_meta` value is not false, true or a number of seconds."""
 
 

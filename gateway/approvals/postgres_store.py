@@ -46,7 +46,7 @@ from gateway.approvals.store import (
     select_sql,
     stored_approvals,
 )
-from gateway.audit.postgres_store import is_postgres_url, redacted_url, split_schema
+from gateway.audit.postgres_store import ensure_schema, is_postgres_url, redacted_url, split_schema
 from gateway.audit.store import StoreError
 from gateway.models import Approval, ApprovalState, ToolResult
 
@@ -174,7 +174,7 @@ class PostgresApprovalStore:
             async with store._pool.acquire() as conn, conn.transaction():
                 await conn.execute(_SCHEMA_LOCK, store._schema or "")
                 if store._schema:
-                    await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{store._schema}"')
+                    await ensure_schema(conn, store._schema)
                 await conn.execute(_SCHEMA)
                 if "'superseded'" not in (await conn.fetchval(_STATE_CHECK) or ""):
                     await conn.execute(_MIGRATE)

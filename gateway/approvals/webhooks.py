@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from gateway.approvals.codec import approval_to_json
-from gateway.config import ApprovalSettings, WebhookSettings
+from gateway.config import ApprovalSettings, WebhookSettings, revealed
 from gateway.integrations.delivery import ChannelNotifier, DeliveryError, RecordSink
 from gateway.models import Approval, ApprovalState
 
@@ -73,7 +73,7 @@ class WebhookChannel:
         target = self._settings
         try:
             response = await self._client.post(
-                target.url, json=body, headers=dict(target.headers), timeout=target.timeout_seconds
+                target.url, json=body, headers=revealed(target.headers), timeout=target.timeout_seconds
             )
         except httpx.HTTPError as exc:
             raise DeliveryError(f"{type(exc).__name__}: {exc}") from None

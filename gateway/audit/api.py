@@ -10,7 +10,6 @@ GET /v1/audit/checkpoint
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -21,21 +20,35 @@ from starlette.routing import Route
 from gateway.audit.log import AuditLog
 from gateway.audit.proof import ProofError, prove
 from gateway.audit.query import CallQuery, parse_time, record_json
-from gateway.audit.store import StoreError
-from gateway.auth_gate import unauthorized
-from gateway.identity import AuthError
-from gateway.models import Principal
+from gateway.auth_gate import Authorize, Endpoint, requires_role
+from gateway.errors import Problem, StoreError
 
-Authorize = Callable[[Request], Principal | Awaitable[Principal]]
 Handler = Callable[[Request], Awaitable[dict[str, Any]]]
 
 MAX_LIMIT = 1000
 
 
-class _BadRequest(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
+def _bad_request(detail: str) -> Problem:
+    return Problem(400, "bad_request", detail)
+
+
+def _not_found(detail: str) -> Problem:
+    return Problem(404, "not_found", detail)
+
+
+def answering(handler: Handler) -> Endpoint:
+    """The handler's JSON, or what kept the log from answering as a problem."""
+
+    async def endpoint(request: Request) -> Response:
+        try:
+            return JSONResponse(await handler(request))
+        except StoreError as exc:
+            raise Problem(503, "audit_unavailable", str(exc)) from None
+        except ValueError as exc:
+            # Stored data that does not decode: tampering that `gateway audit verify` locates.
+            raise Problem(500, "audit_log_corrupt", str(exc)) from None
+
+    return endpoint
 
 
 def _int(request: Request, name: str, default: int, low: int, high: int) -> int:
@@ -45,9 +58,9 @@ def _int(request: Request, name: str, default: int, low: int, high: int) -> int:
     try:
         value = int(raw)
     except ValueError:
-        raise _BadRequest(400, f"query parameter {name!r} must be an integer, got {raw!r}") from None
+        raise _bad_request(f"query parameter {name!r} must be an integer, got {raw!r}") from None
     if not low <= value <= high:
-        raise _BadRequest(400, f"query parameter {name!r} must be between {low} and {high}, got {value}")
+        raise _bad_request(f"query parameter {name!r} must be between {low} and {high}, got {value}")
     return value
 
 
@@ -56,7 +69,7 @@ def _time(request: Request, name: str) -> float | None:
     try:
         return None if raw is None else parse_time(raw)
     except ValueError as exc:
-        raise _BadRequest(400, f"query parameter {name!r}: {exc}") from None
+        raise _bad_request(f"query parameter {name!r}: {exc}") from None
 
 
 _CALL_FILTERS = ("agent", "connector", "tool", "outcome", "approver", "trace_id", "call_id")
@@ -65,35 +78,16 @@ _CALL_FILTERS = ("agent", "connector", "tool", "outcome", "approver", "trace_id"
 def routes(audit_log: AuditLog, authorize: Authorize) -> list[Route]:
     """`authorize(request)` returns the caller's Principal or raises AuthError (401); the
     principal also needs `audit.auditor_role` (403)."""
-    role = audit_log.settings.auditor_role
+    auditor = requires_role(audit_log.settings.auditor_role, authenticate=authorize)
     queries = audit_log.queries
 
-    def guarded(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-        async def endpoint(request: Request) -> Response:
-            try:
-                principal = authorize(request)
-                if inspect.isawaitable(principal):
-                    principal = await principal
-            except AuthError as exc:
-                return unauthorized(exc)
-            if role not in principal.roles:
-                return JSONResponse({"error": "forbidden", "detail": f"requires the {role!r} role"}, status_code=403)
-            try:
-                return JSONResponse(await handler(request))
-            except _BadRequest as exc:
-                return JSONResponse({"error": "bad_request", "detail": str(exc)}, status_code=exc.status)
-            except StoreError as exc:
-                return JSONResponse({"error": "audit_unavailable", "detail": str(exc)}, status_code=503)
-            except ValueError as exc:
-                # Stored data that does not decode: tampering that `gateway audit verify` locates.
-                return JSONResponse({"error": "audit_log_corrupt", "detail": str(exc)}, status_code=500)
-
-        return endpoint
+    def guarded(handler: Handler) -> Endpoint:
+        return auditor(answering(handler))
 
     async def calls(request: Request) -> dict[str, Any]:
         unknown = set(request.query_params) - {*_CALL_FILTERS, "since", "until", "after", "limit"}
         if unknown:
-            raise _BadRequest(400, f"unknown query parameter(s): {', '.join(sorted(unknown))}")
+            raise _bad_request(f"unknown query parameter(s): {', '.join(sorted(unknown))}")
         limit = _int(request, "limit", 100, 1, MAX_LIMIT)
         filters: dict[str, Any] = {name: request.query_params.get(name) for name in _CALL_FILTERS}
         query = CallQuery(
@@ -114,14 +108,14 @@ def routes(audit_log: AuditLog, authorize: Authorize) -> list[Route]:
         trace_id = request.path_params["trace_id"]
         found = await queries.trace(trace_id)
         if not found:
-            raise _BadRequest(404, f"no call with trace id {trace_id}")
+            raise _not_found(f"no call with trace id {trace_id}")
         return {"trace_id": trace_id, "calls": [c.to_json(with_records=True) for c in found]}
 
     async def story(request: Request) -> dict[str, Any]:
         ident = request.path_params["ident"]
         found = await queries.story(ident)
         if not found:
-            raise _BadRequest(404, f"no call with call id, trace id or approval id {ident}")
+            raise _not_found(f"no call with call id, trace id or approval id {ident}")
         return {"id": ident, "calls": [c.to_json(with_records=True) for c in found]}
 
     async def records(request: Request) -> dict[str, Any]:
@@ -136,19 +130,19 @@ def routes(audit_log: AuditLog, authorize: Authorize) -> list[Route]:
         seq = request.path_params["seq"]
         found = await audit_log.store.record(seq)
         if found is None:
-            raise _BadRequest(404, f"there is no record {seq}")
+            raise _not_found(f"there is no record {seq}")
         return record_json(found)
 
     async def proof(request: Request) -> dict[str, Any]:
         try:
             return await prove(audit_log.store, request.path_params["seq"])
         except ProofError as exc:
-            raise _BadRequest(404, str(exc)) from None
+            raise _not_found(str(exc)) from None
 
     async def checkpoint(request: Request) -> dict[str, Any]:
         found = await audit_log.store.checkpoints()
         if not found:
-            raise _BadRequest(404, "the log has no signed checkpoint yet")
+            raise _not_found("the log has no signed checkpoint yet")
         return found[-1].to_json()
 
     return [

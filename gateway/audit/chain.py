@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.audit.canonical import canonical_json
+from gateway.errors import InvalidInput
 from gateway.models import AuditRecord
 
 #: The prev_hash of record 1.
@@ -68,7 +69,7 @@ def links_to(body: bytes, seq: int, prev_hash: str) -> bool:
     return at >= 0 and body.startswith(b'%s%s","seq":%d,"ts":' % (_PREV_MARK, prev_hash.encode(), seq), at)
 
 
-class MalformedRecord(ValueError):
+class MalformedRecord(InvalidInput):
     """Stored bytes that are not an audit record."""
 
 

@@ -19,11 +19,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from gateway.audit.canonical import canonical_json
+from gateway.errors import InvalidInput
 
 _FORMAT = "agent-gateway audit checkpoint v1"
 
 
-class KeyFileError(ValueError):
+class KeyFileError(InvalidInput):
     """A key file that is missing, unreadable or not an Ed25519 key."""
 
 

@@ -16,11 +16,12 @@ from gateway.audit.chain import Sealed, body_of, parse
 from gateway.audit.checkpoint import Checkpoint
 from gateway.audit.kinds import RecordKind
 from gateway.audit.query import record_json
+from gateway.errors import InvalidInput
 from gateway.models import AuditRecord
 from gateway.untrusted import UNSAFE, json_escape_unsafe, visible
 
 
-class ExportError(ValueError):
+class ExportError(InvalidInput):
     """An export file that is not what `export --format jsonl` writes."""
 
 

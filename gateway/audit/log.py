@@ -29,16 +29,13 @@ from gateway.audit.search import AuditQueries
 from gateway.audit.sqlite_store import SqliteAuditStore
 from gateway.audit.store import AuditStore, Head, StoreError
 from gateway.config import AuditSettings
+from gateway.errors import AuditUnavailable as AuditUnavailable
 from gateway.models import AuditRecord
 
 log = logging.getLogger(__name__)
 
 #: Upper bound on records per transaction, so one commit never holds the lock for long.
 MAX_BATCH = 4096
-
-
-class AuditUnavailable(Exception):
-    """A record could not be made durable; whatever it describes must not happen."""
 
 
 class AuditObserver(Protocol):

@@ -123,6 +123,14 @@ def split_schema(url: str) -> tuple[str, str | None]:
     return urlunsplit(parts._replace(query=rest)), schemas[0] if schemas else None
 
 
+async def ensure_schema(conn: asyncpg.pool.PoolConnectionProxy[asyncpg.Record], schema: str) -> None:
+    """Create the schema only when it is missing: CREATE SCHEMA IF NOT EXISTS needs CREATE on
+    the database even when the schema exists, which a least-privilege role (owning just its
+    schema, docs/deploy.md) does not have."""
+    if await conn.fetchval("SELECT NOT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)", schema):
+        await conn.execute(f'CREATE SCHEMA "{schema}"')
+
+
 def redacted_url(url: str) -> str:
     parts = urlsplit(url)
     if parts.password is None:
@@ -158,7 +166,7 @@ class PostgresAuditStore:
             async with self._pool.acquire() as conn, conn.transaction():
                 await conn.execute(_SCHEMA_LOCK, self.schema or "")
                 if self.schema:
-                    await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
+                    await ensure_schema(conn, self.schema)
                 await conn.execute(_SCHEMA)
             return await self.head()
         except (*_ERRORS, ValueError) as exc:

@@ -15,10 +15,11 @@ from gateway.audit.checkpoint import Checkpoint, key_id, signature_valid
 from gateway.audit.merkle import inclusion_path, root_from_inclusion
 from gateway.audit.query import record_json
 from gateway.audit.store import AuditStore
+from gateway.errors import InvalidInput
 from gateway.models import AuditRecord
 
 
-class ProofError(ValueError):
+class ProofError(InvalidInput):
     """No proof can be made, or a proof does not hold; the message says why."""
 
 

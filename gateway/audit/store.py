@@ -10,11 +10,8 @@ from typing import Protocol
 from gateway.audit.chain import Sealed
 from gateway.audit.checkpoint import Checkpoint
 from gateway.audit.query import CallQuery
+from gateway.errors import StoreError as StoreError
 from gateway.models import AuditRecord
-
-
-class StoreError(Exception):
-    """The store could not do what was asked (full, locked, gone, refused)."""
 
 
 @dataclass(frozen=True, slots=True)

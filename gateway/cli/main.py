@@ -14,6 +14,7 @@ from gateway.cli.agent import call, tools
 from gateway.cli.agents import agents as agent_commands
 from gateway.cli.approvals import approvals as approval_commands
 from gateway.cli.audit import audit as audit_commands
+from gateway.cli.config import config as config_commands
 from gateway.cli.locate import DEFAULT_CONFIG
 from gateway.cli.login import connect, login, logout
 from gateway.cli.output import InertError
@@ -94,14 +95,8 @@ def _run_reporting_startup_errors(main: Coroutine[Any, Any, None]) -> None:
 
 
 def _with_address(config: GatewayConfig, host: str | None, port: int | None) -> GatewayConfig:
-    from dataclasses import replace
-
-    server = replace(
-        config.server,
-        host=config.server.host if host is None else host,
-        port=config.server.port if port is None else port,
-    )
-    return replace(config, server=server)
+    given = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    return config.model_copy(update={"server": config.server.model_copy(update=given)})
 
 
 @main.command()
@@ -135,6 +130,7 @@ main.add_command(connect)
 main.add_command(audit_commands)
 main.add_command(policy_commands)
 main.add_command(approval_commands)
+main.add_command(config_commands)
 main.add_command(agent_commands)
 main.add_command(undo_command)
 policy_commands.add_command(shadow_commands)

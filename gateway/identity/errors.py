@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
+from gateway.errors import AuthError
 
-class AuthError(Exception):
-    """The request carries no usable credential (401); the message says which check failed."""
-
-    status = 401
-    #: RFC 6750 error code; None when the request carried no token at all.
-    error: str | None = "invalid_token"
-    #: The challenge for this refusal, set by the gate that knows the request.
-    www_authenticate: str | None = None
+__all__ = ["AuthError", "InsufficientScope", "KeysUnavailable", "MissingToken"]
 
 
 class MissingToken(AuthError):

@@ -67,9 +67,9 @@ class Issuer:
 
 def _local_keys(settings: IdentitySettings, base_dir: Path) -> list[VerificationKey]:
     keys = []
-    if settings.secret:
+    if settings.secret is not None:
         hmac = frozenset(a for a in settings.algorithms if a.startswith("HS"))
-        keys.append(VerificationKey(kid=None, key=settings.secret, algorithms=hmac))
+        keys.append(VerificationKey(kid=None, key=settings.secret.get_secret_value(), algorithms=hmac))
     if settings.public_key_file:
         path = Path(settings.public_key_file)
         public_key = serialization.load_pem_public_key((path if path.is_absolute() else base_dir / path).read_bytes())

@@ -165,7 +165,7 @@ class TokenVerifier:
         """A development token signed with the local issuer's HS secret."""
         s = self._settings
         algorithm = next((a for a in s.algorithms if a.startswith("HS")), None)
-        if not s.secret or algorithm is None:
+        if s.secret is None or algorithm is None:
             raise AuthError("minting needs an HS* algorithm and identity.secret in the config")
         now = int(time.time())
         claims: dict[str, Any] = {
@@ -180,4 +180,4 @@ class TokenVerifier:
         }
         if tenant is not None:
             claims[s.tenant_claim] = tenant
-        return jwt.encode(claims, s.secret, algorithm=algorithm)
+        return jwt.encode(claims, s.secret.get_secret_value(), algorithm=algorithm)

@@ -4,7 +4,6 @@ route that shows an approval's notifications."""
 
 from __future__ import annotations
 
-import inspect
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -13,11 +12,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from gateway.approvals.api import problem
 from gateway.approvals.errors import ApprovalError
 from gateway.approvals.service import ApprovalService, AuditSink
-from gateway.auth_gate import challenge
-from gateway.identity import AuthError
+from gateway.auth_gate import principal_of, requires
+from gateway.errors import Problem
 from gateway.integrations.delivery import Channel, ChannelNotifier
 from gateway.integrations.directory import ApproverDirectory
 from gateway.integrations.email_channel import EmailChannel
@@ -83,26 +81,21 @@ class Integrations:
             await self._slack_api.close()
 
     def _guarded(self, authorize: Authorize) -> Callable[[Request], Awaitable[Response]]:
-        allowed = set(self._approvals.settings.approver_roles)
+        """The notifications of an approval, for whoever may read the approval itself (the
+        approvals API's admission and tenant scope)."""
+        service = self._approvals
+        needed = f"requires one of the approver roles: {', '.join(sorted(service.settings.approver_roles))}"
 
         async def endpoint(request: Request) -> Response:
             try:
-                principal = authorize(request)
-                if inspect.isawaitable(principal):
-                    principal = await principal
-            except AuthError as exc:
-                return problem(exc.status, str(exc), {"WWW-Authenticate": challenge(exc)})
-            if not allowed & set(principal.roles):
-                return problem(403, f"requires one of the approver roles: {', '.join(sorted(allowed))}")
-            try:
-                body = await self._notifications(request.path_params["approval_id"])
+                body = await self._notifications(request.path_params["approval_id"], principal_of(request.scope))
             except ApprovalError as exc:
-                return problem(404, exc.message)
+                raise Problem(404, "not_found", exc.message) from None
             return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
-        return endpoint
+        return requires(service.scope.may_use_api, needed, authenticate=authorize)(endpoint)
 
-    async def _notifications(self, approval_id: str) -> Mapping[str, Any]:
-        stored = await self._approvals.get(approval_id)
+    async def _notifications(self, approval_id: str, viewer: Principal) -> Mapping[str, Any]:
+        stored = await self._approvals.get(approval_id, viewer)
         found = await notifications(self._records, stored.approval.call_id, approval_id)
         return {"approval_id": approval_id, "notifications": found, "now": time.time()}

@@ -22,7 +22,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from gateway.approvals.api import problem
 from gateway.approvals.errors import ApprovalError
 from gateway.approvals.service import ApprovalService, AuditSink
 from gateway.audit.kinds import RecordKind
@@ -34,6 +33,7 @@ from gateway.integrations.slack_blocks import APPROVE_ACTION, DENY_ACTION, DENY_
 from gateway.integrations.slack_payloads import BlockActions, PayloadError, ViewSubmission, parse_payload
 from gateway.integrations.slack_signature import SignatureRefused, SignatureVerifier
 from gateway.models import Principal
+from gateway.problems import problem_response
 
 log = logging.getLogger(__name__)
 
@@ -96,8 +96,10 @@ class SlackInteractions:
                 RecordKind.SLACK_REQUEST_REFUSED, {"reason": reason, "detail": detail, "client": client}
             )
         except Exception:
-            return problem(503, "the audit log is unavailable; the request was not processed")
-        return problem(status, detail)
+            return problem_response(
+                503, "audit_unavailable", "the audit log is unavailable; the request was not processed"
+            )
+        return problem_response(status, reason, detail)
 
     async def _clicked(self, payload: BlockActions) -> Response:
         action = payload.actions[0]

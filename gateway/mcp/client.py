@@ -14,10 +14,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.dispatcher import ProgressFnT
 
 from gateway.approvals.mcp_agent import WAIT_META
-
-
-class ClientFailure(Exception):
-    """The gateway could not be reached or refused the request; the message says why."""
+from gateway.errors import ClientFailure as ClientFailure
 
 
 def _reason(exc: BaseException, refusals: list[str]) -> str:

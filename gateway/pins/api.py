@@ -18,9 +18,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from gateway.approvals.api import problem
-from gateway.auth_gate import challenge
-from gateway.identity import AuthError
+from gateway.auth_gate import principal_of, requires_role
+from gateway.errors import Problem
 from gateway.models import Principal, qualified_name
 from gateway.pins.definition import readable_diff
 from gateway.pins.gate import PinError
@@ -48,24 +47,19 @@ def pending_json(pin: Pin, old: Pin | None, *, diff: bool) -> dict[str, Any]:
 
 
 def routes(gateway: Gateway) -> list[Route]:
-    allowed = set(gateway.config.catalog.reviewer_roles)
+    reviewer = requires_role(*gateway.config.catalog.reviewer_roles, authenticate=gateway.authenticate)
 
     def guarded(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
-            try:
-                principal = await gateway.authenticate(request)
-            except AuthError as exc:
-                return problem(exc.status, str(exc), {"WWW-Authenticate": challenge(exc)})
-            if not allowed & set(principal.roles):
-                return problem(403, f"requires one of the reviewer roles: {', '.join(sorted(allowed))}")
             if gateway.pins is None:
-                return problem(404, "tool-definition pinning is off (catalog.pinning)")
+                raise Problem(404, "not_found", "tool-definition pinning is off (catalog.pinning)")
             try:
-                return JSONResponse(await handler(request, principal), headers={"Cache-Control": "no-store"})
+                body = await handler(request, principal_of(request.scope))
             except PinError as exc:
-                return problem(exc.status, exc.message)
+                raise Problem(exc.status, "catalog", exc.message) from None
+            return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
-        return endpoint
+        return reviewer(endpoint)
 
     async def pending(request: Request, principal: Principal) -> dict[str, Any]:
         assert gateway.pins is not None

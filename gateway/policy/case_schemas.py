@@ -16,11 +16,12 @@ from typing import Any
 import httpx
 
 from gateway.catalog import argument_problem
+from gateway.errors import GatewayError
 from gateway.models import ToolSpec, split_qualified_name
 from gateway.policy.cases import Case
 
 
-class CatalogUnavailable(Exception):
+class CatalogUnavailable(GatewayError):
     """The catalog could not be read; the message says where and why."""
 
 

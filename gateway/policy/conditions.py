@@ -16,6 +16,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from gateway.errors import InvalidInput
+
 #: Context keys the pipeline passes (see gateway.policy.context); anything else is a typo.
 CONTEXT_KEYS = frozenset({"hour", "weekday", "tenant", "front_door", "scopes", "client", "issuer", "claims"})
 #: Context values that are mappings a condition reads into (`r.ctx.claims.department`).
@@ -52,7 +54,7 @@ class Condition:
         return f"{type(exc).__name__}: {exc}"
 
 
-class ConditionError(ValueError):
+class ConditionError(InvalidInput):
     """A condition refused at load; `column` (1-based, in the condition's text) says where."""
 
     def __init__(self, message: str, column: int = 1) -> None:

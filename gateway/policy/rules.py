@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
+from gateway.errors import InvalidInput
 from gateway.models import Effect
 from gateway.policy.conditions import Condition, ConditionError, compile_condition
 from gateway.policy.errors import PolicyError, Problem
@@ -100,7 +101,7 @@ def split_row(line: str) -> list[str] | None:
     return fields
 
 
-class _FieldError(ValueError):
+class _FieldError(InvalidInput):
     """A fault in one column of a row (0: the first after the type), `offset` characters in."""
 
     def __init__(self, message: str, field: int, offset: int = 0) -> None:

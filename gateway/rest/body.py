@@ -8,7 +8,7 @@ from typing import Any
 
 from starlette.requests import Request
 
-from gateway.rest.problems import Problem
+from gateway.errors import Problem
 
 _JSON_KINDS = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "a boolean"}
 

@@ -16,7 +16,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from gateway.rest.problems import Problem
+from gateway.errors import Problem
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255

@@ -9,8 +9,8 @@ from typing import Any
 
 from gateway import __version__
 from gateway.models import ToolSpec
+from gateway.problems import PROBLEM_MEDIA_TYPE
 from gateway.rest.prefer import CALLS_PATH
-from gateway.rest.problems import PROBLEM_MEDIA_TYPE
 
 TOOLS_PATH = "/v1/tools"
 

@@ -9,32 +9,30 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route, request_response
+from starlette.routing import BaseRoute, Route
 
 from gateway.approvals import ApprovalError
 from gateway.arguments import within_limits
 from gateway.audit.canonical import canonical_json, sha256_hex
-from gateway.auth_gate import BearerAuthGate, principal_of
+from gateway.auth_gate import principal_of, requires_role
 from gateway.dry_run import InvalidDryRun, dry_run_from_header
-from gateway.errors import CallRefused
+from gateway.errors import CallRefused, Problem
 from gateway.models import ToolCall, ToolResult, split_qualified_name
+from gateway.problems import problem_response
 from gateway.rest.body import read_arguments
 from gateway.rest.idempotency import HEADER, IdempotencyStore, StoredResponse, check_key
 from gateway.rest.openapi import TOOLS_PATH, openapi_document, tool_summary
 from gateway.rest.prefer import CALLS_PATH, preferred_wait
-from gateway.rest.problems import Problem, from_problem, from_refusal, problem_response, unauthorized_problem
+from gateway.rest.problems import from_refusal
 
 if TYPE_CHECKING:
     from gateway.runtime import Gateway
 
 log = logging.getLogger(__name__)
-
-Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
 #: Answers worth replaying: the backend was reached or may have acted. A refusal before
 #: forwarding is not kept, so a retry after a policy fix is decided afresh; nor is a 202
@@ -103,33 +101,30 @@ class RestFrontDoor:
         try:
             status = await self.gateway.approvals.status_for(approval_id, principal_of(request.scope))
         except ApprovalError as exc:
-            return problem_response(404 if exc.kind == "not_found" else 503, exc.kind, exc.message)
+            raise Problem(404 if exc.kind == "not_found" else 503, exc.kind, exc.message) from None
         return JSONResponse(status.to_json(), headers={"Cache-Control": "no-store"})
 
     async def call_tool(self, request: Request) -> Response:
-        try:
-            key = request.headers.get(HEADER)
-            if key is not None:
-                check_key(key)
-            arguments = await read_arguments(request, self.max_body_bytes)
-            call = self._tool_call(request, arguments, key)
-            # A dry run's report must never be replayed as the outcome of the real call.
-            if key is None or call.dry_run or not within_limits(arguments, self.gateway.config.arguments):
-                # Over-limit arguments cannot be digested for the key: the pipeline refuses them.
-                return await self._run(call)
-            owner = (call.principal.issuer, call.principal.subject, call.principal.tenant)
-            digest = sha256_hex(canonical_json({"tool": call.qualified_name, "arguments": arguments}))
-            stored, replayed = await self.idempotency.run_once(
-                owner,
-                key,
-                digest,
-                lambda: self._run_stored(call),
-                lambda s: s.status in _REPLAYED_STATUSES,
-                lambda s: self._recheck_replay(call, s),
-            )
-            return _replay(stored, replayed, call.call_id)
-        except Problem as problem:
-            return from_problem(problem)
+        key = request.headers.get(HEADER)
+        if key is not None:
+            check_key(key)
+        arguments = await read_arguments(request, self.max_body_bytes)
+        call = self._tool_call(request, arguments, key)
+        # A dry run's report must never be replayed as the outcome of the real call.
+        if key is None or call.dry_run or not within_limits(arguments, self.gateway.config.arguments):
+            # Over-limit arguments cannot be digested for the key: the pipeline refuses them.
+            return await self._run(call)
+        owner = (call.principal.issuer, call.principal.subject, call.principal.tenant)
+        digest = sha256_hex(canonical_json({"tool": call.qualified_name, "arguments": arguments}))
+        stored, replayed = await self.idempotency.run_once(
+            owner,
+            key,
+            digest,
+            lambda: self._run_stored(call),
+            lambda s: s.status in _REPLAYED_STATUSES,
+            lambda s: self._recheck_replay(call, s),
+        )
+        return _replay(stored, replayed, call.call_id)
 
     def _tool_call(self, request: Request, arguments: dict[str, Any], key: str | None) -> ToolCall:
         name = request.path_params["name"]
@@ -184,12 +179,9 @@ def _dry_run(request: Request) -> bool:
 
 
 def rest_routes(gateway: Gateway, max_body_bytes: int) -> list[BaseRoute]:
-    """The REST front door's routes, each behind the bearer-token gate."""
+    """The REST front door's routes: any authenticated agent (policy decides the rest)."""
     door = RestFrontDoor(gateway, max_body_bytes)
-
-    def guarded(handler: Handler) -> BearerAuthGate:
-        return BearerAuthGate(request_response(handler), gateway.authenticate, unauthorized_problem)
-
+    guarded = requires_role(authenticate=gateway.authenticate)
     return [
         Route(TOOLS_PATH, guarded(door.list_tools), methods=["GET"]),
         Route(TOOLS_PATH + "/{name}:call", guarded(door.call_tool), methods=["POST"]),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from gateway.errors import GatewayError
 from gateway.models import Principal
 
 Scope = Literal["subject", "client", "tenant", "all"]
@@ -13,7 +14,7 @@ SCOPES: tuple[Scope, ...] = ("subject", "client", "tenant", "all")
 CLIENT_CLAIMS = ("client_id", "azp")
 
 
-class SuspensionError(Exception):
+class SuspensionError(GatewayError):
     """A suspend or resume that cannot be done; `kind` maps to an HTTP status."""
 
     def __init__(self, kind: Literal["invalid", "not_found", "conflict", "forbidden", "unavailable"], message: str):

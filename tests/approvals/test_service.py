@@ -265,9 +265,8 @@ async def test_no_audit_no_change(service: ApprovalService, audit: RecordingAudi
 
 
 async def test_hold_time_is_capped_by_max_hold_seconds(settings: ApprovalSettings, audit: RecordingAudit) -> None:
-    from dataclasses import replace
 
-    service = await ApprovalService.open(replace(settings, max_hold_seconds=0.1), audit)
+    service = await ApprovalService.open(settings.model_copy(update={"max_hold_seconds": 0.1}), audit)
     try:
         call = make_call()
         outcome = await asyncio.wait_for(service.hold(call, needs_approval(), digest(call), wait_seconds=3600), 2)

@@ -7,7 +7,6 @@ records, counted in the same metrics."""
 
 from __future__ import annotations
 
-import httpx
 import pytest
 from mcp import MCPError
 from starlette.applications import Starlette
@@ -125,8 +124,7 @@ async def test_completions_are_counted_like_calls(payments: tuple[RunningGateway
         await complete(client, "up.greet", "D")
         with pytest.raises(MCPError):
             await complete(client, "up.transfer", "D")
-    async with httpx.AsyncClient() as http:
-        metrics = (await http.get(f"{gw.url}/metrics")).text
+    metrics = await gw.scrape()
     labels = 'connector="prompts/up",decision="{}",outcome="{}",tool="*"'
     assert f"gateway_tool_calls_total{{{labels.format('allow', 'ok')}}} 1.0" in metrics
     assert f"gateway_tool_calls_total{{{labels.format('approve', 'approval_required')}}} 1.0" in metrics

@@ -125,7 +125,7 @@ async def test_no_token_is_401_and_no_auditor_role_is_403(served) -> None:
     client, verifier, _ = served
     missing = await client.get("/v1/audit/calls")
     assert missing.status_code == 401
-    assert "missing bearer token" in missing.json()["error_description"]
+    assert "missing bearer token" in missing.json()["detail"]
     forged = await client.get("/v1/audit/calls", headers={"Authorization": "Bearer not.a.jwt"})
     assert forged.status_code == 401
     agent = {"Authorization": f"Bearer {verifier.mint('agent-x', ('clerk',))}"}

@@ -33,5 +33,5 @@ async def test_auditor_reads_the_story_of_a_call(echo_gateway: RunningGateway) -
     kinds = [r["kind"] for r in story["calls"][0]["records"]]
     assert kinds == ["call.received", "call.decided", "call.forwarded", "call.completed"]
     assert forbidden.status_code == 403
-    assert anonymous.status_code == 401 and "missing bearer token" in anonymous.json()["error_description"]
+    assert anonymous.status_code == 401 and "missing bearer token" in anonymous.json()["detail"]
     assert unknown_trace.status_code == 404

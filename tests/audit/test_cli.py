@@ -150,7 +150,7 @@ def test_cef_escapes_separators() -> None:
 
 def test_the_config_names_the_database(db: Path, tmp_path: Path) -> None:
     config = tmp_path / "gateway.yaml"
-    config.write_text(f"identity: {{secret: {'s' * 32}, algorithms: [HS256]}}\naudit: {{database: {db.name}}}\n")
+    config.write_text(f"allow_inline_secrets: true\nidentity: {{secret: {'s' * 32}}}\naudit: {{database: {db.name}}}\n")
     result = cli("tail", "-n", "1", "--config", config, "--json")
     assert result.exit_code == 0, result.output
     assert _json_lines(result.output)[0]["seq"] == 28

@@ -96,5 +96,5 @@ async def test_the_stored_record_holds_no_secret(tmp_path: Path) -> None:
 
 def test_a_bad_pattern_in_the_config_names_the_key() -> None:
     with pytest.raises(ConfigError, match=r"audit\.redact_patterns\.1: invalid regular expression"):
-        raw = {"identity": {"secret": "s" * 32, "algorithms": ["HS256"]}, "audit": {"redact_patterns": ["ok", "("]}}
-        parse_config(raw, base_dir=Path("."), environ={})
+        raw = {"identity": {"secret": "${env:S}"}, "audit": {"redact_patterns": ["ok", "("]}}
+        parse_config(raw, base_dir=Path("."), environ={"S": "s" * 32})

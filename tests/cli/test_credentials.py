@@ -20,7 +20,14 @@ def _config(tmp_path: Path, policy_dir: Path, **sections: object) -> str:
     path = tmp_path / "gateway.yaml"
     policy = {"directory": str(policy_dir), "watch": False}
     approvals = {"approver_roles": ["approver", "finance-approver", "hr-approver", "supervisor", "support-supervisor"]}
-    raw = {"server": {"port": 0}, "identity": {"secret": SECRET}, "policy": policy, "approvals": approvals, **sections}
+    raw = {
+        "allow_inline_secrets": True,  # the values under test are written into the file
+        "server": {"port": 0},
+        "identity": {"secret": SECRET},
+        "policy": policy,
+        "approvals": approvals,
+        **sections,
+    }
     path.write_text(json.dumps(raw))
     return str(path)
 

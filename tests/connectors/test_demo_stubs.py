@@ -25,7 +25,7 @@ def stanzas(port: int) -> list[tuple[ConnectorSettings, str, dict[str, Any]]]:
                 {
                     "url": f"{local}/sap/opu/odata/sap/API_PURCHASEORDER_SRV",
                     "username": "buyer",
-                    "password_env": "DEMO_SAP_PASSWORD",
+                    "password": "${env:DEMO_SAP_PASSWORD}",
                 },
             ),
             "search_vendors",

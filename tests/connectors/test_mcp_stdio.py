@@ -121,9 +121,11 @@ async def test_server_that_cannot_start_is_reported_not_raised() -> None:
 def test_stdio_config_errors() -> None:
     with pytest.raises(ConfigError, match=r"^connectors\.local: give exactly one of url .* and command"):
         create(ConnectorSettings("local", "mcp", 5.0, {"command": STUB, "url": "http://x/mcp"}), EventBus())
-    with pytest.raises(ConfigError, match=r"^connectors\.local\.command: expected a non-empty list"):
+    with pytest.raises(ConfigError, match=r"^connectors\.local\.command: invalid value 'python -m x': expected a list"):
         create(ConnectorSettings("local", "mcp", 5.0, {"command": "python -m x"}), EventBus())
-    with pytest.raises(ConfigError, match=r"^connectors\.local\.env: expected a mapping"):
+    with pytest.raises(ConfigError, match=r"^connectors\.local\.command: expected a non-empty list"):
+        create(ConnectorSettings("local", "mcp", 5.0, {"command": [""]}), EventBus())
+    with pytest.raises(ConfigError, match=r"^connectors\.local\.env\.A: invalid value 1: expected a valid string"):
         create(ConnectorSettings("local", "mcp", 5.0, {"command": STUB, "env": {"A": 1}}), EventBus())
-    with pytest.raises(ConfigError, match=r"^connectors\.local\.ping_interval_seconds: expected a positive"):
+    with pytest.raises(ConfigError, match=r"^connectors\.local\.ping_interval_seconds: invalid value 0"):
         create(ConnectorSettings("local", "mcp", 5.0, {"command": STUB, "ping_interval_seconds": 0}), EventBus())

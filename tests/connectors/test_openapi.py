@@ -31,7 +31,12 @@ def settings(spec: str, **options: Any) -> ConnectorSettings:
         "helpdesk",
         "openapi",
         5.0,
-        {"spec": spec, "bearer_token_env": "HELPDESK_TEST_TOKEN", "on_behalf_of_header": "x-on-behalf-of", **options},
+        {
+            "spec": spec,
+            "bearer_token": "${env:HELPDESK_TEST_TOKEN}",
+            "on_behalf_of_header": "x-on-behalf-of",
+            **options,
+        },
     )
 
 

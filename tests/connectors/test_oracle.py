@@ -59,7 +59,7 @@ async def oracle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterat
                 {
                     "url": base_url + "/ords/hr",
                     "client_id": "gateway",
-                    "client_secret_env": "ORDS_TEST_SECRET",
+                    "client_secret": "${env:ORDS_TEST_SECRET}",
                     "on_behalf_of_header": "x-on-behalf-of",
                 },
             )

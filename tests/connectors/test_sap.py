@@ -35,7 +35,7 @@ def settings(url: str, **options: Any) -> ConnectorSettings:
         options={
             "url": url,
             "username": "demo",
-            "password_env": "SAP_TEST_PASSWORD",
+            "password": "${env:SAP_TEST_PASSWORD}",
             "on_behalf_of_header": "x-on-behalf-of",
             **options,
         },
@@ -269,9 +269,9 @@ def test_filter_grammar() -> None:
 
 def test_config_errors_name_the_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SAP_TEST_PASSWORD", raising=False)
-    with pytest.raises(ConfigError, match=r"^connectors\.sap\.password_env: environment variable SAP_TEST_PASSWORD"):
+    with pytest.raises(ConfigError, match=r"^connectors\.sap\.password: environment variable SAP_TEST_PASSWORD"):
         create_connector(settings("http://127.0.0.1:1/x"))
-    with pytest.raises(ConfigError, match=r"^connectors\.sap: 'url' is a required property"):
+    with pytest.raises(ConfigError, match=r"^connectors\.sap\.url: required"):
         create_connector(ConnectorSettings("sap", "sap", 5.0, {"username": "u", "password": "p"}))
     with pytest.raises(ConfigError, match=r"^connectors\.sap\.retries: invalid value -1"):
         create_connector(settings("http://127.0.0.1:1/x", password="p", retries=-1))

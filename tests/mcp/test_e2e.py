@@ -118,8 +118,7 @@ async def test_every_call_leaves_chained_audit_records(echo_gateway: RunningGate
 async def test_metrics_move(echo_gateway: RunningGateway) -> None:
     async with connect(echo_gateway.mcp_url, echo_gateway.token()) as client:
         await client.call_tool("echo.add", {"a": 1, "b": 1})
-    async with httpx.AsyncClient() as http:
-        text = (await http.get(f"{echo_gateway.url}/metrics")).text
+    text = await echo_gateway.scrape()
     assert 'gateway_tool_calls_total{connector="echo",decision="allow",outcome="ok",tool="add"} 1.0' in text
     assert 'gateway_tool_call_duration_seconds_count{connector="echo"} 1.0' in text
     assert 'gateway_stage_duration_seconds_count{stage="policy"}' in text
@@ -142,7 +141,7 @@ async def test_requests_without_a_valid_token_get_401(echo_gateway: RunningGatew
         )
     assert response.status_code == 401
     assert response.headers["www-authenticate"].startswith('Bearer realm="agent-gateway"')
-    assert reason in response.json()["error_description"]
+    assert reason in response.json()["detail"]
     failures = [r for r in read_records(echo_gateway.config.audit.database) if r.kind == "auth.failed"]
     assert reason in failures[-1].data["reason"]
 
@@ -267,16 +266,22 @@ async def test_health_and_readiness(echo_gateway: RunningGateway) -> None:
     async with httpx.AsyncClient() as http:
         assert (await http.get(f"{echo_gateway.url}/healthz")).text == "ok"
         ready = await http.get(f"{echo_gateway.url}/readyz")
+        admin = {"Authorization": f"Bearer {echo_gateway.token('ops', ('gateway-admin',))}"}
+        detailed = await http.get(f"{echo_gateway.url}/readyz", headers=admin)
     assert ready.status_code == 200
-    body = ready.json()
+    assert set(ready.json()) == {"ready", "checked_at"} and ready.json()["ready"] is True
+    body = detailed.json()
     assert body["ready"] is True and body["audit"] is True
     assert body["backends"]["echo"]["healthy"] is True
 
 
 async def test_cli_mints_a_token_and_calls_a_tool(echo_gateway: RunningGateway) -> None:
     config_file = echo_gateway.config.base_dir / "cli.yaml"
+    secret = echo_gateway.config.identity.secret
+    assert secret is not None
+    (config_file.parent / "identity.secret").write_text(secret.get_secret_value() + "\n")
     config_file.write_text(
-        f"identity: {{secret: {echo_gateway.config.identity.secret}}}\npolicy: {{directory: {REPO / 'policies'}}}\n"
+        f"identity: {{secret: '${{file:identity.secret}}'}}\npolicy: {{directory: {REPO / 'policies'}}}\n"
     )
     gateway_cli = [sys.executable, "-m", "gateway.cli"]
     minted = await _run(*gateway_cli, "token", "--config", str(config_file), "--sub", "cli-agent", "--roles", "tester")

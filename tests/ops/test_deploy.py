@@ -20,14 +20,16 @@ import yaml
 
 from connectors.base import create_connector
 from gateway.config import parse_config
-from tests.support.ops import REPO
+from tests.support.ops import REPO, rendered_kustomization, secret_template
 
 DEPLOY = REPO / "deploy"
 K8S = DEPLOY / "k8s"
 #: The oldest Kubernetes we document support for, and the newest the schemas know.
 K8S_VERSIONS = ("1.29.0", kubernetes_validate.latest_version())
 SECRETS = {
-    "GATEWAY_IDENTITY__SECRET": "x" * 40,
+    "IDENTITY_SECRET": "x" * 40,
+    "AUDIT_DATABASE_URL": "postgresql://gateway:pw@postgres:5432/gateway",
+    "REDIS_URL": "redis://redis:6379/0",
     "SAP_PASSWORD": "p",
     "ORDS_CLIENT_SECRET": "s",
     "MAINFRAME_PASSWORD": "m",
@@ -95,6 +97,7 @@ def test_compose_has_the_stack_and_references_files_that_exist() -> None:
         "oracle-stub",
         "mainframe-stub",
         "postgres",
+        "redis",
         "prometheus",
         "grafana",
     }
@@ -116,9 +119,13 @@ def test_compose_has_the_stack_and_references_files_that_exist() -> None:
 
 def test_compose_gateway_config_loads_and_points_at_the_compose_stubs(monkeypatch: pytest.MonkeyPatch) -> None:
     services = _compose()["services"]
-    environ = {**SECRETS, **services["gateway"]["environment"]}
+    # Exactly the gateway container's environment satisfies every reference of its config.
+    environ = services["gateway"]["environment"]
     config = parse_config(yaml.safe_load((DEPLOY / "gateway.yaml").read_text()), base_dir=REPO, environ=environ)
     assert config.audit.database.startswith("postgresql://gateway:gateway@postgres:5432/")
+    # Replicas share rate-limit buckets through the compose Redis, started before the gateway.
+    assert config.limits.redis_url is not None and urlsplit(config.limits.redis_url).hostname == "redis"
+    assert "redis" in services and services["gateway"]["depends_on"]["redis"]["condition"] == "service_healthy"
     for name, value in environ.items():
         monkeypatch.setenv(name, str(value))
     for settings in config.connectors:
@@ -136,23 +143,20 @@ def test_compose_gateway_config_loads_and_points_at_the_compose_stubs(monkeypatc
         assert int(command[command.index("--port") + 1]) == port
         assert command[command.index("--host") + 1] == "0.0.0.0"
     scrape = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
-    assert scrape["scrape_configs"][0]["static_configs"][0]["targets"] == [f"gateway:{config.server.port}"]
+    # Prometheus scrapes the metrics listener; the agents' port serves no /metrics.
+    assert config.server.metrics_port not in (None, config.server.port)
+    assert scrape["scrape_configs"][0]["static_configs"][0]["targets"] == [f"gateway:{config.server.metrics_port}"]
+    assert all(str(config.server.metrics_port) not in p for p in services["gateway"].get("ports", []))
 
 
-def _manifests() -> dict[tuple[str, str], dict[str, Any]]:
-    kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text())
-    files = sorted(p.name for p in K8S.glob("*.yaml") if p.name != "kustomization.yaml")
-    assert sorted(kustomization["resources"]) == files
-    found = {}
-    for name in kustomization["resources"]:
-        for doc in yaml.safe_load_all((K8S / name).read_text()):
-            found[doc["kind"], doc["metadata"]["name"]] = doc
-    return found
+def test_applying_the_kustomization_never_replaces_the_secret() -> None:
+    assert not [key for key in rendered_kustomization() if key[0] == "Secret"]
+    assert secret_template()["metadata"]["name"] == "agent-gateway"
 
 
 @pytest.mark.parametrize("version", K8S_VERSIONS)
 def test_manifests_validate_against_the_kubernetes_schemas(version: str) -> None:
-    for (kind, name), doc in _manifests().items():
+    for (kind, name), doc in [*rendered_kustomization().items(), (("Secret", "template"), secret_template())]:
         try:
             kubernetes_validate.validate(doc, version, strict=True)
         except kubernetes_validate.ValidationError as exc:
@@ -161,7 +165,7 @@ def test_manifests_validate_against_the_kubernetes_schemas(version: str) -> None
 
 def test_a_wrong_manifest_is_refused_offline() -> None:
     # The check above can fail: a misspelt field and a wrong type are both refused.
-    deployment = _manifests()["Deployment", "agent-gateway"]
+    deployment = rendered_kustomization()["Deployment", "agent-gateway"]
     container = deployment["spec"]["template"]["spec"]["containers"][0]
     broken = {**deployment, "spec": {**deployment["spec"], "replicas": "two"}}
     with pytest.raises(kubernetes_validate.ValidationError):
@@ -174,7 +178,7 @@ def test_a_wrong_manifest_is_refused_offline() -> None:
 
 
 def test_deployment_is_replicated_probed_limited_and_wired_to_its_config() -> None:
-    manifests = _manifests()
+    manifests = rendered_kustomization()
     deployment = manifests["Deployment", "agent-gateway"]
     spec = deployment["spec"]
     pod = spec["template"]["spec"]
@@ -194,10 +198,12 @@ def test_deployment_is_replicated_probed_limited_and_wired_to_its_config() -> No
     assert pdb["spec"]["selector"]["matchLabels"].items() <= labels.items()
     assert pdb["spec"]["minAvailable"] < spec["replicas"]
 
-    secret = manifests["Secret", "agent-gateway"]
+    secret = secret_template()
+    environ = {}
     for env in container["env"]:
         ref = env["valueFrom"]["secretKeyRef"]
         assert ref["key"] in secret["stringData"], ref
+        environ[env["name"]] = secret["stringData"][ref["key"]]
     for volume in pod["volumes"]:
         if "configMap" in volume:
             assert ("ConfigMap", volume["configMap"]["name"]) in manifests
@@ -207,17 +213,27 @@ def test_deployment_is_replicated_probed_limited_and_wired_to_its_config() -> No
 
     # The mounted config loads, and names the mounted policies and key.
     raw = yaml.safe_load(manifests["ConfigMap", "agent-gateway-config"]["data"]["gateway.yaml"])
-    config = parse_config(raw, base_dir=REPO, environ={"GATEWAY_IDENTITY__SECRET": "x" * 40})
+    # ... with exactly the variables the pod gets: every secret reference is satisfied.
+    config = parse_config(raw, base_dir=REPO, environ=environ)
     mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
     assert config.policy.directory == mounts["policies"]
     assert config.audit.signing_key_file is not None
     assert config.audit.signing_key_file.startswith(mounts["keys"] + "/")
     assert container["args"][-1] == mounts["config"]
     assert container["ports"][0]["containerPort"] == config.server.port
+    # Prometheus finds the metrics listener; the Service (and an Ingress on it) never exposes it.
+    metrics_port = config.server.metrics_port
+    annotations = spec["template"]["metadata"]["annotations"]
+    assert annotations["prometheus.io/port"] == str(metrics_port) != str(config.server.port)
+    assert {p["containerPort"] for p in container["ports"]} == {config.server.port, metrics_port}
+    assert [p["targetPort"] for p in service["spec"]["ports"]] == ["http"]
+    [rule] = manifests["Ingress", "agent-gateway"]["spec"]["rules"]
+    backends = [path["backend"]["service"] for path in rule["http"]["paths"]]
+    assert backends == [{"name": "agent-gateway", "port": {"name": "http"}}]
 
 
 def test_policy_configmap_matches_the_shipped_policies() -> None:
-    data = _manifests()["ConfigMap", "agent-gateway-policies"]["data"]
+    data = rendered_kustomization()["ConfigMap", "agent-gateway-policies"]["data"]
     shipped = {p.name: p.read_text() for p in (REPO / "policies").iterdir() if p.is_file()}
     assert data == shipped, "policies/ changed: run python deploy/k8s/render_policies.py"
     render = runpy.run_path(str(K8S / "render_policies.py"))["render"]

@@ -12,13 +12,13 @@ import pytest
 from gateway.audit.checkpoint import generate_key, private_pem
 from gateway.mcp.client import ClientFailure, connect
 from gateway.metrics import STAGES
-from tests.support.gateway import RunningGateway
+from tests.support.gateway import METRICS_TOKEN, RunningGateway
 from tests.support.ops import free_port, prometheus, query, require_binary, run_tool, sample
 
 
 async def _metrics(gw: RunningGateway) -> str:
     async with httpx.AsyncClient() as http:
-        response = await http.get(f"{gw.url}/metrics")
+        response = await http.get(f"{gw.url}/metrics", headers=gw.scrape_headers)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain; version=")
     return response.text
@@ -129,7 +129,7 @@ async def test_signed_checkpoint_size_is_exposed(echo_upstream, start_gateway, t
 
 async def test_a_real_prometheus_scrapes_the_gateway(echo_gateway: RunningGateway, tmp_path: Path) -> None:
     target = echo_gateway.url.removeprefix("http://")
-    async with prometheus(tmp_path, target) as prom:
+    async with prometheus(tmp_path, target, token=METRICS_TOKEN) as prom:
         await _echo_calls(echo_gateway, 3)
         promql = 'sum(gateway_tool_calls_total{connector="echo",tool="echo",outcome="ok"})'
         value = None

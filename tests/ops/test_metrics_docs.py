@@ -65,7 +65,7 @@ async def test_every_value_a_live_gateway_exposes_is_documented(echo_gateway: Ru
         await http.post("/v1/tools/echo.nope:call", json={}, headers=headers)
         await http.post("/v1/tools/echo.echo:call", json={"text": 1}, headers=headers)
         await http.get("/v1/tools")  # no token
-        exposed = (await http.get("/metrics")).text
+        exposed = (await http.get("/metrics", headers=echo_gateway.scrape_headers)).text
     documented = _documented()
     missing = []
     for family in text_string_to_metric_families(exposed):

@@ -8,7 +8,6 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
@@ -84,7 +83,7 @@ async def test_many_agents_do_not_grow_the_buckets_forever() -> None:
 
 
 def test_config_names_the_bad_key() -> None:
-    base: dict[str, Any] = {"identity": {"secret": "s" * 40}}
+    base: dict[str, Any] = {"allow_inline_secrets": True, "identity": {"secret": "s" * 40}}
     zero = {"rules": [{"per": "agent", "rate_per_second": 0}]}
     with pytest.raises(ConfigError, match=r"limits\.rules\.0\.rate_per_second"):
         parse_config({**base, "limits": zero}, base_dir=Path(), environ={})
@@ -95,7 +94,7 @@ def test_config_names_the_bad_key() -> None:
         base_dir=Path(),
         environ={"GATEWAY_LIMITS__REDIS_URL": REDIS},
     )
-    assert config.limits == RateLimitSettings((rule("tool", 2.5, 3),), REDIS)
+    assert config.limits == RateLimitSettings(rules=(rule("tool", 2.5, 3),), redis_url=REDIS)
 
 
 async def _redis_reachable() -> bool:
@@ -155,8 +154,7 @@ async def test_limited_calls_are_refused_with_retry_after_audited_and_counted(ec
         assert refused and "rate limit: agent 'agent-1' may make 0.1 calls per second (burst 2)" in message
         assert "retry after" in message
         assert await _echo(gw, "agent-2") == (False, "hi")
-        async with httpx.AsyncClient() as http:
-            metrics = (await http.get(f"{gw.url}/metrics")).text
+        metrics = await gw.scrape()
     assert sample(metrics, "gateway_rejected_requests_total", reason="rate_limited") == 1
     assert sample(metrics, "gateway_stage_duration_seconds_count", stage="rate_limit") == 4
     assert len(upstream.state.calls) == 3  # the refused call never reached the backend

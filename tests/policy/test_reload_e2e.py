@@ -58,8 +58,7 @@ async def test_file_edits_are_picked_up_and_broken_edits_change_nothing(
         failed = [r for r in read_records(gw.config.audit.database) if r.kind == "policy.reload_failed"][-1]
         assert "policy.csv" in failed.data["error"]
         assert failed.data["files"]["policy.csv"]  # the hash of the refused file
-        async with httpx.AsyncClient() as http:
-            metrics = (await http.get(f"{gw.url}/metrics")).text
+        metrics = await gw.scrape()
         assert 'gateway_policy_reloads_total{result="failure"} 1.0' in metrics
         assert 'gateway_policy_reloads_total{result="success"} 1.0' in metrics
 
@@ -99,8 +98,9 @@ async def test_sighup_reloads_a_served_gateway_and_sigterm_stops_it(echo_upstrea
     port = free_port()
     database = tmp_path / "served.db"
     config = tmp_path / "served.yaml"
+    (tmp_path / "identity.secret").write_text(SECRET)
     config.write_text(
-        f"server: {{port: {port}}}\nidentity: {{secret: {SECRET}}}\n"
+        f"server: {{port: {port}}}\nidentity: {{secret: '${{file:identity.secret}}'}}\n"
         f"policy: {{directory: {policy_dir}, watch: false}}\naudit: {{database: {database}}}\n"
         "approvals: {approver_roles: [approver, finance-approver, hr-approver, supervisor, support-supervisor]}\n"
         f"connectors: {{echo: {{kind: mcp, url: '{url}'}}}}\n"

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import httpx
-
 from gateway.audit import read_records
 from gateway.mcp.client import connect
 from tests.support.gateway import GatewayFactory
@@ -38,6 +36,5 @@ async def test_missing_argument_skips_the_allow_rule(
         assert decided.data["effect"] == "allow"
         assert len(decided.data["unevaluable"]) == 1
         assert "could not be evaluated (argument 'priority' is missing)" in decided.data["reason"]
-        async with httpx.AsyncClient() as http:
-            metrics = (await http.get(f"{gw.url}/metrics")).text
+        metrics = await gw.scrape()
         assert f'gateway_policy_unevaluable_conditions_total{{rule="{decided.data["unevaluable"][0]}"}} 1.0' in metrics

@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
+from gateway.errors import Problem
 from gateway.rest.idempotency import IdempotencyStore, StoredResponse
-from gateway.rest.problems import Problem
 
 OWNER = ("issuer", "agent-1", None)
 

@@ -50,7 +50,7 @@ async def test_call_runs_the_governed_pipeline(echo_gateway: RunningGateway, ech
             json={"a": 2, "b": 3},
             headers={"traceparent": f"00-{trace_id}-00f067aa0ba902b7-01", "User-Agent": "rest-test/1"},
         )
-        metrics = (await http.get(f"{echo_gateway.url}/metrics")).text
+        metrics = await echo_gateway.scrape()
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["content"] == [{"type": "text", "text": "5"}]

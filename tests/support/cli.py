@@ -18,7 +18,7 @@ def config_file(gw: RunningGateway) -> Path:
     audit = {"database": gw.config.audit.database}
     if gw.config.audit.signing_key_file:
         audit["signing_key_file"] = gw.config.audit.signing_key_file
-    path.write_text(json.dumps({"identity": {"secret": SECRET}, "audit": audit}))
+    path.write_text(json.dumps({"allow_inline_secrets": True, "identity": {"secret": SECRET}, "audit": audit}))
     return path
 
 

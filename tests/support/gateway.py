@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from starlette.applications import Starlette
 
@@ -18,6 +19,7 @@ from gateway.identity import TokenVerifier
 
 REPO = Path(__file__).resolve().parents[2]
 SECRET = "test-secret-for-the-gateway-suite-0123456789"
+METRICS_TOKEN = "test-scrape-token-7c41"
 
 
 def require_service(name: str, reachable: bool) -> None:
@@ -43,14 +45,28 @@ class RunningGateway:
     def gateway(self) -> Any:
         return self.app.state.gateway
 
+    @property
+    def scrape_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {METRICS_TOKEN}"}
+
+    async def scrape(self) -> str:
+        """The gateway's /metrics, fetched as a scraper with the scrape token does."""
+        async with httpx.AsyncClient() as http:
+            response = await http.get(f"{self.url}/metrics", headers=self.scrape_headers)
+        assert response.status_code == 200, response.text
+        return response.text
+
     def token(self, subject: str = "agent-1", roles: tuple[str, ...] = ("tester",), **kw: Any) -> str:
         return TokenVerifier(self.config.identity, self.config.base_dir).mint(subject, roles, **kw)
 
 
 def gateway_config(tmp_path: Path, policy_dir: Path, connectors: dict[str, Any], **sections: Any) -> GatewayConfig:
     raw: dict[str, Any] = {
-        "server": {"host": "127.0.0.1", "port": 0},
-        "identity": {"secret": SECRET, "issuer": "agent-gateway", "audience": "agent-gateway"},
+        "server": {"host": "127.0.0.1", "port": 0, "metrics_token": "${env:GATEWAY_TEST_METRICS_TOKEN}"},
+        # Tests hand connectors their backends' credentials inline; the gateway's own key
+        # comes the production way, by reference.
+        "allow_inline_secrets": True,
+        "identity": {"secret": "${env:GATEWAY_TEST_SECRET}", "issuer": "agent-gateway", "audience": "agent-gateway"},
         "policy": {"directory": str(policy_dir), "watch": False},
         "audit": {"database": str(tmp_path / "audit.db")},
         # Tests that are not about pinning use their upstreams' tools as first seen.
@@ -66,7 +82,10 @@ def gateway_config(tmp_path: Path, policy_dir: Path, connectors: dict[str, Any],
             raw.setdefault(name, {}).update(values)
         else:
             raw[name] = values
-    return parse_config(raw, base_dir=tmp_path, environ={})
+    # References may name the test's own variables; no GATEWAY_* override leaks in from outside.
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    environ |= {"GATEWAY_TEST_SECRET": SECRET, "GATEWAY_TEST_METRICS_TOKEN": METRICS_TOKEN}
+    return parse_config(raw, base_dir=tmp_path, environ=environ)
 
 
 GatewayFactory = Callable[..., contextlib.AbstractAsyncContextManager[RunningGateway]]

@@ -9,6 +9,7 @@ import shutil
 import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import yaml
@@ -62,15 +63,22 @@ def free_port() -> int:
 
 
 @contextlib.asynccontextmanager
-async def prometheus(tmp_path: Path, target: str, scrape_interval: str = "1s") -> AsyncIterator[str]:
-    """A real Prometheus scraping `target` (host:port) on loopback; yields its base URL."""
+async def prometheus(
+    tmp_path: Path, target: str, scrape_interval: str = "1s", token: str | None = None
+) -> AsyncIterator[str]:
+    """A real Prometheus scraping `target` (host:port) on loopback, with the scrape token
+    from a file when given (as deploy/prometheus does); yields its base URL."""
     binary = require_binary("prometheus")
     config = tmp_path / "prometheus.yml"
+    job: dict[str, object] = {"job_name": "gateway", "static_configs": [{"targets": [target]}]}
+    if token is not None:
+        (tmp_path / "scrape-token").write_text(token)
+        job["authorization"] = {"type": "Bearer", "credentials_file": str(tmp_path / "scrape-token")}
     config.write_text(
         yaml.safe_dump(
             {
                 "global": {"scrape_interval": scrape_interval, "evaluation_interval": scrape_interval},
-                "scrape_configs": [{"job_name": "gateway", "static_configs": [{"targets": [target]}]}],
+                "scrape_configs": [job],
             }
         )
     )
@@ -149,3 +157,27 @@ def metric_names(expr: str) -> set[str]:
     text = re.sub(r"\{[^}]*\}", "", text)
     text = re.sub(r"\b(?:by|without|on|ignoring)\s*\([^)]*\)", "", text)
     return {word for word in _IDENT.findall(text) if word not in _PROMQL_WORDS}
+
+
+K8S = REPO / "deploy" / "k8s"
+
+
+def rendered_kustomization() -> dict[tuple[str, str], dict[str, Any]]:
+    """What `kubectl apply -k deploy/k8s` applies: the kustomization's resources with its
+    `labels` added (the only transformer it uses; kustomize itself is not installed here)."""
+    kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text())
+    assert set(kustomization) == {"apiVersion", "kind", "labels", "resources"}
+    files = sorted(p.name for p in K8S.glob("*.yaml") if p.name not in ("kustomization.yaml", "secret.yaml"))
+    assert sorted(kustomization["resources"]) == files
+    found = {}
+    for name in kustomization["resources"]:
+        for doc in yaml.safe_load_all((K8S / name).read_text()):
+            for label in kustomization["labels"]:
+                assert not label.get("includeSelectors")
+                doc["metadata"]["labels"] = {**doc["metadata"].get("labels", {}), **label["pairs"]}
+            found[doc["kind"], doc["metadata"]["name"]] = doc
+    return found
+
+
+def secret_template() -> dict[str, Any]:
+    return yaml.safe_load((K8S / "secret.yaml").read_text())

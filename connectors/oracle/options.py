@@ -1,0 +1,16 @@
+"""Options of an `oracle` connector stanza."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from connectors.options import ConnectorOptions
+from gateway.config import Secret
+
+
+class OracleOptions(ConnectorOptions):
+    """Oracle REST Data Services, signed in with OAuth2 client credentials."""
+
+    url: str = Field(pattern=r"^https?://", description="ORDS schema URL, e.g. https://host/ords/hr.")
+    client_id: str = Field(min_length=1, description="OAuth2 client id registered in ORDS.")
+    client_secret: Secret = Field(description="OAuth2 client secret.")

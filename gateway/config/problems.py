@@ -1,0 +1,105 @@
+"""How a configuration problem is reported: the key path the operator has to fix, then
+what is wrong with it. Built from pydantic's errors so every section reads the same."""
+
+from __future__ import annotations
+
+import difflib
+import re
+import types
+import typing
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
+
+from gateway.errors import ConfigError, InvalidInput
+
+__all__ = ["ConfigError", "KeyProblem", "describe", "dotted", "problems"]
+
+Location = tuple[str | int, ...]
+
+
+class KeyProblem(InvalidInput):
+    """Raised inside a validator for a problem with one key below the model being validated
+    (empty `key`: the model itself). The message never repeats the value, so a secret that
+    fails a check is not echoed."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(message)
+        self.key = key
+        self.message = message
+
+
+def dotted(location: Sequence[str | int]) -> str:
+    return ".".join(str(part) for part in location) or "(top level)"
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    """The model a field's values are validated by, through Optional, tuples and mappings."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    origin = typing.get_origin(annotation)
+    arguments = typing.get_args(annotation)
+    if origin is typing.Annotated:
+        return _model_of(arguments[0])
+    if origin in (typing.Union, types.UnionType, tuple):
+        for argument in arguments:
+            found = _model_of(argument)
+            if found is not None:
+                return found
+    if origin is not None and isinstance(origin, type) and issubclass(origin, Mapping) and arguments:
+        return _model_of(arguments[-1])
+    return None
+
+
+def _known_keys(model: type[BaseModel], location: Location) -> list[str]:
+    """Field names of the model found at `location` (list indexes and mapping keys skipped)."""
+    current: type[BaseModel] | None = model
+    for part in location:
+        if current is None:
+            return []
+        field = current.model_fields.get(str(part))
+        if field is not None:
+            current = _model_of(field.annotation)
+    return list(current.model_fields) if current is not None else []
+
+
+def _unknown_key(model: type[BaseModel], location: Location) -> str:
+    close = difflib.get_close_matches(str(location[-1]), _known_keys(model, location[:-1]), n=1, cutoff=0.6)
+    return f"unknown key (did you mean {close[0]!r}?)" if close else "unknown key"
+
+
+#: pydantic's words for Python types, as a YAML author knows them.
+_YAML_WORDS = {"a valid tuple": "a list", "a valid dictionary": "a mapping", "Input should be": "expected"}
+
+
+def _wording(message: str) -> str:
+    message = message.removeprefix("Value error, ")
+    for python, yaml in _YAML_WORDS.items():
+        message = message.replace(python, yaml)
+    return message[:1].lower() + message[1:]
+
+
+#: Keys whose values are never quoted back, whatever their type.
+SECRET_KEY = re.compile(r"secret|password|passwd|token|api_key|private_key", re.IGNORECASE)
+NOT_SHOWN = "invalid value (not shown: a secret)"
+
+
+def describe(error: ErrorDetails, model: type[BaseModel], prefix: Location = ()) -> str:
+    location = tuple(error["loc"])
+    where = (*prefix, *location)
+    problem = (error.get("ctx") or {}).get("error")
+    if isinstance(problem, KeyProblem):
+        return f"{dotted((*where, *problem.key.split('.')) if problem.key else where)}: {problem.message}"
+    if error["type"] == "extra_forbidden":
+        return f"{dotted(where)}: {_unknown_key(model, location)}"
+    if error["type"] == "missing":
+        return f"{dotted(where)}: required"
+    if any(SECRET_KEY.search(str(part)) for part in location):
+        return f"{dotted(where)}: {NOT_SHOWN}: {_wording(error['msg'])}"
+    return f"{dotted(where)}: invalid value {error['input']!r}: {_wording(error['msg'])}"
+
+
+def problems(exc: ValidationError, model: type[BaseModel], prefix: Location = ()) -> list[str]:
+    return [describe(error, model, prefix) for error in exc.errors(include_url=False)]
