@@ -70,7 +70,7 @@ def read_jsonl(path: Path) -> Iterator[Sealed | Checkpoint]:
                 raise ExportError(f"{path}, line {number}: not UTF-8") from None
 
 
-_SEVERITY = {
+_SEVERITY: dict[str, int] = {
     RecordKind.CALL_REJECTED: 6,
     RecordKind.AUTH_FAILED: 7,
     RecordKind.POLICY_RELOAD_FAILED: 7,
