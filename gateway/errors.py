@@ -38,6 +38,13 @@ small input parsers keep their own `InvalidInput` subclasses beside them.
     ├── CatalogUnavailable ...... gateway.policy.case_schemas: `policy test --catalog` cannot read it
     ├── SuspensionError ......... gateway.suspensions.model: a suspension that cannot be made or lifted (`.kind`)
     ├── ApprovalError ........... an approval operation that cannot be done (`.kind`)
+    │   └── PendingCapReached ... gateway.approvals.store: the requester's pending approvals are at the cap
+    ├── FetchError .............. gateway.identity.jwks: an issuer's discovery or JWKS could not be fetched
+    ├── PinError ................ gateway.pins: a tool-definition review that cannot be done (`.status`)
+    ├── DeliveryError ........... gateway.integrations: a notification that could not be delivered
+    ├── SignatureRefused ........ gateway.integrations: a Slack request whose signature does not hold
+    ├── SinkError, ChainBroken .. gateway.audit.streaming: a SIEM sink refused records; a log that does not
+    │                             continue the sink's cursor
     ├── StoreError .............. a store could not do what was asked (full, locked, gone)
     ├── AuditUnavailable ........ a record could not be made durable
     ├── LimiterUnavailable ...... the shared rate-limit buckets cannot be reached
@@ -50,6 +57,7 @@ small input parsers keep their own `InvalidInput` subclasses beside them.
         ├── InvalidWait ......... gateway.approvals.mcp_agent
         ├── ConditionError, _FieldError ..... gateway.policy (a condition, a column of a row)
         ├── InvalidDryRun ....... gateway.dry_run: a bad dry-run header
+        ├── CursorError, PayloadError ..... gateway.audit.streaming, gateway.integrations (Slack)
         ├── BadPattern .......... gateway.schema: a JSON Schema `pattern` that is not ECMA-262
         ├── ODataError .......... connectors.sap.odata
         ├── SpecError ........... connectors.openapi.spec

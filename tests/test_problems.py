@@ -37,7 +37,9 @@ async def test_no_token_is_the_same_401_everywhere(echo_gateway: RunningGateway,
         response = await http.request(method, path, headers={"Authorization": "Bearer forged.token.value"})
     body = _assert_problem(response, 401, "unauthenticated")
     challenge = response.headers["www-authenticate"]
-    assert challenge.startswith('Bearer realm="agent-gateway", error="invalid_token", error_description="')
+    # RFC 9728: every 401 names the protected-resource metadata, so MCP clients find the IdP.
+    assert challenge.startswith('Bearer realm="agent-gateway", resource_metadata="')
+    assert 'error="invalid_token", error_description="' in challenge
     assert str(body["detail"]) in challenge
 
 
@@ -51,6 +53,8 @@ async def test_a_missing_role_is_the_same_403_everywhere(
     body = _assert_problem(response, 403, "forbidden")
     roles = echo_gateway.config.approvals.approver_roles if role == "approver" else (role,)
     expected = f"the {role!r} role" if len(roles) == 1 else f"one of the roles: {', '.join(sorted(roles))}"
+    if role == "approver":  # approver roles are resolved per tenant (gateway.approvals.scope)
+        expected = f"one of the approver roles: {', '.join(sorted(roles))}"
     assert body["detail"] == f"requires {expected}"
 
 

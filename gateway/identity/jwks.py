@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 import httpx
 import jwt
 
+from gateway.errors import GatewayError
 from gateway.identity.errors import AuthError, KeysUnavailable
 from gateway.identity.settings import JwksSettings
 
@@ -43,7 +44,7 @@ _ALGORITHMS_BY_KEY = {
 }
 
 
-class FetchError(Exception):
+class FetchError(GatewayError):
     """A discovery or JWKS request failed; the message says how."""
 
 

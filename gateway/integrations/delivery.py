@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from gateway.audit.kinds import RecordKind
+from gateway.errors import GatewayError
 from gateway.models import Approval
 
 log = logging.getLogger(__name__)
@@ -25,7 +26,7 @@ log = logging.getLogger(__name__)
 _MAX_BACKOFF_SECONDS = 60.0
 
 
-class DeliveryError(Exception):
+class DeliveryError(GatewayError):
     """A delivery that did not happen; `retryable` False when asking again cannot help."""
 
     def __init__(self, message: str, *, retryable: bool = True) -> None:

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from gateway.errors import InvalidInput
 from gateway.integrations.slack_blocks import COMMENT_ACTION, COMMENT_BLOCK
 
 
@@ -65,7 +66,7 @@ class _Envelope(BaseModel):
     payload: Annotated[BlockActions | ViewSubmission, Field(discriminator="type")]
 
 
-class PayloadError(ValueError):
+class PayloadError(InvalidInput):
     pass
 
 

@@ -9,10 +9,12 @@ import hmac
 import time
 from typing import Literal
 
+from gateway.errors import GatewayError
+
 RefusalReason = Literal["unsigned", "stale", "forged", "replayed"]
 
 
-class SignatureRefused(Exception):
+class SignatureRefused(GatewayError):
     def __init__(self, reason: RefusalReason, detail: str) -> None:
         super().__init__(detail)
         self.reason: RefusalReason = reason

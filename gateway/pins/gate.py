@@ -14,6 +14,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter
 
 from gateway.audit.kinds import RecordKind
+from gateway.errors import GatewayError
 from gateway.inspect.rule import ResultRule
 from gateway.models import ToolSpec, qualified_name, split_qualified_name
 from gateway.pins.definition import definition, digest, readable_diff
@@ -28,7 +29,7 @@ Audit = Callable[[str, Mapping[str, Any]], Awaitable[Any]]
 ScreenRules = Callable[[str, str], tuple[ResultRule, ...]]
 
 
-class PinError(Exception):
+class PinError(GatewayError):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status

@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gateway.audit.chain import GENESIS_HASH
+from gateway.errors import InvalidInput
 
 
-class CursorError(Exception):
+class CursorError(InvalidInput):
     pass
 
 

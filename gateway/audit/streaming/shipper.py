@@ -20,12 +20,13 @@ from gateway.audit.log import AuditLog
 from gateway.audit.store import StoreError
 from gateway.audit.streaming.cursor import CursorError, CursorFile, Position
 from gateway.audit.streaming.sink import Sink, SinkError
+from gateway.errors import GatewayError
 from gateway.models import AuditRecord
 
 log = logging.getLogger(__name__)
 
 
-class ChainBroken(Exception):
+class ChainBroken(GatewayError):
     """The store does not continue the chain where the cursor stands: shipping stops."""
 
 

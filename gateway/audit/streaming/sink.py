@@ -6,10 +6,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+from gateway.errors import GatewayError
 from gateway.models import AuditRecord
 
 
-class SinkError(Exception):
+class SinkError(GatewayError):
     """The batch was not acknowledged (sink down, refused, timed out)."""
 
 
