@@ -49,6 +49,7 @@ from gateway.approvals.store import (
 from gateway.audit.postgres_store import ensure_schema, is_postgres_url, redacted_url, split_schema
 from gateway.audit.store import StoreError
 from gateway.models import Approval, ApprovalState, ToolResult
+from gateway.pg_listener import PG_ERRORS, Listener
 
 __all__ = ["PostgresApprovalStore", "is_postgres_url"]
 
@@ -136,10 +137,6 @@ _NOTIFY = "SELECT pg_notify($1, $2)"
 _HOLD_KEY = "SELECT pg_advisory_lock($1)"
 _RELEASE_KEY = "SELECT pg_advisory_unlock_all()"
 
-_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
-#: Longest pause between attempts to restore a lost listener connection.
-_RELISTEN_MAX_DELAY = 5.0
-
 
 class PostgresApprovalStore:
     """The approvals store on PostgreSQL; changes made by other replicas reach `signals`."""
@@ -157,9 +154,18 @@ class PostgresApprovalStore:
         #: This replica: the sender of its notifications and the owner of its claims.
         self._key = secrets.randbits(63)
         self._pool: asyncpg.Pool | None = None
-        self._listener: asyncpg.Connection | None = None
-        self._relisten: asyncio.Task[None] | None = None
-        self._closing = False
+        # Changes made while nobody listened sent no wake-up: after a reconnection every
+        # waiter re-reads.
+        self._listener = Listener(
+            self._url,
+            self._settings,
+            self._channel,
+            what="approvals",
+            where=self._where,
+            on_notify=self._notified,
+            on_restored=signals.notify_all,
+            prepare=lambda conn: conn.execute(_HOLD_KEY, self._key),
+        )
 
     @classmethod
     async def open(cls, url: str, signals: Signals) -> PostgresApprovalStore:
@@ -178,72 +184,27 @@ class PostgresApprovalStore:
                 await conn.execute(_SCHEMA)
                 if "'superseded'" not in (await conn.fetchval(_STATE_CHECK) or ""):
                     await conn.execute(_MIGRATE)
-            await store._listen()
-        except (*_ERRORS, ValueError) as exc:
+            await store._listener.start()
+        except (*PG_ERRORS, ValueError) as exc:
             await store.close()
             raise ApprovalError("unavailable", f"cannot open approvals database {store._where}: {exc}") from None
         return store
 
     async def close(self) -> None:
-        self._closing = True
-        if self._relisten is not None:
-            self._relisten.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._relisten
-        listener, self._listener = self._listener, None
-        if listener is not None:
-            # Releasing the key at once lets a replica starting next settle this one's claims.
-            with contextlib.suppress(*_ERRORS):
-                await listener.execute(_RELEASE_KEY)
-            with contextlib.suppress(*_ERRORS):
-                await listener.close(timeout=5)
+        # Releasing the key at once lets a replica starting next settle this one's claims.
+        await self._listener.close(last=lambda conn: conn.execute(_RELEASE_KEY))
         pool, self._pool = self._pool, None
         if pool is not None:
             try:
                 async with asyncio.timeout(5):
                     await pool.close()
-            except _ERRORS:
+            except PG_ERRORS:
                 pool.terminate()
 
-    # -- listening -----------------------------------------------------------------------
-
-    async def _listen(self) -> None:
-        conn = await asyncpg.connect(self._url, timeout=10, server_settings=self._settings)
-        try:
-            await conn.execute(_HOLD_KEY, self._key)
-            await conn.add_listener(self._channel, self._on_notify)
-        except BaseException:
-            await conn.close()
-            raise
-        conn.add_termination_listener(self._on_lost)
-        self._listener = conn
-
-    def _on_notify(self, conn: object, pid: int, channel: str, payload: str) -> None:
+    def _notified(self, payload: str) -> None:
         sender, _, approval_id = payload.partition(":")
         if sender != str(self._key):  # this replica already woke its own waiters
             self._signals.notify(approval_id)
-
-    def _on_lost(self, conn: object) -> None:
-        if self._closing or conn is not self._listener:
-            return
-        log.warning("approvals listener connection to %s lost; reconnecting", self._where)
-        self._listener = None
-        self._relisten = asyncio.create_task(self._restore(), name="approvals-relisten")
-
-    async def _restore(self) -> None:
-        delay = 0.1
-        while True:
-            try:
-                await self._listen()
-            except _ERRORS as exc:
-                log.warning("approvals listener: cannot reconnect to %s: %s", self._where, exc)
-                await asyncio.sleep(delay)
-                delay = min(_RELISTEN_MAX_DELAY, delay * 2)
-                continue
-            # Changes made while nobody listened sent no wake-up: every waiter re-reads.
-            self._signals.notify_all()
-            log.info("approvals listener reconnected to %s", self._where)
-            return
 
     # -- reads ---------------------------------------------------------------------------
 
@@ -386,7 +347,7 @@ class PostgresApprovalStore:
         try:
             async with self._pool.acquire() as conn:
                 yield conn
-        except _ERRORS as exc:
+        except PG_ERRORS as exc:
             raise ApprovalError("unavailable", f"approvals database {self._where}: {exc}") from None
 
     @contextlib.asynccontextmanager

@@ -38,6 +38,7 @@ from gateway.approvals.store import (
     StoredApproval,
 )
 from gateway.approvals.webhooks import webhook_notifiers
+from gateway.audit.kinds import RecordKind
 from gateway.config import ApprovalSettings
 from gateway.metrics import ApprovalMetrics
 from gateway.models import Approval, ApprovalState, ApprovalVote, Decision, Effect, Principal, ToolCall, ToolResult
@@ -314,7 +315,7 @@ class ApprovalService:
         now = time.time()
 
         async def audit(before: Approval, after: Approval) -> None:
-            await self._append("approval.superseded", after, {"reason": reason})
+            await self._append(RecordKind.APPROVAL_SUPERSEDED, after, {"reason": reason})
 
         stored = await self._store.transition(approval_id, machine.supersede, audit, now=now)
         await self._store.save_result(approval_id, ToolResult.text(reason, is_error=True))
@@ -453,13 +454,13 @@ class ApprovalService:
         # No approval was opened, so the record names none: only the call and why.
         refused = {"reason": reason, "requester": principal_to_json(call.principal), "tool": call.qualified_name}
         try:
-            await self._audit.append("approval.refused", refused, call_id=call.call_id)
+            await self._audit.append(RecordKind.APPROVAL_REFUSED, refused, call_id=call.call_id)
         except Exception as exc:
             raise ApprovalError("unavailable", f"the audit log is unavailable, nothing was changed: {exc}") from exc
 
     async def _audit_requested(self, approval: Approval) -> None:
         await self._append(
-            "approval.requested",
+            RecordKind.APPROVAL_REQUESTED,
             approval,
             {
                 "approver": None,
@@ -493,16 +494,16 @@ class ApprovalService:
             "comment": vote.comment,
         }
         await self._append(
-            "approval.voted",
+            RecordKind.APPROVAL_VOTED,
             after,
             {**data, "approvals": machine.approvals_count(after), "approvals_required": after.approvals_required},
         )
         if after.state is not ApprovalState.PENDING:
-            await self._append("approval.decided", after, data)
+            await self._append(RecordKind.APPROVAL_DECIDED, after, data)
 
     async def _audit_expired(self, before: Approval, after: Approval) -> None:
         await self._append(
-            "approval.expired",
+            RecordKind.APPROVAL_EXPIRED,
             after,
             {"approver": None, "approve": False, "comment": machine.deny_reason(after), "expires_at": after.expires_at},
         )

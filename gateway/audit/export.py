@@ -14,6 +14,7 @@ from pathlib import Path
 from gateway import __version__ as _version
 from gateway.audit.chain import Sealed, body_of, parse
 from gateway.audit.checkpoint import Checkpoint
+from gateway.audit.kinds import RecordKind
 from gateway.audit.query import record_json
 from gateway.errors import InvalidInput
 from gateway.models import AuditRecord
@@ -69,7 +70,12 @@ def read_jsonl(path: Path) -> Iterator[Sealed | Checkpoint]:
                 raise ExportError(f"{path}, line {number}: not UTF-8") from None
 
 
-_SEVERITY = {"call.rejected": 6, "auth.failed": 7, "policy.reload_failed": 7, "approval.expired": 5}
+_SEVERITY: dict[str, int] = {
+    RecordKind.CALL_REJECTED: 6,
+    RecordKind.AUTH_FAILED: 7,
+    RecordKind.POLICY_RELOAD_FAILED: 7,
+    RecordKind.APPROVAL_EXPIRED: 5,
+}
 
 
 def _literal_escapes(text: str) -> str:

@@ -165,7 +165,8 @@ class AuditLog:
             done.set_exception(AuditUnavailable("the audit log is closed"))
             return done
         try:
-            draft = chain.draft(kind, data, call_id, time.time())
+            # A RecordKind member is a str subclass: store its plain value, as a literal would be.
+            draft = chain.draft(str(kind), data, call_id, time.time())
         except CanonicalizationError as exc:
             raise ValueError(f"audit record {kind!r} is not JSON: {exc}") from None
         self._queue.append(_Pending(draft, done))

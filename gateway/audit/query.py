@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from gateway.audit.kinds import RecordKind
 from gateway.models import AuditRecord
 
 
@@ -87,15 +88,15 @@ def summarize(call_id: str, records: Iterable[AuditRecord]) -> CallSummary:
     approval_id = None
     for record in ordered:
         approval_id = approval_id or record.data.get("approval_id")
-        if record.kind == "call.received":
+        if record.kind == RecordKind.CALL_RECEIVED:
             received = record.data
-        elif record.kind == "call.decided":
+        elif record.kind == RecordKind.CALL_DECIDED:
             effect = record.data.get("effect")
-        elif record.kind == "call.rejected":
+        elif record.kind == RecordKind.CALL_REJECTED:
             status = "rejected"
-        elif record.kind == "call.completed":
+        elif record.kind == RecordKind.CALL_COMPLETED:
             status = record.data.get("status")
-        elif record.kind == "approval.voted":
+        elif record.kind == RecordKind.APPROVAL_VOTED:
             approver = str(record.data.get("approver"))
             if approver not in approvers:
                 approvers.append(approver)

@@ -17,6 +17,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+from gateway.audit.kinds import RecordKind
 from gateway.errors import GatewayError
 from gateway.models import Approval
 
@@ -71,7 +72,9 @@ class ChannelNotifier:
             self._queue.put_nowait((event, approval))
         except asyncio.QueueFull:
             log.warning("%s notification queue is full; dropped %s", self._channel.name, approval.approval_id)
-            task = asyncio.create_task(self._record("failed", event, approval, attempt=0, error="queue full"))
+            task = asyncio.create_task(
+                self._record(RecordKind.NOTIFICATION_FAILED, event, approval, attempt=0, error="queue full")
+            )
             self._side_tasks.add(task)
             task.add_done_callback(self._side_tasks.discard)
 
@@ -95,21 +98,31 @@ class ChannelNotifier:
                 details = await self._channel.deliver(event, approval)
             except DeliveryError as exc:
                 if not exc.retryable or attempt == self._attempts:
-                    await self._record("failed", event, approval, attempt=attempt, error=str(exc))
+                    await self._record(RecordKind.NOTIFICATION_FAILED, event, approval, attempt=attempt, error=str(exc))
                     return
                 delay = min(self._backoff * 2 ** (attempt - 1), _MAX_BACKOFF_SECONDS)
-                await self._record("retried", event, approval, attempt=attempt, error=str(exc), retry_in=delay)
+                await self._record(
+                    RecordKind.NOTIFICATION_RETRIED, event, approval, attempt=attempt, error=str(exc), retry_in=delay
+                )
                 await asyncio.sleep(delay)
             except Exception as exc:
                 # A bug in a channel must not kill the worker: the next event still goes out.
                 log.exception("%s notification failed unexpectedly", self._channel.name)
-                await self._record("failed", event, approval, attempt=attempt, error=f"{type(exc).__name__}: {exc}")
+                await self._record(
+                    RecordKind.NOTIFICATION_FAILED,
+                    event,
+                    approval,
+                    attempt=attempt,
+                    error=f"{type(exc).__name__}: {exc}",
+                )
                 return
             else:
-                await self._record("sent", event, approval, attempt=attempt, details=dict(details))
+                await self._record(
+                    RecordKind.NOTIFICATION_SENT, event, approval, attempt=attempt, details=dict(details)
+                )
                 return
 
-    async def _record(self, outcome: str, event: str, approval: Approval, **data: Any) -> None:
+    async def _record(self, kind: RecordKind, event: str, approval: Approval, **data: Any) -> None:
         record = {
             "approval_id": approval.approval_id,
             "channel": self._channel.name,
@@ -118,6 +131,6 @@ class ChannelNotifier:
             **data,
         }
         try:
-            await self._audit.append(f"notification.{outcome}", record, call_id=approval.call_id)
+            await self._audit.append(kind, record, call_id=approval.call_id)
         except Exception:
-            log.warning("notification %s of %s not audited", outcome, approval.approval_id, exc_info=True)
+            log.warning("%s of %s not audited", kind, approval.approval_id, exc_info=True)

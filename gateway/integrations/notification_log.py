@@ -6,9 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from gateway.audit.kinds import RecordKind
 from gateway.models import AuditRecord
 
-NOTIFICATION_KINDS = ("notification.sent", "notification.retried", "notification.failed")
+NOTIFICATION_KINDS = (RecordKind.NOTIFICATION_SENT, RecordKind.NOTIFICATION_RETRIED, RecordKind.NOTIFICATION_FAILED)
 
 
 class CallRecords(Protocol):
@@ -39,7 +40,7 @@ class SlackContext:
 async def slack_context(store: CallRecords, call_id: str, approval_id: str) -> SlackContext:
     """What the Slack message needs from the log, in one read of the call's records."""
     records = await store.call_records([call_id])
-    reason = next((r.data.get("reason") for r in records if r.kind == "call.decided"), None)
+    reason = next((r.data.get("reason") for r in records if r.kind == RecordKind.CALL_DECIDED), None)
     for sent in _attempts(records, approval_id):
         details = sent.get("details") or {}
         if sent["outcome"] == "sent" and sent["channel"] == "slack" and "ts" in details:

@@ -24,6 +24,7 @@ from starlette.routing import Route
 
 from gateway.approvals.errors import ApprovalError
 from gateway.approvals.service import ApprovalService, AuditSink
+from gateway.audit.kinds import RecordKind
 from gateway.integrations.delivery import DeliveryError
 from gateway.integrations.directory import ApproverDirectory
 from gateway.integrations.settings import SlackSettings
@@ -91,7 +92,9 @@ class SlackInteractions:
 
     async def _refuse(self, reason: str, detail: str, client: str | None, status: int) -> Response:
         try:
-            await self._audit.append("slack.request_refused", {"reason": reason, "detail": detail, "client": client})
+            await self._audit.append(
+                RecordKind.SLACK_REQUEST_REFUSED, {"reason": reason, "detail": detail, "client": client}
+            )
         except Exception:
             return problem_response(
                 503, "audit_unavailable", "the audit log is unavailable; the request was not processed"
@@ -140,7 +143,7 @@ class SlackInteractions:
             "reason": refused,
         }
         try:
-            await self._audit.append("slack.interaction", record, call_id=await self._call_of(approval_id))
+            await self._audit.append(RecordKind.SLACK_INTERACTION, record, call_id=await self._call_of(approval_id))
         except Exception:
             log.warning("slack interaction on %s not audited", approval_id, exc_info=True)
         return refused

@@ -13,6 +13,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter
 
+from gateway.audit.kinds import RecordKind
 from gateway.errors import GatewayError
 from gateway.inspect.rule import ResultRule
 from gateway.models import ToolSpec, qualified_name, split_qualified_name
@@ -128,7 +129,7 @@ class PinGate:
             )
         await self.store.approve(pin.connector, pin.tool, pin.digest, reviewer)
         self._metrics.approvals.labels(pin.connector, "reviewer").inc()
-        await self._audit("catalog.approved", {
+        await self._audit(RecordKind.CATALOG_APPROVED, {
             "connector": pin.connector, "tool": pin.tool, "new_digest": pin.digest,
             "old_digest": old.digest if old else None, "approved_by": reviewer,
         })  # fmt: skip
@@ -144,7 +145,7 @@ class PinGate:
         await self.store.add(pin)
         await self.store.approve(connector, spec.name, pinned, TRUSTED_FIRST)
         self._metrics.approvals.labels(connector, TRUSTED_FIRST).inc()
-        await self._audit("catalog.changed", {
+        await self._audit(RecordKind.CATALOG_CHANGED, {
             "connector": connector, "tool": spec.name, "change": "added", "old_digest": None, "new_digest": pinned,
             "approved_by": TRUSTED_FIRST, "diff": readable_diff(None, defined, qualified_name(connector, spec.name)),
         })  # fmt: skip
@@ -155,7 +156,7 @@ class PinGate:
         self._metrics.changes.labels(pin.connector, change).inc()
         name = qualified_name(pin.connector, pin.tool)
         log.warning("tool %s: %s definition %s quarantined until a reviewer approves it", name, change, pin.digest[:12])
-        await self._audit("catalog.changed", {
+        await self._audit(RecordKind.CATALOG_CHANGED, {
             "connector": pin.connector, "tool": pin.tool, "change": change,
             "old_digest": old.digest if old else None, "new_digest": pin.digest, "approved_by": None,
             "diff": readable_diff(old.definition if old else None, pin.definition, name),

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from gateway.audit.kinds import RecordKind
 from gateway.audit.redaction import REDACTED
 from gateway.models import AuditRecord, Decision, Principal, RequestKind, policy_connector
 from gateway.policy.context import call_context
@@ -79,10 +80,10 @@ def replay(records: Iterable[AuditRecord], engine: PolicyEngine) -> ReplayReport
     for record in records:
         if record.call_id is None:
             continue
-        if record.kind == "call.received":
+        if record.kind == RecordKind.CALL_RECEIVED:
             received[record.call_id] = record
             continue
-        if record.kind != "call.decided" or record.call_id not in received:
+        if record.kind != RecordKind.CALL_DECIDED or record.call_id not in received:
             continue
         call = received.pop(record.call_id)
         principal = _principal(call.data)

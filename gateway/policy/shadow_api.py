@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.routing import Route
 
+from gateway.audit.kinds import RecordKind
 from gateway.models import Principal
 from gateway.operator_api import ApiProblem, Authenticate, endpoint, read_body
 from gateway.policy.errors import PolicyError
@@ -54,7 +55,7 @@ def routes(gateway: Gateway, authenticate: Authenticate) -> list[Route]:
         except PolicyError as exc:
             raise ApiProblem(422, f"the candidate policy was not loaded: {exc}") from None
         await gateway.audit.append(
-            "policy.shadow_loaded",
+            RecordKind.POLICY_SHADOW_LOADED,
             {"by": principal.subject, "directory": str(directory), "version": loaded.engine.version},
         )
         return 201, {"shadow": loaded.report(0)}
@@ -65,7 +66,7 @@ def routes(gateway: Gateway, authenticate: Authenticate) -> list[Route]:
             raise ApiProblem(404, "no shadow policy is loaded")
         final = stopped.report(MAX_LIMIT)
         summary = {k: final[k] for k in ("directory", "version", "evaluated", "changed", "by_change")}
-        await gateway.audit.append("policy.shadow_stopped", {"by": principal.subject, **summary})
+        await gateway.audit.append(RecordKind.POLICY_SHADOW_STOPPED, {"by": principal.subject, **summary})
         return 200, {"shadow": final}
 
     async def promote(request: Request, principal: Principal) -> tuple[int, dict[str, Any]]:

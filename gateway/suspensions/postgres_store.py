@@ -20,6 +20,7 @@ import asyncpg
 
 from gateway.audit.postgres_store import redacted_url, split_schema
 from gateway.audit.store import StoreError
+from gateway.pg_listener import PG_ERRORS, Listener
 from gateway.suspensions.model import Suspension, SuspensionError
 from gateway.suspensions.store import BeforeCommit, Change, decode, encode
 
@@ -35,8 +36,6 @@ CREATE TABLE IF NOT EXISTS suspensions (
 CREATE INDEX IF NOT EXISTS suspensions_active ON suspensions (active, suspended_at);
 """
 _SCHEMA_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended('agent-gateway suspensions schema ' || $1, 0))"
-_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
-_RELISTEN_MAX_DELAY = 5.0
 
 
 class PostgresSuspensionStore:
@@ -51,10 +50,17 @@ class PostgresSuspensionStore:
         )
         self._where = redacted_url(self._url) + (f" (schema {schema})" if schema else "")
         self._pool: asyncpg.Pool | None = None
-        self._listener: asyncpg.Connection | None = None
-        self._relisten: asyncio.Task[None] | None = None
         self._listeners: list[Callable[[], None]] = []
-        self._closing = False
+        # After a reconnection the service re-reads: changes made meanwhile sent no notification.
+        self._listener = Listener(
+            self._url,
+            self._settings,
+            self._channel,
+            what="suspensions",
+            where=self._where,
+            on_notify=lambda payload: self._changed(),
+            on_restored=self._changed,
+        )
 
     @classmethod
     async def open(cls, url: str) -> PostgresSuspensionStore:
@@ -71,8 +77,8 @@ class PostgresSuspensionStore:
                 if store._schema:
                     await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{store._schema}"')
                 await conn.execute(_SCHEMA)
-            await store._listen()
-        except (*_ERRORS, ValueError) as exc:
+            await store._listener.start()
+        except (*PG_ERRORS, ValueError) as exc:
             await store.close()
             raise SuspensionError("unavailable", f"cannot open suspensions database {store._where}: {exc}") from None
         return store
@@ -117,61 +123,18 @@ class PostgresSuspensionStore:
         return after
 
     async def close(self) -> None:
-        self._closing = True
-        if self._relisten is not None:
-            self._relisten.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._relisten
-        listener, self._listener = self._listener, None
-        if listener is not None:
-            with contextlib.suppress(*_ERRORS):
-                await listener.close(timeout=5)
+        await self._listener.close()
         pool, self._pool = self._pool, None
         if pool is not None:
             try:
                 async with asyncio.timeout(5):
                     await pool.close()
-            except _ERRORS:
+            except PG_ERRORS:
                 pool.terminate()
-
-    # -- listening -----------------------------------------------------------------------
-
-    async def _listen(self) -> None:
-        conn = await asyncpg.connect(self._url, timeout=10, server_settings=self._settings)
-        try:
-            await conn.add_listener(self._channel, self._on_notify)
-        except BaseException:
-            await conn.close()
-            raise
-        conn.add_termination_listener(self._on_lost)
-        self._listener = conn
-
-    def _on_notify(self, conn: object, pid: int, channel: str, payload: str) -> None:
-        self._changed()
 
     def _changed(self) -> None:
         for listener in self._listeners:
             listener()
-
-    def _on_lost(self, conn: object) -> None:
-        if self._closing or conn is not self._listener:
-            return
-        log.warning("suspensions listener connection to %s lost; reconnecting", self._where)
-        self._listener = None
-        self._relisten = asyncio.create_task(self._restore(), name="suspensions-relisten")
-
-    async def _restore(self) -> None:
-        delay = 0.1
-        while True:
-            try:
-                await self._listen()
-            except _ERRORS as exc:
-                log.warning("suspensions listener: cannot reconnect to %s: %s", self._where, exc)
-                await asyncio.sleep(delay)
-                delay = min(_RELISTEN_MAX_DELAY, delay * 2)
-                continue
-            self._changed()  # changes made while nobody listened sent no notification
-            return
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -186,7 +149,7 @@ class PostgresSuspensionStore:
         try:
             async with self._pool.acquire() as conn:
                 yield conn
-        except _ERRORS as exc:
+        except PG_ERRORS as exc:
             raise SuspensionError("unavailable", f"suspensions database {self._where}: {exc}") from None
 
     @contextlib.asynccontextmanager

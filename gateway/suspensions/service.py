@@ -25,6 +25,7 @@ from typing import Any, Protocol, TypeVar
 
 from gateway.approvals.postgres_store import is_postgres_url
 from gateway.approvals.signals import wait_for_event
+from gateway.audit.kinds import RecordKind
 from gateway.errors import AgentSuspended
 from gateway.incident_metrics import IncidentMetrics
 from gateway.models import Principal
@@ -163,7 +164,7 @@ class SuspensionService:
             source=source,
             resumable_by=resumable_by,
         )
-        await self._store.insert(suspension, lambda s: self._record("agent.suspended", s))
+        await self._store.insert(suspension, lambda s: self._record(RecordKind.AGENT_SUSPENDED, s))
         self._apply((*self._active, suspension))
         if self._held is not None:
             denied = await self._held.deny_held(suspension.matches, DENIER, suspension.refusal())
@@ -181,7 +182,7 @@ class SuspensionService:
                 )
             return replace(current, resumed_by=by, resumed_at=now, resume_reason=why)
 
-        resumed = await self._store.update(suspension_id, change, lambda s: self._record("agent.resumed", s))
+        resumed = await self._store.update(suspension_id, change, lambda s: self._record(RecordKind.AGENT_RESUMED, s))
         self._apply(tuple(s for s in self._active if s.suspension_id != suspension_id))
         return resumed
 

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 from starlette.requests import Request
 from starlette.routing import Route
 
+from gateway.audit.kinds import RecordKind
 from gateway.audit.query import parse_time
 from gateway.models import Principal
 from gateway.operator_api import ApiProblem, Authenticate, endpoint, read_body
@@ -50,7 +51,7 @@ def routes(gateway: Gateway, authenticate: Authenticate) -> list[Route]:
         read_only = [s.qualified_name for s in await gateway.catalog.specs() if s.read_only]
         steps = await plan(gateway.audit.queries, selector, read_only)
         await gateway.audit.append(
-            "undo.requested",
+            RecordKind.UNDO_REQUESTED,
             {"by": principal.subject, "selector": selector.describe(), "execute": body.execute, "calls": len(steps)},
         )
         if body.execute:

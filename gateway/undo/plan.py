@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from gateway.audit.kinds import RecordKind
 from gateway.audit.query import CallQuery, CallSummary
 from gateway.audit.search import AuditQueries
 
@@ -95,7 +96,7 @@ def _step(call: CallSummary, undone: Mapping[str, str], read_only: set[str]) -> 
         return step("already_compensated", f"taken back by call {undone[call.call_id]}")
     if tool in read_only:
         return step("read_only", "changed nothing")
-    completed = next((r.data for r in call.records if r.kind == "call.completed"), {})
+    completed = next((r.data for r in call.records if r.kind == RecordKind.CALL_COMPLETED), {})
     compensation = completed.get("compensation")
     if not compensation:
         return step("no_compensation", "the tool declares no compensation: take it back by hand")
@@ -105,4 +106,4 @@ def _step(call: CallSummary, undone: Mapping[str, str], read_only: set[str]) -> 
 
 
 def _received(call: CallSummary) -> Mapping[str, Any]:
-    return next((r.data for r in call.records if r.kind == "call.received"), {})
+    return next((r.data for r in call.records if r.kind == RecordKind.CALL_RECEIVED), {})
