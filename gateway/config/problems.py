@@ -98,6 +98,9 @@ def describe(error: ErrorDetails, model: type[BaseModel], prefix: Location = ())
         return f"{dotted(where)}: required"
     if any(SECRET_KEY.search(str(part)) for part in location):
         return f"{dotted(where)}: {NOT_SHOWN}: {_wording(error['msg'])}"
+    if isinstance(error["input"], dict | list | tuple | set):
+        # A whole section or list is never quoted back: a secret may sit anywhere inside it.
+        return f"{dotted(where)}: {_wording(error['msg'])}"
     return f"{dotted(where)}: invalid value {error['input']!r}: {_wording(error['msg'])}"
 
 

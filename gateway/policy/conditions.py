@@ -184,8 +184,9 @@ class _Checker:
         )
 
     def container(self, node: ast.expr) -> ast.expr:
-        """The right side of `in`: a value, or `r.args` itself (`'priority' in r.args` asks
-        whether the call carries that argument, and reads nothing that could be missing)."""
+        """The right side of `in`: a value, or `r.args` / `r.ctx.claims` itself (`'priority' in
+        r.args` asks whether the call carries that argument, and reads nothing that could be
+        missing)."""
         if (
             isinstance(node, ast.Attribute)
             and node.attr == "args"
@@ -193,6 +194,18 @@ class _Checker:
             and node.value.id == "r"
         ):
             return ast.Name(id="a", ctx=ast.Load())
+        if (  # `'department' in r.ctx.claims`: whether the token carries that claim
+            isinstance(node, ast.Attribute)
+            and node.attr in NESTED_CONTEXT_KEYS
+            and isinstance(node.value, ast.Attribute)
+            and node.value.attr == "ctx"
+            and isinstance(node.value.value, ast.Name)
+            and node.value.value.id == "r"
+        ):
+            self.ctx_names.add(node.attr)
+            return ast.Subscript(
+                value=ast.Name(id="c", ctx=ast.Load()), slice=ast.Constant(value=node.attr), ctx=ast.Load()
+            )
         return self.value(node)
 
     def reference(self, node: ast.Attribute) -> ast.expr:

@@ -112,7 +112,7 @@ async def test_deny_with_comment_reaches_the_waiting_call(stack: Stack) -> None:
             401,
             "invalid token: Signature verification failed",
         ),
-        (bearer("mallory", "viewer"), 403, "requires the 'approver' role"),
+        (bearer("mallory", "viewer"), 403, "requires one of the approver roles: approver"),
     ],
 )
 async def test_unauthorized_approvers_are_refused(stack: Stack, headers: dict, status: int, detail: str) -> None:

@@ -209,7 +209,7 @@ async def test_hostile_token_is_refused_with_its_reason(
 ) -> None:
     response = await refused(gateway, forge(gateway, issuer))
     assert response.status_code == (403 if "scope" in reason else 401)
-    assert reason in response.json()["error_description"]
+    assert reason in response.json()["detail"]
     assert "resource_metadata=" in response.headers["www-authenticate"]
     failures = [r.data for r in read_records(gateway.config.audit.database) if r.kind == "auth.failed"]
     assert any(reason in f["reason"] and f["client"] == "127.0.0.1" for f in failures)
@@ -233,7 +233,7 @@ async def test_flood_of_unknown_kids_costs_a_handful_of_fetches(gateway: Running
             *(http.post(f"{gateway.url}/mcp", json={}, headers={"Authorization": f"Bearer {t}"}) for t in tokens)
         )
     assert {r.status_code for r in responses} == {401}
-    assert all("no key 'flood-" in r.json()["error_description"] for r in responses)
+    assert all("no key 'flood-" in r.json()["detail"] for r in responses)
     assert issuer.jwks_fetches <= 2
     # Accounted for in the audit log (one record each today; aggregation per source may fold them).
     failures = [r.data for r in read_records(gateway.config.audit.database) if r.kind == "auth.failed"]

@@ -89,7 +89,7 @@ async def test_retired_key_is_dropped_at_the_next_refresh(idp: Idp, start_oidc_g
         assert (await post_mcp(gw, new)).status_code == 200
         refused = await post_mcp(gw, old)
     assert refused.status_code == 401
-    assert "no key" in refused.json()["error_description"]
+    assert "no key" in refused.json()["detail"]
 
 
 async def test_protected_resource_metadata_and_challenge(idp: Idp, oidc_gateway: RunningGateway) -> None:
@@ -124,14 +124,14 @@ async def test_token_without_the_required_scope_gets_403(idp: Idp, oidc_gateway:
     assert response.status_code == 403
     challenge = response.headers["www-authenticate"]
     assert 'error="insufficient_scope"' in challenge and f'scope="{SCOPE}"' in challenge
-    assert "lacks the required scope(s) mcp:tools" in response.json()["error_description"]
+    assert "lacks the required scope(s) mcp:tools" in response.json()["detail"]
 
 
 async def test_other_audience_is_refused(idp: Idp, oidc_gateway: RunningGateway) -> None:
     token = await idp.client_credentials(MACHINE["client_id"], MACHINE["client_secret"], OTHER_AUDIENCE)
     response = await post_mcp(oidc_gateway, token)
     assert response.status_code == 401
-    assert "token audience is not one of" in response.json()["error_description"]
+    assert "token audience is not one of" in response.json()["detail"]
     with pytest.raises(ClientFailure, match="audience"):
         async with connect(oidc_gateway.mcp_url, token) as client:
             await client.list_tools()
@@ -144,7 +144,7 @@ async def test_unconfigured_issuer_is_refused_without_a_fetch(
         token = await stranger.client_credentials(MACHINE["client_id"], MACHINE["client_secret"], oidc_gateway.mcp_url)
     response = await post_mcp(oidc_gateway, token)
     assert response.status_code == 401
-    assert f"token issuer '{stranger.issuer}' is not a trusted issuer" in response.json()["error_description"]
+    assert f"token issuer '{stranger.issuer}' is not a trusted issuer" in response.json()["detail"]
     assert oidc_gateway.gateway.verifier.issuers.remote[0].fetches == 1
     failures = [r for r in read_records(oidc_gateway.config.audit.database) if r.kind == "auth.failed"]
     assert "not a trusted issuer" in failures[-1].data["reason"]
@@ -155,8 +155,10 @@ async def test_readyz_reports_an_issuer_whose_keys_cannot_be_fetched(
 ) -> None:
     down = {"issuer": "http://127.0.0.1:9/realms/gone", "required_scopes": [SCOPE]}
     async with start_oidc_gateway(trusting(idp), down, fetch_timeout_seconds=1) as gw, httpx.AsyncClient() as http:
-        response = await http.get(f"{gw.url}/readyz")
-        metrics = (await http.get(f"{gw.url}/metrics")).text
+        # The details of /readyz are for an operator (the admin role); /metrics for the scraper.
+        admin = {"Authorization": f"Bearer {gw.token('oncall', ('gateway-admin',))}"}
+        response = await http.get(f"{gw.url}/readyz", headers=admin)
+        metrics = await gw.scrape()
     assert response.status_code == 503
     issuers = response.json()["issuers"]
     assert issuers[idp.issuer]["ready"] is True
@@ -172,7 +174,8 @@ async def test_policy_conditions_read_claims_and_scopes(idp: Idp, oidc_gateway: 
     with (directory / "policy.csv").open("a") as rules:
         rules.write(
             "\n# Purchasing agents holding the MCP scope may not echo.\n"
-            "p, tester, *, echo.echo, deny, r.ctx.claims.department == 'purchasing' && 'mcp:tools' in r.ctx.scopes, -\n"
+            "p, tester, *, echo.echo, deny,"
+            " 'department' in r.ctx.claims && r.ctx.claims.department == 'purchasing' && 'mcp:tools' in r.ctx.scopes, -\n"
         )
     assert (await oidc_gateway.gateway.reload_policy("test")).ok
     token = await machine_token(idp, oidc_gateway)

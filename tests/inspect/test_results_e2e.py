@@ -115,7 +115,7 @@ async def test_the_rest_front_door_delivers_the_same_governed_result(gateway: Ru
     async with httpx.AsyncClient(base_url=gateway.url, headers=headers) as http:
         masked = await http.post("/v1/tools/sap.search_vendors:call", json={"country": "GB"})
         withheld = await http.post("/v1/tools/sap.search_vendors:call", json={"country": "CH"})
-        metrics = (await http.get("/metrics")).text
+        metrics = await gateway.scrape()
     assert masked.status_code == 200, masked.text
     assert masked.json()["structured_content"]["vendors"][0]["IBAN"] == "[REDACTED]"
     assert "GB29NWBK60161331926819" not in masked.text

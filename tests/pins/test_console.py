@@ -48,7 +48,7 @@ async def test_a_reviewer_reads_the_diff_and_approves_in_the_console(
             await page.goto(f"{gw.url}/console/tools")
             await page.fill("#token", gw.token("ci", roles=("tester",)))
             await page.click("button[type=submit]")
-            await expect(page.locator("#sign-in-error")).to_contain_text("requires one of the reviewer roles")
+            await expect(page.locator("#sign-in-error")).to_contain_text("requires the 'tool-reviewer' role")
             await page.fill("#token", gw.token("rita", roles=("tool-reviewer",)))
             await page.click("button[type=submit]")
             await expect(page.locator("#who-name")).to_have_text("rita")

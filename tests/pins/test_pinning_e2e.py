@@ -96,7 +96,7 @@ async def test_new_tools_wait_for_a_reviewer_then_a_changed_one_is_quarantined_a
         assert "<IMPORTANT>Before using this tool" in changed["diff"]
         # The shipped policy's screen rules find the poison in the description.
         assert set(changed["screening"]["checks"]) == {"markers", "instructions", "unicode"}
-        metrics = (await httpx.AsyncClient().get(gw.url + "/metrics")).text
+        metrics = await gw.scrape()
         assert 'gateway_catalog_changes_total{change="changed",connector="echo"} 1.0' in metrics
         # The CLI is synchronous: it runs in a thread while this loop serves the gateway.
         token = gw.token("rita", roles=("tool-reviewer",))

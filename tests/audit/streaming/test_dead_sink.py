@@ -49,7 +49,7 @@ async def test_calls_go_on_while_the_sink_hangs(
             # The shipper notes the oldest waiting record once it has read a batch: on a busy
             # machine that can come after the calls, so look until it has (bounded).
             for _ in range(50):
-                exposition = (await http.get("/metrics")).text
+                exposition = await gw.scrape()
                 if (sample(exposition, "gateway_audit_sink_lag_seconds", sink="hung") or 0) > 0:
                     break
                 await asyncio.sleep(0.1)

@@ -76,6 +76,7 @@ async def test_gateway_and_sink_killed_mid_stream_no_gap_no_reordering(tmp_path:
     config.write_text(
         yaml.safe_dump(
             {
+                "allow_inline_secrets": True,
                 "server": {"host": "127.0.0.1", "port": port},
                 "identity": {"secret": SECRET},
                 "policy": {"directory": str(policy_dir), "watch": False},
