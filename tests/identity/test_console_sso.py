@@ -110,6 +110,8 @@ def test_pasting_a_token_is_offered_only_with_a_local_issuer(tmp_path: Path) -> 
     assert not sign_in.paste_token and sign_in.idp_origin == "https://login.example.com"
     assert sign_in.document("https://gw.example.com")["sso"]["scope"] == "openid profile"
     with_local = parse_config(
-        {"allow_inline_secrets": True, "identity": {"issuers": issuers, "console": console, "secret": "s" * 40}}, base_dir=tmp_path, environ={}
+        {"allow_inline_secrets": True, "identity": {"issuers": issuers, "console": console, "secret": "s" * 40}},
+        base_dir=tmp_path,
+        environ={},
     )
     assert ConsoleSignIn.from_settings(with_local.identity).paste_token

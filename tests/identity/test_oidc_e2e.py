@@ -175,7 +175,8 @@ async def test_policy_conditions_read_claims_and_scopes(idp: Idp, oidc_gateway: 
         rules.write(
             "\n# Purchasing agents holding the MCP scope may not echo.\n"
             "p, tester, *, echo.echo, deny,"
-            " 'department' in r.ctx.claims && r.ctx.claims.department == 'purchasing' && 'mcp:tools' in r.ctx.scopes, -\n"
+            " 'department' in r.ctx.claims && r.ctx.claims.department == 'purchasing'"
+            " && 'mcp:tools' in r.ctx.scopes, -\n"
         )
     assert (await oidc_gateway.gateway.reload_policy("test")).ok
     token = await machine_token(idp, oidc_gateway)

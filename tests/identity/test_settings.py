@@ -46,11 +46,17 @@ def test_the_issue_shape_parses() -> None:
     ("identity", "message"),
     [
         ({"issuers": [{**ISSUER, "discovery": False}]}, "identity.issuers.0: needs jwks_uri"),
-        ({"issuers": [{**ISSUER, "algorithms": ["HS256"]}]}, "identity.issuers.0.algorithms.0: invalid value 'HS256': expected 'RS256'"),
+        (
+            {"issuers": [{**ISSUER, "algorithms": ["HS256"]}]},
+            "issuers.0.algorithms.0: invalid value 'HS256': expected 'RS256'",
+        ),
         ({"issuers": [{**ISSUER, "algorithms": ["none"]}]}, "identity.issuers.0.algorithms.0"),
         ({"issuers": [{**ISSUER, "colour": "red"}]}, "identity.issuers.0.colour: unknown key"),
         ({"issuers": [{**ISSUER, "issuer": "ftp://x"}]}, "is not an http(s) URL"),
-        ({"issuers": [{"audiences": ["a"]}]}, "identity.issuers.0.issuer: invalid value '': string should have at least 1 character"),
+        (
+            {"issuers": [{"audiences": ["a"]}]},
+            "issuers.0.issuer: invalid value '': string should have at least 1 character",
+        ),
         ({"issuers": [{"issuer": "https://x"}]}, "identity.issuers: each needs audiences when server.public_url"),
         ({"jwks": {"min_cache_seconds": 10, "max_cache_seconds": 5}}, "min_cache_seconds is above max_cache_seconds"),
         ({"jwks": {"refetch_interval_seconds": -1}}, "identity.jwks.refetch_interval_seconds"),

@@ -63,7 +63,10 @@ def test_secrets_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> N
             {"audit_streaming": {"sinks": [{"kind": "otlp", "name": "a", "endpoint": "http://c"}] * 2}},
             "audit_streaming: sink names must be unique: a",
         ),
-        ({"audit_streaming": "yes"}, "audit_streaming: invalid value 'yes': expected a mapping or instance of StreamingSettings"),
+        (
+            {"audit_streaming": "yes"},
+            "audit_streaming: invalid value 'yes': expected a mapping or instance of StreamingSettings",
+        ),
     ],
 )
 def test_a_bad_value_is_named(sections: dict[str, Any], message: str, monkeypatch: pytest.MonkeyPatch) -> None:
