@@ -28,6 +28,9 @@ class EchoStack:
     upstream_mcp: str
     gateway: str
     token: str
+    #: Process ids of the upstream and the gateway (for CPU accounting from /proc).
+    upstream_pid: int = 0
+    gateway_pid: int = 0
 
 
 async def _wait_ready(url: str, process: subprocess.Popen[bytes], seconds: float = 30) -> None:
@@ -50,8 +53,9 @@ def _start(argv: list[str], log: Path) -> subprocess.Popen[bytes]:
 
 
 @contextlib.asynccontextmanager
-async def echo_stack() -> AsyncIterator[EchoStack]:
-    """Policy and audit (durable, on SQLite) on, as shipped; the token has role `tester`."""
+async def echo_stack(extra_config: str = "") -> AsyncIterator[EchoStack]:
+    """Policy and audit (durable, on SQLite) on, as shipped; the token has role `tester`.
+    `extra_config` is YAML appended to the gateway's config file (more top-level sections)."""
     upstream_port, gateway_port = free_port(), free_port()
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "gateway.yaml"
@@ -65,6 +69,7 @@ approvals: {{approver_roles: [approver, finance-approver, hr-approver, superviso
 connectors:
   echo: {{kind: mcp, url: "http://127.0.0.1:{upstream_port}/mcp", timeout_seconds: 30}}
 """
+            + extra_config
         )
         upstream = _start(
             [sys.executable, "-m", "connectors.mcp.stub", "--port", str(upstream_port)], Path(tmp) / "upstream.log"
@@ -77,6 +82,8 @@ connectors:
                 upstream_mcp=f"http://127.0.0.1:{upstream_port}/mcp",
                 gateway=f"http://127.0.0.1:{gateway_port}",
                 token=TokenVerifier(IdentitySettings(secret=SECRET), REPO).mint("bench-agent", ("tester",)),
+                upstream_pid=upstream.pid,
+                gateway_pid=gateway.pid,
             )
             await _wait_ready(stack.upstream_mcp, upstream)
             await _wait_ready(f"{stack.gateway}/healthz", gateway)

@@ -3,6 +3,7 @@ and hand the Principal to what is behind it."""
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Awaitable, Callable
 
@@ -10,6 +11,7 @@ from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from gateway.guards.auth_failures import AuthThrottled
 from gateway.identity import AuthError, TokenVerifier, bearer_token
 from gateway.models import Principal
 
@@ -37,6 +39,14 @@ def unauthorized(reason: str) -> Response:
         {"error": "invalid_token", "error_description": reason},
         status_code=401,
         headers={"WWW-Authenticate": challenge(reason)},
+    )
+
+
+def throttled(exc: AuthThrottled) -> Response:
+    return JSONResponse(
+        {"error": "too_many_requests", "error_description": str(exc)},
+        status_code=429,
+        headers={"Retry-After": str(math.ceil(exc.retry_after))},
     )
 
 
@@ -85,6 +95,9 @@ class BearerAuthGate:
             return
         try:
             principal = await self._authenticate(HTTPConnection(scope))
+        except AuthThrottled as exc:
+            await throttled(exc)(scope, receive, send)
+            return
         except AuthError as exc:
             await self._refuse(str(exc))(scope, receive, send)
             return

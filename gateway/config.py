@@ -12,7 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+import pydantic
 import yaml
+
+from gateway.guards.settings import GuardSettings
 
 _CONNECTOR_NAME = r"^[A-Za-z][A-Za-z0-9_-]{0,63}$"
 
@@ -49,6 +52,7 @@ SCHEMA: dict[str, Any] = {
                 "tenant_claim": {"type": "string", "minLength": 1},
             },
         },
+        "guards": {"type": "object"},
         "policy": {
             "type": "object",
             "additionalProperties": False,
@@ -309,6 +313,7 @@ class GatewayConfig:
     approvals: ApprovalSettings = field(default_factory=ApprovalSettings)
     limits: RateLimitSettings = field(default_factory=RateLimitSettings)
     tracing: TracingSettings = field(default_factory=TracingSettings)
+    guards: GuardSettings = field(default_factory=GuardSettings)
     connectors: tuple[ConnectorSettings, ...] = ()
     #: Directory relative paths in the file are resolved against.
     base_dir: Path = field(default_factory=Path.cwd)
@@ -403,9 +408,18 @@ def parse_config(raw: Any, *, base_dir: Path, environ: Mapping[str, str] | None 
         frontdoors=frontdoors,
         limits=_rate_limit_settings(raw.get("limits", {})),
         tracing=TracingSettings(**raw.get("tracing", {})),
+        guards=_guards(raw.get("guards", {})),
         connectors=connectors,
         base_dir=base_dir,
     )
+
+
+def _guards(raw: dict[str, Any]) -> GuardSettings:
+    try:
+        return GuardSettings.model_validate(raw)
+    except pydantic.ValidationError as exc:
+        first = exc.errors()[0]
+        raise ConfigError(f"guards.{'.'.join(map(str, first['loc']))}: {first['msg']}") from None
 
 
 def _audit_settings(audit: dict[str, Any]) -> AuditSettings:

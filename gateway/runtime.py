@@ -8,11 +8,8 @@ import contextlib
 import dataclasses
 import hashlib
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
-
-from starlette.requests import HTTPConnection
 
 from connectors.base import create_connector
 from connectors.resilience import ResilientConnector
@@ -24,6 +21,7 @@ from gateway.auth_gate import Authenticator
 from gateway.catalog import Catalog
 from gateway.config import ApprovalSettings, GatewayConfig
 from gateway.events import LISTING_KINDS, EventBus, ListingChanged, PolicyReloaded, ToolsChanged
+from gateway.guards.auth_failures import AuthFailures
 from gateway.identity import TokenVerifier
 from gateway.metrics import Metrics
 from gateway.models import Principal, ToolSpec
@@ -76,6 +74,9 @@ class Gateway:
             limiter = RateLimiter.from_settings(config.limits)
             running.push_async_callback(limiter.close)
             catalog = Catalog(connectors)
+            auth_failures = _auth_failures(config, audit, metrics)
+            auth_failures.start()
+            running.push_async_callback(auth_failures.close)
             gateway = cls(
                 config=config,
                 metrics=metrics,
@@ -84,7 +85,7 @@ class Gateway:
                 verifier=verifier,
                 authenticate=Authenticator(
                     lambda: verifier,
-                    _auth_failure_recorder(audit, metrics),
+                    auth_failures,
                     observe_seconds=telemetry.observer("identity"),
                 ),
                 policy=policy,
@@ -196,13 +197,12 @@ def _approval_settings(config: GatewayConfig) -> ApprovalSettings:
     return dataclasses.replace(config.approvals, database=database)
 
 
-def _auth_failure_recorder(audit: AuditLog, metrics: Metrics) -> Callable[[str, HTTPConnection], Awaitable[None]]:
-    async def record(reason: str, conn: HTTPConnection) -> None:
+def _auth_failures(config: GatewayConfig, audit: AuditLog, metrics: Metrics) -> AuthFailures:
+    def counted(outcome: str) -> None:
+        metrics.auth_failures.labels(outcome).inc()
         metrics.rejected_requests.labels("unauthenticated").inc()
-        client = conn.client.host if conn.client else None
-        await audit.append("auth.failed", {"reason": reason, "client": client, "path": conn.url.path})
 
-    return record
+    return AuthFailures(config.guards.auth_failures, audit.append, counted)
 
 
 async def _cancelled(task: asyncio.Task[None]) -> None:
