@@ -29,6 +29,12 @@ class SessionSettings(BaseModel):
     per_principal: int = Field(64, ge=1, description="Open MCP sessions one principal may hold.")
     total: int = Field(4096, ge=1, description="Open MCP sessions the gateway holds in all.")
     idle_seconds: float = Field(900.0, gt=0, description="A session unused this long is closed.")
+    in_flight_per_principal: int = Field(
+        64, ge=1, description="Requests (calls, open SSE streams) one principal may have in flight on /mcp."
+    )
+    in_flight_total: int = Field(
+        1024, ge=1, description="Requests the gateway serves at once on /mcp; past it new ones get 503."
+    )
 
 
 class GuardSettings(BaseModel):
