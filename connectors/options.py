@@ -18,6 +18,7 @@ from gateway.config import ConfigError, ConnectorSettings
 #: header that carries the calling agent's identity to the backend (on-behalf-of).
 COMMON_OPTIONS: dict[str, Any] = {
     "max_concurrency": {"type": "integer", "minimum": 1, "maximum": 1024},
+    "max_waiting": {"type": "integer", "minimum": 0, "maximum": 100000},
     "retries": {"type": "integer", "minimum": 0, "maximum": 10},
     "retry_backoff_seconds": {"type": "number", "minimum": 0, "maximum": 60},
     "circuit_failure_threshold": {"type": "integer", "minimum": 1, "maximum": 1000},

@@ -35,6 +35,8 @@ class ResiliencePolicy:
     #: Seconds one attempt may take (the stanza's `timeout_seconds`).
     timeout: float
     max_concurrency: int = 16
+    #: Calls that may wait for a slot; more are refused at once (ConnectorBusy), not queued.
+    max_waiting: int = 64
     retries: int = 2
     retry_backoff: float = 0.1
     failure_threshold: int = 5
@@ -49,6 +51,7 @@ class ResiliencePolicy:
 #: Stanza option -> ResiliencePolicy field (the options are checked by `connectors.options`).
 _OPTION_FIELDS = {
     "max_concurrency": "max_concurrency",
+    "max_waiting": "max_waiting",
     "retries": "retries",
     "retry_backoff_seconds": "retry_backoff",
     "circuit_failure_threshold": "failure_threshold",
@@ -108,6 +111,7 @@ class ResilientConnector:
         self.policy = policy
         self.circuit = CircuitBreaker(policy.failure_threshold, policy.reset_after)
         self._slots = asyncio.Semaphore(policy.max_concurrency)
+        self._waiting = 0
         self._probe = asyncio.Lock()
         self._read_only: dict[str, bool] = {}
 
@@ -210,6 +214,12 @@ class ResilientConnector:
         budget = min(self.policy.timeout, deadline - loop.time())
         if budget <= 0:
             raise BackendTimeout("no time left for the call (deadline passed)")
+        if self._slots.locked() and self._waiting >= self.policy.max_waiting:
+            raise ConnectorBusy(
+                f"too many concurrent calls (limit {self.policy.max_concurrency}, "
+                f"{self.policy.max_waiting} waiting); try again later"
+            )
+        self._waiting += 1
         try:
             async with asyncio.timeout(budget):
                 await self._slots.acquire()
@@ -217,6 +227,8 @@ class ResilientConnector:
             raise ConnectorBusy(
                 f"too many concurrent calls (limit {self.policy.max_concurrency}); try again later"
             ) from None
+        finally:
+            self._waiting -= 1
         budget = min(self.policy.timeout, deadline - loop.time())
         try:
             async with asyncio.timeout(budget):

@@ -24,6 +24,7 @@ from gateway.approvals import console
 from gateway.approvals.api import routes as approval_routes
 from gateway.audit.api import routes as audit_routes
 from gateway.config import GatewayConfig
+from gateway.guards.shedding import LoadShedder
 from gateway.mcp.front import McpFrontDoor
 from gateway.rest import rest_routes
 from gateway.runtime import Gateway
@@ -62,7 +63,7 @@ def build_app(gateway: Gateway) -> Starlette:
             *approval_routes(gateway.approvals, gateway.authenticate),
             *console.routes(),
         ],
-        middleware=telemetry.middleware(gateway.telemetry),
+        middleware=[*telemetry.middleware(gateway.telemetry), Middleware(LoadShedder, gateway=gateway)],
         lifespan=lifespan,
     )
     app.state.gateway = gateway

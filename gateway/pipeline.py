@@ -26,6 +26,7 @@ from typing import Any, Protocol, TypeVar
 from pydantic import BaseModel
 
 from connectors.base import BackendError, BackendTimeout, BackendUnavailable, CallContext, Connector
+from connectors.resilience import ConnectorBusy
 from gateway.approvals import ApprovalError, ApprovalService, HoldOutcome
 from gateway.approvals.machine import approvals_count, deny_reason
 from gateway.audit.canonical import CanonicalizationError, canonical_json, sha256_hex
@@ -36,6 +37,7 @@ from gateway.errors import (
     ApprovalPending,
     ApprovalRequired,
     AuditUnavailableError,
+    BackendBusy,
     BackendFailed,
     BackendTimedOut,
     CallRefused,
@@ -328,6 +330,10 @@ class Pipeline:
         except BackendTimeout:
             error = f"backend {call.connector!r} did not answer within {timeout:g} s"
             raise BackendTimedOut(error) from None
+        except ConnectorBusy as exc:
+            self.metrics.load_shed.labels("backend").inc()
+            error = f"backend {call.connector!r} is busy: {exc}"
+            raise BackendBusy(error, retry_after=1.0) from None
         except BackendUnavailable as exc:
             error = f"backend {call.connector!r} is unavailable: {exc}"
             raise BackendFailed(error) from None
