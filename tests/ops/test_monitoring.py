@@ -38,6 +38,8 @@ def test_every_alert_is_tested_firing_and_quiet() -> None:
         "GatewayApprovalsPilingUp",
         "GatewayAuditAppendFailing",
         "GatewayBackendCircuitOpen",
+        "GatewayShedding",
+        "GatewayAuthFailureFlood",
     }
     fired = {case["alertname"] for case in cases if case["exp_alerts"]}
     quiet = {case["alertname"] for case in cases if not case["exp_alerts"]}
