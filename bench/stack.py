@@ -31,6 +31,7 @@ class EchoStack:
     #: Process ids of the upstream and the gateway (for CPU accounting from /proc).
     upstream_pid: int = 0
     gateway_pid: int = 0
+    audit_db: Path | None = None
 
 
 async def _wait_ready(url: str, process: subprocess.Popen[bytes], seconds: float = 30) -> None:
@@ -84,6 +85,7 @@ connectors:
                 token=TokenVerifier(IdentitySettings(secret=SECRET), REPO).mint("bench-agent", ("tester",)),
                 upstream_pid=upstream.pid,
                 gateway_pid=gateway.pid,
+                audit_db=Path(tmp) / "audit.db",
             )
             await _wait_ready(stack.upstream_mcp, upstream)
             await _wait_ready(f"{stack.gateway}/healthz", gateway)
