@@ -172,3 +172,4 @@ def _key(index: int, rule: RateLimitRule, agent: str, tool: str) -> str:
     # The rule's position and numbers are in the key: an edited rule starts with fresh buckets.
     subject = {"agent": agent, "tool": tool, "agent_tool": f"{agent}\x1f{tool}"}[rule.per]
     return f"{index}:{rule.per}:{rule.rate_per_second:g}:{rule.burst}:{subject}"
+

@@ -38,14 +38,8 @@ def _seed() -> dict[int, dict[str, Any]]:
         (1000000004, "KATHERINE JOHNSON", "A", "0.00", "250.00", "0.0000"),
     ]
     return {
-        number: {
-            "name": name,
-            "status": status,
-            "balance": Decimal(balance),
-            "credit_limit": Decimal(limit),
-            "rate": Decimal(rate),
-            "last_txn": 20261101,
-        }
+        number: {"name": name, "status": status, "balance": Decimal(balance), "credit_limit": Decimal(limit),
+                 "rate": Decimal(rate), "last_txn": 20261101}
         for number, name, status, balance, limit, rate in rows
     }
 
@@ -94,9 +88,8 @@ class MainframeStub:
             writer.close()
 
     def run(self, request: wire.Request) -> wire.Response:
-        if not (
-            secrets.compare_digest(request.user, self.user) and secrets.compare_digest(request.password, self.password)
-        ):
+        if not (secrets.compare_digest(request.user, self.user) and
+                secrets.compare_digest(request.password, self.password)):
             return _abend("AEY7")
         layout = self._layouts.get(request.tran_id)
         if layout is None:
@@ -115,35 +108,23 @@ class MainframeStub:
         if account is None:
             return {**v, "AI-RETURN-CODE": 10}
         return {
-            **v,
-            "AI-RETURN-CODE": 0,
-            "AI-CUSTOMER-NAME": account["name"],
-            "AI-ACCOUNT-STATUS": account["status"],
-            "AI-BALANCE": account["balance"],
-            "AI-CREDIT-LIMIT": account["credit_limit"],
-            "AI-AVAILABLE": account["balance"] + account["credit_limit"],
-            "AI-INTEREST-RATE": account["rate"],
-            "AI-LAST-TXN-DATE": account["last_txn"],
-            "FILLER": "",
+            **v, "AI-RETURN-CODE": 0, "AI-CUSTOMER-NAME": account["name"], "AI-ACCOUNT-STATUS": account["status"],
+            "AI-BALANCE": account["balance"], "AI-CREDIT-LIMIT": account["credit_limit"],
+            "AI-AVAILABLE": account["balance"] + account["credit_limit"], "AI-INTEREST-RATE": account["rate"],
+            "AI-LAST-TXN-DATE": account["last_txn"], "FILLER": "",
         }
 
     def _transfer(self, v: dict[str, Any]) -> dict[str, Any]:
         source, target = self.accounts.get(v["XF-FROM-ACCOUNT"]), self.accounts.get(v["XF-TO-ACCOUNT"])
         amount: Decimal = v["XF-AMOUNT"]
         failure = (
-            (10, "FROM ACCOUNT NOT FOUND")
-            if source is None
-            else (11, "TO ACCOUNT NOT FOUND")
-            if target is None
-            else (30, "FROM AND TO ACCOUNT ARE THE SAME")
-            if source is target
-            else (21, "AMOUNT MUST BE POSITIVE")
-            if amount <= 0
-            else (40, "ACCOUNT IS FROZEN")
-            if "F" in (source["status"], target["status"])
-            else (20, "INSUFFICIENT FUNDS")
-            if source["balance"] - amount < -source["credit_limit"]
-            else None
+            (10, "FROM ACCOUNT NOT FOUND") if source is None else
+            (11, "TO ACCOUNT NOT FOUND") if target is None else
+            (30, "FROM AND TO ACCOUNT ARE THE SAME") if source is target else
+            (21, "AMOUNT MUST BE POSITIVE") if amount <= 0 else
+            (40, "ACCOUNT IS FROZEN") if "F" in (source["status"], target["status"]) else
+            (20, "INSUFFICIENT FUNDS") if source["balance"] - amount < -source["credit_limit"] else
+            None
         )
         if failure is not None:
             return {**v, "XF-RETURN-CODE": failure[0], "XF-MESSAGE": failure[1]}
@@ -153,12 +134,8 @@ class MainframeStub:
         today = int(datetime.date.today().strftime("%Y%m%d"))
         source["last_txn"] = target["last_txn"] = today
         return {
-            **v,
-            "XF-RETURN-CODE": 0,
-            "XF-MESSAGE": "TRANSFER COMPLETED",
-            "XF-FROM-BALANCE": source["balance"],
-            "XF-TO-BALANCE": target["balance"],
-            "XF-CONFIRMATION": f"XF{secrets.randbelow(10**10):010d}",
+            **v, "XF-RETURN-CODE": 0, "XF-MESSAGE": "TRANSFER COMPLETED", "XF-FROM-BALANCE": source["balance"],
+            "XF-TO-BALANCE": target["balance"], "XF-CONFIRMATION": f"XF{secrets.randbelow(10**10):010d}",
         }
 
 
@@ -167,9 +144,8 @@ def _abend(code: str) -> wire.Response:
 
 
 @contextlib.asynccontextmanager
-async def serve_mainframe(
-    *, user: str = "GATEWAY", password: str = "demo", port: int = 0, host: str = "127.0.0.1"
-) -> AsyncIterator[MainframeStub]:
+async def serve_mainframe(*, user: str = "GATEWAY", password: str = "demo", port: int = 0,
+                          host: str = "127.0.0.1") -> AsyncIterator[MainframeStub]:
     """Run the stub on a loopback port (ephemeral by default) for the duration of the block."""
     stub = MainframeStub(user, password)
     await stub.start(host, port)
@@ -188,12 +164,9 @@ async def serve_for(settings: ConnectorSettings) -> AsyncIterator[str | None]:
     if loopback_address(f"tcp://{host}:{settings.options.get('port')}") is None:
         yield None
         return
-    async with serve_mainframe(
-        user=str(settings.options.get("user", "GATEWAY")),
-        password=secret(settings, "password") or "demo",
-        port=int(settings.options["port"]),
-        host=host,
-    ) as stub:
+    async with serve_mainframe(user=str(settings.options.get("user", "GATEWAY")),
+                               password=secret(settings, "password") or "demo",
+                               port=int(settings.options["port"]), host=host) as stub:
         yield f"tcp://{host}:{stub.port}"
 
 

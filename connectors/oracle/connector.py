@@ -30,7 +30,6 @@ OPTIONS = options_schema(
     required=("url", "client_id"),
 )
 
-
 def _ords_message(response: httpx.Response) -> str:
     body = json_body(response)
     if isinstance(body, dict) and body.get("message"):
@@ -50,11 +49,8 @@ class OracleConnector(HttpToolConnector):
             raise ConfigError(f"connectors.{settings.name}.client_secret_env: required (or client_secret)")
         self.name = settings.name
         url = settings.options["url"].rstrip("/")
-        self._http = HttpBackend(
-            settings,
-            base_url=url,
-            auth=ClientCredentials(f"{url}/oauth/token", settings.options["client_id"], client_secret, settings.name),
-        )
+        self._http = HttpBackend(settings, base_url=url, auth=ClientCredentials(
+            f"{url}/oauth/token", settings.options["client_id"], client_secret, settings.name))
         self._tools = tool_specs(settings.name)
         self._handlers: dict[str, Handler] = {
             "get_employee": self._get_employee,
@@ -77,18 +73,12 @@ class OracleConnector(HttpToolConnector):
             raise self._http.fail(response, _ords_message(response))
         return json_body(response)
 
-    async def _collection(
-        self, table: str, q: dict[str, Any], a: Mapping[str, Any], context: CallContext
-    ) -> dict[str, Any]:
+    async def _collection(self, table: str, q: dict[str, Any], a: Mapping[str, Any],
+                          context: CallContext) -> dict[str, Any]:
         params = {"q": json.dumps(q), "limit": a.get("limit", 25), "offset": a.get("offset", 0)}
         page = await self._json("GET", f"/{table}/", context, params=params)
-        return {
-            table: [_without_links(r) for r in page["items"]],
-            "has_more": page["hasMore"],
-            "limit": page["limit"],
-            "offset": page["offset"],
-            "count": page["count"],
-        }
+        return {table: [_without_links(r) for r in page["items"]], "has_more": page["hasMore"],
+                "limit": page["limit"], "offset": page["offset"], "count": page["count"]}
 
     async def _get_employee(self, a: Mapping[str, Any], context: CallContext) -> ToolResult:
         employee = await self._json("GET", f"/employees/{int(a['employee_id'])}", context)
@@ -131,20 +121,12 @@ class OracleConnector(HttpToolConnector):
             checked = check_query(a["sql"], a.get("params", {}))
         except QueryRejected as exc:
             raise BackendError(f"query rejected: {exc}") from None
-        body = {
-            "statementText": checked.sql,
-            "limit": a.get("max_rows", 100),
-            "binds": [{"name": k, "value": v} for k, v in checked.binds.items()],
-        }
+        body = {"statementText": checked.sql, "limit": a.get("max_rows", 100),
+                "binds": [{"name": k, "value": v} for k, v in checked.binds.items()]}
         response = await self._json("POST", "/_/sql", context, json=body)
         (statement,) = response["items"]
         if statement.get("statementType") != "query":
             raise BackendError(f"query failed: {statement.get('errorMessage', 'not a query')}")
         result = statement["resultSet"]
-        return json_result(
-            {
-                "columns": [m["jsonColumnName"] for m in result["metadata"]],
-                "rows": result["items"],
-                "has_more": result["hasMore"],
-            }
-        )
+        return json_result({"columns": [m["jsonColumnName"] for m in result["metadata"]], "rows": result["items"],
+                            "has_more": result["hasMore"]})

@@ -29,21 +29,12 @@ ENTITY_SETS: dict[str, EntitySet] = {
             "A_PurchaseOrder",
             "PurchaseOrder",
             (
-                "PurchaseOrder",
-                "Supplier",
-                "CompanyCode",
-                "DocumentCurrency",
-                "NetAmount",
-                "Description",
-                "ReleaseStatus",
-                "CreatedByUser",
-                "CreationDate",
+                "PurchaseOrder", "Supplier", "CompanyCode", "DocumentCurrency", "NetAmount",
+                "Description", "ReleaseStatus", "CreatedByUser", "CreationDate",
             ),
             frozenset({"NetAmount"}),
-            {
-                "to_PurchaseOrderItem": ("A_PurchaseOrderItem", "PurchaseOrder"),
-                "to_SupplierInvoice": ("A_SupplierInvoice", "PurchaseOrder"),
-            },
+            {"to_PurchaseOrderItem": ("A_PurchaseOrderItem", "PurchaseOrder"),
+             "to_SupplierInvoice": ("A_SupplierInvoice", "PurchaseOrder")},
         ),
         EntitySet(
             "A_PurchaseOrderItem",
@@ -88,24 +79,16 @@ def seed() -> dict[str, list[dict[str, Any]]]:
     """A fresh copy of the seed data (each stub app owns its own)."""
     orders = [
         {
-            "PurchaseOrder": po,
-            "Supplier": supplier,
-            "CompanyCode": "1010",
-            "DocumentCurrency": currency,
-            "NetAmount": Decimal(amount),
-            "Description": text,
-            "ReleaseStatus": status,
-            "CreatedByUser": "SEED",
-            "CreationDate": "2026-11-02",
+            "PurchaseOrder": po, "Supplier": supplier, "CompanyCode": "1010", "DocumentCurrency": currency,
+            "NetAmount": Decimal(amount), "Description": text, "ReleaseStatus": status,
+            "CreatedByUser": "SEED", "CreationDate": "2026-11-02",
         }
         for po, supplier, currency, amount, text, status in _ORDERS
     ]
     items = [
         {
-            "PurchaseOrder": order["PurchaseOrder"],
-            "PurchaseOrderItem": f"{n * 10:05d}",
-            "Material": f"MAT-{index:03d}{n}",
-            "OrderQuantity": Decimal(n * 5),
+            "PurchaseOrder": order["PurchaseOrder"], "PurchaseOrderItem": f"{n * 10:05d}",
+            "Material": f"MAT-{index:03d}{n}", "OrderQuantity": Decimal(n * 5),
             "NetPriceAmount": (Decimal(str(order["NetAmount"])) / 2).quantize(Decimal("0.01")),
         }
         for index, order in enumerate(orders, start=1)
@@ -117,12 +100,8 @@ def seed() -> dict[str, list[dict[str, Any]]]:
     ]
     invoices = [
         {
-            "SupplierInvoice": "5105600001",
-            "PurchaseOrder": "4500000001",
-            "InvoiceAmount": Decimal("1250.00"),
-            "DocumentCurrency": "EUR",
-            "PostingDate": "2026-11-10",
-            "CreatedByUser": "SEED",
+            "SupplierInvoice": "5105600001", "PurchaseOrder": "4500000001", "InvoiceAmount": Decimal("1250.00"),
+            "DocumentCurrency": "EUR", "PostingDate": "2026-11-10", "CreatedByUser": "SEED",
         }
     ]
     return {

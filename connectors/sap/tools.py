@@ -8,12 +8,8 @@ from gateway.models import ToolSpec
 
 PURCHASE_ORDER_ID = {"type": "string", "pattern": "^[0-9]{10}$", "description": "Purchase order number, 10 digits"}
 SUPPLIER_ID = {"type": "string", "pattern": "^[0-9]{10}$", "description": "Vendor (supplier) number, 10 digits"}
-AMOUNT = {
-    "type": "number",
-    "exclusiveMinimum": 0,
-    "maximum": 99_999_999_999.99,
-    "description": "Amount in the currency, at most 2 decimals",
-}
+AMOUNT = {"type": "number", "exclusiveMinimum": 0, "maximum": 99_999_999_999.99,
+          "description": "Amount in the currency, at most 2 decimals"}
 CURRENCY = {"type": "string", "pattern": "^[A-Z]{3}$", "description": "ISO 4217 currency code, e.g. EUR"}
 TOP = {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}
 SKIP = {"type": "integer", "minimum": 0, "maximum": 100_000, "default": 0}
@@ -26,82 +22,57 @@ def _object(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[
 def tool_specs(connector: str) -> list[ToolSpec]:
     return [
         ToolSpec(
-            connector,
-            "search_purchase_orders",
+            connector, "search_purchase_orders",
             "Search purchase orders by vendor, release status, currency and amount range.",
-            _object(
-                {
-                    "vendor_id": SUPPLIER_ID,
-                    "status": {"enum": ["RELEASED", "NOT_RELEASED"]},
-                    "currency": CURRENCY,
-                    "min_amount": {"type": "number", "minimum": 0},
-                    "max_amount": {"type": "number", "minimum": 0},
-                    "description_contains": {"type": "string", "minLength": 1, "maxLength": 120},
-                    "order_by": {
-                        "enum": ["PurchaseOrder", "NetAmount", "CreationDate", "Supplier"],
-                        "default": "PurchaseOrder",
-                    },
-                    "descending": {"type": "boolean", "default": False},
-                    "top": TOP,
-                    "skip": SKIP,
-                }
-            ),
-            read_only=True,
-            title="Search purchase orders",
+            _object({
+                "vendor_id": SUPPLIER_ID,
+                "status": {"enum": ["RELEASED", "NOT_RELEASED"]},
+                "currency": CURRENCY,
+                "min_amount": {"type": "number", "minimum": 0},
+                "max_amount": {"type": "number", "minimum": 0},
+                "description_contains": {"type": "string", "minLength": 1, "maxLength": 120},
+                "order_by": {"enum": ["PurchaseOrder", "NetAmount", "CreationDate", "Supplier"],
+                             "default": "PurchaseOrder"},
+                "descending": {"type": "boolean", "default": False},
+                "top": TOP,
+                "skip": SKIP,
+            }),
+            read_only=True, title="Search purchase orders",
         ),
         ToolSpec(
-            connector,
-            "get_purchase_order",
-            "Read one purchase order with its items and invoices.",
+            connector, "get_purchase_order", "Read one purchase order with its items and invoices.",
             _object({"purchase_order_id": PURCHASE_ORDER_ID}, ("purchase_order_id",)),
-            read_only=True,
-            title="Get purchase order",
+            read_only=True, title="Get purchase order",
         ),
         ToolSpec(
-            connector,
-            "search_vendors",
-            "Search vendors by name and country.",
-            _object(
-                {
-                    "name_contains": {"type": "string", "minLength": 1, "maxLength": 80},
-                    "country": {"type": "string", "pattern": "^[A-Z]{2}$"},
-                    "top": TOP,
-                    "skip": SKIP,
-                }
-            ),
-            read_only=True,
-            title="Search vendors",
+            connector, "search_vendors", "Search vendors by name and country.",
+            _object({
+                "name_contains": {"type": "string", "minLength": 1, "maxLength": 80},
+                "country": {"type": "string", "pattern": "^[A-Z]{2}$"},
+                "top": TOP,
+                "skip": SKIP,
+            }),
+            read_only=True, title="Search vendors",
         ),
         ToolSpec(
-            connector,
-            "create_purchase_order",
-            "Create a purchase order (not yet released) for a vendor.",
-            _object(
-                {
-                    "vendor_id": SUPPLIER_ID,
-                    "amount": AMOUNT,
-                    "currency": CURRENCY,
-                    "description": {"type": "string", "minLength": 1, "maxLength": 120},
-                },
-                ("vendor_id", "amount", "currency", "description"),
-            ),
+            connector, "create_purchase_order", "Create a purchase order (not yet released) for a vendor.",
+            _object({
+                "vendor_id": SUPPLIER_ID,
+                "amount": AMOUNT,
+                "currency": CURRENCY,
+                "description": {"type": "string", "minLength": 1, "maxLength": 120},
+            }, ("vendor_id", "amount", "currency", "description")),
             title="Create purchase order",
         ),
         ToolSpec(
-            connector,
-            "release_purchase_order",
-            "Release (approve) a purchase order so it can be invoiced.",
+            connector, "release_purchase_order", "Release (approve) a purchase order so it can be invoiced.",
             _object({"purchase_order_id": PURCHASE_ORDER_ID}, ("purchase_order_id",)),
             title="Release purchase order",
         ),
         ToolSpec(
-            connector,
-            "post_invoice",
-            "Post a vendor invoice against a released purchase order.",
-            _object(
-                {"purchase_order_id": PURCHASE_ORDER_ID, "amount": AMOUNT, "currency": CURRENCY},
-                ("purchase_order_id", "amount", "currency"),
-            ),
+            connector, "post_invoice", "Post a vendor invoice against a released purchase order.",
+            _object({"purchase_order_id": PURCHASE_ORDER_ID, "amount": AMOUNT, "currency": CURRENCY},
+                    ("purchase_order_id", "amount", "currency")),
             title="Post invoice",
         ),
     ]

@@ -173,3 +173,4 @@ def _require(token: str | None) -> str:
 main.add_command(audit_commands)
 main.add_command(policy_commands)
 main.add_command(approval_commands)
+
