@@ -24,6 +24,8 @@ class CallContext:
     traceparent: str
     #: Seconds the backend call may take before the connector gives up.
     timeout: float
+    #: Run as the backend's test run: check everything, change nothing.
+    dry_run: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ from typing import Any
 
 import jsonschema
 
-from gateway.config import ConfigError, ConnectorSettings
+from gateway.config import ConfigError, ConnectorSettings, invalid_value
 
 #: Options every connector accepts: how the resilience wrapper treats its backend, and the
 #: header that carries the calling agent's identity to the backend (on-behalf-of).
@@ -44,7 +44,7 @@ def check_options(settings: ConnectorSettings, schema: Mapping[str, Any]) -> Non
     where = ".".join(["connectors", settings.name, *(str(p) for p in error.absolute_path)])
     if error.validator in ("additionalProperties", "required"):
         raise ConfigError(f"{where}: {error.message}")
-    raise ConfigError(f"{where}: invalid value {error.instance!r}: {error.message}")
+    raise ConfigError(invalid_value(where, error))
 
 
 def secret(settings: ConnectorSettings, key: str, environ: Mapping[str, str] | None = None) -> str | None:

@@ -25,9 +25,11 @@ from gateway.approvals.api import routes as approval_routes
 from gateway.audit.api import routes as audit_routes
 from gateway.config import GatewayConfig
 from gateway.guards.shedding import LoadShedder
+from gateway.incident_routes import incident_routes
 from gateway.mcp.front import McpFrontDoor
 from gateway.rest import rest_routes
 from gateway.runtime import Gateway
+from gateway.suspensions import console as agents_console
 
 
 def build_app(gateway: Gateway) -> Starlette:
@@ -61,6 +63,8 @@ def build_app(gateway: Gateway) -> Starlette:
             *admin_routes(gateway),
             *audit_routes(gateway.audit, gateway.authenticate),
             *approval_routes(gateway.approvals, gateway.authenticate),
+            *incident_routes(gateway),
+            *agents_console.routes(),
             *console.routes(),
         ],
         middleware=[*telemetry.middleware(gateway.telemetry), Middleware(LoadShedder, gateway=gateway)],

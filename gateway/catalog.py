@@ -15,6 +15,7 @@ import jsonschema
 from connectors.resilience import ResilientConnector
 from gateway.errors import BackendFailed, InvalidArguments, UnknownTool
 from gateway.models import ToolSpec, split_qualified_name
+from gateway.schema import validator_for
 
 log = logging.getLogger(__name__)
 
@@ -29,16 +30,15 @@ class CatalogEntry:
 
 
 def _compile(spec: ToolSpec) -> CatalogEntry:
-    schema = dict(spec.input_schema)
-    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
-    return CatalogEntry(spec, cls(schema, format_checker=cls.FORMAT_CHECKER))
+    return CatalogEntry(spec, validator_for(dict(spec.input_schema)))
 
 
 def _field_path(error: jsonschema.ValidationError) -> str:
     parts = list(error.absolute_path)
     if error.validator == "required" and isinstance(error.instance, Mapping):
         # The error sits on the object; the field the agent has to fix is the missing one.
-        parts += [name for name in error.validator_value if name not in error.instance][:1]
+        required: list[str] = error.validator_value  # type: ignore[assignment]  # the keyword's list
+        parts += [name for name in required if name not in error.instance][:1]
     path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in parts)
     return path.lstrip(".") or "(arguments)"
 

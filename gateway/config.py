@@ -9,12 +9,14 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import jsonschema
 import pydantic
 import yaml
 
+from gateway.arguments import ArgumentLimits
+from gateway.brake_settings import BrakeSettings
 from gateway.guards.settings import GuardSettings
 
 _CONNECTOR_NAME = r"^[A-Za-z][A-Za-z0-9_-]{0,63}$"
@@ -23,6 +25,7 @@ SCHEMA: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
     "properties": {
+        "arguments": {"type": "object"},  # checked by its pydantic model
         "server": {
             "type": "object",
             "additionalProperties": False,
@@ -150,6 +153,7 @@ SCHEMA: dict[str, Any] = {
                 },
             },
         },
+        "brakes": {"type": "array", "items": {"type": "object"}},
         "connectors": {
             "type": "object",
             "propertyNames": {"pattern": _CONNECTOR_NAME},
@@ -315,6 +319,8 @@ class GatewayConfig:
     tracing: TracingSettings = field(default_factory=TracingSettings)
     guards: GuardSettings = field(default_factory=GuardSettings)
     connectors: tuple[ConnectorSettings, ...] = ()
+    arguments: ArgumentLimits = field(default_factory=ArgumentLimits)
+    brakes: tuple[BrakeSettings, ...] = ()
     #: Directory relative paths in the file are resolved against.
     base_dir: Path = field(default_factory=Path.cwd)
 
@@ -336,12 +342,23 @@ def _key_path(error: jsonschema.ValidationError) -> str:
     return ".".join(str(p) for p in error.absolute_path) or "(top level)"
 
 
+_SECRET_KEY = re.compile(r"secret|password|passwd|token|api_key|private_key", re.IGNORECASE)
+
+
 def _describe(error: jsonschema.ValidationError) -> str:
     if error.validator == "additionalProperties":
         return f"{_key_path(error)}: {error.message}"
     if error.validator == "required":
         return f"{_key_path(error)}: {error.message}"
-    return f"{_key_path(error)}: invalid value {error.instance!r}: {error.message}"
+    return invalid_value(_key_path(error), error)
+
+
+def invalid_value(where: str, error: jsonschema.ValidationError) -> str:
+    """`where: invalid value ...: why`, never quoting the value of a secret-like key."""
+    if error.path and _SECRET_KEY.search(str(error.path[-1])):
+        # jsonschema's message quotes the value too: a secret stays out of terminals and logs.
+        return f"{where}: invalid value (not shown: a secret): fails {error.validator} {error.validator_value!r}"
+    return f"{where}: invalid value {error.instance!r}: {error.message}"
 
 
 def _apply_env(raw: dict[str, Any], environ: Mapping[str, str]) -> None:
@@ -408,18 +425,37 @@ def parse_config(raw: Any, *, base_dir: Path, environ: Mapping[str, str] | None 
         frontdoors=frontdoors,
         limits=_rate_limit_settings(raw.get("limits", {})),
         tracing=TracingSettings(**raw.get("tracing", {})),
-        guards=_guards(raw.get("guards", {})),
+        guards=_model(GuardSettings, "guards", raw.get("guards", {})),
         connectors=connectors,
+        arguments=_model(ArgumentLimits, "arguments", raw.get("arguments", {})),
+        brakes=_brakes(raw.get("brakes", [])),
         base_dir=base_dir,
     )
 
 
-def _guards(raw: dict[str, Any]) -> GuardSettings:
+M = TypeVar("M", bound=pydantic.BaseModel)
+
+
+def _model(model: type[M], section: str, raw: Any) -> M:
     try:
-        return GuardSettings.model_validate(raw)
+        return model.model_validate(raw)
     except pydantic.ValidationError as exc:
-        first = exc.errors()[0]
-        raise ConfigError(f"guards.{'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+        problems = (f"{'.'.join(map(str, (section, *e['loc'])))}: {e['msg']}" for e in exc.errors())
+        raise ConfigError("; ".join(problems)) from None
+
+
+def _brakes(raw: list[Any]) -> tuple[BrakeSettings, ...]:
+    brakes = []
+    for i, item in enumerate(raw):
+        try:
+            brakes.append(BrakeSettings.model_validate(item))
+        except pydantic.ValidationError as exc:
+            first = exc.errors()[0]
+            raise ConfigError(f"brakes.{i}.{'.'.join(str(p) for p in first['loc'])}: {first['msg']}") from None
+    names = [b.name for b in brakes]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"brakes: each brake needs its own name, got {names}")
+    return tuple(brakes)
 
 
 def _audit_settings(audit: dict[str, Any]) -> AuditSettings:

@@ -53,7 +53,7 @@ def _stub_module(settings: ConnectorSettings) -> ModuleType | None:
         return None
 
 
-async def run_demo(config: GatewayConfig) -> None:
+async def run_demo(config: GatewayConfig, config_path: str) -> None:
     async with contextlib.AsyncExitStack() as stack:
         for settings in config.connectors:
             stub = _stub_module(settings)
@@ -68,11 +68,11 @@ async def run_demo(config: GatewayConfig) -> None:
         verifier = TokenVerifier(config.identity, config.base_dir)
         token = verifier.mint("demo-agent", DEMO_ROLES, ttl_seconds=8 * 3600)
         approver = verifier.mint("demo-approver", ("finance-approver",), ttl_seconds=8 * 3600)
-        print(_banner(f"{url}/mcp", token, approver), flush=True)
+        print(_banner(f"{url}/mcp", token, approver, config_path), flush=True)
         await _until_signalled(gateway)
 
 
-def _banner(mcp_url: str, token: str, approver: str) -> str:
+def _banner(mcp_url: str, token: str, approver: str, config_path: str) -> str:
     base = mcp_url.removesuffix("/mcp")
     return f"""
 Agent governance gateway is running.
@@ -82,8 +82,9 @@ Agent governance gateway is running.
 
     export GATEWAY_URL={mcp_url}
     export GATEWAY_TOKEN={token}
+    export GATEWAY_CONFIG={config_path}
 
-  Try it (in another terminal, after the two exports):
+  Try it (in another terminal, after the three exports):
 
     .venv/bin/gateway tools
     .venv/bin/gateway call sap.search_purchase_orders --args '{{"vendor_id": "0000100001"}}'
@@ -100,7 +101,8 @@ Agent governance gateway is running.
     .venv/bin/gateway approvals list --token $APPROVER_TOKEN
     .venv/bin/gateway approvals approve ID --comment "budgeted" --token $APPROVER_TOKEN
 
-  Then check the audit log: .venv/bin/gateway audit search --db var/audit.db --connector sap
+  Then check the audit log (GATEWAY_CONFIG names its database):
+    .venv/bin/gateway audit search --connector sap --newest-first
   Any MCP client works the same way: point it at the endpoint with the header
   'Authorization: Bearer <token>'. Metrics: {base}/metrics. Stop with Ctrl-C.
 """

@@ -32,6 +32,13 @@ class PolicyDenied(CallRefused):
     outcome = "denied"
 
 
+class AgentSuspended(CallRefused):
+    """The agent, its application, its tenant or everything is suspended (kill switch)."""
+
+    status = 403
+    outcome = "suspended"
+
+
 class ApprovalRequired(CallRefused):
     status = 403
     outcome = "approval_required"

@@ -18,6 +18,9 @@ event                    published by                            subscribers
                                                                  when the policy changed, ``ListingChanged``
 =======================  ======================================  ===========================================
 
+An approval's decision is not an event here: a held call waits on its own approval's
+wake-up (`gateway.approvals.signals`), which PostgreSQL NOTIFY feeds across replicas.
+
 Delivery is in order of subscription, in a task of its own: an upstream publishes from its
 session's receive loop, and a subscriber may well ask that same upstream for its new list.
 A failing subscriber is logged and does not keep the event from the others.

@@ -17,6 +17,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 from connectors.base import Connector
 from gateway import __version__
+from gateway.incident_metrics import IncidentMetrics
 
 #: Latency buckets from 250 µs (policy, audit) to 60 s (slow backends).
 _BUCKETS = (0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
@@ -222,6 +223,7 @@ class Metrics:
             registry=registry,
         )
         self.audit = AuditMetrics(registry)
+        self.incident = IncidentMetrics(registry)
         self._circuits = _CircuitCollector()
         registry.register(self._circuits)
         # Known label values exist from the start, so rates and alerts see 0, not "no data".

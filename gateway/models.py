@@ -50,6 +50,15 @@ class Principal:
 
 
 @dataclass(frozen=True, slots=True)
+class Compensation:
+    """The call that takes back a write: `tool` (same connector) with each argument taken
+    from the original call by a dotted path, `arguments.NAME` or `result.A.B`."""
+
+    tool: str
+    arguments: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
 class ToolSpec:
     """One tool a connector offers, with the JSON Schema of its arguments."""
 
@@ -60,6 +69,10 @@ class ToolSpec:
     #: Safe to retry and to call while a circuit is half-open.
     read_only: bool = False
     title: str | None = None
+    #: The backend can run this tool as a test run that changes nothing (dry run).
+    simulates: bool = False
+    #: How to take back what a successful call of this tool did (undo).
+    compensation: Compensation | None = None
 
     @property
     def qualified_name(self) -> str:
@@ -142,6 +155,10 @@ class ToolCall:
     wait_seconds: float | None = None
     received_at: float = field(default_factory=time.time)
     kind: RequestKind = RequestKind.TOOL
+    #: Decide and report what would happen; forward only as a backend test run.
+    dry_run: bool = False
+    #: The call id this call compensates (undo), set only by the gateway itself.
+    compensates: str | None = None
 
     @classmethod
     def new(
@@ -157,6 +174,7 @@ class ToolCall:
         kind: RequestKind = RequestKind.TOOL,
         idempotency_key: str | None = None,
         wait_seconds: float | None = None,
+        dry_run: bool = False,
     ) -> ToolCall:
         """A new request with its own call id, continuing the agent's trace (`traceparent`:
         the header it sent, if any)."""
@@ -174,6 +192,7 @@ class ToolCall:
             idempotency_key=idempotency_key,
             wait_seconds=wait_seconds,
             kind=kind,
+            dry_run=dry_run,
         )
 
     @property

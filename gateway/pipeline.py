@@ -5,10 +5,11 @@ subscription, a completion, an upstream's sampling or elicitation): the stages, 
 refusals, the metrics and the audit records are the same for every kind; only a tool call
 may wait for approval. Nothing here knows about MCP or HTTP.
 
-Stages in order (`_admit`, then `_run_tool`/`_run_request`): `_validate`, `_limit`,
-`_decide`, `_enforce`, `_hold` (tools only), `_send` (through the connector's resilience
-wrapper). A new check before the decision goes in `_admit` beside `_limit`; a check of
-what came back goes in `_send`, after the backend answered and before the outcome record.
+Stages in order: `_admit` (`_validate`, `_limit`, `_decide`, `_enforce`), then `_hold`
+(tools only) and `_send` (through the connector's resilience wrapper). A new check goes in
+`_admit`: before the decision beside `_limit` (refusals are recorded as `call.rejected`
+with their stage), or after `_enforce`; a check of what came back goes in `_send`, after
+the backend answered and before the outcome record.
 
 No audit, no action: the received and decided records are durable before anything is
 forwarded, and a failure to write them refuses the call.
@@ -29,8 +30,11 @@ from connectors.base import BackendError, BackendTimeout, BackendUnavailable, Ca
 from connectors.resilience import ConnectorBusy
 from gateway.approvals import ApprovalError, ApprovalService, HoldOutcome
 from gateway.approvals.machine import approvals_count, deny_reason
+from gateway.arguments import ArgumentLimits, ArgumentsOverLimit, check_arguments
 from gateway.audit.canonical import CanonicalizationError, canonical_json, sha256_hex
+from gateway.brakes import Brakes
 from gateway.catalog import Catalog, CatalogEntry
+from gateway.dry_run import preview
 from gateway.errors import (
     ApprovalDenied,
     ApprovalExpired,
@@ -51,6 +55,7 @@ from gateway.metrics import Metrics
 from gateway.models import (
     Approval,
     AuditRecord,
+    Compensation,
     Decision,
     Effect,
     Principal,
@@ -59,9 +64,12 @@ from gateway.models import (
     ToolResult,
 )
 from gateway.policy import call_context
+from gateway.policy.shadow import ShadowPolicy
 from gateway.ratelimit import LimiterUnavailable, RateLimiter
 from gateway.relay import Relay, current_relay
+from gateway.suspensions import SuspensionService
 from gateway.telemetry import Telemetry
+from gateway.undo.compensation import compensation_record
 
 log = logging.getLogger(__name__)
 
@@ -105,8 +113,16 @@ class Pipeline:
         timeouts: Mapping[str, float],
         limiter: RateLimiter,
         approvals: ApprovalService | None = None,
+        argument_limits: ArgumentLimits | None = None,
+        suspensions: SuspensionService | None = None,
+        shadow: ShadowPolicy | None = None,
+        brakes: Brakes | None = None,
     ) -> None:
+        self.argument_limits = argument_limits or ArgumentLimits()
         self.catalog = catalog
+        self.suspensions = suspensions
+        self.shadow = shadow
+        self.brakes = brakes
         self.approvals = approvals
         self.limiter = limiter
         self.policy = policy
@@ -125,10 +141,10 @@ class Pipeline:
         return await self._measured(call, lambda progress: self._run_request(call, send, progress))
 
     async def _run_tool(self, call: ToolCall, progress: _Progress) -> ToolResult:
-        entry, decision, arguments_digest = await self._admit(call)
-        progress.decision = decision
-        _enforce(call, decision)
+        entry, decision, arguments_digest = await self._admit(call, progress)
         assert entry is not None, "a tool call is validated against the catalog"
+        if call.dry_run:
+            return await self._preview(call, entry, decision)
         held = await self._hold(call, decision, arguments_digest) if decision.effect is Effect.APPROVE else None
         if held is not None and held.action == "replay" and held.result is not None:
             return held.result
@@ -136,9 +152,7 @@ class Pipeline:
         return await self._forward_held(call, entry, held) if held else await self._forward(call, entry)
 
     async def _run_request(self, call: ToolCall, send: Send[T], progress: _Progress) -> T:
-        _, decision, _ = await self._admit(call)
-        progress.decision = decision
-        _enforce(call, decision)
+        await self._admit(call, progress)
         progress.forwarding = True
         # Prompts, resources and completions only read: safe to retry (subscribing twice
         # is harmless too); what an agent is asked is never sent twice.
@@ -150,7 +164,9 @@ class Pipeline:
         outcome = "ok"
         try:
             result = await work(progress)
-            if isinstance(result, ToolResult) and result.is_error:
+            if call.dry_run:
+                outcome = "dry_run"
+            elif isinstance(result, ToolResult) and result.is_error:
                 outcome = "tool_error"
             return result
         except CallRefused as refusal:
@@ -163,6 +179,13 @@ class Pipeline:
             effect = progress.decision.effect.value if progress.decision else "none"
             self.metrics.tool_calls.labels(connector, tool, effect, outcome).inc()
             self.metrics.call_duration.labels(connector).observe(time.perf_counter() - started)
+            if self.brakes is not None:
+                self.brakes.observe(call, outcome, self._read_only(call))
+
+    def _read_only(self, call: ToolCall) -> bool:
+        """What a brake counts as a write: a tool not marked read-only (other kinds read)."""
+        entry = self.catalog.entry(call.qualified_name) if call.kind is RequestKind.TOOL else None
+        return entry is None or entry.spec.read_only
 
     def _labels(self, call: ToolCall) -> tuple[str, str]:
         """(connector, tool) metric labels. Unknown names are folded into one value so agents
@@ -173,14 +196,18 @@ class Pipeline:
             return (call.connector, call.tool) if known else ("unknown", "unknown")
         return (call.policy_connector, "*") if call.connector in self.catalog.connectors else ("unknown", "*")
 
-    async def _admit(self, call: ToolCall) -> tuple[CatalogEntry | None, Decision, str]:
-        """Validate and decide, with the received record and the decision (or rejection)
-        durable before returning; also returns the digest of the arguments. Both records
-        are queued in order and share one group commit, so the audit costs one durable
-        wait per admitted call."""
+    async def _admit(self, call: ToolCall, progress: _Progress) -> tuple[CatalogEntry | None, Decision, str]:
+        """Validate, decide and enforce the decision, with the received record and the
+        decision (or rejection) durable before returning or refusing; also returns the
+        digest of the arguments. Both records are queued in order and share one group
+        commit, so the audit costs one durable wait per admitted call. Every kind of
+        request passes here: a new check before forwarding belongs here."""
         received, arguments_digest = self._submit_received(call)
-        stage = "validate"
+        stage = "suspension"
         try:
+            if self.suspensions is not None:
+                self.suspensions.admit(call.principal)
+            stage = "validate"
             if isinstance(arguments_digest, InvalidArguments):
                 raise arguments_digest
             entry = await self._validate(call)
@@ -195,6 +222,9 @@ class Pipeline:
             received.cancel()
             raise
         await self._durable(received, self.audit.submit("call.decided", _decision_record(decision), call.call_id))
+        progress.decision = decision
+        if not call.dry_run:  # a preview reports a refusal instead of raising it
+            _enforce(call, decision)
         return entry, decision, arguments_digest
 
     def _submit_received(self, call: ToolCall) -> tuple[asyncio.Future[AuditRecord], str | InvalidArguments]:
@@ -203,7 +233,10 @@ class Pipeline:
         redacted: dict[str, Any] | None
         arguments_digest: str | InvalidArguments
         try:
+            check_arguments(call.arguments, self.argument_limits)  # before anything walks them
             redacted, arguments_digest = self.audit.redact(call.arguments)
+        except ArgumentsOverLimit as exc:
+            redacted, arguments_digest = None, exc
         except CanonicalizationError as exc:
             reason = f"invalid arguments: {exc} (numbers must fit an IEEE 754 double, text must be UTF-8)"
             redacted, arguments_digest = None, InvalidArguments(reason)
@@ -221,6 +254,8 @@ class Pipeline:
                 "traceparent": call.traceparent,
                 "front_door": call.front_door,
                 "client": call.client,
+                "dry_run": call.dry_run,
+                "compensates": call.compensates,
             },
             call.call_id,
         )
@@ -257,6 +292,8 @@ class Pipeline:
             )
         for rule in decision.unevaluable:
             self.metrics.policy_unevaluable_conditions.labels(rule).inc()
+        if self.shadow is not None:
+            self.shadow.observe(call, decision, context)
         return decision
 
     async def _hold(self, call: ToolCall, decision: Decision, arguments_digest: str) -> HoldOutcome:
@@ -288,6 +325,13 @@ class Pipeline:
             raise ApprovalExpired(deny_reason(approval))
         return outcome
 
+    async def _preview(self, call: ToolCall, entry: CatalogEntry, decision: Decision) -> ToolResult:
+        """A dry run's report; tools with a backend test run are forwarded as one."""
+        simulate = (lambda: self._forward(call, entry)) if entry.spec.simulates else None
+        result, record = await preview(call, decision, simulate)
+        await self._durable(self.audit.submit("call.previewed", record, call.call_id))
+        return result
+
     async def _forward_held(self, call: ToolCall, entry: CatalogEntry, held: HoldOutcome) -> ToolResult:
         """Forward the single approved execution and store its result for every retry."""
         approval_id = held.approval.approval_id
@@ -310,23 +354,35 @@ class Pipeline:
     async def _forward(self, call: ToolCall, entry: CatalogEntry) -> ToolResult:
         context = self._context(call)
         send: Send[ToolResult] = lambda backend: backend.call(entry.spec.name, call.arguments, context)  # noqa: E731
-        return await self._send(call, send, read_only=entry.spec.read_only)
+        return await self._send(call, send, read_only=entry.spec.read_only, compensation=entry.spec.compensation)
 
     def _context(self, call: ToolCall) -> CallContext:
-        return CallContext(call.call_id, call.principal, call.traceparent, self.timeouts.get(call.connector, 30.0))
+        timeout = self.timeouts.get(call.connector, 30.0)
+        return CallContext(call.call_id, call.principal, call.traceparent, timeout, call.dry_run)
 
-    async def _send(self, call: ToolCall, send: Send[T], *, read_only: bool) -> T:
+    async def _send(
+        self, call: ToolCall, send: Send[T], *, read_only: bool, compensation: Compensation | None = None
+    ) -> T:
         """Forward through the connector's resilience wrapper (deadline, concurrency limit,
         circuit), with the forwarded mark and the outcome in the audit log."""
         timeout = self.timeouts.get(call.connector, 30.0)
         # The decision is durable already; the forwarded mark rides the outcome's commit.
-        forwarded = self.audit.submit("call.forwarded", {"connector": call.connector, "tool": call.tool}, call.call_id)
+        marks = {"dry_run": True} if call.dry_run else {}
+        forwarded = self.audit.submit(
+            "call.forwarded", {"connector": call.connector, "tool": call.tool, **marks}, call.call_id
+        )
         stage = self.telemetry.stage("backend", call.traceparent)
         error: str | None = None
-        result: T | None = None
+        answer: tuple[Any, bool] | None = None
+        outcome: T | None = None
         try:
             with stage:
-                result = await self._reach(call, send, read_only, timeout)
+                request = self._reach(call, send, read_only, timeout)
+                # A suspension arriving while the backend works cancels the request.
+                guard = self.suspensions
+                result = await (request if guard is None else guard.forward(call.principal, request))
+            outcome = result
+            answer = _answer(result)
         except BackendTimeout:
             error = f"backend {call.connector!r} did not answer within {timeout:g} s"
             raise BackendTimedOut(error) from None
@@ -344,7 +400,8 @@ class Pipeline:
             error = str(exc) or type(exc).__name__
             raise
         finally:
-            await self._record_outcome(call, forwarded, _answer(result), error, stage.seconds)
+            undo = _compensation(call, compensation, outcome)
+            await self._record_outcome(call, forwarded, answer, error, stage.seconds, undo)
         return result
 
     async def _reach(self, call: ToolCall, send: Send[T], read_only: bool, timeout: float) -> T:
@@ -367,8 +424,9 @@ class Pipeline:
         answer: tuple[Any, bool] | None,
         error: str | None,
         latency: float,
+        undo: Mapping[str, Any],
     ) -> None:
-        data: dict[str, Any] = {"status": "error", "latency_ms": round(latency * 1000, 3), "error": error}
+        data: dict[str, Any] = {"status": "error", "latency_ms": round(latency * 1000, 3), "error": error, **undo}
         if answer is not None:
             encoded = canonical_json(answer[0])
             data.update(
@@ -421,13 +479,13 @@ class _Progress:
     forwarding: bool = False
 
 
-def _answer(result: object) -> tuple[Any, bool] | None:
-    """What a backend answered, as (JSON to digest, is an error); None when it did not."""
+def _answer(result: object) -> tuple[Any, bool]:
+    """What a backend answered, as (JSON to digest, is an error); a subscription answers None."""
     if isinstance(result, ToolResult):
         return [dict(c) for c in result.content], result.is_error
     if isinstance(result, BaseModel):
         return result.model_dump(mode="json", by_alias=True, exclude_none=True), False
-    return None if result is None else (result, False)
+    return result, False
 
 
 def _awaiting(approval: Approval) -> str:
@@ -443,3 +501,12 @@ def _progress_to(relay: Relay | None) -> Callable[[Approval], Awaitable[None]] |
         await relay.progress(float(approvals_count(approval)), float(approval.approvals_required), _awaiting(approval))
 
     return report
+
+
+def _compensation(call: ToolCall, compensation: Compensation | None, result: object) -> dict[str, Any]:
+    """What would take a successful write back (undo), for its outcome record; a test run
+    changed nothing."""
+    if compensation is None or call.dry_run or not isinstance(result, ToolResult):
+        return {}
+    record = compensation_record(call.connector, compensation, call.arguments, result)
+    return {} if record is None else {"compensation": record}

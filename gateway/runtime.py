@@ -18,16 +18,20 @@ from gateway.approvals import ApprovalService
 from gateway.audit import AuditLog
 from gateway.audit.postgres_store import is_postgres_url
 from gateway.auth_gate import Authenticator
+from gateway.brakes import Brakes
 from gateway.catalog import Catalog
 from gateway.config import ApprovalSettings, GatewayConfig
 from gateway.events import LISTING_KINDS, EventBus, ListingChanged, PolicyReloaded, ToolsChanged
 from gateway.guards.auth_failures import AuthFailures
 from gateway.identity import TokenVerifier
+from gateway.incident import open_incident_response
 from gateway.metrics import Metrics
 from gateway.models import Principal, ToolSpec
 from gateway.pipeline import Pipeline
 from gateway.policy import PolicyHolder, ReloadResult
+from gateway.policy.shadow import ShadowPolicy
 from gateway.ratelimit import RateLimiter
+from gateway.suspensions import SuspensionService
 from gateway.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
@@ -50,6 +54,9 @@ class Gateway:
     audit: AuditLog
     approvals: ApprovalService
     pipeline: Pipeline
+    suspensions: SuspensionService
+    shadow: ShadowPolicy
+    brakes: Brakes
     #: What `close` undoes, last started first.
     _running: contextlib.AsyncExitStack
 
@@ -69,8 +76,12 @@ class Gateway:
             audit = await AuditLog.open(config.audit, base_dir=config.base_dir, observer=metrics.audit)
             running.push_async_callback(audit.close)
             running.push_async_callback(events.close)
-            approvals = await ApprovalService.open(_approval_settings(config), audit, metrics=metrics.approvals)
+            approval_settings = _approval_settings(config)
+            approvals = await ApprovalService.open(approval_settings, audit, metrics=metrics.approvals)
             running.push_async_callback(approvals.close)
+            incident = await open_incident_response(
+                config, approval_settings.database, audit, approvals, metrics, running
+            )
             limiter = RateLimiter.from_settings(config.limits)
             running.push_async_callback(limiter.close)
             catalog = Catalog(connectors)
@@ -103,7 +114,10 @@ class Gateway:
                     timeouts={s.name: s.timeout_seconds for s in config.connectors},
                     limiter=limiter,
                     approvals=approvals,
+                    argument_limits=config.arguments,
+                    **incident,
                 ),
+                **incident,
                 _running=running,
             )
             await gateway._start_backends()
@@ -176,6 +190,10 @@ class Gateway:
         """The tools `principal` may see, under the policy in force now (every front door's list)."""
         policy = self.policy.current
         return [s for s in await self.catalog.specs() if policy.may_list(principal, s.connector, s.name)]
+
+    def may_need_approval(self, principal: Principal, spec: ToolSpec) -> bool:
+        """Whether the policy in force could hold some call of `spec` by `principal` for people."""
+        return self.policy.current.may_need_approval(principal, spec.connector, spec.name)
 
     async def readiness(self) -> dict[str, Any]:
         backends = {}

@@ -56,7 +56,8 @@ class MainframeConnector:
         self._transactions = {t.tool: t for t in TRANSACTIONS}
         self._tools = [
             ToolSpec(self.name, t.tool, t.description, input_schema(t, self._layouts[t.tool]), read_only=t.read_only,
-                     title=t.tool.replace("_", " ").capitalize())
+                     title=t.tool.replace("_", " ").capitalize(), simulates=t.validate_tran_id is not None,
+                     compensation=t.compensation)
             for t in TRANSACTIONS
         ]
         self._idle: list[Connection] = []
@@ -90,10 +91,15 @@ class MainframeConnector:
         except RecordError as exc:
             names = {p.field: p.name for p in transaction.inputs}
             raise BackendError(f"argument {names.get(exc.field or '', exc.field)}: {exc}") from None
-        response = await self._exchange(wire.Request(transaction.tran_id, self._user, self._password, commarea))
+        tran_id = transaction.tran_id
+        if context.dry_run:
+            if transaction.validate_tran_id is None:
+                raise BackendError(f"{tool} has no validate-only transaction to simulate it with")
+            tran_id = transaction.validate_tran_id
+        response = await self._exchange(wire.Request(tran_id, self._user, self._password, commarea))
         if not response.normal:
             detail = response.payload.decode(wire.CODEPAGE, errors="replace")
-            raise BackendError(f"transaction {transaction.tran_id} abended {response.abend}: {detail}")
+            raise BackendError(f"transaction {tran_id} abended {response.abend}: {detail}")
         try:
             record = decode(layout, response.payload)
         except RecordError as exc:

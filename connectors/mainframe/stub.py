@@ -1,6 +1,8 @@
 """A stub of a CICS-style transaction server: one asyncio TCP server, frames as in
 `connectors.mainframe.wire`, COMMAREAs in EBCDIC laid out by the copybooks in `copybooks/`.
-Programs: AINQ (account inquiry) and XFER (funds transfer). Bad packed-decimal data abends
+Programs: AINQ (account inquiry), XFER (funds transfer), XREV (reversal of a transfer by
+its confirmation), and the validate-only twins XFEV and XRVV, which check exactly what
+XFER and XREV check and post nothing. Bad packed-decimal data abends
 ASRA, a wrong COMMAREA length AEIV, an unknown transaction AEI0, a bad sign-on AEY7, as a
 real region would.
 
@@ -16,9 +18,10 @@ import argparse
 import asyncio
 import contextlib
 import datetime
+import functools
 import os
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
 from typing import Any
 
@@ -50,10 +53,20 @@ class MainframeStub:
         self.password = password
         self.accounts = _seed()
         self.requests: list[wire.Request] = []
+        #: Posted transfers by confirmation: from, to, amount, and the reversal once reversed.
+        self.transfers: dict[str, dict[str, Any]] = {}
         self.hang = False
         self.port = 0
         layouts = load_layouts()
         self._layouts = {t.tran_id: layouts[t.tool] for t in TRANSACTIONS}
+        self._layouts.update({t.validate_tran_id: layouts[t.tool] for t in TRANSACTIONS if t.validate_tran_id})
+        self._programs: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+            "AINQ": self._inquiry,
+            "XFER": functools.partial(self._transfer, post=True),
+            "XFEV": functools.partial(self._transfer, post=False),
+            "XREV": functools.partial(self._reverse, post=True),
+            "XRVV": functools.partial(self._reverse, post=False),
+        }
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.StreamWriter] = set()
 
@@ -100,8 +113,7 @@ class MainframeStub:
             values = decode(layout, request.commarea)
         except RecordError:
             return _abend("ASRA")
-        program = self._inquiry if request.tran_id == "AINQ" else self._transfer
-        return wire.Response(wire.NORMAL, encode(layout, program(values)))
+        return wire.Response(wire.NORMAL, encode(layout, self._programs[request.tran_id](values)))
 
     def _inquiry(self, v: dict[str, Any]) -> dict[str, Any]:
         account = self.accounts.get(v["AI-ACCOUNT-NUMBER"])
@@ -114,7 +126,7 @@ class MainframeStub:
             "AI-LAST-TXN-DATE": account["last_txn"], "FILLER": "",
         }
 
-    def _transfer(self, v: dict[str, Any]) -> dict[str, Any]:
+    def _transfer(self, v: dict[str, Any], *, post: bool) -> dict[str, Any]:
         source, target = self.accounts.get(v["XF-FROM-ACCOUNT"]), self.accounts.get(v["XF-TO-ACCOUNT"])
         amount: Decimal = v["XF-AMOUNT"]
         failure = (
@@ -129,14 +141,52 @@ class MainframeStub:
         if failure is not None:
             return {**v, "XF-RETURN-CODE": failure[0], "XF-MESSAGE": failure[1]}
         assert source is not None and target is not None
-        source["balance"] -= amount
-        target["balance"] += amount
-        today = int(datetime.date.today().strftime("%Y%m%d"))
-        source["last_txn"] = target["last_txn"] = today
+        if not post:
+            return {
+                **v, "XF-RETURN-CODE": 0, "XF-MESSAGE": "TRANSFER VALID, NOT POSTED",
+                "XF-FROM-BALANCE": source["balance"] - amount, "XF-TO-BALANCE": target["balance"] + amount,
+                "XF-CONFIRMATION": "",
+            }
+        self._move(source, target, amount)
+        confirmation = f"XF{secrets.randbelow(10**10):010d}"
+        self.transfers[confirmation] = {"from": v["XF-FROM-ACCOUNT"], "to": v["XF-TO-ACCOUNT"], "amount": amount,
+                                        "reversal": None}
         return {
             **v, "XF-RETURN-CODE": 0, "XF-MESSAGE": "TRANSFER COMPLETED", "XF-FROM-BALANCE": source["balance"],
-            "XF-TO-BALANCE": target["balance"], "XF-CONFIRMATION": f"XF{secrets.randbelow(10**10):010d}",
+            "XF-TO-BALANCE": target["balance"], "XF-CONFIRMATION": confirmation,
         }
+
+    def _reverse(self, v: dict[str, Any], *, post: bool) -> dict[str, Any]:
+        """Move a posted transfer's amount back from the account it credited."""
+        transfer = self.transfers.get(v["XR-CONFIRMATION"].strip())
+        debit = self.accounts[transfer["to"]] if transfer else None
+        credit = self.accounts[transfer["from"]] if transfer else None
+        failure = (
+            (50, "TRANSFER NOT FOUND") if transfer is None or debit is None or credit is None else
+            (51, f"ALREADY REVERSED BY {transfer['reversal']}") if transfer["reversal"] else
+            (40, "ACCOUNT IS FROZEN") if "F" in (debit["status"], credit["status"]) else
+            (20, "INSUFFICIENT FUNDS") if debit["balance"] - transfer["amount"] < -debit["credit_limit"] else
+            None
+        )
+        if failure is not None:
+            return {**v, "XR-RETURN-CODE": failure[0], "XR-MESSAGE": failure[1]}
+        assert transfer is not None and debit is not None and credit is not None
+        amount = transfer["amount"]
+        if not post:
+            return {**v, "XR-RETURN-CODE": 0, "XR-MESSAGE": "REVERSAL VALID, NOT POSTED", "XR-AMOUNT": amount,
+                    "XR-FROM-BALANCE": credit["balance"] + amount, "XR-TO-BALANCE": debit["balance"] - amount,
+                    "XR-REVERSAL": ""}
+        self._move(debit, credit, amount)
+        transfer["reversal"] = f"XR{secrets.randbelow(10**10):010d}"
+        return {**v, "XR-RETURN-CODE": 0, "XR-MESSAGE": "TRANSFER REVERSED", "XR-AMOUNT": amount,
+                "XR-FROM-BALANCE": credit["balance"], "XR-TO-BALANCE": debit["balance"],
+                "XR-REVERSAL": transfer["reversal"]}
+
+    @staticmethod
+    def _move(source: dict[str, Any], target: dict[str, Any], amount: Decimal) -> None:
+        source["balance"] -= amount
+        target["balance"] += amount
+        source["last_txn"] = target["last_txn"] = int(datetime.date.today().strftime("%Y%m%d"))
 
 
 def _abend(code: str) -> wire.Response:

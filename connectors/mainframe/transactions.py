@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from connectors.mainframe.copybook import Field, Layout, load_copybook
+from gateway.models import Compensation
 
 COPYBOOKS = Path(str(resources.files("connectors.mainframe") / "copybooks"))
 
@@ -43,6 +44,10 @@ class Transaction:
     message: str | None = None
     #: Meaning of return codes for programs without a message field.
     errors: Mapping[int, str] = dataclasses.field(default_factory=dict)
+    #: The validate-only twin (same COMMAREA, checks everything, posts nothing): dry runs.
+    validate_tran_id: str | None = None
+    #: The transaction that takes a successful one back (undo).
+    compensation: Compensation | None = None
 
 
 TRANSACTIONS = (
@@ -71,7 +76,19 @@ TRANSACTIONS = (
             Param("confirmation", "XF-CONFIRMATION"), Param("from_balance", "XF-FROM-BALANCE"),
             Param("to_balance", "XF-TO-BALANCE"), Param("message", "XF-MESSAGE"),
         ),
-        return_code="XF-RETURN-CODE", message="XF-MESSAGE",
+        return_code="XF-RETURN-CODE", message="XF-MESSAGE", validate_tran_id="XFEV",
+        compensation=Compensation("funds_transfer_reversal", {"confirmation": "result.confirmation"}),
+    ),
+    Transaction(
+        tool="funds_transfer_reversal", tran_id="XREV", copybook="XREVFND.cpy", read_only=False,
+        description="Reverse a funds transfer by its confirmation: the amount moves back; returns both balances.",
+        inputs=(Param("confirmation", "XR-CONFIRMATION", "confirmation of the transfer to reverse"),),
+        outputs=(
+            Param("reversal", "XR-REVERSAL"), Param("amount", "XR-AMOUNT"),
+            Param("from_balance", "XR-FROM-BALANCE"), Param("to_balance", "XR-TO-BALANCE"),
+            Param("message", "XR-MESSAGE"),
+        ),
+        return_code="XR-RETURN-CODE", message="XR-MESSAGE", validate_tran_id="XRVV",
     ),
 )
 
@@ -85,6 +102,7 @@ def field_schema(f: Field) -> dict[str, Any]:
     if f.scale == 0:
         return {"type": "integer", "minimum": int(low), "maximum": int(bound), "description": f"PIC {f.picture}"}
     return {"type": "number", "minimum": float(low), "maximum": float(bound),
+            "multipleOf": float(Decimal(1).scaleb(-f.scale)),
             "description": f"PIC {f.picture}, at most {f.scale} decimal places"}
 
 

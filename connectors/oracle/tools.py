@@ -37,7 +37,7 @@ def tool_specs(connector: str) -> list[ToolSpec]:
                      "customer_id": ID,
                      "status": {"enum": ["PENDING", "SHIPPED", "CANCELLED"]},
                      "since": {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}$", "description": "YYYY-MM-DD"},
-                     "min_total": {"type": "number", "minimum": 0},
+                     "min_total": {"type": "number", "minimum": 0, "multipleOf": 0.01},
                      "limit": LIMIT, "offset": OFFSET,
                  }), read_only=True, title="Search orders"),
         ToolSpec(connector, "update_salary",

@@ -11,11 +11,11 @@ from urllib.parse import quote
 
 import httpx
 
-from connectors.base import CallContext, Health
+from connectors.base import BackendError, CallContext, Health
 from connectors.http_backend import Handler, HttpBackend, HttpToolConnector, json_body
 from connectors.options import check_options, options_schema, secret
 from connectors.results import json_result
-from connectors.sap.odata import literal
+from connectors.sap.odata import TEST_RUN_HEADER, literal
 from connectors.sap.tools import tool_specs
 from gateway.config import ConfigError, ConnectorSettings
 from gateway.models import ToolResult
@@ -26,6 +26,7 @@ OPTIONS = options_schema(
         "username": {"type": "string", "minLength": 1},
         "password": {"type": "string", "minLength": 1},
         "password_env": {"type": "string", "minLength": 1},
+        "test_run": {"type": "boolean"},
     },
     required=("url", "username"),
 )
@@ -71,7 +72,7 @@ class SapConnector(HttpToolConnector):
         self.name = settings.name
         self._http = HttpBackend(settings, base_url=settings.options["url"],
                                  auth=(settings.options["username"], password))
-        self._tools = tool_specs(settings.name)
+        self._tools = tool_specs(settings.name, test_run=bool(settings.options.get("test_run", False)))
         self._csrf_token: str | None = None
         self._csrf_lock = asyncio.Lock()
         self._handlers: dict[str, Handler] = {
@@ -80,6 +81,7 @@ class SapConnector(HttpToolConnector):
             "search_vendors": self._search_vendors,
             "create_purchase_order": self._create_purchase_order,
             "release_purchase_order": self._release_purchase_order,
+            "cancel_purchase_order": self._cancel_purchase_order,
             "post_invoice": self._post_invoice,
         }
 
@@ -107,16 +109,20 @@ class SapConnector(HttpToolConnector):
     async def _modify(self, url: str, context: CallContext, *, params: Mapping[str, str] | None = None,
                       body: Mapping[str, Any] | None = None) -> Any:
         token = await self._token(None)
+        # A dry run is sent as the service's test run (only tools that declare `simulates`).
+        test_run = {TEST_RUN_HEADER: "X"} if context.dry_run else {}
         response = await self._http.send("POST", url, context, params=params, json=body,
-                                         headers={"x-csrf-token": token})
+                                         headers={"x-csrf-token": token, **test_run})
         if response.status_code == 403 and response.headers.get("x-csrf-token", "").lower() == "required":
             # The token expired with its session; SAP rejected the request before doing
             # anything, so sending it once more with a fresh token cannot duplicate it.
             token = await self._token(token)
             response = await self._http.send("POST", url, context, params=params, json=body,
-                                             headers={"x-csrf-token": token})
+                                             headers={"x-csrf-token": token, **test_run})
         if response.status_code not in (200, 201):
             raise self._http.fail(response, _sap_message(response))
+        if context.dry_run and response.headers.get(TEST_RUN_HEADER, "").upper() != "X":
+            raise BackendError("the service did not confirm the test run: check whether it stored the change")
         return _plain(json_body(response)["d"])
 
     # -- tools ------------------------------------------------------------------------
@@ -177,6 +183,11 @@ class SapConnector(HttpToolConnector):
 
     async def _release_purchase_order(self, a: Mapping[str, Any], context: CallContext) -> ToolResult:
         order = await self._modify("ReleasePurchaseOrder", context,
+                                   params={"PurchaseOrder": literal(a["purchase_order_id"])})
+        return json_result({"purchase_order": order})
+
+    async def _cancel_purchase_order(self, a: Mapping[str, Any], context: CallContext) -> ToolResult:
+        order = await self._modify("CancelPurchaseOrder", context,
                                    params={"PurchaseOrder": literal(a["purchase_order_id"])})
         return json_result({"purchase_order": order})
 

@@ -215,3 +215,8 @@ def sort_rows(rows: list[dict[str, Any]], order: list[tuple[str, bool]], numeric
         key = (lambda r, f=field: Decimal(r[f])) if field in numeric else (lambda r, f=field: str(r[f]))
         rows = sorted(rows, key=key, reverse=descending)
     return rows
+
+
+#: A modifying request with this header set to `X` is a test run (BAPI TESTRUN = 'X'):
+#: checked and answered with what would be stored, nothing stored; the answer echoes it.
+TEST_RUN_HEADER = "x-sap-testrun"

@@ -3,6 +3,9 @@ real one where an integrator notices: basic auth, the `x-csrf-token: Fetch` hand
 before any modifying request (token bound to the session cookie), `$filter`, `$select`,
 `$top`, `$skip`, `$orderby`, `$expand`, `$inlinecount`, and SAP-style error bodies.
 
+A modifying request with the header `x-sap-testrun: X` is a test run (like a BAPI called
+with TESTRUN = 'X'): it is checked and answered with what would be stored, and changes nothing.
+
 Run alone: `python -m connectors.sap.stub --port 8101` (password from SAP_PASSWORD, default
 `demo`). In tests: `async with serve_app(create_app(password="pw")) as base_url:`; the service
 root is `base_url + SERVICE_PATH`; `app.state.requests` lists every request received.
@@ -27,6 +30,7 @@ from starlette.routing import Route
 
 from connectors.options import secret
 from connectors.sap import odata
+from connectors.sap.odata import TEST_RUN_HEADER
 from connectors.sap.stub_data import CURRENCIES, ENTITY_SETS, EntitySet, seed
 from connectors.stubkit import basic_auth_matches, run_stub, serve_if_local, stub_app, stub_arguments
 from gateway.config import ConnectorSettings
@@ -34,6 +38,7 @@ from gateway.config import ConnectorSettings
 SERVICE = "API_PURCHASEORDER_SRV"
 SERVICE_PATH = f"/sap/opu/odata/sap/{SERVICE}"
 SESSION_COOKIE = "SAP_SESSIONID_DEM_100"
+TEST_RUN_NUMBER = "$TESTRUN"
 _MODIFYING = frozenset({"POST", "PUT", "PATCH", "MERGE", "DELETE"})
 _RESOURCE = re.compile(r"^(?P<set>\w+)(?:\('(?P<key>(?:[^']|'')*)'\))?(?:/(?P<nav>\w+))?$")
 
@@ -143,7 +148,7 @@ class SapService:
                        f"Resource not found for segment '{entity_set.name}Type' with key '{key}'")
 
     # -- writes -----------------------------------------------------------------------
-    def create_purchase_order(self, body: dict[str, Any], user: str) -> dict[str, Any]:
+    def create_purchase_order(self, body: dict[str, Any], user: str, *, commit: bool = True) -> dict[str, Any]:
         supplier_id = str(body.get("Supplier", ""))
         supplier = next((s for s in self.data["A_Supplier"] if s["Supplier"] == supplier_id), None)
         if supplier is None:
@@ -156,23 +161,42 @@ class SapService:
         if not description or len(description) > 120:
             raise SapFault(400, "ME/016", "Description must have 1 to 120 characters")
         orders = self.data["A_PurchaseOrder"]
+        # A test run assigns no number, as BAPI_PO_CREATE1 with TESTRUN = 'X' commits nothing.
+        number = str(max(int(o["PurchaseOrder"]) for o in orders) + 1) if commit else TEST_RUN_NUMBER
         row = {
-            "PurchaseOrder": str(max(int(o["PurchaseOrder"]) for o in orders) + 1), "Supplier": supplier_id,
+            "PurchaseOrder": number, "Supplier": supplier_id,
             "CompanyCode": str(body.get("CompanyCode", "1010")), "DocumentCurrency": currency, "NetAmount": amount,
             "Description": description, "ReleaseStatus": "NOT_RELEASED", "CreatedByUser": user.upper(),
             "CreationDate": datetime.date.today().isoformat(),
         }
-        orders.append(row)
+        if commit:
+            orders.append(row)
         return row
 
-    def release(self, order_id: str) -> dict[str, Any]:
+    def release(self, order_id: str, *, commit: bool = True) -> dict[str, Any]:
         order = self.find(ENTITY_SETS["A_PurchaseOrder"], order_id)
         if order["ReleaseStatus"] == "RELEASED":
             raise SapFault(400, "MEPO/012", f"Purchase order {order_id} is already released")
-        order["ReleaseStatus"] = "RELEASED"
-        return order
+        if order["ReleaseStatus"] == "CANCELLED":
+            raise SapFault(400, "MEPO/013", f"Purchase order {order_id} is cancelled and cannot be released")
+        released = {**order, "ReleaseStatus": "RELEASED"}
+        if commit:
+            order.update(released)
+        return released
 
-    def post_invoice(self, body: dict[str, Any], user: str) -> dict[str, Any]:
+    def cancel(self, order_id: str, *, commit: bool = True) -> dict[str, Any]:
+        """Set the deletion indicator: only an order nothing was invoiced against."""
+        order = self.find(ENTITY_SETS["A_PurchaseOrder"], order_id)
+        if order["ReleaseStatus"] == "CANCELLED":
+            raise SapFault(400, "MEPO/014", f"Purchase order {order_id} is already cancelled")
+        if any(i["PurchaseOrder"] == order_id for i in self.data["A_SupplierInvoice"]):
+            raise SapFault(400, "M8/322", f"Purchase order {order_id} has invoices posted and cannot be cancelled")
+        cancelled = {**order, "ReleaseStatus": "CANCELLED"}
+        if commit:
+            order.update(cancelled)
+        return cancelled
+
+    def post_invoice(self, body: dict[str, Any], user: str, *, commit: bool = True) -> dict[str, Any]:
         order_id = str(body.get("PurchaseOrder", ""))
         order = self.find(ENTITY_SETS["A_PurchaseOrder"], order_id)
         if order["ReleaseStatus"] != "RELEASED":
@@ -191,11 +215,13 @@ class SapService:
                            f"Invoice amount {amount:.2f} exceeds the open amount {open_amount:.2f} {currency} "
                            f"of purchase order {order_id}")
         row = {
-            "SupplierInvoice": str(max(int(i["SupplierInvoice"]) for i in invoices) + 1), "PurchaseOrder": order_id,
+            "SupplierInvoice": str(max(int(i["SupplierInvoice"]) for i in invoices) + 1) if commit else TEST_RUN_NUMBER,
+            "PurchaseOrder": order_id,
             "InvoiceAmount": amount, "DocumentCurrency": currency, "PostingDate": datetime.date.today().isoformat(),
             "CreatedByUser": user.upper(),
         }
-        invoices.append(row)
+        if commit:
+            invoices.append(row)
         return row
 
 
@@ -276,10 +302,12 @@ def create_app(*, username: str = "demo", password: str = "demo") -> Starlette:
         return JSONResponse({"d": service.render(request, entity_set, row, expand=expand)})
 
     async def _post(request: Request, name: str, user: str) -> Response:
-        if name == "ReleasePurchaseOrder":
+        commit = request.headers.get(TEST_RUN_HEADER, "").upper() != "X"
+        if name in ("ReleasePurchaseOrder", "CancelPurchaseOrder"):
             # A function import: parameters travel as literals in the query string.
             order_id = _literal_key(request.query_params.get("PurchaseOrder", "").strip("'"))
-            order = service.release(order_id)
+            action = service.release if name == "ReleasePurchaseOrder" else service.cancel
+            order = action(order_id, commit=commit)
             return JSONResponse({"d": service.render(request, ENTITY_SETS["A_PurchaseOrder"], order)})
         try:
             body = await request.json()
@@ -288,12 +316,14 @@ def create_app(*, username: str = "demo", password: str = "demo") -> Starlette:
         if not isinstance(body, dict):
             raise SapFault(400, "/IWBEP/CM_MGW_RT/004", "The request body is not a JSON object")
         if name == "A_PurchaseOrder":
-            row = service.create_purchase_order(body, user)
+            row = service.create_purchase_order(body, user, commit=commit)
         elif name == "A_SupplierInvoice":
-            row = service.post_invoice(body, user)
+            row = service.post_invoice(body, user, commit=commit)
         else:
             raise SapFault(405, "/IWBEP/CM_MGW_RT/025", f"Entity set {name} does not support creation")
         entity_set = ENTITY_SETS[name]
+        if not commit:
+            return JSONResponse({"d": service.render(request, entity_set, row)}, headers={TEST_RUN_HEADER: "X"})
         return JSONResponse({"d": service.render(request, entity_set, row)}, status_code=201,
                             headers={"location": service.uri(request, entity_set, row)})
 

@@ -69,6 +69,15 @@ def expire(approval: Approval, *, now: float) -> Approval | None:
     return dataclasses.replace(approval, state=ApprovalState.EXPIRED)
 
 
+def deny_by_gateway(approval: Approval, denier: str, reason: str, *, now: float) -> Approval | None:
+    """The approval denied by the gateway itself (its agent was suspended), recorded as a
+    vote of `denier` so the agent is told why; None when it is no longer pending."""
+    if approval.state is not ApprovalState.PENDING:
+        return None
+    votes = (*approval.votes, ApprovalVote(approver=denier, approve=False, comment=reason, at=now))
+    return dataclasses.replace(approval, votes=votes, state=ApprovalState.DENIED)
+
+
 def deny_reason(approval: Approval) -> str:
     """What the agent is told when its call was denied."""
     denials = [v for v in approval.votes if not v.approve]

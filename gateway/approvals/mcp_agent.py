@@ -22,6 +22,9 @@ from gateway.models import Principal
 #: `_meta` key of a tools/call: false answers "pending" at once, a number waits at most
 #: that many seconds, true (or absent) waits up to the configured hold time.
 WAIT_META = "io.agent-gateway/wait"
+#: `_meta` key of a listed tool: true when the policy could hold some call of it by this
+#: caller for human approval (so an agent can expect to wait, or ask not to).
+MAY_NEED_APPROVAL_META = "io.agent-gateway/mayNeedApproval"
 STATUS_TOOL = "gateway.approval_status"
 STATUS_INPUT_SCHEMA: Mapping[str, Any] = {
     "type": "object",

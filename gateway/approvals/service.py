@@ -190,6 +190,26 @@ class ApprovalService:
         self._changed(stored, "voted")
         return stored.approval
 
+    async def deny_held(self, requested_by: Callable[[Principal], bool], denier: str, reason: str) -> list[str]:
+        """Deny every pending approval whose requester matches (a suspended agent's held
+        calls); returns their ids. The waiting calls wake and are refused with `reason`."""
+        pending = await self._store.list(ApprovalFilter(states=(ApprovalState.PENDING,), limit=100_000))
+        denied = []
+        for stored in pending:
+            if not requested_by(stored.approval.principal):
+                continue
+            now = time.time()
+            after = await self._store.transition(
+                stored.approval.approval_id,
+                lambda a: machine.deny_by_gateway(a, denier, reason, now=now),  # noqa: B023 - used at once
+                self._audit_vote,
+                now=now,
+            )
+            if after is not None:
+                self._changed(after, "voted")
+                denied.append(after.approval.approval_id)
+        return denied
+
     async def get(self, approval_id: str) -> StoredApproval:
         stored = await self._store.get(approval_id)
         if stored is None:

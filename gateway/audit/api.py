@@ -59,7 +59,7 @@ def _time(request: Request, name: str) -> float | None:
         raise _BadRequest(400, f"query parameter {name!r}: {exc}") from None
 
 
-_CALL_FILTERS = ("agent", "connector", "tool", "outcome", "approver", "trace_id")
+_CALL_FILTERS = ("agent", "connector", "tool", "outcome", "approver", "trace_id", "call_id")
 
 
 def routes(audit_log: AuditLog, authorize: Authorize) -> list[Route]:
@@ -95,8 +95,9 @@ def routes(audit_log: AuditLog, authorize: Authorize) -> list[Route]:
         if unknown:
             raise _BadRequest(400, f"unknown query parameter(s): {', '.join(sorted(unknown))}")
         limit = _int(request, "limit", 100, 1, MAX_LIMIT)
+        filters: dict[str, Any] = {name: request.query_params.get(name) for name in _CALL_FILTERS}
         query = CallQuery(
-            **{name: request.query_params.get(name) for name in _CALL_FILTERS},
+            **filters,
             since=_time(request, "since"),
             until=_time(request, "until"),
             after_seq=_int(request, "after", 0, 0, 2**62),
@@ -115,6 +116,13 @@ def routes(audit_log: AuditLog, authorize: Authorize) -> list[Route]:
         if not found:
             raise _BadRequest(404, f"no call with trace id {trace_id}")
         return {"trace_id": trace_id, "calls": [c.to_json(with_records=True) for c in found]}
+
+    async def story(request: Request) -> dict[str, Any]:
+        ident = request.path_params["ident"]
+        found = await queries.story(ident)
+        if not found:
+            raise _BadRequest(404, f"no call with call id, trace id or approval id {ident}")
+        return {"id": ident, "calls": [c.to_json(with_records=True) for c in found]}
 
     async def records(request: Request) -> dict[str, Any]:
         if "tail" in request.query_params:
@@ -146,6 +154,7 @@ def routes(audit_log: AuditLog, authorize: Authorize) -> list[Route]:
     return [
         Route("/v1/audit/calls", guarded(calls), methods=["GET"]),
         Route("/v1/audit/traces/{trace_id}", guarded(trace), methods=["GET"]),
+        Route("/v1/audit/story/{ident}", guarded(story), methods=["GET"]),
         Route("/v1/audit/records", guarded(records), methods=["GET"]),
         Route("/v1/audit/records/{seq:int}", guarded(record), methods=["GET"]),
         Route("/v1/audit/records/{seq:int}/proof", guarded(proof), methods=["GET"]),

@@ -16,6 +16,7 @@ from gateway.audit.chain import Sealed, body_of, parse
 from gateway.audit.checkpoint import Checkpoint
 from gateway.audit.query import record_json
 from gateway.models import AuditRecord
+from gateway.untrusted import UNSAFE, json_escape_unsafe, visible
 
 
 class ExportError(ValueError):
@@ -23,9 +24,11 @@ class ExportError(ValueError):
 
 
 def jsonl_line(item: Sealed | Checkpoint) -> str:
+    """One line of the export; C1 and bidi characters as \\u escapes (the same JSON values,
+    so it verifies the same), so that reading the file in a terminal is safe."""
     if isinstance(item, Checkpoint):
-        return json.dumps({"checkpoint": item.to_json()}, ensure_ascii=False)
-    return json.dumps(record_json(parse(item.body, item.hash)), ensure_ascii=False)
+        return json_escape_unsafe(json.dumps({"checkpoint": item.to_json()}, ensure_ascii=False))
+    return json_escape_unsafe(json.dumps(record_json(parse(item.body, item.hash)), ensure_ascii=False))
 
 
 def cef_line(item: Sealed | Checkpoint) -> str | None:
@@ -68,13 +71,20 @@ def read_jsonl(path: Path) -> Iterator[Sealed | Checkpoint]:
 _SEVERITY = {"call.rejected": 6, "auth.failed": 7, "policy.reload_failed": 7, "approval.expired": 5}
 
 
+def _literal_escapes(text: str) -> str:
+    # CEF defines no escape for other controls: `\\x1b` reads back as the text `\x1b`,
+    # so a SIEM shows the character instead of a terminal or a parser acting on it.
+    return UNSAFE.sub(lambda m: "\\" + visible(m.group()), text)
+
+
 def _header_escape(value: object) -> str:
-    return str(value).replace("\\", "\\\\").replace("|", "\\|")
+    return _literal_escapes(str(value).replace("\\", "\\\\").replace("|", "\\|"))
 
 
 def _ext_escape(value: object) -> str:
     text = str(value).replace("\\", "\\\\").replace("=", "\\=")
-    return text.replace("\r\n", "\\n").replace("\n", "\\n").replace("\r", "\\n")
+    text = text.replace("\r\n", "\\n").replace("\n", "\\n").replace("\r", "\\r")
+    return _literal_escapes(text)
 
 
 def cef(record: AuditRecord) -> str:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import asyncpg
@@ -269,6 +269,7 @@ class PostgresAuditStore:
             ("connector", query.connector),
             ("tool", query.tool),
             ("trace_id", query.trace_id),
+            ("call_id", query.call_id),
         ):
             if value is not None:
                 where.append(f"r.{column} = {param(value)}")
@@ -281,7 +282,8 @@ class PostgresAuditStore:
                 match = f"o.call_id = r.call_id AND o.{column} = {param(value)}"
                 where.append(f"EXISTS (SELECT 1 FROM audit_records o WHERE {match})")
         limit = param(query.limit)
-        sql = f"SELECT r.call_id FROM audit_records r WHERE {' AND '.join(where)} ORDER BY r.seq LIMIT {limit}"
+        order = "DESC" if query.newest_first else "ASC"
+        sql = f"SELECT r.call_id FROM audit_records r WHERE {' AND '.join(where)} ORDER BY r.seq {order} LIMIT {limit}"
         return [row["call_id"] for row in await self._fetch(sql, *params)]
 
     async def trace_calls(self, trace_id: str) -> list[str]:
@@ -291,6 +293,13 @@ class PostgresAuditStore:
         )
         return [row["call_id"] for row in await self._fetch(sql, trace_id)]
 
+    async def approval_calls(self, approval_id: str) -> list[str]:
+        sql = (
+            "SELECT call_id FROM audit_records WHERE body::jsonb #>> '{data,approval_id}' = $1 "
+            "AND call_id IS NOT NULL GROUP BY call_id ORDER BY MIN(seq)"
+        )
+        return [row["call_id"] for row in await self._fetch(sql, approval_id)]
+
     async def call_records(self, call_ids: Sequence[str]) -> list[AuditRecord]:
         if not call_ids:
             return []
@@ -298,6 +307,22 @@ class PostgresAuditStore:
 
     async def checkpoints(self) -> list[Checkpoint]:
         return [Checkpoint.decode(row["body"].encode()) for row in await self._fetch(_CHECKPOINTS)]
+
+
+def read_postgres_records(url: str, page: int = 5000) -> Iterator[AuditRecord]:
+    """Every record of a PostgreSQL log in order, page by page, for offline readers that
+    have no event loop of their own (policy replay): the twin of sqlite_store.read_records."""
+    loop = asyncio.new_event_loop()
+    store = PostgresAuditStore(url)
+    try:
+        loop.run_until_complete(store.open())
+        after = 0
+        while records := loop.run_until_complete(store.records(after, page)):
+            yield from records
+            after = records[-1].seq
+    finally:
+        loop.run_until_complete(store.close())
+        loop.close()
 
 
 def _head(rows: list[asyncpg.Record]) -> Head:

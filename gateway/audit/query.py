@@ -12,7 +12,7 @@ from gateway.models import AuditRecord
 
 @dataclass(frozen=True, slots=True)
 class CallQuery:
-    """Calls matching every given filter (None: any), oldest first."""
+    """Calls matching every given filter (None: any), oldest first unless `newest_first`."""
 
     agent: str | None = None
     connector: str | None = None
@@ -27,6 +27,8 @@ class CallQuery:
     #: Only calls received after this record (paging).
     after_seq: int = 0
     limit: int = 100
+    call_id: str | None = None
+    newest_first: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +44,8 @@ class CallSummary:
     status: str | None
     approvers: tuple[str, ...]
     records: tuple[AuditRecord, ...]
+    #: The approval this call requested or executed under, if any.
+    approval_id: str | None = None
 
     def to_json(self, *, with_records: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -55,6 +59,7 @@ class CallSummary:
             "effect": self.effect,
             "status": self.status,
             "approvers": list(self.approvers),
+            "approval_id": self.approval_id,
         }
         if with_records:
             out["records"] = [record_json(r) for r in self.records]
@@ -79,7 +84,9 @@ def summarize(call_id: str, records: Iterable[AuditRecord]) -> CallSummary:
     received: Mapping[str, Any] = {}
     effect = status = None
     approvers: list[str] = []
+    approval_id = None
     for record in ordered:
+        approval_id = approval_id or record.data.get("approval_id")
         if record.kind == "call.received":
             received = record.data
         elif record.kind == "call.decided":
@@ -106,6 +113,7 @@ def summarize(call_id: str, records: Iterable[AuditRecord]) -> CallSummary:
         status=status,
         approvers=tuple(a for a in approvers if a is not None),
         records=ordered,
+        approval_id=approval_id,
     )
 
 

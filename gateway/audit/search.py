@@ -19,8 +19,22 @@ class AuditQueries:
     async def calls(self, query: CallQuery) -> list[CallSummary]:
         return await self._summaries(await self.store.find_calls(query))
 
+    async def by_ids(self, call_ids: list[str]) -> list[CallSummary]:
+        return await self._summaries(call_ids)
+
     async def trace(self, trace_id: str) -> list[CallSummary]:
         return await self._summaries(await self.store.trace_calls(trace_id))
+
+    async def story(self, ident: str) -> list[CallSummary]:
+        """The calls `ident` names, as a call id, a trace id or an approval id, with every
+        call an approval ties to them: the held request and the execution after the vote."""
+        call_ids = [ident] if await self.store.call_records([ident]) else await self.store.trace_calls(ident)
+        if not call_ids:
+            call_ids = await self.store.approval_calls(ident)
+        calls = await self._summaries(call_ids)
+        for approval_id in sorted({c.approval_id for c in calls if c.approval_id and c.approval_id != ident}):
+            call_ids += [c for c in await self.store.approval_calls(approval_id) if c not in call_ids]
+        return sorted(await self._summaries(call_ids), key=lambda c: c.seq)
 
     async def items(self, page: int = 5000) -> AsyncIterator[Sealed | Checkpoint]:
         """The whole log as verify and export read it, page by page from any store: records

@@ -203,6 +203,9 @@ class SqliteAuditStore:
             if value is not None:
                 where.append(f"json_extract(r.body, '$.data.{field}') = ?")
                 params.append(value)
+        if query.call_id is not None:
+            where.append("r.call_id = ?")
+            params.append(query.call_id)
         if query.since is not None:
             where.append("r.ts >= ?")
             params.append(query.since)
@@ -214,7 +217,8 @@ class SqliteAuditStore:
                 where.append(f"EXISTS (SELECT 1 FROM audit_records o WHERE o.call_id = r.call_id AND {test})")
                 params.append(value)
         params.append(query.limit)
-        sql = f"SELECT r.call_id FROM audit_records r WHERE {' AND '.join(where)} ORDER BY r.seq LIMIT ?"
+        order = "DESC" if query.newest_first else "ASC"
+        sql = f"SELECT r.call_id FROM audit_records r WHERE {' AND '.join(where)} ORDER BY r.seq {order} LIMIT ?"
         return [c.decode() for (c,) in await self._fetch(sql, params)]
 
     async def trace_calls(self, trace_id: str) -> list[str]:
@@ -226,6 +230,14 @@ class SqliteAuditStore:
             "AND call_id IS NOT NULL ORDER BY seq"
         )
         return [c.decode() for (c,) in await self._fetch(sql, (trace_id,))]
+
+    async def approval_calls(self, approval_id: str) -> list[str]:
+        # A scan: only `audit show` asks, and an index would cost every append.
+        sql = (
+            "SELECT call_id FROM audit_records WHERE json_extract(body, '$.data.approval_id') = ? "
+            "AND call_id IS NOT NULL GROUP BY call_id ORDER BY MIN(seq)"
+        )
+        return [c.decode() for (c,) in await self._fetch(sql, (approval_id,))]
 
     async def call_records(self, call_ids: Sequence[str]) -> list[AuditRecord]:
         if not call_ids:
@@ -289,6 +301,35 @@ def schema_drift(path: Path) -> list[str]:
     problems += [f"{t} {n} was altered" for (t, n), s in expected.items() if (t, n) in actual and actual[t, n] != s]
     problems += [f"{t} {n} was added" for (t, n) in actual if (t, n) not in expected]
     return problems
+
+
+def missing_wal(path: Path) -> str | None:
+    """A warning when `path` is in WAL mode with no -wal file beside it and its log does not
+    end with a clean stop: what a copy of a running gateway's database looks like, whose
+    newest records are still in the -wal file that was not copied. Call before opening
+    the file (an open may create an empty -wal)."""
+    wal = path.with_name(path.name + "-wal")
+    try:
+        with path.open("rb") as f:
+            header = f.read(20)
+    except OSError:
+        return None
+    # SQLite file header bytes 18 and 19 (write and read format) are 2 in WAL mode.
+    if len(header) < 20 or header[18:20] != b"\x02\x02" or wal.exists():
+        return None
+    db = _connect_read_only(path)
+    try:
+        last = db.execute("SELECT json_extract(body, '$.kind') FROM audit_records ORDER BY seq DESC LIMIT 1").fetchone()
+    except sqlite3.Error:
+        last = None
+    finally:
+        db.close()
+    if last is not None and last[0] == b"gateway.stopped":
+        return None  # a clean stop checkpoints the WAL into the file and removes it
+    return (
+        f"no {wal.name} beside {path.name}: if this is a copy of a running gateway's database, its newest "
+        f"records are in that file; copy both (or use `sqlite3 {path.name} .backup` or `gateway audit export`)"
+    )
 
 
 def iter_log(path: Path) -> Iterator[Sealed | Checkpoint]:

@@ -64,6 +64,9 @@ class AuditStore(Protocol):
 
     async def trace_calls(self, trace_id: str) -> list[str]: ...
 
+    async def approval_calls(self, approval_id: str) -> list[str]:
+        """call_ids of the calls whose records name this approval (the request, the execution)."""
+
     async def call_records(self, call_ids: Sequence[str]) -> list[AuditRecord]:
         """Every record of these calls, in log order."""
 

@@ -96,6 +96,11 @@ class Verifier:
             for cp in state.waiting:
                 problems.append(f"log cut short: checkpoint {cp.size} is signed but the log ends at record {size}")
                 first_bad = size + 1 if first_bad is None else min(first_bad, size + 1)
+        if size == 0 and not problems:
+            # The gateway's first act on a log is its gateway.started record: no records is
+            # a lost log (a SQLite copy taken without its -wal file), never a clean one.
+            problems.append("the log is empty: a gateway records gateway.started first, so its records are missing")
+            first_bad = 1
         if state.public_key is None and state.checkpoints:
             problems.append("checkpoint signatures not checked: no public key given")
         warnings = []

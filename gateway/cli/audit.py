@@ -26,65 +26,34 @@ from gateway.audit.checkpoint import (
     public_pem,
 )
 from gateway.audit.export import ExportError, cef_line, jsonl_line, read_jsonl
-from gateway.audit.postgres_store import PostgresAuditStore, is_postgres_url
+from gateway.audit.postgres_store import PostgresAuditStore
 from gateway.audit.proof import ProofError, check_proof, prove
 from gateway.audit.query import CallQuery, CallSummary, parse_time, record_json
 from gateway.audit.search import AuditQueries
-from gateway.audit.sqlite_store import SqliteAuditStore, iter_log, schema_drift
+from gateway.audit.sqlite_store import SqliteAuditStore, iter_log, missing_wal, schema_drift
 from gateway.audit.store import AuditStore, StoreError
 from gateway.audit.verify import Verifier, VerifyReport
-from gateway.config import AuditSettings, ConfigError, load_config
+from gateway.cli.locate import Location, audit_database, audit_settings, config_option
+from gateway.cli.output import InertError, inert, json_text
 from gateway.models import AuditRecord
 
 T = TypeVar("T")
 
-_config_option = click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    envvar="GATEWAY_CONFIG",
-    help="Gateway config file (its audit section names the database and signing key).",
-)
 _db_option = click.option("--db", help="Audit database: a SQLite file or a postgresql:// URL (overrides the config).")
 _json_option = click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
-
-
-def _settings(config_path: Path | None) -> tuple[AuditSettings, Path]:
-    if config_path is None:
-        return AuditSettings(), Path.cwd()
-    try:
-        config = load_config(config_path)
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
-    return config.audit, config.base_dir
-
-
-#: Where the log is: a SQLite file, or the URL of a PostgreSQL database.
-Location = Path | str
-
-
-def _database(config_path: Path | None, db: str | None) -> Location:
-    if db is None:
-        settings, base = _settings(config_path)
-        db, config_dir = settings.database, base
-    else:
-        config_dir = Path.cwd()
-    if is_postgres_url(db):
-        return db
-    path = Path(db)
-    return path if path.is_absolute() else config_dir / path
 
 
 def _public_key(config_path: Path | None, public_key: Path | None) -> Ed25519PublicKey | None:
     try:
         if public_key is not None:
             return load_public_key(public_key)
-        settings, base = _settings(config_path)
-        if settings.signing_key_file:
-            path = Path(settings.signing_key_file)
-            return load_private_key(path if path.is_absolute() else base / path).public_key()
+        found = audit_settings(config_path)
+        key_file = found[0].signing_key_file if found is not None else None
+        if found is not None and key_file:
+            path = Path(key_file)
+            return load_private_key(path if path.is_absolute() else found[1] / path).public_key()
     except KeyFileError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise InertError(str(exc)) from None
     return None
 
 
@@ -104,7 +73,7 @@ def _run(location: Location, work: Callable[[AuditQueries], Awaitable[T]]) -> T:
     # ValueError here is stored data that does not decode (MalformedRecord, a garbled
     # checkpoint): the log was tampered with, and `verify` will say where.
     except (StoreError, ProofError, ValueError) as exc:
-        raise click.ClickException(str(exc)) from None
+        raise InertError(str(exc)) from None
 
 
 def _each_item(location: Location, sink: Callable[[Sealed | Checkpoint], None]) -> None:
@@ -114,7 +83,7 @@ def _each_item(location: Location, sink: Callable[[Sealed | Checkpoint], None]) 
             for item in iter_log(location):
                 sink(item)
         except (StoreError, ValueError) as exc:
-            raise click.ClickException(str(exc)) from None
+            raise InertError(str(exc)) from None
         return
 
     async def pump(queries: AuditQueries) -> None:
@@ -158,7 +127,7 @@ def keygen(out: Path, force: bool) -> None:
 
 
 @audit.command("verify")
-@_config_option
+@config_option
 @_db_option
 @click.option("--public-key", type=click.Path(dir_okay=False, path_type=Path), help="Trusted Ed25519 public key.")
 @click.option("--file", "export_file", type=click.Path(dir_okay=False, path_type=Path), help="Verify a jsonl export.")
@@ -183,22 +152,26 @@ def verify_command(
         _check_proof_file(proof, key)
         return
     drift: list[str] = []
+    copy_warning: str | None = None
     try:
         verifier = Verifier(key, [Checkpoint.decode(anchor.read_bytes())] if anchor is not None else [])
         if export_file is not None:
             for item in read_jsonl(export_file):
                 verifier.feed(item)
         else:
-            location = _database(config_path, db)
+            location = audit_database(config_path, db)
             if isinstance(location, Path):
+                copy_warning = missing_wal(location)
                 drift = schema_drift(location)
             _each_item(location, verifier.feed)
     except OSError as exc:
         raise click.ClickException(f"cannot read {exc.filename}: {exc.strerror}") from None
     except (StoreError, ExportError, ValueError) as exc:
-        raise click.ClickException(str(exc)) from None
+        raise InertError(f"{exc}; {copy_warning}" if copy_warning else str(exc)) from None
     report = verifier.report()
     _print_report(report, drift)
+    if copy_warning:
+        click.echo(f"  warning: {inert(copy_warning)}")
     if not report.ok or drift:
         sys.exit(1)
 
@@ -212,9 +185,11 @@ def _check_proof_file(path: Path, key: Ed25519PublicKey | None) -> None:
     except OSError as exc:
         raise click.ClickException(f"cannot read {path}: {exc.strerror}") from None
     except (ValueError, UnicodeDecodeError) as exc:
-        click.echo(f"FAILED: {exc}")
+        click.echo(f"FAILED: {inert(exc)}")
         sys.exit(1)
-    click.echo(f"OK: record {record.seq} ({record.kind}) is in the log signed by checkpoint {document['tree_size']}")
+    click.echo(
+        f"OK: record {record.seq} ({inert(record.kind)}) is in the log signed by checkpoint {document['tree_size']}"
+    )
 
 
 def _print_report(report: VerifyReport, drift: list[str]) -> None:
@@ -223,44 +198,44 @@ def _print_report(report: VerifyReport, drift: list[str]) -> None:
         f"{status}: {report.records} records, {report.checkpoints} checkpoints, signed up to {report.signed_size}"
     )
     if report.first_bad is not None:
-        click.echo(f"first bad record: {report.first_bad}")
+        click.echo(f"first bad record: {inert(report.first_bad)}")
     for problem in report.problems:
-        click.echo(f"  problem: {problem}")
+        click.echo(f"  problem: {inert(problem)}")
     for problem in drift:
         click.echo(f"  problem: store schema: {problem} (the append-only guard was tampered with)")
     for warning in report.warnings:
-        click.echo(f"  warning: {warning}")
+        click.echo(f"  warning: {inert(warning)}")
 
 
 @audit.command("checkpoint")
-@_config_option
+@config_option
 @_db_option
 def checkpoint_command(config_path: Path | None, db: str | None) -> None:
     """Print the latest signed checkpoint; keep it off the host to catch a log cut short later."""
-    checkpoints = _run(_database(config_path, db), lambda q: q.store.checkpoints())
+    checkpoints = _run(audit_database(config_path, db), lambda q: q.store.checkpoints())
     if not checkpoints:
         raise click.ClickException("the log has no signed checkpoint yet (is audit.signing_key_file set?)")
-    click.echo(json.dumps(checkpoints[-1].to_json(), indent=2))
+    click.echo(json_text(checkpoints[-1].to_json(), indent=2))
 
 
 @audit.command("prove")
 @click.argument("seq", type=click.IntRange(min=1))
-@_config_option
+@config_option
 @_db_option
 def prove_command(seq: int, config_path: Path | None, db: str | None) -> None:
     """Print an inclusion proof for record SEQ (check it with `verify --proof FILE --public-key KEY`)."""
-    proof = _run(_database(config_path, db), lambda q: prove(q.store, seq))
-    click.echo(json.dumps(proof, indent=2, ensure_ascii=False))
+    proof = _run(audit_database(config_path, db), lambda q: prove(q.store, seq))
+    click.echo(json_text(proof, indent=2))
 
 
 @audit.command()
 @click.option("-n", "--lines", "count", type=click.IntRange(min=1, max=100_000), default=20, show_default=True)
-@_config_option
+@config_option
 @_db_option
 @_json_option
 def tail(count: int, config_path: Path | None, db: str | None, as_json: bool) -> None:
     """The newest records."""
-    records = _run(_database(config_path, db), lambda q: q.store.latest(count))
+    records = _run(audit_database(config_path, db), lambda q: q.store.latest(count))
     _echo_records(records, as_json)
 
 
@@ -280,8 +255,10 @@ def _timestamp(_ctx: click.Context, param: click.Parameter, value: str | None) -
 @click.option("--since", callback=_timestamp, help="Received at or after (ISO 8601, UTC if no zone; or unix seconds).")
 @click.option("--until", callback=_timestamp, help="Received before.")
 @click.option("--trace-id")
+@click.option("--call-id", help="The call id an agent quotes (X-Call-Id, 'call id ...' in errors).")
 @click.option("--limit", type=click.IntRange(min=1, max=100_000), default=100, show_default=True)
-@_config_option
+@click.option("--newest-first", is_flag=True, help="Newest calls first (with --limit: the latest N).")
+@config_option
 @_db_option
 @_json_option
 def search(
@@ -293,31 +270,46 @@ def search(
     since: float | None,
     until: float | None,
     trace_id: str | None,
+    call_id: str | None,
     limit: int,
+    newest_first: bool,
     config_path: Path | None,
     db: str | None,
     as_json: bool,
 ) -> None:
-    """Calls matching every filter given, one line each, oldest first."""
-    query = CallQuery(agent, connector, tool, outcome, approver, since, until, trace_id, limit=limit)
-    calls = _run(_database(config_path, db), lambda q: q.calls(query))
+    """Calls matching every filter given, one line each, oldest first (or --newest-first)."""
+    query = CallQuery(
+        agent,
+        connector,
+        tool,
+        outcome,
+        approver,
+        since,
+        until,
+        trace_id,
+        limit=limit,
+        call_id=call_id,
+        newest_first=newest_first,
+    )
+    calls = _run(audit_database(config_path, db), lambda q: q.calls(query))
     for call in calls:
-        click.echo(json.dumps(call.to_json(), ensure_ascii=False) if as_json else _call_line(call))
+        click.echo(json_text(call.to_json()) if as_json else _call_line(call))
 
 
 @audit.command()
-@click.argument("trace_id")
-@_config_option
+@click.argument("ident", metavar="ID")
+@config_option
 @_db_option
 @_json_option
-def show(trace_id: str, config_path: Path | None, db: str | None, as_json: bool) -> None:
-    """The whole story of one call (by trace id), from receipt to outcome."""
-    calls = _run(_database(config_path, db), lambda q: q.trace(trace_id))
+def show(ident: str, config_path: Path | None, db: str | None, as_json: bool) -> None:
+    """The whole story of a call, from receipt to outcome: ID is its call id, trace id or
+    approval id; a held call comes with the votes and the call that executed it."""
+    calls = _run(audit_database(config_path, db), lambda q: q.story(ident))
     if not calls:
-        raise click.ClickException(f"no call with trace id {trace_id}")
+        raise InertError(f"no call with call id, trace id or approval id {ident}")
     for call in calls:
         if as_json:
-            click.echo(json.dumps(call.to_json(with_records=True), ensure_ascii=False))
+            click.echo(json_text(call.to_json(with_records=True)))
             continue
         click.echo(_call_line(call))
         _echo_records(call.records, as_json=False)
@@ -326,11 +318,11 @@ def show(trace_id: str, config_path: Path | None, db: str | None, as_json: bool)
 @audit.command()
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "cef"]), default="jsonl", show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="File to write (default: stdout).")
-@_config_option
+@config_option
 @_db_option
 def export(fmt: str, out: Path | None, config_path: Path | None, db: str | None) -> None:
     """The whole log; jsonl includes the checkpoints and verifies with `verify --file`."""
-    location = _database(config_path, db)
+    location = audit_database(config_path, db)
     line_of = jsonl_line if fmt == "jsonl" else cef_line
     try:
         with click.open_file(str(out) if out else "-", "w", encoding="utf-8") as sink:
@@ -350,18 +342,22 @@ def _iso(ts: float) -> str:
 
 
 def _call_line(call: CallSummary) -> str:
-    approvers = f" approved-by={','.join(call.approvers)}" if call.approvers else ""
+    # Every field but the time was chosen by a caller of the gateway: none may act on the terminal.
+    approvers = f" approved-by={inert(','.join(call.approvers))}" if call.approvers else ""
+    approval = f"  approval={inert(call.approval_id)}" if call.approval_id else ""
     return (
-        f"{_iso(call.ts)}  {call.agent or '-'}  {call.connector or '-'}.{call.tool or '-'}  "
-        f"effect={call.effect or '-'} status={call.status or '-'}{approvers}  trace={call.trace_id or '-'}  "
-        f"call={call.call_id}"
+        f"{_iso(call.ts)}  {inert(call.agent or '-')}  {inert(call.connector or '-')}.{inert(call.tool or '-')}  "
+        f"effect={inert(call.effect or '-')} status={inert(call.status or '-')}{approvers}  "
+        f"trace={inert(call.trace_id or '-')}  call={inert(call.call_id)}{approval}"
     )
 
 
 def _echo_records(records: Iterable[AuditRecord], as_json: bool) -> None:
     for record in records:
         if as_json:
-            click.echo(json.dumps(record_json(record), ensure_ascii=False))
+            click.echo(json_text(record_json(record)))
         else:
-            data = json.dumps(record.data, ensure_ascii=False, sort_keys=True)
-            click.echo(f"#{record.seq}  {_iso(record.ts)}  {record.kind}  call={record.call_id or '-'}  {data}")
+            data = json_text(record.data, sort_keys=True)
+            click.echo(
+                f"#{record.seq}  {_iso(record.ts)}  {inert(record.kind)}  call={inert(record.call_id or '-')}  {data}"
+            )

@@ -3,29 +3,31 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
-import sys
 from collections.abc import Coroutine
 from typing import Any
 
 import click
 
+from gateway.cli.agent import call, tools
+from gateway.cli.agents import agents as agent_commands
 from gateway.cli.approvals import approvals as approval_commands
 from gateway.cli.audit import audit as audit_commands
+from gateway.cli.locate import DEFAULT_CONFIG
+from gateway.cli.output import InertError
 from gateway.cli.policy import policy as policy_commands
+from gateway.cli.shadow import promote as promote_command
+from gateway.cli.shadow import shadow as shadow_commands
+from gateway.cli.undo import undo as undo_command
 from gateway.config import ConfigError, GatewayConfig, load_config
-
-DEFAULT_CONFIG = "gateway.yaml"
-DEFAULT_URL = "http://127.0.0.1:8080/mcp"
 
 
 def _load(config_path: str) -> GatewayConfig:
     try:
         return load_config(config_path)
     except ConfigError as exc:
-        raise click.ClickException(f"configuration error: {exc}") from None
+        raise InertError(f"configuration error: {exc}") from None
 
 
 config_option = click.option(
@@ -34,15 +36,6 @@ config_option = click.option(
     default=lambda: os.environ.get("GATEWAY_CONFIG", DEFAULT_CONFIG),
     show_default=f"$GATEWAY_CONFIG or {DEFAULT_CONFIG}",
     help="YAML configuration file.",
-)
-url_option = click.option(
-    "--url",
-    default=lambda: os.environ.get("GATEWAY_URL", DEFAULT_URL),
-    show_default=DEFAULT_URL,
-    help="The gateway's MCP endpoint ($GATEWAY_URL).",
-)
-token_option = click.option(
-    "--token", default=lambda: os.environ.get("GATEWAY_TOKEN"), help="Bearer JWT ($GATEWAY_TOKEN)."
 )
 
 
@@ -80,7 +73,7 @@ def demo(config_path: str, port: int | None) -> None:
     from gateway.demo import run_demo
 
     config = _with_address(_load(config_path), None, port)
-    _run_reporting_startup_errors(run_demo(config))
+    _run_reporting_startup_errors(run_demo(config, config_path))
 
 
 def _run_reporting_startup_errors(main: Coroutine[Any, Any, None]) -> None:
@@ -88,13 +81,14 @@ def _run_reporting_startup_errors(main: Coroutine[Any, Any, None]) -> None:
     from gateway.audit import AuditUnavailable
     from gateway.policy import PolicyError
     from gateway.serving import ServerFailed
+    from gateway.suspensions import SuspensionError
 
     try:
         asyncio.run(main)
-    except (ConfigError, PolicyError, AuditUnavailable, ApprovalError, ServerFailed) as exc:
-        raise click.ClickException(f"cannot start: {exc}") from None
+    except (ConfigError, PolicyError, AuditUnavailable, ApprovalError, SuspensionError, ServerFailed) as exc:
+        raise InertError(f"cannot start: {exc}") from None
     except OSError as exc:
-        raise click.ClickException(f"cannot start: {exc.strerror or exc} ({exc.filename or ''})") from None
+        raise InertError(f"cannot start: {exc.strerror or exc} ({exc.filename or ''})") from None
 
 
 def _with_address(config: GatewayConfig, host: str | None, port: int | None) -> GatewayConfig:
@@ -121,56 +115,17 @@ def token(config_path: str, subject: str, roles: str, tenant: str | None, ttl: i
             subject, tuple(r.strip() for r in roles.split(",") if r.strip()), tenant=tenant, ttl_seconds=ttl
         )
     except AuthError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise InertError(str(exc)) from None
     click.echo(minted)
 
 
-@main.command()
-@url_option
-@token_option
-def tools(url: str, token: str | None) -> None:
-    """List the tools this token may use."""
-    from gateway.mcp.client import ClientFailure, list_tools
-
-    try:
-        listed = asyncio.run(list_tools(url, _require(token)))
-    except ClientFailure as exc:
-        raise click.ClickException(str(exc)) from None
-    for tool in listed:
-        click.echo(f"{tool.name:40} {tool.description or ''}")
-
-
-@main.command()
-@click.argument("tool")
-@click.option("--args", "arguments", default="{}", help="Arguments as a JSON object.")
-@url_option
-@token_option
-def call(tool: str, arguments: str, url: str, token: str | None) -> None:
-    """Call TOOL (connector.tool) through the gateway; exits 1 when the tool reports an error."""
-    from gateway.mcp.client import ClientFailure, call_tool
-
-    try:
-        parsed: Any = json.loads(arguments)
-    except json.JSONDecodeError as exc:
-        raise click.BadParameter(f"not valid JSON ({exc.msg} at position {exc.pos})", param_hint="--args") from None
-    if not isinstance(parsed, dict):
-        raise click.BadParameter("must be a JSON object", param_hint="--args")
-    try:
-        result = asyncio.run(call_tool(url, _require(token), tool, parsed))
-    except ClientFailure as exc:
-        raise click.ClickException(str(exc)) from None
-    for block in result.content:
-        click.echo(block.text if block.type == "text" else block.model_dump_json(by_alias=True, exclude_none=True))
-    sys.exit(1 if result.is_error else 0)
-
-
-def _require(token: str | None) -> str:
-    if not token:
-        raise click.UsageError("a token is needed: pass --token or set GATEWAY_TOKEN (see 'gateway token')")
-    return token
-
-
+main.add_command(tools)
+main.add_command(call)
 main.add_command(audit_commands)
 main.add_command(policy_commands)
 main.add_command(approval_commands)
+main.add_command(agent_commands)
+main.add_command(undo_command)
+policy_commands.add_command(shadow_commands)
+policy_commands.add_command(promote_command)
 

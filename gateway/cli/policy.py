@@ -15,7 +15,10 @@ import click
 
 from gateway.audit import read_records
 from gateway.audit.chain import MalformedRecord
+from gateway.audit.postgres_store import read_postgres_records
 from gateway.audit.store import StoreError
+from gateway.cli.locate import audit_database, config_option
+from gateway.cli.output import InertError, echo_json, inert
 from gateway.cli.remote import remote_options, request_json
 from gateway.models import Principal, split_qualified_name
 from gateway.policy.case_schemas import CatalogUnavailable, case_schema_problems, load_catalog, unchecked_connectors
@@ -28,7 +31,7 @@ from gateway.policy.replay import replay as replay_records
 DEFAULT_DIR = "policies"
 
 
-class InvalidPolicy(click.ClickException):
+class InvalidPolicy(InertError):
     exit_code = 2
 
 
@@ -79,9 +82,10 @@ def test_command(directory: Path, catalog: str | None, token: str | None) -> Non
         failures += case_schema_problems(cases, specs)
         unchecked = unchecked_connectors(cases, specs)
         if unchecked:
-            click.echo(f"not checked against the catalog: connectors {', '.join(unchecked)} (not listed to this token)")
+            names = inert(", ".join(unchecked))
+            click.echo(f"not checked against the catalog: connectors {names} (not listed to this token)")
     for failure in failures:
-        click.echo(f"FAIL {failure}")
+        click.echo(f"FAIL {inert(failure)}")
     failed = len(failures)
     click.echo(f"{len(cases) - failed} passed, {failed} failed ({len(cases)} cases, policy {engine.version[:12]})")
     if failed:
@@ -95,12 +99,12 @@ def status_command(url: str, token: str, as_json: bool) -> None:
     """The policy a running gateway enforces, and its last reload (needs the admin role)."""
     status = request_json(url, token, "GET", "/v1/admin/policy")
     if as_json:
-        click.echo(json.dumps(status, indent=2))
+        echo_json(status, indent=2)
         return
-    click.echo(f"policy   {status['version']}  ({status['rules']} rules, since {_iso(status['loaded_at'])})")
-    click.echo(f"from     {status['directory']}")
+    click.echo(f"policy   {inert(status['version'])}  ({status['rules']} rules, since {_iso(status['loaded_at'])})")
+    click.echo(f"from     {inert(status['directory'])}")
     for name, digest in sorted(status["files"].items()):
-        click.echo(f"  {name:<24} {digest[:12]}")
+        click.echo(f"  {inert(name):<24} {inert(digest[:12])}")
     last = status["last_reload"]
     if last is None:
         click.echo("reload   none since start")
@@ -109,7 +113,7 @@ def status_command(url: str, token: str, as_json: bool) -> None:
     else:
         click.echo(f"reload   {_iso(last['at'])} REFUSED, the policy above stays in force:")
         for line in str(last["error"]).splitlines():
-            click.echo(f"  {line}")
+            click.echo(f"  {inert(line)}")
 
 
 @policy.command("reload")
@@ -120,7 +124,8 @@ def reload_command(url: str, token: str) -> None:
     if result["ok"]:
         click.echo(f"{'reloaded' if result['changed'] else 'unchanged'}: policy {result['active_version'][:12]}")
         return
-    click.echo(f"refused, policy {result['active_version'][:12]} stays in force:\n{result['error']}")
+    click.echo(f"refused, policy {inert(result['active_version'][:12])} stays in force:")
+    click.echo(inert(result["error"], block=True))
     raise SystemExit(1)
 
 
@@ -149,41 +154,51 @@ def explain_command(
     explanation = explain_decision(_load(directory), principal, names[0], names[1], args, ctx)
     decision = explanation.decision
     click.echo(f"decision: {decision.effect.value}")
-    click.echo(f"rule:     {decision.rule or '(none)'}")
-    click.echo(f"reason:   {decision.reason}")
+    click.echo(f"rule:     {inert(decision.rule or '(none)')}")
+    click.echo(f"reason:   {inert(decision.reason)}")
     if decision.approvals_required:
-        click.echo(f"approval: {decision.approvals_required} x {decision.approver_role}, ttl {decision.approval_ttl}")
-    click.echo(f"caller:   {', '.join(sorted(explanation.names))} (tenant {tenant or '(none)'})")
-    click.echo(f"rules for {tool}:")
+        role = inert(decision.approver_role)
+        click.echo(f"approval: {decision.approvals_required} x {role}, ttl {inert(decision.approval_ttl)}")
+    click.echo(f"caller:   {inert(', '.join(sorted(explanation.names)))} (tenant {inert(tenant or '(none)')})")
+    click.echo(f"rules for {inert(tool)}:")
     for verdict in explanation.verdicts:
         mark = "+" if verdict.matched else "-"
         rule = verdict.rule
-        click.echo(f"  {mark} {rule.location} {rule.effect.value} {rule.sub}@{rule.dom} {rule.obj}: {verdict.why}")
+        text = f"{rule.location} {rule.effect.value} {rule.sub}@{rule.dom} {rule.obj}: {verdict.why}"
+        click.echo(f"  {mark} {inert(text)}")
     if not explanation.verdicts:
         click.echo("  (no rule names this tool)")
     click.echo(f"({explanation.other_rules} other rules are for other tools)")
 
 
 @policy.command("replay")
-@click.option("--audit", "database", type=click.Path(path_type=Path), required=True, help="Audit SQLite database.")
+@click.option(
+    "--audit",
+    "database",
+    help="Audit database: a SQLite file or a postgresql:// URL (default: the configured one).",
+)
+@config_option
 @click.option(
     "--policy", "directory", type=click.Path(path_type=Path), required=True, help="Candidate policy directory."
 )
 @click.option("--fail-on-change", is_flag=True, help="Exit 1 when any outcome would change (for CI).")
-def replay_command(database: Path, directory: Path, fail_on_change: bool) -> None:
+def replay_command(database: str | None, config_path: Path | None, directory: Path, fail_on_change: bool) -> None:
     """Re-decide the calls recorded in an audit log under a candidate policy; list every changed outcome."""
     engine = _load(directory)
+    location = audit_database(config_path, database)
+    records = read_records(location) if isinstance(location, Path) else read_postgres_records(location)
     try:
-        report = replay_records(read_records(database), engine)
+        report = replay_records(records, engine)
     except (StoreError, MalformedRecord) as exc:
         raise InvalidPolicy(f"cannot read the audit log: {exc}") from None
     for call in report.changed:
         at = datetime.fromtimestamp(call.at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        click.echo(
-            f"{at} seq {call.seq} {call.call_id} {call.subject} {call.tool}: "
-            f"{call.before_effect} ({call.before_rule or 'no rule'}) -> {call.after.effect.value} "
-            f"({call.after.rule or 'no rule'}): {call.after.reason}"
+        # Subjects, tools and rules come from the log, that is from callers: inert.
+        change = (
+            f"{call.call_id} {call.subject} {call.tool}: {call.before_effect} ({call.before_rule or 'no rule'}) "
+            f"-> {call.after.effect.value} ({call.after.rule or 'no rule'}): {call.after.reason}"
         )
+        click.echo(f"{at} seq {call.seq} {inert(change)}")
     moves = ", ".join(f"{before}->{after} {count}" for (before, after), count in sorted(report.transitions.items()))
     click.echo(
         f"{report.replayed} calls replayed under policy {engine.version[:12]}: {len(report.changed)} would change"

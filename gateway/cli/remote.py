@@ -9,6 +9,8 @@ from typing import Any, TypeVar
 import click
 import httpx
 
+from gateway.cli.output import InertError
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -34,19 +36,19 @@ def api_base(url: str) -> str:
 def request_json(
     url: str, token: str, method: str, path: str, *, accept: Collection[int] = (200,), **kwargs: Any
 ) -> dict[str, Any]:
-    """The JSON body of `method path`; ClickException naming the status and the server's detail otherwise."""
+    """The JSON body of `method path`; an error naming the status and the server's detail otherwise."""
     base = api_base(url)
     try:
         response = httpx.request(
             method, base + path, headers={"Authorization": f"Bearer {token}"}, timeout=15.0, **kwargs
         )
     except httpx.HTTPError as exc:
-        raise click.ClickException(f"cannot reach the gateway at {base}: {exc}") from None
+        raise InertError(f"cannot reach the gateway at {base}: {exc}") from None
     try:
         body = response.json()
     except ValueError:
         body = None
     if response.status_code not in accept or not isinstance(body, dict):
         detail = body.get("detail") if isinstance(body, dict) else None
-        raise click.ClickException(f"{response.status_code} {detail or response.reason_phrase}")
+        raise InertError(f"{response.status_code} {detail or response.reason_phrase}")
     return body

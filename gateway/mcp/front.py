@@ -29,6 +29,7 @@ from starlette.routing import BaseRoute, Route
 
 from gateway import __version__
 from gateway.approvals.mcp_agent import (
+    MAY_NEED_APPROVAL_META,
     STATUS_INPUT_SCHEMA,
     STATUS_TOOL,
     InvalidWait,
@@ -37,7 +38,9 @@ from gateway.approvals.mcp_agent import (
     status_tool,
     wait_seconds,
 )
+from gateway.arguments import ArgumentsOverLimit
 from gateway.auth_gate import BearerAuthGate, principal_of
+from gateway.dry_run import InvalidDryRun, dry_run_from_meta
 from gateway.errors import ApprovalPending, CallRefused, UnknownTool
 from gateway.events import ListingChanged, ResourceUpdated
 from gateway.guards.sessions import SessionQuota
@@ -59,13 +62,14 @@ H = TypeVar("H", bound=Callable[..., Awaitable[Any]])
 INSTRUCTIONS = "Governed tools: every call is authorized by policy, may wait for human approval, and is audited."
 
 
-def _tool(spec: ToolSpec, name: str) -> types.Tool:
+def _tool(spec: ToolSpec, name: str, may_need_approval: bool) -> types.Tool:
     return types.Tool(
         name=name,
         title=spec.title,
         description=spec.description,
         input_schema=dict(spec.input_schema),
         annotations=types.ToolAnnotations(read_only_hint=True) if spec.read_only else None,
+        _meta={MAY_NEED_APPROVAL_META: may_need_approval},
     )
 
 
@@ -116,13 +120,14 @@ class _GatewayServer(Server):
 
 def _refusals_as_errors(handler: H) -> H:
     """For requests whose result has no isError (all but tools/call), a refusal is a
-    JSON-RPC error: invalid params for an unknown name, invalid request for a refusal."""
+    JSON-RPC error: invalid params for an unknown name or oversized arguments (as for a
+    tool call), invalid request for a refusal."""
 
     @functools.wraps(handler)
     async def handle(*args: Any) -> Any:
         try:
             return await handler(*args)
-        except UnknownTool as exc:
+        except (UnknownTool, ArgumentsOverLimit) as exc:
             raise MCPError(types.INVALID_PARAMS, exc.message) from None
         except CallRefused as exc:
             code = types.INVALID_REQUEST if exc.status < 500 else types.INTERNAL_ERROR
@@ -191,6 +196,7 @@ class McpFrontDoor:
         item: str,
         arguments: Mapping[str, Any],
         wait: float | None = None,
+        dry_run: bool = False,
     ) -> ToolCall:
         """The one way this front door builds a request (the REST one builds its own the same way)."""
         headers: Mapping[str, str] = ctx.request.headers if ctx.request is not None else {}
@@ -204,6 +210,7 @@ class McpFrontDoor:
             client=_client_name(ctx),
             kind=kind,
             wait_seconds=wait,
+            dry_run=dry_run,
         )
 
     async def _request(self, call: ToolCall, ask: Callable[[McpUpstream], Awaitable[T]]) -> T:
@@ -213,8 +220,10 @@ class McpFrontDoor:
     async def list_tools(
         self, ctx: ServerRequestContext, params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
-        specs = await self.gateway.tools_for(self._principal(ctx))
-        tools = [*(_tool(s, self.names.shown(s.connector, s.name)) for s in specs), status_tool()]
+        who = self._principal(ctx)
+        specs = await self.gateway.tools_for(who)
+        mark = self.gateway.may_need_approval
+        tools = [*(_tool(s, self.names.shown(s.connector, s.name), mark(who, s)) for s in specs), status_tool()]
         page, cursor = paginate(tools, params, self.settings.page_size)
         return types.ListToolsResult(tools=page, next_cursor=cursor)
 
@@ -226,14 +235,17 @@ class McpFrontDoor:
             raise MCPError(types.INVALID_PARAMS, f"Unknown tool: {params.name!r} (tool names are 'connector.tool')")
         try:
             wait = wait_seconds(params.meta)
-        except InvalidWait as exc:
+            dry_run = dry_run_from_meta(params.meta)
+        except (InvalidWait, InvalidDryRun) as exc:
             raise MCPError(types.INVALID_PARAMS, str(exc)) from None
-        call = self._call(ctx, RequestKind.TOOL, parts[0], parts[1], params.arguments or {}, wait)
+        call = self._call(ctx, RequestKind.TOOL, parts[0], parts[1], params.arguments or {}, wait, dry_run)
         try:
             with relaying(agent_relay(ctx, call.principal, parts[0], parts[1], self.sessions, self._asker(ctx, call))):
                 return _call_result(await self.gateway.pipeline.run(call))
         except UnknownTool as exc:
             # The spec answers an unknown tool with a protocol error, not a tool result.
+            raise MCPError(types.INVALID_PARAMS, exc.message) from None
+        except ArgumentsOverLimit as exc:
             raise MCPError(types.INVALID_PARAMS, exc.message) from None
         except ApprovalPending as exc:
             return pending_result(exc)
@@ -309,8 +321,14 @@ class McpFrontDoor:
         call = await self._resource_call(ctx, RequestKind.SUBSCRIBE, uri)
 
         async def subscribe(upstream: McpUpstream) -> None:
-            if self.sessions.subscribe(session, uri):  # one upstream subscription serves every agent
+            if not self.sessions.subscribe(session, uri):  # one upstream subscription serves every agent
+                return
+            try:
                 await upstream.subscribe_resource(uri)
+            except BaseException:
+                # Not subscribed upstream: neither is the agent (and a retry starts over).
+                self.sessions.unsubscribe(session, uri)
+                raise
 
         await self._request(call, subscribe)
         return types.EmptyResult()

@@ -195,6 +195,20 @@ class PolicyEngine:
             policy_version=self.version,
         )
 
+    def may_need_approval(self, principal: Principal, connector: str, tool: str) -> bool:
+        """True when some call of this tool by `principal` could be held for approval: an
+        approve rule comes before the first rule that applies whatever the arguments."""
+        try:
+            found = self.candidates(identities_of(principal), principal.tenant or "", qualified_name(connector, tool))
+        except Exception:  # not listed either (may_list)
+            return False
+        for test, _, rule in found:
+            if rule.effect is Effect.APPROVE:
+                return True
+            if test is None:
+                return False
+        return False
+
     def may_list(self, principal: Principal, connector: str, tool: str) -> bool:
         """True when some arguments could be allowed or approved: for tools/list filtering."""
         try:

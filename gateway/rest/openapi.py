@@ -49,13 +49,17 @@ _CALL_RESULT = {
 }
 _TOOL = {
     "type": "object",
-    "required": ["name", "description", "input_schema", "read_only", "call_path"],
+    "required": ["name", "description", "input_schema", "read_only", "may_need_approval", "call_path"],
     "properties": {
         "name": {"type": "string"},
         "title": {"type": ["string", "null"]},
         "description": {"type": "string"},
         "input_schema": {"type": "object"},
         "read_only": {"type": "boolean"},
+        "may_need_approval": {
+            "type": "boolean",
+            "description": "The policy may hold some call of this tool by this caller for human approval",
+        },
         "call_path": {"type": "string"},
     },
 }
@@ -73,8 +77,8 @@ _CALL_STATUS = {
 }
 _CALL_FAILURES = {
     "202": "Held for human approval and not decided in time; Location is the call's status resource",
-    "400": "Malformed JSON body or Idempotency-Key header",
-    "403": "Denied by policy, or the call needs an approval this gateway cannot hold",
+    "400": "Malformed JSON body, Idempotency-Key or Gateway-Dry-Run header",
+    "403": "Denied by policy, the agent is suspended, or the call needs an approval this gateway cannot hold",
     "404": "No such tool",
     "409": "A request with this Idempotency-Key is still running",
     "413": "Request body too large",
@@ -94,13 +98,14 @@ def _problem(description: str) -> dict[str, Any]:
     }
 
 
-def tool_summary(spec: ToolSpec) -> dict[str, Any]:
+def tool_summary(spec: ToolSpec, may_need_approval: bool) -> dict[str, Any]:
     return {
         "name": spec.qualified_name,
         "title": spec.title,
         "description": spec.description,
         "input_schema": dict(spec.input_schema),
         "read_only": spec.read_only,
+        "may_need_approval": may_need_approval,
         "call_path": call_path(spec.qualified_name),
     }
 
@@ -111,7 +116,11 @@ def _operation(spec: ToolSpec) -> dict[str, Any]:
         "summary": spec.title or spec.qualified_name,
         "description": spec.description,
         "tags": [spec.connector],
-        "parameters": [{"$ref": "#/components/parameters/IdempotencyKey"}, {"$ref": "#/components/parameters/Prefer"}],
+        "parameters": [
+            {"$ref": "#/components/parameters/IdempotencyKey"},
+            {"$ref": "#/components/parameters/Prefer"},
+            {"$ref": "#/components/parameters/DryRun"},
+        ],
         "requestBody": {
             "required": True,
             "content": {"application/json": {"schema": dict(spec.input_schema)}},
@@ -196,6 +205,14 @@ def openapi_document(specs: Iterable[ToolSpec], server_url: str) -> dict[str, An
                     "required": False,
                     "description": "respond-async: answer 202 at once when the call is held; wait=N: hold at most N s",
                     "schema": {"type": "string"},
+                },
+                "DryRun": {
+                    "name": "Gateway-Dry-Run",
+                    "in": "header",
+                    "required": False,
+                    "description": "true: report what the call would do (decision, rule, approvals, the backend's test"
+                    " run where it has one) without holding or forwarding it",
+                    "schema": {"type": "string", "enum": ["true", "false"]},
                 },
             },
             "responses": {"Unauthorized": _problem("Missing, invalid or expired bearer token")},

@@ -16,8 +16,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, request_response
 
 from gateway.approvals import ApprovalError
+from gateway.arguments import within_limits
 from gateway.audit.canonical import canonical_json, sha256_hex
 from gateway.auth_gate import BearerAuthGate, principal_of
+from gateway.dry_run import InvalidDryRun, dry_run_from_header
 from gateway.errors import CallRefused
 from gateway.models import ToolCall, ToolResult, split_qualified_name
 from gateway.rest.body import read_arguments
@@ -68,8 +70,9 @@ class RestFrontDoor:
         self.idempotency = idempotency or IdempotencyStore()
 
     async def list_tools(self, request: Request) -> Response:
-        specs = await self.gateway.tools_for(principal_of(request.scope))
-        return JSONResponse({"tools": [tool_summary(s) for s in specs]})
+        who = principal_of(request.scope)
+        specs = await self.gateway.tools_for(who)
+        return JSONResponse({"tools": [tool_summary(s, self.gateway.may_need_approval(who, s)) for s in specs]})
 
     async def openapi(self, request: Request) -> Response:
         specs = await self.gateway.tools_for(principal_of(request.scope))
@@ -90,7 +93,9 @@ class RestFrontDoor:
                 check_key(key)
             arguments = await read_arguments(request, self.max_body_bytes)
             call = self._tool_call(request, arguments, key)
-            if key is None:
+            # A dry run's report must never be replayed as the outcome of the real call.
+            if key is None or call.dry_run or not within_limits(arguments, self.gateway.config.arguments):
+                # Over-limit arguments cannot be digested for the key: the pipeline refuses them.
                 return await self._run(call)
             owner = (call.principal.issuer, call.principal.subject, call.principal.tenant)
             digest = sha256_hex(canonical_json({"tool": call.qualified_name, "arguments": arguments}))
@@ -116,6 +121,7 @@ class RestFrontDoor:
             client=request.headers.get("user-agent"),
             idempotency_key=key,
             wait_seconds=preferred_wait(request.headers),
+            dry_run=_dry_run(request),
         )
 
     async def _run(self, call: ToolCall) -> Response:
@@ -131,6 +137,13 @@ class RestFrontDoor:
 
     async def _run_stored(self, call: ToolCall) -> StoredResponse:
         return _stored(await self._run(call))
+
+
+def _dry_run(request: Request) -> bool:
+    try:
+        return dry_run_from_header(request.headers)
+    except InvalidDryRun as exc:
+        raise Problem(400, "invalid_header", str(exc)) from None
 
 
 def rest_routes(gateway: Gateway, max_body_bytes: int) -> list[BaseRoute]:

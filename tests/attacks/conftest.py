@@ -1,4 +1,6 @@
-"""The gateway in front of the attack tests' upstream (`up`), with the policy a test writes."""
+"""The gateway in front of the attack tests' upstream (`up`), with the policy a test module
+writes (`POLICY`), options of its connector stanza (`CONNECTOR_OPTIONS`) and other
+sections of the gateway's config (`GATEWAY_SECTIONS`)."""
 
 from __future__ import annotations
 
@@ -29,7 +31,8 @@ async def payments(
     app = upstream.create_app()
     async with running(app) as url:
         stanza = {"kind": "mcp", "url": f"{url}/mcp", "timeout_seconds": 5, "protocol": "legacy"}
-        async with start_gateway({"up": stanza}) as gw:
+        stanza.update(getattr(request.module, "CONNECTOR_OPTIONS", {}))
+        async with start_gateway({"up": stanza}, **getattr(request.module, "GATEWAY_SECTIONS", {})) as gw:
             yield gw, app
 
 

@@ -107,6 +107,10 @@ async def test_subscriptions_are_decided_and_audited_like_calls(payments: tuple[
     assert upstream.state.seen == ["resources/subscribe ledger://today", "resources/unsubscribe ledger://today"]
     effects = [data["effect"] for kind, data in story(gw, "subscribe") if kind == "call.decided"]
     assert effects == ["deny", "allow"]
+    outcomes = [
+        data["status"] for kind, data in story(gw, "subscribe") + story(gw, "unsubscribe") if kind == "call.completed"
+    ]
+    assert outcomes == ["ok", "ok"]
     assert [kind for kind, _ in story(gw, "unsubscribe")] == [
         "call.received",
         "call.decided",

@@ -1,10 +1,11 @@
-"""An upstream MCP server for the attack tests: two prompts with argument completion,
+"""An upstream MCP server for the attack tests: prompts with argument completion (one hangs),
 a resource agents may subscribe to, and a record of every request that reached it, so a
 test can tell what the gateway let through. Every answer names its server in `_meta`,
 as 2026-07-28 servers do, to show whether the gateway passes that on."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
@@ -19,6 +20,8 @@ SERVER_INFO = {"io.modelcontextprotocol/serverInfo": {"name": "payments-upstream
 PROMPTS = [
     types.Prompt(name="greet", arguments=[types.PromptArgument(name="who")]),
     types.Prompt(name="transfer", arguments=[types.PromptArgument(name="iban")]),
+    # Hangs: a backend that stopped answering.
+    types.Prompt(name="hang"),
 ]
 LEDGER = types.Resource(uri="ledger://today", name="ledger")
 
@@ -31,6 +34,8 @@ def create_app() -> Starlette:
 
     async def get_prompt(ctx: ServerRequestContext, params: types.GetPromptRequestParams) -> types.GetPromptResult:
         seen.append(f"prompts/get {params.name}")
+        if params.name == "hang":
+            await asyncio.sleep(30)
         message = types.PromptMessage(role="user", content=types.TextContent(text=f"{params.name}"))
         return types.GetPromptResult(messages=[message], meta=SERVER_INFO)
 

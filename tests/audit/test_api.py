@@ -73,6 +73,17 @@ async def test_a_trace_tells_the_story_of_its_call(served) -> None:
     assert missing.json()["detail"] == "no call with trace id nope"
 
 
+async def test_a_story_is_found_by_call_trace_or_approval_id(served) -> None:
+    client, verifier, _ = served
+    by_call = (await client.get("/v1/audit/story/call-4", headers=_auditor(verifier))).json()
+    by_trace = (await client.get(f"/v1/audit/story/{4:032x}", headers=_auditor(verifier))).json()
+    assert by_call["calls"] == by_trace["calls"]
+    assert [r["kind"] for r in by_call["calls"][0]["records"]] == ["call.received", "call.decided", "call.rejected"]
+    missing = await client.get("/v1/audit/story/apr_nope", headers=_auditor(verifier))
+    assert missing.status_code == 404
+    assert missing.json()["detail"] == "no call with call id, trace id or approval id apr_nope"
+
+
 async def test_records_tail_and_single(served) -> None:
     client, verifier, _ = served
     tail = (await client.get("/v1/audit/records", params={"tail": 2}, headers=_auditor(verifier))).json()["records"]

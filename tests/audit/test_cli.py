@@ -77,6 +77,9 @@ def test_tail_prints_the_newest_records(db: Path) -> None:
         (("--outcome", "approve"), ["held"]),
         (("--approver", "carol"), ["held"]),
         (("--trace-id", f"{3:032x}"), ["call-3"]),
+        (("--call-id", "call-3"), ["call-3"]),
+        (("--newest-first", "--limit", "3"), ["held", "call-5", "call-4"]),
+        (("--newest-first", "--agent", "agent-y"), ["call-5", "call-3", "call-1"]),
         (("--since", "2000-01-01", "--until", "2000-01-02"), []),
         (("--since", "2000-01-01T00:00:00Z", "--limit", "2"), ["call-0", "call-1"]),
     ],
@@ -100,6 +103,7 @@ def test_search_summarises_who_approved(db: Path) -> None:
         "effect": "approve",
         "status": "ok",
         "approvers": ["bob", "carol"],
+        "approval_id": "a1",
     }
     line = cli("search", "--approver", "bob", "--db", db).output
     assert "agent-x  sap.post_invoice  effect=approve status=ok approved-by=bob,carol  trace=t-held" in line
@@ -120,7 +124,7 @@ def test_show_tells_the_whole_story_of_one_call(db: Path) -> None:
     assert [r["seq"] for r in story["records"]] == [24, 25, 26, 27, 28]
     missing = cli("show", "no-such-trace", "--db", db)
     assert missing.exit_code == 1
-    assert "no call with trace id no-such-trace" in missing.output
+    assert "no call with call id, trace id or approval id no-such-trace" in missing.output
 
 
 def test_export_cef_has_one_line_per_record(db: Path) -> None:

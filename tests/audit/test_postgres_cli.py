@@ -48,6 +48,11 @@ async def test_a_postgres_log_verifies_exports_and_answers_queries(pg_log, tmp_p
     assert [json.loads(line)["call_id"] for line in found.output.splitlines()] == ["call-4"]
     story = await _cli("show", f"{4:032x}", "--db", backend.database)
     assert "call.rejected" in story.output
+    newest = await _cli("search", "--db", backend.database, "--newest-first", "--limit", "2", "--json")
+    assert [json.loads(line)["call_id"] for line in newest.output.splitlines()] == ["call-5", "call-4"]
+    by_id = await _cli("search", "--db", backend.database, "--call-id", "call-2", "--json")
+    assert [json.loads(line)["call_id"] for line in by_id.output.splitlines()] == ["call-2"]
+    assert "call.rejected" in (await _cli("show", "call-4", "--db", backend.database)).output
 
 
 async def test_an_edit_behind_the_postgres_guards_is_named(pg_log) -> None:
@@ -61,3 +66,15 @@ async def test_an_edit_behind_the_postgres_guards_is_named(pg_log) -> None:
     assert result.exit_code == 1
     assert "first bad record: 13" in result.output
     assert "record 13 was altered" in result.output
+
+
+async def test_show_by_approval_id_on_postgres(pg_log) -> None:
+    backend, _ = pg_log
+    log = await AuditLog.open(backend.settings())
+    try:
+        await log.append("approval.voted", {"approval_id": "apr_1", "approver": "bob", "approve": True}, "call-1")
+        await log.append("call.forwarded", {"approval_id": "apr_1", "connector": "sap", "tool": "t"}, "retry-1")
+    finally:
+        await log.close()
+    story = await _cli("show", "apr_1", "--db", backend.database, "--json")
+    assert [json.loads(line)["call_id"] for line in story.output.splitlines()] == ["call-1", "retry-1"]

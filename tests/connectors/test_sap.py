@@ -76,6 +76,7 @@ async def test_tools_have_valid_schemas_and_read_only_flags(sap: Sap) -> None:
         "search_vendors",
         "create_purchase_order",
         "release_purchase_order",
+        "cancel_purchase_order",
         "post_invoice",
     }
     assert {n for n, s in specs.items() if s.read_only} == {

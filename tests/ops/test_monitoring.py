@@ -40,6 +40,8 @@ def test_every_alert_is_tested_firing_and_quiet() -> None:
         "GatewayBackendCircuitOpen",
         "GatewayShedding",
         "GatewayAuthFailureFlood",
+        "GatewayAgentBraked",
+        "GatewaySuspensionUnreviewed",
     }
     fired = {case["alertname"] for case in cases if case["exp_alerts"]}
     quiet = {case["alertname"] for case in cases if not case["exp_alerts"]}

@@ -19,7 +19,7 @@ def run(*args: str) -> tuple[int, str]:
 def test_shipped_cases_pass() -> None:
     code, output = run("test", str(SHIPPED))
     assert code == 0, output
-    assert output.startswith("25 passed, 0 failed")
+    assert output.startswith("28 passed, 0 failed")
 
 
 def test_failing_case_prints_what_matched_instead_and_exits_1(tmp_path: Path) -> None:

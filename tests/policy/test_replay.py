@@ -33,7 +33,7 @@ CALLS: list[tuple[Principal, str, str, dict[str, Any]]] = [
 ]
 
 
-async def record_calls(database: Path) -> None:
+async def record_calls(database: Path | str) -> None:
     """Write what the pipeline writes for each call: received, then decided (plus one undecided call)."""
     engine = PolicyEngine.load(SHIPPED)
     log = await AuditLog.open(AuditSettings(database=str(database)))

@@ -60,7 +60,10 @@ def gateway_config(tmp_path: Path, policy_dir: Path, connectors: dict[str, Any],
         "connectors": connectors,
     }
     for name, values in sections.items():
-        raw.setdefault(name, {}).update(values)
+        if isinstance(values, dict):
+            raw.setdefault(name, {}).update(values)
+        else:
+            raw[name] = values
     return parse_config(raw, base_dir=tmp_path, environ={})
 
 

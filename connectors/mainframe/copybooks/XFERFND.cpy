@@ -5,6 +5,7 @@
       * XF-RETURN-CODE: 00 DONE, 10/11 ACCOUNT NOT FOUND, 20 NOT
       * ENOUGH FUNDS, 21 AMOUNT NOT POSITIVE, 30 SAME ACCOUNT,
       * 40 ACCOUNT FROZEN.
+      * XFEV: SAME COMMAREA, VALIDATE ONLY (NOTHING IS POSTED).
       *****************************************************************
        01  XFER-COMMAREA.
            05  XF-FROM-ACCOUNT         PIC 9(10).

@@ -1,0 +1,195 @@
+"""Suspensions in PostgreSQL, shared by every replica: each committed change sends a
+NOTIFY, and every replica LISTENs on one dedicated connection and re-reads the active
+suspensions when one arrives, so a suspension made anywhere stops calls everywhere
+within the notification's round trip. A lost listener is reconnected, and the service
+re-reads after that (changes sent while nobody listened are not lost).
+
+URL: as the approvals store's (`postgresql://...?schema=NAME`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import asyncpg
+
+from gateway.audit.postgres_store import redacted_url, split_schema
+from gateway.audit.store import StoreError
+from gateway.suspensions.model import Suspension, SuspensionError
+from gateway.suspensions.store import BeforeCommit, Change, decode, encode
+
+log = logging.getLogger(__name__)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS suspensions (
+    suspension_id TEXT PRIMARY KEY,
+    active BOOLEAN NOT NULL,
+    suspended_at DOUBLE PRECISION NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS suspensions_active ON suspensions (active, suspended_at);
+"""
+_SCHEMA_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended('agent-gateway suspensions schema ' || $1, 0))"
+_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
+_RELISTEN_MAX_DELAY = 5.0
+
+
+class PostgresSuspensionStore:
+    pushes_changes = True
+
+    def __init__(self, url: str) -> None:
+        self._url, schema = split_schema(url)
+        self._settings = {"search_path": schema} if schema else {}
+        self._schema = schema
+        self._channel = "agent_gateway_suspensions" + (
+            f"_{hashlib.sha256(schema.encode()).hexdigest()[:16]}" if schema else ""
+        )
+        self._where = redacted_url(self._url) + (f" (schema {schema})" if schema else "")
+        self._pool: asyncpg.Pool | None = None
+        self._listener: asyncpg.Connection | None = None
+        self._relisten: asyncio.Task[None] | None = None
+        self._listeners: list[Callable[[], None]] = []
+        self._closing = False
+
+    @classmethod
+    async def open(cls, url: str) -> PostgresSuspensionStore:
+        try:
+            store = cls(url)
+        except StoreError as exc:
+            raise SuspensionError("invalid", str(exc).replace("audit.database", "approvals.database")) from None
+        try:
+            store._pool = await asyncpg.create_pool(
+                store._url, min_size=1, max_size=2, timeout=10, server_settings=store._settings
+            )
+            async with store._pool.acquire() as conn, conn.transaction():
+                await conn.execute(_SCHEMA_LOCK, store._schema or "")
+                if store._schema:
+                    await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{store._schema}"')
+                await conn.execute(_SCHEMA)
+            await store._listen()
+        except (*_ERRORS, ValueError) as exc:
+            await store.close()
+            raise SuspensionError("unavailable", f"cannot open suspensions database {store._where}: {exc}") from None
+        return store
+
+    def on_change(self, listener: Callable[[], None]) -> None:
+        self._listeners.append(listener)
+
+    async def active(self) -> list[Suspension]:
+        return await self._select("WHERE active ORDER BY suspended_at")
+
+    async def history(self, limit: int) -> list[Suspension]:
+        return await self._select("ORDER BY suspended_at DESC LIMIT $1", limit)
+
+    async def insert(self, suspension: Suspension, before_commit: BeforeCommit) -> None:
+        async with self._transaction() as conn:
+            await before_commit(suspension)
+            await conn.execute(
+                "INSERT INTO suspensions (suspension_id, active, suspended_at, body) VALUES ($1, $2, $3, $4)",
+                suspension.suspension_id,
+                suspension.active,
+                suspension.suspended_at,
+                encode(suspension),
+            )
+            await conn.execute("SELECT pg_notify($1, $2)", self._channel, suspension.suspension_id)
+
+    async def update(self, suspension_id: str, change: Change, before_commit: BeforeCommit) -> Suspension:
+        async with self._transaction() as conn:
+            body = await conn.fetchval(
+                "SELECT body FROM suspensions WHERE suspension_id = $1 FOR UPDATE", suspension_id
+            )
+            if body is None:
+                raise SuspensionError("not_found", f"no suspension with id {suspension_id!r}")
+            after = change(decode(body))
+            await before_commit(after)
+            await conn.execute(
+                "UPDATE suspensions SET active = $2, body = $3 WHERE suspension_id = $1",
+                suspension_id,
+                after.active,
+                encode(after),
+            )
+            await conn.execute("SELECT pg_notify($1, $2)", self._channel, suspension_id)
+        return after
+
+    async def close(self) -> None:
+        self._closing = True
+        if self._relisten is not None:
+            self._relisten.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._relisten
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            with contextlib.suppress(*_ERRORS):
+                await listener.close(timeout=5)
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            try:
+                async with asyncio.timeout(5):
+                    await pool.close()
+            except _ERRORS:
+                pool.terminate()
+
+    # -- listening -----------------------------------------------------------------------
+
+    async def _listen(self) -> None:
+        conn = await asyncpg.connect(self._url, timeout=10, server_settings=self._settings)
+        try:
+            await conn.add_listener(self._channel, self._on_notify)
+        except BaseException:
+            await conn.close()
+            raise
+        conn.add_termination_listener(self._on_lost)
+        self._listener = conn
+
+    def _on_notify(self, conn: object, pid: int, channel: str, payload: str) -> None:
+        self._changed()
+
+    def _changed(self) -> None:
+        for listener in self._listeners:
+            listener()
+
+    def _on_lost(self, conn: object) -> None:
+        if self._closing or conn is not self._listener:
+            return
+        log.warning("suspensions listener connection to %s lost; reconnecting", self._where)
+        self._listener = None
+        self._relisten = asyncio.create_task(self._restore(), name="suspensions-relisten")
+
+    async def _restore(self) -> None:
+        delay = 0.1
+        while True:
+            try:
+                await self._listen()
+            except _ERRORS as exc:
+                log.warning("suspensions listener: cannot reconnect to %s: %s", self._where, exc)
+                await asyncio.sleep(delay)
+                delay = min(_RELISTEN_MAX_DELAY, delay * 2)
+                continue
+            self._changed()  # changes made while nobody listened sent no notification
+            return
+
+    # -- helpers -------------------------------------------------------------------------
+
+    async def _select(self, tail: str, *params: Any) -> list[Suspension]:
+        async with self._connection() as conn:
+            return [decode(r[0]) for r in await conn.fetch(f"SELECT body FROM suspensions {tail}", *params)]
+
+    @contextlib.asynccontextmanager
+    async def _connection(self) -> AsyncIterator[asyncpg.Connection]:
+        if self._pool is None:
+            raise SuspensionError("unavailable", f"suspensions database {self._where} is not open")
+        try:
+            async with self._pool.acquire() as conn:
+                yield conn
+        except _ERRORS as exc:
+            raise SuspensionError("unavailable", f"suspensions database {self._where}: {exc}") from None
+
+    @contextlib.asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[asyncpg.Connection]:
+        async with self._connection() as conn, conn.transaction():
+            yield conn
