@@ -30,6 +30,10 @@ class EchoStack:
     token: str
     #: The gateway's metrics listener (server.metrics_port).
     metrics: str
+    #: Process ids of the upstream and the gateway (for CPU accounting from /proc).
+    upstream_pid: int = 0
+    gateway_pid: int = 0
+    audit_db: Path | None = None
 
 
 async def _wait_ready(url: str, process: subprocess.Popen[bytes], seconds: float = 30) -> None:
@@ -54,7 +58,7 @@ def _start(argv: list[str], log: Path) -> subprocess.Popen[bytes]:
 @contextlib.asynccontextmanager
 async def echo_stack(extra_config: str = "") -> AsyncIterator[EchoStack]:
     """Policy and audit (durable, on SQLite) on, as shipped; the token has role `tester`.
-    `extra_config`: more top-level YAML sections (e.g. audit_streaming)."""
+    `extra_config` is YAML appended to the gateway's config file (more top-level sections)."""
     upstream_port, gateway_port, metrics_port = free_port(), free_port(), free_port()
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "gateway.yaml"
@@ -70,6 +74,7 @@ connectors:
   echo: {{kind: mcp, url: "http://127.0.0.1:{upstream_port}/mcp", timeout_seconds: 30}}
 {extra_config}
 """
+            + extra_config
         )
         upstream = _start(
             [sys.executable, "-m", "connectors.mcp.stub", "--port", str(upstream_port)], Path(tmp) / "upstream.log"
@@ -83,6 +88,9 @@ connectors:
                 gateway=f"http://127.0.0.1:{gateway_port}",
                 metrics=f"http://127.0.0.1:{metrics_port}/metrics",
                 token=TokenVerifier(IdentitySettings(secret=SECRET), REPO).mint("bench-agent", ("tester",)),
+                upstream_pid=upstream.pid,
+                gateway_pid=gateway.pid,
+                audit_db=Path(tmp) / "audit.db",
             )
             await _wait_ready(stack.upstream_mcp, upstream)
             await _wait_ready(f"{stack.gateway}/healthz", gateway)

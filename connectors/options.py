@@ -29,6 +29,12 @@ class ConnectorOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     max_concurrency: int = Field(16, ge=1, le=1024, description="Calls in flight to this backend at once.")
+    max_waiting: int = Field(
+        64,
+        ge=0,
+        le=100_000,
+        description="Calls that may wait for a slot; past it a call is refused at once (503 backend_busy).",
+    )
     retries: int = Field(2, ge=0, le=10, description="Retries of a failed read-only call (writes never).")
     retry_backoff_seconds: float = Field(0.1, ge=0, le=60, description="Delay before the first retry (doubles).")
     circuit_failure_threshold: int = Field(5, ge=1, le=1000, description="Failures in a row that open the circuit.")

@@ -37,6 +37,8 @@ class ResiliencePolicy:
     #: Seconds one attempt may take (the stanza's `timeout_seconds`).
     timeout: float
     max_concurrency: int = 16
+    #: Calls that may wait for a slot; more are refused at once (ConnectorBusy), not queued.
+    max_waiting: int = 64
     retries: int = 2
     retry_backoff: float = 0.1
     failure_threshold: int = 5
@@ -48,6 +50,7 @@ class ResiliencePolicy:
         return cls(
             timeout=settings.timeout_seconds,
             max_concurrency=options.max_concurrency,
+            max_waiting=options.max_waiting,
             retries=options.retries,
             retry_backoff=options.retry_backoff_seconds,
             failure_threshold=options.circuit_failure_threshold,
@@ -102,6 +105,7 @@ class ResilientConnector:
         self.policy = policy
         self.circuit = CircuitBreaker(policy.failure_threshold, policy.reset_after)
         self._slots = asyncio.Semaphore(policy.max_concurrency)
+        self._waiting = 0
         self._probe = asyncio.Lock()
         self._read_only: dict[str, bool] = {}
 
@@ -204,6 +208,12 @@ class ResilientConnector:
         budget = min(self.policy.timeout, deadline - loop.time())
         if budget <= 0:
             raise BackendTimeout("no time left for the call (deadline passed)")
+        if self._slots.locked() and self._waiting >= self.policy.max_waiting:
+            raise ConnectorBusy(
+                f"too many concurrent calls (limit {self.policy.max_concurrency}, "
+                f"{self.policy.max_waiting} waiting); try again later"
+            )
+        self._waiting += 1
         try:
             async with asyncio.timeout(budget):
                 await self._slots.acquire()
@@ -211,6 +221,8 @@ class ResilientConnector:
             raise ConnectorBusy(
                 f"too many concurrent calls (limit {self.policy.max_concurrency}); try again later"
             ) from None
+        finally:
+            self._waiting -= 1
         budget = min(self.policy.timeout, deadline - loop.time())
         try:
             async with asyncio.timeout(budget):

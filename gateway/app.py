@@ -21,6 +21,7 @@ from gateway.approvals.api import routes as approval_routes
 from gateway.audit.api import routes as audit_routes
 from gateway.config import GatewayConfig
 from gateway.errors import Problem
+from gateway.guards.shedding import LoadShedder
 from gateway.identity.console_sign_in import ConsoleSignIn
 from gateway.incident_routes import incident_routes
 from gateway.mcp.front import McpFrontDoor
@@ -62,7 +63,7 @@ def build_app(gateway: Gateway) -> Starlette:
             *console.routes(ConsoleSignIn.from_settings(gateway.config.identity), gateway.resource.base_url),
             *gateway.resource.routes(),
         ],
-        middleware=telemetry.middleware(gateway.telemetry),
+        middleware=[*telemetry.middleware(gateway.telemetry), Middleware(LoadShedder, gateway=gateway)],
         exception_handlers={Problem: problem_handler},
         lifespan=lifespan,
     )

@@ -39,7 +39,7 @@ async def _until_signalled(gateway: Gateway) -> None:
 async def run_gateway(config: GatewayConfig) -> None:
     gateway = await Gateway.open(config)
     try:
-        async with running(build_app(gateway), config.server.host, config.server.port) as url:
+        async with running(build_app(gateway), config.server.host, config.server.port, config.guards) as url:
             print(f"gateway listening on {url}/mcp", flush=True)
             await _until_signalled(gateway)
     finally:
@@ -62,7 +62,9 @@ async def run_demo(config: GatewayConfig, config_path: str) -> None:
                 print(f"stub backend for {settings.name!r} ({settings.kind}) on {where}", flush=True)
         gateway = await Gateway.open(config)
         stack.push_async_callback(gateway.close)
-        url = await stack.enter_async_context(running(build_app(gateway), config.server.host, config.server.port))
+        url = await stack.enter_async_context(
+            running(build_app(gateway), config.server.host, config.server.port, config.guards)
+        )
         verifier = TokenVerifier(config.identity, config.base_dir)
         token = verifier.mint("demo-agent", DEMO_ROLES, ttl_seconds=8 * 3600)
         approver = verifier.mint("demo-approver", ("finance-approver",), ttl_seconds=8 * 3600)

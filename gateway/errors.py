@@ -189,6 +189,13 @@ class RateLimited(CallRefused):
         self.retry_after = retry_after
 
 
+class BackendBusy(RateLimited):
+    """The backend's slots and waiting room are full: refused at once, to be retried."""
+
+    status = 503
+    outcome = "backend_busy"
+
+
 class RateLimitUnavailable(CallRefused):
     status = 503
     outcome = "rate_limit_unavailable"

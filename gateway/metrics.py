@@ -183,6 +183,18 @@ class Metrics:
             buckets=_BUCKETS,
             registry=registry,
         )
+        self.auth_failures = Counter(
+            "gateway_auth_failures",
+            "Refused tokens: aggregated into the audit log, or throttled (429, not audited) per source.",
+            ["outcome"],
+            registry=registry,
+        )
+        self.load_shed = Counter(
+            "gateway_load_shed",
+            "Requests answered 503 (Retry-After) instead of queueing, by what was saturated.",
+            ["resource"],
+            registry=registry,
+        )
         self.rejected_requests = Counter(
             "gateway_rejected_requests",
             "Requests refused before reaching a backend, by reason.",

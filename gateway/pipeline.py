@@ -30,6 +30,7 @@ from typing import Any, Protocol, TypeVar, cast
 from pydantic import BaseModel
 
 from connectors.base import BackendError, BackendTimeout, BackendUnavailable, CallContext, Connector
+from connectors.resilience import ConnectorBusy
 from gateway.approvals import ApprovalError, ApprovalService, HoldOutcome
 from gateway.approvals.machine import approvals_count, deny_reason
 from gateway.arguments import ArgumentLimits, ArgumentsOverLimit, check_arguments
@@ -44,6 +45,7 @@ from gateway.errors import (
     ApprovalRequired,
     ApprovalSuperseded,
     AuditFailed,
+    BackendBusy,
     BackendFailed,
     CallRefused,
     InvalidArguments,
@@ -447,6 +449,10 @@ class Pipeline:
         except BackendTimeout:
             error = f"backend {call.connector!r} did not answer within {timeout:g} s"
             raise BackendFailed(error, timed_out=True) from None
+        except ConnectorBusy as exc:
+            self.metrics.load_shed.labels("backend").inc()
+            error = f"backend {call.connector!r} is busy: {exc}"
+            raise BackendBusy(error, retry_after=1.0) from None
         except BackendUnavailable as exc:
             error = f"backend {call.connector!r} is unavailable: {exc}"
             raise BackendFailed(error) from None

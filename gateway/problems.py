@@ -4,6 +4,7 @@ the 401/403 answers are built."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
@@ -54,8 +55,11 @@ def challenge(exc: AuthError) -> str:
 
 
 def unauthorized(exc: AuthError) -> JSONResponse:
-    """401 (no usable bearer token) or 403 (insufficient scope): the message says which
-    check failed."""
+    """401 (no usable bearer token), 403 (insufficient scope) or 429 (too many refused
+    tokens from this source): the message says which check failed."""
+    if exc.status == 429:  # a source that keeps presenting bad tokens (gateway.guards.auth_failures)
+        retry = max(1, math.ceil(float(getattr(exc, "retry_after", 1.0))))
+        return problem_response(429, "too_many_requests", str(exc), headers={"Retry-After": str(retry)})
     kind = "insufficient-scope" if exc.status == 403 else "unauthenticated"
     return problem_response(exc.status, kind, str(exc), headers={"WWW-Authenticate": challenge(exc)})
 

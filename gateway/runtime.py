@@ -8,10 +8,7 @@ import contextlib
 import hashlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-
-from starlette.requests import HTTPConnection
 
 from connectors.base import create_connector
 from connectors.resilience import ResilientConnector
@@ -26,6 +23,7 @@ from gateway.brakes import Brakes
 from gateway.catalog import Catalog
 from gateway.config import ApprovalSettings, GatewayConfig
 from gateway.events import LISTING_KINDS, EventBus, ListingChanged, PolicyReloaded, ToolsChanged
+from gateway.guards.auth_failures import AuthFailures
 from gateway.identity import TokenVerifier
 from gateway.identity.collector import IssuerCollector
 from gateway.identity.metadata import ProtectedResource
@@ -100,8 +98,8 @@ class Gateway:
             running.push_async_callback(audit_streams.close)
             # A refused token is answered at once; its record follows (or is counted).
             lost = metrics.audit_records_lost
-            auth_failures = DeferredRecords(audit.append, lambda kind: lost.labels(kind).inc())
-            running.push_async_callback(auth_failures.drain)
+            deferred = DeferredRecords(audit.append, lambda kind: lost.labels(kind).inc())
+            running.push_async_callback(deferred.drain)
             running.push_async_callback(events.close)
             approval_settings = _approval_settings(config)
             approvals = await ApprovalService.open(approval_settings, audit, metrics=metrics.approvals, policy=policy)
@@ -117,6 +115,9 @@ class Gateway:
             running.push_async_callback(limiter.close)
             catalog = Catalog(connectors)
             pins = catalog.gate = _pin_gate(config, audit, metrics, policy)
+            auth_failures = _auth_failures(config, deferred, metrics)
+            auth_failures.start()
+            running.push_async_callback(auth_failures.close)
             gateway = cls(
                 config=config,
                 metrics=metrics,
@@ -126,7 +127,7 @@ class Gateway:
                 resource=resource,
                 authenticate=Authenticator(
                     lambda: verifier,
-                    _auth_failure_recorder(auth_failures, metrics),
+                    auth_failures,
                     observe_seconds=telemetry.observer("identity"),
                     challenge=resource.challenge,
                 ),
@@ -295,16 +296,15 @@ def _approval_settings(config: GatewayConfig) -> ApprovalSettings:
     return config.approvals.model_copy(update={"database": database})
 
 
-def _auth_failure_recorder(
-    records: DeferredRecords, metrics: Metrics
-) -> Callable[[str, HTTPConnection], Awaitable[None]]:
-    async def record(reason: str, conn: HTTPConnection) -> None:
-        # Never waits long, never raises: a bad token is a 401 whatever the audit store's state.
-        metrics.rejected_requests.labels("unauthenticated").inc()
-        client = conn.client.host if conn.client else None
-        await records.record("auth.failed", {"reason": reason, "client": client, "path": conn.url.path})
+def _auth_failures(config: GatewayConfig, deferred: DeferredRecords, metrics: Metrics) -> AuthFailures:
+    """Refused tokens: throttled per source, then summed per source and reason into few
+    `auth.failed` records, each written without making the refusal wait (DeferredRecords)."""
 
-    return record
+    def counted(outcome: str) -> None:
+        metrics.auth_failures.labels(outcome).inc()
+        metrics.rejected_requests.labels("unauthenticated").inc()
+
+    return AuthFailures(config.guards.auth_failures, deferred.record, counted)
 
 
 async def _cancelled(task: asyncio.Task[None]) -> None:

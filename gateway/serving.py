@@ -12,6 +12,8 @@ import uvicorn
 from starlette.types import ASGIApp
 
 from gateway.errors import ServerFailed as ServerFailed
+from gateway.guards.connections import HeaderLimit, protocol_for
+from gateway.guards.settings import GuardSettings
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -36,15 +38,26 @@ def _listen(host: str, port: int) -> socket.socket:
 
 
 @contextlib.asynccontextmanager
-async def running(app: ASGIApp, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
+async def running(
+    app: ASGIApp, host: str = "127.0.0.1", port: int = 0, guards: GuardSettings | None = None
+) -> AsyncIterator[str]:
     """Serve `app` until the block exits; yields its base URL (port 0 picks a free port).
-    Signals stay with the caller, so several servers can share one process."""
+    Signals stay with the caller, so several servers can share one process. Slow clients
+    and oversized headers are cut off as `guards` says (its defaults when not given)."""
+    guards = guards or GuardSettings()
     # Bound here, not by uvicorn: a taken port is one clear error instead of uvicorn's sys.exit.
     try:
         sock = _listen(host, port)
     except OSError as exc:
         raise ServerFailed(f"cannot listen on {host}:{port}: {exc.strerror}") from None
-    config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=2)
+    config = uvicorn.Config(
+        HeaderLimit(app, guards.max_header_bytes),
+        log_level="warning",
+        lifespan="on",
+        timeout_graceful_shutdown=2,
+        http=protocol_for(guards),
+        h11_max_incomplete_event_size=guards.max_header_bytes,
+    )
     server = uvicorn.Server(config)
     server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
     task = asyncio.create_task(server.serve(sockets=[sock]), name=f"uvicorn-{host}:{port}")

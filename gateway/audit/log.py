@@ -94,6 +94,8 @@ class AuditLog:
         self._checkpointed_at = time.monotonic()
         self._observer.opened(head.size, self._checkpointed)
         self._queue: list[_Pending] = []
+        #: Records of the batch being committed now.
+        self._committing = 0
         self._wake = asyncio.Event()
         self._closing = False
         #: Set when a commit failed: the head must be reread before the next one.
@@ -145,6 +147,11 @@ class AuditLog:
     def head(self) -> Head:
         """The last durable record (size and hash)."""
         return self._head
+
+    @property
+    def pending(self) -> int:
+        """Records submitted and not yet durable (the load shedder's measure of a busy writer)."""
+        return len(self._queue) + self._committing
 
     def redact(self, arguments: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
         """(copy with secrets replaced, sha256 hex of the canonical original arguments)."""
@@ -209,7 +216,11 @@ class AuditLog:
                     continue
             batch = self._queue[:MAX_BATCH]
             del self._queue[:MAX_BATCH]
-            await self._commit(batch)
+            self._committing = len(batch)
+            try:
+                await self._commit(batch)
+            finally:
+                self._committing = 0
 
     def _seconds_to_checkpoint(self) -> float | None:
         if self._key is None or self._closing:

@@ -22,6 +22,7 @@ from gateway.config.sections import (
     ServerSettings,
     TracingSettings,
 )
+from gateway.guards.settings import GuardSettings
 from gateway.integrations.settings import IntegrationSettings
 from gateway.integrations.sink_settings import StreamingSettings
 from gateway.pins.settings import CatalogSettings
@@ -56,6 +57,10 @@ class GatewayConfig(BaseModel):
         default_factory=StreamingSettings, description="Live audit streams to SIEMs (syslog, Splunk HEC, OTLP)."
     )
     catalog: CatalogSettings = Field(default_factory=CatalogSettings, description="Tool-definition pinning and review.")
+    guards: GuardSettings = Field(
+        default_factory=GuardSettings,
+        description="Bounds per principal and in total: sessions, requests in flight, slow clients, refused tokens.",
+    )
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
 
     @model_validator(mode="before")

@@ -44,6 +44,8 @@ from gateway.auth_gate import BearerAuthGate, principal_of
 from gateway.dry_run import InvalidDryRun, dry_run_from_meta
 from gateway.errors import ApprovalPending, CallRefused, UnknownTool
 from gateway.events import ListingChanged, ResourceUpdated
+from gateway.guards.sessions import SessionQuota
+from gateway.guards.settings import SessionSettings
 from gateway.mcp.backchannel import agent_relay
 from gateway.mcp.sessions import AgentSessions, SessionOwner
 from gateway.mcp.upstreams import McpUpstream, Upstreams, upstream_request
@@ -160,10 +162,19 @@ class McpFrontDoor:
             allowed_hosts=s.allowed_hosts,
             allowed_origins=s.allowed_origins,
             max_body_bytes=s.max_body_bytes,
+            sessions=gateway.config.guards.sessions,
         )
 
     def routes(self) -> list[BaseRoute]:
-        endpoint = BearerAuthGate(SessionOwner(StreamableHTTPASGIApp(self.manager)), self.gateway.authenticate)
+        guards = self.gateway.config.guards
+        quota = SessionQuota(
+            StreamableHTTPASGIApp(self.manager),
+            self.manager,
+            guards.sessions,
+            self.gateway.metrics,
+            guards.retry_after_seconds,
+        )
+        endpoint = BearerAuthGate(SessionOwner(quota), self.gateway.authenticate)
         return [Route("/mcp", endpoint, methods=["GET", "POST", "DELETE"])]
 
     @contextlib.asynccontextmanager
@@ -389,6 +400,7 @@ def build_session_manager(
     allowed_hosts: tuple[str, ...],
     allowed_origins: tuple[str, ...],
     max_body_bytes: int,
+    sessions: SessionSettings,
 ) -> StreamableHTTPSessionManager:
     hosts = list(allowed_hosts)
     origins = list(allowed_origins)
@@ -401,4 +413,10 @@ def build_session_manager(
         if hosts
         else None
     )
-    return StreamableHTTPSessionManager(app=server, security_settings=security, max_request_body_size=max_body_bytes)
+    return StreamableHTTPSessionManager(
+        app=server,
+        security_settings=security,
+        max_request_body_size=max_body_bytes,
+        session_idle_timeout=sessions.idle_seconds,
+        max_sessions=sessions.total,
+    )

@@ -42,6 +42,8 @@ def test_every_alert_is_tested_firing_and_quiet() -> None:
         "GatewayToolDefinitionChanged",
         "GatewayInjectionInResults",
         "GatewayIdentityProviderKeysUnavailable",
+        "GatewayShedding",
+        "GatewayAuthFailureFlood",
         "GatewayAgentBraked",
         "GatewaySuspensionUnreviewed",
     }

@@ -43,7 +43,12 @@ def gateway_in_thread(tmp_path: Path, policy_dir: Path) -> Iterator[tuple[str, s
             # The sleep tool is bounded by a short timeout: its 504 is documented, but slow.
             connectors = {"echo": {"kind": "mcp", "url": f"{upstream}/mcp", "timeout_seconds": 0.3}}
             # Big enough for every schema-valid body (100,000 escaped characters of text).
-            config = gateway_config(tmp_path, policy_dir, connectors, server={"max_body_bytes": 2 * 1024 * 1024})
+            # The fuzzer presents many bad tokens from one address: it checks each is a 401,
+            # not the per-source throttle (tests/guards/test_auth_failures.py does).
+            lenient = {"auth_failures": {"per_source_burst": 100_000}}
+            config = gateway_config(
+                tmp_path, policy_dir, connectors, server={"max_body_bytes": 2 * 1024 * 1024}, guards=lenient
+            )
             async with running(create_app(config)) as url:
                 ready.append((url, TokenVerifier(config.identity, config.base_dir).mint("fuzzer", ("tester",))))
                 started.set()

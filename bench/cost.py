@@ -1,0 +1,96 @@
+"""CPU per call and added latency of the gateway, against a direct call, in one run.
+
+    .venv/bin/python bench/cost.py [--seconds 8] [--mode auto|legacy]
+
+The echo upstream and the gateway (JWT, policy and durable SQLite audit on) run in their
+own processes; the load generator runs here. For 1 and 16 agents, the same echo tool is
+called directly and through the gateway; each process's CPU (utime + stime from
+/proc/PID/stat) is read before and after each run and divided by the calls made.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.loadgen import LoadResult, run_load
+from bench.stack import EchoStack, echo_stack
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of one process, in seconds (fields 14 and 15 of /proc/PID/stat)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+@dataclass(frozen=True)
+class Measured:
+    load: LoadResult
+    gateway_cpu: float
+    upstream_cpu: float
+
+    def per_call_ms(self, seconds: float) -> float:
+        return seconds / self.load.calls * 1000 if self.load.calls else float("nan")
+
+
+async def measure(
+    stack: EchoStack, governed: bool, agents: int, seconds: float, mode: str, profile: str | None = None
+) -> Measured:
+    arguments = {"text": "hello from the benchmark"}
+    spy = None
+    if profile and governed:
+        argv = ["py-spy", "record", "--pid", str(stack.gateway_pid), "--format", "raw", "--output", profile]
+        spy = await asyncio.create_subprocess_exec(*argv, "--duration", str(int(seconds) + 2), "--nonblocking")
+    before = cpu_seconds(stack.gateway_pid), cpu_seconds(stack.upstream_pid)
+    if governed:
+        load = await run_load(
+            f"{stack.gateway}/mcp", "echo.echo", arguments, token=stack.token, agents=agents, seconds=seconds, mode=mode
+        )
+    else:
+        load = await run_load(stack.upstream_mcp, "echo", arguments, agents=agents, seconds=seconds, mode=mode)
+    after = cpu_seconds(stack.gateway_pid), cpu_seconds(stack.upstream_pid)
+    if spy is not None:
+        await spy.wait()
+    return Measured(load, after[0] - before[0], after[1] - before[1])
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--mode", default="auto", choices=["auto", "legacy", "2026-07-28"])
+    parser.add_argument("--agents", type=int, nargs="+", default=[1, 16])
+    parser.add_argument(
+        "--profile", metavar="FILE", help="py-spy the gateway during governed runs (raw collapsed stacks)"
+    )
+    args = parser.parse_args()
+    print(f"{os.cpu_count()} CPUs, {args.seconds:g} s per run, protocol mode {args.mode}")
+    async with echo_stack() as stack:
+        for agents in args.agents:
+            direct = await measure(stack, False, agents, args.seconds, args.mode)
+            governed = await measure(stack, True, agents, args.seconds, args.mode, args.profile)
+            gateway_ms = governed.per_call_ms(governed.gateway_cpu)
+            upstream_ms = governed.per_call_ms(governed.upstream_cpu)
+            print(f"--- {agents} agent(s)")
+            print(direct.load.line("direct upstream"))
+            print(governed.load.line("through the gateway"))
+            print(f"throughput ratio gateway/direct: {governed.load.rate / direct.load.rate:.2f}")
+            added = (governed.load.percentile(50) - direct.load.percentile(50)) * 1000
+            print(f"p50 added by the gateway:        {added:.2f} ms")
+            print(
+                f"CPU per governed call: gateway {gateway_ms:.3f} ms, upstream {upstream_ms:.3f} ms, "
+                f"ratio {gateway_ms / upstream_ms:.2f}"
+            )
+            print(f"CPU per direct call:   upstream {direct.per_call_ms(direct.upstream_cpu):.3f} ms")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

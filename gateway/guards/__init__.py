@@ -1,0 +1,1 @@
+"""Abuse resistance: bounded resources and load shedding in front of the pipeline."""
