@@ -26,12 +26,14 @@ demo: install var/keys/audit.pem
 var/keys/audit.pem: | $(STAMP)
 	$(BIN)/gateway audit keygen --out $@
 
-test: install
-	$(BIN)/ruff check .
+test: install lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# Lint, format and strict types: part of `make test`, so CI enforces them.
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 bench: install
 	$(BIN)/python bench/run_all.py

@@ -58,6 +58,8 @@ async def replicas(tmp: Path, database: str) -> AsyncIterator[list[tuple[str, An
         for name in ("a", "b"):
             (tmp / name).mkdir()
             raw = {
+                "allow_inline_secrets": True,  # throwaway replicas of the bench's own
+                "catalog": {"trust_on_first_use": True},
                 "server": {"host": "127.0.0.1", "port": 0},
                 "identity": {"secret": "bench-incident-secret-0123456789abcdef"},
                 "policy": {"directory": str(policies), "watch": False},

@@ -50,6 +50,7 @@ def config(directory: Path, policies: Path, upstream: str, database: str) -> Gat
         "policy": {"directory": str(policies), "watch": False},
         "audit": {"database": database},
         "approvals": {"max_hold_seconds": 60, "approver_roles": APPROVER_ROLES},
+        "catalog": {"trust_on_first_use": True},
         "connectors": {"echo": {"kind": "mcp", "url": upstream, "timeout_seconds": 5}},
     }
     return parse_config(raw, base_dir=directory, environ={"BENCH_SECRET": "bench-replicas-secret-0123456789abcdef"})

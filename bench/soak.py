@@ -89,6 +89,8 @@ async def soak_gateway(tmp: Path) -> AsyncIterator[tuple[str, Callable[..., str]
         f.write("\np, tester, *, echo.add, approve, r.args.a > 100, 1 supervisor 1h\n")
     async with running(echo_stub.create_app()) as upstream:
         raw = {
+            "allow_inline_secrets": True,  # a throwaway gateway of the bench's own
+            "catalog": {"trust_on_first_use": True},  # the echo stub's tools are known
             "server": {"host": "127.0.0.1", "port": 0},
             "identity": {"secret": SECRET},
             "policy": {"directory": str(policies), "watch": False},

@@ -70,6 +70,7 @@ identity: {{secret: "${{file:identity.secret}}"}}
 policy: {{directory: {REPO / "policies"}, watch: false}}
 audit: {{database: {Path(tmp) / "audit.db"}}}
 approvals: {{approver_roles: [approver, finance-approver, hr-approver, supervisor, support-supervisor]}}
+catalog: {{trust_on_first_use: true}}
 connectors:
   echo: {{kind: mcp, url: "http://127.0.0.1:{upstream_port}/mcp", timeout_seconds: 30}}
 {extra_config}

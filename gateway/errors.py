@@ -8,7 +8,8 @@ small input parsers keep their own `InvalidInput` subclasses beside them.
     GatewayError
     ├── ConfigError ............. the configuration is invalid; `.problems` names every bad key
     ├── AuthError ............... a request's bearer token is missing or refused (401)
-    │   └── MissingToken, KeysUnavailable, InsufficientScope (403) ..... gateway.identity.errors
+    │   ├── MissingToken, KeysUnavailable, InsufficientScope (403) ..... gateway.identity.errors
+    │   └── AuthThrottled ....... gateway.guards: too many refused tokens from one source (429)
     ├── Problem ................. an HTTP request refused with an RFC 9457 problem (`.status`, `.kind`)
     │   └── ApiProblem .......... gateway.operator_api: the kind named after the status
     ├── CallRefused ............. a call refused before or instead of reaching a backend
@@ -29,6 +30,7 @@ small input parsers keep their own `InvalidInput` subclasses beside them.
     │   ├── RateLimitUnavailable
     │   ├── AgentSuspended ...... the kill switch or a brake stopped this agent
     │   ├── BackendFailed ....... the backend failed the call (504 when it timed out)
+    │   ├── BackendBusy ......... the connector's slots and waiting room are full (503, `.retry_after`)
     │   └── AuditFailed ......... the call's record could not be written: no audit, no action
     ├── BackendError ............ raised by connectors: the backend could not serve the call
     │   └── BackendUnavailable .. down, refused, timed out: may be retried later

@@ -38,8 +38,9 @@ def _number(field: Field, value: Any) -> Decimal:
         raise RecordError(f"{field.name}: {value} is negative, PIC {field.picture} is unsigned")
     if number != number.quantize(Decimal(1).scaleb(-field.scale)):
         places = -int(number.normalize().as_tuple().exponent)
-        raise RecordError(f"{field.name}: {value} has {places} decimal places, PIC {field.picture} allows "
-                          f"{field.scale}")
+        raise RecordError(
+            f"{field.name}: {value} has {places} decimal places, PIC {field.picture} allows {field.scale}"
+        )
     bound = Decimal(10) ** (field.digits - field.scale) - Decimal(1).scaleb(-field.scale)
     if abs(number) > bound:
         low = -bound if field.signed else 0
@@ -52,13 +53,15 @@ def _encode_field(field: Field, value: Any) -> bytes:
         if not isinstance(value, str):
             raise RecordError(f"{field.name}: expected text, got {type(value).__name__}")
         if len(value) > field.length:
-            raise RecordError(f"{field.name}: too long: {len(value)} characters, PIC {field.picture} holds "
-                              f"{field.length}")
+            raise RecordError(
+                f"{field.name}: too long: {len(value)} characters, PIC {field.picture} holds {field.length}"
+            )
         try:
             data = value.encode(CODEPAGE)
         except UnicodeEncodeError as exc:
-            raise RecordError(f"{field.name}: character {value[exc.start]!r} has no EBCDIC (code page 037) "
-                              f"form") from None
+            raise RecordError(
+                f"{field.name}: character {value[exc.start]!r} has no EBCDIC (code page 037) form"
+            ) from None
         return data + EBCDIC_SPACE * (field.length - len(data))
     number = _number(field, value)
     unscaled = int(number.scaleb(field.scale))
@@ -112,5 +115,5 @@ def decode(layout: Layout, record: bytes) -> dict[str, Any]:
     if len(record) != layout.length:
         raise RecordError(f"{layout.name}: record is {len(record)} bytes, the copybook says {layout.length}")
     return {
-        f.name: _decode_field(f, record[f.offset:f.offset + f.length]) for f in layout.fields if f.name != "FILLER"
+        f.name: _decode_field(f, record[f.offset : f.offset + f.length]) for f in layout.fields if f.name != "FILLER"
     }

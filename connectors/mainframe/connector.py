@@ -39,9 +39,16 @@ class MainframeConnector:
             raise ConfigError(f"connectors.{settings.name}.copybook_dir: {exc}") from None
         self._transactions = {t.tool: t for t in TRANSACTIONS}
         self._tools = [
-            ToolSpec(self.name, t.tool, t.description, input_schema(t, self._layouts[t.tool]), read_only=t.read_only,
-                     title=t.tool.replace("_", " ").capitalize(), simulates=t.validate_tran_id is not None,
-                     compensation=t.compensation)
+            ToolSpec(
+                self.name,
+                t.tool,
+                t.description,
+                input_schema(t, self._layouts[t.tool]),
+                read_only=t.read_only,
+                title=t.tool.replace("_", " ").capitalize(),
+                simulates=t.validate_tran_id is not None,
+                compensation=t.compensation,
+            )
             for t in TRANSACTIONS
         ]
         self._idle: list[Connection] = []
@@ -102,8 +109,7 @@ class MainframeConnector:
             async with asyncio.timeout(self._timeout):
                 return await asyncio.open_connection(self._host, self._port)
         except TimeoutError:
-            raise BackendUnavailable(f"host did not accept a connection within {self._timeout:g} s") \
-                from None
+            raise BackendUnavailable(f"host did not accept a connection within {self._timeout:g} s") from None
         except OSError as exc:
             raise BackendUnavailable(f"host unreachable ({type(exc).__name__})") from None
 

@@ -60,9 +60,15 @@ class Layout:
 
 _PIC_UNIT = re.compile(r"([XA9SV])(?:\((\d+)\))?")
 _USAGES = {
-    "DISPLAY": None, "COMP-3": Encoding.PACKED, "COMPUTATIONAL-3": Encoding.PACKED,
-    "PACKED-DECIMAL": Encoding.PACKED, "COMP": Encoding.BINARY, "COMPUTATIONAL": Encoding.BINARY,
-    "BINARY": Encoding.BINARY, "COMP-4": Encoding.BINARY, "COMPUTATIONAL-4": Encoding.BINARY,
+    "DISPLAY": None,
+    "COMP-3": Encoding.PACKED,
+    "COMPUTATIONAL-3": Encoding.PACKED,
+    "PACKED-DECIMAL": Encoding.PACKED,
+    "COMP": Encoding.BINARY,
+    "COMPUTATIONAL": Encoding.BINARY,
+    "BINARY": Encoding.BINARY,
+    "COMP-4": Encoding.BINARY,
+    "COMPUTATIONAL-4": Encoding.BINARY,
 }
 _UNSUPPORTED = ("OCCURS", "REDEFINES", "RENAMES", "COMP-1", "COMP-2", "SIGN", "JUSTIFIED", "SYNCHRONIZED", "P")
 

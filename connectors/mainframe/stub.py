@@ -41,8 +41,14 @@ def _seed() -> dict[int, dict[str, Any]]:
         (1000000004, "KATHERINE JOHNSON", "A", "0.00", "250.00", "0.0000"),
     ]
     return {
-        number: {"name": name, "status": status, "balance": Decimal(balance), "credit_limit": Decimal(limit),
-                 "rate": Decimal(rate), "last_txn": 20261101}
+        number: {
+            "name": name,
+            "status": status,
+            "balance": Decimal(balance),
+            "credit_limit": Decimal(limit),
+            "rate": Decimal(rate),
+            "last_txn": 20261101,
+        }
         for number, name, status, balance, limit, rate in rows
     }
 
@@ -101,8 +107,9 @@ class MainframeStub:
             writer.close()
 
     def run(self, request: wire.Request) -> wire.Response:
-        if not (secrets.compare_digest(request.user, self.user) and
-                secrets.compare_digest(request.password, self.password)):
+        if not (
+            secrets.compare_digest(request.user, self.user) and secrets.compare_digest(request.password, self.password)
+        ):
             return _abend("AEY7")
         layout = self._layouts.get(request.tran_id)
         if layout is None:
@@ -120,40 +127,63 @@ class MainframeStub:
         if account is None:
             return {**v, "AI-RETURN-CODE": 10}
         return {
-            **v, "AI-RETURN-CODE": 0, "AI-CUSTOMER-NAME": account["name"], "AI-ACCOUNT-STATUS": account["status"],
-            "AI-BALANCE": account["balance"], "AI-CREDIT-LIMIT": account["credit_limit"],
-            "AI-AVAILABLE": account["balance"] + account["credit_limit"], "AI-INTEREST-RATE": account["rate"],
-            "AI-LAST-TXN-DATE": account["last_txn"], "FILLER": "",
+            **v,
+            "AI-RETURN-CODE": 0,
+            "AI-CUSTOMER-NAME": account["name"],
+            "AI-ACCOUNT-STATUS": account["status"],
+            "AI-BALANCE": account["balance"],
+            "AI-CREDIT-LIMIT": account["credit_limit"],
+            "AI-AVAILABLE": account["balance"] + account["credit_limit"],
+            "AI-INTEREST-RATE": account["rate"],
+            "AI-LAST-TXN-DATE": account["last_txn"],
+            "FILLER": "",
         }
 
     def _transfer(self, v: dict[str, Any], *, post: bool) -> dict[str, Any]:
         source, target = self.accounts.get(v["XF-FROM-ACCOUNT"]), self.accounts.get(v["XF-TO-ACCOUNT"])
         amount: Decimal = v["XF-AMOUNT"]
         failure = (
-            (10, "FROM ACCOUNT NOT FOUND") if source is None else
-            (11, "TO ACCOUNT NOT FOUND") if target is None else
-            (30, "FROM AND TO ACCOUNT ARE THE SAME") if source is target else
-            (21, "AMOUNT MUST BE POSITIVE") if amount <= 0 else
-            (40, "ACCOUNT IS FROZEN") if "F" in (source["status"], target["status"]) else
-            (20, "INSUFFICIENT FUNDS") if source["balance"] - amount < -source["credit_limit"] else
-            None
+            (10, "FROM ACCOUNT NOT FOUND")
+            if source is None
+            else (11, "TO ACCOUNT NOT FOUND")
+            if target is None
+            else (30, "FROM AND TO ACCOUNT ARE THE SAME")
+            if source is target
+            else (21, "AMOUNT MUST BE POSITIVE")
+            if amount <= 0
+            else (40, "ACCOUNT IS FROZEN")
+            if "F" in (source["status"], target["status"])
+            else (20, "INSUFFICIENT FUNDS")
+            if source["balance"] - amount < -source["credit_limit"]
+            else None
         )
         if failure is not None:
             return {**v, "XF-RETURN-CODE": failure[0], "XF-MESSAGE": failure[1]}
         assert source is not None and target is not None
         if not post:
             return {
-                **v, "XF-RETURN-CODE": 0, "XF-MESSAGE": "TRANSFER VALID, NOT POSTED",
-                "XF-FROM-BALANCE": source["balance"] - amount, "XF-TO-BALANCE": target["balance"] + amount,
+                **v,
+                "XF-RETURN-CODE": 0,
+                "XF-MESSAGE": "TRANSFER VALID, NOT POSTED",
+                "XF-FROM-BALANCE": source["balance"] - amount,
+                "XF-TO-BALANCE": target["balance"] + amount,
                 "XF-CONFIRMATION": "",
             }
         self._move(source, target, amount)
         confirmation = f"XF{secrets.randbelow(10**10):010d}"
-        self.transfers[confirmation] = {"from": v["XF-FROM-ACCOUNT"], "to": v["XF-TO-ACCOUNT"], "amount": amount,
-                                        "reversal": None}
+        self.transfers[confirmation] = {
+            "from": v["XF-FROM-ACCOUNT"],
+            "to": v["XF-TO-ACCOUNT"],
+            "amount": amount,
+            "reversal": None,
+        }
         return {
-            **v, "XF-RETURN-CODE": 0, "XF-MESSAGE": "TRANSFER COMPLETED", "XF-FROM-BALANCE": source["balance"],
-            "XF-TO-BALANCE": target["balance"], "XF-CONFIRMATION": confirmation,
+            **v,
+            "XF-RETURN-CODE": 0,
+            "XF-MESSAGE": "TRANSFER COMPLETED",
+            "XF-FROM-BALANCE": source["balance"],
+            "XF-TO-BALANCE": target["balance"],
+            "XF-CONFIRMATION": confirmation,
         }
 
     def _reverse(self, v: dict[str, Any], *, post: bool) -> dict[str, Any]:
@@ -162,25 +192,41 @@ class MainframeStub:
         debit = self.accounts[transfer["to"]] if transfer else None
         credit = self.accounts[transfer["from"]] if transfer else None
         failure = (
-            (50, "TRANSFER NOT FOUND") if transfer is None or debit is None or credit is None else
-            (51, f"ALREADY REVERSED BY {transfer['reversal']}") if transfer["reversal"] else
-            (40, "ACCOUNT IS FROZEN") if "F" in (debit["status"], credit["status"]) else
-            (20, "INSUFFICIENT FUNDS") if debit["balance"] - transfer["amount"] < -debit["credit_limit"] else
-            None
+            (50, "TRANSFER NOT FOUND")
+            if transfer is None or debit is None or credit is None
+            else (51, f"ALREADY REVERSED BY {transfer['reversal']}")
+            if transfer["reversal"]
+            else (40, "ACCOUNT IS FROZEN")
+            if "F" in (debit["status"], credit["status"])
+            else (20, "INSUFFICIENT FUNDS")
+            if debit["balance"] - transfer["amount"] < -debit["credit_limit"]
+            else None
         )
         if failure is not None:
             return {**v, "XR-RETURN-CODE": failure[0], "XR-MESSAGE": failure[1]}
         assert transfer is not None and debit is not None and credit is not None
         amount = transfer["amount"]
         if not post:
-            return {**v, "XR-RETURN-CODE": 0, "XR-MESSAGE": "REVERSAL VALID, NOT POSTED", "XR-AMOUNT": amount,
-                    "XR-FROM-BALANCE": credit["balance"] + amount, "XR-TO-BALANCE": debit["balance"] - amount,
-                    "XR-REVERSAL": ""}
+            return {
+                **v,
+                "XR-RETURN-CODE": 0,
+                "XR-MESSAGE": "REVERSAL VALID, NOT POSTED",
+                "XR-AMOUNT": amount,
+                "XR-FROM-BALANCE": credit["balance"] + amount,
+                "XR-TO-BALANCE": debit["balance"] - amount,
+                "XR-REVERSAL": "",
+            }
         self._move(debit, credit, amount)
         transfer["reversal"] = f"XR{secrets.randbelow(10**10):010d}"
-        return {**v, "XR-RETURN-CODE": 0, "XR-MESSAGE": "TRANSFER REVERSED", "XR-AMOUNT": amount,
-                "XR-FROM-BALANCE": credit["balance"], "XR-TO-BALANCE": debit["balance"],
-                "XR-REVERSAL": transfer["reversal"]}
+        return {
+            **v,
+            "XR-RETURN-CODE": 0,
+            "XR-MESSAGE": "TRANSFER REVERSED",
+            "XR-AMOUNT": amount,
+            "XR-FROM-BALANCE": credit["balance"],
+            "XR-TO-BALANCE": debit["balance"],
+            "XR-REVERSAL": transfer["reversal"],
+        }
 
     @staticmethod
     def _move(source: dict[str, Any], target: dict[str, Any], amount: Decimal) -> None:
@@ -194,8 +240,9 @@ def _abend(code: str) -> wire.Response:
 
 
 @contextlib.asynccontextmanager
-async def serve_mainframe(*, user: str = "GATEWAY", password: str = "demo", port: int = 0,
-                          host: str = "127.0.0.1") -> AsyncIterator[MainframeStub]:
+async def serve_mainframe(
+    *, user: str = "GATEWAY", password: str = "demo", port: int = 0, host: str = "127.0.0.1"
+) -> AsyncIterator[MainframeStub]:
     """Run the stub on a loopback port (ephemeral by default) for the duration of the block."""
     stub = MainframeStub(user, password)
     await stub.start(host, port)
@@ -214,8 +261,9 @@ async def serve_for(settings: ConnectorSettings) -> AsyncIterator[str | None]:
     if loopback_address(f"tcp://{options.host}:{options.port}") is None:
         yield None
         return
-    async with serve_mainframe(user=options.user, password=options.password.get_secret_value(),
-                               port=options.port, host=options.host) as stub:
+    async with serve_mainframe(
+        user=options.user, password=options.password.get_secret_value(), port=options.port, host=options.host
+    ) as stub:
         yield f"tcp://{options.host}:{stub.port}"
 
 

@@ -52,19 +52,30 @@ class Transaction:
 
 TRANSACTIONS = (
     Transaction(
-        tool="account_inquiry", tran_id="AINQ", copybook="ACCTINQ.cpy", read_only=True,
+        tool="account_inquiry",
+        tran_id="AINQ",
+        copybook="ACCTINQ.cpy",
+        read_only=True,
         description="Read an account's holder, status, balance, credit limit and interest rate.",
         inputs=(Param("account_number", "AI-ACCOUNT-NUMBER", "10-digit account number"),),
         outputs=(
-            Param("account_number", "AI-ACCOUNT-NUMBER"), Param("customer_name", "AI-CUSTOMER-NAME"),
-            Param("status", "AI-ACCOUNT-STATUS"), Param("balance", "AI-BALANCE"),
-            Param("credit_limit", "AI-CREDIT-LIMIT"), Param("available", "AI-AVAILABLE"),
-            Param("interest_rate", "AI-INTEREST-RATE"), Param("last_transaction_date", "AI-LAST-TXN-DATE"),
+            Param("account_number", "AI-ACCOUNT-NUMBER"),
+            Param("customer_name", "AI-CUSTOMER-NAME"),
+            Param("status", "AI-ACCOUNT-STATUS"),
+            Param("balance", "AI-BALANCE"),
+            Param("credit_limit", "AI-CREDIT-LIMIT"),
+            Param("available", "AI-AVAILABLE"),
+            Param("interest_rate", "AI-INTEREST-RATE"),
+            Param("last_transaction_date", "AI-LAST-TXN-DATE"),
         ),
-        return_code="AI-RETURN-CODE", errors={10: "account not found"},
+        return_code="AI-RETURN-CODE",
+        errors={10: "account not found"},
     ),
     Transaction(
-        tool="funds_transfer", tran_id="XFER", copybook="XFERFND.cpy", read_only=False,
+        tool="funds_transfer",
+        tran_id="XFER",
+        copybook="XFERFND.cpy",
+        read_only=False,
         description="Transfer funds between two accounts; returns both new balances and a confirmation.",
         inputs=(
             Param("from_account", "XF-FROM-ACCOUNT", "account debited"),
@@ -73,22 +84,33 @@ TRANSACTIONS = (
             Param("reference", "XF-REFERENCE", "free text shown on both statements"),
         ),
         outputs=(
-            Param("confirmation", "XF-CONFIRMATION"), Param("from_balance", "XF-FROM-BALANCE"),
-            Param("to_balance", "XF-TO-BALANCE"), Param("message", "XF-MESSAGE"),
+            Param("confirmation", "XF-CONFIRMATION"),
+            Param("from_balance", "XF-FROM-BALANCE"),
+            Param("to_balance", "XF-TO-BALANCE"),
+            Param("message", "XF-MESSAGE"),
         ),
-        return_code="XF-RETURN-CODE", message="XF-MESSAGE", validate_tran_id="XFEV",
+        return_code="XF-RETURN-CODE",
+        message="XF-MESSAGE",
+        validate_tran_id="XFEV",
         compensation=Compensation("funds_transfer_reversal", {"confirmation": "result.confirmation"}),
     ),
     Transaction(
-        tool="funds_transfer_reversal", tran_id="XREV", copybook="XREVFND.cpy", read_only=False,
+        tool="funds_transfer_reversal",
+        tran_id="XREV",
+        copybook="XREVFND.cpy",
+        read_only=False,
         description="Reverse a funds transfer by its confirmation: the amount moves back; returns both balances.",
         inputs=(Param("confirmation", "XR-CONFIRMATION", "confirmation of the transfer to reverse"),),
         outputs=(
-            Param("reversal", "XR-REVERSAL"), Param("amount", "XR-AMOUNT"),
-            Param("from_balance", "XR-FROM-BALANCE"), Param("to_balance", "XR-TO-BALANCE"),
+            Param("reversal", "XR-REVERSAL"),
+            Param("amount", "XR-AMOUNT"),
+            Param("from_balance", "XR-FROM-BALANCE"),
+            Param("to_balance", "XR-TO-BALANCE"),
             Param("message", "XR-MESSAGE"),
         ),
-        return_code="XR-RETURN-CODE", message="XR-MESSAGE", validate_tran_id="XRVV",
+        return_code="XR-RETURN-CODE",
+        message="XR-MESSAGE",
+        validate_tran_id="XRVV",
     ),
 )
 
@@ -101,9 +123,13 @@ def field_schema(f: Field) -> dict[str, Any]:
     low = -bound if f.signed else Decimal(0)
     if f.scale == 0:
         return {"type": "integer", "minimum": int(low), "maximum": int(bound), "description": f"PIC {f.picture}"}
-    return {"type": "number", "minimum": float(low), "maximum": float(bound),
-            "multipleOf": float(Decimal(1).scaleb(-f.scale)),
-            "description": f"PIC {f.picture}, at most {f.scale} decimal places"}
+    return {
+        "type": "number",
+        "minimum": float(low),
+        "maximum": float(bound),
+        "multipleOf": float(Decimal(1).scaleb(-f.scale)),
+        "description": f"PIC {f.picture}, at most {f.scale} decimal places",
+    }
 
 
 def input_schema(transaction: Transaction, layout: Layout) -> dict[str, Any]:
@@ -113,8 +139,12 @@ def input_schema(transaction: Transaction, layout: Layout) -> dict[str, Any]:
         if p.description:
             schema["description"] = f"{p.description} ({schema['description']})"
         properties[p.name] = schema
-    return {"type": "object", "properties": properties, "required": [p.name for p in transaction.inputs],
-            "additionalProperties": False}
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": [p.name for p in transaction.inputs],
+        "additionalProperties": False,
+    }
 
 
 def load_layouts(directory: Path = COPYBOOKS) -> dict[str, Layout]:

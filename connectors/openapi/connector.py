@@ -88,8 +88,9 @@ class OpenApiConnector:
             servers = document.get("servers") or [{"url": "/"}]
             server = urljoin(source, servers[0].get("url", "/")) if self._remote else servers[0].get("url", "")
             if not server.startswith(("http://", "https://")):
-                raise ConfigError(f"connectors.{self.name}.base_url: required, the document's server URL "
-                                  f"{server!r} is relative")
+                raise ConfigError(
+                    f"connectors.{self.name}.base_url: required, the document's server URL {server!r} is relative"
+                )
             self._base_url = server
         self._base_url = self._base_url.rstrip("/")
         self._operations = {op.tool: op for op in found}
@@ -152,8 +153,9 @@ class OpenApiConnector:
         if op.body_media is not None and "body" in arguments:
             content = json.dumps(arguments["body"]).encode()
             headers["content-type"] = op.body_media
-        response = await self._http.send(op.method, f"{self._base_url}{path}", context, params=query,
-                                         headers=headers, content=content)
+        response = await self._http.send(
+            op.method, f"{self._base_url}{path}", context, params=query, headers=headers, content=content
+        )
         if not response.is_success:
             raise self._http.fail(response, _error_message(response))
         if not response.content:

@@ -19,12 +19,39 @@ METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 READ_METHODS = frozenset({"get", "head", "options"})
 #: OpenAPI says these header parameters SHALL be ignored: the client sets them.
 _IGNORED_HEADERS = frozenset({"accept", "content-type", "authorization"})
-_KEEP = frozenset({
-    "type", "enum", "const", "format", "pattern", "minLength", "maxLength", "minimum", "maximum",
-    "exclusiveMinimum", "exclusiveMaximum", "multipleOf", "items", "minItems", "maxItems", "uniqueItems",
-    "properties", "required", "additionalProperties", "allOf", "anyOf", "oneOf", "not", "description",
-    "default", "title", "minProperties", "maxProperties", "prefixItems",
-})
+_KEEP = frozenset(
+    {
+        "type",
+        "enum",
+        "const",
+        "format",
+        "pattern",
+        "minLength",
+        "maxLength",
+        "minimum",
+        "maximum",
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+        "multipleOf",
+        "items",
+        "minItems",
+        "maxItems",
+        "uniqueItems",
+        "properties",
+        "required",
+        "additionalProperties",
+        "allOf",
+        "anyOf",
+        "oneOf",
+        "not",
+        "description",
+        "default",
+        "title",
+        "minProperties",
+        "maxProperties",
+        "prefixItems",
+    }
+)
 
 
 class SpecError(InvalidInput):
@@ -154,8 +181,9 @@ def operations(document: Mapping[str, Any], only: Iterable[str] | None = None) -
     return found
 
 
-def _operation(resolver: _Resolver, tool: str, operation: Mapping[str, Any], method: str, path: str,
-               shared: list[Any], where: str) -> Operation:
+def _operation(
+    resolver: _Resolver, tool: str, operation: Mapping[str, Any], method: str, path: str, shared: list[Any], where: str
+) -> Operation:
     declared: dict[tuple[str, str], Mapping[str, Any]] = {}
     for raw in [*shared, *operation.get("parameters", [])]:
         param = resolver.deref(raw, where)
@@ -191,10 +219,12 @@ def _operation(resolver: _Resolver, tool: str, operation: Mapping[str, Any], met
             required.append("body")
     text = " ".join(str(operation[k]).strip() for k in ("summary", "description") if operation.get(k))
     return Operation(
-        tool=tool, method=method.upper(), path=path,
+        tool=tool,
+        method=method.upper(),
+        path=path,
         description=text or f"{method.upper()} {path}",
-        input_schema={"type": "object", "properties": properties, "required": required,
-                      "additionalProperties": False},
-        parameters=tuple(parameters), body_media=media,
+        input_schema={"type": "object", "properties": properties, "required": required, "additionalProperties": False},
+        parameters=tuple(parameters),
+        body_media=media,
         read_only=bool(operation.get("x-read-only", method in READ_METHODS)),
     )

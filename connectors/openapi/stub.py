@@ -33,13 +33,20 @@ DOCUMENT: dict[str, Any] = {
     "components": {
         "securitySchemes": {"token": {"type": "http", "scheme": "bearer"}},
         "parameters": {
-            "TicketId": {"name": "ticket_id", "in": "path", "required": True,
-                         "schema": {"type": "integer", "minimum": 1}, "description": "Ticket number"},
+            "TicketId": {
+                "name": "ticket_id",
+                "in": "path",
+                "required": True,
+                "schema": {"type": "integer", "minimum": 1},
+                "description": "Ticket number",
+            },
         },
         "schemas": {
             "Priority": {"type": "string", "enum": PRIORITIES},
             "NewTicket": {
-                "type": "object", "required": ["title"], "additionalProperties": False,
+                "type": "object",
+                "required": ["title"],
+                "additionalProperties": False,
                 "properties": {
                     "title": {"type": "string", "minLength": 3, "maxLength": 120},
                     "description": {"type": "string", "maxLength": 2000, "example": "Printer on fire"},
@@ -48,7 +55,9 @@ DOCUMENT: dict[str, Any] = {
                 },
             },
             "TicketUpdate": {
-                "type": "object", "additionalProperties": False, "minProperties": 1,
+                "type": "object",
+                "additionalProperties": False,
+                "minProperties": 1,
                 "properties": {
                     "status": {"type": "string", "enum": STATUSES},
                     "assignee": {"type": "string", "nullable": True, "maxLength": 40},
@@ -64,40 +73,61 @@ DOCUMENT: dict[str, Any] = {
     "paths": {
         "/tickets": {
             "get": {
-                "operationId": "listTickets", "summary": "List tickets, newest first.",
+                "operationId": "listTickets",
+                "summary": "List tickets, newest first.",
                 "parameters": [
                     {"name": "status", "in": "query", "schema": {"type": "string", "enum": STATUSES}},
-                    {"name": "limit", "in": "query",
-                     "schema": {"type": "integer", "minimum": 1, "maximum": 50, "exclusiveMaximum": False}},
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 50, "exclusiveMaximum": False},
+                    },
                     {"name": "X-Correlation-Id", "in": "header", "schema": {"type": "string", "maxLength": 64}},
                     {"name": "Accept", "in": "header", "schema": {"type": "string"}},
                 ],
                 "responses": {"200": {"description": "tickets"}},
             },
             "post": {
-                "operationId": "createTicket", "summary": "Open a ticket.",
-                "requestBody": {"required": True, "content": {
-                    "application/json": {"schema": {"$ref": "#/components/schemas/NewTicket"}}}},
+                "operationId": "createTicket",
+                "summary": "Open a ticket.",
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/NewTicket"}}},
+                },
                 "responses": {"201": {"description": "created"}},
             },
         },
         "/tickets/{ticket_id}": {
             "parameters": [{"$ref": "#/components/parameters/TicketId"}],
-            "get": {"operationId": "getTicket", "summary": "Read one ticket.",
-                    "responses": {"200": {"description": "the ticket"}}},
+            "get": {
+                "operationId": "getTicket",
+                "summary": "Read one ticket.",
+                "responses": {"200": {"description": "the ticket"}},
+            },
             "patch": {
-                "operationId": "updateTicket", "summary": "Change a ticket's status or assignee.",
-                "requestBody": {"required": True, "content": {
-                    "application/merge-patch+json": {"schema": {"$ref": "#/components/schemas/TicketUpdate"}}}},
+                "operationId": "updateTicket",
+                "summary": "Change a ticket's status or assignee.",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/merge-patch+json": {"schema": {"$ref": "#/components/schemas/TicketUpdate"}}
+                    },
+                },
                 "responses": {"200": {"description": "updated"}},
             },
-            "delete": {"operationId": "deleteTicket", "summary": "Delete a ticket.",
-                       "responses": {"204": {"description": "deleted"}}},
+            "delete": {
+                "operationId": "deleteTicket",
+                "summary": "Delete a ticket.",
+                "responses": {"204": {"description": "deleted"}},
+            },
         },
         "/attachments": {
-            "post": {"operationId": "uploadAttachment", "summary": "Upload a file.",
-                     "requestBody": {"content": {"multipart/form-data": {"schema": {"type": "object"}}}},
-                     "responses": {"201": {"description": "stored"}}},
+            "post": {
+                "operationId": "uploadAttachment",
+                "summary": "Upload a file.",
+                "requestBody": {"content": {"multipart/form-data": {"schema": {"type": "object"}}}},
+                "responses": {"201": {"description": "stored"}},
+            },
         },
     },
 }
@@ -109,10 +139,24 @@ def _detail(status: int, message: str) -> JSONResponse:
 
 def create_app(*, token: str = "demo") -> Starlette:
     tickets: dict[int, dict[str, Any]] = {
-        1: {"id": 1, "title": "VPN drops every hour", "description": "", "priority": "high", "tags": ["network"],
-            "status": "open", "assignee": None},
-        2: {"id": 2, "title": "New laptop for Sam", "description": "", "priority": "normal", "tags": [],
-            "status": "in_progress", "assignee": "it-ops"},
+        1: {
+            "id": 1,
+            "title": "VPN drops every hour",
+            "description": "",
+            "priority": "high",
+            "tags": ["network"],
+            "status": "open",
+            "assignee": None,
+        },
+        2: {
+            "id": 2,
+            "title": "New laptop for Sam",
+            "description": "",
+            "priority": "normal",
+            "tags": [],
+            "status": "in_progress",
+            "assignee": "it-ops",
+        },
     }
 
     def authorized(request: Request) -> bool:
@@ -133,8 +177,15 @@ def create_app(*, token: str = "demo") -> Starlette:
         body = await request.json()
         if not isinstance(body, dict) or not isinstance(body.get("title"), str) or len(body["title"]) < 3:
             return _detail(422, "title: at least 3 characters are required")
-        ticket = {"id": max(tickets) + 1, "description": "", "priority": "normal", "tags": [], **body,
-                  "status": "open", "assignee": None}
+        ticket = {
+            "id": max(tickets) + 1,
+            "description": "",
+            "priority": "normal",
+            "tags": [],
+            **body,
+            "status": "open",
+            "assignee": None,
+        }
         tickets[ticket["id"]] = ticket
         return JSONResponse(ticket, status_code=201)
 
@@ -154,11 +205,13 @@ def create_app(*, token: str = "demo") -> Starlette:
             return Response(status_code=204)
         return JSONResponse(ticket)
 
-    app = stub_app([
-        Route("/openapi.json", document),
-        Route("/api/v1/tickets", collection, methods=["GET", "POST"]),
-        Route("/api/v1/tickets/{ticket_id:int}", item, methods=["GET", "PATCH", "DELETE"]),
-    ])
+    app = stub_app(
+        [
+            Route("/openapi.json", document),
+            Route("/api/v1/tickets", collection, methods=["GET", "POST"]),
+            Route("/api/v1/tickets/{ticket_id:int}", item, methods=["GET", "PATCH", "DELETE"]),
+        ]
+    )
     app.state.tickets = tickets
     return app
 

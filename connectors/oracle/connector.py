@@ -37,8 +37,13 @@ class OracleConnector(HttpToolConnector):
         options = OracleOptions.of(settings)
         self.name = settings.name
         url = options.url.rstrip("/")
-        self._http = HttpBackend(settings, base_url=url, auth=ClientCredentials(
-            f"{url}/oauth/token", options.client_id, options.client_secret.get_secret_value(), settings.name))
+        self._http = HttpBackend(
+            settings,
+            base_url=url,
+            auth=ClientCredentials(
+                f"{url}/oauth/token", options.client_id, options.client_secret.get_secret_value(), settings.name
+            ),
+        )
         self._tools = tool_specs(settings.name)
         self._handlers: dict[str, Handler] = {
             "get_employee": self._get_employee,
@@ -61,12 +66,18 @@ class OracleConnector(HttpToolConnector):
             raise self._http.fail(response, _ords_message(response))
         return json_body(response)
 
-    async def _collection(self, table: str, q: dict[str, Any], a: Mapping[str, Any],
-                          context: CallContext) -> dict[str, Any]:
+    async def _collection(
+        self, table: str, q: dict[str, Any], a: Mapping[str, Any], context: CallContext
+    ) -> dict[str, Any]:
         params = {"q": json.dumps(q), "limit": a.get("limit", 25), "offset": a.get("offset", 0)}
         page = await self._json("GET", f"/{table}/", context, params=params)
-        return {table: [_without_links(r) for r in page["items"]], "has_more": page["hasMore"],
-                "limit": page["limit"], "offset": page["offset"], "count": page["count"]}
+        return {
+            table: [_without_links(r) for r in page["items"]],
+            "has_more": page["hasMore"],
+            "limit": page["limit"],
+            "offset": page["offset"],
+            "count": page["count"],
+        }
 
     async def _get_employee(self, a: Mapping[str, Any], context: CallContext) -> ToolResult:
         employee = await self._json("GET", f"/employees/{int(a['employee_id'])}", context)
@@ -109,12 +120,20 @@ class OracleConnector(HttpToolConnector):
             checked = check_query(a["sql"], a.get("params", {}))
         except QueryRejected as exc:
             raise BackendError(f"query rejected: {exc}") from None
-        body = {"statementText": checked.sql, "limit": a.get("max_rows", 100),
-                "binds": [{"name": k, "value": v} for k, v in checked.binds.items()]}
+        body = {
+            "statementText": checked.sql,
+            "limit": a.get("max_rows", 100),
+            "binds": [{"name": k, "value": v} for k, v in checked.binds.items()],
+        }
         response = await self._json("POST", "/_/sql", context, json=body)
         (statement,) = response["items"]
         if statement.get("statementType") != "query":
             raise BackendError(f"query failed: {statement.get('errorMessage', 'not a query')}")
         result = statement["resultSet"]
-        return json_result({"columns": [m["jsonColumnName"] for m in result["metadata"]], "rows": result["items"],
-                            "has_more": result["hasMore"]})
+        return json_result(
+            {
+                "columns": [m["jsonColumnName"] for m in result["metadata"]],
+                "rows": result["items"],
+                "has_more": result["hasMore"],
+            }
+        )

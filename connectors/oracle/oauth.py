@@ -28,8 +28,10 @@ class ClientCredentials(httpx.Auth):
         except (ValueError, KeyError, TypeError):
             token = None
         if not isinstance(token, str) or not token:
-            raise BackendError(f"{self._connector}: the token endpoint refused the gateway's client credentials "
-                               f"(HTTP {response.status_code})")
+            raise BackendError(
+                f"{self._connector}: the token endpoint refused the gateway's client credentials "
+                f"(HTTP {response.status_code})"
+            )
         return token
 
     async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:

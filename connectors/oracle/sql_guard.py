@@ -35,12 +35,44 @@ _TOKEN = re.compile(
     re.VERBOSE | re.DOTALL,
 )
 #: Statements and clauses that write, lock, change the session or reach outside the query.
-_FORBIDDEN = frozenset({
-    "INSERT", "UPDATE", "DELETE", "MERGE", "UPSERT", "DROP", "CREATE", "ALTER", "TRUNCATE", "RENAME",
-    "GRANT", "REVOKE", "ATTACH", "DETACH", "PRAGMA", "VACUUM", "REINDEX", "ANALYZE", "EXEC", "EXECUTE",
-    "CALL", "BEGIN", "DECLARE", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "INTO", "LOCK", "NOWAIT",
-    "LOAD_EXTENSION", "READFILE", "WRITEFILE", "SHUTDOWN",
-})
+_FORBIDDEN = frozenset(
+    {
+        "INSERT",
+        "UPDATE",
+        "DELETE",
+        "MERGE",
+        "UPSERT",
+        "DROP",
+        "CREATE",
+        "ALTER",
+        "TRUNCATE",
+        "RENAME",
+        "GRANT",
+        "REVOKE",
+        "ATTACH",
+        "DETACH",
+        "PRAGMA",
+        "VACUUM",
+        "REINDEX",
+        "ANALYZE",
+        "EXEC",
+        "EXECUTE",
+        "CALL",
+        "BEGIN",
+        "DECLARE",
+        "COMMIT",
+        "ROLLBACK",
+        "SAVEPOINT",
+        "RELEASE",
+        "INTO",
+        "LOCK",
+        "NOWAIT",
+        "LOAD_EXTENSION",
+        "READFILE",
+        "WRITEFILE",
+        "SHUTDOWN",
+    }
+)
 #: Oracle packages that act outside the query (files, network, jobs, dynamic SQL).
 _FORBIDDEN_PREFIXES = ("DBMS_", "UTL_", "OWA_", "HTP", "APEX_")
 MAX_LENGTH = 10_000
@@ -60,14 +92,17 @@ def check_query(sql: str, params: Mapping[str, Any]) -> CheckedQuery:
     while pos < len(sql):
         match = _TOKEN.match(sql, pos)
         if match is None:
-            raise QueryRejected(f"unexpected character {sql[pos]!r} at position {pos} "
-                                "(or an unterminated literal or comment)")
+            raise QueryRejected(
+                f"unexpected character {sql[pos]!r} at position {pos} (or an unterminated literal or comment)"
+            )
         kind = match.lastgroup or ""
         if kind == "comment":
             raise QueryRejected("comments are not allowed")
         if kind == "string":
-            raise QueryRejected(f"string literals are not allowed ({match.group()[:20]}); pass values as bind "
-                                "parameters (:name) in params")
+            raise QueryRejected(
+                f"string literals are not allowed ({match.group()[:20]}); pass values as bind "
+                "parameters (:name) in params"
+            )
         if kind == "positional":
             raise QueryRejected(f"only named bind parameters (:name) are allowed, found {match.group()!r}")
         if kind != "space":
@@ -85,7 +120,7 @@ def check_query(sql: str, params: Mapping[str, Any]) -> CheckedQuery:
     words = [(i, text.upper()) for i, (kind, text) in enumerate(tokens) if kind == "word"]
     for index, word in words:
         # REPLACE is also the harmless string function replace(...).
-        if word in _FORBIDDEN or (word == "REPLACE" and tokens[index + 1:index + 2] != [("operator", "(")]):
+        if word in _FORBIDDEN or (word == "REPLACE" and tokens[index + 1 : index + 2] != [("operator", "(")]):
             raise QueryRejected(f"{word} is not allowed in a read-only query")
         if word.startswith(_FORBIDDEN_PREFIXES):
             raise QueryRejected(f"{word} is not allowed in a read-only query")

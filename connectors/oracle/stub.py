@@ -37,8 +37,13 @@ from gateway.config import ConnectorSettings
 
 BASE = "/ords/hr"
 #: AutoREST-enabled objects and their primary keys.
-TABLES = {"employees": "employee_id", "departments": "department_id", "jobs": "job_id", "orders": "order_id",
-          "customers": "customer_id"}
+TABLES = {
+    "employees": "employee_id",
+    "departments": "department_id",
+    "jobs": "job_id",
+    "orders": "order_id",
+    "customers": "customer_id",
+}
 TOKEN_SECONDS = 3600
 T = TypeVar("T")
 
@@ -50,11 +55,16 @@ class OrdsFault(Exception):
 
 
 def _error(fault: OrdsFault) -> JSONResponse:
-    return JSONResponse({
-        "code": fault.code, "title": fault.code, "message": fault.message,
-        "type": f"tag:oracle.com,2020:error/{fault.code}",
-        "instance": f"tag:oracle.com,2020:ecid/{secrets.token_urlsafe(12)}",
-    }, status_code=fault.status)
+    return JSONResponse(
+        {
+            "code": fault.code,
+            "title": fault.code,
+            "message": fault.message,
+            "type": f"tag:oracle.com,2020:error/{fault.code}",
+            "instance": f"tag:oracle.com,2020:ecid/{secrets.token_urlsafe(12)}",
+        },
+        status_code=fault.status,
+    )
 
 
 class OrdsService:
@@ -74,6 +84,7 @@ class OrdsService:
 
     async def run(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """`work` on its own connection in a worker thread, committed if it returns."""
+
         def job() -> T:
             db = sqlite3.connect(self.database)
             db.row_factory = sqlite3.Row
@@ -82,6 +93,7 @@ class OrdsService:
                     return work(db)
             finally:
                 db.close()
+
         return await asyncio.to_thread(job)
 
     def issue_token(self, request: Request) -> str:
@@ -109,8 +121,9 @@ def _count(request: Request, name: str, default: int, maximum: int) -> int:
     return int(text)
 
 
-def create_app(database: Path | str = "var/ords.db", *, client_id: str = "gateway",
-               client_secret: str = "demo") -> Starlette:
+def create_app(
+    database: Path | str = "var/ords.db", *, client_id: str = "gateway", client_secret: str = "demo"
+) -> Starlette:
     """The ORDS stub over the SQLite file `database` (created and seeded if needed)."""
     Path(database).parent.mkdir(parents=True, exist_ok=True)
     service = OrdsService(Path(database), client_id, client_secret)
@@ -119,14 +132,16 @@ def create_app(database: Path | str = "var/ords.db", *, client_id: str = "gatewa
         form = await request.form()
         if form.get("grant_type") != "client_credentials":
             raise OrdsFault(400, "BadRequest", "grant_type must be client_credentials")
-        return JSONResponse({"access_token": service.issue_token(request), "token_type": "bearer",
-                             "expires_in": TOKEN_SECONDS})
+        return JSONResponse(
+            {"access_token": service.issue_token(request), "token_type": "bearer", "expires_in": TOKEN_SECONDS}
+        )
 
     async def catalog(request: Request) -> Response:
         service.authorize(request)
         base = str(request.url_for("catalog"))
-        return JSONResponse({"items": [{"name": t.upper(), "links": _links(("canonical", f"{base}{t}/"))}
-                                       for t in TABLES]})
+        return JSONResponse(
+            {"items": [{"name": t.upper(), "links": _links(("canonical", f"{base}{t}/"))} for t in TABLES]}
+        )
 
     async def collection(request: Request) -> Response:
         service.authorize(request)
@@ -145,22 +160,34 @@ def create_app(database: Path | str = "var/ords.db", *, client_id: str = "gatewa
         self_url = str(request.url)
         base = f"{request.base_url}{BASE.lstrip('/')}/{table}/"
         items = [{**row, "links": _links(("self", f"{base}{row[TABLES[table]]}"))} for row in rows[:limit]]
-        links = [("self", self_url), ("describedby", f"{request.base_url}{BASE.lstrip('/')}/metadata-catalog/{table}/"),
-                 ("first", base)]
+        links = [
+            ("self", self_url),
+            ("describedby", f"{request.base_url}{BASE.lstrip('/')}/metadata-catalog/{table}/"),
+            ("first", base),
+        ]
         if has_more:
             links.append(("next", str(request.url.include_query_params(offset=offset + limit, limit=limit))))
         if offset > 0:
             links.append(("prev", str(request.url.include_query_params(offset=max(0, offset - limit), limit=limit))))
-        return JSONResponse({"items": items, "hasMore": has_more, "limit": limit, "offset": offset,
-                             "count": len(items), "links": _links(*links)})
+        return JSONResponse(
+            {
+                "items": items,
+                "hasMore": has_more,
+                "limit": limit,
+                "offset": offset,
+                "count": len(items),
+                "links": _links(*links),
+            }
+        )
 
     async def item(request: Request) -> Response:
         service.authorize(request)
         table, key = request.path_params["table"], request.path_params["key"]
         if table not in TABLES:
             raise OrdsFault(404, "NotFound", f"The requested resource {BASE}/{table}/ does not exist")
-        rows = await service.run(lambda db: [dict(r) for r in db.execute(
-            f"SELECT * FROM {table} WHERE {TABLES[table]} = ?", [key])])
+        rows = await service.run(
+            lambda db: [dict(r) for r in db.execute(f"SELECT * FROM {table} WHERE {TABLES[table]} = ?", [key])]
+        )
         if not rows:
             raise OrdsFault(404, "NotFound", f"No {table} row has {TABLES[table]} {key}")
         return JSONResponse({**rows[0], "links": _links(("self", str(request.url)))})
@@ -175,18 +202,33 @@ def create_app(database: Path | str = "var/ords.db", *, client_id: str = "gatewa
         changed_by = request.headers.get("x-on-behalf-of", "ORDS_PUBLIC_USER")
 
         def work(db: sqlite3.Connection) -> dict[str, Any]:
-            row = db.execute("SELECT e.salary, j.job_id, j.min_salary, j.max_salary FROM employees e "
-                             "JOIN jobs j USING (job_id) WHERE e.employee_id = ?", [employee_id]).fetchone()
+            row = db.execute(
+                "SELECT e.salary, j.job_id, j.min_salary, j.max_salary FROM employees e "
+                "JOIN jobs j USING (job_id) WHERE e.employee_id = ?",
+                [employee_id],
+            ).fetchone()
             if row is None:
                 raise OrdsFault(404, "NotFound", f"Employee {employee_id} does not exist")
             if not row["min_salary"] <= salary <= row["max_salary"]:
-                raise OrdsFault(400, "BadRequest", f"ORA-20001: salary {salary} is outside the range "
-                                f"{row['min_salary']}-{row['max_salary']} of job {row['job_id']}")
+                raise OrdsFault(
+                    400,
+                    "BadRequest",
+                    f"ORA-20001: salary {salary} is outside the range "
+                    f"{row['min_salary']}-{row['max_salary']} of job {row['job_id']}",
+                )
             db.execute("UPDATE employees SET salary = ? WHERE employee_id = ?", [salary, employee_id])
-            db.execute("INSERT INTO salary_history (employee_id, old_salary, new_salary, reason, changed_by, "
-                       "changed_at) VALUES (?, ?, ?, ?, ?, ?)",
-                       [employee_id, row["salary"], salary, body.get("reason"), changed_by,
-                        datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")])
+            db.execute(
+                "INSERT INTO salary_history (employee_id, old_salary, new_salary, reason, changed_by, "
+                "changed_at) VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    employee_id,
+                    row["salary"],
+                    salary,
+                    body.get("reason"),
+                    changed_by,
+                    datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+                ],
+            )
             return {"employee_id": int(employee_id), "old_salary": row["salary"], "new_salary": salary}
 
         return JSONResponse(await service.run(work))
@@ -203,21 +245,36 @@ def create_app(database: Path | str = "var/ords.db", *, client_id: str = "gatewa
         def work(db: sqlite3.Connection) -> dict[str, Any]:
             cursor = db.execute(body["statementText"], binds)
             if cursor.description is None:
-                return {"statementType": "dml", "response": [f"{cursor.rowcount} rows affected"],
-                        "result": cursor.rowcount}
+                return {
+                    "statementType": "dml",
+                    "response": [f"{cursor.rowcount} rows affected"],
+                    "result": cursor.rowcount,
+                }
             rows = cursor.fetchmany(limit + 1)
             metadata = [{"columnName": d[0].upper(), "jsonColumnName": d[0].lower()} for d in cursor.description]
             items = [{m["jsonColumnName"]: r[i] for i, m in enumerate(metadata)} for r in rows[:limit]]
-            return {"statementType": "query", "resultSet": {"metadata": metadata, "items": items,
-                                                            "hasMore": len(rows) > limit, "limit": limit,
-                                                            "offset": 0, "count": len(items)}}
+            return {
+                "statementType": "query",
+                "resultSet": {
+                    "metadata": metadata,
+                    "items": items,
+                    "hasMore": len(rows) > limit,
+                    "limit": limit,
+                    "offset": 0,
+                    "count": len(items),
+                },
+            }
 
         try:
             result = await service.run(work)
         except sqlite3.Error as exc:
             result = {"statementType": "error", "errorCode": 17000, "errorMessage": str(exc)}
-        return JSONResponse({"env": {"defaultTimeZone": "UTC"},
-                             "items": [{"statementId": 1, "statementText": body["statementText"], **result}]})
+        return JSONResponse(
+            {
+                "env": {"defaultTimeZone": "UTC"},
+                "items": [{"statementId": 1, "statementText": body["statementText"], **result}],
+            }
+        )
 
     def route(
         path: str, endpoint: Callable[[Request], Awaitable[Response]], methods: list[str], name: str | None = None
@@ -229,16 +286,19 @@ def create_app(database: Path | str = "var/ords.db", *, client_id: str = "gatewa
                 return _error(fault)
             except ValueError:
                 return _error(OrdsFault(400, "BadRequest", "The request body is not valid JSON"))
+
         return Route(path, guarded, methods=methods, name=name)
 
-    app = stub_app([
-        route(f"{BASE}/oauth/token", token, ["POST"]),
-        route(f"{BASE}/", catalog, ["GET"], name="catalog"),
-        route(f"{BASE}/_/sql", sql, ["POST"]),
-        route(BASE + "/hr_api/employees/{employee_id:int}/salary", update_salary, ["PUT"]),
-        route(BASE + "/{table}/", collection, ["GET"]),
-        route(BASE + "/{table}/{key}", item, ["GET"]),
-    ])
+    app = stub_app(
+        [
+            route(f"{BASE}/oauth/token", token, ["POST"]),
+            route(f"{BASE}/", catalog, ["GET"], name="catalog"),
+            route(f"{BASE}/_/sql", sql, ["POST"]),
+            route(BASE + "/hr_api/employees/{employee_id:int}/salary", update_salary, ["PUT"]),
+            route(BASE + "/{table}/", collection, ["GET"]),
+            route(BASE + "/{table}/{key}", item, ["GET"]),
+        ]
+    )
     app.state.ords = service
     return app
 
@@ -247,8 +307,10 @@ def serve_for(settings: ConnectorSettings) -> AbstractAsyncContextManager[str | 
     """For `gateway demo`: this stub where the stanza points, when that is this machine,
     accepting the stanza's own credentials; yields its base URL, or None if not started."""
     options = OracleOptions.of(settings)
-    return serve_if_local(options.url, lambda: create_app(
-        client_id=options.client_id, client_secret=options.client_secret.get_secret_value()))
+    return serve_if_local(
+        options.url,
+        lambda: create_app(client_id=options.client_id, client_secret=options.client_secret.get_secret_value()),
+    )
 
 
 def main() -> None:
@@ -256,8 +318,9 @@ def main() -> None:
     parser.add_argument("--database", default="var/ords.db")
     parser.add_argument("--client-id", default="gateway")
     args = parser.parse_args()
-    app = create_app(args.database, client_id=args.client_id,
-                     client_secret=os.environ.get("ORDS_CLIENT_SECRET", "demo"))
+    app = create_app(
+        args.database, client_id=args.client_id, client_secret=os.environ.get("ORDS_CLIENT_SECRET", "demo")
+    )
     run_stub(app, args.host, args.port)
 
 

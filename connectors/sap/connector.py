@@ -39,7 +39,8 @@ def _plain(value: Any) -> Any:
         if set(value) == {"results"}:
             return _plain(value["results"])
         return {
-            k: _plain(v) for k, v in value.items()
+            k: _plain(v)
+            for k, v in value.items()
             if k != "__metadata" and not (isinstance(v, dict) and "__deferred" in v)
         }
     return value
@@ -57,8 +58,9 @@ class SapConnector(HttpToolConnector):
     def __init__(self, settings: ConnectorSettings) -> None:
         options = SapOptions.of(settings)
         self.name = settings.name
-        self._http = HttpBackend(settings, base_url=options.url,
-                                 auth=(options.username, options.password.get_secret_value()))
+        self._http = HttpBackend(
+            settings, base_url=options.url, auth=(options.username, options.password.get_secret_value())
+        )
         self._tools = tool_specs(settings.name, test_run=options.test_run)
         self._csrf_token: str | None = None
         self._csrf_lock = asyncio.Lock()
@@ -93,19 +95,27 @@ class SapConnector(HttpToolConnector):
                 self._csrf_token = token
             return self._csrf_token
 
-    async def _modify(self, url: str, context: CallContext, *, params: Mapping[str, str] | None = None,
-                      body: Mapping[str, Any] | None = None) -> Any:
+    async def _modify(
+        self,
+        url: str,
+        context: CallContext,
+        *,
+        params: Mapping[str, str] | None = None,
+        body: Mapping[str, Any] | None = None,
+    ) -> Any:
         token = await self._token(None)
         # A dry run is sent as the service's test run (only tools that declare `simulates`).
         test_run = {TEST_RUN_HEADER: "X"} if context.dry_run else {}
-        response = await self._http.send("POST", url, context, params=params, json=body,
-                                         headers={"x-csrf-token": token, **test_run})
+        response = await self._http.send(
+            "POST", url, context, params=params, json=body, headers={"x-csrf-token": token, **test_run}
+        )
         if response.status_code == 403 and response.headers.get("x-csrf-token", "").lower() == "required":
             # The token expired with its session; SAP rejected the request before doing
             # anything, so sending it once more with a fresh token cannot duplicate it.
             token = await self._token(token)
-            response = await self._http.send("POST", url, context, params=params, json=body,
-                                             headers={"x-csrf-token": token, **test_run})
+            response = await self._http.send(
+                "POST", url, context, params=params, json=body, headers={"x-csrf-token": token, **test_run}
+            )
         if response.status_code not in (200, 201):
             raise self._http.fail(response, _sap_message(response))
         if context.dry_run and response.headers.get(TEST_RUN_HEADER, "").upper() != "X":
@@ -113,10 +123,18 @@ class SapConnector(HttpToolConnector):
         return _plain(json_body(response)["d"])
 
     # -- tools ------------------------------------------------------------------------
-    async def _search(self, entity_set: str, filters: list[str], arguments: Mapping[str, Any],
-                      context: CallContext, orderby: str | None) -> dict[str, Any]:
+    async def _search(
+        self,
+        entity_set: str,
+        filters: list[str],
+        arguments: Mapping[str, Any],
+        context: CallContext,
+        orderby: str | None,
+    ) -> dict[str, Any]:
         params: dict[str, Any] = {
-            "$top": arguments.get("top", 20), "$skip": arguments.get("skip", 0), "$inlinecount": "allpages",
+            "$top": arguments.get("top", 20),
+            "$skip": arguments.get("skip", 0),
+            "$inlinecount": "allpages",
         }
         if filters:
             params["$filter"] = " and ".join(filters)
@@ -124,8 +142,12 @@ class SapConnector(HttpToolConnector):
             params["$orderby"] = orderby
         data = await self._read(entity_set, context, params)
         results = data["results"]
-        return {"results": results, "total": int(data.get("__count", len(results))),
-                "top": params["$top"], "skip": params["$skip"]}
+        return {
+            "results": results,
+            "total": int(data.get("__count", len(results))),
+            "top": params["$top"],
+            "skip": params["$skip"],
+        }
 
     async def _search_purchase_orders(self, a: Mapping[str, Any], context: CallContext) -> ToolResult:
         filters = []
@@ -146,8 +168,11 @@ class SapConnector(HttpToolConnector):
         return json_result({"purchase_orders": found.pop("results"), **found})
 
     async def _get_purchase_order(self, a: Mapping[str, Any], context: CallContext) -> ToolResult:
-        order = await self._read(_key("A_PurchaseOrder", a["purchase_order_id"]), context,
-                                 {"$expand": "to_PurchaseOrderItem,to_SupplierInvoice"})
+        order = await self._read(
+            _key("A_PurchaseOrder", a["purchase_order_id"]),
+            context,
+            {"$expand": "to_PurchaseOrderItem,to_SupplierInvoice"},
+        )
         order["items"] = order.pop("to_PurchaseOrderItem", [])
         order["invoices"] = order.pop("to_SupplierInvoice", [])
         return json_result({"purchase_order": order})
@@ -162,25 +187,38 @@ class SapConnector(HttpToolConnector):
         return json_result({"vendors": found.pop("results"), **found})
 
     async def _create_purchase_order(self, a: Mapping[str, Any], context: CallContext) -> ToolResult:
-        order = await self._modify("A_PurchaseOrder", context, body={
-            "Supplier": a["vendor_id"], "NetAmount": _amount(a["amount"]), "DocumentCurrency": a["currency"],
-            "Description": a["description"],
-        })
+        order = await self._modify(
+            "A_PurchaseOrder",
+            context,
+            body={
+                "Supplier": a["vendor_id"],
+                "NetAmount": _amount(a["amount"]),
+                "DocumentCurrency": a["currency"],
+                "Description": a["description"],
+            },
+        )
         return json_result({"purchase_order": order})
 
     async def _release_purchase_order(self, a: Mapping[str, Any], context: CallContext) -> ToolResult:
-        order = await self._modify("ReleasePurchaseOrder", context,
-                                   params={"PurchaseOrder": literal(a["purchase_order_id"])})
+        order = await self._modify(
+            "ReleasePurchaseOrder", context, params={"PurchaseOrder": literal(a["purchase_order_id"])}
+        )
         return json_result({"purchase_order": order})
 
     async def _cancel_purchase_order(self, a: Mapping[str, Any], context: CallContext) -> ToolResult:
-        order = await self._modify("CancelPurchaseOrder", context,
-                                   params={"PurchaseOrder": literal(a["purchase_order_id"])})
+        order = await self._modify(
+            "CancelPurchaseOrder", context, params={"PurchaseOrder": literal(a["purchase_order_id"])}
+        )
         return json_result({"purchase_order": order})
 
     async def _post_invoice(self, a: Mapping[str, Any], context: CallContext) -> ToolResult:
-        invoice = await self._modify("A_SupplierInvoice", context, body={
-            "PurchaseOrder": a["purchase_order_id"], "InvoiceAmount": _amount(a["amount"]),
-            "DocumentCurrency": a["currency"],
-        })
+        invoice = await self._modify(
+            "A_SupplierInvoice",
+            context,
+            body={
+                "PurchaseOrder": a["purchase_order_id"],
+                "InvoiceAmount": _amount(a["amount"]),
+                "DocumentCurrency": a["currency"],
+            },
+        )
         return json_result({"invoice": invoice})

@@ -60,7 +60,7 @@ def _tokens(text: str) -> list[tuple[str, str]]:
             break
         match = _TOKEN.match(text, pos)
         if match is None or match.end() == pos:
-            raise ODataError(f"unexpected character at position {pos}: {text[pos:pos + 10]!r}")
+            raise ODataError(f"unexpected character at position {pos}: {text[pos : pos + 10]!r}")
         kind = match.lastgroup or ""
         tokens.append((kind, match.group(kind)))
         pos = match.end()

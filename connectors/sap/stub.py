@@ -55,8 +55,12 @@ def _error(fault: SapFault) -> JSONResponse:
             "code": fault.code,
             "message": {"lang": "en", "value": fault.message},
             "innererror": {
-                "application": {"component_id": "MM-PUR-PO", "service_namespace": "/SAP/", "service_id": SERVICE,
-                                "service_version": "0001"},
+                "application": {
+                    "component_id": "MM-PUR-PO",
+                    "service_namespace": "/SAP/",
+                    "service_id": SERVICE,
+                    "service_version": "0001",
+                },
                 "transactionid": secrets.token_hex(16).upper(),
                 "timestamp": datetime.datetime.now(datetime.UTC).strftime("%Y%m%d%H%M%S.%f"),
                 "errordetails": [{"code": fault.code, "message": fault.message, "severity": "error"}],
@@ -79,8 +83,12 @@ class SapService:
     # -- protocol ---------------------------------------------------------------------
     def authenticate(self, request: Request) -> str:
         if not basic_auth_matches(request.headers.get("authorization", ""), self.username, self.password):
-            raise SapFault(401, "/IWFND/CM_CONSUMER/001", "Logon failed: user or password is wrong",
-                           {"www-authenticate": 'Basic realm="SAP NetWeaver Application Server [DEM/100]"'})
+            raise SapFault(
+                401,
+                "/IWFND/CM_CONSUMER/001",
+                "Logon failed: user or password is wrong",
+                {"www-authenticate": 'Basic realm="SAP NetWeaver Application Server [DEM/100]"'},
+            )
         return self.username
 
     def check_csrf(self, request: Request) -> None:
@@ -100,8 +108,15 @@ class SapService:
     def uri(self, request: Request, entity_set: EntitySet, row: dict[str, Any]) -> str:
         return f"{request.base_url}{SERVICE_PATH.lstrip('/')}/{entity_set.name}('{row[entity_set.key]}')"
 
-    def render(self, request: Request, entity_set: EntitySet, row: dict[str, Any], *, select: list[str] | None = None,
-               expand: Sequence[str] = ()) -> dict[str, Any]:
+    def render(
+        self,
+        request: Request,
+        entity_set: EntitySet,
+        row: dict[str, Any],
+        *,
+        select: list[str] | None = None,
+        expand: Sequence[str] = (),
+    ) -> dict[str, Any]:
         uri = self.uri(request, entity_set, row)
         out: dict[str, Any] = {"__metadata": {"id": uri, "uri": uri, "type": f"{SERVICE}.{entity_set.name}Type"}}
         for name in select or entity_set.fields:
@@ -127,14 +142,15 @@ class SapService:
                 rows = [r for r in rows if predicate(r)]
             total = len(rows)
             if "$orderby" in q:
-                rows = odata.sort_rows(rows, odata.parse_orderby(q["$orderby"], entity_set.fields),
-                                       set(entity_set.decimals))
+                rows = odata.sort_rows(
+                    rows, odata.parse_orderby(q["$orderby"], entity_set.fields), set(entity_set.decimals)
+                )
             skip = odata.parse_count("$skip", q.get("$skip", "0"))
             top = odata.parse_count("$top", q["$top"]) if "$top" in q else None
             select = odata.parse_select(q["$select"], entity_set.fields) if "$select" in q else None
         except odata.ODataError as exc:
             raise SapFault(400, "/IWBEP/CM_MGW_RT/022", f"Invalid system query option: {exc}") from None
-        rows = rows[skip:] if top is None else rows[skip:skip + top]
+        rows = rows[skip:] if top is None else rows[skip : skip + top]
         result: dict[str, Any] = {"results": [self.render(request, entity_set, r, select=select) for r in rows]}
         if q.get("$inlinecount") == "allpages":
             result["__count"] = str(total)
@@ -144,8 +160,9 @@ class SapService:
         for row in self.data[entity_set.name]:
             if row[entity_set.key] == key:
                 return row
-        raise SapFault(404, "/IWBEP/CM_MGW_RT/020",
-                       f"Resource not found for segment '{entity_set.name}Type' with key '{key}'")
+        raise SapFault(
+            404, "/IWBEP/CM_MGW_RT/020", f"Resource not found for segment '{entity_set.name}Type' with key '{key}'"
+        )
 
     # -- writes -----------------------------------------------------------------------
     def create_purchase_order(self, body: dict[str, Any], user: str, *, commit: bool = True) -> dict[str, Any]:
@@ -164,9 +181,14 @@ class SapService:
         # A test run assigns no number, as BAPI_PO_CREATE1 with TESTRUN = 'X' commits nothing.
         number = str(max(int(o["PurchaseOrder"]) for o in orders) + 1) if commit else TEST_RUN_NUMBER
         row = {
-            "PurchaseOrder": number, "Supplier": supplier_id,
-            "CompanyCode": str(body.get("CompanyCode", "1010")), "DocumentCurrency": currency, "NetAmount": amount,
-            "Description": description, "ReleaseStatus": "NOT_RELEASED", "CreatedByUser": user.upper(),
+            "PurchaseOrder": number,
+            "Supplier": supplier_id,
+            "CompanyCode": str(body.get("CompanyCode", "1010")),
+            "DocumentCurrency": currency,
+            "NetAmount": amount,
+            "Description": description,
+            "ReleaseStatus": "NOT_RELEASED",
+            "CreatedByUser": user.upper(),
             "CreationDate": datetime.date.today().isoformat(),
         }
         if commit:
@@ -203,21 +225,28 @@ class SapService:
             raise SapFault(400, "M8/321", f"Purchase order {order_id} is not released; no invoice can be posted")
         currency = _currency(body.get("DocumentCurrency"))
         if currency != order["DocumentCurrency"]:
-            raise SapFault(400, "M8/104",
-                           f"Invoice currency {currency} differs from purchase order currency "
-                           f"{order['DocumentCurrency']}")
+            raise SapFault(
+                400,
+                "M8/104",
+                f"Invoice currency {currency} differs from purchase order currency {order['DocumentCurrency']}",
+            )
         amount = _amount(body.get("InvoiceAmount"), "InvoiceAmount")
         invoices = self.data["A_SupplierInvoice"]
         invoiced = sum((i["InvoiceAmount"] for i in invoices if i["PurchaseOrder"] == order_id), Decimal(0))
         open_amount = order["NetAmount"] - invoiced
         if amount > open_amount:
-            raise SapFault(400, "M8/087",
-                           f"Invoice amount {amount:.2f} exceeds the open amount {open_amount:.2f} {currency} "
-                           f"of purchase order {order_id}")
+            raise SapFault(
+                400,
+                "M8/087",
+                f"Invoice amount {amount:.2f} exceeds the open amount {open_amount:.2f} {currency} "
+                f"of purchase order {order_id}",
+            )
         row = {
             "SupplierInvoice": str(max(int(i["SupplierInvoice"]) for i in invoices) + 1) if commit else TEST_RUN_NUMBER,
             "PurchaseOrder": order_id,
-            "InvoiceAmount": amount, "DocumentCurrency": currency, "PostingDate": datetime.date.today().isoformat(),
+            "InvoiceAmount": amount,
+            "DocumentCurrency": currency,
+            "PostingDate": datetime.date.today().isoformat(),
             "CreatedByUser": user.upper(),
         }
         if commit:
@@ -239,8 +268,11 @@ def _amount(value: Any, name: str) -> Decimal:
     exponent = amount.as_tuple().exponent
     too_precise = not isinstance(exponent, int) or exponent < -2
     if not amount.is_finite() or amount <= 0 or too_precise or amount >= Decimal("1e11"):
-        raise SapFault(400, "/IWBEP/CM_MGW_RT/001",
-                       f"Property {name} must be a positive amount with at most 2 decimals, got {value!r}")
+        raise SapFault(
+            400,
+            "/IWBEP/CM_MGW_RT/001",
+            f"Property {name} must be a positive amount with at most 2 decimals, got {value!r}",
+        )
     return amount
 
 
@@ -324,14 +356,19 @@ def create_app(*, username: str = "demo", password: str = "demo") -> Starlette:
         entity_set = ENTITY_SETS[name]
         if not commit:
             return JSONResponse({"d": service.render(request, entity_set, row)}, headers={TEST_RUN_HEADER: "X"})
-        return JSONResponse({"d": service.render(request, entity_set, row)}, status_code=201,
-                            headers={"location": service.uri(request, entity_set, row)})
+        return JSONResponse(
+            {"d": service.render(request, entity_set, row)},
+            status_code=201,
+            headers={"location": service.uri(request, entity_set, row)},
+        )
 
-    app = stub_app([
-        Route(SERVICE_PATH + "/", root, methods=["GET", "HEAD"]),
-        Route(SERVICE_PATH, root, methods=["GET", "HEAD"]),
-        Route(SERVICE_PATH + "/{path:path}", resource, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
-    ])
+    app = stub_app(
+        [
+            Route(SERVICE_PATH + "/", root, methods=["GET", "HEAD"]),
+            Route(SERVICE_PATH, root, methods=["GET", "HEAD"]),
+            Route(SERVICE_PATH + "/{path:path}", resource, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
+        ]
+    )
     app.state.sap = service
     return app
 
@@ -340,8 +377,9 @@ def serve_for(settings: ConnectorSettings) -> AbstractAsyncContextManager[str | 
     """For `gateway demo`: this stub where the stanza points, when that is this machine,
     accepting the stanza's own credentials; yields its base URL, or None if not started."""
     options = SapOptions.of(settings)
-    return serve_if_local(options.url, lambda: create_app(
-        username=options.username, password=options.password.get_secret_value()))
+    return serve_if_local(
+        options.url, lambda: create_app(username=options.username, password=options.password.get_secret_value())
+    )
 
 
 def main() -> None:

@@ -29,12 +29,21 @@ ENTITY_SETS: dict[str, EntitySet] = {
             "A_PurchaseOrder",
             "PurchaseOrder",
             (
-                "PurchaseOrder", "Supplier", "CompanyCode", "DocumentCurrency", "NetAmount",
-                "Description", "ReleaseStatus", "CreatedByUser", "CreationDate",
+                "PurchaseOrder",
+                "Supplier",
+                "CompanyCode",
+                "DocumentCurrency",
+                "NetAmount",
+                "Description",
+                "ReleaseStatus",
+                "CreatedByUser",
+                "CreationDate",
             ),
             frozenset({"NetAmount"}),
-            {"to_PurchaseOrderItem": ("A_PurchaseOrderItem", "PurchaseOrder"),
-             "to_SupplierInvoice": ("A_SupplierInvoice", "PurchaseOrder")},
+            {
+                "to_PurchaseOrderItem": ("A_PurchaseOrderItem", "PurchaseOrder"),
+                "to_SupplierInvoice": ("A_SupplierInvoice", "PurchaseOrder"),
+            },
         ),
         EntitySet(
             "A_PurchaseOrderItem",
@@ -60,15 +69,20 @@ ENTITY_SETS: dict[str, EntitySet] = {
 }
 
 _SUPPLIERS = [
-    ("0000100001", "Acme Industrial Supplies", "DE", "Hamburg", False,
-     "27/273/01234", "DE89370400440532013000", "0532013000"),
-    ("0000100002", "Nordic Office GmbH", "DE", "Berlin", False,
-     "21/815/08150", "DE02100500000024290661", "0024290661"),
+    (
+        "0000100001",
+        "Acme Industrial Supplies",
+        "DE",
+        "Hamburg",
+        False,
+        "27/273/01234",
+        "DE89370400440532013000",
+        "0532013000",
+    ),
+    ("0000100002", "Nordic Office GmbH", "DE", "Berlin", False, "21/815/08150", "DE02100500000024290661", "0024290661"),
     ("0000100003", "Globex Components", "US", "Chicago", False, "36-4512773", "", "4821903312"),
-    ("0000100004", "Initech Services Ltd", "GB", "London", False,
-     "1234567890", "GB29NWBK60161331926819", "31926819"),
-    ("0000100005", "Umbrella Logistics", "CH", "Basel", True,
-     "CHE-116.281.710", "CH9300762011623852957", "162385295"),
+    ("0000100004", "Initech Services Ltd", "GB", "London", False, "1234567890", "GB29NWBK60161331926819", "31926819"),
+    ("0000100005", "Umbrella Logistics", "CH", "Basel", True, "CHE-116.281.710", "CH9300762011623852957", "162385295"),
     ("0000100006", "O'Brien & Sons", "US", "Boston", False, "04-2103594", "", "7730021945"),
 ]
 _ORDERS = [
@@ -85,16 +99,24 @@ def seed() -> dict[str, list[dict[str, Any]]]:
     """A fresh copy of the seed data (each stub app owns its own)."""
     orders = [
         {
-            "PurchaseOrder": po, "Supplier": supplier, "CompanyCode": "1010", "DocumentCurrency": currency,
-            "NetAmount": Decimal(amount), "Description": text, "ReleaseStatus": status,
-            "CreatedByUser": "SEED", "CreationDate": "2026-11-02",
+            "PurchaseOrder": po,
+            "Supplier": supplier,
+            "CompanyCode": "1010",
+            "DocumentCurrency": currency,
+            "NetAmount": Decimal(amount),
+            "Description": text,
+            "ReleaseStatus": status,
+            "CreatedByUser": "SEED",
+            "CreationDate": "2026-11-02",
         }
         for po, supplier, currency, amount, text, status in _ORDERS
     ]
     items = [
         {
-            "PurchaseOrder": order["PurchaseOrder"], "PurchaseOrderItem": f"{n * 10:05d}",
-            "Material": f"MAT-{index:03d}{n}", "OrderQuantity": Decimal(n * 5),
+            "PurchaseOrder": order["PurchaseOrder"],
+            "PurchaseOrderItem": f"{n * 10:05d}",
+            "Material": f"MAT-{index:03d}{n}",
+            "OrderQuantity": Decimal(n * 5),
             "NetPriceAmount": (Decimal(str(order["NetAmount"])) / 2).quantize(Decimal("0.01")),
         }
         for index, order in enumerate(orders, start=1)
@@ -102,15 +124,25 @@ def seed() -> dict[str, list[dict[str, Any]]]:
     ]
     suppliers = [
         {
-            "Supplier": s, "SupplierName": name, "Country": country, "CityName": city, "IsBlocked": blocked,
-            "TaxNumber1": tax, "IBAN": iban, "BankAccount": account,
+            "Supplier": s,
+            "SupplierName": name,
+            "Country": country,
+            "CityName": city,
+            "IsBlocked": blocked,
+            "TaxNumber1": tax,
+            "IBAN": iban,
+            "BankAccount": account,
         }
         for s, name, country, city, blocked, tax, iban, account in _SUPPLIERS
     ]
     invoices = [
         {
-            "SupplierInvoice": "5105600001", "PurchaseOrder": "4500000001", "InvoiceAmount": Decimal("1250.00"),
-            "DocumentCurrency": "EUR", "PostingDate": "2026-11-10", "CreatedByUser": "SEED",
+            "SupplierInvoice": "5105600001",
+            "PurchaseOrder": "4500000001",
+            "InvoiceAmount": Decimal("1250.00"),
+            "DocumentCurrency": "EUR",
+            "PostingDate": "2026-11-10",
+            "CreatedByUser": "SEED",
         }
     ]
     return {

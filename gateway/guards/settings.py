@@ -56,4 +56,9 @@ class GuardSettings(BaseModel):
     body_timeout_seconds: float = Field(
         30.0, gt=0, description="A client must send a request's whole body within this (slow bodies)."
     )
-    max_header_bytes: int = Field(16_384, ge=1024, description="Largest request header block accepted.")
+    max_header_bytes: int = Field(
+        32_768,
+        ge=1024,
+        description="Largest request header block accepted (above the 16 KiB a bearer token may have, so an "
+        "oversized token gets its precise 401).",
+    )

@@ -50,7 +50,7 @@ async def test_a_principal_past_its_session_cap_gets_a_clear_error_and_others_do
         closed = await http.delete(gw.mcp_url, headers={**headers(gw, "greedy"), "mcp-session-id": session})
         assert closed.status_code == 200
         assert (await open_session(http, gw, "greedy")).status_code == 200
-        metrics = (await http.get(f"{gw.url}/metrics")).text
+        metrics = await gw.scrape()
     assert 'gateway_rejected_requests_total{reason="session_limit"} 1.0' in metrics
 
 

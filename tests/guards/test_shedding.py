@@ -51,7 +51,7 @@ async def test_a_stalled_audit_writer_sheds_new_calls_with_503(
         statuses = [r.status_code for r in await asyncio.gather(*stuck)]
         assert statuses[0] == 200 and set(statuses) <= {200, 503}
         after = await http.post("/v1/tools/echo.echo:call", json={"text": "drained"})
-        metrics = (await http.get("/metrics")).text
+        metrics = await gw.scrape()
     assert waited < 1
     assert shed.status_code == 503 and shed.headers["Retry-After"] == "1"
     assert shed.json()["type"].endswith(":overloaded") and "audit records are waiting" in shed.json()["detail"]

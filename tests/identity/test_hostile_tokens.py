@@ -51,6 +51,9 @@ async def gateway(issuer: JwksIssuer, tmp_path: Path, policy_dir: Path) -> Async
             "issuers": [{"issuer": issuer.issuer, "algorithms": ["RS256", "ES256"], "required_scopes": [SCOPE]}],
             "jwks": {"refetch_interval_seconds": 3600},
         },
+        # This module counts JWKS fetches and reasons per token: no per-source throttling
+        # (tests/guards covers that) between the 300 refused tokens of one address.
+        guards={"auth_failures": {"per_source_rate": 10_000, "per_source_burst": 10_000}},
     )
     app = create_app(config)
     async with running(app, port=port) as url:

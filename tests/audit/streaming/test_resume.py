@@ -77,6 +77,12 @@ async def test_gateway_and_sink_killed_mid_stream_no_gap_no_reordering(tmp_path:
         yaml.safe_dump(
             {
                 "allow_inline_secrets": True,
+                "catalog": {"trust_on_first_use": True},
+                # The traffic is refused tokens: unthrottled, and summed into a record per
+                # short window, they keep the log growing while the sink and gateway die.
+                "guards": {
+                    "auth_failures": {"window_seconds": 0.02, "per_source_rate": 100000, "per_source_burst": 100000}
+                },
                 "server": {"host": "127.0.0.1", "port": port},
                 "identity": {"secret": SECRET},
                 "policy": {"directory": str(policy_dir), "watch": False},
