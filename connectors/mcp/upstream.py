@@ -24,7 +24,6 @@ import asyncio
 import contextlib
 import contextvars
 import logging
-import warnings
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
@@ -356,11 +355,7 @@ class McpConnector:
         await self._request(f"subscription to {uri}", lambda c: c.subscribe_resource(uri))
 
     async def unsubscribe_resource(self, uri: str) -> None:
-        with warnings.catch_warnings():
-            # Deprecated only on 2026-07-28; agents on the 2025 protocols still unsubscribe,
-            # and the upstream subscription must end with theirs.
-            warnings.simplefilter("ignore", DeprecationWarning)
-            await self._request(f"unsubscription from {uri}", lambda c: c.unsubscribe_resource(uri))
+        await self._request(f"unsubscription from {uri}", lambda c: c.unsubscribe_resource(uri))
 
     async def complete(
         self,
