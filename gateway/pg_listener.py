@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import asyncpg
@@ -24,6 +24,21 @@ PG_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutErro
 MAX_RELISTEN_DELAY = 5.0
 
 OnConnection = Callable[[asyncpg.Connection], Awaitable[Any]]
+
+
+@contextlib.asynccontextmanager
+async def pooled(
+    pool: asyncpg.Pool | None, where: str, unavailable: Callable[[str], Exception]
+) -> AsyncIterator[asyncpg.Connection]:
+    """A connection of a store's pool; `unavailable(why)` is raised when the pool is closed
+    or the database fails, so each store keeps its own error type."""
+    if pool is None:
+        raise unavailable(f"{where} is not open")
+    try:
+        async with pool.acquire() as conn:
+            yield conn
+    except PG_ERRORS as exc:
+        raise unavailable(f"{where}: {exc}") from None
 
 
 class Listener:

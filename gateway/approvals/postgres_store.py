@@ -49,7 +49,7 @@ from gateway.approvals.store import (
 from gateway.audit.postgres_store import ensure_schema, is_postgres_url, redacted_url, split_schema
 from gateway.audit.store import StoreError
 from gateway.models import Approval, ApprovalState, ToolResult
-from gateway.pg_listener import PG_ERRORS, Listener
+from gateway.pg_listener import PG_ERRORS, Listener, pooled
 
 __all__ = ["PostgresApprovalStore", "is_postgres_url"]
 
@@ -340,15 +340,8 @@ class PostgresApprovalStore:
         # Delivered when the transaction commits, to every replica listening (this one too).
         await conn.execute(_NOTIFY, self._channel, f"{self._key}:{approval_id}")
 
-    @contextlib.asynccontextmanager
-    async def _connection(self) -> AsyncIterator[asyncpg.Connection]:
-        if self._pool is None:
-            raise ApprovalError("unavailable", f"approvals database {self._where} is not open")
-        try:
-            async with self._pool.acquire() as conn:
-                yield conn
-        except PG_ERRORS as exc:
-            raise ApprovalError("unavailable", f"approvals database {self._where}: {exc}") from None
+    def _connection(self) -> contextlib.AbstractAsyncContextManager[asyncpg.Connection]:
+        return pooled(self._pool, f"approvals database {self._where}", lambda why: ApprovalError("unavailable", why))
 
     @contextlib.asynccontextmanager
     async def _transaction(self) -> AsyncIterator[asyncpg.Connection]:

@@ -20,7 +20,7 @@ import asyncpg
 
 from gateway.audit.postgres_store import redacted_url, split_schema
 from gateway.audit.store import StoreError
-from gateway.pg_listener import PG_ERRORS, Listener
+from gateway.pg_listener import PG_ERRORS, Listener, pooled
 from gateway.suspensions.model import Suspension, SuspensionError
 from gateway.suspensions.store import BeforeCommit, Change, decode, encode
 
@@ -142,15 +142,10 @@ class PostgresSuspensionStore:
         async with self._connection() as conn:
             return [decode(r[0]) for r in await conn.fetch(f"SELECT body FROM suspensions {tail}", *params)]
 
-    @contextlib.asynccontextmanager
-    async def _connection(self) -> AsyncIterator[asyncpg.Connection]:
-        if self._pool is None:
-            raise SuspensionError("unavailable", f"suspensions database {self._where} is not open")
-        try:
-            async with self._pool.acquire() as conn:
-                yield conn
-        except PG_ERRORS as exc:
-            raise SuspensionError("unavailable", f"suspensions database {self._where}: {exc}") from None
+    def _connection(self) -> contextlib.AbstractAsyncContextManager[asyncpg.Connection]:
+        return pooled(
+            self._pool, f"suspensions database {self._where}", lambda why: SuspensionError("unavailable", why)
+        )
 
     @contextlib.asynccontextmanager
     async def _transaction(self) -> AsyncIterator[asyncpg.Connection]:
