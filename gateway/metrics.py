@@ -156,6 +156,63 @@ class ApprovalMetrics:
             self.outcomes.labels(outcome)
 
 
+class PolicyMetrics:
+    """What the policy holder and the decide stage report: the version in force, reloads,
+    conditions that could not be evaluated."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.reloads = Counter(
+            "gateway_policy_reloads",
+            "Policy reload attempts by result (success, unchanged, failure).",
+            ["result"],
+            registry=registry,
+        )
+        self.unevaluable_conditions = Counter(
+            "gateway_policy_unevaluable_conditions",
+            "Rule conditions that could not be evaluated for a call (read the stricter way), by rule.",
+            ["rule"],
+            registry=registry,
+        )
+        self.last_reload_success = Gauge(
+            "gateway_policy_last_reload_successful",
+            "1 when the last policy reload succeeded (or none was tried yet), 0 when it was refused.",
+            registry=registry,
+        )
+        self.info = Info("gateway_policy", "The policy in force: its version (hash of its files).", registry=registry)
+        for result in RELOAD_RESULTS:
+            self.reloads.labels(result)
+        self.last_reload_success.set(1)
+
+    def loaded(self, version: str) -> None:
+        self.info.info({"version": version})
+
+    def reloaded(self, result: str, active_version: str) -> None:
+        """Record one reload attempt: success, unchanged (same files) or failure (the
+        version in force stays)."""
+        self.reloads.labels(result).inc()
+        self.last_reload_success.set(0 if result == "failure" else 1)
+        self.loaded(active_version)
+
+
+class GuardMetrics:
+    """What the guards in front of the call path report (gateway/guards): refused tokens and
+    requests shed instead of queued."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.auth_failures = Counter(
+            "gateway_auth_failures",
+            "Refused tokens: aggregated into the audit log, or throttled (429, not audited) per source.",
+            ["outcome"],
+            registry=registry,
+        )
+        self.load_shed = Counter(
+            "gateway_load_shed",
+            "Requests answered 503 (Retry-After) instead of queueing, by what was saturated.",
+            ["resource"],
+            registry=registry,
+        )
+
+
 class Metrics:
     content_type = CONTENT_TYPE_LATEST
 
@@ -183,44 +240,14 @@ class Metrics:
             buckets=_BUCKETS,
             registry=registry,
         )
-        self.auth_failures = Counter(
-            "gateway_auth_failures",
-            "Refused tokens: aggregated into the audit log, or throttled (429, not audited) per source.",
-            ["outcome"],
-            registry=registry,
-        )
-        self.load_shed = Counter(
-            "gateway_load_shed",
-            "Requests answered 503 (Retry-After) instead of queueing, by what was saturated.",
-            ["resource"],
-            registry=registry,
-        )
+        self.guards = GuardMetrics(registry)
         self.rejected_requests = Counter(
             "gateway_rejected_requests",
             "Requests refused before reaching a backend, by reason.",
             ["reason"],
             registry=registry,
         )
-        self.policy_reloads = Counter(
-            "gateway_policy_reloads",
-            "Policy reload attempts by result (success, unchanged, failure).",
-            ["result"],
-            registry=registry,
-        )
-        self.policy_unevaluable_conditions = Counter(
-            "gateway_policy_unevaluable_conditions",
-            "Rule conditions that could not be evaluated for a call (read the stricter way), by rule.",
-            ["rule"],
-            registry=registry,
-        )
-        self.policy_last_reload_success = Gauge(
-            "gateway_policy_last_reload_successful",
-            "1 when the last policy reload succeeded (or none was tried yet), 0 when it was refused.",
-            registry=registry,
-        )
-        self.policy_info = Info(
-            "gateway_policy", "The policy in force: its version (hash of its files).", registry=registry
-        )
+        self.policy = PolicyMetrics(registry)
         self.approvals = ApprovalMetrics(registry)
         self.audit_records_lost = Counter(
             "gateway_audit_records_lost",
@@ -247,9 +274,6 @@ class Metrics:
             self.stage_duration.labels(stage)
         for reason in REJECTION_REASONS:
             self.rejected_requests.labels(reason)
-        for result in RELOAD_RESULTS:
-            self.policy_reloads.labels(result)
-        self.policy_last_reload_success.set(1)
 
     def watch_connectors(self, connectors: Iterable[Connector]) -> None:
         """Expose these connectors' circuit breaker state (those that have one)."""
@@ -257,16 +281,6 @@ class Metrics:
         self._circuits.watch(connectors)
         for connector in connectors:
             self.call_duration.labels(connector.name)
-
-    def policy_loaded(self, version: str) -> None:
-        self.policy_info.info({"version": version})
-
-    def policy_reloaded(self, result: str, active_version: str) -> None:
-        """Record one reload attempt: success, unchanged (same files) or failure (the
-        version in force stays)."""
-        self.policy_reloads.labels(result).inc()
-        self.policy_last_reload_success.set(0 if result == "failure" else 1)
-        self.policy_loaded(active_version)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

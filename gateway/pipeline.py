@@ -312,7 +312,7 @@ class Pipeline:
                 call.principal, call.policy_connector, call.tool, call.arguments, context
             )
         for rule in decision.unevaluable:
-            self.metrics.policy_unevaluable_conditions.labels(rule).inc()
+            self.metrics.policy.unevaluable_conditions.labels(rule).inc()
         if self.shadow is not None:
             self.shadow.observe(call, decision, context)
         return decision
@@ -450,7 +450,7 @@ class Pipeline:
             error = f"backend {call.connector!r} did not answer within {timeout:g} s"
             raise BackendFailed(error, timed_out=True) from None
         except ConnectorBusy as exc:
-            self.metrics.load_shed.labels("backend").inc()
+            self.metrics.guards.load_shed.labels("backend").inc()
             error = f"backend {call.connector!r} is busy: {exc}"
             raise BackendBusy(error, retry_after=1.0) from None
         except BackendUnavailable as exc:

@@ -9,6 +9,7 @@ import hashlib
 import logging
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from connectors.base import create_connector
 from connectors.resilience import ResilientConnector
@@ -92,32 +93,13 @@ class Gateway:
             running.push_async_callback(telemetry.stop)
             await verifier.issuers.start()  # a failed fetch is reported by /readyz, not raised
             running.push_async_callback(verifier.issuers.stop)
-            audit = await AuditLog.open(config.audit, base_dir=config.base_dir, observer=metrics.audit)
-            running.push_async_callback(audit.close)
-            audit_streams = AuditStreams.start(config.audit_streaming, audit, metrics.audit_sinks, config.resolve)
-            running.push_async_callback(audit_streams.close)
-            # A refused token is answered at once; its record follows (or is counted).
-            lost = metrics.audit_records_lost
-            deferred = DeferredRecords(audit.append, lambda kind: lost.labels(kind).inc())
-            running.push_async_callback(deferred.drain)
+            audit, audit_streams, deferred = await _open_audit(config, metrics, running)
             running.push_async_callback(events.close)
-            approval_settings = _approval_settings(config)
-            approvals = await ApprovalService.open(approval_settings, audit, metrics=metrics.approvals, policy=policy)
-            integrations = Integrations(config.integrations, approvals, audit, audit.store, audit.redact)
-            # The approval service closes its notifiers (Slack's among them) before the
-            # integrations close the Slack client they share.
-            running.push_async_callback(integrations.close)
-            running.push_async_callback(approvals.close)
-            incident = await open_incident_response(
-                config, approval_settings.database, audit, approvals, metrics, running
-            )
+            approvals, integrations, incident = await _open_approvals(config, audit, metrics, policy, running)
             limiter = RateLimiter.from_settings(config.limits)
             running.push_async_callback(limiter.close)
             catalog = Catalog(connectors)
             pins = catalog.gate = _pin_gate(config, audit, metrics, policy)
-            auth_failures = _auth_failures(config, deferred, metrics)
-            auth_failures.start()
-            running.push_async_callback(auth_failures.close)
             gateway = cls(
                 config=config,
                 metrics=metrics,
@@ -125,12 +107,7 @@ class Gateway:
                 telemetry=telemetry,
                 verifier=verifier,
                 resource=resource,
-                authenticate=Authenticator(
-                    lambda: verifier,
-                    auth_failures,
-                    observe_seconds=telemetry.observer("identity"),
-                    challenge=resource.challenge,
-                ),
+                authenticate=_authenticator(config, verifier, resource, telemetry, deferred, metrics, running),
                 policy=policy,
                 connectors=connectors,
                 catalog=catalog,
@@ -152,10 +129,7 @@ class Gateway:
                     **incident,
                 ),
                 pins=pins,
-                probe=ReadinessProbe(
-                    lambda: _readiness(connectors, audit, policy, metrics, verifier),
-                    config.server.readiness_interval_seconds,
-                ),
+                probe=_readiness_probe(config, connectors, audit, policy, metrics, verifier),
                 **incident,
                 _running=running,
             )
@@ -165,7 +139,7 @@ class Gateway:
 
     async def _start_backends(self) -> None:
         running = self._running
-        self.metrics.policy_loaded(self.policy.current.version)
+        self.metrics.policy.loaded(self.policy.current.version)
         self.metrics.watch_connectors(self.connectors)
         self.events.subscribe(ToolsChanged, self._refresh_tools)
         self.events.subscribe(PolicyReloaded, self._record_policy_reload)
@@ -205,9 +179,9 @@ class Gateway:
     async def _record_policy_reload(self, event: PolicyReloaded) -> None:
         result = event.result
         if result.ok and not result.changed:
-            self.metrics.policy_reloaded("unchanged", result.active_version)
+            self.metrics.policy.reloaded("unchanged", result.active_version)
             return
-        self.metrics.policy_reloaded("success" if result.ok else "failure", result.active_version)
+        self.metrics.policy.reloaded("success" if result.ok else "failure", result.active_version)
         if result.ok:
             # What agents may list follows the policy: tell them to list again.
             for kind in LISTING_KINDS:
@@ -250,25 +224,32 @@ class Gateway:
         return self.probe.latest
 
 
-async def _readiness(
+def _readiness_probe(
+    config: GatewayConfig,
     connectors: list[ResilientConnector],
     audit: AuditLog,
     policy: PolicyHolder,
     metrics: Metrics,
     verifier: TokenVerifier,
-) -> Readiness:
-    backends = {}
-    for connector in connectors:
-        health = await connector.health()
-        metrics.backend_up.labels(connector.name).set(1 if health.healthy else 0)
-        backends[connector.name] = BackendState(health.healthy, health.detail)
-    return Readiness(
-        await audit.healthy(),
-        policy.current.version,
-        backends,
-        issuers=verifier.issuers.status(),
-        checked_at=time.time(),
-    )
+) -> ReadinessProbe:
+    """What /readyz answers: each backend's health, the audit store, the policy in force and
+    the issuers, probed in the background every `server.readiness_interval_seconds`."""
+
+    async def check() -> Readiness:
+        backends = {}
+        for connector in connectors:
+            health = await connector.health()
+            metrics.backend_up.labels(connector.name).set(1 if health.healthy else 0)
+            backends[connector.name] = BackendState(health.healthy, health.detail)
+        return Readiness(
+            await audit.healthy(),
+            policy.current.version,
+            backends,
+            issuers=verifier.issuers.status(),
+            checked_at=time.time(),
+        )
+
+    return ReadinessProbe(check, config.server.readiness_interval_seconds)
 
 
 def _pin_gate(config: GatewayConfig, audit: AuditLog, metrics: Metrics, policy: PolicyHolder) -> PinGate | None:
@@ -296,15 +277,61 @@ def _approval_settings(config: GatewayConfig) -> ApprovalSettings:
     return config.approvals.model_copy(update={"database": database})
 
 
-def _auth_failures(config: GatewayConfig, deferred: DeferredRecords, metrics: Metrics) -> AuthFailures:
-    """Refused tokens: throttled per source, then summed per source and reason into few
-    `auth.failed` records, each written without making the refusal wait (DeferredRecords)."""
+async def _open_audit(
+    config: GatewayConfig, metrics: Metrics, running: contextlib.AsyncExitStack
+) -> tuple[AuditLog, AuditStreams, DeferredRecords]:
+    """The audit log, the SIEM streams that read it, and the writer of records that must not
+    make their request wait."""
+    audit = await AuditLog.open(config.audit, base_dir=config.base_dir, observer=metrics.audit)
+    running.push_async_callback(audit.close)
+    streams = AuditStreams.start(config.audit_streaming, audit, metrics.audit_sinks, config.resolve)
+    running.push_async_callback(streams.close)
+    # A refused token is answered at once; its record follows (or is counted).
+    lost = metrics.audit_records_lost
+    deferred = DeferredRecords(audit.append, lambda kind: lost.labels(kind).inc())
+    running.push_async_callback(deferred.drain)
+    return audit, streams, deferred
+
+
+async def _open_approvals(
+    config: GatewayConfig, audit: AuditLog, metrics: Metrics, policy: PolicyHolder, running: contextlib.AsyncExitStack
+) -> tuple[ApprovalService, Integrations, dict[str, Any]]:
+    """Where people take part: approvals, the channels that tell approvers, and the incident
+    response (`suspensions`, `shadow`, `brakes`; suspensions live beside the approvals)."""
+    settings = _approval_settings(config)
+    approvals = await ApprovalService.open(settings, audit, metrics=metrics.approvals, policy=policy)
+    integrations = Integrations(config.integrations, approvals, audit, audit.store, audit.redact)
+    # The approval service closes its notifiers (Slack's among them) before the
+    # integrations close the Slack client they share.
+    running.push_async_callback(integrations.close)
+    running.push_async_callback(approvals.close)
+    incident = await open_incident_response(config, settings.database, audit, approvals, metrics, running)
+    return approvals, integrations, incident
+
+
+def _authenticator(
+    config: GatewayConfig,
+    verifier: TokenVerifier,
+    resource: ProtectedResource,
+    telemetry: Telemetry,
+    deferred: DeferredRecords,
+    metrics: Metrics,
+    running: contextlib.AsyncExitStack,
+) -> Authenticator:
+    """The identity stage as every front door calls it. Refused tokens: throttled per source,
+    then summed per source and reason into few `auth.failed` records, each written without
+    making the refusal wait (DeferredRecords)."""
 
     def counted(outcome: str) -> None:
-        metrics.auth_failures.labels(outcome).inc()
+        metrics.guards.auth_failures.labels(outcome).inc()
         metrics.rejected_requests.labels("unauthenticated").inc()
 
-    return AuthFailures(config.guards.auth_failures, deferred.record, counted)
+    failures = AuthFailures(config.guards.auth_failures, deferred.record, counted)
+    failures.start()
+    running.push_async_callback(failures.close)
+    return Authenticator(
+        lambda: verifier, failures, observe_seconds=telemetry.observer("identity"), challenge=resource.challenge
+    )
 
 
 async def _cancelled(task: asyncio.Task[None]) -> None:

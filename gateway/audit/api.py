@@ -2,6 +2,7 @@
 
 GET /v1/audit/calls?agent=&connector=&tool=&outcome=&approver=&since=&until=&trace_id=&after=&limit=
 GET /v1/audit/traces/{trace_id}
+GET /v1/audit/story/{ident}   (a call id, trace id or approval id)
 GET /v1/audit/records?after=&limit=   (or ?tail=N)
 GET /v1/audit/records/{seq}
 GET /v1/audit/records/{seq}/proof
@@ -75,16 +76,14 @@ def _time(request: Request, name: str) -> float | None:
 _CALL_FILTERS = ("agent", "connector", "tool", "outcome", "approver", "trace_id", "call_id")
 
 
-def routes(audit_log: AuditLog, authorize: Authorize) -> list[Route]:
-    """`authorize(request)` returns the caller's Principal or raises AuthError (401); the
-    principal also needs `audit.auditor_role` (403)."""
-    auditor = requires_role(audit_log.settings.auditor_role, authenticate=authorize)
-    queries = audit_log.queries
+class _AuditEndpoints:
+    """The handlers, each answering one query over `audit_log` as JSON."""
 
-    def guarded(handler: Handler) -> Endpoint:
-        return auditor(answering(handler))
+    def __init__(self, audit_log: AuditLog) -> None:
+        self._log = audit_log
+        self._queries = audit_log.queries
 
-    async def calls(request: Request) -> dict[str, Any]:
+    async def calls(self, request: Request) -> dict[str, Any]:
         unknown = set(request.query_params) - {*_CALL_FILTERS, "since", "until", "after", "limit"}
         if unknown:
             raise _bad_request(f"unknown query parameter(s): {', '.join(sorted(unknown))}")
@@ -97,60 +96,71 @@ def routes(audit_log: AuditLog, authorize: Authorize) -> list[Route]:
             after_seq=_int(request, "after", 0, 0, 2**62),
             limit=limit,
         )
-        found = await queries.calls(query)
+        found = await self._queries.calls(query)
         return {
             "calls": [c.to_json() for c in found],
             # Page on with ?after=next_after; null when this page was the last.
             "next_after": found[-1].seq if len(found) == limit else None,
         }
 
-    async def trace(request: Request) -> dict[str, Any]:
+    async def trace(self, request: Request) -> dict[str, Any]:
         trace_id = request.path_params["trace_id"]
-        found = await queries.trace(trace_id)
+        found = await self._queries.trace(trace_id)
         if not found:
             raise _not_found(f"no call with trace id {trace_id}")
         return {"trace_id": trace_id, "calls": [c.to_json(with_records=True) for c in found]}
 
-    async def story(request: Request) -> dict[str, Any]:
+    async def story(self, request: Request) -> dict[str, Any]:
         ident = request.path_params["ident"]
-        found = await queries.story(ident)
+        found = await self._queries.story(ident)
         if not found:
             raise _not_found(f"no call with call id, trace id or approval id {ident}")
         return {"id": ident, "calls": [c.to_json(with_records=True) for c in found]}
 
-    async def records(request: Request) -> dict[str, Any]:
+    async def records(self, request: Request) -> dict[str, Any]:
+        store = self._log.store
         if "tail" in request.query_params:
-            found = await audit_log.store.latest(_int(request, "tail", 20, 1, MAX_LIMIT))
+            found = await store.latest(_int(request, "tail", 20, 1, MAX_LIMIT))
         else:
             after = _int(request, "after", 0, 0, 2**62)
-            found = await audit_log.store.records(after, _int(request, "limit", 100, 1, MAX_LIMIT))
+            found = await store.records(after, _int(request, "limit", 100, 1, MAX_LIMIT))
         return {"records": [record_json(r) for r in found]}
 
-    async def record(request: Request) -> dict[str, Any]:
+    async def record(self, request: Request) -> dict[str, Any]:
         seq = request.path_params["seq"]
-        found = await audit_log.store.record(seq)
+        found = await self._log.store.record(seq)
         if found is None:
             raise _not_found(f"there is no record {seq}")
         return record_json(found)
 
-    async def proof(request: Request) -> dict[str, Any]:
+    async def proof(self, request: Request) -> dict[str, Any]:
         try:
-            return await prove(audit_log.store, request.path_params["seq"])
+            return await prove(self._log.store, request.path_params["seq"])
         except ProofError as exc:
             raise _not_found(str(exc)) from None
 
-    async def checkpoint(request: Request) -> dict[str, Any]:
-        found = await audit_log.store.checkpoints()
+    async def checkpoint(self, request: Request) -> dict[str, Any]:
+        found = await self._log.store.checkpoints()
         if not found:
             raise _not_found("the log has no signed checkpoint yet")
         return found[-1].to_json()
 
+
+def routes(audit_log: AuditLog, authorize: Authorize) -> list[Route]:
+    """`authorize(request)` returns the caller's Principal or raises AuthError (401); the
+    principal also needs `audit.auditor_role` (403)."""
+    auditor = requires_role(audit_log.settings.auditor_role, authenticate=authorize)
+    endpoints = _AuditEndpoints(audit_log)
+
+    def guarded(handler: Handler) -> Endpoint:
+        return auditor(answering(handler))
+
     return [
-        Route("/v1/audit/calls", guarded(calls), methods=["GET"]),
-        Route("/v1/audit/traces/{trace_id}", guarded(trace), methods=["GET"]),
-        Route("/v1/audit/story/{ident}", guarded(story), methods=["GET"]),
-        Route("/v1/audit/records", guarded(records), methods=["GET"]),
-        Route("/v1/audit/records/{seq:int}", guarded(record), methods=["GET"]),
-        Route("/v1/audit/records/{seq:int}/proof", guarded(proof), methods=["GET"]),
-        Route("/v1/audit/checkpoint", guarded(checkpoint), methods=["GET"]),
+        Route("/v1/audit/calls", guarded(endpoints.calls), methods=["GET"]),
+        Route("/v1/audit/traces/{trace_id}", guarded(endpoints.trace), methods=["GET"]),
+        Route("/v1/audit/story/{ident}", guarded(endpoints.story), methods=["GET"]),
+        Route("/v1/audit/records", guarded(endpoints.records), methods=["GET"]),
+        Route("/v1/audit/records/{seq:int}", guarded(endpoints.record), methods=["GET"]),
+        Route("/v1/audit/records/{seq:int}/proof", guarded(endpoints.proof), methods=["GET"]),
+        Route("/v1/audit/checkpoint", guarded(endpoints.checkpoint), methods=["GET"]),
     ]

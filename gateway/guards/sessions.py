@@ -81,7 +81,7 @@ class SessionQuota:
     def _refusal(self, owner: str, opening: bool) -> Response | None:
         s = self._settings
         if self._in_flight_total >= s.in_flight_total:
-            self._metrics.load_shed.labels("requests_in_flight").inc()
+            self._metrics.guards.load_shed.labels("requests_in_flight").inc()
             return refusal(503, f"the gateway is serving {s.in_flight_total} requests; retry later", self._retry_after)
         if self._in_flight[owner] >= s.in_flight_per_principal:
             self._metrics.rejected_requests.labels("in_flight_limit").inc()

@@ -28,7 +28,7 @@ class LoadShedder:
         if scope["type"] != "http" or not saturated or not scope["path"].startswith(GOVERNED):
             await self.app(scope, receive, send)
             return
-        gateway.metrics.load_shed.labels("audit").inc()
+        gateway.metrics.guards.load_shed.labels("audit").inc()
         await _overloaded(scope["path"], guards.audit_queue, guards.retry_after_seconds)(scope, receive, send)
 
 

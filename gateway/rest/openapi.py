@@ -146,47 +146,81 @@ def _operation(spec: ToolSpec) -> dict[str, Any]:
     }
 
 
-def openapi_document(specs: Iterable[ToolSpec], server_url: str) -> dict[str, Any]:
-    paths: dict[str, Any] = {
-        TOOLS_PATH: {
-            "get": {
-                "operationId": "list_tools",
-                "summary": "The tools this caller may use",
-                "responses": {
-                    "200": {
-                        "description": "Tools with their input schemas",
-                        "content": {
-                            "application/json": {
-                                "schema": {
-                                    "type": "object",
-                                    "required": ["tools"],
-                                    "properties": {
-                                        "tools": {"type": "array", "items": {"$ref": "#/components/schemas/Tool"}}
-                                    },
-                                }
-                            }
-                        },
-                    },
-                    "401": {"$ref": "#/components/responses/Unauthorized"},
+#: GET /v1/tools: what this caller may use.
+_LIST_TOOLS = {
+    "get": {
+        "operationId": "list_tools",
+        "summary": "The tools this caller may use",
+        "responses": {
+            "200": {
+                "description": "Tools with their input schemas",
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["tools"],
+                            "properties": {"tools": {"type": "array", "items": {"$ref": "#/components/schemas/Tool"}}},
+                        }
+                    }
                 },
-            }
-        }
-    }
-    paths[CALLS_PATH + "/{approval_id}"] = {
-        "get": {
-            "operationId": "call_status",
-            "summary": "The state of one of your calls held for approval, and its result once executed",
-            "parameters": [{"name": "approval_id", "in": "path", "required": True, "schema": {"type": "string"}}],
-            "responses": {
-                "200": {
-                    "description": "pending, approved, executing, completed (with result), denied, expired, superseded",
-                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CallStatus"}}},
-                },
-                "401": {"$ref": "#/components/responses/Unauthorized"},
-                "404": _problem("No held call of this caller has this approval id"),
             },
-        }
+            "401": {"$ref": "#/components/responses/Unauthorized"},
+        },
     }
+}
+#: GET /v1/calls/{approval_id}: a held call's state, and its result once executed.
+_CALL_STATUS_OPERATION = {
+    "get": {
+        "operationId": "call_status",
+        "summary": "The state of one of your calls held for approval, and its result once executed",
+        "parameters": [{"name": "approval_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+        "responses": {
+            "200": {
+                "description": "pending, approved, executing, completed (with result), denied, expired, superseded",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CallStatus"}}},
+            },
+            "401": {"$ref": "#/components/responses/Unauthorized"},
+            "404": _problem("No held call of this caller has this approval id"),
+        },
+    }
+}
+#: The headers every tool operation takes, the bearer scheme and the shared schemas.
+_COMPONENTS = {
+    "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+    "parameters": {
+        "IdempotencyKey": {
+            "name": "Idempotency-Key",
+            "in": "header",
+            "required": False,
+            "description": (
+                "Makes a retry safe: the same key with the same body gets the first answer, after the"
+                " policy in force decided the retry again; a replay carries Idempotent-Replayed: true"
+            ),
+            "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x20-\\x7e]+$"},
+        },
+        "Prefer": {
+            "name": "Prefer",
+            "in": "header",
+            "required": False,
+            "description": "respond-async: answer 202 at once when the call is held; wait=N: hold at most N s",
+            "schema": {"type": "string"},
+        },
+        "DryRun": {
+            "name": "Gateway-Dry-Run",
+            "in": "header",
+            "required": False,
+            "description": "true: report what the call would do (decision, rule, approvals, the backend's test"
+            " run where it has one) without holding or forwarding it",
+            "schema": {"type": "string", "enum": ["true", "false"]},
+        },
+    },
+    "responses": {"Unauthorized": _problem("Missing, invalid or expired bearer token")},
+    "schemas": {"Problem": _PROBLEM, "CallResult": _CALL_RESULT, "CallStatus": _CALL_STATUS, "Tool": _TOOL},
+}
+
+
+def openapi_document(specs: Iterable[ToolSpec], server_url: str) -> dict[str, Any]:
+    paths: dict[str, Any] = {TOOLS_PATH: _LIST_TOOLS, CALLS_PATH + "/{approval_id}": _CALL_STATUS_OPERATION}
     for spec in specs:
         paths[call_path(spec.qualified_name)] = {"post": _operation(spec)}
     return {
@@ -199,36 +233,5 @@ def openapi_document(specs: Iterable[ToolSpec], server_url: str) -> dict[str, An
         "servers": [{"url": server_url}],
         "security": [{"bearer": []}],
         "paths": paths,
-        "components": {
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
-            "parameters": {
-                "IdempotencyKey": {
-                    "name": "Idempotency-Key",
-                    "in": "header",
-                    "required": False,
-                    "description": (
-                        "Makes a retry safe: the same key with the same body gets the first answer, after the"
-                        " policy in force decided the retry again; a replay carries Idempotent-Replayed: true"
-                    ),
-                    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x20-\\x7e]+$"},
-                },
-                "Prefer": {
-                    "name": "Prefer",
-                    "in": "header",
-                    "required": False,
-                    "description": "respond-async: answer 202 at once when the call is held; wait=N: hold at most N s",
-                    "schema": {"type": "string"},
-                },
-                "DryRun": {
-                    "name": "Gateway-Dry-Run",
-                    "in": "header",
-                    "required": False,
-                    "description": "true: report what the call would do (decision, rule, approvals, the backend's test"
-                    " run where it has one) without holding or forwarding it",
-                    "schema": {"type": "string", "enum": ["true", "false"]},
-                },
-            },
-            "responses": {"Unauthorized": _problem("Missing, invalid or expired bearer token")},
-            "schemas": {"Problem": _PROBLEM, "CallResult": _CALL_RESULT, "CallStatus": _CALL_STATUS, "Tool": _TOOL},
-        },
+        "components": _COMPONENTS,
     }
