@@ -40,6 +40,7 @@ from gateway.approvals.store import (
     BeforeCommit,
     PendingCapReached,
     StoredApproval,
+    approvals_schema,
     filter_sql,
     order_sql,
     row_values,
@@ -55,43 +56,7 @@ __all__ = ["PostgresApprovalStore", "is_postgres_url"]
 
 log = logging.getLogger(__name__)
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS approvals (
-    approval_id TEXT PRIMARY KEY,
-    binding TEXT NOT NULL,
-    call_id TEXT NOT NULL,
-    principal TEXT NOT NULL,
-    connector TEXT NOT NULL,
-    tool TEXT NOT NULL,
-    arguments TEXT NOT NULL,
-    arguments_digest TEXT NOT NULL,
-    rule TEXT,
-    policy_version TEXT NOT NULL,
-    approvals_required INTEGER NOT NULL,
-    approver_role TEXT,
-    requested_at DOUBLE PRECISION NOT NULL,
-    expires_at DOUBLE PRECISION NOT NULL,
-    state TEXT NOT NULL CONSTRAINT approvals_state_check CHECK (state IN ({states})),
-    decided_at DOUBLE PRECISION,
-    execution TEXT NOT NULL DEFAULT 'none' CHECK (execution IN ('none', 'claimed', 'done')),
-    result TEXT,
-    claimed_by BIGINT,
-    reason TEXT
-);
--- At most one pending approval per bound call: a retry joins it instead of duplicating it.
-CREATE UNIQUE INDEX IF NOT EXISTS approvals_one_pending ON approvals (binding) WHERE state = 'pending';
-CREATE INDEX IF NOT EXISTS approvals_by_binding ON approvals (binding, requested_at);
-CREATE INDEX IF NOT EXISTS approvals_by_state ON approvals (state, expires_at);
-CREATE TABLE IF NOT EXISTS approval_votes (
-    approval_id TEXT NOT NULL REFERENCES approvals (approval_id),
-    approver TEXT NOT NULL,
-    approve BOOLEAN NOT NULL,
-    comment TEXT NOT NULL,
-    at DOUBLE PRECISION NOT NULL,
-    voter TEXT,
-    PRIMARY KEY (approval_id, approver)
-);
-""".replace("{states}", STATES)
+_SCHEMA = approvals_schema(postgres=True)
 #: Tables made by earlier versions: the reason and voter columns, and the 'superseded' state.
 _MIGRATE = f"""
 ALTER TABLE approvals ADD COLUMN IF NOT EXISTS reason TEXT;
@@ -250,9 +215,6 @@ class PostgresApprovalStore:
         before_insert: Callable[[Approval], Awaitable[None]],
         pending_cap: int,
     ) -> tuple[StoredApproval, bool]:
-        """The live approval for `binding` (pending, or decided after `since` and not
-        superseded), else `candidate` inserted; the flag says whether it was created.
-        PendingCapReached when the requester has `pending_cap` pending approvals already."""
         async with self._transaction() as conn:
             await conn.execute(_BINDING_LOCK, binding)
             tail = f"WHERE {LIVE_FOR_BINDING.format(p='$')} ORDER BY requested_at DESC LIMIT 1"

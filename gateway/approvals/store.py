@@ -35,8 +35,11 @@ Execution = Literal["none", "claimed", "done"]
 BeforeCommit = Callable[[Approval, Approval], Awaitable[None]]
 
 STATES = "'pending', 'approved', 'denied', 'expired', 'superseded'"
-_APPROVALS_TABLE = f"""
-CREATE TABLE IF NOT EXISTS {{name}} (
+#: Both stores' tables in either dialect: {real} (floats), {boolean}, {check} (PostgreSQL names
+#: the state check, which an upgrade replaces) and {claimer} (PostgreSQL: which replica claimed
+#: an execution). `{name}` is the approvals table's name (SQLite rebuilds it to upgrade it).
+_APPROVALS_TABLE = """
+CREATE TABLE IF NOT EXISTS {name} (
     approval_id TEXT PRIMARY KEY,
     binding TEXT NOT NULL,
     call_id TEXT NOT NULL,
@@ -49,18 +52,16 @@ CREATE TABLE IF NOT EXISTS {{name}} (
     policy_version TEXT NOT NULL,
     approvals_required INTEGER NOT NULL,
     approver_role TEXT,
-    requested_at REAL NOT NULL,
-    expires_at REAL NOT NULL,
-    state TEXT NOT NULL CHECK (state IN ({STATES})),
-    decided_at REAL,
+    requested_at {real} NOT NULL,
+    expires_at {real} NOT NULL,
+    state TEXT NOT NULL {check}CHECK (state IN ({states})),
+    decided_at {real},
     execution TEXT NOT NULL DEFAULT 'none' CHECK (execution IN ('none', 'claimed', 'done')),
     result TEXT,
-    reason TEXT
+{claimer}    reason TEXT
 );
 """
-_SCHEMA = (
-    _APPROVALS_TABLE.format(name="approvals")
-    + """
+_OTHER_TABLES = """
 -- At most one pending approval per bound call: a retry joins it instead of duplicating it.
 CREATE UNIQUE INDEX IF NOT EXISTS approvals_one_pending ON approvals (binding) WHERE state = 'pending';
 CREATE INDEX IF NOT EXISTS approvals_by_binding ON approvals (binding, requested_at);
@@ -68,14 +69,30 @@ CREATE INDEX IF NOT EXISTS approvals_by_state ON approvals (state, expires_at);
 CREATE TABLE IF NOT EXISTS approval_votes (
     approval_id TEXT NOT NULL REFERENCES approvals (approval_id),
     approver TEXT NOT NULL,
-    approve INTEGER NOT NULL,
+    approve {boolean} NOT NULL,
     comment TEXT NOT NULL,
-    at REAL NOT NULL,
+    at {real} NOT NULL,
     voter TEXT,
     PRIMARY KEY (approval_id, approver)
 );
 """
-)
+_SQLITE = {"real": "REAL", "boolean": "INTEGER", "check": "", "claimer": "", "states": STATES}
+_POSTGRES = {
+    "real": "DOUBLE PRECISION",
+    "boolean": "BOOLEAN",
+    "check": "CONSTRAINT approvals_state_check ",
+    "claimer": "    claimed_by BIGINT,\n",
+    "states": STATES,
+}
+
+
+def approvals_schema(*, postgres: bool) -> str:
+    """The statements that create the approval tables and their indexes (idempotent)."""
+    words = _POSTGRES if postgres else _SQLITE
+    return _APPROVALS_TABLE.format(name="approvals", **words) + _OTHER_TABLES.format(**words)
+
+
+_SCHEMA = approvals_schema(postgres=False)
 
 #: The stored columns in the order `row_values` gives and `stored_approvals` reads them.
 COLUMNS = (
@@ -193,7 +210,11 @@ class ApprovalStore(Protocol):
         since: float,
         before_insert: Callable[[Approval], Awaitable[None]],
         pending_cap: int,
-    ) -> tuple[StoredApproval, bool]: ...
+    ) -> tuple[StoredApproval, bool]:
+        """The live approval for `binding` (pending, or decided after `since` and not
+        superseded), else `candidate` inserted; the flag says whether it was created.
+        PendingCapReached when the requester has `pending_cap` pending approvals already."""
+
     async def transition(
         self,
         approval_id: str,
@@ -277,9 +298,6 @@ class SQLiteApprovalStore:
         before_insert: Callable[[Approval], Awaitable[None]],
         pending_cap: int,
     ) -> tuple[StoredApproval, bool]:
-        """The live approval for `binding` (pending, or decided after `since` and not
-        superseded), else `candidate` inserted; the flag says whether it was created.
-        PendingCapReached when the requester has `pending_cap` pending approvals already."""
         async with self._write_lock:
             rows = await self._select(
                 f"WHERE {LIVE_FOR_BINDING.format(p='?')} ORDER BY requested_at DESC LIMIT 1", (binding, since)
@@ -434,7 +452,7 @@ async def _migrate_sqlite(db: aiosqlite.Connection) -> None:
     kept += " approvals_required, approver_role, requested_at, expires_at, state, decided_at, execution, result"
     await db.execute("BEGIN IMMEDIATE")
     try:
-        await db.execute(_APPROVALS_TABLE.format(name="approvals_next"))
+        await db.execute(_APPROVALS_TABLE.format(name="approvals_next", **_SQLITE))
         reason = ", reason" if "reason" in columns else ""
         await db.execute(f"INSERT INTO approvals_next ({kept}{reason}) SELECT {kept}{reason} FROM approvals")
         await db.execute("DROP TABLE approvals")
