@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import sys
 from pathlib import Path
@@ -25,6 +26,9 @@ from bench.stack import echo_stack
 from gateway.serving import free_port, running
 
 ARGS = {"a": 2, "b": 3}
+#: The sink's token is a secret: a reference to this variable, which the gateway inherits.
+HEC_TOKEN_VARIABLE = "BENCH_HEC_TOKEN"
+os.environ.setdefault(HEC_TOKEN_VARIABLE, "bench-hec-token")
 
 
 def sink_config(url: str) -> str:
@@ -32,7 +36,8 @@ def sink_config(url: str) -> str:
 audit_streaming:
   poll_seconds: 0.05
   sinks:
-    - {{kind: splunk_hec, name: bench, url: "{url}", token: t, batch_size: 500, timeout_seconds: 10}}
+    - {{kind: splunk_hec, name: bench, url: "{url}", token: "${{env:{HEC_TOKEN_VARIABLE}}}", batch_size: 500,
+       timeout_seconds: 10}}
 """
 
 

@@ -75,7 +75,6 @@ connectors:
   echo: {{kind: mcp, url: "http://127.0.0.1:{upstream_port}/mcp", timeout_seconds: 30}}
 {extra_config}
 """
-            + extra_config
         )
         upstream = _start(
             [sys.executable, "-m", "connectors.mcp.stub", "--port", str(upstream_port)], Path(tmp) / "upstream.log"

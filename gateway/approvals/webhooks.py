@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 
 from gateway.approvals.codec import approval_to_json
-from gateway.config import ApprovalSettings, WebhookSettings, revealed
+from gateway.config import ApprovalSettings, WebhookSettings, revealed, url_target
 from gateway.integrations.delivery import ChannelNotifier, DeliveryError, RecordSink
 from gateway.models import Approval, ApprovalState
 
@@ -62,7 +61,7 @@ class WebhookChannel:
 
     def __init__(self, target: WebhookSettings, console_url: str | None) -> None:
         # Webhook URLs often carry their secret in the path: only the host is shown.
-        self.target = urlsplit(target.url).netloc
+        self.target = url_target(target.url)
         self.events: tuple[str, ...] = target.events
         self._settings = target
         self._console_url = console_url
@@ -73,7 +72,10 @@ class WebhookChannel:
         target = self._settings
         try:
             response = await self._client.post(
-                target.url, json=body, headers=revealed(target.headers), timeout=target.timeout_seconds
+                target.url.get_secret_value(),
+                json=body,
+                headers=revealed(target.headers),
+                timeout=target.timeout_seconds,
             )
         except httpx.HTTPError as exc:
             raise DeliveryError(f"{type(exc).__name__}: {exc}") from None

@@ -50,9 +50,12 @@ def main(verbose: bool) -> None:
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # httpx logs each request's full URL, and a webhook URL is a secret (its token is in it).
+    for naming_urls in ("httpx", "httpx2"):
+        logging.getLogger(naming_urls).setLevel(logging.WARNING)
     if not verbose:
         # One line per upstream HTTP request would drown the gateway's own log.
-        for noisy in ("httpx", "httpx2", "httpcore", "httpcore2", "mcp"):
+        for noisy in ("httpcore", "httpcore2", "mcp"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

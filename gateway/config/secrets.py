@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import BeforeValidator, SecretStr, ValidationInfo, WithJsonSchema
+from pydantic import AfterValidator, BeforeValidator, SecretStr, ValidationInfo, WithJsonSchema
 
 from gateway.config.problems import NOT_SHOWN, KeyProblem
 
@@ -116,12 +116,36 @@ Secret = Annotated[
     BeforeValidator(_secret),
     WithJsonSchema(_SECRET_SCHEMA),
 ]
+_HTTP_URL = re.compile(r"^https?://[^\s/]+")
+
+
+def _http_url(secret: SecretStr) -> SecretStr:
+    if not _HTTP_URL.match(secret.get_secret_value()):
+        raise KeyProblem("", f"{NOT_SHOWN}: expected an http:// or https:// URL")
+    return secret
+
+
+#: A URL that is itself a credential (a webhook whose path or query carries its token).
+SecretUrl = Annotated[
+    SecretStr,
+    BeforeValidator(_secret),
+    AfterValidator(_http_url),
+    WithJsonSchema({**_SECRET_SCHEMA, "examples": ["${env:WEBHOOK_URL}"]}),
+]
 #: A path or URL that may embed a password: references resolve; stays plain text.
 Locator = Annotated[str, BeforeValidator(_locator)]
 
 
 def reveal(secret: SecretStr | None) -> str | None:
     return None if secret is None else secret.get_secret_value()
+
+
+def url_target(url: SecretStr | str) -> str:
+    """`host[:port]` of a URL: what logs and records may name, never the userinfo, path or
+    query (where a webhook carries its token)."""
+    parts = urlsplit(url.get_secret_value() if isinstance(url, SecretStr) else url)
+    host = parts.hostname or ""
+    return f"{host}:{parts.port}" if parts.port else host
 
 
 def revealed(values: Mapping[str, SecretStr]) -> dict[str, str]:

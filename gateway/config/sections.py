@@ -11,7 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from gateway.config.problems import NOT_SHOWN, KeyProblem
-from gateway.config.secrets import Locator, Secret
+from gateway.config.secrets import Locator, Secret, SecretUrl
 from gateway.identity.settings import ConsoleSignInSettings, IssuerSettings, JwksSettings
 
 #: Connector names: also the prefix of their tools (`sap.create_purchase_order`).
@@ -206,7 +206,10 @@ ApprovalEvent = Literal["requested", "voted", "decided", "expired"]
 
 
 class WebhookSettings(Section):
-    url: str = Field(pattern=_HTTP_URL, description="Where approval events are POSTed.")
+    url: SecretUrl = Field(
+        description="Where approval events are POSTed; a secret, as a webhook URL usually carries its token "
+        "(Slack's incoming webhooks do)."
+    )
     events: tuple[ApprovalEvent, ...] = Field(
         ("requested", "decided", "expired"), min_length=1, description="Which approval events this target receives."
     )

@@ -12,6 +12,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Any
 
+from gateway.config.secrets import reveal
 from gateway.integrations.delivery import DeliveryError
 from gateway.integrations.settings import EmailSettings
 from gateway.integrations.slack_blocks import console_link
@@ -76,7 +77,7 @@ class EmailChannel:
                 if s.security == "starttls":
                     smtp.starttls(context=context)
                 if s.username is not None:
-                    smtp.login(s.username, s.password or "")
+                    smtp.login(s.username, reveal(s.password) or "")
                 smtp.send_message(message)
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]

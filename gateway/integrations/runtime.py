@@ -47,7 +47,7 @@ class Integrations:
         channels: list[Channel] = []
         if settings.slack is not None:
             s = settings.slack
-            self._slack_api = SlackApi(s.api_url, s.bot_token, s.timeout_seconds)
+            self._slack_api = SlackApi(s.api_url, s.bot_token.get_secret_value(), s.timeout_seconds)
             directory = ApproverDirectory(settings.approvers, self._slack_api.user_email)
             self.slack = SlackInteractions(s, self._slack_api, directory, approvals, audit)
             channels.append(SlackChannel(s, self._slack_api, records, redact, console_url))

@@ -1,34 +1,23 @@
 """The `integrations` section: where approval notifications go (Slack, Teams, e-mail) and
 who a chat user is when they vote (the approver directory).
 
-Secrets are given through the environment (`signing_secret_env: SLACK_SIGNING_SECRET`) or,
-for tests and demos, inline; a named but unset variable is refused at start-up.
+Secrets are references like every secret of the config (`signing_secret:
+${env:SLACK_SIGNING_SECRET}`, `${file:PATH}`; see gateway/config/secrets.py): an unset
+variable or unreadable file is refused at start-up, a literal unless allow_inline_secrets.
 """
 
 from __future__ import annotations
 
-import os
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints, field_validator, model_validator
+
+from gateway.config.problems import NOT_SHOWN, KeyProblem
+from gateway.config.secrets import Secret, SecretUrl
 
 NotificationEvent = Literal["requested", "voted", "decided", "expired"]
 _EVENTS: tuple[NotificationEvent, ...] = ("requested", "decided", "expired")
 HttpUrl = Annotated[str, StringConstraints(pattern=r"^https?://[^\s/]+")]
-
-
-def env_secret(values: Any, key: str) -> Any:
-    """Fold `<key>_env` (the name of an environment variable) into `key`."""
-    if not isinstance(values, dict) or f"{key}_env" not in values:
-        return values
-    values = dict(values)
-    variable = values.pop(f"{key}_env")
-    if key in values:
-        raise ValueError(f"give {key} or {key}_env, not both")
-    if not isinstance(variable, str) or variable not in os.environ:
-        raise ValueError(f"{key}_env: environment variable {variable!r} is not set")
-    values[key] = os.environ[variable]
-    return values
 
 
 class _Section(BaseModel):
@@ -54,14 +43,11 @@ class ApproverEntry(_Section):
 
 
 class SlackSettings(_Section):
-    signing_secret: str = Field(
-        repr=False,
-        min_length=16,
-        description="The Slack app's signing secret (Basic Information); verifies interactions.",
+    signing_secret: Secret = Field(
+        description="The Slack app's signing secret (Basic Information; at least 16 characters); verifies "
+        "interactions.",
     )
-    bot_token: str = Field(
-        repr=False, min_length=1, description="Bot token (xoxb-...) with chat:write; users:read.email for e-mail."
-    )
+    bot_token: Secret = Field(description="Bot token (xoxb-...) with chat:write; users:read.email for e-mail.")
     channel: str = Field(min_length=1, description="Channel id the approval messages are posted to.")
     api_url: HttpUrl = Field(default="https://slack.com/api", description="Slack Web API base URL.")
     events: tuple[NotificationEvent, ...] = Field(
@@ -76,23 +62,21 @@ class SlackSettings(_Section):
     )
     timeout_seconds: float = Field(default=5.0, gt=0, description="Deadline of one Web API request.")
 
-    @model_validator(mode="before")
+    @field_validator("signing_secret")
     @classmethod
-    def _secrets(cls, values: Any) -> Any:
-        return env_secret(env_secret(values, "signing_secret"), "bot_token")
+    def _long_enough(cls, secret: SecretStr) -> SecretStr:
+        if len(secret.get_secret_value()) < 16:
+            raise KeyProblem("", f"{NOT_SHOWN}: must be at least 16 characters")
+        return secret
 
 
 class TeamsSettings(_Section):
-    webhook_url: HttpUrl = Field(
-        repr=False, description="URL of the Teams workflow ('When a Teams webhook request is received')."
+    webhook_url: SecretUrl = Field(
+        description="URL of the Teams workflow ('When a Teams webhook request is received'); it carries its own "
+        "signature, so it is a secret."
     )
     events: tuple[NotificationEvent, ...] = Field(default=_EVENTS, description="Approval events that post a card.")
     timeout_seconds: float = Field(default=5.0, gt=0, description="Deadline of one post.")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _secrets(cls, values: Any) -> Any:
-        return env_secret(values, "webhook_url")
 
 
 class EmailSettings(_Section):
@@ -105,16 +89,11 @@ class EmailSettings(_Section):
         default=None, description="CA bundle for the server's certificate (default: system CAs)."
     )
     username: str | None = Field(default=None, description="SMTP login; none: no AUTH.")
-    password: str | None = Field(repr=False, default=None, description="SMTP password (prefer password_env).")
+    password: Secret | None = Field(default=None, description="SMTP password.")
     sender: str = Field(min_length=3, description="From address.")
     recipients: tuple[str, ...] = Field(min_length=1, description="Who receives approval e-mails.")
     events: tuple[NotificationEvent, ...] = Field(default=("requested",), description="Approval events that mail.")
     timeout_seconds: float = Field(default=10.0, gt=0, description="Deadline of one SMTP conversation.")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _secrets(cls, values: Any) -> Any:
-        return env_secret(values, "password")
 
 
 class IntegrationSettings(_Section):

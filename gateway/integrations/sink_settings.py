@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from collections.abc import Mapping
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from gateway.integrations.settings import env_secret
+from gateway.config.secrets import Secret
 
 SinkName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")]
 
@@ -37,7 +38,7 @@ class SyslogSink(_Sink):
 class SplunkHecSink(_Sink):
     kind: Literal["splunk_hec"] = Field(description="Splunk HTTP Event Collector, JSON events.")
     url: str = Field(pattern=r"^https?://[^\s/]+", description="HEC base URL (https://splunk:8088).")
-    token: str = Field(repr=False, min_length=1, description="HEC token (prefer token_env).")
+    token: Secret = Field(description="HEC token.")
     index: str | None = Field(default=None, description="Index the events go to (default: the token's).")
     source: str = Field(default="agent-gateway", description="The events' source.")
     sourcetype: str = Field(default="agent-gateway:audit", description="The events' sourcetype.")
@@ -45,16 +46,13 @@ class SplunkHecSink(_Sink):
     ack_timeout_seconds: float = Field(default=60.0, gt=0, description="Longest wait for an acknowledgement.")
     ca_file: str | None = Field(default=None, description="CA bundle for an https URL.")
 
-    @model_validator(mode="before")
-    @classmethod
-    def _secrets(cls, values: Any) -> Any:
-        return env_secret(values, "token")
-
 
 class OtlpLogsSink(_Sink):
     kind: Literal["otlp"] = Field(description="OpenTelemetry logs over OTLP/HTTP (protobuf).")
     endpoint: str = Field(pattern=r"^https?://[^\s/]+", description="Collector base URL; logs go to /v1/logs.")
-    headers: dict[str, str] = Field(default_factory=dict, description="Extra headers (e.g. an API key).")
+    headers: Mapping[str, Secret] = Field(
+        default_factory=dict, description="Extra headers, e.g. an API key (values are secrets: use references)."
+    )
     service_name: str = Field(default="agent-gateway", description="The resource's service.name.")
 
 

@@ -54,7 +54,7 @@ class SlackInteractions:
         audit: AuditSink,
     ) -> None:
         self._settings = settings
-        self._verifier = SignatureVerifier(settings.signing_secret, settings.replay_window_seconds)
+        self._verifier = SignatureVerifier(settings.signing_secret.get_secret_value(), settings.replay_window_seconds)
         self._api = api
         self._directory = directory
         self._service = service

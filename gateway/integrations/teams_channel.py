@@ -6,10 +6,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 
+from gateway.config.secrets import url_target
 from gateway.integrations.delivery import DeliveryError
 from gateway.integrations.settings import TeamsSettings
 from gateway.integrations.slack_blocks import console_link
@@ -71,7 +71,7 @@ class TeamsChannel:
 
     def __init__(self, settings: TeamsSettings, console_url: str | None) -> None:
         # The workflow URL carries its own signature: only its host is shown in the audit.
-        self.target = urlsplit(settings.webhook_url).netloc
+        self.target = url_target(settings.webhook_url)
         self.events: tuple[str, ...] = settings.events
         self._settings = settings
         self._console_url = console_url
@@ -80,7 +80,7 @@ class TeamsChannel:
     async def deliver(self, event: str, approval: Approval) -> Mapping[str, Any]:
         try:
             response = await self._client.post(
-                self._settings.webhook_url, json=adaptive_card(event, approval, self._console_url)
+                self._settings.webhook_url.get_secret_value(), json=adaptive_card(event, approval, self._console_url)
             )
         except httpx.HTTPError as exc:
             raise DeliveryError(f"{type(exc).__name__}: {exc}") from None

@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
-from gateway.config import ConfigError, GatewayConfig, parse_config
+from gateway.config import ConfigError, GatewayConfig, parse_config, url_target
 
 SECRET = "the-identity-secret-0123456789-abcdefgh"
 SAP_PASSWORD = "sap-pass-4711"
@@ -113,3 +114,9 @@ def test_problems_with_a_secret_never_echo_it(base_dir: Path) -> None:
         _parse({**raw, "allow_inline_secrets": True}, base_dir)
     assert "pasword: unknown key (did you mean 'password'?)" in str(raised.value)
     assert "${env:SAP_PW}" not in str(raised.value)
+
+
+def test_a_url_is_named_by_its_host_only() -> None:
+    """What records and logs may say of a secret URL: never its userinfo, path or query."""
+    assert url_target(SecretStr("https://user:pw@hooks.example:8443/services/T/B/xyz?sig=1")) == "hooks.example:8443"
+    assert url_target("http://teams.example/workflows/abc") == "teams.example"

@@ -32,7 +32,10 @@ class HecShipper:
         # One channel per shipper: acks are per channel, and HEC requires one when useACK is on.
         self._channel = str(uuid.uuid4())
         self._client = httpx.AsyncClient(
-            headers={"Authorization": f"Splunk {settings.token}", "X-Splunk-Request-Channel": self._channel},
+            headers={
+                "Authorization": f"Splunk {settings.token.get_secret_value()}",
+                "X-Splunk-Request-Channel": self._channel,
+            },
             timeout=settings.timeout_seconds,
             verify=settings.ca_file or True,
             follow_redirects=False,

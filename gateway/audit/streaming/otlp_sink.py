@@ -19,6 +19,7 @@ from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from gateway import __version__
 from gateway.audit.streaming.formats import record_json, syslog_severity
 from gateway.audit.streaming.sink import SinkError
+from gateway.config.secrets import revealed
 from gateway.integrations.sink_settings import OtlpLogsSink
 from gateway.models import AuditRecord
 
@@ -59,7 +60,7 @@ class OtlpShipper:
         self._resource = Resource(attributes=[_attribute("service.name", settings.service_name)])
         self._scope = InstrumentationScope(name="agent-gateway.audit", version=__version__)
         self._client = httpx.AsyncClient(
-            headers={**settings.headers, "Content-Type": "application/x-protobuf"},
+            headers={**revealed(settings.headers), "Content-Type": "application/x-protobuf"},
             timeout=settings.timeout_seconds,
             follow_redirects=False,
         )
