@@ -24,6 +24,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+import redis.asyncio as aioredis
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
 from mcp import MCPError
@@ -40,7 +41,7 @@ from gateway.serving import free_port, running
 from tests.support.gateway import require_service
 from tests.support.siem import HecReceiver, OtlpLogsReceiver, make_tls
 from tests.support.slack import BOT_TOKEN, SIGNING_SECRET, FakeSlack, fake_slack
-from tests.support.stores import postgres_reachable
+from tests.support.stores import REDIS, postgres_reachable, redis_reachable
 
 IDENTITY_SECRET = "leak-identity-secret-5f1c0a9e-7d3b-4e2a"
 SAP_PASSWORD = "leak-sap-password-8c2e"
@@ -54,9 +55,10 @@ WEBHOOK_HEADER = "leak-webhook-header-5b9e"
 SMTP_PASSWORD = "leak-smtp-password-0d4c"
 HEC_TOKEN = "leak-hec-token-6a1f"
 OTLP_KEY = "leak-otlp-key-8e3b"
+REDIS_PASSWORD = "leak-redis-password-4f2a"
 SECRETS = (
     IDENTITY_SECRET, SAP_PASSWORD, PG_PASSWORD, UPSTREAM_TOKEN, METRICS_TOKEN, TEAMS_PATH, WEBHOOK_PATH,
-    WEBHOOK_HEADER, SMTP_PASSWORD, HEC_TOKEN, OTLP_KEY, BOT_TOKEN, SIGNING_SECRET,
+    WEBHOOK_HEADER, SMTP_PASSWORD, HEC_TOKEN, OTLP_KEY, BOT_TOKEN, SIGNING_SECRET, REDIS_PASSWORD,
 )  # fmt: skip
 ENVIRON = {
     "LEAK_IDENTITY_SECRET": IDENTITY_SECRET,
@@ -65,8 +67,12 @@ ENVIRON = {
     "LEAK_SLACK_SIGNING": SIGNING_SECRET,
     "LEAK_SMTP_PASSWORD": SMTP_PASSWORD,
     "LEAK_HEC_TOKEN": HEC_TOKEN,
+    # Redis without requirepass accepts any password: the URL is used, its password checked by nobody.
+    "LEAK_REDIS_URL": f"redis://:{REDIS_PASSWORD}@127.0.0.1:6379/0",
 }
 SERVICE = "/sap/opu/odata/sap/API_PURCHASEORDER_SRV"
+#: The token's subject, and so the name of its rate-limit bucket in Redis.
+AGENT = f"leak-bot-{uuid.uuid4().hex[:8]}"
 SCHEMA = f"leak_{uuid.uuid4().hex[:8]}"
 
 CONFIG = """\
@@ -81,6 +87,9 @@ approvals:
   webhooks:
     - url: "${{file:secrets/webhook-url}}"
       headers: {{X-Token: "${{file:secrets/webhook-header}}"}}
+limits:
+  redis_url: "${{env:LEAK_REDIS_URL}}"
+  rules: [{{per: agent, rate_per_second: 0.01, burst: 100, tools: "sap.*", agents: "{agent}"}}]
 integrations:
   slack: {{signing_secret: "${{env:LEAK_SLACK_SIGNING}}", bot_token: "${{file:secrets/slack-bot}}", channel: C1,
           api_url: {slack}}}
@@ -156,6 +165,7 @@ async def backends(
     tmp_path: Path, echo_upstream: tuple[str, Starlette]
 ) -> AsyncIterator[tuple[dict[str, str], Receivers]]:
     require_service("PostgreSQL", await postgres_reachable())
+    require_service("Redis", await redis_reachable())
     async with AsyncExitStack() as stack:
         receivers = Receivers(await stack.enter_async_context(fake_slack()))
         hooks = Starlette(routes=[Route("/{path:path}", receivers.post, methods=["POST"])])
@@ -204,7 +214,7 @@ def _write_config(directory: Path, port: int, urls: dict[str, str], policies: Pa
     }.items():
         (secrets / name).write_text(value + "\n")
     config = directory / "gateway.yaml"
-    config.write_text(CONFIG.format(port=port, policies=policies, **urls))
+    config.write_text(CONFIG.format(port=port, policies=policies, agent=AGENT, **urls))
     return config
 
 
@@ -262,6 +272,18 @@ async def _drive(base: str, token: str) -> list[str]:
     return seen
 
 
+async def _redis_buckets() -> list[bytes]:
+    """The run's rate-limit buckets in Redis (then deleted): the Redis URL was used."""
+    client = aioredis.from_url(REDIS)
+    try:
+        keys: list[bytes] = await client.keys(f"gateway:ratelimit:*{AGENT}*")
+        if keys:
+            await client.delete(*keys)
+        return keys
+    finally:
+        await client.aclose()
+
+
 async def _told(receivers: Receivers) -> None:
     deadline = time.monotonic() + 20
     while receivers.silent() and time.monotonic() < deadline:
@@ -287,10 +309,11 @@ async def test_no_output_of_a_full_run_carries_a_secret(
             base = f"http://127.0.0.1:{port}"
             await _wait_healthy(base, process)
             token = TokenVerifier(IdentitySettings(secret=IDENTITY_SECRET), tmp_path).mint(
-                "leak-bot", ("procurement-agent", "agent-readonly", "tester", "gateway-admin", "approver")
+                AGENT, ("procurement-agent", "agent-readonly", "tester", "gateway-admin", "approver")
             )
             answers = await _drive(base, token)
             await _told(receivers)
+            buckets = await _redis_buckets()
         finally:
             process.send_signal(signal.SIGTERM)
             process.wait(timeout=30)
@@ -306,6 +329,7 @@ async def test_no_output_of_a_full_run_carries_a_secret(
     # Every secret reached the one it is for: the references resolved and were used.
     assert (TEAMS_PATH, None) in receivers.posts and (WEBHOOK_PATH, WEBHOOK_HEADER) in receivers.posts
     assert receivers.slack.calls[0][2] == f"Bearer {BOT_TOKEN}"
+    assert buckets, "the sap calls took tokens from a bucket in Redis"
     assert any(a.startswith("200 ") and "gateway_build_info" in a for a in answers), "the scrape token worked"
 
     basic = base64.b64encode(f"gateway:{SAP_PASSWORD}".encode())

@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
 
 from gateway.audit import read_records
 from gateway.config import ConfigError, RateLimitRule, RateLimitSettings, parse_config
@@ -18,8 +17,7 @@ from gateway.mcp.client import connect
 from gateway.ratelimit import LimiterUnavailable, LocalBuckets, RateLimiter, RedisBuckets
 from tests.support.gateway import RunningGateway, require_service
 from tests.support.ops import free_port, sample
-
-REDIS = "redis://127.0.0.1:6379/0"
+from tests.support.stores import REDIS, redis_reachable
 
 
 class Clock:
@@ -97,18 +95,8 @@ def test_config_names_the_bad_key() -> None:
     assert config.limits == RateLimitSettings(rules=(rule("tool", 2.5, 3),), redis_url=REDIS)
 
 
-async def _redis_reachable() -> bool:
-    client = aioredis.from_url(REDIS, socket_connect_timeout=1)
-    try:
-        return bool(await client.ping())
-    except (RedisError, OSError):
-        return False
-    finally:
-        await client.aclose()
-
-
 async def test_replicas_share_buckets_through_redis() -> None:
-    require_service("Redis on 127.0.0.1:6379", await _redis_reachable())
+    require_service("Redis on 127.0.0.1:6379", await redis_reachable())
     prefix = f"gateway-test:{uuid.uuid4().hex}:"
     rules = [rule("agent", 0.5, 3)]
     replicas = [RateLimiter(rules, RedisBuckets(REDIS, prefix=prefix)) for _ in range(2)]

@@ -1,5 +1,5 @@
 """Audit store fixtures shared by the ops tests: SQLite in tmp_path, PostgreSQL in a fresh
-schema of database `test` on 127.0.0.1:5432 (dropped afterwards)."""
+schema of database `test` on 127.0.0.1:5432 (dropped afterwards); whether Redis is up."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 
 from gateway.audit.chain import Sealed, body_of
 from gateway.audit.checkpoint import Checkpoint
@@ -23,6 +25,7 @@ from gateway.config import AuditSettings
 from tests.support.gateway import require_service
 
 POSTGRES = "postgresql://127.0.0.1:5432/test"
+REDIS = "redis://127.0.0.1:6379/0"
 RUN = f"gw_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
 
 
@@ -33,6 +36,16 @@ async def postgres_reachable() -> bool:
         return False
     await conn.close()
     return True
+
+
+async def redis_reachable() -> bool:
+    client = aioredis.from_url(REDIS, socket_connect_timeout=1)
+    try:
+        return bool(await client.ping())
+    except (RedisError, OSError):
+        return False
+    finally:
+        await client.aclose()
 
 
 @dataclass
