@@ -16,7 +16,7 @@ __all__ = ["Options", "create"]
 
 def _stdio(command: tuple[str, ...], options: Options) -> StdioServerParameters:
     return StdioServerParameters(
-        command=command[0], args=list(command[1:]), env=dict(options.env) or None, cwd=options.cwd
+        command=command[0], args=list(command[1:]), env=revealed(options.env) or None, cwd=options.cwd
     )
 
 

@@ -30,7 +30,10 @@ class McpOptions(ConnectorOptions):
     command: tuple[str, ...] | None = Field(
         None, min_length=1, description="Program and arguments of a stdio MCP server."
     )
-    env: Mapping[str, str] = Field(default_factory=dict, description="Environment of the stdio server.")
+    env: Mapping[str, Secret] = Field(
+        default_factory=dict,
+        description="Environment of the stdio server, where its API keys go (values are secrets: use references).",
+    )
     cwd: str | None = Field(None, min_length=1, description="Working directory of the stdio server.")
     ping_interval_seconds: float | None = Field(
         None,

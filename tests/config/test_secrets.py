@@ -24,6 +24,7 @@ def _raw(**extra: Any) -> dict[str, Any]:
         "connectors": {
             "sap": {"kind": "sap", "url": "http://127.0.0.1:1/sap", "username": "u", "password": "${env:SAP_PW}"},
             "echo": {"kind": "mcp", "url": "http://127.0.0.1:1/mcp", "headers": {"Authorization": "${env:TOKEN}"}},
+            "local": {"kind": "mcp", "command": ["mcp-server"], "env": {"API_KEY": "${env:TOKEN}"}},
         },
         **extra,
     }
@@ -53,9 +54,10 @@ def test_references_resolve_from_environment_and_files(base_dir: Path) -> None:
     assert config.identity.secret is not None and config.identity.secret.get_secret_value() == SECRET
     assert config.audit.database == DB_URL == config.approvals.database  # one trailing newline dropped
     assert config.limits.redis_url == ENVIRON["REDIS_URL"]
-    sap, echo = config.connectors
+    sap, echo, local = config.connectors
     assert sap.options["password"].get_secret_value() == SAP_PASSWORD
     assert echo.options["headers"]["Authorization"].get_secret_value() == ENVIRON["TOKEN"]
+    assert local.options["env"]["API_KEY"].get_secret_value() == ENVIRON["TOKEN"]
 
 
 def test_secrets_do_not_show_in_reprs(base_dir: Path) -> None:

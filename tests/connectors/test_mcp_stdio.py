@@ -125,7 +125,7 @@ def test_stdio_config_errors() -> None:
         create(ConnectorSettings("local", "mcp", 5.0, {"command": "python -m x"}), EventBus())
     with pytest.raises(ConfigError, match=r"^connectors\.local\.command: expected a non-empty list"):
         create(ConnectorSettings("local", "mcp", 5.0, {"command": [""]}), EventBus())
-    with pytest.raises(ConfigError, match=r"^connectors\.local\.env\.A: invalid value 1: expected a valid string"):
+    with pytest.raises(ConfigError, match=r"^connectors\.local\.env\.A: invalid value \(not shown: a secret\)"):
         create(ConnectorSettings("local", "mcp", 5.0, {"command": STUB, "env": {"A": 1}}), EventBus())
     with pytest.raises(ConfigError, match=r"^connectors\.local\.ping_interval_seconds: invalid value 0"):
         create(ConnectorSettings("local", "mcp", 5.0, {"command": STUB, "ping_interval_seconds": 0}), EventBus())
