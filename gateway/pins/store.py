@@ -64,8 +64,9 @@ class PinStore(Protocol):
 
 
 class SQLitePinStore:
-    """Pins in one SQLite file. Another process that approves in the same file is seen at
-    this gateway's next read of the connector's tools, not at once (PostgreSQL pushes it)."""
+    """Pins in one SQLite file, for one gateway: an approval another process writes into the
+    file takes effect at this gateway's next read of the connector's tools, not at once
+    (PostgreSQL pushes it)."""
 
     def __init__(self, path: Path) -> None:
         """Open (creating) the pins table; ConfigError naming the file when it cannot be."""
