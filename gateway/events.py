@@ -8,7 +8,9 @@ reference to anybody else's listener list.
 event                    published by                            subscribers
 =======================  ======================================  ===========================================
 ``ToolsChanged``         an upstream that announced a changed    the gateway: refetches that connector's
-                         tool list, or restarted (connectors.mcp) tools, then publishes ``ListingChanged``
+                         tool list, or restarted (connectors.mcp); tools, then publishes ``ListingChanged``
+                         a tool definition approved on another
+                         replica (gateway.pins.postgres_store)
 ``ListingChanged``       an upstream (prompts, resources); the   the MCP front door: ``notifications/<kind>/
                          gateway after a tool refresh or a       list_changed`` to every open session
                          policy change

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -24,6 +25,23 @@ PG_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutErro
 MAX_RELISTEN_DELAY = 5.0
 
 OnConnection = Callable[[asyncpg.Connection], Awaitable[Any]]
+
+
+def channel_for(name: str, schema: str | None) -> str:
+    """The NOTIFY channel of a store: channels are per database, so one per schema keeps
+    separate gateways sharing a database apart."""
+    return name + (f"_{hashlib.sha256(schema.encode()).hexdigest()[:16]}" if schema else "")
+
+
+async def close_pool(pool: asyncpg.Pool | None) -> None:
+    """Close a store's pool, cutting its connections when the database does not answer in time."""
+    if pool is None:
+        return
+    try:
+        async with asyncio.timeout(5):
+            await pool.close()
+    except PG_ERRORS:
+        pool.terminate()
 
 
 @contextlib.asynccontextmanager

@@ -7,7 +7,8 @@ may wait for approval. Nothing here knows about MCP or HTTP.
 
 Stages in order: `_admit` (`_validate`, `_limit`, `_decide`, `_enforce`), then `_hold`
 (tools only), `_send` (through the connector's resilience wrapper) and `_inspect` (result
-rules, on a tool's result, before the outcome record). A new check goes in
+rules, on whatever reaches the agent: a tool's result, a prompt, a resource's contents,
+completion values; before the outcome record). A new check goes in
 `_admit`: before the decision beside `_limit` (refusals are recorded as `call.rejected`
 with their stage), or after `_enforce`; a check of what came back goes in `_send`, after
 the backend answered and before the outcome record.
@@ -25,7 +26,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol, TypeVar, cast
+from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel
 
@@ -57,7 +58,8 @@ from gateway.errors import (
     UnknownTool,
 )
 from gateway.identity.claims import principal_record
-from gateway.inspect.apply import Inspected, inspect_result
+from gateway.inspect.answers import inspect_answer, inspected_kind
+from gateway.inspect.apply import Inspected
 from gateway.metrics import Metrics
 from gateway.models import (
     Approval,
@@ -436,7 +438,7 @@ class Pipeline:
         error: str | None = None
         answer: tuple[Any, bool] | None = None
         outcome: T | None = None
-        inspected: Inspected | None = None
+        inspected: tuple[T, Inspected] | None = None
         try:
             with stage:
                 request = self._reach(call, send, read_only, timeout)
@@ -465,19 +467,23 @@ class Pipeline:
         finally:
             undo = _compensation(call, compensation, outcome)
             # The outcome names the approval too, beside how to undo the call.
-            await self._record_outcome(call, forwarded, answer, error, stage.seconds, {**undo, **held}, inspected)
+            done = inspected[1] if inspected is not None else None
+            await self._record_outcome(call, forwarded, answer, error, stage.seconds, {**undo, **held}, done)
         return _deliver(result, inspected)
 
-    def _inspect(self, call: ToolCall, result: object) -> Inspected | None:
-        """Result rules for this caller and tool, applied to a tool's result before anything
-        reaches the agent (other kinds of answers are not inspected yet)."""
-        if not isinstance(result, ToolResult):
+    def _inspect(self, call: ToolCall, answer: T) -> tuple[T, Inspected] | None:
+        """Result rules for this caller and request, applied to what the backend answered
+        before anything reaches the agent: a tool's result, a prompt, a resource's contents,
+        completion values (gateway.inspect.answers). Rules name the request as the policy
+        does (`sap.search_vendors`, `prompts/conf.greet`, `resources/conf.URI`); the
+        delivered answer and what the rules did are returned."""
+        if not inspected_kind(call.kind):
             return None
         with self.telemetry.stage("inspect"):
-            rules = self.policy.current.results.for_call(call.principal, call.connector, call.tool)
-            inspected = inspect_result(rules, result)
-        self.metrics.inspect.observe(call.connector, inspected.outcome)
-        return inspected
+            rules = self.policy.current.results.for_call(call.principal, call.policy_connector, call.tool)
+            delivered, inspected = inspect_answer(call.kind, rules, answer)
+        self.metrics.inspect.observe(call.policy_connector, inspected.outcome)
+        return delivered, inspected
 
     async def _reach(self, call: ToolCall, send: Send[T], read_only: bool, timeout: float) -> T:
         connector = self.catalog.connectors[call.connector]
@@ -553,13 +559,14 @@ def _enforce(call: ToolCall, decision: Decision) -> None:
         raise ApprovalRequired(f"this call {decision.reason}; a {call.kind.value} request cannot wait for approval")
 
 
-def _deliver(result: T, inspected: Inspected | None) -> T:
-    """What the agent gets: the inspected result, or a refusal naming the rule that withheld it."""
+def _deliver(result: T, inspected: tuple[T, Inspected] | None) -> T:
+    """What the agent gets: the inspected answer, or a refusal naming the rule that withheld it."""
     if inspected is None:
         return result
-    if inspected.outcome.withheld is not None:
-        raise ResultWithheld(inspected.outcome.withheld)
-    return cast(T, inspected.result)  # a ToolResult in, a ToolResult out
+    delivered, done = inspected
+    if done.outcome.withheld is not None:
+        raise ResultWithheld(done.outcome.withheld)
+    return delivered
 
 
 @dataclass

@@ -33,8 +33,9 @@ from gateway.integrations.runtime import Integrations
 from gateway.metrics import Metrics
 from gateway.models import Principal, ToolSpec
 from gateway.pins.gate import PinError, PinGate
+from gateway.pins.postgres_store import PostgresPinStore
 from gateway.pins.settings import PINNED_KINDS
-from gateway.pins.store import Pin, PinStore
+from gateway.pins.store import Pin, PinStore, SQLitePinStore
 from gateway.pipeline import Pipeline
 from gateway.policy import PolicyHolder, ReloadResult
 from gateway.policy.shadow import ShadowPolicy
@@ -99,7 +100,7 @@ class Gateway:
             limiter = RateLimiter.from_settings(config.limits)
             running.push_async_callback(limiter.close)
             catalog = Catalog(connectors)
-            pins = catalog.gate = _pin_gate(config, audit, metrics, policy)
+            pins = catalog.gate = await _open_pin_gate(config, audit, metrics, policy, events, running)
             gateway = cls(
                 config=config,
                 metrics=metrics,
@@ -252,18 +253,35 @@ def _readiness_probe(
     return ReadinessProbe(check, config.server.readiness_interval_seconds)
 
 
-def _pin_gate(config: GatewayConfig, audit: AuditLog, metrics: Metrics, policy: PolicyHolder) -> PinGate | None:
+async def _open_pin_gate(
+    config: GatewayConfig,
+    audit: AuditLog,
+    metrics: Metrics,
+    policy: PolicyHolder,
+    events: EventBus,
+    running: contextlib.AsyncExitStack,
+) -> PinGate | None:
     settings = config.catalog
     if not settings.pinning:
         return None
+    pinned = [c.name for c in config.connectors if c.kind in PINNED_KINDS]
     database = settings.database or config.audit.database
+    store: PinStore
     if is_postgres_url(database):
-        # Pins are SQLite; beside a PostgreSQL audit log they get their own file.
-        database = "pins.db"
+
+        def approved_elsewhere(connector: str | None) -> None:
+            # Another replica approved a definition: this one shows (and lets agents call) it too.
+            for name in pinned if connector is None else [c for c in pinned if c == connector]:
+                events.publish(ToolsChanged(name))
+
+        postgres = store = await PostgresPinStore.open(database, approved_elsewhere)
+        running.push_async_callback(postgres.close)
+    else:
+        store = SQLitePinStore(config.resolve(database))
     return PinGate(
         settings,
-        PinStore(config.resolve(database)),
-        [c.name for c in config.connectors if c.kind in PINNED_KINDS],
+        store,
+        pinned,
         audit.append,
         metrics.pins,
         lambda connector, tool: policy.current.results.for_definition(connector, tool),

@@ -15,11 +15,9 @@ URL: as the audit store's (`postgresql://...?schema=NAME`); the tables go into t
 
 from __future__ import annotations
 
-import asyncio
 import builtins
 import contextlib
 import dataclasses
-import hashlib
 import json
 import logging
 import secrets
@@ -50,7 +48,7 @@ from gateway.approvals.store import (
 from gateway.audit.postgres_store import ensure_schema, is_postgres_url, redacted_url, split_schema
 from gateway.audit.store import StoreError
 from gateway.models import Approval, ApprovalState, ToolResult
-from gateway.pg_listener import PG_ERRORS, Listener, pooled
+from gateway.pg_listener import PG_ERRORS, Listener, channel_for, close_pool, pooled
 
 __all__ = ["PostgresApprovalStore", "is_postgres_url"]
 
@@ -110,10 +108,7 @@ class PostgresApprovalStore:
         self._url, schema = split_schema(url)
         self._settings = {"search_path": schema} if schema else {}
         self._schema = schema
-        # NOTIFY channels are per database: one per schema keeps separate gateways apart.
-        self._channel = "agent_gateway_approvals" + (
-            f"_{hashlib.sha256(schema.encode()).hexdigest()[:16]}" if schema else ""
-        )
+        self._channel = channel_for("agent_gateway_approvals", schema)
         self._where = redacted_url(self._url) + (f" (schema {schema})" if schema else "")
         self._signals = signals
         #: This replica: the sender of its notifications and the owner of its claims.
@@ -159,12 +154,7 @@ class PostgresApprovalStore:
         # Releasing the key at once lets a replica starting next settle this one's claims.
         await self._listener.close(last=lambda conn: conn.execute(_RELEASE_KEY))
         pool, self._pool = self._pool, None
-        if pool is not None:
-            try:
-                async with asyncio.timeout(5):
-                    await pool.close()
-            except PG_ERRORS:
-                pool.terminate()
+        await close_pool(pool)
 
     def _notified(self, payload: str) -> None:
         sender, _, approval_id = payload.partition(":")

@@ -85,13 +85,14 @@ def demo(config_path: str, port: int | None) -> None:
 def _run_reporting_startup_errors(main: Coroutine[Any, Any, None]) -> None:
     from gateway.approvals import ApprovalError
     from gateway.audit import AuditUnavailable
+    from gateway.pins.gate import PinError
     from gateway.policy import PolicyError
     from gateway.serving import ServerFailed
     from gateway.suspensions import SuspensionError
 
     try:
         asyncio.run(main)
-    except (ConfigError, PolicyError, AuditUnavailable, ApprovalError, SuspensionError, ServerFailed) as exc:
+    except (ConfigError, PolicyError, AuditUnavailable, ApprovalError, SuspensionError, PinError, ServerFailed) as exc:
         raise InertError(f"cannot start: {exc}") from None
     except OSError as exc:
         raise InertError(f"cannot start: {exc.strerror or exc} ({exc.filename or ''})") from None

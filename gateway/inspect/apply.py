@@ -107,19 +107,21 @@ def _inspect(rules: tuple[ResultRule, ...], result: ToolResult) -> Inspected:
 
 
 def _each(docs: Documents, step: Callable[[Document, Counts], Document]) -> Counts:
-    """Run `step` on every document; counts are merged by maximum, since the text and the
-    structured content of one result are two views of the same fields."""
-    total: Counts = {}
+    """Run `step` on every document. Counts add up over the text blocks; structured content
+    parsed apart from them is a second view of the same fields, so it counts only where it
+    found more."""
+    texts: Counts = {}
+    structured: Counts = {}
 
     def one(doc: Document) -> Document:
         counts: Counts = {}
+        separate = docs.shared is None and doc is docs.structured
         new = step(doc, counts)
-        for key, value in counts.items():
-            total[key] = max(total.get(key, 0), value)
+        _add(structured if separate else texts, counts)
         return new
 
     docs.update(one)
-    return total
+    return {key: max(texts.get(key, 0), structured.get(key, 0)) for key in texts.keys() | structured.keys()}
 
 
 def _add(into: Counts, counts: Counts) -> None:

@@ -14,7 +14,8 @@ class InspectMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.results = Counter(
             "gateway_result_rules",
-            "Tool results changed, flagged or withheld by result rules, by connector and effect.",
+            "Answers (tool results, prompts, resources, completions) changed, flagged or withheld by result rules, "
+            "by connector (prompts/NAME, resources/NAME for those kinds) and effect.",
             ["connector", "effect"],
             registry=registry,
         )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from gateway.config.secrets import Locator
+
 #: Connector kinds whose tool definitions come from a server the gateway does not control.
 PINNED_KINDS = ("mcp", "openapi")
 
@@ -19,8 +21,10 @@ class CatalogSettings(BaseModel):
         default=False,
         description="Approve a tool's first definition without review (development and the demo); changes still wait.",
     )
-    database: str | None = Field(
-        default=None, description="SQLite file holding the pins (default: the audit database)."
+    database: Locator | None = Field(
+        default=None,
+        description="SQLite file or postgresql:// URL holding the pins (default: the audit database); "
+        "replicas share pins through one PostgreSQL database.",
     )
     reviewer_roles: tuple[str, ...] = Field(
         default=("tool-reviewer",), description="Token roles that may list, diff and approve tool definitions."

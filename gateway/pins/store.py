@@ -1,4 +1,6 @@
-"""The pins: one row per tool definition seen, approved, pending or superseded (SQLite)."""
+"""The pins: one row per tool definition seen, approved, pending or superseded. `PinStore`
+is what the gate needs of a store; SQLite (here) is the default, PostgreSQL
+(gateway.pins.postgres_store) is shared by replicas."""
 
 from __future__ import annotations
 
@@ -8,11 +10,11 @@ import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from gateway.config import ConfigError
 
-_SCHEMA = """
+SCHEMA = """
 CREATE TABLE IF NOT EXISTS tool_pins (
     connector  TEXT NOT NULL,
     tool       TEXT NOT NULL,
@@ -41,14 +43,38 @@ class Pin:
     findings: dict[str, Any]
 
 
-class PinStore:
+class PinStore(Protocol):
+    async def approved(self, connector: str) -> dict[str, str]:
+        """Tool name -> approved digest."""
+        ...
+
+    async def get(self, connector: str, tool: str, digest: str) -> Pin | None: ...
+
+    async def pending(self) -> list[Pin]:
+        """Definitions waiting for review, oldest first."""
+        ...
+
+    async def add(self, pin: Pin) -> bool:
+        """Store a definition seen for the first time; False when it is known already."""
+        ...
+
+    async def approve(self, connector: str, tool: str, digest: str, reviewer: str) -> str | None:
+        """Make `digest` the approved definition; returns the digest it replaces (None: first)."""
+        ...
+
+
+class SQLitePinStore:
+    """Pins in one SQLite file, for one gateway: an approval another process writes into the
+    file takes effect at this gateway's next read of the connector's tools, not at once
+    (PostgreSQL pushes it)."""
+
     def __init__(self, path: Path) -> None:
         """Open (creating) the pins table; ConfigError naming the file when it cannot be."""
         self.path = path
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             with self._connect() as db:
-                db.execute(_SCHEMA)
+                db.execute(SCHEMA)
         except (OSError, sqlite3.Error) as exc:
             raise ConfigError(f"catalog.database: cannot open the pins database {path}: {exc}") from None
 
@@ -75,10 +101,10 @@ class PinStore:
         rows = await self._run(
             "SELECT * FROM tool_pins WHERE connector = ? AND tool = ? AND digest = ?", connector, tool, digest
         )
-        return _pin(rows[0]) if rows else None
+        return pin_of(rows[0]) if rows else None
 
     async def pending(self) -> list[Pin]:
-        return [_pin(r) for r in await self._run("SELECT * FROM tool_pins WHERE state = 'pending' ORDER BY seen_at")]
+        return [pin_of(r) for r in await self._run("SELECT * FROM tool_pins WHERE state = 'pending' ORDER BY seen_at")]
 
     async def add(self, pin: Pin) -> bool:
         """Store a definition seen for the first time; False when it is known already."""
@@ -112,7 +138,13 @@ class PinStore:
         return await asyncio.to_thread(work)
 
 
-def _pin(row: sqlite3.Row) -> Pin:
+class Row(Protocol):
+    """A row by column name (sqlite3.Row, asyncpg.Record)."""
+
+    def __getitem__(self, key: str) -> Any: ...
+
+
+def pin_of(row: Row) -> Pin:
     return Pin(
         connector=row["connector"],
         tool=row["tool"],

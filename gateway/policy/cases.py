@@ -13,7 +13,13 @@ from gateway.models import Decision, Effect, Principal, split_qualified_name
 from gateway.policy.engine import PolicyEngine
 from gateway.policy.errors import PolicyError
 from gateway.policy.files import PolicyFiles
-from gateway.policy.result_cases import ResultExpectation, inspect_case, parse_expectation, result_failures
+from gateway.policy.result_cases import (
+    ResultExpectation,
+    answer_kind,
+    inspect_case,
+    parse_expectation,
+    result_failures,
+)
 
 #: The context a case runs under unless it says otherwise: a Wednesday at noon UTC over MCP.
 DEFAULT_CONTEXT: Mapping[str, Any] = {
@@ -88,6 +94,9 @@ def _case(raw: Any, location: str) -> Case:
     except ValueError:
         raise ValueError(f"expect {raw['expect']!r} must be allow, deny or approve") from None
     tenant = raw.get("tenant")
+    result = parse_expectation(raw)
+    if result is not None and answer_kind(names[0], result.result) is None:
+        raise ValueError(f"answers of {raw['tool']!r} are not inspected: results are for tools, prompts/, resources/")
     return Case(
         location=location,
         name=str(raw["name"]),
@@ -100,7 +109,7 @@ def _case(raw: Any, location: str) -> Case:
         rule=raw.get("rule"),
         approvals=raw.get("approvals"),
         approver_role=raw.get("approver_role"),
-        result=parse_expectation(raw),
+        result=result,
     )
 
 

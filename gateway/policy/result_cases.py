@@ -1,5 +1,7 @@
 """Policy test cases about results: a case may give the backend's answer (`result`) and say
-what the agent must get (`expect_result`)."""
+what the agent must get (`expect_result`). The answer is a tool's JSON result, or for a
+prompt, a resource read or a completion (`tool: prompts/conf.x`, `resources/conf.URI`) the
+MCP answer's JSON (`{messages: [...]}`, `{contents: [...]}`, `{completion: {values: [...]}}`)."""
 
 from __future__ import annotations
 
@@ -8,8 +10,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from gateway.inspect.answers import inspect_answer
 from gateway.inspect.apply import Inspected, inspect_result
-from gateway.models import Principal, ToolResult
+from gateway.models import Principal, RequestKind, ToolResult
 from gateway.policy.result_select import ResultRuleSelector
 
 _KEYS = {"rules", "redacted", "masked", "screened", "withheld", "contains", "excludes"}
@@ -40,12 +43,34 @@ def parse_expectation(raw: Mapping[str, Any]) -> ResultExpectation | None:
     return ResultExpectation(result, expected)
 
 
+def answer_kind(connector: str, result: Mapping[str, Any]) -> RequestKind | None:
+    """The kind of request a case's `result` answers, from the case's object: a tool's
+    (`sap.x`), a prompt's or resource's (`prompts/conf.x`, `resources/conf.URI`), or a
+    completion's when it holds `completion`. None for the kinds whose answers are not inspected."""
+    namespace, slash, _ = connector.partition("/")
+    if not slash:
+        return RequestKind.TOOL
+    completes = "completion" in result
+    if namespace == "prompts":
+        return RequestKind.PROMPT_COMPLETION if completes else RequestKind.PROMPT
+    if namespace == "resources":
+        return RequestKind.RESOURCE_COMPLETION if completes else RequestKind.RESOURCE
+    return None
+
+
 def inspect_case(
     selector: ResultRuleSelector, principal: Principal, connector: str, tool: str, expectation: ResultExpectation
 ) -> Inspected:
+    """The case's answer through the rules for its caller and object: a tool's as JSON text
+    and structured content, another kind's as the MCP answer it is (gateway.inspect.answers)."""
+    rules = selector.for_call(principal, connector, tool)
+    kind = answer_kind(connector, expectation.result)
+    if kind is not RequestKind.TOOL:
+        assert kind is not None, "cases.py refuses a result for a kind that is not inspected"
+        return inspect_answer(kind, rules, dict(expectation.result))[1]
     text = json.dumps(expectation.result, ensure_ascii=False)
     result = ToolResult(content=({"type": "text", "text": text},), structured=json.loads(text))
-    return inspect_result(selector.for_call(principal, connector, tool), result)
+    return inspect_result(rules, result)
 
 
 def result_failures(inspected: Inspected, expected: Mapping[str, Any]) -> list[str]:

@@ -4,6 +4,10 @@
 result, SUBJECT-OR-ROLE, TENANT, CONNECTOR.TOOL-GLOB, ACTION, TARGET, EXCEPT
 ```
 
+The object is named as the policy names the request: `connector.tool`, `prompts/connector.prompt`,
+`resources/connector.URI` (a completion as the prompt or template it completes). `*` stops
+at `/` as in `p` rows; `**` crosses it (`resources/**`: every resource; `**`: every answer).
+
 ACTION and TARGET:
 - `redact`: field paths (`vendors[*].IBAN **.salary`);
 - `mask`: entity names (`IBAN CREDIT_CARD EMAIL PHONE NATIONAL_ID ...`);
@@ -77,7 +81,9 @@ def parse_result_rule(values: list[str], location: str, comment: str) -> ResultR
     sub, dom, obj, action_text, target, exempt_text = values
     check_name(sub, "subject", wildcard=True)
     check_name(dom, "tenant", wildcard=True)
-    check_object(obj)
+    if "***" in obj:
+        raise ValueError(f"object {obj!r}: write * (stops at /) or ** (crosses /), not more")
+    check_object(obj.replace("**", "*"))
     action, mode = _action(action_text)
     exempt = frozenset() if exempt_text == "-" else frozenset(exempt_text.split())
     for name in exempt:
@@ -92,7 +98,7 @@ def parse_result_rule(values: list[str], location: str, comment: str) -> ResultR
         target=target,
         exempt=exempt,
         comment=comment,
-        obj_pattern=object_pattern(obj),
+        obj_pattern=object_pattern(obj, deep=True),
         **_target(action, target),  # type: ignore[arg-type]
     )
 

@@ -122,9 +122,14 @@ def _field_columns(line: str) -> list[int]:
     return [start + len(line[start:]) - len(line[start:].lstrip()) for start in starts]
 
 
-def object_pattern(pattern: str) -> re.Pattern[str]:
-    """The glob as a regex; `*` stops at `/` as in Casbin's globMatch (wcmatch)."""
-    return re.compile("[^/]*".join(re.escape(part) for part in pattern.split("*")))
+def object_pattern(pattern: str, *, deep: bool = False) -> re.Pattern[str]:
+    """The glob as a regex; `*` stops at `/` as in Casbin's globMatch (wcmatch). With `deep`
+    (result rules, which Casbin never sees), `**` crosses `/` too: `resources/**`."""
+
+    def shallow(glob: str) -> str:
+        return "[^/]*".join(re.escape(part) for part in glob.split("*"))
+
+    return re.compile(".*".join(shallow(glob) for glob in (pattern.split("**") if deep else [pattern])))
 
 
 def check_name(value: str, what: str, *, wildcard: bool) -> None:

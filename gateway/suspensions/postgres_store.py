@@ -9,9 +9,7 @@ URL: as the approvals store's (`postgresql://...?schema=NAME`).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import hashlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -20,7 +18,7 @@ import asyncpg
 
 from gateway.audit.postgres_store import redacted_url, split_schema
 from gateway.audit.store import StoreError
-from gateway.pg_listener import PG_ERRORS, Listener, pooled
+from gateway.pg_listener import PG_ERRORS, Listener, channel_for, close_pool, pooled
 from gateway.suspensions.model import Suspension, SuspensionError
 from gateway.suspensions.store import BeforeCommit, Change, decode, encode
 
@@ -45,9 +43,7 @@ class PostgresSuspensionStore:
         self._url, schema = split_schema(url)
         self._settings = {"search_path": schema} if schema else {}
         self._schema = schema
-        self._channel = "agent_gateway_suspensions" + (
-            f"_{hashlib.sha256(schema.encode()).hexdigest()[:16]}" if schema else ""
-        )
+        self._channel = channel_for("agent_gateway_suspensions", schema)
         self._where = redacted_url(self._url) + (f" (schema {schema})" if schema else "")
         self._pool: asyncpg.Pool | None = None
         self._listeners: list[Callable[[], None]] = []
@@ -125,12 +121,7 @@ class PostgresSuspensionStore:
     async def close(self) -> None:
         await self._listener.close()
         pool, self._pool = self._pool, None
-        if pool is not None:
-            try:
-                async with asyncio.timeout(5):
-                    await pool.close()
-            except PG_ERRORS:
-                pool.terminate()
+        await close_pool(pool)
 
     def _changed(self) -> None:
         for listener in self._listeners:

@@ -6,15 +6,13 @@ as 2026-07-28 servers do, to show whether the gateway passes that on."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 from typing import Any
 
 import mcp_types as types
 from mcp.server import Server, ServerRequestContext
-from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
 from starlette.applications import Starlette
-from starlette.routing import Route
+
+from tests.support.mcp_app import mcp_app
 
 SERVER_INFO = {"io.modelcontextprotocol/serverInfo": {"name": "payments-upstream", "version": "9.9"}}
 PROMPTS = [
@@ -83,15 +81,6 @@ def create_app() -> Starlette:
         on_list_tools=list_tools,
         on_call_tool=call_tool,
     )
-    manager = StreamableHTTPSessionManager(app=server)
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with manager.run():
-            yield
-
-    app = Starlette(
-        routes=[Route("/mcp", StreamableHTTPASGIApp(manager), methods=["GET", "POST", "DELETE"])], lifespan=lifespan
-    )
+    app = mcp_app(server)
     app.state.seen = seen
     return app

@@ -19,15 +19,14 @@ import pytest
 from mcp import Client, MCPError
 from mcp.client.streamable_http import streamable_http_client
 from mcp.server import Server, ServerRequestContext
-from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
 from starlette.applications import Starlette
-from starlette.routing import Route
 
 from gateway.approvals.mcp_agent import STATUS_TOOL
 from gateway.audit import read_records
 from gateway.serving import running
 from tests.support import conformance_stub
 from tests.support.gateway import GatewayFactory, RunningGateway
+from tests.support.mcp_app import mcp_app
 
 #: Tools for testers, one prompt and one resource (plus templates) but nothing else of those kinds.
 NARROW_POLICY = """\
@@ -228,16 +227,7 @@ def lab_upstream() -> Starlette:
         on_subscribe_resource=subscribe,
         on_unsubscribe_resource=unsubscribe,
     )
-    manager = StreamableHTTPSessionManager(app=server)
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with manager.run():
-            yield
-
-    app = Starlette(
-        routes=[Route("/mcp", StreamableHTTPASGIApp(manager), methods=["GET", "POST", "DELETE"])], lifespan=lifespan
-    )
+    app = mcp_app(server)
     app.state.events = events
     return app
 

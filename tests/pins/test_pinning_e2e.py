@@ -19,7 +19,7 @@ from gateway.audit import read_records
 from gateway.cli.main import tools as tools_cli
 from gateway.config import ConfigError
 from gateway.mcp.client import connect
-from gateway.pins.store import PinStore
+from gateway.pins.store import SQLitePinStore
 from gateway.serving import running
 from tests.support.gateway import GatewayFactory, RunningGateway
 
@@ -207,4 +207,4 @@ async def test_a_deny_rule_keeps_a_poisoned_definition_out_for_good(
 def test_a_pins_database_that_cannot_be_opened_is_one_clear_error(tmp_path: Path) -> None:
     (tmp_path / "taken").write_text("a file, not a directory")
     with pytest.raises(ConfigError, match=r"catalog\.database: cannot open the pins database .*taken/pins\.db"):
-        PinStore(tmp_path / "taken" / "pins.db")
+        SQLitePinStore(tmp_path / "taken" / "pins.db")

@@ -10,21 +10,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import contextlib
 import json
 import warnings
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import mcp_types as types
 import uvicorn
 from mcp import MCPError
 from mcp.server import Server, ServerRequestContext
-from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp.shared.exceptions import MCPDeprecationWarning
 from starlette.applications import Starlette
-from starlette.routing import Route
+
+from tests.support.mcp_app import mcp_app
 
 # A 1x1 red PNG and a 1-sample silent WAV: the smallest valid media of each kind.
 PNG = base64.b64encode(
@@ -331,16 +330,7 @@ def create_app() -> Starlette:
         allowed_hosts=["127.0.0.1:*", "localhost:*", "[::1]:*"],
         allowed_origins=["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"],
     )
-    manager = StreamableHTTPSessionManager(app=build_server(), security_settings=security)
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with manager.run():
-            yield
-
-    return Starlette(
-        routes=[Route("/mcp", StreamableHTTPASGIApp(manager), methods=["GET", "POST", "DELETE"])], lifespan=lifespan
-    )
+    return mcp_app(build_server(), security)
 
 
 def main() -> None:
