@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 
 from connectors.base import create_connector
+from connectors.options import cleartext_warnings
 from connectors.resilience import ResilientConnector
 from gateway import __version__
 from gateway.approvals import ApprovalService
@@ -87,6 +88,9 @@ class Gateway:
         telemetry = Telemetry(config.tracing, metrics)
         policy = PolicyHolder.load(config.resolve(config.policy.directory), config.approvals.approver_roles)
         connectors = [create_connector(s, events) for s in config.connectors]
+        cleartext = cleartext_warnings(config.connectors)
+        for name, warning in cleartext.items():
+            log.warning("connector %s: %s", name, warning)
         async with contextlib.AsyncExitStack() as running:
             telemetry.start()
             running.push_async_callback(telemetry.stop)
@@ -153,7 +157,7 @@ class Gateway:
                 ),
                 pins=pins,
                 probe=ReadinessProbe(
-                    lambda: _readiness(connectors, audit, policy, metrics, verifier),
+                    lambda: _readiness(connectors, audit, policy, metrics, verifier, cleartext),
                     config.server.readiness_interval_seconds,
                 ),
                 **incident,
@@ -256,12 +260,13 @@ async def _readiness(
     policy: PolicyHolder,
     metrics: Metrics,
     verifier: TokenVerifier,
+    cleartext: dict[str, str],
 ) -> Readiness:
     backends = {}
     for connector in connectors:
         health = await connector.health()
         metrics.backend_up.labels(connector.name).set(1 if health.healthy else 0)
-        backends[connector.name] = BackendState(health.healthy, health.detail)
+        backends[connector.name] = BackendState(health.healthy, health.detail, cleartext.get(connector.name))
     return Readiness(
         await audit.healthy(),
         policy.current.version,

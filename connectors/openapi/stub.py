@@ -225,7 +225,7 @@ def serve_for(settings: ConnectorSettings) -> AbstractAsyncContextManager[str | 
 
 def main() -> None:
     args = stub_arguments("Helpdesk API stub with an OpenAPI 3.0 document", 8104).parse_args()
-    run_stub(create_app(token=os.environ.get("HELPDESK_TOKEN", "demo")), args.host, args.port)
+    run_stub(create_app(token=os.environ.get("HELPDESK_TOKEN", "demo")), args)
 
 
 if __name__ == "__main__":
