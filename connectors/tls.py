@@ -17,6 +17,7 @@ import binascii
 import contextlib
 import hashlib
 import os
+import socket
 import ssl
 import tempfile
 from collections.abc import Iterator
@@ -186,10 +187,23 @@ class BackendTlsContext(ssl.SSLContext):
     ) -> ssl.SSLObject:
         return super().wrap_bio(incoming, outgoing, server_side, self.server_name or server_hostname, session)
 
-    def wrap_socket(self, sock: Any, *args: Any, **kwargs: Any) -> ssl.SSLSocket:
-        if self.server_name is not None:
-            kwargs["server_hostname"] = self.server_name
-        return super().wrap_socket(sock, *args, **kwargs)
+    def wrap_socket(
+        self,
+        sock: socket.socket,
+        server_side: bool = False,
+        do_handshake_on_connect: bool = True,
+        suppress_ragged_eofs: bool = True,
+        server_hostname: str | bytes | None = None,
+        session: ssl.SSLSession | None = None,
+    ) -> ssl.SSLSocket:
+        return super().wrap_socket(
+            sock,
+            server_side,
+            do_handshake_on_connect,
+            suppress_ragged_eofs,
+            self.server_name or server_hostname,
+            session,
+        )
 
 
 def client_context(options: TlsOptions | None = None) -> ssl.SSLContext:

@@ -117,7 +117,9 @@ class MainframeConnector:
         except TimeoutError:
             raise BackendUnavailable(f"host did not accept a connection within {self._timeout:g} s") from None
         except OSError as exc:  # ssl.SSLError among them
-            raise BackendUnavailable(tls_failure(exc) or f"host unreachable ({type(exc).__name__})") from None
+            # A reset during a TLS handshake is the host refusing it (see closed_after_handshake).
+            failure = tls_failure(exc, self._tls) or f"host unreachable ({type(exc).__name__})"
+            raise BackendUnavailable(failure) from None
 
     def _reusable(self) -> Connection | None:
         while self._idle:

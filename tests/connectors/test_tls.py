@@ -19,6 +19,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from connectors.auth.mtls import MtlsAuth, certificate_identity
+from connectors.options import cleartext_warnings
 from connectors.tls import PinMismatch, TlsOptions, client_context, spki_sha256, tls_failure
 from gateway.config.connectors import connector_settings
 from gateway.config.secrets import SecretSources
@@ -156,6 +157,46 @@ def test_a_client_key_is_a_secret(pki: Pki, tmp_path: Path) -> None:
 )
 def test_tls_where_it_cannot_apply_is_refused(stanza: dict[str, Any], expected: str, tmp_path: Path) -> None:
     assert _problems(stanza, tmp_path) == [expected]
+
+
+_MAINFRAME = {"kind": "mainframe", "host": "cics.example", "port": 3000, "user": "GW", "password": "pw"}
+_CLEAR = "travel unencrypted: {} is http:// (use https://)"
+
+
+@pytest.mark.parametrize(
+    ("stanza", "warning"),
+    [
+        (_sap({}, url="https://erp.example/sap"), None),
+        (
+            {"kind": "sap", "url": "http://erp.example/sap", "username": "u", "password": "p"},
+            "the technical user and password " + _CLEAR.format("url"),
+        ),
+        (
+            {"kind": "oracle", "url": "http://db.example/ords/hr", "client_id": "gw", "client_secret": "s"},
+            "the OAuth client secret and its tokens " + _CLEAR.format("url"),
+        ),
+        ({"kind": "openapi", "spec": "http://desk.example/openapi.json"}, None),
+        (
+            {"kind": "openapi", "spec": "http://desk.example/openapi.json", "bearer_token": "t"},
+            "the API credentials " + _CLEAR.format("spec"),
+        ),
+        (
+            {"kind": "openapi", "spec": "api.yaml", "base_url": "http://desk.example", "api_key": "k"},
+            "the API credentials " + _CLEAR.format("base_url"),
+        ),
+        ({"kind": "mcp", "url": "http://tools.example/mcp"}, None),
+        (
+            {"kind": "mcp", "url": "http://tools.example/mcp", "headers": {"x-api-key": "k"}},
+            "the configured headers " + _CLEAR.format("url"),
+        ),
+        (_MAINFRAME, "the RACF user and password travel unencrypted over plain TCP (add a tls section)"),
+        ({**_MAINFRAME, "tls": {}}, None),
+    ],
+)
+def test_credentials_in_clear_are_named(stanza: dict[str, Any], warning: str | None, tmp_path: Path) -> None:
+    (settings,), errors = connector_settings({"erp": stanza}, SecretSources(environ={}, base_dir=tmp_path))
+    assert errors == []
+    assert cleartext_warnings([settings]) == ({"erp": warning} if warning else {})
 
 
 def test_mtls_auth_names_the_certificate_the_backend_sees(pki: Pki) -> None:

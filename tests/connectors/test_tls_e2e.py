@@ -20,6 +20,8 @@ import httpx
 import pytest
 
 from connectors.mainframe.stub import serve_mainframe
+from connectors.mcp import stub as echo_stub
+from connectors.openapi.stub import create_app as helpdesk_app
 from connectors.sap import stub as sap_stub
 from connectors.stubkit import serve_app
 from gateway.mcp.client import connect
@@ -38,7 +40,7 @@ class Case:
 
     serving: Callable[[Pki], ServerTls | None]
     tls: Callable[[Pki], dict[str, Any] | None]
-    #: The agent's error; None: the call succeeds.
+    #: What the agent reads after "backend 'NAME' is unavailable: "; None: the call succeeds.
     error: str | None = None
     #: Connect by this name instead of 127.0.0.1.
     host: str = "127.0.0.1"
@@ -53,7 +55,7 @@ def _client(issued: Issued) -> dict[str, str]:
 
 
 def _verify_failed(reason: str) -> str:
-    return f"is unavailable: TLS certificate verify failed: {reason}"
+    return f"TLS certificate verify failed: {reason}"
 
 
 CASES = {
@@ -80,23 +82,20 @@ CASES = {
     "mtls_no_cert": Case(
         lambda p: p.server.serving(p.ca),
         _trusting,
-        "is unavailable: TLS connection closed by the backend before it answered: "
+        "TLS connection closed by the backend before it answered: "
         "does it require a client certificate? (tls.client_cert is not set)",
     ),
     "mtls_unknown_cert": Case(
         lambda p: p.server.serving(p.ca),
         lambda p: _trusting(p, **_client(p.stranger)),
-        "is unavailable: TLS connection closed by the backend before it answered: "
-        "did it refuse the gateway's client certificate?",
+        "TLS connection closed by the backend before it answered: did it refuse the gateway's client certificate?",
     ),
     "plain": Case(lambda p: None, lambda p: None),
 }
 
 
-def _policy(policy_dir: Path, kind: str) -> None:
-    (policy_dir / "policy.csv").write_text(
-        "".join(f"p, tester, *, {kind}_{name}.*, allow, true, -\n" for name in CASES)
-    )
+def _allow(policy_dir: Path, connectors: list[str]) -> None:
+    (policy_dir / "policy.csv").write_text("".join(f"p, tester, *, {name}.*, allow, true, -\n" for name in connectors))
     (policy_dir / "cases.yaml").unlink(missing_ok=True)
 
 
@@ -111,13 +110,48 @@ async def _outcomes(gw: RunningGateway, kind: str, tool: str, arguments: dict[st
 
 
 def _expected(kind: str) -> dict[str, str | None]:
-    return {name: f"backend '{kind}_{name}' {c.error}" if c.error else None for name, c in CASES.items()}
+    return {name: c.error and f"backend '{kind}_{name}' is unavailable: {c.error}" for name, c in CASES.items()}
 
 
 async def _operator_readyz(gw: RunningGateway) -> dict[str, Any]:
     admin = {"Authorization": f"Bearer {gw.token('ops', ('gateway-admin',))}"}
     async with httpx.AsyncClient(base_url=gw.url) as http:
         return (await http.get("/readyz", headers=admin)).json()
+
+
+@dataclass(frozen=True)
+class Run:
+    #: Per case: what the agent read (None: the call succeeded).
+    outcomes: dict[str, str | None]
+    #: The cleartext warnings of the admin's /readyz, by connector.
+    warnings: dict[str, str]
+
+
+async def _run_cases(
+    kind: str,
+    stanza: Callable[[str, Case], dict[str, Any]],
+    call: tuple[str, dict[str, Any]],
+    pki: Pki,
+    policy_dir: Path,
+    start_gateway: GatewayFactory,
+) -> Run:
+    """One gateway with a connector `KIND_CASE` per case (`stanza` without its tls section),
+    each called once with `call` (tool and arguments) by an agent."""
+    _allow(policy_dir, [f"{kind}_{name}" for name in CASES])
+    stanzas = {
+        f"{kind}_{name}": {
+            **stanza(name, case),
+            "retries": 0,
+            "timeout_seconds": 5,
+            **({"tls": tls} if (tls := case.tls(pki)) is not None else {}),
+        }
+        for name, case in CASES.items()
+    }
+    async with start_gateway(stanzas) as gw:
+        outcomes = await _outcomes(gw, kind, *call)
+        readyz = await _operator_readyz(gw)
+    warnings = {name: b["warning"] for name, b in readyz["backends"].items() if "warning" in b}
+    return Run(outcomes, warnings)
 
 
 @contextlib.asynccontextmanager
@@ -134,64 +168,86 @@ async def _sap_stubs(pki: Pki) -> AsyncIterator[dict[str, tuple[str, Any]]]:
 async def test_sap_over_tls(
     pki: Pki, policy_dir: Path, start_gateway: GatewayFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
-    _policy(policy_dir, "sap")
     async with _sap_stubs(pki) as stubs:
-        stanzas = {
-            f"sap_{name}": {
-                "kind": "sap",
-                "url": stubs[name][0],
-                "username": "gateway",
-                "password": "s3cret",
-                "retries": 0,
-                "timeout_seconds": 5,
-                **({"tls": tls} if (tls := case.tls(pki)) is not None else {}),
-            }
-            for name, case in CASES.items()
-        }
+
+        def stanza(name: str, case: Case) -> dict[str, Any]:
+            return {"kind": "sap", "url": stubs[name][0], "username": "gateway", "password": "s3cret"}
+
         with caplog.at_level(logging.WARNING, logger="gateway.runtime"):
-            async with start_gateway(stanzas) as gw:
-                outcomes = await _outcomes(gw, "sap", "search_vendors", {"country": "DE"})
-                readyz = await _operator_readyz(gw)
-    assert outcomes == _expected("sap")
+            run = await _run_cases("sap", stanza, ("search_vendors", {"country": "DE"}), pki, policy_dir, start_gateway)
+    assert run.outcomes == _expected("sap")
     # Refused before the first request: the backend never saw one.
     for name, case in CASES.items():
         assert (stubs[name][1].state.requests == []) == (case.error is not None), name
     cleartext = "the technical user and password travel unencrypted: url is http:// (use https://)"
-    assert {name: b.get("warning") for name, b in readyz["backends"].items() if "warning" in b} == {
-        "sap_plain": cleartext
-    }
+    assert run.warnings == {"sap_plain": cleartext}
     assert f"connector sap_plain: {cleartext}" in caplog.messages
 
 
 async def test_mainframe_over_tls(
     pki: Pki, policy_dir: Path, start_gateway: GatewayFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
-    _policy(policy_dir, "mainframe")
     async with AsyncExitStack() as stack:
         stubs = {
             name: await stack.enter_async_context(serve_mainframe(password="mf-pw", tls=case.serving(pki)))
             for name, case in CASES.items()
         }
-        stanzas = {
-            f"mainframe_{name}": {
-                "kind": "mainframe",
-                "host": case.host,
-                "port": stubs[name].port,
-                "user": "GATEWAY",
-                "password": "mf-pw",
-                "retries": 0,
-                "timeout_seconds": 5,
-                **({"tls": tls} if (tls := case.tls(pki)) is not None else {}),
-            }
-            for name, case in CASES.items()
-        }
+
+        def stanza(name: str, case: Case) -> dict[str, Any]:
+            port = stubs[name].port
+            return {"kind": "mainframe", "host": case.host, "port": port, "user": "GATEWAY", "password": "mf-pw"}
+
         with caplog.at_level(logging.WARNING, logger="gateway.runtime"):
-            async with start_gateway(stanzas) as gw:
-                outcomes = await _outcomes(gw, "mainframe", "account_inquiry", {"account_number": 1000000001})
-                readyz = await _operator_readyz(gw)
-    assert outcomes == _expected("mainframe")
+            call = ("account_inquiry", {"account_number": 1000000001})
+            run = await _run_cases("mainframe", stanza, call, pki, policy_dir, start_gateway)
+    assert run.outcomes == _expected("mainframe")
     for name, case in CASES.items():
         assert (stubs[name].requests == []) == (case.error is not None), name
-    warnings = {name: b["warning"] for name, b in readyz["backends"].items() if "warning" in b}
-    assert warnings == {"mainframe_plain": PLAIN_TCP}
+    assert run.warnings == {"mainframe_plain": PLAIN_TCP}
     assert f"connector mainframe_plain: {PLAIN_TCP}" in caplog.messages
+
+
+async def test_an_api_that_knows_the_gateway_by_its_client_certificate(
+    pki: Pki, policy_dir: Path, start_gateway: GatewayFactory
+) -> None:
+    _allow(policy_dir, ["desk"])
+    app = helpdesk_app(token=None)  # no token: the client certificate is the credential
+    async with serve_app(app, tls=pki.server.serving(pki.ca)) as url:
+        stanza = {
+            "kind": "openapi",
+            "spec": url + "/openapi.json",
+            "auth": {"kind": "mtls"},
+            "tls": _trusting(pki, **_client(pki.client)),
+            "timeout_seconds": 5,
+        }
+        async with start_gateway({"desk": stanza}) as gw:
+            async with connect(gw.mcp_url, gw.token("agent-7", roles=("tester",))) as client:
+                result = await client.call_tool("desk.listTickets", {})
+            readyz = await _operator_readyz(gw)
+    assert not result.is_error and "VPN drops every hour" in result.content[0].text
+    assert all("authorization" not in r.headers for r in app.state.requests)
+    assert "warning" not in readyz["backends"]["desk"]
+
+
+async def test_an_mcp_upstream_over_tls(pki: Pki, policy_dir: Path, start_gateway: GatewayFactory) -> None:
+    _allow(policy_dir, ["echo", "pinned"])
+    async with serve_app(echo_stub.create_app(), tls=pki.server.serving()) as url:
+        stanzas = {
+            "echo": {"kind": "mcp", "url": url + "/mcp", "tls": _trusting(pki), "timeout_seconds": 5},
+            "pinned": {
+                "kind": "mcp",
+                "url": url + "/mcp",
+                "tls": _trusting(pki, pin_sha256=pki.expired.pin),
+                "timeout_seconds": 5,
+            },
+        }
+        async with start_gateway(stanzas) as gw:
+            async with connect(gw.mcp_url, gw.token("agent-7", roles=("tester",))) as client:
+                listed = {t.name for t in (await client.list_tools()).tools}
+                echoed = await client.call_tool("echo.echo", {"text": "over TLS"})
+            readyz = await _operator_readyz(gw)
+    assert not echoed.is_error and echoed.content[0].text == "over TLS"
+    assert "echo.echo" in listed and not any(name.startswith("pinned.") for name in listed)
+    pinned = readyz["backends"]["pinned"]
+    assert not pinned["healthy"]
+    assert pinned["detail"].endswith(_verify_failed("the backend's public key matches no tls.pin_sha256"))
