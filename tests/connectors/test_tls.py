@@ -10,7 +10,6 @@ import contextlib
 import hashlib
 import socket
 import ssl
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +22,7 @@ from connectors.options import cleartext_warnings
 from connectors.tls import PinMismatch, TlsOptions, client_context, spki_sha256, tls_failure
 from gateway.config.connectors import connector_settings
 from gateway.config.secrets import SecretSources
-from gateway.serving import ServerTls
-from tests.connectors.conftest import Pki
+from tests.support.pki import Pki, recording_listener
 
 
 def _problems(stanza: dict[str, Any], base_dir: Path, *, inline: bool = True) -> list[str]:
@@ -35,34 +33,6 @@ def _problems(stanza: dict[str, Any], base_dir: Path, *, inline: bool = True) ->
 
 def _sap(tls: dict[str, Any], **more: Any) -> dict[str, Any]:
     return {"kind": "sap", "url": "https://erp.example/sap", "username": "u", "password": "p", "tls": tls, **more}
-
-
-class _Listener:
-    """A TLS listener that records what it received (nothing, when the client gave up)."""
-
-    def __init__(self) -> None:
-        self.received: list[bytes] = []
-        self.port = 0
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        with contextlib.suppress(OSError, ssl.SSLError):
-            data = await reader.read(100)
-            self.received.append(data)
-            writer.write(data)
-            await writer.drain()
-        writer.close()
-
-
-@contextlib.asynccontextmanager
-async def _listening(tls: ServerTls) -> AsyncIterator[_Listener]:
-    listener = _Listener()
-    server = await asyncio.start_server(listener._serve, "127.0.0.1", 0, ssl=tls.context())
-    listener.port = server.sockets[0].getsockname()[1]
-    try:
-        yield listener
-    finally:
-        server.close()
-        await server.wait_closed()
 
 
 async def _echo(options: dict[str, Any], port: int) -> bytes:
@@ -221,13 +191,13 @@ def test_one_pin_may_be_written_without_a_list(pki: Pki) -> None:
 
 async def test_a_pinned_key_among_several_is_accepted(pki: Pki) -> None:
     options = {"ca_file": str(pki.ca.cert_file), "pin_sha256": [pki.expired.pin, pki.server.pin]}
-    async with _listening(pki.server.serving()) as listener:
+    async with recording_listener(pki.server.serving()) as listener:
         assert await _echo(options, listener.port) == b"ping"
 
 
 async def test_a_wrong_pin_fails_the_handshake_before_any_byte_is_sent(pki: Pki) -> None:
     options = {"ca_file": str(pki.ca.cert_file), "pin_sha256": [pki.expired.pin]}
-    async with _listening(pki.server.serving()) as listener:
+    async with recording_listener(pki.server.serving()) as listener:
         with pytest.raises(PinMismatch) as refused:
             await _echo(options, listener.port)
         await asyncio.sleep(0.05)
@@ -241,7 +211,7 @@ async def test_a_wrong_pin_fails_the_handshake_before_any_byte_is_sent(pki: Pki)
 
 async def test_server_name_replaces_the_host_connected_to(pki: Pki) -> None:
     options = {"ca_file": str(pki.ca.cert_file)}
-    async with _listening(pki.elsewhere.serving()) as listener:
+    async with recording_listener(pki.elsewhere.serving()) as listener:
         with pytest.raises(ssl.SSLCertVerificationError) as refused:
             await _echo(options, listener.port)
         assert await _echo({**options, "server_name": "erp.example"}, listener.port) == b"ping"
@@ -279,7 +249,7 @@ async def test_a_blocking_socket_checks_the_pin_too(pki: Pki) -> None:
         ):
             pass
 
-    async with _listening(pki.server.serving()) as listener:
+    async with recording_listener(pki.server.serving()) as listener:
         with pytest.raises(PinMismatch):
             await asyncio.to_thread(connect, listener.port)
 

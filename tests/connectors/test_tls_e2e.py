@@ -22,13 +22,13 @@ import pytest
 from connectors.mainframe.stub import serve_mainframe
 from connectors.mcp import stub as echo_stub
 from connectors.openapi.stub import create_app as helpdesk_app
+from connectors.oracle.stub import create_app as ords_app
 from connectors.sap import stub as sap_stub
 from connectors.stubkit import serve_app
 from gateway.mcp.client import connect
 from gateway.serving import ServerTls
-from tests.connectors.conftest import Pki
 from tests.support.gateway import GatewayFactory, RunningGateway
-from tests.support.pki import Issued
+from tests.support.pki import Issued, Pki
 
 SERVICE = "/sap/opu/odata/sap/API_PURCHASEORDER_SRV"
 PLAIN_TCP = "the RACF user and password travel unencrypted over plain TCP (add a tls section)"
@@ -227,6 +227,28 @@ async def test_an_api_that_knows_the_gateway_by_its_client_certificate(
     assert not result.is_error and "VPN drops every hour" in result.content[0].text
     assert all("authorization" not in r.headers for r in app.state.requests)
     assert "warning" not in readyz["backends"]["desk"]
+
+
+async def test_oracle_signs_in_and_queries_over_mutual_tls(
+    pki: Pki, policy_dir: Path, start_gateway: GatewayFactory, tmp_path: Path
+) -> None:
+    _allow(policy_dir, ["hr"])
+    app = ords_app(tmp_path / "hr.db", client_secret="ords-secret")
+    async with serve_app(app, tls=pki.server.serving(pki.ca)) as url:
+        stanza = {
+            "kind": "oracle",
+            "url": url + "/ords/hr",
+            "client_id": "gateway",
+            "client_secret": "ords-secret",
+            "tls": _trusting(pki, **_client(pki.client)),
+            "timeout_seconds": 5,
+        }
+        async with start_gateway({"hr": stanza}) as gw, connect(gw.mcp_url, gw.token("agent-7", ("tester",))) as client:
+            result = await client.call_tool("hr.get_employee", {"employee_id": 100})
+    assert not result.is_error, result.content[0].text
+    # The token request and the query both went over the same mutual-TLS client.
+    paths = [r.path for r in app.state.requests]
+    assert "/ords/hr/oauth/token" in paths and paths[-1] == "/ords/hr/employees/100"
 
 
 async def test_an_mcp_upstream_over_tls(pki: Pki, policy_dir: Path, start_gateway: GatewayFactory) -> None:

@@ -1,11 +1,17 @@
 """A throwaway certificate authority for TLS tests: a CA, server and client certificates
-it signs (valid, expired, for other names), written as PEM files into a test's directory."""
+it signs (valid, expired, for other names), written as PEM files into a test's directory;
+the set the suite's `pki` fixture holds; and a TLS listener that records every byte a
+client managed to send it."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime
 import ipaddress
-from dataclasses import dataclass
+import ssl
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography import x509
@@ -112,3 +118,65 @@ def _san(host: str) -> x509.GeneralName:
 
 def _slug(name: str) -> str:
     return name.lower().replace(" ", "-")
+
+
+@dataclass(frozen=True)
+class Pki:
+    """What the TLS tests need: the CA the gateway trusts and one it does not, a valid, an
+    expired and a wrongly named server certificate, one more valid server certificate with a
+    key of its own (an impostor the trusted CA signed), and client certificates for mTLS."""
+
+    ca: CertificateAuthority
+    other_ca: CertificateAuthority
+    server: Issued
+    expired: Issued
+    elsewhere: Issued
+    impostor: Issued
+    client: Issued
+    stranger: Issued
+
+    @classmethod
+    def create(cls, directory: Path) -> Pki:
+        ca = CertificateAuthority(directory / "ca")
+        other_ca = CertificateAuthority(directory / "other", "Other CA")
+        return cls(
+            ca=ca,
+            other_ca=other_ca,
+            server=ca.issue("backend"),
+            expired=ca.issue("expired-backend", expired=True),
+            elsewhere=ca.issue("erp-backend", hosts=("erp.example",)),
+            impostor=ca.issue("impostor"),
+            client=ca.issue("gateway-client", client=True),
+            stranger=other_ca.issue("stranger-client", client=True),
+        )
+
+
+@dataclass
+class RecordingListener:
+    """A TLS server that answers nothing and keeps every byte it received, per connection."""
+
+    port: int = 0
+    received: list[bytes] = field(default_factory=list)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(OSError, ssl.SSLError):
+            self.received.append(await reader.read(65536))
+            writer.write(self.received[-1])  # an echo, for a client that expects an answer
+            await writer.drain()
+        writer.close()
+
+    @property
+    def everything(self) -> bytes:
+        return b"".join(self.received)
+
+
+@contextlib.asynccontextmanager
+async def recording_listener(tls: ServerTls) -> AsyncIterator[RecordingListener]:
+    listener = RecordingListener()
+    server = await asyncio.start_server(listener._serve, "127.0.0.1", 0, ssl=tls.context())
+    listener.port = server.sockets[0].getsockname()[1]
+    try:
+        yield listener
+    finally:
+        server.close()
+        await server.wait_closed()
