@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import functools
 import hashlib
 import os
 import socket
@@ -66,7 +67,7 @@ def _pin_digest(pin: str) -> bytes:
     except binascii.Error:
         digest = b""
     if len(digest) != hashlib.sha256().digest_size:
-        raise KeyProblem("pin_sha256", f"{pin!r} is not a base64 SHA-256 digest (44 characters ending in '=')")
+        raise KeyProblem("", f"{pin!r} is not a base64 SHA-256 digest (44 characters ending in '=')")
     return digest
 
 
@@ -117,16 +118,26 @@ class TlsOptions(BaseModel):
         base = info.context.base_dir if isinstance(info.context, SecretSources) else Path.cwd()
         return None if path is None else str(base / path)
 
+    @field_validator("pin_sha256")
+    @classmethod
+    def _digests(cls, pins: tuple[str, ...]) -> tuple[str, ...]:
+        for pin in pins:
+            _pin_digest(pin)
+        return pins
+
     @model_validator(mode="after")
-    def _build(self) -> TlsOptions:
-        # Building the context is the check: a missing file, a key that does not fit the
-        # certificate or a bad pin is a config error with its key, at load time.
-        self._context = _build_context(self)
+    def _load_files(self) -> TlsOptions:
+        # Loading the files is the check: a missing file or a key that does not fit the
+        # certificate is a config error with its key, at load time. Without files nothing
+        # can fail, and the system's trust store (slow to load) waits for `context()`.
+        if self.ca_file is not None or self.client_cert is not None or self.client_key is not None:
+            self._context = _build_context(self)
         return self
 
     def context(self) -> ssl.SSLContext:
-        """The client context these options describe (built once, at validation)."""
-        assert self._context is not None  # set by the validator
+        """The client context these options describe (built once)."""
+        if self._context is None:
+            self._context = _build_context(self)
         return self._context
 
 
@@ -209,7 +220,14 @@ class BackendTlsContext(ssl.SSLContext):
 def client_context(options: TlsOptions | None = None) -> ssl.SSLContext:
     """The context for one backend: its `tls:` options, or (None) the system's trust store
     with the default minimum version, as every https:// backend gets without a `tls:` section."""
-    return (options or TlsOptions()).context()
+    return options.context() if options is not None else _system_trust()
+
+
+@functools.cache
+def _system_trust() -> ssl.SSLContext:
+    # One for every backend without a tls section: loading the system's CA bundle takes tens
+    # of milliseconds, and the context holds nothing of any one backend.
+    return _build_context(TlsOptions())
 
 
 def _build_context(options: TlsOptions) -> BackendTlsContext:
