@@ -132,12 +132,15 @@ class McpConnector:
         backoff = 0.1
         while True:
             started = asyncio.get_running_loop().time()
+            sessions = self.sessions_started
             try:
                 await self._serve_one_session()
             except asyncio.CancelledError:
                 raise
             except BaseException as exc:  # the SDK raises exception groups out of a failed transport
-                self._last_error = _describe(exc, self.tls)
+                # A reset before the session came up is read as a TLS refusal; a later one is not.
+                refused = self.tls if self.sessions_started == sessions else None
+                self._last_error = _describe(exc, refused)
                 log.warning("MCP upstream %s disconnected: %s", self.name, self._last_error)
             if asyncio.get_running_loop().time() - started >= _STABLE_SECONDS:
                 backoff = 0.1

@@ -177,6 +177,7 @@ def test_mtls_auth_names_the_certificate_the_backend_sees(pki: Pki) -> None:
 
 def test_the_context_verifies_and_holds_the_minimum_version() -> None:
     default = client_context()
+    assert client_context() is default  # the system's CA bundle is loaded once
     assert default.verify_mode is ssl.CERT_REQUIRED and default.check_hostname
     assert default.minimum_version is ssl.TLSVersion.TLSv1_2
     assert TlsOptions(min_version="TLSv1.3").context().minimum_version is ssl.TLSVersion.TLSv1_3

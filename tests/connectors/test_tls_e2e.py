@@ -252,24 +252,28 @@ async def test_oracle_signs_in_and_queries_over_mutual_tls(
 
 
 async def test_an_mcp_upstream_over_tls(pki: Pki, policy_dir: Path, start_gateway: GatewayFactory) -> None:
-    _allow(policy_dir, ["echo", "pinned"])
-    async with serve_app(echo_stub.create_app(), tls=pki.server.serving()) as url:
+    _allow(policy_dir, ["echo", "pinned", "mtls", "certless"])
+    async with AsyncExitStack() as stack:
+        url = await stack.enter_async_context(serve_app(echo_stub.create_app(), tls=pki.server.serving()))
+        mtls_url = await stack.enter_async_context(serve_app(echo_stub.create_app(), tls=pki.server.serving(pki.ca)))
+        tls_of = {
+            "echo": (url, _trusting(pki)),
+            "pinned": (url, _trusting(pki, pin_sha256=pki.expired.pin)),
+            "mtls": (mtls_url, _trusting(pki, **_client(pki.client))),
+            "certless": (mtls_url, _trusting(pki)),
+        }
         stanzas = {
-            "echo": {"kind": "mcp", "url": url + "/mcp", "tls": _trusting(pki), "timeout_seconds": 5},
-            "pinned": {
-                "kind": "mcp",
-                "url": url + "/mcp",
-                "tls": _trusting(pki, pin_sha256=pki.expired.pin),
-                "timeout_seconds": 5,
-            },
+            name: {"kind": "mcp", "url": base + "/mcp", "tls": tls, "timeout_seconds": 5}
+            for name, (base, tls) in tls_of.items()
         }
         async with start_gateway(stanzas) as gw:
             async with connect(gw.mcp_url, gw.token("agent-7", roles=("tester",))) as client:
                 listed = {t.name for t in (await client.list_tools()).tools}
-                echoed = await client.call_tool("echo.echo", {"text": "over TLS"})
+                echoed = [await client.call_tool(f"{name}.echo", {"text": "over TLS"}) for name in ("echo", "mtls")]
             readyz = await _operator_readyz(gw)
-    assert not echoed.is_error and echoed.content[0].text == "over TLS"
-    assert "echo.echo" in listed and not any(name.startswith("pinned.") for name in listed)
-    pinned = readyz["backends"]["pinned"]
-    assert not pinned["healthy"]
-    assert pinned["detail"].endswith(_verify_failed("the backend's public key matches no tls.pin_sha256"))
+    assert [(e.is_error, e.content[0].text) for e in echoed] == [(False, "over TLS")] * 2
+    # Only the upstreams that could be reached offer tools (beside the gateway's own).
+    assert {name.partition(".")[0] for name in listed} - {"gateway"} == {"echo", "mtls"}
+    details = {name: readyz["backends"][name]["detail"] for name in ("pinned", "certless")}
+    assert details["pinned"].endswith(_verify_failed("the backend's public key matches no tls.pin_sha256"))
+    assert details["certless"].endswith("does it require a client certificate? (tls.client_cert is not set)")
