@@ -14,6 +14,7 @@ import httpx
 
 from connectors.base import BackendError, BackendUnavailable, CallContext, Health
 from connectors.options import ConnectorOptions
+from connectors.tls import client_context, tls_failure
 from gateway.config import ConnectorSettings
 from gateway.models import ToolResult, ToolSpec
 
@@ -38,6 +39,8 @@ class HttpBackend:
         self._auth = auth
         self._headers = dict(headers or {})
         self._max_connections = options.max_concurrency
+        #: Every https:// request of this backend: its `tls:` options, or the system's trust store.
+        self._tls = client_context(options.tls)
         self._client: httpx.AsyncClient | None = None
 
     async def start(self) -> None:
@@ -48,6 +51,7 @@ class HttpBackend:
                 headers={"accept": "application/json", **self._headers},
                 timeout=httpx.Timeout(self._timeout),
                 limits=httpx.Limits(max_connections=self._max_connections),
+                verify=self._tls,
             )
 
     async def close(self) -> None:
@@ -85,7 +89,9 @@ class HttpBackend:
         except httpx.TimeoutException:
             raise BackendUnavailable(f"backend did not answer within {self._timeout:g} s") from None
         except httpx.TransportError as exc:
-            raise BackendUnavailable(f"backend unreachable ({type(exc).__name__})") from None
+            tls = self._tls if exc.request.url.scheme == "https" else None
+            failure = tls_failure(exc, tls) or f"backend unreachable ({type(exc).__name__})"
+            raise BackendUnavailable(failure) from None
 
     def fail(self, response: httpx.Response, message: str) -> BackendError:
         """The error for a non-success answer; `message` is what the backend said, for the agent."""

@@ -11,11 +11,13 @@ from __future__ import annotations
 import functools
 import importlib
 import pkgutil
+from collections.abc import Iterable
 from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 
-from gateway.config import ConfigError, ConnectorSettings
+from connectors.tls import TlsOptions
+from gateway.config import ConfigError, ConnectorSettings, KeyProblem
 from gateway.config.problems import problems
 
 #: Header names the gateway may set toward a backend.
@@ -44,6 +46,27 @@ class ConnectorOptions(BaseModel):
     on_behalf_of_header: str | None = Field(
         None, pattern=HEADER_NAME, description="Header carrying the calling agent's subject to the backend."
     )
+    tls: TlsOptions | None = Field(
+        None, description="TLS toward the backend: CA, client certificate, expected name, pins, minimum version."
+    )
+
+    @model_validator(mode="after")
+    def _mtls_has_a_certificate(self) -> Self:
+        # Read by its `kind`: the auth models are the kinds' own (connectors.auth).
+        if getattr(getattr(self, "auth", None), "kind", None) == "mtls" and (
+            self.tls is None or self.tls.client_cert is None
+        ):
+            raise KeyProblem(
+                "auth",
+                "kind mtls: the backend knows the gateway by its client certificate: set tls.client_cert and "
+                "tls.client_key",
+            )
+        return self
+
+    def cleartext_warning(self) -> str | None:
+        """Why credentials reach this backend unencrypted, when they do (logged at start-up,
+        shown to operators in /readyz); None when they do not. Each kind says for itself."""
+        return None
 
     @classmethod
     def of(cls, settings: ConnectorSettings) -> Self:
@@ -77,6 +100,17 @@ def known_kinds() -> list[str]:
     import connectors
 
     return [m.name for m in pkgutil.iter_modules(connectors.__path__) if options_model(m.name) is not None]
+
+
+def cleartext_warnings(stanzas: Iterable[ConnectorSettings]) -> dict[str, str]:
+    """The connectors whose credentials travel unencrypted, each with the reason."""
+    found = {}
+    for settings in stanzas:
+        model = options_model(settings.kind)
+        warning = model.of(settings).cleartext_warning() if model is not None else None
+        if warning is not None:
+            found[settings.name] = warning
+    return found
 
 
 @functools.cache

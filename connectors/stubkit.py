@@ -19,6 +19,7 @@ import json
 import secrets
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -28,7 +29,7 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.serving import running
+from gateway.serving import ServerTls, running
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,11 +120,13 @@ def basic_auth_matches(authorization: str, user: str, password: str) -> bool:
 
 
 @contextlib.asynccontextmanager
-async def serve_app(app: ASGIApp, *, port: int = 0, host: str = "127.0.0.1") -> AsyncIterator[str]:
+async def serve_app(
+    app: ASGIApp, *, port: int = 0, host: str = "127.0.0.1", tls: ServerTls | None = None
+) -> AsyncIterator[str]:
     """Run `app` with uvicorn on a loopback port (ephemeral by default) for the duration of
-    the block; yields the base URL `http://127.0.0.1:PORT`. A stopped backend can be started
-    again on the same port (uvicorn binds with SO_REUSEADDR)."""
-    async with running(app, host, port) as url:
+    the block; yields the base URL `http://127.0.0.1:PORT` (`https://` with `tls`). A stopped
+    backend can be started again on the same port (uvicorn binds with SO_REUSEADDR)."""
+    async with running(app, host, port, tls=tls) as url:
         try:
             yield url
         finally:
@@ -159,11 +162,26 @@ async def serve_if_local(url: object, make_app: Callable[[], ASGIApp]) -> AsyncI
 
 
 def stub_arguments(description: str, default_port: int) -> argparse.ArgumentParser:
-    """The command line every stub shares: `--host` and `--port`; a stub adds its own flags."""
+    """The command line every stub shares: `--host`, `--port` and the TLS files; a stub adds
+    its own flags."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=default_port)
+    parser.add_argument("--tls-cert", type=Path, help="serve TLS with this PEM certificate (needs --tls-key)")
+    parser.add_argument("--tls-key", type=Path, help="the certificate's PEM private key")
+    parser.add_argument("--tls-client-ca", type=Path, help="require client certificates signed by this CA (mTLS)")
     return parser
+
+
+def server_tls(args: argparse.Namespace) -> ServerTls | None:
+    """The TLS a stub's command line asked for; None for plain TCP."""
+    if args.tls_cert is None and args.tls_key is None:
+        if args.tls_client_ca is not None:
+            raise SystemExit("--tls-client-ca needs --tls-cert and --tls-key")
+        return None
+    if args.tls_cert is None or args.tls_key is None:
+        raise SystemExit("--tls-cert and --tls-key go together")
+    return ServerTls(args.tls_cert, args.tls_key, args.tls_client_ca)
 
 
 def stub_app(routes: list[BaseRoute]) -> Starlette:
@@ -177,5 +195,7 @@ def stub_app(routes: list[BaseRoute]) -> Starlette:
     return app
 
 
-def run_stub(app: ASGIApp, host: str, port: int) -> None:
-    uvicorn.run(app, host=host, port=port, log_level="info")
+def run_stub(app: ASGIApp, args: argparse.Namespace) -> None:
+    """Serve `app` where the command line (`stub_arguments`) says, over TLS when it asks."""
+    tls = server_tls(args)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info", **(tls.uvicorn_options() if tls else {}))

@@ -19,6 +19,8 @@ class BackendState:
     healthy: bool
     #: The connector's own words (may name the backend's address: operators only).
     detail: str
+    #: Why credentials travel to this backend unencrypted, while they do (operators only).
+    warning: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +42,7 @@ class Readiness:
 
     def operator(self) -> dict[str, Any]:
         """For an authenticated operator: every part, with the backends' own details."""
-        backends = {name: {"healthy": s.healthy, "detail": s.detail} for name, s in self.backends.items()}
+        backends = {name: _backend(s) for name, s in self.backends.items()}
         return {
             **self.public(),
             "audit": self.audit,
@@ -48,6 +50,13 @@ class Readiness:
             "backends": backends,
             "issuers": self.issuers,
         }
+
+
+def _backend(state: BackendState) -> dict[str, Any]:
+    shown: dict[str, Any] = {"healthy": state.healthy, "detail": state.detail}
+    if state.warning is not None:
+        shown["warning"] = state.warning
+    return shown
 
 
 Probe = Callable[[], Awaitable[Readiness]]

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from connectors.base import create_connector
+from connectors.options import cleartext_warnings
 from connectors.resilience import ResilientConnector
 from gateway import __version__
 from gateway.approvals import ApprovalService
@@ -89,6 +90,9 @@ class Gateway:
         telemetry = Telemetry(config.tracing, metrics)
         policy = PolicyHolder.load(config.resolve(config.policy.directory), config.approvals.approver_roles)
         connectors = [create_connector(s, events) for s in config.connectors]
+        cleartext = cleartext_warnings(config.connectors)
+        for name, warning in cleartext.items():
+            log.warning("connector %s: %s", name, warning)
         async with contextlib.AsyncExitStack() as running:
             telemetry.start()
             running.push_async_callback(telemetry.stop)
@@ -130,7 +134,7 @@ class Gateway:
                     **incident,
                 ),
                 pins=pins,
-                probe=_readiness_probe(config, connectors, audit, policy, metrics, verifier),
+                probe=_readiness_probe(config, connectors, audit, policy, metrics, verifier, cleartext),
                 **incident,
                 _running=running,
             )
@@ -232,16 +236,18 @@ def _readiness_probe(
     policy: PolicyHolder,
     metrics: Metrics,
     verifier: TokenVerifier,
+    cleartext: dict[str, str],
 ) -> ReadinessProbe:
-    """What /readyz answers: each backend's health, the audit store, the policy in force and
-    the issuers, probed in the background every `server.readiness_interval_seconds`."""
+    """What /readyz answers: each backend's health (with a warning where credentials travel
+    in clear), the audit store, the policy in force and the issuers, probed in the
+    background every `server.readiness_interval_seconds`."""
 
     async def check() -> Readiness:
         backends = {}
         for connector in connectors:
             health = await connector.health()
             metrics.backend_up.labels(connector.name).set(1 if health.healthy else 0)
-            backends[connector.name] = BackendState(health.healthy, health.detail)
+            backends[connector.name] = BackendState(health.healthy, health.detail, cleartext.get(connector.name))
         return Readiness(
             await audit.healthy(),
             policy.current.version,

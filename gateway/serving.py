@@ -6,7 +6,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import ssl
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -20,6 +24,32 @@ def free_port(host: str = "127.0.0.1") -> int:
     """A port nothing listens on right now (for a server a test starts in another process)."""
     with socket.create_server((host, 0)) as sock:
         return int(sock.getsockname()[1])
+
+
+@dataclass(frozen=True, slots=True)
+class ServerTls:
+    """A server's certificate and key (PEM files); with `client_ca_file`, every client must
+    present a certificate that CA signed (mutual TLS). The stubs serve TLS with it."""
+
+    cert_file: Path
+    key_file: Path
+    client_ca_file: Path | None = None
+
+    def uvicorn_options(self) -> dict[str, Any]:
+        """The same, as uvicorn's settings."""
+        options: dict[str, Any] = {"ssl_certfile": str(self.cert_file), "ssl_keyfile": str(self.key_file)}
+        if self.client_ca_file is not None:
+            options |= {"ssl_ca_certs": str(self.client_ca_file), "ssl_cert_reqs": ssl.CERT_REQUIRED}
+        return options
+
+    def context(self) -> ssl.SSLContext:
+        """The same, as a server context for `asyncio.start_server`."""
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(self.cert_file, self.key_file)
+        if self.client_ca_file is not None:
+            context.load_verify_locations(cafile=self.client_ca_file)
+            context.verify_mode = ssl.CERT_REQUIRED
+        return context
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -39,11 +69,16 @@ def _listen(host: str, port: int) -> socket.socket:
 
 @contextlib.asynccontextmanager
 async def running(
-    app: ASGIApp, host: str = "127.0.0.1", port: int = 0, guards: GuardSettings | None = None
+    app: ASGIApp,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    guards: GuardSettings | None = None,
+    tls: ServerTls | None = None,
 ) -> AsyncIterator[str]:
-    """Serve `app` until the block exits; yields its base URL (port 0 picks a free port).
-    Signals stay with the caller, so several servers can share one process. Slow clients
-    and oversized headers are cut off as `guards` says (its defaults when not given)."""
+    """Serve `app` until the block exits; yields its base URL (port 0 picks a free port;
+    https:// with `tls`). Signals stay with the caller, so several servers can share one
+    process. Slow clients and oversized headers are cut off as `guards` says (its defaults
+    when not given)."""
     guards = guards or GuardSettings()
     # Bound here, not by uvicorn: a taken port is one clear error instead of uvicorn's sys.exit.
     try:
@@ -57,6 +92,7 @@ async def running(
         timeout_graceful_shutdown=2,
         http=protocol_for(guards),
         h11_max_incomplete_event_size=guards.max_header_bytes,
+        **(tls.uvicorn_options() if tls is not None else {}),
     )
     server = uvicorn.Server(config)
     server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
@@ -70,7 +106,7 @@ async def running(
             raise ServerFailed(f"server on {host}:{port} stopped during start-up")
         await asyncio.sleep(0.01)
     try:
-        yield f"http://{host}:{sock.getsockname()[1]}"
+        yield f"{'https' if tls else 'http'}://{host}:{sock.getsockname()[1]}"
     finally:
         server.should_exit = True
         with contextlib.suppress(asyncio.CancelledError, SystemExit):

@@ -1,5 +1,6 @@
 """Fixtures shared by the whole suite: a private copy of the shipped policies, the echo
-MCP upstream, a gateway started on an ephemeral loopback port, and the Node tools."""
+MCP upstream, a gateway started on an ephemeral loopback port, the Node tools, and a
+throwaway PKI for the TLS tests."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from gateway.app import create_app
 from gateway.serving import running
 from tests.support.gateway import REPO, GatewayFactory, RunningGateway, gateway_config
 from tests.support.node_tools import NodeTools, NodeToolsUnavailable, install
+from tests.support.pki import Pki
 
 
 @pytest.fixture(scope="session")
@@ -29,6 +31,12 @@ def node_tools() -> NodeTools:
         if os.environ.get("GATEWAY_REQUIRE_SERVICES") == "1":
             pytest.fail(f"Node tools are required (GATEWAY_REQUIRE_SERVICES=1): {exc}")
         pytest.skip(f"Node tools unavailable: {exc}")
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    """A throwaway CA and the certificates the TLS tests use (tests/support/pki.py)."""
+    return Pki.create(tmp_path_factory.mktemp("pki"))
 
 
 @pytest.fixture

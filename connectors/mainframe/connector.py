@@ -1,10 +1,13 @@
 """The mainframe connector: each tool is a CICS transaction whose COMMAREA is laid out by a
 copybook. Arguments are encoded to EBCDIC fixed-width records (values checked against
-their PIC clauses before anything is sent); the reply record is decoded back to JSON."""
+their PIC clauses before anything is sent); the reply record is decoded back to JSON.
+With a `tls` section the connection is TLS (connectors.tls), as a CICS TCP/IP listener or
+a TLS-terminating proxy in front of it offers; without one the sign-on travels in clear."""
 
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -16,6 +19,7 @@ from connectors.mainframe.copybook import CopybookError
 from connectors.mainframe.options import MainframeOptions
 from connectors.mainframe.transactions import COPYBOOKS, TRANSACTIONS, Transaction, input_schema, load_layouts
 from connectors.results import json_result
+from connectors.tls import client_context, closed_after_handshake, tls_failure
 from gateway.config import ConfigError, ConnectorSettings
 from gateway.models import ToolResult, ToolSpec
 
@@ -32,6 +36,7 @@ class MainframeConnector:
         self._password = options.password
         self._timeout = settings.timeout_seconds
         self._max_idle = options.max_concurrency
+        self._tls: ssl.SSLContext | None = client_context(options.tls) if options.tls is not None else None
         directory = Path(options.copybook_dir) if options.copybook_dir else COPYBOOKS
         try:
             self._layouts = load_layouts(directory)
@@ -70,7 +75,8 @@ class MainframeConnector:
         except BackendUnavailable as exc:
             return Health(False, str(exc))
         writer.close()
-        return Health(True, f"listener accepts connections on {self._host}:{self._port}")
+        over = "TLS connections" if self._tls is not None else "connections"
+        return Health(True, f"listener accepts {over} on {self._host}:{self._port}")
 
     async def call(self, tool: str, arguments: Mapping[str, Any], context: CallContext) -> ToolResult:
         transaction = self._transactions.get(tool)
@@ -107,11 +113,13 @@ class MainframeConnector:
     async def _connect(self) -> Connection:
         try:
             async with asyncio.timeout(self._timeout):
-                return await asyncio.open_connection(self._host, self._port)
+                return await asyncio.open_connection(self._host, self._port, ssl=self._tls)
         except TimeoutError:
             raise BackendUnavailable(f"host did not accept a connection within {self._timeout:g} s") from None
-        except OSError as exc:
-            raise BackendUnavailable(f"host unreachable ({type(exc).__name__})") from None
+        except OSError as exc:  # ssl.SSLError among them
+            # A reset during a TLS handshake is the host refusing it (see closed_after_handshake).
+            failure = tls_failure(exc, self._tls) or f"host unreachable ({type(exc).__name__})"
+            raise BackendUnavailable(failure) from None
 
     def _reusable(self) -> Connection | None:
         while self._idle:
@@ -122,21 +130,27 @@ class MainframeConnector:
         return None
 
     async def _exchange(self, request: wire.Request) -> wire.Response:
-        reader, writer = self._reusable() or await self._connect()
+        reused = self._reusable()
+        reader, writer = reused or await self._connect()
+        # A new TLS connection dropped without an answer: the host refused it after the handshake.
+        new_tls = self._tls if reused is None else None
         try:
             writer.write(wire.encode_request(request))
             await writer.drain()
             body = await wire.read_frame(reader)
         except (OSError, wire.FrameError) as exc:
             writer.close()
-            raise BackendUnavailable(f"connection to the host failed ({type(exc).__name__})") from None
+            failure = tls_failure(exc, new_tls) or f"connection to the host failed ({type(exc).__name__})"
+            raise BackendUnavailable(failure) from None
         except BaseException:
             # Cancelled mid-exchange (deadline): a late reply would desynchronise the stream.
             writer.close()
             raise
         if body is None:
             writer.close()
-            raise BackendUnavailable("the host closed the connection without answering")
+            raise BackendUnavailable(
+                closed_after_handshake(new_tls) if new_tls else "the host closed the connection without answering"
+            )
         if len(self._idle) < self._max_idle:
             self._idle.append((reader, writer))
         else:

@@ -18,6 +18,11 @@ class MainframeOptions(ConnectorOptions):
     password: Secret = Field(description="RACF password (1 to 8 characters).")
     copybook_dir: str | None = Field(None, min_length=1, description="Directory of the COBOL copybooks.")
 
+    def cleartext_warning(self) -> str | None:
+        if self.tls is not None:
+            return None
+        return "the RACF user and password travel unencrypted over plain TCP (add a tls section)"
+
     @field_validator("password")
     @classmethod
     def _racf_length(cls, password: SecretStr) -> SecretStr:

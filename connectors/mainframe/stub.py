@@ -7,14 +7,15 @@ ASRA, a wrong COMMAREA length AEIV, an unknown transaction AEI0, a bad sign-on A
 real region would.
 
 Run alone: `python -m connectors.mainframe.stub --port 8103` (user `--user`, default `GATEWAY`,
-password from MAINFRAME_PASSWORD, default `demo`). In tests:
+password from MAINFRAME_PASSWORD, default `demo`; TLS with `--tls-cert` and `--tls-key`,
+client certificates required with `--tls-client-ca`). In tests:
 `async with serve_mainframe(password="pw") as stub:` then connect to `stub.port`;
-`stub.requests` lists every request received, `stub.hang = True` makes it stop answering.
+`stub.requests` lists every request received, `stub.hang = True` makes it stop answering;
+`serve_mainframe(tls=ServerTls(...))` serves TLS (gateway.serving.ServerTls).
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import datetime
@@ -29,8 +30,9 @@ from connectors.mainframe import wire
 from connectors.mainframe.codec import RecordError, decode, encode
 from connectors.mainframe.options import MainframeOptions
 from connectors.mainframe.transactions import TRANSACTIONS, load_layouts
-from connectors.stubkit import loopback_address
+from connectors.stubkit import loopback_address, server_tls, stub_arguments
 from gateway.config import ConnectorSettings
+from gateway.serving import ServerTls
 
 
 def _seed() -> dict[int, dict[str, Any]]:
@@ -76,8 +78,9 @@ class MainframeStub:
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.StreamWriter] = set()
 
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        self._server = await asyncio.start_server(self._serve, host, port, reuse_address=True)
+    async def start(self, host: str = "127.0.0.1", port: int = 0, tls: ServerTls | None = None) -> None:
+        context = tls.context() if tls is not None else None
+        self._server = await asyncio.start_server(self._serve, host, port, reuse_address=True, ssl=context)
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def close(self) -> None:
@@ -241,11 +244,17 @@ def _abend(code: str) -> wire.Response:
 
 @contextlib.asynccontextmanager
 async def serve_mainframe(
-    *, user: str = "GATEWAY", password: str = "demo", port: int = 0, host: str = "127.0.0.1"
+    *,
+    user: str = "GATEWAY",
+    password: str = "demo",
+    port: int = 0,
+    host: str = "127.0.0.1",
+    tls: ServerTls | None = None,
 ) -> AsyncIterator[MainframeStub]:
-    """Run the stub on a loopback port (ephemeral by default) for the duration of the block."""
+    """Run the stub on a loopback port (ephemeral by default) for the duration of the block,
+    over TLS with `tls`."""
     stub = MainframeStub(user, password)
-    await stub.start(host, port)
+    await stub.start(host, port, tls)
     try:
         yield stub
     finally:
@@ -268,15 +277,13 @@ async def serve_for(settings: ConnectorSettings) -> AsyncIterator[str | None]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="CICS-style transaction server stub (AINQ, XFER)")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8103)
+    parser = stub_arguments("CICS-style transaction server stub (AINQ, XFER)", 8103)
     parser.add_argument("--user", default="GATEWAY")
     args = parser.parse_args()
 
     async def serve() -> None:
         stub = MainframeStub(args.user, os.environ.get("MAINFRAME_PASSWORD", "demo"))
-        await stub.start(args.host, args.port)
+        await stub.start(args.host, args.port, server_tls(args))
         print(f"mainframe stub listening on {args.host}:{stub.port}", flush=True)
         await asyncio.Event().wait()
 

@@ -8,6 +8,7 @@ from mcp.client.stdio import StdioServerParameters
 from connectors.mcp.options import DEFAULT_STDIO_PING_SECONDS
 from connectors.mcp.options import McpOptions as Options
 from connectors.mcp.upstream import McpConnector
+from connectors.tls import client_context
 from gateway.config import ConnectorSettings, revealed
 from gateway.events import EventBus
 
@@ -34,4 +35,5 @@ def create(settings: ConnectorSettings, events: EventBus) -> McpConnector:
         headers=revealed(options.headers),
         ping_interval=options.ping_interval_seconds,
         sessions=options.sessions,
+        tls=client_context(options.tls) if (options.url or "").startswith("https://") else None,
     )

@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from connectors.options import ConnectorOptions
+from connectors.tls import check_scheme, cleartext_over_http
 from gateway.config import KeyProblem, Secret
 
 #: Upstream sessions a Streamable HTTP connector opens side by side for tool calls.
@@ -53,4 +54,10 @@ class McpOptions(ConnectorOptions):
             raise KeyProblem("", "give exactly one of url (Streamable HTTP) and command (stdio)")
         if self.command is not None and not all(self.command):
             raise KeyProblem("command", "expected a non-empty list of strings (program and arguments)")
+        if self.command is not None and self.tls is not None:
+            raise KeyProblem("tls", "applies to an upstream reached by url, not to a stdio command")
+        check_scheme(self.tls, self.url, "url")
         return self
+
+    def cleartext_warning(self) -> str | None:
+        return cleartext_over_http(self.url, "url", "the configured headers") if self.headers else None

@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import contextvars
 import logging
+import ssl
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
@@ -34,6 +35,7 @@ from mcp.client.stdio import StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
 from connectors.base import BackendError, BackendUnavailable, CallContext, Health
+from connectors.tls import tls_failure
 from gateway.events import EventBus, ListingChanged, ResourceUpdated, ToolsChanged
 from gateway.models import ToolResult, ToolSpec
 from gateway.relay import Relay, current_relay
@@ -65,7 +67,10 @@ def _to_result(result: mcp_types.CallToolResult) -> ToolResult:
     )
 
 
-def _describe(exc: BaseException) -> str:
+def _describe(exc: BaseException, tls: ssl.SSLContext | None = None) -> str:
+    failure = tls_failure(exc, tls)
+    if failure is not None:
+        return failure
     while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
         exc = exc.exceptions[0]
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
@@ -82,6 +87,7 @@ class McpConnector:
         headers: Mapping[str, str] | None = None,
         ping_interval: float | None = None,
         sessions: int = 1,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.name = name
         self.target = target
@@ -92,6 +98,8 @@ class McpConnector:
         #: Streamable HTTP sessions opened side by side; tool calls take turns on them, as one
         #: SDK client session carries only about two thirds of what four do (stdio: always one).
         self.sessions = sessions
+        #: The TLS context of an https:// upstream (connectors.tls); None for http:// and stdio.
+        self.tls = tls
         #: The first session also serves listings, subscriptions and liveness pings.
         self._client: Client | None = None
         self._pool: list[Client] = []
@@ -124,12 +132,15 @@ class McpConnector:
         backoff = 0.1
         while True:
             started = asyncio.get_running_loop().time()
+            sessions = self.sessions_started
             try:
                 await self._serve_one_session()
             except asyncio.CancelledError:
                 raise
             except BaseException as exc:  # the SDK raises exception groups out of a failed transport
-                self._last_error = _describe(exc)
+                # A reset before the session came up is read as a TLS refusal; a later one is not.
+                refused = self.tls if self.sessions_started == sessions else None
+                self._last_error = _describe(exc, refused)
                 log.warning("MCP upstream %s disconnected: %s", self.name, self._last_error)
             if asyncio.get_running_loop().time() - started >= _STABLE_SECONDS:
                 backoff = 0.1
@@ -146,6 +157,7 @@ class McpConnector:
                         headers=self.headers,
                         timeout=httpx2.Timeout(10.0, read=300.0),
                         event_hooks={"request": [self._stamp_request]},
+                        verify=self.tls or True,
                     )
                 )
                 transports = [streamable_http_client(self.target, http_client=http) for _ in range(self.sessions)]

@@ -5,6 +5,8 @@ errors as `{"detail": ...}`.
 Run alone: `python -m connectors.openapi.stub --port 8104` (token from HELPDESK_TOKEN,
 default `demo`). In tests: `async with serve_app(create_app(token="t")) as base_url:`; the
 stanza's spec is `base_url + "/openapi.json"`; `app.state.requests` lists what it received.
+`create_app(token=None)` asks for no token: served with client certificates required
+(`serve_app(app, tls=ServerTls(..., client_ca_file=...))`), the certificate is the credential.
 """
 
 from __future__ import annotations
@@ -137,7 +139,7 @@ def _detail(status: int, message: str) -> JSONResponse:
     return JSONResponse({"detail": message}, status_code=status)
 
 
-def create_app(*, token: str = "demo") -> Starlette:
+def create_app(*, token: str | None = "demo") -> Starlette:
     tickets: dict[int, dict[str, Any]] = {
         1: {
             "id": 1,
@@ -160,6 +162,8 @@ def create_app(*, token: str = "demo") -> Starlette:
     }
 
     def authorized(request: Request) -> bool:
+        if token is None:
+            return True  # the TLS layer checked the client's certificate
         scheme, _, given = request.headers.get("authorization", "").partition(" ")
         return scheme.lower() == "bearer" and secrets.compare_digest(given, token)
 
@@ -225,7 +229,7 @@ def serve_for(settings: ConnectorSettings) -> AbstractAsyncContextManager[str | 
 
 def main() -> None:
     args = stub_arguments("Helpdesk API stub with an OpenAPI 3.0 document", 8104).parse_args()
-    run_stub(create_app(token=os.environ.get("HELPDESK_TOKEN", "demo")), args.host, args.port)
+    run_stub(create_app(token=os.environ.get("HELPDESK_TOKEN", "demo")), args)
 
 
 if __name__ == "__main__":

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from connectors.options import ConnectorOptions
+from connectors.tls import check_scheme, cleartext_over_http
 from gateway.config import Secret
 
 
@@ -14,3 +15,11 @@ class OracleOptions(ConnectorOptions):
     url: str = Field(pattern=r"^https?://", description="ORDS schema URL, e.g. https://host/ords/hr.")
     client_id: str = Field(min_length=1, description="OAuth2 client id registered in ORDS.")
     client_secret: Secret = Field(description="OAuth2 client secret.")
+
+    @model_validator(mode="after")
+    def _tls_needs_https(self) -> OracleOptions:
+        check_scheme(self.tls, self.url, "url")
+        return self
+
+    def cleartext_warning(self) -> str | None:
+        return cleartext_over_http(self.url, "url", "the OAuth client secret and its tokens")

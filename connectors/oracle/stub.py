@@ -321,7 +321,7 @@ def main() -> None:
     app = create_app(
         args.database, client_id=args.client_id, client_secret=os.environ.get("ORDS_CLIENT_SECRET", "demo")
     )
-    run_stub(app, args.host, args.port)
+    run_stub(app, args)
 
 
 if __name__ == "__main__":

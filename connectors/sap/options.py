@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from connectors.options import ConnectorOptions
+from connectors.tls import check_scheme, cleartext_over_http
 from gateway.config import Secret
 
 
@@ -17,3 +18,11 @@ class SapOptions(ConnectorOptions):
     test_run: bool = Field(
         False, description="The service supports SAP's test run: dry-run calls are simulated there, not refused."
     )
+
+    @model_validator(mode="after")
+    def _tls_needs_https(self) -> SapOptions:
+        check_scheme(self.tls, self.url, "url")
+        return self
+
+    def cleartext_warning(self) -> str | None:
+        return cleartext_over_http(self.url, "url", "the technical user and password")

@@ -386,7 +386,7 @@ def main() -> None:
     parser = stub_arguments("SAP Gateway OData stub (API_PURCHASEORDER_SRV)", 8101)
     parser.add_argument("--username", default="demo")
     args = parser.parse_args()
-    run_stub(create_app(username=args.username, password=os.environ.get("SAP_PASSWORD", "demo")), args.host, args.port)
+    run_stub(create_app(username=args.username, password=os.environ.get("SAP_PASSWORD", "demo")), args)
 
 
 if __name__ == "__main__":

@@ -34,7 +34,8 @@ def _connector_problems(loaded: GatewayConfig) -> list[str]:
 @click.argument("file", required=False)
 def check(file: str | None) -> None:
     """Validate FILE ($GATEWAY_CONFIG or gateway.yaml) with the environment's overrides and
-    secret references; print every problem and exit 1 if there is any."""
+    secret references; print every problem and exit 1 if there is any. Connectors whose
+    credentials would travel unencrypted are warned about (exit 0)."""
     path = file or os.environ.get("GATEWAY_CONFIG", DEFAULT_CONFIG)
     try:
         loaded = load_config(path)
@@ -46,6 +47,10 @@ def check(file: str | None) -> None:
         for problem in problems:
             click.echo(f"{path}: {problem}", err=True)
         sys.exit(1)
+    from connectors.options import cleartext_warnings
+
+    for name, warning in cleartext_warnings(loaded.connectors).items():
+        click.echo(f"{path}: warning: connectors.{name}: {warning}", err=True)
     click.echo(f"{path}: OK ({len(loaded.connectors)} connectors)")
 
 

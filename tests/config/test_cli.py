@@ -43,8 +43,17 @@ def config_file(tmp_path: Path) -> Path:
 
 def test_check_accepts_a_good_file(config_file: Path) -> None:
     code, out, err = _run("config", "check", str(config_file), env={"TEST_IDENTITY_SECRET": SECRET})
-    assert (code, err) == (0, "")
+    assert code == 0
     assert out == f"{config_file}: OK (1 connectors)\n"
+    # Good, but the password would cross the network in clear: said, not refused.
+    cleartext = "the technical user and password travel unencrypted: url is http:// (use https://)"
+    assert err == f"{config_file}: warning: connectors.sap: {cleartext}\n"
+
+
+def test_check_is_quiet_about_a_backend_reached_over_tls(config_file: Path) -> None:
+    config_file.write_text(config_file.read_text().replace("http://", "https://"))
+    code, _, err = _run("config", "check", str(config_file), env={"TEST_IDENTITY_SECRET": SECRET})
+    assert (code, err) == (0, "")
 
 
 def test_check_lists_every_problem_and_exits_1(config_file: Path) -> None:

@@ -1,0 +1,28 @@
+"""`kind: mtls`: the backend knows the gateway by its TLS client certificate, so no header
+credential is sent. The certificate and its key are the connector's `tls.client_cert` and
+`tls.client_key` (connectors.tls); a stanza naming this kind without them is refused at
+load time (connectors.options). The audit record names the certificate's subject as the
+identity the backend saw."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from cryptography import x509
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class MtlsAuth(BaseModel):
+    """The gateway's client certificate is its credential."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["mtls"] = Field(description="Mutual TLS: the client certificate in the tls section.")
+
+
+def certificate_identity(client_cert: str) -> dict[str, str]:
+    """Who the backend sees, for the audit record: the subject and serial of the certificate
+    in `client_cert` (the stanza's `tls.client_cert`, checked at load time)."""
+    certificate = x509.load_pem_x509_certificate(Path(client_cert).read_bytes())
+    return {"kind": "mtls", "subject": certificate.subject.rfc4514_string(), "serial": f"{certificate.serial_number:x}"}
