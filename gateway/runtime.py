@@ -90,9 +90,7 @@ class Gateway:
         telemetry = Telemetry(config.tracing, metrics)
         policy = PolicyHolder.load(config.resolve(config.policy.directory), config.approvals.approver_roles)
         connectors = [create_connector(s, events) for s in config.connectors]
-        cleartext = cleartext_warnings(config.connectors)
-        for name, warning in cleartext.items():
-            log.warning("connector %s: %s", name, warning)
+        cleartext = _warn_cleartext(config)
         async with contextlib.AsyncExitStack() as running:
             telemetry.start()
             running.push_async_callback(telemetry.stop)
@@ -257,6 +255,15 @@ def _readiness_probe(
         )
 
     return ReadinessProbe(check, config.server.readiness_interval_seconds)
+
+
+def _warn_cleartext(config: GatewayConfig) -> dict[str, str]:
+    """Backends whose credentials travel unencrypted, logged once at start (and shown by
+    /readyz) so the operator sees them without waiting for a security review."""
+    cleartext = cleartext_warnings(config.connectors)
+    for name, warning in cleartext.items():
+        log.warning("connector %s: %s", name, warning)
+    return cleartext
 
 
 async def _open_pin_gate(
