@@ -154,9 +154,11 @@ def _redact(rule: ResultRule, docs: Documents, outcome: Outcome, notes: list[str
     deep = {key: path.text for path in rule.paths if (key := deep_key(path)) is not None}
     others = [path for path in rule.paths if deep_key(path) is None]
     keys = frozenset(deep)
+    # The `**.KEY` walk sees every value left when no other path changes one after it.
+    seen: list[str] | None = [] if keys and not others else None
 
     def step(doc: Document, counts: Counts) -> Document:
-        for key, found in replace_keys(doc, keys, REDACTED).items() if keys else ():
+        for key, found in replace_keys(doc, keys, REDACTED, seen).items() if keys else ():
             counts[deep[key]] = counts.get(deep[key], 0) + found
         for path in others:
             found = path.replace(doc, lambda _: REDACTED)
@@ -165,6 +167,8 @@ def _redact(rule: ResultRule, docs: Documents, outcome: Outcome, notes: list[str
         return doc
 
     counts = _each(docs, step)
+    if seen is not None:
+        docs.walked(seen)
     _add(outcome.redacted, counts)
     outcome.changed |= bool(counts)
 
@@ -193,7 +197,7 @@ def _screen(rule: ResultRule, docs: Documents, outcome: Outcome, notes: list[str
     strip = rule.mode == "strip"
     # The values alone (not the keys) after rows were cut: the smallest text to test.
     joined = docs.joined()
-    if not screen.may_find(joined):
+    if not screen.may_find(joined, docs.lowered()):
         return
     found: Counts = {}
     screen.scan(joined, found, strip=False)
@@ -223,13 +227,22 @@ def _limit(rule: ResultRule, docs: Documents, outcome: Outcome, notes: list[str]
             return _withhold(rule, outcome, f"{size} bytes, more than {most}")
         shrink(docs, most)
         what = f"{size} bytes cut to {docs.size()}"
-    else:
+    elif rule.mode == "refuse":
         longest = max((len(lst) for doc in docs.all() for lst in lists(doc, unit)), default=0)
         if longest <= most:
             return
-        if rule.mode == "refuse":
-            return _withhold(rule, outcome, f"{longest} {unit}, more than {most}")
-        docs.update(lambda doc: cut_lists(doc, unit, most))
+        return _withhold(rule, outcome, f"{longest} {unit}, more than {most}")
+    else:
+        longest = 0
+
+        def cut(doc: Document) -> Document:
+            nonlocal longest
+            longest = max(longest, cut_lists(doc, unit, most))
+            return doc
+
+        docs.update(cut)
+        if longest <= most:
+            return
         what = f"{longest} {unit}, first {most} shown"
     outcome.truncated.append(f"{rule.location}: {what}")
     outcome.changed = True

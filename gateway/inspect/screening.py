@@ -67,10 +67,11 @@ class Screen:
     checks: frozenset[str]
     allowed_hosts: tuple[str, ...] = ()
 
-    def may_find(self, text: str) -> bool:
+    def may_find(self, text: str, lowered: str | None = None) -> bool:
         """False when no check can find anything in `text` (substring tests only): a JSON
-        text that passes this needs no walk over its values."""
-        lowered = text.lower()
+        text that passes this needs no walk over its values. `lowered`: `text.lower()`,
+        when the caller has it already (several rules screen one result)."""
+        lowered = text.lower() if lowered is None else lowered
         return (
             ("unicode" in self.checks and not text.isascii())
             or ("markers" in self.checks and any(hint in lowered for hint in _MARKER_HINTS))
