@@ -7,14 +7,14 @@ from prometheus_client import CollectorRegistry, Counter
 from gateway.inspect.apply import Outcome
 
 #: What a rule can do to a result (the `effect` label).
-EFFECTS = ("redacted", "masked", "screened", "truncated", "withheld")
+EFFECTS = ("redacted", "masked", "screened", "truncated", "withheld", "held")
 
 
 class InspectMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.results = Counter(
             "gateway_result_rules",
-            "Tool results changed, flagged or withheld by result rules, by connector and effect.",
+            "Tool results changed, flagged, withheld or held for review by result rules, by connector and effect.",
             ["connector", "effect"],
             registry=registry,
         )

@@ -60,3 +60,22 @@ def test_a_malformed_result_expectation_is_refused_with_exit_2(tmp_path: Path) -
     code, output = run("test", str(directory))
     assert code == 2
     assert "unknown expect_result key 'rule'" in output
+
+
+def test_result_cases_assert_on_holds_and_truncation(tmp_path: Path) -> None:
+    directory = tmp_path / "policies"
+    shutil.copytree(SHIPPED, directory)
+    with (directory / "results.csv").open("a") as rules:
+        rules.write("result, held-bot, *, sap.search_vendors, deny:hold, /Basel/, -\n")
+    case = (
+        "  - name: {name}\n    sub: held-bot\n    roles: [procurement-agent]\n    tool: sap.search_vendors\n"
+        "    expect: allow\n    result: {{vendors: [{{CityName: Basel}}]}}\n    expect_result: {expect}\n"
+    )
+    with (directory / "cases.yaml").open("a") as cases:
+        cases.write(case.format(name="Swiss vendors wait for a reviewer", expect="{held: true, withheld: false}"))
+    assert run("test", str(directory))[0] == 0
+    with (directory / "cases.yaml").open("a") as cases:
+        cases.write(case.format(name="wrong", expect="{held: false, truncated: true}"))
+    code, output = run("test", str(directory))
+    assert code == 1
+    assert "'wrong': expected the result truncated; expected the result not held" in output
