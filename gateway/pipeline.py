@@ -659,9 +659,14 @@ def _deliver(call: ToolCall, result: T, inspected: Inspected | None, *, holds: b
     if outcome.withheld is not None:
         raise ResultWithheld(outcome.withheld)
     if outcome.held is not None:
-        if call.kind is RequestKind.TOOL and not call.dry_run and holds:
+        if call.kind is not RequestKind.TOOL:
+            why = f"a {call.kind.value} answer cannot wait for review"
+        elif call.dry_run:
+            why = "a test run is not held"
+        elif not holds:
+            why = "approvals are not enabled"
+        else:
             raise _ResultHeld(inspected)
-        why = "a test run" if call.dry_run else "approvals are not enabled" if holds is False else "not a tool call"
         raise ResultWithheld(f"{outcome.held}; it is withheld, as no review can release it ({why})")
     return cast(T, inspected.result)  # a ToolResult in, a ToolResult out
 
