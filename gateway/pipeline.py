@@ -7,7 +7,9 @@ may wait for approval. Nothing here knows about MCP or HTTP.
 
 Stages in order: `_admit` (`_validate`, `_limit`, `_decide`, `_enforce`), then `_hold`
 (tools only), `_send` (through the connector's resilience wrapper) and `_inspect` (result
-rules, on a tool's result, before the outcome record). A new check goes in
+rules, on a tool's result, before the outcome record). A result that a `hold` result rule
+keeps waits for a reviewer in `_hold_result`, as a held call waits in `_hold`; a retry of
+that exact call is answered from the review (`_held_result`) instead of running again. A new check goes in
 `_admit`: before the decision beside `_limit` (refusals are recorded as `call.rejected`
 with their stage), or after `_enforce`; a check of what came back goes in `_send`, after
 the backend answered and before the outcome record.
