@@ -8,7 +8,9 @@ may wait for approval. Nothing here knows about MCP or HTTP.
 Stages in order: `_admit` (`_validate`, `_limit`, `_decide`, `_enforce`), then `_hold`
 (tools only), `_send` (through the connector's resilience wrapper) and `_inspect` (result
 rules, on whatever reaches the agent: a tool's result, a prompt, a resource's contents,
-completion values; before the outcome record). A new check goes in
+completion values; before the outcome record). A tool's result that a `hold` result rule
+keeps waits for a reviewer in `_hold_result`, as a held call waits in `_hold`; a retry of
+that exact call is answered from the review (`_held_result`) instead of running again. A new check goes in
 `_admit`: before the decision beside `_limit` (refusals are recorded as `call.rejected`
 with their stage), or after `_enforce`; a check of what came back goes in `_send`, after
 the backend answered and before the outcome record.
@@ -34,6 +36,7 @@ from connectors.base import BackendError, BackendTimeout, BackendUnavailable, Ca
 from connectors.resilience import ConnectorBusy
 from gateway.approvals import ApprovalError, ApprovalService, HoldOutcome
 from gateway.approvals.machine import approvals_count, deny_reason
+from gateway.approvals.mcp_agent import STATUS_TOOL
 from gateway.arguments import ArgumentLimits, ArgumentsOverLimit, check_arguments
 from gateway.audit.canonical import CanonicalizationError, canonical_json, sha256_hex
 from gateway.brakes import Brakes
@@ -63,6 +66,7 @@ from gateway.inspect.apply import Inspected
 from gateway.metrics import Metrics
 from gateway.models import (
     Approval,
+    ApprovalState,
     AuditRecord,
     Compensation,
     Decision,
@@ -159,13 +163,18 @@ class Pipeline:
         entry, decision, arguments_digest = await self._admit(call, progress)
         assert entry is not None, "a tool call is validated against the catalog"
         if call.dry_run:
-            return await self._preview(call, entry, decision)
+            return await self._preview(call, entry, decision, arguments_digest)
+        kept = await self._held_result(call, arguments_digest)
+        if kept is not None:  # this exact call ran already, and its result waits for review
+            return await self._collect_result(call, kept)
         held = await self._hold(call, decision, arguments_digest) if decision.effect is Effect.APPROVE else None
         if held is not None and held.action == "replay" and held.result is not None:
             await self._durable(self.audit.submit("call.replayed", _replayed(held.approval), call.call_id))
             return dataclasses.replace(held.result, replay_of_approval=held.approval.approval_id)
         progress.forwarding = True
-        return await self._forward_held(call, entry, held) if held else await self._forward(call, entry)
+        if held:
+            return await self._forward_held(call, entry, held, decision, arguments_digest)
+        return await self._forward(call, entry, decision, arguments_digest)
 
     async def _run_request(self, call: ToolCall, send: Send[T], progress: _Progress) -> T:
         await self._admit(call, progress)
@@ -378,18 +387,22 @@ class Pipeline:
             raise ApprovalSuperseded(reason)
         await self._durable(self.audit.submit("call.decided", record, call.call_id))
 
-    async def _preview(self, call: ToolCall, entry: CatalogEntry, decision: Decision) -> ToolResult:
+    async def _preview(
+        self, call: ToolCall, entry: CatalogEntry, decision: Decision, arguments_digest: str
+    ) -> ToolResult:
         """A dry run's report; tools with a backend test run are forwarded as one."""
-        simulate = (lambda: self._forward(call, entry)) if entry.spec.simulates else None
+        simulate = (lambda: self._forward(call, entry, decision, arguments_digest)) if entry.spec.simulates else None
         result, record = await preview(call, decision, simulate)
         await self._durable(self.audit.submit("call.previewed", record, call.call_id))
         return result
 
-    async def _forward_held(self, call: ToolCall, entry: CatalogEntry, held: HoldOutcome) -> ToolResult:
+    async def _forward_held(
+        self, call: ToolCall, entry: CatalogEntry, held: HoldOutcome, decision: Decision, arguments_digest: str
+    ) -> ToolResult:
         """Forward the single approved execution and store its result for every retry."""
         approval_id = held.approval.approval_id
         try:
-            result = await self._forward(call, entry, approval_id)
+            result = await self._forward(call, entry, decision, arguments_digest, approval_id)
         except CallRefused as refusal:
             await self._record_held(approval_id, ToolResult.text(refusal.message, is_error=True))
             raise
@@ -404,12 +417,90 @@ class Pipeline:
         if self.approvals is not None:
             await self.approvals.record_result(approval_id, result)
 
-    async def _forward(self, call: ToolCall, entry: CatalogEntry, approval_id: str | None = None) -> ToolResult:
+    async def _forward(
+        self,
+        call: ToolCall,
+        entry: CatalogEntry,
+        decision: Decision,
+        arguments_digest: str,
+        approval_id: str | None = None,
+    ) -> ToolResult:
         context = self._context(call)
         send: Send[ToolResult] = lambda backend: backend.call(entry.spec.name, call.arguments, context)  # noqa: E731
-        return await self._send(
-            call, send, read_only=entry.spec.read_only, compensation=entry.spec.compensation, approval_id=approval_id
-        )
+        try:
+            return await self._send(
+                call,
+                send,
+                read_only=entry.spec.read_only,
+                compensation=entry.spec.compensation,
+                approval_id=approval_id,
+            )
+        except _ResultHeld as held:
+            return await self._hold_result(call, held.inspected, decision, arguments_digest)
+
+    async def _held_result(self, call: ToolCall, arguments_digest: str) -> Approval | None:
+        """The approval holding this exact call's result for review, when a `hold` result
+        rule applies to the call (the store is read only then) and one is live."""
+        if self.approvals is None:
+            return None
+        rules = self.policy.current.results.for_call(call.principal, call.connector, call.tool)
+        if not any(rule.mode == "hold" for rule in rules):
+            return None
+        return await self.approvals.held_result(call, arguments_digest)
+
+    async def _hold_result(
+        self, call: ToolCall, inspected: Inspected, decision: Decision, arguments_digest: str
+    ) -> ToolResult:
+        """Keep the inspected result from the agent until a reviewer releases or refuses it;
+        the agent is told the approval id, as for a held call."""
+        assert self.approvals is not None, "_deliver holds a result only when approvals are enabled"
+        outcome = inspected.outcome
+        reason, rule = outcome.held or "", outcome.held_by or ""
+        try:
+            approval, created = await self.approvals.keep_result(
+                call,
+                arguments_digest,
+                inspected.result,
+                rule=rule,
+                reason=reason,
+                policy_version=decision.policy_version,
+            )
+        except ApprovalError as exc:
+            if exc.kind == "limited":
+                raise TooManyPendingApprovals(f"{reason}, but {exc.message}") from None
+            raise AuditFailed(f"{exc.message}; the result was not delivered") from None
+        if created:
+            held = {"approval_id": approval.approval_id, "rule": rule, "reason": reason}
+            await self._durable(self.audit.submit("result.held", held, call.call_id))
+        return await self._collect_result(call, approval)
+
+    async def _collect_result(self, call: ToolCall, approval: Approval) -> ToolResult:
+        """Wait for the review of a held result as a held call waits for its approval: the
+        released result, "pending" with the approval id, or the refusal."""
+        assert self.approvals is not None
+        max_hold = self.approvals.settings.max_hold_seconds
+        with self.telemetry.stage("approval_wait"):
+            outcome = await self.approvals.await_decision(
+                approval.approval_id,
+                wait_seconds=max_hold if call.wait_seconds is None else min(call.wait_seconds, max_hold),
+                on_progress=_progress_to(current_relay()),
+            )
+        approval = outcome.approval
+        if outcome.action == "pending":
+            raise ApprovalPending(
+                f"{approval.reason}; {_awaiting(approval)}; call the tool again with the same arguments"
+                f" (or ask {STATUS_TOOL} / GET /v1/calls/{approval.approval_id}) to get it once reviewed",
+                approval.approval_id,
+            )
+        if outcome.action == "replay" and outcome.result is not None:
+            await self._durable(
+                self.audit.submit("result.released", {"approval_id": approval.approval_id}, call.call_id)
+            )
+            return dataclasses.replace(outcome.result, replay_of_approval=approval.approval_id)
+        reason = f"the result held for review (approval {approval.approval_id}) was refused: {deny_reason(approval)}"
+        refused = {"approval_id": approval.approval_id, "state": approval.state.value, "reason": reason}
+        await self._durable(self.audit.submit("result.refused", refused, call.call_id))
+        raise (ApprovalExpired if approval.state is ApprovalState.EXPIRED else ApprovalDenied)(reason)
 
     def _context(self, call: ToolCall) -> CallContext:
         timeout = self.timeouts.get(call.connector, 30.0)
@@ -469,7 +560,7 @@ class Pipeline:
             # The outcome names the approval too, beside how to undo the call.
             done = inspected[1] if inspected is not None else None
             await self._record_outcome(call, forwarded, answer, error, stage.seconds, {**undo, **held}, done)
-        return _deliver(result, inspected)
+        return _deliver(call, result, inspected, holds=self.approvals is not None)
 
     def _inspect(self, call: ToolCall, answer: T) -> tuple[T, Inspected] | None:
         """Result rules for this caller and request, applied to what the backend answered
@@ -559,13 +650,33 @@ def _enforce(call: ToolCall, decision: Decision) -> None:
         raise ApprovalRequired(f"this call {decision.reason}; a {call.kind.value} request cannot wait for approval")
 
 
-def _deliver(result: T, inspected: tuple[T, Inspected] | None) -> T:
-    """What the agent gets: the inspected answer, or a refusal naming the rule that withheld it."""
+class _ResultHeld(Exception):
+    """A `hold` result rule matched: `_forward` opens the review (never reaches a front door)."""
+
+    def __init__(self, inspected: Inspected) -> None:
+        super().__init__(inspected.outcome.held)
+        self.inspected = inspected
+
+
+def _deliver(call: ToolCall, result: T, inspected: tuple[T, Inspected] | None, *, holds: bool) -> T:
+    """What the agent gets: the inspected answer, a refusal naming the rule that withheld
+    it, or (`_ResultHeld`) a tool's result to keep for review, when `holds` (approvals are on)."""
     if inspected is None:
         return result
     delivered, done = inspected
-    if done.outcome.withheld is not None:
-        raise ResultWithheld(done.outcome.withheld)
+    outcome = done.outcome
+    if outcome.withheld is not None:
+        raise ResultWithheld(outcome.withheld)
+    if outcome.held is not None:
+        if call.kind is not RequestKind.TOOL:
+            why = f"a {call.kind.value} answer cannot wait for review"
+        elif call.dry_run:
+            why = "a test run is not held"
+        elif not holds:
+            why = "approvals are not enabled"
+        else:
+            raise _ResultHeld(done)
+        raise ResultWithheld(f"{outcome.held}; it is withheld, as no review can release it ({why})")
     return delivered
 
 

@@ -32,6 +32,7 @@ from gateway.approvals.signals import Signals
 from gateway.approvals.store import (
     COLUMN_COUNT,
     COLUMNS,
+    KEEP_RESULT,
     LIVE_FOR_BINDING,
     STATES,
     ApprovalFilter,
@@ -85,6 +86,7 @@ _CLAIM = (
     "UPDATE approvals SET execution = 'claimed', claimed_by = $2"
     " WHERE approval_id = $1 AND state = 'approved' AND execution = 'none'"
 )
+_LIVE = f"WHERE {LIVE_FOR_BINDING.format(p='$')} ORDER BY requested_at DESC LIMIT 1"
 _SAVE_RESULT = "UPDATE approvals SET execution = 'done', result = $2 WHERE approval_id = $1 AND execution = 'claimed'"
 _CLAIMERS = "SELECT DISTINCT claimed_by FROM approvals WHERE execution = 'claimed'"
 #: Succeeds only when no live replica's listener holds the key (released with this transaction).
@@ -194,6 +196,12 @@ class PostgresApprovalStore:
         async with self._connection() as conn:
             return [r[0] for r in await conn.fetch(_DUE, now)]
 
+    async def live(self, binding: str, since: float) -> StoredApproval | None:
+        """The approval join_or_create would join for `binding`, or None."""
+        async with self._connection() as conn:
+            rows = await _select(conn, _LIVE, binding, since)
+        return rows[0] if rows else None
+
     # -- writes --------------------------------------------------------------------------
 
     async def join_or_create(
@@ -204,11 +212,11 @@ class PostgresApprovalStore:
         since: float,
         before_insert: Callable[[Approval], Awaitable[None]],
         pending_cap: int,
+        kept: ToolResult | None = None,
     ) -> tuple[StoredApproval, bool]:
         async with self._transaction() as conn:
             await conn.execute(_BINDING_LOCK, binding)
-            tail = f"WHERE {LIVE_FOR_BINDING.format(p='$')} ORDER BY requested_at DESC LIMIT 1"
-            rows = await _select(conn, tail, binding, since)
+            rows = await _select(conn, _LIVE, binding, since)
             if rows:
                 return rows[0], False
             p = candidate.principal
@@ -219,9 +227,11 @@ class PostgresApprovalStore:
                 raise PendingCapReached(pending, pending_cap)
             await before_insert(candidate)
             await conn.execute(_INSERT, *row_values(binding, candidate))
+            if kept is not None:
+                await conn.execute(KEEP_RESULT.format(p="$"), json.dumps(result_to_json(kept)), candidate.approval_id)
             # Other replicas learn of it too: their pending-approvals gauges count it.
             await self._notify(conn, candidate.approval_id)
-            return StoredApproval(candidate, None, "none", None), True
+            return StoredApproval(candidate, None, "none" if kept is None else "done", kept), True
 
     async def transition(
         self,

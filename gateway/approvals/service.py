@@ -94,10 +94,11 @@ class Recheck:
     votes: tuple[ApprovalVote, ...]
 
 
-def binding_key(principal: Principal, connector: str, tool: str, arguments_digest: str) -> str:
-    """What makes two requests the same call: who, which tool, which exact arguments."""
+def binding_key(principal: Principal, connector: str, tool: str, arguments_digest: str, *, result: bool = False) -> str:
+    """What makes two requests the same call: who, which tool, which exact arguments. A
+    result held for review binds apart from an approval of the call itself."""
     parts = [principal.issuer, principal.tenant, principal.subject, connector, tool, arguments_digest]
-    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+    return hashlib.sha256(json.dumps([*parts, "result"] if result else parts).encode()).hexdigest()
 
 
 class ApprovalService:
@@ -188,34 +189,54 @@ class ApprovalService:
         (capped by max_hold_seconds) for people to decide. A retry that finds the approved
         call executing waits for its result up to max_hold_seconds even when `wait_seconds`
         is shorter: that wait is for the backend, not for people."""
+        ttl = decision.approval_ttl if decision.approval_ttl is not None else self._settings.default_ttl_seconds
+        candidate = _candidate(call, arguments_digest, decision, ttl)
+        binding = binding_key(call.principal, call.connector, call.tool, arguments_digest)
+        stored, _ = await self._join_or_create(call, binding, candidate)
+        return await self.await_decision(
+            stored.approval.approval_id, wait_seconds=wait_seconds, on_progress=on_progress
+        )
+
+    async def keep_result(
+        self, call: ToolCall, arguments_digest: str, result: ToolResult, *, rule: str, reason: str, policy_version: str
+    ) -> tuple[Approval, bool]:
+        """Hold `result`, which the backend returned for `call`, until one approver releases
+        it (approve) or refuses it (deny). `rule` and `reason` name the result rule and what
+        it found, never a value. Returns the approval and whether it is new: an identical
+        call's result held already is joined, and this one is dropped."""
+        hold = Decision(Effect.APPROVE, rule, reason, policy_version, approvals_required=1)
+        candidate = _candidate(call, arguments_digest, hold, self._settings.default_ttl_seconds)
+        binding = binding_key(call.principal, call.connector, call.tool, arguments_digest, result=True)
+        stored, created = await self._join_or_create(call, binding, candidate, kept=result)
+        return stored.approval, created
+
+    async def held_result(self, call: ToolCall, arguments_digest: str) -> Approval | None:
+        """The approval holding the result of this exact call for review, while it is live
+        (pending, or decided within retain_outcome_seconds): a retry collects its outcome."""
+        binding = binding_key(call.principal, call.connector, call.tool, arguments_digest, result=True)
+        stored = await self._store.live(binding, time.time() - self._settings.retain_outcome_seconds)
+        return None if stored is None else stored.approval
+
+    async def await_decision(
+        self, approval_id: str, *, wait_seconds: float, on_progress: ProgressCallback | None = None
+    ) -> HoldOutcome:
+        """Wait up to `wait_seconds` (capped by max_hold_seconds) for people to decide."""
         loop = asyncio.get_running_loop()
         max_hold = self._settings.max_hold_seconds
         decide_by = loop.time() + max(0.0, min(wait_seconds, max_hold))
-        now = time.time()
-        ttl = decision.approval_ttl if decision.approval_ttl is not None else self._settings.default_ttl_seconds
-        candidate = Approval(
-            approval_id=f"apr_{secrets.token_hex(12)}",
-            call_id=call.call_id,
-            principal=call.principal,
-            connector=call.connector,
-            tool=call.tool,
-            arguments=dict(call.arguments),
-            arguments_digest=arguments_digest,
-            rule=decision.rule,
-            policy_version=decision.policy_version,
-            approvals_required=max(1, decision.approvals_required),
-            approver_role=decision.approver_role,
-            requested_at=now,
-            expires_at=now + ttl,
-            reason=decision.reason,
-        )
+        return await self._outcome(approval_id, decide_by, loop.time() + max_hold, on_progress)
+
+    async def _join_or_create(
+        self, call: ToolCall, binding: str, candidate: Approval, kept: ToolResult | None = None
+    ) -> tuple[StoredApproval, bool]:
         try:
             stored, created = await self._store.join_or_create(
-                binding_key(call.principal, call.connector, call.tool, arguments_digest),
+                binding,
                 candidate,
-                since=now - self._settings.retain_outcome_seconds,
+                since=time.time() - self._settings.retain_outcome_seconds,
                 before_insert=self._audit_requested,
                 pending_cap=self._settings.max_pending_per_principal,
+                kept=kept,
             )
         except PendingCapReached as exc:
             await self._audit_refused(call, exc.message)
@@ -223,7 +244,7 @@ class ApprovalService:
         if created:
             self._signals.notify(stored.approval.approval_id)
             self._notify("requested", stored.approval)
-        return await self._outcome(stored.approval.approval_id, decide_by, loop.time() + max_hold, on_progress)
+        return stored, created
 
     async def record_result(self, approval_id: str, result: ToolResult) -> None:
         """Store the result of the single execution; waiting retries replay it."""
@@ -507,6 +528,26 @@ class ApprovalService:
             after,
             {"approver": None, "approve": False, "comment": machine.deny_reason(after), "expires_at": after.expires_at},
         )
+
+
+def _candidate(call: ToolCall, arguments_digest: str, decision: Decision, ttl: float) -> Approval:
+    now = time.time()
+    return Approval(
+        approval_id=f"apr_{secrets.token_hex(12)}",
+        call_id=call.call_id,
+        principal=call.principal,
+        connector=call.connector,
+        tool=call.tool,
+        arguments=dict(call.arguments),
+        arguments_digest=arguments_digest,
+        rule=decision.rule,
+        policy_version=decision.policy_version,
+        approvals_required=max(1, decision.approvals_required),
+        approver_role=decision.approver_role,
+        requested_at=now,
+        expires_at=now + ttl,
+        reason=decision.reason,
+    )
 
 
 async def _report(on_progress: ProgressCallback, approval: Approval) -> ProgressCallback | None:

@@ -202,6 +202,7 @@ class ApprovalStore(Protocol):
     async def count_pending(self) -> int: ...
     async def next_expiry(self) -> float | None: ...
     async def due(self, now: float) -> builtins.list[str]: ...
+    async def live(self, binding: str, since: float) -> StoredApproval | None: ...
     async def join_or_create(
         self,
         binding: str,
@@ -210,10 +211,13 @@ class ApprovalStore(Protocol):
         since: float,
         before_insert: Callable[[Approval], Awaitable[None]],
         pending_cap: int,
+        kept: ToolResult | None = None,
     ) -> tuple[StoredApproval, bool]:
         """The live approval for `binding` (pending, or decided after `since` and not
         superseded), else `candidate` inserted; the flag says whether it was created.
-        PendingCapReached when the requester has `pending_cap` pending approvals already."""
+        PendingCapReached when the requester has `pending_cap` pending approvals already.
+        `kept`: the result of a call that has run already, stored with the new approval as
+        its single execution's (a result held for review: nothing is left to execute)."""
 
     async def transition(
         self,
@@ -287,6 +291,13 @@ class SQLiteApprovalStore:
         sql = "SELECT approval_id FROM approvals WHERE state = 'pending' AND expires_at <= ?"
         return [r[0] for r in await self._reader.execute_fetchall(sql, (now,))]
 
+    async def live(self, binding: str, since: float) -> StoredApproval | None:
+        """The approval join_or_create would join for `binding`, or None."""
+        rows = await self._select(
+            f"WHERE {LIVE_FOR_BINDING.format(p='?')} ORDER BY requested_at DESC LIMIT 1", (binding, since)
+        )
+        return rows[0] if rows else None
+
     # -- writes ------------------------------------------------------------------------
 
     async def join_or_create(
@@ -297,13 +308,12 @@ class SQLiteApprovalStore:
         since: float,
         before_insert: Callable[[Approval], Awaitable[None]],
         pending_cap: int,
+        kept: ToolResult | None = None,
     ) -> tuple[StoredApproval, bool]:
         async with self._write_lock:
-            rows = await self._select(
-                f"WHERE {LIVE_FOR_BINDING.format(p='?')} ORDER BY requested_at DESC LIMIT 1", (binding, since)
-            )
-            if rows:
-                return rows[0], False
+            found = await self.live(binding, since)
+            if found is not None:
+                return found, False
             p = candidate.principal
             counted = await self._reader.execute_fetchall(
                 f"SELECT count(*) FROM approvals WHERE state = 'pending' AND {_sqlite_json('issuer')} IS ?"
@@ -315,10 +325,15 @@ class SQLiteApprovalStore:
                 raise PendingCapReached(pending, pending_cap)
             await before_insert(candidate)
             placeholders = ", ".join("?" * COLUMN_COUNT)
-            await self._write(
-                [(f"INSERT INTO approvals ({COLUMNS}) VALUES ({placeholders})", row_values(binding, candidate))]
-            )
-            return StoredApproval(candidate, None, "none", None), True
+            statements = [
+                (f"INSERT INTO approvals ({COLUMNS}) VALUES ({placeholders})", row_values(binding, candidate))
+            ]
+            if kept is not None:
+                statements.append(
+                    (KEEP_RESULT.format(p="?"), (json.dumps(result_to_json(kept)), candidate.approval_id))
+                )
+            await self._write(statements)
+            return StoredApproval(candidate, None, "none" if kept is None else "done", kept), True
 
     async def transition(
         self,
@@ -413,6 +428,8 @@ class SQLiteApprovalStore:
 #: The approval a retry of a bound call joins: pending, or decided within the replay
 #: window. A superseded approval is not joined: the retry is decided afresh.
 LIVE_FOR_BINDING = "binding = {p}1 AND (state = 'pending' OR (decided_at >= {p}2 AND state <> 'superseded'))"
+#: A held result stored with its new approval: done, so it is never claimed for execution.
+KEEP_RESULT = "UPDATE approvals SET execution = 'done', result = {p}1 WHERE approval_id = {p}2"
 
 
 def select_sql(tail: str, order: str) -> str:

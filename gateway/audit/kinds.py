@@ -31,6 +31,10 @@ class RecordKind(StrEnum):
     APPROVAL_EXPIRED = "approval.expired"
     APPROVAL_SUPERSEDED = "approval.superseded"
     APPROVAL_REFUSED = "approval.refused"
+    # A result held for review by a result rule in `hold` mode (on the call's id).
+    RESULT_HELD = "result.held"
+    RESULT_RELEASED = "result.released"
+    RESULT_REFUSED = "result.refused"
     # Telling approvers (webhooks, Slack, Teams, e-mail).
     NOTIFICATION_SENT = "notification.sent"
     NOTIFICATION_RETRIED = "notification.retried"
@@ -119,13 +123,29 @@ DESCRIBED: dict[RecordKind, Described] = {
         _keys("status latency_ms error"),
         "`result_digest`, `result_bytes` when it answered, `approval_id` for an approved call,"
         " `compensation` (how to undo it), and `result_rules`, `redacted`, `masked`, `screened`,"
-        " `truncated`, `withheld`, `delivered_digest` when result rules applied",
+        " `truncated`, `withheld`, `held`, `delivered_digest` (and `held_digest` for a result held for"
+        " review) when result rules applied",
         on_call=True,
     ),
     RecordKind.CALL_REPLAYED: Described(
         "an earlier answer given again (`source`: `idempotency_key` or `approval`)",
         _keys("source"),
         "`replay_of` (idempotency key) or `approval_id` (approval)",
+        on_call=True,
+    ),
+    RecordKind.RESULT_HELD: Described(
+        "a result rule in `hold` mode kept the backend's answer from the agent until a reviewer decides",
+        _keys("approval_id rule reason"),
+        on_call=True,
+    ),
+    RecordKind.RESULT_RELEASED: Described(
+        "the gateway gave the agent a held result that a reviewer released (the call or its retry)",
+        _keys("approval_id"),
+        on_call=True,
+    ),
+    RecordKind.RESULT_REFUSED: Described(
+        "the gateway told the agent that its held result was refused or expired",
+        _keys("approval_id state reason"),
         on_call=True,
     ),
     RecordKind.APPROVAL_REQUESTED: Described(

@@ -31,6 +31,11 @@ class Outcome:
     truncated: list[str] = field(default_factory=list)
     #: Why the result is withheld from the agent (names the rule); None when it is delivered.
     withheld: str | None = None
+    #: Why the result waits for a reviewer (names the rule and what was found, never a value):
+    #: a `hold` rule matched. The result, with every other rule applied, is kept for release.
+    held: str | None = None
+    #: The `hold` rule that matched first (`file:line`).
+    held_by: str | None = None
 
     #: True once a rule changed what the agent gets.
     changed: bool = False
@@ -40,7 +45,7 @@ class Outcome:
         if not self.rules:
             return {}
         data: dict[str, Any] = {"result_rules": list(self.rules)}
-        for key in ("redacted", "masked", "screened", "truncated", "withheld"):
+        for key in ("redacted", "masked", "screened", "truncated", "withheld", "held"):
             value = getattr(self, key)
             if value:
                 data[key] = value
@@ -55,10 +60,15 @@ class Inspected:
     delivered_digest: str | None = None
 
     def record(self, backend_digest: str) -> dict[str, Any]:
-        """Audit fields: the rules that applied, what they did, the digest of what the agent got."""
+        """Audit fields: the rules that applied, what they did, the digest of what the agent
+        got (none yet when the result is held: `held_digest` is what a reviewer may release)."""
         data = self.outcome.record()
-        if data:
-            data["delivered_digest"] = None if self.outcome.withheld else self.delivered_digest or backend_digest
+        if not data:
+            return data
+        digest = self.delivered_digest or backend_digest
+        data["delivered_digest"] = None if self.outcome.withheld or self.outcome.held else digest
+        if self.outcome.held and not self.outcome.withheld:
+            data["held_digest"] = digest
         return data
 
 
@@ -67,12 +77,15 @@ REDACTED = "[REDACTED]"
 
 #: Rules act in the order _order gives, whatever their order in the files.
 def _order(rule: ResultRule) -> int:
-    """Refusals first; rows and items are cut before anything is spent on what is cut; a
-    byte limit is measured on what is left after redaction and masking."""
+    """Refusals first; rows and items are cut before anything is spent on what is cut;
+    screens that refuse or hold see the text before any screen strips it; a byte limit is
+    measured on what is left after redaction and masking."""
     if rule.action is Action.LIMIT:
         assert rule.limit is not None
-        return 0 if rule.mode == "refuse" else 6 if rule.limit[0] == "bytes" else 2
-    return {Action.DENY: 1, Action.REDACT: 3, Action.MASK: 4, Action.SCREEN: 5}[rule.action]
+        return 0 if rule.mode == "refuse" else 7 if rule.limit[0] == "bytes" else 2
+    if rule.action is Action.SCREEN:
+        return 5 if rule.mode in ("deny", "hold") else 6
+    return {Action.DENY: 1, Action.REDACT: 3, Action.MASK: 4}[rule.action]
 
 
 Counts = dict[str, int]
@@ -130,8 +143,14 @@ def _add(into: Counts, counts: Counts) -> None:
 
 
 def _withhold(rule: ResultRule, outcome: Outcome, what: str) -> None:
+    """Refuse the result, or, for a rule in `hold` mode, keep it for a reviewer (the first
+    hold names the rule; the other rules still apply to what is kept)."""
     purpose = f": {rule.comment}" if rule.comment else ""
-    outcome.withheld = f"the result was withheld by {rule.location}{purpose} ({what})"
+    if rule.mode != "hold":
+        outcome.withheld = f"the result was withheld by {rule.location}{purpose} ({what})"
+    elif outcome.held is None:
+        outcome.held = f"the result is held for review by {rule.location}{purpose} ({what})"
+        outcome.held_by = rule.location
 
 
 def _deny(rule: ResultRule, docs: Documents, outcome: Outcome, notes: list[str]) -> None:
@@ -156,9 +175,11 @@ def _redact(rule: ResultRule, docs: Documents, outcome: Outcome, notes: list[str
     deep = {key: path.text for path in rule.paths if (key := deep_key(path)) is not None}
     others = [path for path in rule.paths if deep_key(path) is None]
     keys = frozenset(deep)
+    # The `**.KEY` walk sees every value left when no other path changes one after it.
+    seen: list[str] | None = [] if keys and not others else None
 
     def step(doc: Document, counts: Counts) -> Document:
-        for key, found in replace_keys(doc, keys, REDACTED).items() if keys else ():
+        for key, found in replace_keys(doc, keys, REDACTED, seen).items() if keys else ():
             counts[deep[key]] = counts.get(deep[key], 0) + found
         for path in others:
             found = path.replace(doc, lambda _: REDACTED)
@@ -167,6 +188,8 @@ def _redact(rule: ResultRule, docs: Documents, outcome: Outcome, notes: list[str
         return doc
 
     counts = _each(docs, step)
+    if seen is not None:
+        docs.walked(seen)
     _add(outcome.redacted, counts)
     outcome.changed |= bool(counts)
 
@@ -195,7 +218,7 @@ def _screen(rule: ResultRule, docs: Documents, outcome: Outcome, notes: list[str
     strip = rule.mode == "strip"
     # The values alone (not the keys) after rows were cut: the smallest text to test.
     joined = docs.joined()
-    if not screen.may_find(joined):
+    if not screen.may_find(joined, docs.lowered()):
         return
     found: Counts = {}
     screen.scan(joined, found, strip=False)
@@ -207,8 +230,7 @@ def _screen(rule: ResultRule, docs: Documents, outcome: Outcome, notes: list[str
     _add(outcome.screened, counts)
     what = ", ".join(f"{check} {n}" for check, n in sorted(counts.items()))
     if rule.mode in ("deny", "hold"):
-        held = " and is held for review" if rule.mode == "hold" else ""
-        _withhold(rule, outcome, f"screening found {what}{held}")
+        _withhold(rule, outcome, f"screening found {what}")
     elif strip:
         outcome.changed = True
         notes.append(f"[gateway] {what} removed from this result by {rule.location}")
@@ -225,13 +247,22 @@ def _limit(rule: ResultRule, docs: Documents, outcome: Outcome, notes: list[str]
             return _withhold(rule, outcome, f"{size} bytes, more than {most}")
         shrink(docs, most)
         what = f"{size} bytes cut to {docs.size()}"
-    else:
+    elif rule.mode == "refuse":
         longest = max((len(lst) for doc in docs.all() for lst in lists(doc, unit)), default=0)
         if longest <= most:
             return
-        if rule.mode == "refuse":
-            return _withhold(rule, outcome, f"{longest} {unit}, more than {most}")
-        docs.update(lambda doc: cut_lists(doc, unit, most))
+        return _withhold(rule, outcome, f"{longest} {unit}, more than {most}")
+    else:
+        longest = 0
+
+        def cut(doc: Document) -> Document:
+            nonlocal longest
+            longest = max(longest, cut_lists(doc, unit, most))
+            return doc
+
+        docs.update(cut)
+        if longest <= most:
+            return
         what = f"{longest} {unit}, first {most} shown"
     outcome.truncated.append(f"{rule.location}: {what}")
     outcome.changed = True

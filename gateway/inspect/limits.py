@@ -24,10 +24,23 @@ def lists(doc: Document, unit: str) -> list[list[Any]]:
     return found
 
 
-def cut_lists(doc: Document, unit: str, most: int) -> Document:
-    for found in lists(doc, unit):
-        del found[most:]
-    return doc
+def cut_lists(doc: Document, unit: str, most: int) -> int:
+    """Cut every list the unit counts to its first `most` entries, in one walk that goes
+    only into what is kept; returns the length of the longest list met (0: none)."""
+    longest = 0
+    if type(doc) not in CONTAINERS:
+        return longest
+    stack = [doc]
+    push = stack.append
+    while stack:
+        item = stack.pop()
+        if type(item) is list and (unit == "items" or (item and type(item[0]) is dict)):
+            longest = max(longest, len(item))
+            del item[most:]
+        for value in item.values() if type(item) is dict else item:
+            if type(value) is dict or type(value) is list:
+                push(value)
+    return longest
 
 
 def shrink(docs: Documents, most: int) -> None:

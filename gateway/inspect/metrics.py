@@ -7,15 +7,15 @@ from prometheus_client import CollectorRegistry, Counter
 from gateway.inspect.apply import Outcome
 
 #: What a rule can do to a result (the `effect` label).
-EFFECTS = ("redacted", "masked", "screened", "truncated", "withheld")
+EFFECTS = ("redacted", "masked", "screened", "truncated", "withheld", "held")
 
 
 class InspectMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.results = Counter(
             "gateway_result_rules",
-            "Answers (tool results, prompts, resources, completions) changed, flagged or withheld by result rules, "
-            "by connector (prompts/NAME, resources/NAME for those kinds) and effect.",
+            "Answers (tool results, prompts, resources, completions) changed, flagged, withheld or held for "
+            "review by result rules, by connector (prompts/NAME, resources/NAME for those kinds) and effect.",
             ["connector", "effect"],
             registry=registry,
         )

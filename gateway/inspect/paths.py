@@ -82,25 +82,32 @@ def deep_key(path: FieldPath) -> str | None:
     return None
 
 
-def replace_keys(value: Any, keys: frozenset[str], new: Any) -> dict[str, int]:
+def replace_keys(value: Any, keys: frozenset[str], new: Any, seen: list[str] | None = None) -> dict[str, int]:
     """Replace the value of every key in `keys`, at any depth, with `new`: one walk that
-    visits containers only; returns how many of each key."""
+    visits containers only; returns how many of each key. With `seen`, the walk also adds
+    every string value left (as gateway.inspect.documents.strings would) to it, sparing
+    the rules that read them a second walk."""
     counts: dict[str, int] = {}
+    if type(value) is str and seen is not None:
+        seen.append(value)
     stack = [value]
+    push = stack.append
     while stack:
         item = stack.pop()
         if type(item) is dict:
-            for key in keys.intersection(item):
-                item[key] = new
-                counts[key] = counts.get(key, 0) + 1
+            for key in keys if len(keys) < len(item) else keys.intersection(item):
+                if key in item:
+                    item[key] = new
+                    counts[key] = counts.get(key, 0) + 1
             values: Any = item.values()
         elif type(item) is list:
             values = item
         else:
             continue
-        if not _CONTAINERS.isdisjoint(map(type, values)):
-            stack += [v for v in values if type(v) is dict or type(v) is list]
+        for child in values:
+            kind = type(child)
+            if kind is dict or kind is list:
+                push(child)
+            elif kind is str and seen is not None:
+                seen.append(child)
     return counts
-
-
-_CONTAINERS = frozenset((dict, list))

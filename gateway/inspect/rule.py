@@ -25,7 +25,7 @@ MODES: dict[Action, tuple[str, ...]] = {
     Action.REDACT: ("",),
     Action.MASK: ("",),
     Action.LIMIT: ("truncate", "refuse"),
-    Action.DENY: ("",),
+    Action.DENY: ("", "hold"),
     Action.SCREEN: ("flag", "strip", "deny", "hold"),
 }
 

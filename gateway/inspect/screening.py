@@ -30,7 +30,7 @@ _MARKERS = re.compile(
     r"|<\|(?:im_start|im_end|system|endoftext)\|>|\[/?INST\]|<</?SYS>>|\{\{\s*SYSTEM",
     re.IGNORECASE | re.DOTALL,
 )
-_MARKER_HINTS = ("<", "[inst", "{{")
+_MARKER_HINTS = ("<", "inst]", "{{")
 #: Markdown links and images, and bare URLs.
 _LINK = re.compile(
     r"!?\[[^\]\n]{0,200}\]\(\s*([^)\s]+)[^)]*\)"
@@ -53,10 +53,11 @@ _INSTRUCTIONS = re.compile(
     re.IGNORECASE,
 )
 _LINK_HINTS = ("://", "](", "data:")
-#: One of these is in every text _INSTRUCTIONS matches (lower case).
+#: One of these is in every text _INSTRUCTIONS matches (lower case). None holds a space:
+#: the pattern takes any whitespace between words, and `the  user` must not slip past.
 _INSTRUCTION_HINTS = (
-    "ignore", "disregard", "forget", "override", "the user", "you", "this tool", "instruction", "prompt",
-    "act as", "ai:", "ai,", "assistant:", "assistant,", "model:", "model,", "agent:", "agent,", "llm:", "llm,",
+    "ignore", "disregard", "forget", "override", "user", "you", "tool", "instruction", "prompt", "admin", "root",
+    "developer", "ai:", "ai,", "assistant:", "assistant,", "model:", "model,", "agent:", "agent,", "llm:", "llm,",
 )  # fmt: skip
 
 
@@ -67,10 +68,11 @@ class Screen:
     checks: frozenset[str]
     allowed_hosts: tuple[str, ...] = ()
 
-    def may_find(self, text: str) -> bool:
+    def may_find(self, text: str, lowered: str | None = None) -> bool:
         """False when no check can find anything in `text` (substring tests only): a JSON
-        text that passes this needs no walk over its values."""
-        lowered = text.lower()
+        text that passes this needs no walk over its values. `lowered`: `text.lower()`,
+        when the caller has it already (several rules screen one result)."""
+        lowered = text.lower() if lowered is None else lowered
         return (
             ("unicode" in self.checks and not text.isascii())
             or ("markers" in self.checks and any(hint in lowered for hint in _MARKER_HINTS))

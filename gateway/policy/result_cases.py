@@ -15,7 +15,13 @@ from gateway.inspect.apply import Inspected, inspect_result
 from gateway.models import Principal, RequestKind, ToolResult
 from gateway.policy.result_select import ResultRuleSelector
 
-_KEYS = {"rules", "redacted", "masked", "screened", "withheld", "contains", "excludes"}
+_KEYS = {"rules", "redacted", "masked", "screened", "truncated", "withheld", "held", "contains", "excludes"}
+#: Yes-or-no expectations: what the rule did, and the words the failure uses.
+_FLAGS = {
+    "truncated": ("truncated", "not truncated"),
+    "withheld": ("withheld", "delivered"),
+    "held": ("held for review", "not held"),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,11 +88,12 @@ def result_failures(inspected: Inspected, expected: Mapping[str, Any]) -> list[s
     for key in ("redacted", "masked", "screened"):
         if key in expected and dict(expected[key]) != getattr(outcome, key):
             failures.append(f"expected {key} {expected[key]}, got {getattr(outcome, key)}")
-    if "withheld" in expected and bool(expected["withheld"]) != (outcome.withheld is not None):
-        failures.append(f"expected the result {'withheld' if expected['withheld'] else 'delivered'}")
+    for key, (yes, no) in _FLAGS.items():
+        if key in expected and bool(expected[key]) != bool(getattr(outcome, key)):
+            failures.append(f"expected the result {yes if expected[key] else no}")
     delivered = "\n".join(str(block.get("text", "")) for block in inspected.result.content)
-    if outcome.withheld is not None:
-        delivered = ""
+    if outcome.withheld is not None or outcome.held is not None:
+        delivered = ""  # the agent gets nothing now (a held result only once a reviewer releases it)
     for text in expected.get("contains", []):
         if str(text) not in delivered:
             failures.append(f"expected the delivered result to contain {text!r}")

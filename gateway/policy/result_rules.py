@@ -12,7 +12,8 @@ ACTION and TARGET:
 - `redact`: field paths (`vendors[*].IBAN **.salary`);
 - `mask`: entity names (`IBAN CREDIT_CARD EMAIL PHONE NATIONAL_ID ...`);
 - `limit` or `limit:refuse`: `rows N`, `items N` or `bytes N` (truncate with a note, or refuse);
-- `deny`: entity names, or `/REGEX/`: refuse a result in which one is found;
+- `deny` or `deny:hold`: entity names, or `/REGEX/`: refuse a result in which one is found,
+  or hold it for a reviewer's approval;
 - `screen:flag|strip|deny|hold`: checks `unicode markers links(HOST ...) instructions`.
 EXCEPT is `-` or the subjects and roles the rule does not apply to.
 """
@@ -46,7 +47,7 @@ def _action(text: str) -> tuple[Action, str]:
         raise ValueError(
             f"{action.value} takes no mode"
             if modes == ("",)
-            else f"{action.value} mode {mode!r} must be one of {', '.join(modes)}"
+            else f"{action.value} mode {mode!r} must be one of {', '.join(m for m in modes if m)}"
         )
     return action, mode
 

@@ -351,3 +351,33 @@ async def test_a_superseded_approval_refuses_every_retry_and_a_new_request_start
     again = await service.hold(call, needs_approval(1), digest(call), wait_seconds=0)
     assert again.action == "pending" and again.approval.approval_id != opened.approval.approval_id
     assert "approval.superseded" in audit.kinds()
+
+
+async def test_a_kept_result_is_released_or_refused_and_never_executed(service: ApprovalService) -> None:
+    call = make_call()
+    kept = ToolResult.text("reviewed answer")
+    approval, created = await service.keep_result(
+        call, digest(call), kept, rule="results.csv:3", reason="held for review by results.csv:3", policy_version="v1"
+    )
+    assert created and approval.rule == "results.csv:3" and approval.approvals_required == 1
+    found = await service.held_result(call, digest(call))
+    assert found is not None and found.approval_id == approval.approval_id
+    # The same call's approval (a call held before it runs) binds apart.
+    assert (await service.hold(call, needs_approval(1), digest(call), wait_seconds=0)).approval != approval
+    again, created = await service.keep_result(call, digest(call), ToolResult.text("other"), rule="r", reason="r",
+                                               policy_version="v1")  # fmt: skip
+    assert again.approval_id == approval.approval_id and not created
+    waiting = asyncio.create_task(service.await_decision(approval.approval_id, wait_seconds=10))
+    await asyncio.sleep(0.05)
+    assert not waiting.done()
+    await service.vote(approval.approval_id, approver("alice"), True, "fine")
+    released = await asyncio.wait_for(waiting, 2)
+    assert (released.action, released.result) == ("replay", kept), "approved: the kept result, not an execution"
+    status = await service.status_for(approval.approval_id, call.principal)
+    assert (status.status, status.result) == ("completed", kept)
+
+    other = make_call({"amount": 7})
+    refused, _ = await service.keep_result(other, digest(other), kept, rule="r", reason="r", policy_version="v1")
+    await service.vote(refused.approval_id, approver("alice"), False, "not this one")
+    outcome = await service.await_decision(refused.approval_id, wait_seconds=0)
+    assert outcome.action == "denied" and outcome.result is None

@@ -129,3 +129,22 @@ def test_a_result_case_for_an_answer_that_is_not_inspected_is_refused(tmp_path: 
     code, output = run("test", str(directory))
     assert code == 2
     assert "answers of 'sampling/echo.echo' are not inspected" in output
+
+
+def test_result_cases_assert_on_holds_and_truncation(tmp_path: Path) -> None:
+    directory = tmp_path / "policies"
+    shutil.copytree(SHIPPED, directory)
+    with (directory / "results.csv").open("a") as rules:
+        rules.write("result, held-bot, *, sap.search_vendors, deny:hold, /Basel/, -\n")
+    case = (
+        "  - name: {name}\n    sub: held-bot\n    roles: [procurement-agent]\n    tool: sap.search_vendors\n"
+        "    expect: allow\n    result: {{vendors: [{{CityName: Basel}}]}}\n    expect_result: {expect}\n"
+    )
+    with (directory / "cases.yaml").open("a") as cases:
+        cases.write(case.format(name="Swiss vendors wait for a reviewer", expect="{held: true, withheld: false}"))
+    assert run("test", str(directory))[0] == 0
+    with (directory / "cases.yaml").open("a") as cases:
+        cases.write(case.format(name="wrong", expect="{held: false, truncated: true}"))
+    code, output = run("test", str(directory))
+    assert code == 1
+    assert "'wrong': expected the result truncated; expected the result not held" in output
