@@ -83,7 +83,10 @@ async def connectors(calls: int, concurrency: int) -> None:
 
         def sap() -> ConnectorSettings:
             return ConnectorSettings(
-                "sap", "sap", 10.0, {"url": sap_url + SERVICE_PATH, "username": "demo", "password": "demo"}
+                "sap",
+                "sap",
+                10.0,
+                {"url": sap_url + SERVICE_PATH, "auth": {"kind": "basic", "username": "demo", "password": "demo"}},
             )
 
         def oracle() -> ConnectorSettings:
@@ -91,7 +94,10 @@ async def connectors(calls: int, concurrency: int) -> None:
                 "oracle",
                 "oracle",
                 10.0,
-                {"url": ords_url + "/ords/hr", "client_id": "gateway", "client_secret": "demo"},
+                {
+                    "url": ords_url + "/ords/hr",
+                    "auth": {"kind": "oauth_client_credentials", "client_id": "gateway", "client_secret": "demo"},
+                },
             )
 
         def host() -> ConnectorSettings:

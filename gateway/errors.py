@@ -33,6 +33,8 @@ small input parsers keep their own `InvalidInput` subclasses beside them.
     │   ├── BackendBusy ......... the connector's slots and waiting room are full (503, `.retry_after`)
     │   └── AuditFailed ......... the call's record could not be written: no audit, no action
     ├── BackendError ............ raised by connectors: the backend could not serve the call
+    │   ├── CredentialRefused ... connectors.auth: no backend credential for this caller (token
+    │   │                         missing or expired, exchange refused by the identity provider)
     │   └── BackendUnavailable .. down, refused, timed out: may be retried later
     │       ├── BackendTimeout .. no answer within the call's deadline
     │       └── ConnectorBusy ... every concurrency slot stayed taken until the deadline
@@ -242,6 +244,12 @@ class BackendError(GatewayError):
     """The backend could not serve the call. The message is shown to the agent, so it
     must say what went wrong without internal detail (no tracebacks, no credentials);
     the gateway puts the backend's name in front of it."""
+
+
+class CredentialRefused(BackendError):
+    """No credential for the backend could be had for this call: the caller's token is
+    missing or expired, or the identity provider refused to exchange it. Never falls back
+    to another identity."""
 
 
 class BackendUnavailable(BackendError):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Any, Self
 
-from connectors.options import HEADER_NAME, ConnectorOptions
-from gateway.config import Secret
+from pydantic import Field, model_validator
+
+from connectors.auth import BackendAuthSettings, refuse_moved_keys, require_token_url
+from connectors.options import ConnectorOptions
 
 
 class OpenApiOptions(ConnectorOptions):
@@ -16,8 +18,23 @@ class OpenApiOptions(ConnectorOptions):
     operations: tuple[str, ...] | None = Field(
         None, min_length=1, description="operationIds to offer as tools; default: all."
     )
-    bearer_token: Secret | None = Field(None, description="Sent as `Authorization: Bearer ...`.")
-    api_key: Secret | None = Field(None, description="Sent in the api_key_header.")
-    api_key_header: str = Field("X-API-Key", pattern=HEADER_NAME, description="Header carrying api_key.")
-    username: str | None = Field(None, min_length=1, description="Basic auth user.")
-    password: Secret | None = Field(None, description="Basic auth password.")
+    auth: BackendAuthSettings | None = Field(None, description="How the gateway signs in; none: anonymously.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved(cls, data: Any) -> Any:
+        return refuse_moved_keys(
+            data,
+            {
+                "bearer_token": "bearer",
+                "api_key": "api_key",
+                "api_key_header": "api_key",
+                "username": "basic",
+                "password": "basic",
+            },
+        )
+
+    @model_validator(mode="after")
+    def _token_url(self) -> Self:
+        require_token_url(self.auth)
+        return self

@@ -58,8 +58,11 @@ async def oracle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterat
                 5.0,
                 {
                     "url": base_url + "/ords/hr",
-                    "client_id": "gateway",
-                    "client_secret": "${env:ORDS_TEST_SECRET}",
+                    "auth": {
+                        "kind": "oauth_client_credentials",
+                        "client_id": "gateway",
+                        "client_secret": "${env:ORDS_TEST_SECRET}",
+                    },
                     "on_behalf_of_header": "x-on-behalf-of",
                 },
             )

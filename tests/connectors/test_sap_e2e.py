@@ -26,7 +26,12 @@ async def sap_backend() -> AsyncIterator[tuple[str, Starlette]]:
 @pytest.fixture
 async def sap_gateway(sap_backend, start_gateway) -> AsyncIterator[RunningGateway]:
     url, _ = sap_backend
-    stanza = {"kind": "sap", "url": url, "username": "gateway", "password": "s3cret", "timeout_seconds": 5}
+    stanza = {
+        "kind": "sap",
+        "url": url,
+        "auth": {"kind": "basic", "username": "gateway", "password": "s3cret"},
+        "timeout_seconds": 5,
+    }
     # Held calls answer "pending" quickly instead of waiting for people.
     async with start_gateway({"sap": stanza}, approvals={"max_hold_seconds": 0.2}) as gw:
         yield gw

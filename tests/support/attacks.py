@@ -43,8 +43,7 @@ class Backends:
             "sap": {
                 "kind": "sap",
                 "url": self.sap_url,
-                "username": "gateway",
-                "password": "s3cret",
+                "auth": {"kind": "basic", "username": "gateway", "password": "s3cret"},
                 "timeout_seconds": 5,
             },
             "mainframe": {
