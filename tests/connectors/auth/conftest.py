@@ -1,0 +1,100 @@
+"""Fixtures for the backend-credential tests: oidc-provider with the RFC 8693 grant
+registered (tests/support/oidc_idp.mjs), the gateway's client allowed to use it, and
+tokens an agent holds for the person it acts for."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from connectors.base import CallContext, CallerToken
+from gateway.models import Principal
+from gateway.serving import free_port
+from tests.support.node_tools import NodeTools
+from tests.support.oidc_idp import SCOPE, Idp, running_idp
+
+TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
+#: The gateway as a client of the identity provider (the `act` of exchanged tokens).
+GATEWAY_CLIENT = "agent-gateway-backend"
+GATEWAY_SECRET = "gateway-exchange-secret-0123456789abcdef"
+SAP_AUDIENCE = "https://sap.example.com/sap/opu/odata/sap/API_PURCHASEORDER_SRV"
+ORDS_AUDIENCE = "https://ords.example.com/ords/hr"
+#: The agent's OAuth client: the one agent acting for several people.
+AGENT_CLIENT = "purchasing-assistant"
+
+
+@pytest.fixture
+def gateway_port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+def public_url(gateway_port: int) -> str:
+    return f"http://127.0.0.1:{gateway_port}"
+
+
+@pytest.fixture
+async def idp(node_tools: NodeTools, tmp_path: Path, public_url: str) -> AsyncIterator[Idp]:
+    client = {
+        "client_id": GATEWAY_CLIENT,
+        "client_secret": GATEWAY_SECRET,
+        "grant_types": [TOKEN_EXCHANGE, "client_credentials"],
+        "redirect_uris": [],
+        "response_types": [],
+        "scope": SCOPE,
+    }
+    async with running_idp(
+        node_tools,
+        tmp_path / "idp",
+        resources=[public_url, f"{public_url}/mcp", SAP_AUDIENCE],
+        clients=[client],
+        claims={},
+        exchange={"audiences": [SAP_AUDIENCE, ORDS_AUDIENCE], "ttl": 300},
+    ) as running:
+        yield running
+
+
+def exchange_auth(idp: Idp, audience: str, **overrides: Any) -> dict[str, Any]:
+    """The `auth` section of a stanza whose backend sees the caller."""
+    return {
+        "kind": "token_exchange",
+        "token_url": f"{idp.issuer}/token",
+        "client_id": GATEWAY_CLIENT,
+        "client_secret": GATEWAY_SECRET,
+        "audience": audience,
+        **overrides,
+    }
+
+
+async def person_token(
+    idp: Idp, subject: str, audience: str, roles: tuple[str, ...] = (), ttl: int = 300, **claims: Any
+) -> str:
+    """What the agent holds when acting for `subject`: a token the IdP issued to the agent's
+    client for the gateway (delegation), signed with the IdP's published key."""
+    now = int(time.time())
+    payload = {
+        "iss": idp.issuer,
+        "sub": subject,
+        "aud": audience,
+        "iat": now,
+        "exp": now + ttl,
+        "jti": f"{subject}-{now}-{time.monotonic_ns()}",
+        "client_id": AGENT_CLIENT,
+        "scope": SCOPE,
+        "roles": list(roles),
+        **claims,
+    }
+    return await idp.sign(payload, {"typ": "at+jwt"})
+
+
+def context_for(
+    subject: str, token: str | None, *, expires_at: float | None = None, issuer: str = "idp"
+) -> CallContext:
+    """A call's context as the pipeline builds it for a caller with this token."""
+    principal = Principal(subject=subject, issuer=issuer, client=AGENT_CLIENT)
+    caller = None if token is None else CallerToken(token, expires_at if expires_at is not None else time.time() + 300)
+    return CallContext("call-1", principal, "", 5.0, caller_token=caller)
