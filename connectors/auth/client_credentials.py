@@ -33,7 +33,8 @@ class ClientCredentials:
 
     async def credential(self, context: CallContext | None) -> Credential:
         token = await self._cache.get(
-            _GATEWAY, lambda: self._endpoint.request(self._form, "the gateway's client credentials")
+            _GATEWAY,
+            lambda: self._endpoint.request(self._form, "to issue the gateway's own token (client credentials)"),
         )
         return Credential(
             identity=self._identity, headers={"authorization": f"Bearer {token.value}"}, token=token.value

@@ -67,24 +67,26 @@ class TokenEndpoint:
             headers={"accept": "application/json"},
         )
 
-    async def request(self, form: Mapping[str, str], what: str) -> IssuedToken:
-        """A token for `form`; `what` says what was asked (for the error)."""
+    async def request(self, form: Mapping[str, str], purpose: str) -> IssuedToken:
+        """A token for `form`; `purpose` ("to ...") says what it is for, in the errors."""
         where = urlsplit(self.url).netloc
         try:
             response = await self._client.post(self.url, data=dict(form))
         except httpx.TransportError as exc:
             raise BackendUnavailable(
-                f"the identity provider at {where} could not be reached for {what} ({type(exc).__name__})"
+                f"the identity provider at {where} could not be reached {purpose} ({type(exc).__name__})"
             ) from None
         if response.status_code != 200:
-            raise CredentialRefused(f"the identity provider at {where} refused {what} ({_refusal(response)})")
+            raise CredentialRefused(f"the identity provider at {where} refused {purpose} ({_refusal(response)})")
         try:
             body = response.json()
         except ValueError:
             body = None
         value = body.get("access_token") if isinstance(body, dict) else None
         if not isinstance(value, str) or not value:
-            raise CredentialRefused(f"the identity provider at {where} answered {what} without an access_token")
+            raise CredentialRefused(
+                f"the identity provider at {where} answered without an access_token, asked {purpose}"
+            )
         return self._issued(value, body)
 
     def _issued(self, value: str, body: Mapping[str, Any]) -> IssuedToken:

@@ -4,16 +4,19 @@ tokens an agent holds for the person it acts for."""
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from connectors.base import CallContext, CallerToken
+from gateway.app import create_app
 from gateway.models import Principal
-from gateway.serving import free_port
+from gateway.serving import free_port, running
+from tests.support.gateway import RunningGateway, gateway_config
 from tests.support.node_tools import NodeTools
 from tests.support.oidc_idp import SCOPE, Idp, running_idp
 
@@ -98,3 +101,34 @@ def context_for(
     principal = Principal(subject=subject, issuer=issuer, client=AGENT_CLIENT)
     caller = None if token is None else CallerToken(token, expires_at if expires_at is not None else time.time() + 300)
     return CallContext("call-1", principal, "", 5.0, caller_token=caller)
+
+
+#: Rules of the tests (appended to the shipped policy): clerks release orders, and SAP
+#: decides whose release counts.
+CLERK_RULES = "\np, purchasing-clerk, *, sap.release_purchase_order, allow, true, -\n"
+
+
+@pytest.fixture
+def start_acting_gateway(
+    tmp_path: Path, policy_dir: Path, gateway_port: int, public_url: str, idp: Idp
+) -> Callable[..., contextlib.AbstractAsyncContextManager[RunningGateway]]:
+    """The gateway on its public URL, trusting the IdP for agents (and its own key, which
+    mints approvers' tokens), with the given connectors."""
+    with (policy_dir / "policy.csv").open("a", encoding="utf-8") as policy:
+        policy.write(CLERK_RULES)
+
+    @contextlib.asynccontextmanager
+    async def start(connectors: dict[str, Any], **sections: Any) -> AsyncIterator[RunningGateway]:
+        config = gateway_config(
+            tmp_path,
+            policy_dir,
+            connectors,
+            server={"port": gateway_port, "public_url": public_url},
+            identity={"issuers": [{"issuer": idp.issuer, "required_scopes": [SCOPE]}]},
+            **sections,
+        )
+        app = create_app(config)
+        async with running(app, port=gateway_port) as url:
+            yield RunningGateway(url, app, config)
+
+    return start
