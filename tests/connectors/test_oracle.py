@@ -74,6 +74,12 @@ async def oracle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterat
             await connector.close()
 
 
+async def test_the_gateways_own_client_is_the_identity_used(oracle: Oracle) -> None:
+    used = context()
+    await oracle.connector.call("get_employee", {"employee_id": 103}, used)
+    assert used.backend.identity == {"kind": "oauth_client_credentials", "client_id": "gateway"}
+
+
 async def test_employees_by_id_and_by_ords_filter(oracle: Oracle) -> None:
     employee = (await oracle.call("get_employee", employee_id=103))["employee"]
     assert (employee["last_name"], employee["job_id"], employee["salary"]) == ("Hunold", "IT_PROG", 9000)
