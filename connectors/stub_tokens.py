@@ -15,8 +15,10 @@ from typing import Any
 import httpx
 import jwt
 
+from gateway.errors import InvalidInput
 
-class TokenRejected(Exception):
+
+class TokenRejected(InvalidInput):
     """The token is not one this backend accepts; the message says why (never the token)."""
 
 

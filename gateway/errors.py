@@ -57,6 +57,7 @@ small input parsers keep their own `InvalidInput` subclasses beside them.
     └── InvalidInput ............ (also a ValueError) text that does not parse, raised by the
         │                         parsers beside the data they read:
         ├── KeyProblem .......... gateway.config.problems: one key of a config section
+        │   └── MovedKey ........ a key that moved (`moved to <new path>`)
         ├── MalformedRecord, ProofError, ExportError, KeyFileError ..... gateway.audit
         ├── InvalidWait ......... gateway.approvals.mcp_agent
         ├── ConditionError, _FieldError ..... gateway.policy (a condition, a column of a row)
@@ -66,6 +67,7 @@ small input parsers keep their own `InvalidInput` subclasses beside them.
         ├── ODataError .......... connectors.sap.odata
         ├── SpecError ........... connectors.openapi.spec
         ├── FilterError, QueryRejected ..... connectors.oracle
+        ├── TokenRejected ....... connectors.stub_tokens: a token a backend stub does not accept
         └── RecordError, CopybookError, FrameError ..... connectors.mainframe
 """
 

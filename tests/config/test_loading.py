@@ -162,8 +162,15 @@ def test_errors_name_key_and_value(raw: Any, message: str) -> None:
             "connectors.echo: give exactly one of url (Streamable HTTP) and command (stdio)",
         ),
         (
-            {"mf": {"kind": "mainframe", "host": "h", "port": 1, "user": "lower", "password": "p"}},
-            "connectors.mf.user: invalid value 'lower'",
+            {
+                "mf": {
+                    "kind": "mainframe",
+                    "host": "h",
+                    "port": 1,
+                    "auth": {"kind": "basic", "username": "lower", "password": "p"},
+                }
+            },
+            "connectors.mf.auth.username: invalid value 'lower'",
         ),
         (
             {"hd": {"kind": "openapi", "spec": "x.yaml", "auth": {"kind": "api_key", "key": "k", "header": "a b"}}},

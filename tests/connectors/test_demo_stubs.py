@@ -55,7 +55,10 @@ def stanzas(port: int) -> list[tuple[ConnectorSettings, str, dict[str, Any]]]:
         ),
         (
             ConnectorSettings(
-                "mainframe", "mainframe", 5.0, {"host": "127.0.0.1", "port": port, "user": "DEMO", "password": "pw1"}
+                "mainframe",
+                "mainframe",
+                5.0,
+                {"host": "127.0.0.1", "port": port, "auth": {"kind": "basic", "username": "DEMO", "password": "pw1"}},
             ),
             "account_inquiry",
             {"account_number": 1000000001},

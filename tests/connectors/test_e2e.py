@@ -75,8 +75,7 @@ async def backends(tmp_path: Path, policy_dir: Path, start_gateway: GatewayFacto
                 "kind": "mainframe",
                 "host": "127.0.0.1",
                 "port": mainframe.port,
-                "user": "GATEWAY",
-                "password": "mf-pw",
+                "auth": {"kind": "basic", "username": "GATEWAY", "password": "mf-pw"},
                 "timeout_seconds": 5,
             },
             "local": {

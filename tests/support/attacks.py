@@ -50,8 +50,7 @@ class Backends:
                 "kind": "mainframe",
                 "host": "127.0.0.1",
                 "port": self.mainframe.port,
-                "user": "GATEWAY",
-                "password": "pw",
+                "auth": {"kind": "basic", "username": "GATEWAY", "password": "pw"},
                 "timeout_seconds": 5,
             },
         }

@@ -106,8 +106,7 @@ async def incident_backends(tmp_path: Path, policy: str = INCIDENT_POLICY, **sec
                 "kind": "mainframe",
                 "host": "127.0.0.1",
                 "port": mainframe.port,
-                "user": "GATEWAY",
-                "password": "mf-pw",
+                "auth": {"kind": "basic", "username": "GATEWAY", "password": "mf-pw"},
                 "timeout_seconds": 5,
             },
         }

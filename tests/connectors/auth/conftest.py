@@ -26,6 +26,7 @@ GATEWAY_CLIENT = "agent-gateway-backend"
 GATEWAY_SECRET = "gateway-exchange-secret-0123456789abcdef"
 SAP_AUDIENCE = "https://sap.example.com/sap/opu/odata/sap/API_PURCHASEORDER_SRV"
 ORDS_AUDIENCE = "https://ords.example.com/ords/hr"
+CICS_AUDIENCE = "https://cics.example.com/CICSPROD"
 #: The agent's OAuth client: the one agent acting for several people.
 AGENT_CLIENT = "purchasing-assistant"
 
@@ -56,7 +57,7 @@ async def idp(node_tools: NodeTools, tmp_path: Path, public_url: str) -> AsyncIt
         resources=[public_url, f"{public_url}/mcp", SAP_AUDIENCE],
         clients=[client],
         claims={},
-        exchange={"audiences": [SAP_AUDIENCE, ORDS_AUDIENCE], "ttl": 300},
+        exchange={"audiences": [SAP_AUDIENCE, ORDS_AUDIENCE, CICS_AUDIENCE], "ttl": 300},
     ) as running:
         yield running
 
