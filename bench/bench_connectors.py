@@ -105,7 +105,11 @@ async def connectors(calls: int, concurrency: int) -> None:
                 "mainframe",
                 "mainframe",
                 10.0,
-                {"host": "127.0.0.1", "port": mainframe.port, "user": "GATEWAY", "password": "demo"},
+                {
+                    "host": "127.0.0.1",
+                    "port": mainframe.port,
+                    "auth": {"kind": "basic", "username": "GATEWAY", "password": "demo"},
+                },
             )
 
         cases: list[Case] = [

@@ -143,7 +143,7 @@ class HttpBackend:
     async def probe(self, url: str) -> Health:
         try:
             response = await self.send("GET", url, None)
-        except BackendUnavailable as exc:
+        except BackendError as exc:  # down, or no credential (the token endpoint refused us)
             return Health(False, str(exc))
         if response.status_code >= 500:
             return Health(False, f"backend answered HTTP {response.status_code}")

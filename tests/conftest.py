@@ -15,7 +15,7 @@ from starlette.applications import Starlette
 
 from connectors.mcp import stub as echo_stub
 from gateway.app import create_app
-from gateway.serving import running
+from gateway.serving import free_port, running
 from tests.support.gateway import REPO, GatewayFactory, RunningGateway, gateway_config
 from tests.support.node_tools import NodeTools, NodeToolsUnavailable, install
 
@@ -29,6 +29,17 @@ def node_tools() -> NodeTools:
         if os.environ.get("GATEWAY_REQUIRE_SERVICES") == "1":
             pytest.fail(f"Node tools are required (GATEWAY_REQUIRE_SERVICES=1): {exc}")
         pytest.skip(f"Node tools unavailable: {exc}")
+
+
+@pytest.fixture
+def gateway_port() -> int:
+    """A free port for a gateway whose public URL must be known before it starts."""
+    return free_port()
+
+
+@pytest.fixture
+def public_url(gateway_port: int) -> str:
+    return f"http://127.0.0.1:{gateway_port}"
 
 
 @pytest.fixture

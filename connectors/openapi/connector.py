@@ -15,7 +15,7 @@ import httpx
 import yaml
 
 from connectors.auth import backend_auth
-from connectors.base import BackendError, BackendUnavailable, CallContext, Health
+from connectors.base import BackendError, CallContext, Health
 from connectors.http_backend import HttpBackend, json_body
 from connectors.openapi.options import OpenApiOptions
 from connectors.openapi.spec import Operation, SpecError, operations
@@ -88,7 +88,7 @@ class OpenApiConnector:
             return
         try:
             response = await self._http.send("GET", self._spec, None)
-        except BackendUnavailable as exc:
+        except BackendError as exc:  # down, or no credential for the document
             self._load_error = str(exc)
             return
         if response.status_code != 200:

@@ -15,7 +15,7 @@ import pytest
 from connectors.base import CallContext, CallerToken
 from gateway.app import create_app
 from gateway.models import Principal
-from gateway.serving import free_port, running
+from gateway.serving import running
 from tests.support.gateway import RunningGateway, gateway_config
 from tests.support.node_tools import NodeTools
 from tests.support.oidc_idp import SCOPE, Idp, running_idp
@@ -29,16 +29,6 @@ ORDS_AUDIENCE = "https://ords.example.com/ords/hr"
 CICS_AUDIENCE = "https://cics.example.com/CICSPROD"
 #: The agent's OAuth client: the one agent acting for several people.
 AGENT_CLIENT = "purchasing-assistant"
-
-
-@pytest.fixture
-def gateway_port() -> int:
-    return free_port()
-
-
-@pytest.fixture
-def public_url(gateway_port: int) -> str:
-    return f"http://127.0.0.1:{gateway_port}"
 
 
 @pytest.fixture
