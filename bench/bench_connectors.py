@@ -83,7 +83,10 @@ async def connectors(calls: int, concurrency: int) -> None:
 
         def sap() -> ConnectorSettings:
             return ConnectorSettings(
-                "sap", "sap", 10.0, {"url": sap_url + SERVICE_PATH, "username": "demo", "password": "demo"}
+                "sap",
+                "sap",
+                10.0,
+                {"url": sap_url + SERVICE_PATH, "auth": {"kind": "basic", "username": "demo", "password": "demo"}},
             )
 
         def oracle() -> ConnectorSettings:
@@ -91,7 +94,10 @@ async def connectors(calls: int, concurrency: int) -> None:
                 "oracle",
                 "oracle",
                 10.0,
-                {"url": ords_url + "/ords/hr", "client_id": "gateway", "client_secret": "demo"},
+                {
+                    "url": ords_url + "/ords/hr",
+                    "auth": {"kind": "oauth_client_credentials", "client_id": "gateway", "client_secret": "demo"},
+                },
             )
 
         def host() -> ConnectorSettings:
@@ -99,7 +105,11 @@ async def connectors(calls: int, concurrency: int) -> None:
                 "mainframe",
                 "mainframe",
                 10.0,
-                {"host": "127.0.0.1", "port": mainframe.port, "user": "GATEWAY", "password": "demo"},
+                {
+                    "host": "127.0.0.1",
+                    "port": mainframe.port,
+                    "auth": {"kind": "basic", "username": "GATEWAY", "password": "demo"},
+                },
             )
 
         cases: list[Case] = [

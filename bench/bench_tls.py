@@ -92,7 +92,7 @@ async def calls_per_second(settings: ConnectorSettings, calls: int, concurrency:
 
 
 async def call_figures(pki: Pki, calls: int, concurrency: int) -> None:
-    credentials = {"username": "demo", "password": "demo", "max_concurrency": concurrency}
+    credentials = {"auth": {"kind": "basic", "username": "demo", "password": "demo"}, "max_concurrency": concurrency}
     mtls = ServerTls(pki.server.cert_file, pki.server.key_file, pki.ca.cert_file)
     tls: dict[str, Any] = {
         "ca_file": str(pki.ca.cert_file),

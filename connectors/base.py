@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from gateway.config import ConfigError, ConnectorSettings
@@ -12,15 +12,26 @@ from gateway.errors import BackendError as BackendError
 from gateway.errors import BackendTimeout as BackendTimeout
 from gateway.errors import BackendUnavailable as BackendUnavailable
 from gateway.events import EventBus
+from gateway.models import CallerToken as CallerToken
 from gateway.models import Principal, ToolResult, ToolSpec
 
 if TYPE_CHECKING:
     from connectors.resilience import ResilientConnector
 
 
+@dataclass(slots=True)
+class BackendUse:
+    """Filled by the connector: who the backend saw for this call (the technical user, the
+    gateway's client id, or the exchanged token's subject and jti), for the audit record.
+    Names only, never a credential."""
+
+    identity: Mapping[str, str] | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class CallContext:
-    """What a connector may know about the caller; never the caller's credentials."""
+    """What a connector may know about the caller. The caller's token is there only for
+    `token_exchange` auth, which trades it at the identity provider; it is never forwarded."""
 
     call_id: str
     principal: Principal
@@ -29,6 +40,8 @@ class CallContext:
     timeout: float
     #: Run as the backend's test run: check everything, change nothing.
     dry_run: bool = False
+    caller_token: CallerToken | None = field(default=None, repr=False, compare=False)
+    backend: BackendUse = field(default_factory=BackendUse, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

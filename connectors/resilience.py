@@ -161,6 +161,13 @@ class ResilientConnector:
             f"({self.circuit.last_error}); retry in {max(self.circuit.retry_in(), 0.1):.1f} s"
         )
 
+    @property
+    def acts_for_caller(self) -> bool:
+        """The backend sees each call's caller (token exchange), not one technical identity:
+        a held call must run before the caller's token expires. Connectors that never act for
+        a caller need not declare it."""
+        return bool(getattr(self.inner, "acts_for_caller", False))
+
     async def call(self, tool: str, arguments: Mapping[str, Any], context: CallContext) -> ToolResult:
         if tool not in self._read_only:
             await self.tools()

@@ -9,13 +9,14 @@ import inspect
 import time
 from collections.abc import Awaitable, Callable, Iterable
 
+from starlette.datastructures import Headers
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.errors import AuthError, Problem
 from gateway.identity import TokenVerifier, bearer_token
-from gateway.models import Principal
+from gateway.models import CallerToken, Principal
 from gateway.problems import forbidden, forbidden_text, from_problem, unauthorized
 
 #: Key under which the verified Principal travels in the ASGI scope.
@@ -33,6 +34,15 @@ def principal_of(scope: Scope) -> Principal:
     if not isinstance(principal, Principal):
         raise RuntimeError("request reached an authenticated endpoint without a verified principal")
     return principal
+
+
+def caller_token_of(scope: Scope) -> CallerToken:
+    """The bearer token an authenticated request was verified with, wrapped so that it is
+    never printed; a connector with `token_exchange` auth exchanges it, nothing else reads it."""
+    expires_at = principal_of(scope).claims.get("exp")
+    return CallerToken(
+        bearer_token(Headers(scope=scope)), float(expires_at) if isinstance(expires_at, int | float) else None
+    )
 
 
 class Authenticator:

@@ -33,6 +33,8 @@ small input parsers keep their own `InvalidInput` subclasses beside them.
     │   ├── BackendBusy ......... the connector's slots and waiting room are full (503, `.retry_after`)
     │   └── AuditFailed ......... the call's record could not be written: no audit, no action
     ├── BackendError ............ raised by connectors: the backend could not serve the call
+    │   ├── CredentialRefused ... connectors.auth: no backend credential for this caller (token
+    │   │                         missing or expired, exchange refused by the identity provider)
     │   └── BackendUnavailable .. down, refused, timed out: may be retried later
     │       ├── BackendTimeout .. no answer within the call's deadline
     │       └── ConnectorBusy ... every concurrency slot stayed taken until the deadline
@@ -55,6 +57,7 @@ small input parsers keep their own `InvalidInput` subclasses beside them.
     └── InvalidInput ............ (also a ValueError) text that does not parse, raised by the
         │                         parsers beside the data they read:
         ├── KeyProblem .......... gateway.config.problems: one key of a config section
+        │   └── MovedKey ........ a key that moved (`moved to <new path>`)
         ├── MalformedRecord, ProofError, ExportError, KeyFileError ..... gateway.audit
         ├── InvalidWait ......... gateway.approvals.mcp_agent
         ├── ConditionError, _FieldError ..... gateway.policy (a condition, a column of a row)
@@ -64,6 +67,7 @@ small input parsers keep their own `InvalidInput` subclasses beside them.
         ├── ODataError .......... connectors.sap.odata
         ├── SpecError ........... connectors.openapi.spec
         ├── FilterError, QueryRejected ..... connectors.oracle
+        ├── TokenRejected ....... connectors.stub_tokens: a token a backend stub does not accept
         └── RecordError, CopybookError, FrameError ..... connectors.mainframe
 """
 
@@ -242,6 +246,12 @@ class BackendError(GatewayError):
     """The backend could not serve the call. The message is shown to the agent, so it
     must say what went wrong without internal detail (no tracebacks, no credentials);
     the gateway puts the backend's name in front of it."""
+
+
+class CredentialRefused(BackendError):
+    """No credential for the backend could be had for this call: the caller's token is
+    missing or expired, or the identity provider refused to exchange it. Never falls back
+    to another identity."""
 
 
 class BackendUnavailable(BackendError):

@@ -49,6 +49,31 @@ class Principal:
     actors: tuple[str, ...] = ()
 
 
+class CallerToken:
+    """The bearer token a request was authenticated with, carried only so a connector with
+    `token_exchange` auth can exchange it at the identity provider (RFC 8693). It is never
+    sent to a backend as it is. Opaque: repr and str hide it, it is not pickled or compared
+    by value, and `reveal()` is the one way to read it."""
+
+    __slots__ = ("_value", "expires_at")
+
+    def __init__(self, value: str, expires_at: float | None) -> None:
+        self._value = value
+        #: Its `exp` (seconds since the epoch), None when it has none.
+        self.expires_at = expires_at
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return f"CallerToken(<hidden>, expires_at={self.expires_at!r})"
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> Any:
+        raise TypeError("a caller's token is not serialized")
+
+
 @dataclass(frozen=True, slots=True)
 class Compensation:
     """The call that takes back a write: `tool` (same connector) with each argument taken
@@ -163,6 +188,8 @@ class ToolCall:
     dry_run: bool = False
     #: The call id this call compensates (undo), set only by the gateway itself.
     compensates: str | None = None
+    #: The token the request was authenticated with, for connectors that act for the caller.
+    caller_token: CallerToken | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def new(
@@ -179,6 +206,7 @@ class ToolCall:
         idempotency_key: str | None = None,
         wait_seconds: float | None = None,
         dry_run: bool = False,
+        caller_token: CallerToken | None = None,
     ) -> ToolCall:
         """A new request with its own call id, continuing the agent's trace (`traceparent`:
         the header it sent, if any)."""
@@ -197,6 +225,7 @@ class ToolCall:
             wait_seconds=wait_seconds,
             kind=kind,
             dry_run=dry_run,
+            caller_token=caller_token,
         )
 
     @property

@@ -32,7 +32,7 @@ from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel
 
-from connectors.base import BackendError, BackendTimeout, BackendUnavailable, CallContext, Connector
+from connectors.base import BackendError, BackendTimeout, BackendUnavailable, BackendUse, CallContext, Connector
 from connectors.resilience import ConnectorBusy
 from gateway.approvals import ApprovalError, ApprovalService, HoldOutcome
 from gateway.approvals.machine import approvals_count, deny_reason
@@ -88,6 +88,10 @@ from gateway.undo.compensation import compensation_record
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+#: A call held for approval, for a backend that acts for the caller, stops waiting this
+#: long before the caller's token expires: it answers "pending", and the agent's retry
+#: with a fresh token executes it (an expired token cannot be exchanged).
+HELD_TOKEN_MARGIN_SECONDS = 15.0
 #: One request to a backend, given the connector inside the resilience wrapper (for
 #: sampling and elicitation, which reach the agent, the wrapper itself).
 Send = Callable[[Connector], Awaitable[T]]
@@ -333,13 +337,14 @@ class Pipeline:
         if self.approvals is None:
             raise ApprovalRequired(f"this call {decision.reason}; approvals are not enabled on this gateway")
         max_hold = self.approvals.settings.max_hold_seconds
+        wait = max_hold if call.wait_seconds is None else min(call.wait_seconds, max_hold)
         try:
             with self.telemetry.stage("approval_wait"):
                 outcome = await self.approvals.hold(
                     call,
                     decision,
                     arguments_digest,
-                    wait_seconds=max_hold if call.wait_seconds is None else min(call.wait_seconds, max_hold),
+                    wait_seconds=min(wait, self._token_left(call)),
                     on_progress=_progress_to(current_relay()),
                 )
         except ApprovalError as exc:
@@ -362,6 +367,15 @@ class Pipeline:
         if outcome.action == "execute":
             await self._redecide(call, approval)
         return outcome
+
+    def _token_left(self, call: ToolCall) -> float:
+        """How long a held call may wait and still run under the caller's own token, for a
+        backend that acts for the caller (unbounded for one that does not)."""
+        connector = self.catalog.connectors.get(call.connector)
+        token = call.caller_token
+        if connector is None or not connector.acts_for_caller or token is None or token.expires_at is None:
+            return float("inf")
+        return max(0.0, token.expires_at - time.time() - HELD_TOKEN_MARGIN_SECONDS)
 
     async def _redecide(self, call: ToolCall, approval: Approval) -> None:
         """Decide the approved call again under the policy in force now, just before it
@@ -434,6 +448,7 @@ class Pipeline:
                 read_only=entry.spec.read_only,
                 compensation=entry.spec.compensation,
                 approval_id=approval_id,
+                backend=context.backend,
             )
         except _ResultHeld as held:
             return await self._hold_result(call, held.inspected, decision, arguments_digest)
@@ -504,7 +519,9 @@ class Pipeline:
 
     def _context(self, call: ToolCall) -> CallContext:
         timeout = self.timeouts.get(call.connector, 30.0)
-        return CallContext(call.call_id, call.principal, call.traceparent, timeout, call.dry_run)
+        return CallContext(
+            call.call_id, call.principal, call.traceparent, timeout, call.dry_run, caller_token=call.caller_token
+        )
 
     async def _send(
         self,
@@ -514,10 +531,12 @@ class Pipeline:
         read_only: bool,
         compensation: Compensation | None = None,
         approval_id: str | None = None,
+        backend: BackendUse | None = None,
     ) -> T:
         """Forward through the connector's resilience wrapper (deadline, concurrency limit,
         circuit), with the forwarded mark and the outcome in the audit log; the execution
-        of an approved call names its approval in both."""
+        of an approved call names its approval in both, and the outcome names the identity
+        the backend saw (`backend`, filled by the connector)."""
         timeout = self.timeouts.get(call.connector, 30.0)
         held = {"approval_id": approval_id} if approval_id else {}
         # The decision is durable already; the forwarded mark rides the outcome's commit.
@@ -557,9 +576,11 @@ class Pipeline:
             raise
         finally:
             undo = _compensation(call, compensation, outcome)
+            used = {"backend_identity": dict(backend.identity)} if backend and backend.identity else {}
             # The outcome names the approval too, beside how to undo the call.
             done = inspected[1] if inspected is not None else None
-            await self._record_outcome(call, forwarded, answer, error, stage.seconds, {**undo, **held}, done)
+            recorded = {**undo, **held, **used}
+            await self._record_outcome(call, forwarded, answer, error, stage.seconds, recorded, done)
         return _deliver(call, result, inspected, holds=self.approvals is not None)
 
     def _inspect(self, call: ToolCall, answer: T) -> tuple[T, Inspected] | None:

@@ -16,7 +16,7 @@ from starlette.applications import Starlette
 
 from connectors.mcp import stub as echo_stub
 from gateway.app import create_app
-from gateway.serving import running
+from gateway.serving import free_port, running
 from tests.support.gateway import REPO, GatewayFactory, RunningGateway, gateway_config
 from tests.support.node_tools import NodeTools, NodeToolsUnavailable, install
 from tests.support.pki import Pki
@@ -37,6 +37,17 @@ def node_tools() -> NodeTools:
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     """A throwaway CA and the certificates the TLS tests use (tests/support/pki.py)."""
     return Pki.create(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture
+def gateway_port() -> int:
+    """A free port for a gateway whose public URL must be known before it starts."""
+    return free_port()
+
+
+@pytest.fixture
+def public_url(gateway_port: int) -> str:
+    return f"http://127.0.0.1:{gateway_port}"
 
 
 @pytest.fixture

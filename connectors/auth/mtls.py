@@ -7,18 +7,11 @@ identity the backend saw."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
 
 from cryptography import x509
-from pydantic import BaseModel, ConfigDict, Field
 
-
-class MtlsAuth(BaseModel):
-    """The gateway's client certificate is its credential."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    kind: Literal["mtls"] = Field(description="Mutual TLS: the client certificate in the tls section.")
+from connectors.auth.credential import Credential
+from connectors.base import CallContext
 
 
 def certificate_identity(client_cert: str) -> dict[str, str]:
@@ -26,3 +19,22 @@ def certificate_identity(client_cert: str) -> dict[str, str]:
     in `client_cert` (the stanza's `tls.client_cert`, checked at load time)."""
     certificate = x509.load_pem_x509_certificate(Path(client_cert).read_bytes())
     return {"kind": "mtls", "subject": certificate.subject.rfc4514_string(), "serial": f"{certificate.serial_number:x}"}
+
+
+class ClientCertificate:
+    """The TLS layer presents the certificate (connectors.tls.client_context); this only
+    names it for the audit record."""
+
+    acts_for_caller = False
+
+    def __init__(self, client_cert: str) -> None:
+        self._credential = Credential(identity=certificate_identity(client_cert))
+
+    async def credential(self, context: CallContext | None) -> Credential:
+        return self._credential
+
+    def rejected(self, credential: Credential) -> bool:
+        return False  # the same certificate would be refused again
+
+    async def close(self) -> None:
+        return None

@@ -1,6 +1,8 @@
 """The mainframe connector: each tool is a CICS transaction whose COMMAREA is laid out by a
 copybook. Arguments are encoded to EBCDIC fixed-width records (values checked against
 their PIC clauses before anything is sent); the reply record is decoded back to JSON.
+Each request signs on as the stanza's `auth` says: the RACF user and password, or the
+token exchanged for the caller (the region maps its subject to the person's RACF user).
 With a `tls` section the connection is TLS (connectors.tls), as a CICS TCP/IP listener or
 a TLS-terminating proxy in front of it offers; without one the sign-on travels in clear."""
 
@@ -12,6 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from connectors.auth import backend_auth
 from connectors.base import BackendError, BackendUnavailable, CallContext, Health
 from connectors.mainframe import wire
 from connectors.mainframe.codec import RecordError, decode, encode
@@ -32,8 +35,7 @@ class MainframeConnector:
         self.name = settings.name
         self._host = options.host
         self._port = options.port
-        self._user = options.user
-        self._password = options.password
+        self._auth = backend_auth(options.auth, settings.name, settings.timeout_seconds, options.tls)
         self._timeout = settings.timeout_seconds
         self._max_idle = options.max_concurrency
         self._tls: ssl.SSLContext | None = client_context(options.tls) if options.tls is not None else None
@@ -65,6 +67,11 @@ class MainframeConnector:
         while self._idle:
             _, writer = self._idle.pop()
             writer.close()
+        await self._auth.close()
+
+    @property
+    def acts_for_caller(self) -> bool:
+        return self._auth.acts_for_caller
 
     async def tools(self) -> list[ToolSpec]:
         return list(self._tools)
@@ -93,7 +100,7 @@ class MainframeConnector:
             if transaction.validate_tran_id is None:
                 raise BackendError(f"{tool} has no validate-only transaction to simulate it with")
             tran_id = transaction.validate_tran_id
-        response = await self._exchange(wire.Request(tran_id, self._user, self._password.get_secret_value(), commarea))
+        response = await self._exchange(await self._request(tran_id, commarea, context))
         if not response.normal:
             detail = response.payload.decode(wire.CODEPAGE, errors="replace")
             raise BackendError(f"transaction {tran_id} abended {response.abend}: {detail}")
@@ -102,6 +109,15 @@ class MainframeConnector:
         except RecordError as exc:
             raise BackendError(f"the host returned an invalid record ({exc})") from None
         return self._result(transaction, record)
+
+    async def _request(self, tran_id: str, commarea: bytes, context: CallContext) -> wire.Request:
+        """The frame for this call, signed on as the call's credential (noted for the audit)."""
+        credential = await self._auth.credential(context)
+        if credential is None:  # not reached: every call has a context
+            raise BackendError("no credential to sign on with")
+        context.backend.identity = credential.identity
+        user, password, token = credential.username or "", credential.password or "", credential.token or ""
+        return wire.Request(tran_id, user, password, commarea, token)
 
     def _result(self, transaction: Transaction, record: Mapping[str, Any]) -> ToolResult:
         code = record[transaction.return_code]

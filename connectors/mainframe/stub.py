@@ -6,6 +6,11 @@ XFER and XREV check and post nothing. Bad packed-decimal data abends
 ASRA, a wrong COMMAREA length AEIV, an unknown transaction AEI0, a bad sign-on AEY7, as a
 real region would.
 
+Sign-on is the RACF user and password, or, when the stub is given an identity provider
+(`tokens`), a token the gateway obtained by exchange: verified through the provider's keys
+(audience this region), its subject mapped to a RACF user (`users`), who may run only the
+transactions listed for it (RACF class TCICSTRN); anything else abends AEY7 with the reason.
+
 Run alone: `python -m connectors.mainframe.stub --port 8103` (user `--user`, default `GATEWAY`,
 password from MAINFRAME_PASSWORD, default `demo`; TLS with `--tls-cert` and `--tls-key`,
 client certificates required with `--tls-client-ca`). In tests:
@@ -22,14 +27,17 @@ import datetime
 import functools
 import os
 import secrets
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from connectors.auth import BasicAuth
 from connectors.mainframe import wire
 from connectors.mainframe.codec import RecordError, decode, encode
 from connectors.mainframe.options import MainframeOptions
 from connectors.mainframe.transactions import TRANSACTIONS, load_layouts
+from connectors.stub_tokens import StubTokens, TokenRejected
 from connectors.stubkit import loopback_address, server_tls, stub_arguments
 from gateway.config import ConnectorSettings
 from gateway.serving import ServerTls
@@ -55,10 +63,27 @@ def _seed() -> dict[int, dict[str, Any]]:
     }
 
 
+@dataclass(frozen=True, slots=True)
+class RacfUser:
+    """A RACF user a token's subject maps to, and the transactions it may run."""
+
+    user_id: str
+    transactions: frozenset[str] = frozenset()
+
+
 class MainframeStub:
-    def __init__(self, user: str = "GATEWAY", password: str = "demo") -> None:
+    def __init__(
+        self,
+        user: str = "GATEWAY",
+        password: str = "demo",
+        tokens: StubTokens | None = None,
+        users: Mapping[str, RacfUser] | None = None,
+    ) -> None:
         self.user = user
         self.password = password
+        self.tokens = tokens
+        #: token subject -> RACF user.
+        self.users = dict(users or {})
         self.accounts = _seed()
         self.requests: list[wire.Request] = []
         #: Posted transfers by confirmation: from, to, amount, and the reversal once reversed.
@@ -101,7 +126,7 @@ class MainframeStub:
                 self.requests.append(request)
                 while self.hang and self._server is not None:
                     await asyncio.sleep(0.05)
-                writer.write(wire.encode_response(self.run(request)))
+                writer.write(wire.encode_response(await self.answer(request)))
                 await writer.drain()
         except (wire.FrameError, ConnectionError):
             pass  # a broken peer: drop the connection, as a listener would
@@ -109,11 +134,35 @@ class MainframeStub:
             self._connections.discard(writer)
             writer.close()
 
-    def run(self, request: wire.Request) -> wire.Response:
-        if not (
+    async def answer(self, request: wire.Request) -> wire.Response:
+        """Sign on (password or token), then run the transaction."""
+        if request.token:
+            refusal = await self._token_refusal(request)
+            if refusal is not None:
+                return wire.Response("AEY7", f"not authorized: {refusal}".encode(wire.CODEPAGE))
+        elif not (
             secrets.compare_digest(request.user, self.user) and secrets.compare_digest(request.password, self.password)
         ):
             return _abend("AEY7")
+        return self.run(request)
+
+    async def _token_refusal(self, request: wire.Request) -> str | None:
+        """Why the token may not run this transaction; None when it may."""
+        if self.tokens is None:
+            return "this region accepts no sign-on tokens"
+        try:
+            claims = await self.tokens.verify(request.token)
+        except TokenRejected as exc:
+            return f"sign-on token rejected ({exc})"
+        user = self.users.get(str(claims["sub"]))
+        if user is None:
+            return f"no RACF user is mapped to {claims['sub']}"
+        if request.tran_id not in user.transactions:
+            return f"user {user.user_id} may not run transaction {request.tran_id} (RACF class TCICSTRN)"
+        return None
+
+    def run(self, request: wire.Request) -> wire.Response:
+        """The transaction of a request that has signed on."""
         layout = self._layouts.get(request.tran_id)
         if layout is None:
             return _abend("AEI0")
@@ -250,10 +299,12 @@ async def serve_mainframe(
     port: int = 0,
     host: str = "127.0.0.1",
     tls: ServerTls | None = None,
+    tokens: StubTokens | None = None,
+    users: Mapping[str, RacfUser] | None = None,
 ) -> AsyncIterator[MainframeStub]:
     """Run the stub on a loopback port (ephemeral by default) for the duration of the block,
     over TLS with `tls`."""
-    stub = MainframeStub(user, password)
+    stub = MainframeStub(user, password, tokens, users)
     await stub.start(host, port, tls)
     try:
         yield stub
@@ -270,9 +321,15 @@ async def serve_for(settings: ConnectorSettings) -> AsyncIterator[str | None]:
     if loopback_address(f"tcp://{options.host}:{options.port}") is None:
         yield None
         return
-    async with serve_mainframe(
-        user=options.user, password=options.password.get_secret_value(), port=options.port, host=options.host
-    ) as stub:
+    auth = options.auth
+    serving = (
+        serve_mainframe(
+            user=auth.username, password=auth.password.get_secret_value(), port=options.port, host=options.host
+        )
+        if isinstance(auth, BasicAuth)
+        else serve_mainframe(port=options.port, host=options.host)
+    )
+    async with serving as stub:
         yield f"tcp://{options.host}:{stub.port}"
 
 

@@ -14,28 +14,16 @@ from urllib.parse import quote, urljoin
 import httpx
 import yaml
 
-from connectors.base import BackendError, BackendUnavailable, CallContext, Health
+from connectors.auth import backend_auth
+from connectors.base import BackendError, CallContext, Health
 from connectors.http_backend import HttpBackend, json_body
 from connectors.openapi.options import OpenApiOptions
 from connectors.openapi.spec import Operation, SpecError, operations
 from connectors.results import json_result
-from gateway.config import ConfigError, ConnectorSettings, reveal
+from gateway.config import ConfigError, ConnectorSettings
 from gateway.models import ToolResult, ToolSpec
 
 _MESSAGE_KEYS = ("detail", "message", "error_description", "error", "title")
-
-
-def _credentials(options: OpenApiOptions) -> tuple[dict[str, str], tuple[str, str] | None]:
-    """Headers and basic-auth pair the gateway sends with every request to this API."""
-    headers: dict[str, str] = {}
-    if options.bearer_token is not None:
-        headers["authorization"] = f"Bearer {options.bearer_token.get_secret_value()}"
-    if options.api_key is not None:
-        headers[options.api_key_header] = options.api_key.get_secret_value()
-    basic = None
-    if options.username is not None:
-        basic = (options.username, reveal(options.password) or "")
-    return headers, basic
 
 
 def _error_message(response: httpx.Response) -> str:
@@ -62,8 +50,12 @@ class OpenApiConnector:
         self._wanted = list(options.operations) if options.operations is not None else None
         self._spec = options.spec
         self._remote = self._spec.startswith(("http://", "https://"))
-        headers, basic = _credentials(options)
-        self._http = HttpBackend(settings, base_url="", auth=basic, headers=headers)
+        auth = (
+            None
+            if options.auth is None
+            else backend_auth(options.auth, settings.name, settings.timeout_seconds, options.tls)
+        )
+        self._http = HttpBackend(settings, base_url="", auth=auth)
         self._base_url: str | None = options.base_url
         self._operations: dict[str, Operation] = {}
         self._load_error = "not loaded yet"
@@ -100,7 +92,7 @@ class OpenApiConnector:
             return
         try:
             response = await self._http.send("GET", self._spec, None)
-        except BackendUnavailable as exc:
+        except BackendError as exc:  # down, or no credential for the document
             self._load_error = str(exc)
             return
         if response.status_code != 200:
@@ -110,6 +102,10 @@ class OpenApiConnector:
             self._install(response.text, self._spec)
         except ConfigError as exc:
             self._load_error = str(exc)
+
+    @property
+    def acts_for_caller(self) -> bool:
+        return self._http.acts_for_caller
 
     async def start(self) -> None:
         await self._http.start()

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any, Self
+
 from pydantic import Field, model_validator
 
-from connectors.auth.mtls import MtlsAuth
-from connectors.options import HEADER_NAME, ConnectorOptions
-from connectors.tls import check_scheme, cleartext_over_http
-from gateway.config import Secret
+from connectors.auth import BackendAuthSettings, refuse_moved_keys, require_token_url, sent_in_clear
+from connectors.options import ConnectorOptions
+from connectors.tls import check_scheme
 
 
 class OpenApiOptions(ConnectorOptions):
@@ -18,24 +19,29 @@ class OpenApiOptions(ConnectorOptions):
     operations: tuple[str, ...] | None = Field(
         None, min_length=1, description="operationIds to offer as tools; default: all."
     )
-    bearer_token: Secret | None = Field(None, description="Sent as `Authorization: Bearer ...`.")
-    api_key: Secret | None = Field(None, description="Sent in the api_key_header.")
-    api_key_header: str = Field("X-API-Key", pattern=HEADER_NAME, description="Header carrying api_key.")
-    username: str | None = Field(None, min_length=1, description="Basic auth user.")
-    password: Secret | None = Field(None, description="Basic auth password.")
-    auth: MtlsAuth | None = Field(
-        None, description="`kind: mtls`: the API knows the gateway by its client certificate."
-    )
+    auth: BackendAuthSettings | None = Field(None, description="How the gateway signs in; none: anonymously.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved(cls, data: Any) -> Any:
+        return refuse_moved_keys(
+            data,
+            {
+                "bearer_token": "bearer",
+                "api_key": "api_key",
+                "api_key_header": "api_key",
+                "username": "basic",
+                "password": "basic",
+            },
+        )
 
     @model_validator(mode="after")
-    def _tls_needs_https(self) -> OpenApiOptions:
+    def _checked(self) -> Self:
+        require_token_url(self.auth)
         check_scheme(self.tls, self.spec, "spec")
         check_scheme(self.tls, self.base_url, "base_url")
         return self
 
     def cleartext_warning(self) -> str | None:
-        if self.bearer_token is None and self.api_key is None and self.password is None:
-            return None
-        # The document is fetched with the same headers as the calls.
-        what = "the API credentials"
-        return cleartext_over_http(self.spec, "spec", what) or cleartext_over_http(self.base_url, "base_url", what)
+        # The document is fetched with the same credential as the calls.
+        return sent_in_clear(self.auth, self.spec, "spec") or sent_in_clear(self.auth, self.base_url, "base_url")

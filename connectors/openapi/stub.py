@@ -21,9 +21,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from connectors.auth import BearerAuth
 from connectors.openapi.options import OpenApiOptions
 from connectors.stubkit import run_stub, serve_if_local, stub_app, stub_arguments
-from gateway.config import ConnectorSettings, reveal
+from gateway.config import ConnectorSettings
 
 STATUSES = ["open", "in_progress", "closed"]
 PRIORITIES = ["low", "normal", "high"]
@@ -223,8 +224,9 @@ def create_app(*, token: str | None = "demo") -> Starlette:
 def serve_for(settings: ConnectorSettings) -> AbstractAsyncContextManager[str | None]:
     """For `gateway demo`: this stub where the stanza points, when that is this machine,
     accepting the stanza's own credentials; yields its base URL, or None if not started."""
-    options = OpenApiOptions.of(settings)
-    return serve_if_local(options.spec, lambda: create_app(token=reveal(options.bearer_token) or "demo"))
+    auth = OpenApiOptions.of(settings).auth
+    token = auth.token.get_secret_value() if isinstance(auth, BearerAuth) else "demo"
+    return serve_if_local(OpenApiOptions.of(settings).spec, lambda: create_app(token=token))
 
 
 def main() -> None:

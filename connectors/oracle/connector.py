@@ -1,6 +1,7 @@
 """The Oracle connector: HR and order tools over Oracle REST Data Services (AutoREST
 collections with the `q` filter, a custom module for salary changes, REST-enabled SQL for
-the guarded read-only query tool), authenticated with OAuth2 client credentials."""
+the guarded read-only query tool), signed in as its `auth` section says (OAuth2 client
+credentials, or token exchange for the person the agent acts for)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ from typing import Any
 
 import httpx
 
+from connectors.auth import backend_auth
 from connectors.base import BackendError, CallContext, Health
 from connectors.http_backend import Handler, HttpBackend, HttpToolConnector, json_body
-from connectors.oracle.oauth import ClientCredentials
 from connectors.oracle.options import OracleOptions
 from connectors.oracle.sql_guard import QueryRejected, check_query
 from connectors.oracle.tools import tool_specs
@@ -36,13 +37,10 @@ class OracleConnector(HttpToolConnector):
     def __init__(self, settings: ConnectorSettings) -> None:
         options = OracleOptions.of(settings)
         self.name = settings.name
-        url = options.url.rstrip("/")
         self._http = HttpBackend(
             settings,
-            base_url=url,
-            auth=ClientCredentials(
-                f"{url}/oauth/token", options.client_id, options.client_secret.get_secret_value(), settings.name
-            ),
+            base_url=options.url.rstrip("/"),
+            auth=backend_auth(options.auth, settings.name, settings.timeout_seconds, options.tls),
         )
         self._tools = tool_specs(settings.name)
         self._handlers: dict[str, Handler] = {
@@ -55,10 +53,7 @@ class OracleConnector(HttpToolConnector):
         }
 
     async def health(self) -> Health:
-        try:
-            return await self._http.probe("/")
-        except BackendError as exc:  # the token endpoint refused us
-            return Health(False, str(exc))
+        return await self._http.probe("/")
 
     async def _json(self, method: str, url: str, context: CallContext, **kwargs: Any) -> Any:
         response = await self._http.send(method, url, context, **kwargs)

@@ -6,6 +6,12 @@ collections `GET /ords/hr/<table>/` with the `q` filter object, `limit`/`offset`
 and links, items `GET /ords/hr/<table>/<id>`, REST-enabled SQL `POST /ords/hr/_/sql`, a
 custom module handler `PUT /ords/hr/hr_api/employees/<id>/salary`, and ORDS error bodies.
 
+Callers sign in with a client-credentials token, or, when the stub is given an identity
+provider (`tokens`), with a token the gateway obtained by exchange (signature through the
+provider's keys, audience this service): its subject is mapped to a database user whose
+privileges apply, as ORDS privileges do. A salary change needs `SALARY_PRIVILEGE`; the
+salary history names the user who made it. The client-credentials client may do everything.
+
 Run alone: `python -m connectors.oracle.stub --port 8105 --database var/ords.db` (client id
 `--client-id`, default `gateway`; secret from ORDS_CLIENT_SECRET, default `demo`). In tests:
 `async with serve_app(create_app(tmp_path / "hr.db", client_secret="s")) as base_url:`; the
@@ -19,8 +25,9 @@ import datetime
 import os
 import secrets
 import sqlite3
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
@@ -30,8 +37,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from connectors.auth import ClientCredentialsAuth
 from connectors.oracle.options import OracleOptions
 from connectors.oracle.qfilter import FilterError, translate
+from connectors.stub_tokens import StubTokens, TokenRejected, bearer
 from connectors.stubkit import basic_auth_matches, run_stub, serve_if_local, stub_app, stub_arguments
 from gateway.config import ConnectorSettings
 
@@ -45,6 +54,8 @@ TABLES = {
     "customers": "customer_id",
 }
 TOKEN_SECONDS = 3600
+#: The ORDS privilege protecting the salary module.
+SALARY_PRIVILEGE = "oracle.hr.salary.update"
 T = TypeVar("T")
 
 
@@ -67,11 +78,29 @@ def _error(fault: OrdsFault) -> JSONResponse:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class OrdsUser:
+    """A database user and its ORDS privileges (None: all, the OAuth client's)."""
+
+    name: str
+    privileges: frozenset[str] | None = frozenset()
+
+
 class OrdsService:
-    def __init__(self, database: Path, client_id: str, client_secret: str) -> None:
+    def __init__(
+        self,
+        database: Path,
+        client_id: str,
+        client_secret: str,
+        identity: StubTokens | None = None,
+        users: Mapping[str, OrdsUser] | None = None,
+    ) -> None:
         self.database = database
         self.client_id = client_id
         self.client_secret = client_secret
+        self.identity = identity
+        #: token subject -> database user.
+        self.users = dict(users or {})
         #: access token -> expiry (monotonic seconds); clear it to simulate expired tokens.
         self.tokens: dict[str, float] = {}
         with sqlite3.connect(database) as db:
@@ -103,11 +132,21 @@ class OrdsService:
         self.tokens[token] = asyncio.get_running_loop().time() + TOKEN_SECONDS
         return token
 
-    def authorize(self, request: Request) -> None:
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        expiry = self.tokens.get(token) if scheme.lower() == "bearer" else None
-        if expiry is None or expiry < asyncio.get_running_loop().time():
-            raise OrdsFault(401, "Unauthorized", "Unauthorized: a valid bearer token is required")
+    async def authorize(self, request: Request) -> OrdsUser:
+        token = bearer(request.headers.get("authorization", "")) or ""
+        expiry = self.tokens.get(token)
+        if expiry is not None and expiry >= asyncio.get_running_loop().time():
+            return OrdsUser(self.client_id, None)
+        if self.identity is not None and token.count(".") == 2:
+            try:
+                claims = await self.identity.verify(token)
+            except TokenRejected as exc:
+                raise OrdsFault(401, "Unauthorized", f"Unauthorized: token not accepted ({exc})") from None
+            user = self.users.get(str(claims["sub"]))
+            if user is None:
+                raise OrdsFault(401, "Unauthorized", f"Unauthorized: no database user is mapped to {claims['sub']}")
+            return user
+        raise OrdsFault(401, "Unauthorized", "Unauthorized: a valid bearer token is required")
 
 
 def _links(*rels: tuple[str, str]) -> list[dict[str, str]]:
@@ -122,11 +161,17 @@ def _count(request: Request, name: str, default: int, maximum: int) -> int:
 
 
 def create_app(
-    database: Path | str = "var/ords.db", *, client_id: str = "gateway", client_secret: str = "demo"
+    database: Path | str = "var/ords.db",
+    *,
+    client_id: str = "gateway",
+    client_secret: str = "demo",
+    tokens: StubTokens | None = None,
+    users: Mapping[str, OrdsUser] | None = None,
 ) -> Starlette:
-    """The ORDS stub over the SQLite file `database` (created and seeded if needed)."""
+    """The ORDS stub over the SQLite file `database` (created and seeded if needed); with
+    `tokens`, exchanged tokens are accepted too, their subjects mapped to `users`."""
     Path(database).parent.mkdir(parents=True, exist_ok=True)
-    service = OrdsService(Path(database), client_id, client_secret)
+    service = OrdsService(Path(database), client_id, client_secret, tokens, users)
 
     async def token(request: Request) -> Response:
         form = await request.form()
@@ -137,14 +182,14 @@ def create_app(
         )
 
     async def catalog(request: Request) -> Response:
-        service.authorize(request)
+        await service.authorize(request)
         base = str(request.url_for("catalog"))
         return JSONResponse(
             {"items": [{"name": t.upper(), "links": _links(("canonical", f"{base}{t}/"))} for t in TABLES]}
         )
 
     async def collection(request: Request) -> Response:
-        service.authorize(request)
+        await service.authorize(request)
         table = request.path_params["table"]
         if table not in TABLES:
             raise OrdsFault(404, "NotFound", f"The requested resource {BASE}/{table}/ does not exist")
@@ -181,7 +226,7 @@ def create_app(
         )
 
     async def item(request: Request) -> Response:
-        service.authorize(request)
+        await service.authorize(request)
         table, key = request.path_params["table"], request.path_params["key"]
         if table not in TABLES:
             raise OrdsFault(404, "NotFound", f"The requested resource {BASE}/{table}/ does not exist")
@@ -193,13 +238,18 @@ def create_app(
         return JSONResponse({**rows[0], "links": _links(("self", str(request.url)))})
 
     async def update_salary(request: Request) -> Response:
-        service.authorize(request)
+        user = await service.authorize(request)
+        if user.privileges is not None and SALARY_PRIVILEGE not in user.privileges:
+            raise OrdsFault(
+                403, "Forbidden", f"User {user.name} lacks the privilege {SALARY_PRIVILEGE} required by hr_api"
+            )
         employee_id = request.path_params["employee_id"]
         body = await request.json()
         salary = body.get("salary") if isinstance(body, dict) else None
         if not isinstance(salary, int) or isinstance(salary, bool):
             raise OrdsFault(400, "BadRequest", "salary must be an integer")
-        changed_by = request.headers.get("x-on-behalf-of", "ORDS_PUBLIC_USER")
+        # The technical client is trusted to name whom it acts for; a person is who they are.
+        changed_by = request.headers.get("x-on-behalf-of", "ORDS_PUBLIC_USER") if user.privileges is None else user.name
 
         def work(db: sqlite3.Connection) -> dict[str, Any]:
             row = db.execute(
@@ -235,7 +285,7 @@ def create_app(
 
     async def sql(request: Request) -> Response:
         """REST-enabled SQL: runs what it is given, as ORDS does. Guarding it is the caller's job."""
-        service.authorize(request)
+        await service.authorize(request)
         body = await request.json()
         if not isinstance(body, dict) or not isinstance(body.get("statementText"), str):
             raise OrdsFault(400, "BadRequest", "statementText is required")
@@ -307,9 +357,12 @@ def serve_for(settings: ConnectorSettings) -> AbstractAsyncContextManager[str | 
     """For `gateway demo`: this stub where the stanza points, when that is this machine,
     accepting the stanza's own credentials; yields its base URL, or None if not started."""
     options = OracleOptions.of(settings)
+    auth = options.auth
+    if not isinstance(auth, ClientCredentialsAuth):
+        return serve_if_local(options.url, create_app)
     return serve_if_local(
         options.url,
-        lambda: create_app(client_id=options.client_id, client_secret=options.client_secret.get_secret_value()),
+        lambda: create_app(client_id=auth.client_id, client_secret=auth.client_secret.get_secret_value()),
     )
 
 

@@ -1,16 +1,19 @@
-"""The SAP connector: the six purchasing tools over an SAP Gateway OData V2 service, with
-basic auth and the CSRF-token handshake SAP requires before any modifying request."""
+"""The SAP connector: the six purchasing tools over an SAP Gateway OData V2 service, signed
+in as its `auth` section says, with the CSRF-token handshake SAP requires before any
+modifying request (one token per SAP user session: per caller under token exchange)."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections import OrderedDict
+from collections.abc import Hashable, Mapping
 from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
+from connectors.auth import backend_auth, caller_key
 from connectors.base import BackendError, CallContext, Health
 from connectors.http_backend import Handler, HttpBackend, HttpToolConnector, json_body
 from connectors.results import json_result
@@ -19,6 +22,9 @@ from connectors.sap.options import SapOptions
 from connectors.sap.tools import tool_specs
 from gateway.config import ConnectorSettings
 from gateway.models import ToolResult
+
+#: CSRF tokens kept, one per SAP session (per caller under token exchange).
+CSRF_SESSIONS = 1024
 
 
 def _key(entity_set: str, value: str) -> str:
@@ -59,10 +65,12 @@ class SapConnector(HttpToolConnector):
         options = SapOptions.of(settings)
         self.name = settings.name
         self._http = HttpBackend(
-            settings, base_url=options.url, auth=(options.username, options.password.get_secret_value())
+            settings,
+            base_url=options.url,
+            auth=backend_auth(options.auth, settings.name, settings.timeout_seconds, options.tls),
         )
         self._tools = tool_specs(settings.name, test_run=options.test_run)
-        self._csrf_token: str | None = None
+        self._csrf_tokens: OrderedDict[Hashable, str] = OrderedDict()
         self._csrf_lock = asyncio.Lock()
         self._handlers: dict[str, Handler] = {
             "search_purchase_orders": self._search_purchase_orders,
@@ -84,16 +92,24 @@ class SapConnector(HttpToolConnector):
             raise self._http.fail(response, _sap_message(response))
         return _plain(json_body(response)["d"])
 
-    async def _token(self, stale: str | None) -> str:
-        """The session's CSRF token, fetched once and again only when SAP rejected `stale`."""
+    async def _token(self, context: CallContext, stale: str | None) -> str:
+        """The session's CSRF token, fetched once and again only when SAP rejected `stale`.
+        A token belongs to the SAP user who fetched it: per caller when SAP sees callers."""
+        session = caller_key(context) if self._http.acts_for_caller else None
         async with self._csrf_lock:
-            if self._csrf_token is None or self._csrf_token == stale:
-                response = await self._http.send("GET", "/", None, headers={"x-csrf-token": "Fetch"})
+            token = self._csrf_tokens.get(session)
+            if token is None or token == stale:
+                response = await self._http.send("GET", "/", context, headers={"x-csrf-token": "Fetch"})
                 token = response.headers.get("x-csrf-token")
-                if response.status_code != 200 or not token or token.lower() == "required":
+                if response.status_code != 200:
+                    raise self._http.fail(response, _sap_message(response))
+                if not token or token.lower() == "required":
                     raise self._http.fail(response, "backend did not issue a CSRF token")
-                self._csrf_token = token
-            return self._csrf_token
+                self._csrf_tokens[session] = token
+            self._csrf_tokens.move_to_end(session)
+            while len(self._csrf_tokens) > CSRF_SESSIONS:
+                self._csrf_tokens.popitem(last=False)
+            return token
 
     async def _modify(
         self,
@@ -103,7 +119,7 @@ class SapConnector(HttpToolConnector):
         params: Mapping[str, str] | None = None,
         body: Mapping[str, Any] | None = None,
     ) -> Any:
-        token = await self._token(None)
+        token = await self._token(context, None)
         # A dry run is sent as the service's test run (only tools that declare `simulates`).
         test_run = {TEST_RUN_HEADER: "X"} if context.dry_run else {}
         response = await self._http.send(
@@ -112,7 +128,7 @@ class SapConnector(HttpToolConnector):
         if response.status_code == 403 and response.headers.get("x-csrf-token", "").lower() == "required":
             # The token expired with its session; SAP rejected the request before doing
             # anything, so sending it once more with a fresh token cannot duplicate it.
-            token = await self._token(token)
+            token = await self._token(context, token)
             response = await self._http.send(
                 "POST", url, context, params=params, json=body, headers={"x-csrf-token": token, **test_run}
             )

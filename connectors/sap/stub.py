@@ -3,6 +3,13 @@ real one where an integrator notices: basic auth, the `x-csrf-token: Fetch` hand
 before any modifying request (token bound to the session cookie), `$filter`, `$select`,
 `$top`, `$skip`, `$orderby`, `$expand`, `$inlinecount`, and SAP-style error bodies.
 
+Callers sign in with the technical user (basic auth), or, when the stub is given an
+identity provider (`tokens`), with a token the gateway obtained by exchange: its signature
+is checked through the provider's keys and its audience must be this service. Its subject
+is mapped to an SAP user (principal propagation) whose own authorizations apply: releasing
+a purchase order needs release authority (authorization object M_EINK_FRG) for the order's
+company code, else SAP's own error comes back. The technical user may do everything.
+
 A modifying request with the header `x-sap-testrun: X` is a test run (like a BAPI called
 with TESTRUN = 'X'): it is checked and answered with what would be stored, and changes nothing.
 
@@ -18,8 +25,9 @@ import datetime
 import os
 import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -28,10 +36,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from connectors.auth import BasicAuth
 from connectors.sap import odata
 from connectors.sap.odata import TEST_RUN_HEADER
 from connectors.sap.options import SapOptions
 from connectors.sap.stub_data import CURRENCIES, ENTITY_SETS, EntitySet, seed
+from connectors.stub_tokens import StubTokens, TokenRejected, bearer
 from connectors.stubkit import basic_auth_matches, run_stub, serve_if_local, stub_app, stub_arguments
 from gateway.config import ConnectorSettings
 
@@ -70,37 +80,65 @@ def _error(fault: SapFault) -> JSONResponse:
     return JSONResponse(body, status_code=fault.status, headers=fault.headers)
 
 
-class SapService:
-    """The state of one stub instance: data, CSRF tokens per session, the one valid user."""
+@dataclass(frozen=True, slots=True)
+class SapUser:
+    """An SAP user and the company codes it may release purchase orders in (None: all)."""
 
-    def __init__(self, username: str, password: str) -> None:
+    name: str
+    release_company_codes: frozenset[str] | None = frozenset()
+
+
+_LOGON_FAILED = "/IWFND/CM_CONSUMER/001"
+_WWW_AUTHENTICATE = {"www-authenticate": 'Basic realm="SAP NetWeaver Application Server [DEM/100]"'}
+
+
+class SapService:
+    """The state of one stub instance: data, CSRF tokens per session and user, the
+    technical user, and the users a verified token's subject maps to."""
+
+    def __init__(
+        self,
+        username: str,
+        password: str,
+        tokens: StubTokens | None = None,
+        users: Mapping[str, SapUser] | None = None,
+    ) -> None:
         self.username = username
         self.password = password
+        self.tokens = tokens
+        #: token subject -> SAP user (principal propagation).
+        self.users = dict(users or {})
         self.data = seed()
-        #: session cookie -> CSRF token; clear it to simulate expired tokens.
-        self.csrf_tokens: dict[str, str] = {}
+        #: (session cookie, user) -> CSRF token; clear it to simulate expired tokens.
+        self.csrf_tokens: dict[tuple[str, str], str] = {}
 
     # -- protocol ---------------------------------------------------------------------
-    def authenticate(self, request: Request) -> str:
-        if not basic_auth_matches(request.headers.get("authorization", ""), self.username, self.password):
-            raise SapFault(
-                401,
-                "/IWFND/CM_CONSUMER/001",
-                "Logon failed: user or password is wrong",
-                {"www-authenticate": 'Basic realm="SAP NetWeaver Application Server [DEM/100]"'},
-            )
-        return self.username
+    async def authenticate(self, request: Request) -> SapUser:
+        authorization = request.headers.get("authorization", "")
+        token = bearer(authorization)
+        if token is not None and self.tokens is not None:
+            try:
+                claims = await self.tokens.verify(token)
+            except TokenRejected as exc:
+                raise SapFault(401, _LOGON_FAILED, f"Logon failed: token not accepted ({exc})") from None
+            user = self.users.get(str(claims["sub"]))
+            if user is None:
+                raise SapFault(401, _LOGON_FAILED, f"Logon failed: no SAP user is mapped to {claims['sub']}")
+            return user
+        if not basic_auth_matches(authorization, self.username, self.password):
+            raise SapFault(401, _LOGON_FAILED, "Logon failed: user or password is wrong", _WWW_AUTHENTICATE)
+        return SapUser(self.username.upper(), None)
 
-    def check_csrf(self, request: Request) -> None:
+    def check_csrf(self, request: Request, user: SapUser) -> None:
         session = request.cookies.get(SESSION_COOKIE, "")
-        expected = self.csrf_tokens.get(session)
+        expected = self.csrf_tokens.get((session, user.name))
         given = request.headers.get("x-csrf-token", "")
         if expected is None or not secrets.compare_digest(given, expected):
             raise SapFault(403, "/IWFND/CM_BEC/026", "CSRF token validation failed", {"x-csrf-token": "Required"})
 
-    def fetch_csrf(self, request: Request, response: Response) -> None:
+    def fetch_csrf(self, request: Request, response: Response, user: SapUser) -> None:
         session = request.cookies.get(SESSION_COOKIE) or secrets.token_urlsafe(16)
-        token = self.csrf_tokens.setdefault(session, base64.b64encode(secrets.token_bytes(18)).decode())
+        token = self.csrf_tokens.setdefault((session, user.name), base64.b64encode(secrets.token_bytes(18)).decode())
         response.headers["x-csrf-token"] = token
         response.set_cookie(SESSION_COOKIE, session, httponly=True, path="/sap")
 
@@ -165,7 +203,7 @@ class SapService:
         )
 
     # -- writes -----------------------------------------------------------------------
-    def create_purchase_order(self, body: dict[str, Any], user: str, *, commit: bool = True) -> dict[str, Any]:
+    def create_purchase_order(self, body: dict[str, Any], user: SapUser, *, commit: bool = True) -> dict[str, Any]:
         supplier_id = str(body.get("Supplier", ""))
         supplier = next((s for s in self.data["A_Supplier"] if s["Supplier"] == supplier_id), None)
         if supplier is None:
@@ -188,15 +226,23 @@ class SapService:
             "NetAmount": amount,
             "Description": description,
             "ReleaseStatus": "NOT_RELEASED",
-            "CreatedByUser": user.upper(),
+            "CreatedByUser": user.name,
             "CreationDate": datetime.date.today().isoformat(),
         }
         if commit:
             orders.append(row)
         return row
 
-    def release(self, order_id: str, *, commit: bool = True) -> dict[str, Any]:
+    def release(self, order_id: str, user: SapUser, *, commit: bool = True) -> dict[str, Any]:
         order = self.find(ENTITY_SETS["A_PurchaseOrder"], order_id)
+        allowed = user.release_company_codes
+        if allowed is not None and order["CompanyCode"] not in allowed:
+            raise SapFault(
+                403,
+                "ME/179",
+                f"User {user.name} has no release authorization for purchase orders in company code "
+                f"{order['CompanyCode']} (authorization object M_EINK_FRG)",
+            )
         if order["ReleaseStatus"] == "RELEASED":
             raise SapFault(400, "MEPO/012", f"Purchase order {order_id} is already released")
         if order["ReleaseStatus"] == "CANCELLED":
@@ -206,7 +252,7 @@ class SapService:
             order.update(released)
         return released
 
-    def cancel(self, order_id: str, *, commit: bool = True) -> dict[str, Any]:
+    def cancel(self, order_id: str, user: SapUser, *, commit: bool = True) -> dict[str, Any]:
         """Set the deletion indicator: only an order nothing was invoiced against."""
         order = self.find(ENTITY_SETS["A_PurchaseOrder"], order_id)
         if order["ReleaseStatus"] == "CANCELLED":
@@ -218,7 +264,7 @@ class SapService:
             order.update(cancelled)
         return cancelled
 
-    def post_invoice(self, body: dict[str, Any], user: str, *, commit: bool = True) -> dict[str, Any]:
+    def post_invoice(self, body: dict[str, Any], user: SapUser, *, commit: bool = True) -> dict[str, Any]:
         order_id = str(body.get("PurchaseOrder", ""))
         order = self.find(ENTITY_SETS["A_PurchaseOrder"], order_id)
         if order["ReleaseStatus"] != "RELEASED":
@@ -247,7 +293,7 @@ class SapService:
             "InvoiceAmount": amount,
             "DocumentCurrency": currency,
             "PostingDate": datetime.date.today().isoformat(),
-            "CreatedByUser": user.upper(),
+            "CreatedByUser": user.name,
         }
         if commit:
             invoices.append(row)
@@ -280,32 +326,40 @@ def _literal_key(text: str) -> str:
     return text.replace("''", "'")
 
 
-def create_app(*, username: str = "demo", password: str = "demo") -> Starlette:
-    service = SapService(username, password)
+def create_app(
+    *,
+    username: str = "demo",
+    password: str = "demo",
+    tokens: StubTokens | None = None,
+    users: Mapping[str, SapUser] | None = None,
+) -> Starlette:
+    """The stub; with `tokens`, exchanged tokens are accepted too, their subjects mapped to
+    `users` (token subject -> SAP user)."""
+    service = SapService(username, password, tokens, users)
 
     async def root(request: Request) -> Response:
         try:
-            service.authenticate(request)
+            user = await service.authenticate(request)
         except SapFault as fault:
             return _error(fault)
         response = JSONResponse({"d": {"EntitySets": sorted(ENTITY_SETS)}})
         if request.headers.get("x-csrf-token", "").lower() == "fetch":
-            service.fetch_csrf(request, response)
+            service.fetch_csrf(request, response, user)
         return response
 
     async def resource(request: Request) -> Response:
         try:
-            user = service.authenticate(request)
+            user = await service.authenticate(request)
             if request.method in _MODIFYING:
-                service.check_csrf(request)
+                service.check_csrf(request, user)
             response = await _dispatch(request, user)
         except SapFault as fault:
             return _error(fault)
         if request.method == "GET" and request.headers.get("x-csrf-token", "").lower() == "fetch":
-            service.fetch_csrf(request, response)
+            service.fetch_csrf(request, response, user)
         return response
 
-    async def _dispatch(request: Request, user: str) -> Response:
+    async def _dispatch(request: Request, user: SapUser) -> Response:
         path = request.path_params["path"]
         match = _RESOURCE.match(path)
         if match is None:
@@ -333,13 +387,13 @@ def create_app(*, username: str = "demo", password: str = "demo") -> Starlette:
             raise SapFault(400, "/IWBEP/CM_MGW_RT/022", f"Invalid $expand: property '{unknown[0]}' does not exist")
         return JSONResponse({"d": service.render(request, entity_set, row, expand=expand)})
 
-    async def _post(request: Request, name: str, user: str) -> Response:
+    async def _post(request: Request, name: str, user: SapUser) -> Response:
         commit = request.headers.get(TEST_RUN_HEADER, "").upper() != "X"
         if name in ("ReleasePurchaseOrder", "CancelPurchaseOrder"):
             # A function import: parameters travel as literals in the query string.
             order_id = _literal_key(request.query_params.get("PurchaseOrder", "").strip("'"))
             action = service.release if name == "ReleasePurchaseOrder" else service.cancel
-            order = action(order_id, commit=commit)
+            order = action(order_id, user, commit=commit)
             return JSONResponse({"d": service.render(request, ENTITY_SETS["A_PurchaseOrder"], order)})
         try:
             body = await request.json()
@@ -377,8 +431,11 @@ def serve_for(settings: ConnectorSettings) -> AbstractAsyncContextManager[str | 
     """For `gateway demo`: this stub where the stanza points, when that is this machine,
     accepting the stanza's own credentials; yields its base URL, or None if not started."""
     options = SapOptions.of(settings)
+    auth = options.auth
+    if not isinstance(auth, BasicAuth):
+        return serve_if_local(options.url, create_app)
     return serve_if_local(
-        options.url, lambda: create_app(username=options.username, password=options.password.get_secret_value())
+        options.url, lambda: create_app(username=auth.username, password=auth.password.get_secret_value())
     )
 
 

@@ -94,6 +94,9 @@ _ORDERS = [
     ("4500000006", "0000100006", "USD", "720.00", "Workshop tools", "NOT_RELEASED"),
 ]
 
+#: Orders of the US company code; all others belong to 1010.
+_COMPANY_CODES = {"4500000006": "2000"}
+
 
 def seed() -> dict[str, list[dict[str, Any]]]:
     """A fresh copy of the seed data (each stub app owns its own)."""
@@ -101,7 +104,7 @@ def seed() -> dict[str, list[dict[str, Any]]]:
         {
             "PurchaseOrder": po,
             "Supplier": supplier,
-            "CompanyCode": "1010",
+            "CompanyCode": _COMPANY_CODES.get(po, "1010"),
             "DocumentCurrency": currency,
             "NetAmount": Decimal(amount),
             "Description": text,

@@ -122,6 +122,8 @@ DESCRIBED: dict[RecordKind, Described] = {
         "the backend's answer: status, latency, digest and size of the result, or the error",
         _keys("status latency_ms error"),
         "`result_digest`, `result_bytes` when it answered, `approval_id` for an approved call,"
+        " `backend_identity` (who the backend saw: `kind` and the technical `user` or `client_id`, or"
+        " the exchanged token's `subject`, `jti` and `audience`; never a credential),"
         " `compensation` (how to undo it), and `result_rules`, `redacted`, `masked`, `screened`,"
         " `truncated`, `withheld`, `held`, `delivered_digest` (and `held_digest` for a result held for"
         " review) when result rules applied",

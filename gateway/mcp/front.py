@@ -40,7 +40,7 @@ from gateway.approvals.mcp_agent import (
     wait_seconds,
 )
 from gateway.arguments import ArgumentsOverLimit
-from gateway.auth_gate import BearerAuthGate, principal_of
+from gateway.auth_gate import BearerAuthGate, caller_token_of, principal_of
 from gateway.dry_run import InvalidDryRun, dry_run_from_meta
 from gateway.errors import ApprovalPending, CallRefused, UnknownTool
 from gateway.events import ListingChanged, ResourceUpdated
@@ -215,6 +215,7 @@ class McpFrontDoor:
             kind=kind,
             wait_seconds=wait,
             dry_run=dry_run,
+            caller_token=caller_token_of(ctx.request.scope) if ctx.request is not None else None,
         )
 
     async def _request(self, call: ToolCall, ask: Callable[[McpUpstream], Awaitable[T]]) -> T:

@@ -18,7 +18,7 @@ from starlette.routing import BaseRoute, Route
 from gateway.approvals import ApprovalError
 from gateway.arguments import within_limits
 from gateway.audit.canonical import canonical_json, sha256_hex
-from gateway.auth_gate import principal_of, requires_role
+from gateway.auth_gate import caller_token_of, principal_of, requires_role
 from gateway.dry_run import InvalidDryRun, dry_run_from_header
 from gateway.errors import CallRefused, Problem
 from gateway.models import ToolCall, ToolResult, split_qualified_name
@@ -142,6 +142,7 @@ class RestFrontDoor:
             idempotency_key=key,
             wait_seconds=preferred_wait(request.headers),
             dry_run=_dry_run(request),
+            caller_token=caller_token_of(request.scope),
         )
 
     async def _run(self, call: ToolCall) -> Response:

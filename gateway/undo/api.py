@@ -16,6 +16,7 @@ from starlette.routing import Route
 
 from gateway.audit.kinds import RecordKind
 from gateway.audit.query import parse_time
+from gateway.auth_gate import caller_token_of
 from gateway.models import Principal
 from gateway.operator_api import ApiProblem, Authenticate, endpoint, read_body
 from gateway.runtime import Gateway
@@ -55,7 +56,7 @@ def routes(gateway: Gateway, authenticate: Authenticate) -> list[Route]:
             {"by": principal.subject, "selector": selector.describe(), "execute": body.execute, "calls": len(steps)},
         )
         if body.execute:
-            reports = await execute(steps, principal, gateway.pipeline.run)
+            reports = await execute(steps, principal, gateway.pipeline.run, caller_token_of(request.scope))
         else:
             reports = [s.to_json() for s in steps]
         return 200, {"selector": selector.describe(), "executed": body.execute, "steps": reports}

@@ -9,15 +9,19 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from gateway.errors import ApprovalPending, CallRefused
-from gateway.models import Principal, ToolCall, ToolResult, split_qualified_name
+from gateway.models import CallerToken, Principal, ToolCall, ToolResult, split_qualified_name
 from gateway.tracing import continue_trace
 from gateway.undo.plan import Step
 
 RunCall = Callable[[ToolCall], Awaitable[ToolResult]]
 
 
-async def execute(steps: list[Step], operator: Principal, run: RunCall) -> list[dict[str, Any]]:
-    """Each step's report, with the outcome of the compensations that were run."""
+async def execute(
+    steps: list[Step], operator: Principal, run: RunCall, caller_token: CallerToken | None = None
+) -> list[dict[str, Any]]:
+    """Each step's report, with the outcome of the compensations that were run. Each runs
+    as the operator (`caller_token`: the operator's own token, for backends that act for
+    the caller), never as the agent that made the original call."""
     trace_id, traceparent = continue_trace(None)
     reports: list[dict[str, Any]] = []
     stopped: str | None = None
@@ -29,7 +33,7 @@ async def execute(steps: list[Step], operator: Principal, run: RunCall) -> list[
         if stopped is not None:
             report["outcome"] = {"status": "not_run", "detail": f"stopped: {stopped}"}
             continue
-        call = _compensating_call(step.call_id, step.compensation, operator, trace_id, traceparent)
+        call = _compensating_call(step.call_id, step.compensation, operator, trace_id, traceparent, caller_token)
         report["outcome"] = await _run_one(call, run)
         if report["outcome"]["status"] != "ok":
             stopped = f"taking back call {step.call_id} did not succeed"
@@ -37,7 +41,12 @@ async def execute(steps: list[Step], operator: Principal, run: RunCall) -> list[
 
 
 def _compensating_call(
-    original: str, compensation: Mapping[str, Any], operator: Principal, trace_id: str, traceparent: str
+    original: str,
+    compensation: Mapping[str, Any],
+    operator: Principal,
+    trace_id: str,
+    traceparent: str,
+    caller_token: CallerToken | None,
 ) -> ToolCall:
     parts = split_qualified_name(str(compensation["tool"]))
     connector, tool = parts if parts is not None else ("", "")
@@ -52,6 +61,7 @@ def _compensating_call(
         front_door="undo",
         wait_seconds=0,
         compensates=original,
+        caller_token=caller_token,
     )
 
 

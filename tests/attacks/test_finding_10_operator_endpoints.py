@@ -57,7 +57,7 @@ async def test_metrics_on_their_own_listener_are_not_on_the_agents_port(start_ga
 
 async def test_readyz_tells_strangers_only_whether_it_is_ready(start_gateway, sap_backend) -> None:
     url, _ = sap_backend
-    stanza = {"kind": "sap", "url": url, "username": "gateway", "password": "s3cret"}
+    stanza = {"kind": "sap", "url": url, "auth": {"kind": "basic", "username": "gateway", "password": "s3cret"}}
     async with start_gateway({"sap": stanza}) as gw:
         address = urlsplit(url).netloc
         policy = gw.gateway.policy.current.version
@@ -74,7 +74,7 @@ async def test_readyz_tells_strangers_only_whether_it_is_ready(start_gateway, sa
 
 async def test_a_flood_of_readyz_does_not_reach_the_backends(start_gateway, sap_backend) -> None:
     url, app = sap_backend
-    stanza = {"kind": "sap", "url": url, "username": "gateway", "password": "s3cret"}
+    stanza = {"kind": "sap", "url": url, "auth": {"kind": "basic", "username": "gateway", "password": "s3cret"}}
     async with start_gateway({"sap": stanza}, server={"readiness_interval_seconds": 60}) as gw:
         before = len(app.state.requests)
         async with httpx.AsyncClient(base_url=gw.url) as http:

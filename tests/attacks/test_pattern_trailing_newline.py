@@ -36,7 +36,12 @@ async def sap() -> AsyncIterator[tuple[str, Starlette]]:
 
 @pytest.fixture
 async def sap_gateway(sap: tuple[str, Starlette], start_gateway: GatewayFactory) -> AsyncIterator[RunningGateway]:
-    stanza = {"kind": "sap", "url": sap[0], "username": "gateway", "password": "s3cret", "timeout_seconds": 5}
+    stanza = {
+        "kind": "sap",
+        "url": sap[0],
+        "auth": {"kind": "basic", "username": "gateway", "password": "s3cret"},
+        "timeout_seconds": 5,
+    }
     async with start_gateway({"sap": stanza}, approvals={"max_hold_seconds": 0.2}) as gw:
         yield gw
 

@@ -28,16 +28,14 @@ def _stanzas(pki: Pki, port: int, pin: str) -> dict[str, Any]:
         "sap": {
             "kind": "sap",
             "url": f"https://127.0.0.1:{port}{SERVICE}",
-            "username": "gateway",
-            "password": "sap-pw",
+            "auth": {"kind": "basic", "username": "gateway", "password": "sap-pw"},
             **common,
         },
         "mainframe": {
             "kind": "mainframe",
             "host": "127.0.0.1",
             "port": port,
-            "user": "GATEWAY",
-            "password": "racf-pw",
+            "auth": {"kind": "basic", "username": "GATEWAY", "password": "racf-pw"},
             **common,
         },
     }

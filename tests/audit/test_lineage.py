@@ -30,7 +30,11 @@ async def sap_backend() -> AsyncIterator[Starlette]:
 
 
 async def test_the_agents_trace_id_links_the_audit_log_to_the_backend(sap_backend, start_gateway, tmp_path) -> None:
-    stanza = {"kind": "sap", "url": sap_backend.state.url, "username": "gateway", "password": "s3cret"}
+    stanza = {
+        "kind": "sap",
+        "url": sap_backend.state.url,
+        "auth": {"kind": "basic", "username": "gateway", "password": "s3cret"},
+    }
     async with start_gateway({"sap": stanza}) as gw:
         headers = {
             "Authorization": f"Bearer {gw.token('buyer-bot', roles=('procurement-agent',))}",

@@ -30,7 +30,11 @@ LARGE = {**SMALL, "amount": 25000, "description": "Forklift"}
 async def sap_gateway(start_gateway: GatewayFactory) -> AsyncIterator[RunningGateway]:
     app: Starlette = sap_stub.create_app(username="gateway", password="s3cret")
     async with running(app) as url:
-        stanza = {"kind": "sap", "url": url + SERVICE, "username": "gateway", "password": "s3cret"}
+        stanza = {
+            "kind": "sap",
+            "url": url + SERVICE,
+            "auth": {"kind": "basic", "username": "gateway", "password": "s3cret"},
+        }
         roles = ["approver", "finance-approver", "hr-approver", "supervisor", "support-supervisor"]
         approvals = {"approver_roles": roles, "max_hold_seconds": 30}
         async with start_gateway({"sap": stanza}, approvals=approvals) as gw:

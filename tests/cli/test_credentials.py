@@ -37,8 +37,16 @@ def _config(tmp_path: Path, policy_dir: Path, **sections: object) -> str:
     [
         ({"identity": {"secret": PASSWORD}}, "identity.secret: invalid value (not shown: a secret)"),
         (
-            {"connectors": {"sap": {"kind": "sap", "url": "http://127.0.0.1:1/sap", "username": "u", "password": 7}}},
-            "connectors.sap.password: invalid value (not shown: a secret)",
+            {
+                "connectors": {
+                    "sap": {
+                        "kind": "sap",
+                        "url": "http://127.0.0.1:1/sap",
+                        "auth": {"kind": "basic", "username": "u", "password": 7},
+                    }
+                }
+            },
+            "connectors.sap.auth.password: invalid value (not shown: a secret)",
         ),
         ({"audit": {"database": UNREACHABLE}}, "postgresql://gateway:***@127.0.0.1:1/audit"),
     ],

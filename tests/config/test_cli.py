@@ -23,8 +23,10 @@ connectors:
   sap:
     kind: sap
     url: http://127.0.0.1:1/sap
-    username: u
-    password: ${file:sap.password}
+    auth:
+      kind: basic
+      username: u
+      password: ${file:sap.password}
 """
 
 
@@ -62,8 +64,8 @@ def test_check_lists_every_problem_and_exits_1(config_file: Path) -> None:
     assert code == 1 and out == ""
     assert err.splitlines() == [
         f"{config_file}: server.port: invalid value 'eighty': expected a valid integer",
-        f"{config_file}: connectors.sap.password: required",
-        f"{config_file}: connectors.sap.pasword: unknown key (did you mean 'password'?)",
+        f"{config_file}: connectors.sap.auth.password: required",
+        f"{config_file}: connectors.sap.auth.pasword: unknown key (did you mean 'password'?)",
     ]
     # The value of a secret is never printed, even when it is the problem.
     assert "sap-secret" not in err

@@ -90,19 +90,67 @@ def test_errors_name_key_and_value(raw: Any, message: str) -> None:
         ({"crm": {"kind": "resilience"}}, "connectors.crm.kind: unknown connector kind 'resilience'"),
         ({"sap": "http://x"}, "connectors.sap: expected a mapping of options, got str"),
         (
-            {"sap": {"kind": "sap", "url": "http://x", "username": "u", "pasword": "p"}},
-            "connectors.sap.pasword: unknown key (did you mean 'password'?)",
+            {"sap": {"kind": "sap", "url": "http://x", "auth": {"kind": "basic", "username": "u", "pasword": "p"}}},
+            "connectors.sap.auth.pasword: unknown key (did you mean 'password'?)",
         ),
         (
-            {"sap": {"kind": "sap", "url": "http://x", "username": "u", "password": "p", "retries": "two"}},
+            {"sap": {"kind": "sap", "url": "http://x", "username": "u", "password": "p"}},
+            "connectors.sap.username: moved to connectors.sap.auth (kind: basic)",
+        ),
+        (
+            {"o": {"kind": "oracle", "url": "http://x", "client_secret": "s"}},
+            "connectors.o.client_secret: moved to connectors.o.auth (kind: oauth_client_credentials)",
+        ),
+        (
+            {"sap": {"kind": "sap", "url": "http://x", "auth": {"kind": "kerberos"}}},
+            "connectors.sap.auth.kind: unknown kind 'kerberos' (known: basic, bearer, api_key, ",
+        ),
+        (
+            {
+                "sap": {
+                    "kind": "sap",
+                    "url": "http://x",
+                    "auth": {
+                        "kind": "token_exchange",
+                        "client_id": "g",
+                        "client_secret": "s",
+                        "audience": "https://sap",
+                    },
+                }
+            },
+            "connectors.sap.auth.token_url: required",
+        ),
+        (
+            {
+                "sap": {
+                    "kind": "sap",
+                    "url": "http://x",
+                    "auth": {"kind": "basic", "username": "u", "password": "p"},
+                    "retries": "two",
+                }
+            },
             "connectors.sap.retries: invalid value 'two': expected a valid integer",
         ),
         (
-            {"sap": {"kind": "sap", "url": "http://x", "username": "u", "password": "p", "retries": 2.5}},
+            {
+                "sap": {
+                    "kind": "sap",
+                    "url": "http://x",
+                    "auth": {"kind": "basic", "username": "u", "password": "p"},
+                    "retries": 2.5,
+                }
+            },
             "connectors.sap.retries: invalid value 2.5",
         ),
         (
-            {"sap": {"kind": "sap", "url": "http://x", "username": "u", "password": "p", "timeout_seconds": 0}},
+            {
+                "sap": {
+                    "kind": "sap",
+                    "url": "http://x",
+                    "auth": {"kind": "basic", "username": "u", "password": "p"},
+                    "timeout_seconds": 0,
+                }
+            },
             "connectors.sap.timeout_seconds: invalid value 0: expected greater than 0",
         ),
         (
@@ -114,12 +162,29 @@ def test_errors_name_key_and_value(raw: Any, message: str) -> None:
             "connectors.echo: give exactly one of url (Streamable HTTP) and command (stdio)",
         ),
         (
-            {"mf": {"kind": "mainframe", "host": "h", "port": 1, "user": "lower", "password": "p"}},
-            "connectors.mf.user: invalid value 'lower'",
+            {
+                "mf": {
+                    "kind": "mainframe",
+                    "host": "h",
+                    "port": 1,
+                    "auth": {"kind": "basic", "username": "lower", "password": "p"},
+                }
+            },
+            "connectors.mf.auth.username: invalid value 'lower'",
         ),
-        ({"hd": {"kind": "openapi", "spec": "x.yaml", "api_key_header": "a b"}}, "connectors.hd.api_key_header"),
         (
-            {"o": {"kind": "oracle", "url": "http://x", "client_id": "c", "client_secret": "s", "on_behalf_of": "h"}},
+            {"hd": {"kind": "openapi", "spec": "x.yaml", "auth": {"kind": "api_key", "key": "k", "header": "a b"}}},
+            "connectors.hd.auth.header",
+        ),
+        (
+            {
+                "o": {
+                    "kind": "oracle",
+                    "url": "http://x",
+                    "auth": {"kind": "oauth_client_credentials", "client_id": "c", "client_secret": "s"},
+                    "on_behalf_of": "h",
+                }
+            },
             "connectors.o.on_behalf_of: unknown key (did you mean 'on_behalf_of_header'?)",
         ),
     ],
@@ -133,10 +198,10 @@ def test_every_problem_is_reported_at_once() -> None:
     raw = {
         "allow_inline_secrets": True,
         "server": {"port": "x", "hots": "h"},
-        "connectors": {"sap": {"kind": "sap", "url": "ftp://x", "username": "u"}},
+        "connectors": {"sap": {"kind": "sap", "url": "ftp://x", "auth": {"kind": "basic", "username": "u"}}},
     }
     assert sorted(_problems(raw)) == [
-        "connectors.sap.password: required",
+        "connectors.sap.auth.password: required",
         "connectors.sap.url: invalid value 'ftp://x': string should match pattern '^https?://'",
         "identity.secret: required for HS* algorithms (at least 32 characters)",
         "server.hots: unknown key (did you mean 'host'?)",
@@ -159,7 +224,13 @@ def test_environment_overrides_the_file() -> None:
 def test_environment_overrides_at_any_depth() -> None:
     raw = {
         "identity": {"secret": "${env:SECRET}"},
-        "connectors": {"sap": {"kind": "sap", "url": "http://file", "username": "u", "password": "${env:PW}"}},
+        "connectors": {
+            "sap": {
+                "kind": "sap",
+                "url": "http://file",
+                "auth": {"kind": "basic", "username": "u", "password": "${env:PW}"},
+            }
+        },
     }
     environ = {
         "SECRET": SECRET,

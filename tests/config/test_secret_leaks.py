@@ -105,8 +105,10 @@ connectors:
   sap:
     kind: sap
     url: {sap}
-    username: gateway
-    password: "${{env:LEAK_SAP_PASSWORD}}"
+    auth:
+      kind: basic
+      username: gateway
+      password: "${{env:LEAK_SAP_PASSWORD}}"
   echo:
     kind: mcp
     url: {echo}

@@ -22,7 +22,11 @@ def _raw(**extra: Any) -> dict[str, Any]:
         "audit": {"database": "${file:secrets/db-url}"},
         "limits": {"redis_url": "${env:REDIS_URL}"},
         "connectors": {
-            "sap": {"kind": "sap", "url": "http://127.0.0.1:1/sap", "username": "u", "password": "${env:SAP_PW}"},
+            "sap": {
+                "kind": "sap",
+                "url": "http://127.0.0.1:1/sap",
+                "auth": {"kind": "basic", "username": "u", "password": "${env:SAP_PW}"},
+            },
             "echo": {"kind": "mcp", "url": "http://127.0.0.1:1/mcp", "headers": {"Authorization": "${env:TOKEN}"}},
             "local": {"kind": "mcp", "command": ["mcp-server"], "env": {"API_KEY": "${env:TOKEN}"}},
         },
@@ -55,7 +59,7 @@ def test_references_resolve_from_environment_and_files(base_dir: Path) -> None:
     assert config.audit.database == DB_URL == config.approvals.database  # one trailing newline dropped
     assert config.limits.redis_url == ENVIRON["REDIS_URL"]
     sap, echo, local = config.connectors
-    assert sap.options["password"].get_secret_value() == SAP_PASSWORD
+    assert sap.options["auth"]["password"].get_secret_value() == SAP_PASSWORD
     assert echo.options["headers"]["Authorization"].get_secret_value() == ENVIRON["TOKEN"]
     assert local.options["env"]["API_KEY"].get_secret_value() == ENVIRON["TOKEN"]
 
@@ -71,7 +75,7 @@ def test_a_missing_reference_is_named(base_dir: Path) -> None:
     with pytest.raises(ConfigError) as raised:
         _parse(_raw(), base_dir, {k: v for k, v in ENVIRON.items() if k != "SAP_PW"})
     assert raised.value.problems == (
-        "connectors.sap.password: environment variable SAP_PW is not set (referenced as ${env:SAP_PW})",
+        "connectors.sap.auth.password: environment variable SAP_PW is not set (referenced as ${env:SAP_PW})",
     )
     (base_dir / "secrets" / "db-url").unlink()
     with pytest.raises(ConfigError, match=r"^audit\.database: cannot read secret file secrets/db-url .*No such file"):
@@ -81,14 +85,14 @@ def test_a_missing_reference_is_named(base_dir: Path) -> None:
 def test_literal_secrets_are_refused_unless_allowed(base_dir: Path) -> None:
     raw = _raw()
     raw["identity"]["secret"] = SECRET
-    raw["connectors"]["sap"]["password"] = SAP_PASSWORD
+    raw["connectors"]["sap"]["auth"]["password"] = SAP_PASSWORD
     raw["audit"]["database"] = DB_URL
     with pytest.raises(ConfigError) as raised:
         _parse(raw, base_dir)
     assert [p.split(":")[0] for p in raised.value.problems] == [
         "identity.secret",
         "audit.database",
-        "connectors.sap.password",
+        "connectors.sap.auth.password",
     ]
     assert all("refused: use ${env:NAME} or ${file:PATH}" in p for p in raised.value.problems)
     for value in (SECRET, SAP_PASSWORD, "db-pass-0815"):
@@ -111,7 +115,7 @@ def test_problems_with_a_secret_never_echo_it(base_dir: Path) -> None:
         _parse(_raw(), base_dir, {**ENVIRON, "ID_SECRET": short})
     assert str(raised.value) == "identity.secret: invalid value (not shown: a secret): must be at least 32 characters"
     raw = _raw()
-    raw["connectors"]["sap"]["pasword"] = raw["connectors"]["sap"].pop("password")
+    raw["connectors"]["sap"]["auth"]["pasword"] = raw["connectors"]["sap"]["auth"].pop("password")
     with pytest.raises(ConfigError) as raised:
         _parse({**raw, "allow_inline_secrets": True}, base_dir)
     assert "pasword: unknown key (did you mean 'password'?)" in str(raised.value)

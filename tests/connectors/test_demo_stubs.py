@@ -24,8 +24,7 @@ def stanzas(port: int) -> list[tuple[ConnectorSettings, str, dict[str, Any]]]:
                 5.0,
                 {
                     "url": f"{local}/sap/opu/odata/sap/API_PURCHASEORDER_SRV",
-                    "username": "buyer",
-                    "password": "${env:DEMO_SAP_PASSWORD}",
+                    "auth": {"kind": "basic", "username": "buyer", "password": "${env:DEMO_SAP_PASSWORD}"},
                 },
             ),
             "search_vendors",
@@ -33,19 +32,33 @@ def stanzas(port: int) -> list[tuple[ConnectorSettings, str, dict[str, Any]]]:
         ),
         (
             ConnectorSettings(
-                "hr", "oracle", 5.0, {"url": f"{local}/ords/hr", "client_id": "gw", "client_secret": "c-secret"}
+                "hr",
+                "oracle",
+                5.0,
+                {
+                    "url": f"{local}/ords/hr",
+                    "auth": {"kind": "oauth_client_credentials", "client_id": "gw", "client_secret": "c-secret"},
+                },
             ),
             "get_order",
             {"order_id": 2354},
         ),
         (
-            ConnectorSettings("helpdesk", "openapi", 5.0, {"spec": f"{local}/openapi.json", "bearer_token": "t0k"}),
+            ConnectorSettings(
+                "helpdesk",
+                "openapi",
+                5.0,
+                {"spec": f"{local}/openapi.json", "auth": {"kind": "bearer", "token": "t0k"}},
+            ),
             "getTicket",
             {"ticket_id": 1},
         ),
         (
             ConnectorSettings(
-                "mainframe", "mainframe", 5.0, {"host": "127.0.0.1", "port": port, "user": "DEMO", "password": "pw1"}
+                "mainframe",
+                "mainframe",
+                5.0,
+                {"host": "127.0.0.1", "port": port, "auth": {"kind": "basic", "username": "DEMO", "password": "pw1"}},
             ),
             "account_inquiry",
             {"account_number": 1000000001},
@@ -73,7 +86,10 @@ async def test_stub_starts_where_the_stanza_points(index: int, monkeypatch: pyte
 async def test_remote_stanzas_start_nothing() -> None:
     sap = importlib.import_module("connectors.sap.stub")
     remote = ConnectorSettings(
-        "sap", "sap", 5.0, {"url": "https://sap.example.com/sap/opu", "username": "u", "password": "p"}
+        "sap",
+        "sap",
+        5.0,
+        {"url": "https://sap.example.com/sap/opu", "auth": {"kind": "basic", "username": "u", "password": "p"}},
     )
     async with sap.serve_for(remote) as address:
         assert address is None

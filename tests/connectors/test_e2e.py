@@ -60,15 +60,14 @@ async def backends(tmp_path: Path, policy_dir: Path, start_gateway: GatewayFacto
             "hr": {
                 "kind": "oracle",
                 "url": ords_url + "/ords/hr",
-                "client_id": "gateway",
-                "client_secret": "ords-secret",
+                "auth": {"kind": "oauth_client_credentials", "client_id": "gateway", "client_secret": "ords-secret"},
                 "on_behalf_of_header": "x-on-behalf-of",
                 "timeout_seconds": 5,
             },
             "helpdesk": {
                 "kind": "openapi",
                 "spec": helpdesk_url + "/openapi.json",
-                "bearer_token": "desk-token",
+                "auth": {"kind": "bearer", "token": "desk-token"},
                 "timeout_seconds": 0.5,
                 "retries": 0,
             },
@@ -76,8 +75,7 @@ async def backends(tmp_path: Path, policy_dir: Path, start_gateway: GatewayFacto
                 "kind": "mainframe",
                 "host": "127.0.0.1",
                 "port": mainframe.port,
-                "user": "GATEWAY",
-                "password": "mf-pw",
+                "auth": {"kind": "basic", "username": "GATEWAY", "password": "mf-pw"},
                 "timeout_seconds": 5,
             },
             "local": {

@@ -41,7 +41,12 @@ def settings(port: int, **options: Any) -> ConnectorSettings:
         "mainframe",
         "mainframe",
         options.pop("timeout_seconds", 5.0),
-        {"host": "127.0.0.1", "port": port, "user": "GATEWAY", "password": "pw", **options},
+        {
+            "host": "127.0.0.1",
+            "port": port,
+            "auth": {"kind": "basic", "username": "GATEWAY", "password": "pw"},
+            **options,
+        },
     )
 
 
@@ -249,8 +254,14 @@ async def test_hung_host_times_out_and_the_next_call_works() -> None:
 
 
 def test_config_errors(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"^connectors\.mainframe\.user: invalid value 'gateway'"):
-        create_connector(settings(1, user="gateway"))
+    with pytest.raises(ConfigError, match=r"^connectors\.mainframe\.auth\.username: invalid value 'gateway'"):
+        create_connector(settings(1, auth={"kind": "basic", "username": "gateway", "password": "pw"}))
+    with pytest.raises(ConfigError, match=r"^connectors\.mainframe\.auth\.password: invalid value \(not shown"):
+        create_connector(settings(1, auth={"kind": "basic", "username": "GATEWAY", "password": "nine-char"}))
+    with pytest.raises(ConfigError, match=r"^connectors\.mainframe\.auth\.kind: 'bearer' cannot sign on to CICS"):
+        create_connector(settings(1, auth={"kind": "bearer", "token": "t"}))
+    with pytest.raises(ConfigError, match=r"^connectors\.mainframe\.user: moved to connectors\.mainframe\.auth"):
+        create_connector(settings(1, user="GATEWAY", password="pw"))
     (tmp_path / "ACCTINQ.cpy").write_text("       01 R.\n           05 A PIC X(3) OCCURS 2.\n")
     with pytest.raises(ConfigError, match=r"copybook_dir: ACCTINQ.cpy: line 2: A: OCCURS is not supported"):
         create_connector(settings(1, copybook_dir=str(tmp_path)))

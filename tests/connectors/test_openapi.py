@@ -33,7 +33,7 @@ def settings(spec: str, **options: Any) -> ConnectorSettings:
         5.0,
         {
             "spec": spec,
-            "bearer_token": "${env:HELPDESK_TEST_TOKEN}",
+            "auth": {"kind": "bearer", "token": "${env:HELPDESK_TEST_TOKEN}"},
             "on_behalf_of_header": "x-on-behalf-of",
             **options,
         },

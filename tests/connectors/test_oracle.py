@@ -58,8 +58,11 @@ async def oracle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterat
                 5.0,
                 {
                     "url": base_url + "/ords/hr",
-                    "client_id": "gateway",
-                    "client_secret": "${env:ORDS_TEST_SECRET}",
+                    "auth": {
+                        "kind": "oauth_client_credentials",
+                        "client_id": "gateway",
+                        "client_secret": "${env:ORDS_TEST_SECRET}",
+                    },
                     "on_behalf_of_header": "x-on-behalf-of",
                 },
             )
@@ -69,6 +72,12 @@ async def oracle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterat
             yield Oracle(app, base_url + "/ords/hr", database, connector)
         finally:
             await connector.close()
+
+
+async def test_the_gateways_own_client_is_the_identity_used(oracle: Oracle) -> None:
+    used = context()
+    await oracle.connector.call("get_employee", {"employee_id": 103}, used)
+    assert used.backend.identity == {"kind": "oauth_client_credentials", "client_id": "gateway"}
 
 
 async def test_employees_by_id_and_by_ords_filter(oracle: Oracle) -> None:

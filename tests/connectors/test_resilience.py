@@ -31,8 +31,7 @@ def sap_connector(url: str, **options: Any) -> ResilientConnector:
             timeout,
             {
                 "url": url + SERVICE_PATH,
-                "username": "demo",
-                "password": "demo",
+                "auth": {"kind": "basic", "username": "demo", "password": "demo"},
                 "retry_backoff_seconds": 0.01,
                 **options,
             },

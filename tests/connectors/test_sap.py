@@ -34,8 +34,7 @@ def settings(url: str, **options: Any) -> ConnectorSettings:
         timeout_seconds=5.0,
         options={
             "url": url,
-            "username": "demo",
-            "password": "${env:SAP_TEST_PASSWORD}",
+            "auth": {"kind": "basic", "username": "demo", "password": "${env:SAP_TEST_PASSWORD}"},
             "on_behalf_of_header": "x-on-behalf-of",
             **options,
         },
@@ -221,7 +220,7 @@ async def test_wrong_password_is_reported_without_detail(sap: Sap, monkeypatch: 
     connector = create_connector(settings(sap.url))
     await connector.start()
     try:
-        with pytest.raises(BackendError, match=r"^backend rejected the gateway's credentials \(HTTP 401\)$"):
+        with pytest.raises(BackendError, match=r"^backend rejected the credential the gateway presented \(HTTP 401\)$"):
             await connector.call("search_vendors", {}, context())
     finally:
         await connector.close()
@@ -269,9 +268,17 @@ def test_filter_grammar() -> None:
 
 def test_config_errors_name_the_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SAP_TEST_PASSWORD", raising=False)
-    with pytest.raises(ConfigError, match=r"^connectors\.sap\.password: environment variable SAP_TEST_PASSWORD"):
+    with pytest.raises(ConfigError, match=r"^connectors\.sap\.auth\.password: environment variable SAP_TEST_PASSWORD"):
         create_connector(settings("http://127.0.0.1:1/x"))
     with pytest.raises(ConfigError, match=r"^connectors\.sap\.url: required"):
-        create_connector(ConnectorSettings("sap", "sap", 5.0, {"username": "u", "password": "p"}))
+        create_connector(
+            ConnectorSettings("sap", "sap", 5.0, {"auth": {"kind": "basic", "username": "u", "password": "p"}})
+        )
     with pytest.raises(ConfigError, match=r"^connectors\.sap\.retries: invalid value -1"):
-        create_connector(settings("http://127.0.0.1:1/x", password="p", retries=-1))
+        create_connector(
+            settings("http://127.0.0.1:1/x", auth={"kind": "basic", "username": "u", "password": "p"}, retries=-1)
+        )
+    with pytest.raises(
+        ConfigError, match=r"^connectors\.sap\.username: moved to connectors\.sap\.auth \(kind: basic\)$"
+    ):
+        create_connector(ConnectorSettings("sap", "sap", 5.0, {"url": "http://x", "username": "u", "password": "p"}))

@@ -9,6 +9,7 @@ import pytest
 from starlette.applications import Starlette
 
 from connectors.sap import stub as sap_stub
+from gateway.audit import read_records
 from gateway.mcp.client import connect
 from gateway.serving import running
 from tests.support.gateway import RunningGateway
@@ -26,7 +27,12 @@ async def sap_backend() -> AsyncIterator[tuple[str, Starlette]]:
 @pytest.fixture
 async def sap_gateway(sap_backend, start_gateway) -> AsyncIterator[RunningGateway]:
     url, _ = sap_backend
-    stanza = {"kind": "sap", "url": url, "username": "gateway", "password": "s3cret", "timeout_seconds": 5}
+    stanza = {
+        "kind": "sap",
+        "url": url,
+        "auth": {"kind": "basic", "username": "gateway", "password": "s3cret"},
+        "timeout_seconds": 5,
+    }
     # Held calls answer "pending" quickly instead of waiting for people.
     async with start_gateway({"sap": stanza}, approvals={"max_hold_seconds": 0.2}) as gw:
         yield gw
@@ -51,6 +57,9 @@ async def test_small_order_is_created_at_the_backend(sap_gateway: RunningGateway
     # The backend sees the gateway's trace context, never the agent's token.
     assert write.headers["traceparent"].startswith("00-")
     assert "bearer" not in write.headers.get("authorization", "").lower()
+    # The audit record names the identity SAP saw: the technical user.
+    (completed,) = [r.data for r in read_records(sap_gateway.config.audit.database) if r.kind == "call.completed"]
+    assert completed["backend_identity"] == {"kind": "basic", "user": "gateway"}
 
 
 async def test_order_needing_approval_does_not_reach_the_backend(sap_gateway: RunningGateway, sap_backend) -> None:

@@ -17,7 +17,8 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from connectors.auth.mtls import MtlsAuth, certificate_identity
+from connectors.auth import MtlsAuth
+from connectors.auth.mtls import certificate_identity
 from connectors.options import cleartext_warnings
 from connectors.tls import PinMismatch, TlsOptions, client_context, spki_sha256, tls_failure
 from gateway.config.connectors import connector_settings
@@ -32,7 +33,13 @@ def _problems(stanza: dict[str, Any], base_dir: Path, *, inline: bool = True) ->
 
 
 def _sap(tls: dict[str, Any], **more: Any) -> dict[str, Any]:
-    return {"kind": "sap", "url": "https://erp.example/sap", "username": "u", "password": "p", "tls": tls, **more}
+    return {
+        "kind": "sap",
+        "url": "https://erp.example/sap",
+        "auth": {"kind": "basic", "username": "u", "password": "p"},
+        "tls": tls,
+        **more,
+    }
 
 
 async def _echo(options: dict[str, Any], port: int) -> bytes:
@@ -53,7 +60,12 @@ def test_a_good_section_loads_and_paths_are_relative_to_the_config(pki: Pki) -> 
     key_ref = f"${{file:{pki.client.key_file}}}"
     tls = {"ca_file": pki.ca.cert_file.name, "client_cert": str(pki.client.cert_file), "client_key": key_ref}
     (settings,), errors = connector_settings(
-        {"erp": _sap(tls, password="${file:" + str(pki.ca.cert_file) + "}")}, sources
+        {
+            "erp": _sap(
+                tls, auth={"kind": "basic", "username": "u", "password": "${file:" + str(pki.ca.cert_file) + "}"}
+            )
+        },
+        sources,
     )
     assert errors == []
     assert settings.options["tls"]["ca_file"] == str(pki.ca.cert_file)
@@ -107,7 +119,12 @@ def test_a_client_key_is_a_secret(pki: Pki, tmp_path: Path) -> None:
     ("stanza", "expected"),
     [
         (
-            {"kind": "sap", "url": "http://erp.example/sap", "username": "u", "password": "p", "tls": {}},
+            {
+                "kind": "sap",
+                "url": "http://erp.example/sap",
+                "auth": {"kind": "basic", "username": "u", "password": "p"},
+                "tls": {},
+            },
             "connectors.erp.tls: given, but url is http://: use https:// for TLS",
         ),
         (
@@ -129,7 +146,12 @@ def test_tls_where_it_cannot_apply_is_refused(stanza: dict[str, Any], expected: 
     assert _problems(stanza, tmp_path) == [expected]
 
 
-_MAINFRAME = {"kind": "mainframe", "host": "cics.example", "port": 3000, "user": "GW", "password": "pw"}
+_MAINFRAME = {
+    "kind": "mainframe",
+    "host": "cics.example",
+    "port": 3000,
+    "auth": {"kind": "basic", "username": "GW", "password": "pw"},
+}
 _CLEAR = "travel unencrypted: {} is http:// (use https://)"
 
 
@@ -138,21 +160,34 @@ _CLEAR = "travel unencrypted: {} is http:// (use https://)"
     [
         (_sap({}, url="https://erp.example/sap"), None),
         (
-            {"kind": "sap", "url": "http://erp.example/sap", "username": "u", "password": "p"},
+            {
+                "kind": "sap",
+                "url": "http://erp.example/sap",
+                "auth": {"kind": "basic", "username": "u", "password": "p"},
+            },
             "the technical user and password " + _CLEAR.format("url"),
         ),
         (
-            {"kind": "oracle", "url": "http://db.example/ords/hr", "client_id": "gw", "client_secret": "s"},
+            {
+                "kind": "oracle",
+                "url": "http://db.example/ords/hr",
+                "auth": {"kind": "oauth_client_credentials", "client_id": "gw", "client_secret": "s"},
+            },
             "the OAuth client secret and its tokens " + _CLEAR.format("url"),
         ),
         ({"kind": "openapi", "spec": "http://desk.example/openapi.json"}, None),
         (
-            {"kind": "openapi", "spec": "http://desk.example/openapi.json", "bearer_token": "t"},
-            "the API credentials " + _CLEAR.format("spec"),
+            {"kind": "openapi", "spec": "http://desk.example/openapi.json", "auth": {"kind": "bearer", "token": "t"}},
+            "the gateway's bearer tokens " + _CLEAR.format("spec"),
         ),
         (
-            {"kind": "openapi", "spec": "api.yaml", "base_url": "http://desk.example", "api_key": "k"},
-            "the API credentials " + _CLEAR.format("base_url"),
+            {
+                "kind": "openapi",
+                "spec": "api.yaml",
+                "base_url": "http://desk.example",
+                "auth": {"kind": "api_key", "key": "k"},
+            },
+            "the gateway's API keys " + _CLEAR.format("base_url"),
         ),
         ({"kind": "mcp", "url": "http://tools.example/mcp"}, None),
         (

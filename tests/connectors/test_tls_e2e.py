@@ -171,7 +171,11 @@ async def test_sap_over_tls(
     async with _sap_stubs(pki) as stubs:
 
         def stanza(name: str, case: Case) -> dict[str, Any]:
-            return {"kind": "sap", "url": stubs[name][0], "username": "gateway", "password": "s3cret"}
+            return {
+                "kind": "sap",
+                "url": stubs[name][0],
+                "auth": {"kind": "basic", "username": "gateway", "password": "s3cret"},
+            }
 
         with caplog.at_level(logging.WARNING, logger="gateway.runtime"):
             run = await _run_cases("sap", stanza, ("search_vendors", {"country": "DE"}), pki, policy_dir, start_gateway)
@@ -195,7 +199,12 @@ async def test_mainframe_over_tls(
 
         def stanza(name: str, case: Case) -> dict[str, Any]:
             port = stubs[name].port
-            return {"kind": "mainframe", "host": case.host, "port": port, "user": "GATEWAY", "password": "mf-pw"}
+            return {
+                "kind": "mainframe",
+                "host": case.host,
+                "port": port,
+                "auth": {"kind": "basic", "username": "GATEWAY", "password": "mf-pw"},
+            }
 
         with caplog.at_level(logging.WARNING, logger="gateway.runtime"):
             call = ("account_inquiry", {"account_number": 1000000001})
@@ -238,8 +247,7 @@ async def test_oracle_signs_in_and_queries_over_mutual_tls(
         stanza = {
             "kind": "oracle",
             "url": url + "/ords/hr",
-            "client_id": "gateway",
-            "client_secret": "ords-secret",
+            "auth": {"kind": "oauth_client_credentials", "client_id": "gateway", "client_secret": "ords-secret"},
             "tls": _trusting(pki, **_client(pki.client)),
             "timeout_seconds": 5,
         }

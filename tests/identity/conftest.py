@@ -14,7 +14,7 @@ from starlette.types import Receive, Scope, Send
 
 from connectors.mcp import stub as echo_stub
 from gateway.app import create_app
-from gateway.serving import free_port, running
+from gateway.serving import running
 from tests.support.gateway import RunningGateway, gateway_config
 from tests.support.node_tools import NodeTools
 from tests.support.oidc_idp import SCOPE, Idp, running_idp
@@ -27,16 +27,6 @@ OTHER_AUDIENCE = "https://other.example/api"
 def machine_client(client: dict[str, str], scope: str | None = SCOPE) -> dict[str, Any]:
     metadata = {**client, "grant_types": ["client_credentials"], "redirect_uris": [], "response_types": []}
     return {**metadata, "scope": scope} if scope else metadata
-
-
-@pytest.fixture
-def gateway_port() -> int:
-    return free_port()
-
-
-@pytest.fixture
-def public_url(gateway_port: int) -> str:
-    return f"http://127.0.0.1:{gateway_port}"
 
 
 IdpFactory = Callable[..., contextlib.AbstractAsyncContextManager[Idp]]

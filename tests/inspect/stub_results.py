@@ -39,9 +39,15 @@ CALLS: dict[str, list[tuple[str, dict[str, Any]]]] = {
 def _stanza(kind: str) -> ConnectorSettings:
     local = f"http://127.0.0.1:{free_port()}"
     options: dict[str, Any] = {
-        "sap": {"url": f"{local}/sap/opu/odata/sap/API_PURCHASEORDER_SRV", "username": "u", "password": "p"},
-        "oracle": {"url": f"{local}/ords/hr", "client_id": "gw", "client_secret": "c-secret"},
-        "openapi": {"spec": f"{local}/openapi.json", "bearer_token": "t0k"},
+        "sap": {
+            "url": f"{local}/sap/opu/odata/sap/API_PURCHASEORDER_SRV",
+            "auth": {"kind": "basic", "username": "u", "password": "p"},
+        },
+        "oracle": {
+            "url": f"{local}/ords/hr",
+            "auth": {"kind": "oauth_client_credentials", "client_id": "gw", "client_secret": "c-secret"},
+        },
+        "openapi": {"spec": f"{local}/openapi.json", "auth": {"kind": "bearer", "token": "t0k"}},
         "mainframe": {"host": "127.0.0.1", "port": free_port(), "user": "DEMO", "password": "pw1"},
     }[kind]
     return ConnectorSettings(kind, kind, 5.0, options)

@@ -28,11 +28,12 @@ async def gateway(tmp_path: Path, start_gateway: GatewayFactory) -> AsyncIterato
     sap = sap_stub.create_app(username="gateway", password="s3cret")
     ords = oracle_stub.create_app(tmp_path / "hr.db", client_secret="c-secret")
     async with running(sap) as sap_url, running(ords) as ords_url:
+        basic = {"kind": "basic", "username": "gateway", "password": "s3cret"}
+        oauth = {"kind": "oauth_client_credentials", "client_id": "gateway", "client_secret": "c-secret"}
         connectors = {
-            "sap": {"kind": "sap", "url": sap_url + SERVICE, "username": "gateway", "password": "s3cret"},
-            "oracle": {"kind": "oracle", "url": ords_url + "/ords/hr", "client_id": "gateway",
-                       "client_secret": "c-secret"},
-        }  # fmt: skip
+            "sap": {"kind": "sap", "url": sap_url + SERVICE, "auth": basic},
+            "oracle": {"kind": "oracle", "url": ords_url + "/ords/hr", "auth": oauth},
+        }
         async with start_gateway(connectors) as gw:
             yield gw
 

@@ -95,8 +95,7 @@ async def test_open_circuit_shows_in_backend_circuit_state(start_gateway, tmp_pa
     sap = {
         "kind": "sap",
         "url": f"http://127.0.0.1:{port}/sap/opu/odata/sap/API",
-        "username": "demo",
-        "password": "unused",
+        "auth": {"kind": "basic", "username": "demo", "password": "unused"},
         "timeout_seconds": 2,
         "retries": 0,
         "circuit_failure_threshold": 1,

@@ -148,7 +148,12 @@ async def test_a_hold_rule_keeps_a_poisoned_first_definition_for_review_even_whe
 
 async def test_openapi_operations_are_pinned_too(start_gateway: GatewayFactory) -> None:
     async with running(helpdesk_app(token="t0k")) as url:
-        helpdesk = {"kind": "openapi", "spec": url + "/openapi.json", "bearer_token": "t0k", "timeout_seconds": 5}
+        helpdesk = {
+            "kind": "openapi",
+            "spec": url + "/openapi.json",
+            "auth": {"kind": "bearer", "token": "t0k"},
+            "timeout_seconds": 5,
+        }
         async with start_gateway({"helpdesk": helpdesk}, catalog=STRICT) as gw:
             async with connect(gw.mcp_url, gw.token("sb", roles=("support-agent",))) as client:
                 listed = {t.name for t in (await client.list_tools()).tools if t.name.startswith("helpdesk.")}

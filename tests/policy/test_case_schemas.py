@@ -36,7 +36,7 @@ async def test_cases_are_checked_against_the_live_catalog(
             "helpdesk": {
                 "kind": "openapi",
                 "spec": f"{helpdesk}/openapi.json",
-                "bearer_token": "${env:HELPDESK_CASES_TOKEN}",
+                "auth": {"kind": "bearer", "token": "${env:HELPDESK_CASES_TOKEN}"},
             },
             "echo": {"kind": "mcp", "url": echo_upstream[0]},
         }

@@ -43,16 +43,14 @@ class Backends:
             "sap": {
                 "kind": "sap",
                 "url": self.sap_url,
-                "username": "gateway",
-                "password": "s3cret",
+                "auth": {"kind": "basic", "username": "gateway", "password": "s3cret"},
                 "timeout_seconds": 5,
             },
             "mainframe": {
                 "kind": "mainframe",
                 "host": "127.0.0.1",
                 "port": self.mainframe.port,
-                "user": "GATEWAY",
-                "password": "pw",
+                "auth": {"kind": "basic", "username": "GATEWAY", "password": "pw"},
                 "timeout_seconds": 5,
             },
         }

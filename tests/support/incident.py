@@ -98,8 +98,7 @@ async def incident_backends(tmp_path: Path, policy: str = INCIDENT_POLICY, **sec
             "sap": {
                 "kind": "sap",
                 "url": sap_url + sap_stub.SERVICE_PATH,
-                "username": "gateway",
-                "password": "s3cret",
+                "auth": {"kind": "basic", "username": "gateway", "password": "s3cret"},
                 "test_run": True,
                 "timeout_seconds": 5,
             },
@@ -107,8 +106,7 @@ async def incident_backends(tmp_path: Path, policy: str = INCIDENT_POLICY, **sec
                 "kind": "mainframe",
                 "host": "127.0.0.1",
                 "port": mainframe.port,
-                "user": "GATEWAY",
-                "password": "mf-pw",
+                "auth": {"kind": "basic", "username": "GATEWAY", "password": "mf-pw"},
                 "timeout_seconds": 5,
             },
         }

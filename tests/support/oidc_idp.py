@@ -54,6 +54,10 @@ class Idp:
         """Keep only the newest key."""
         return list((await self._post("retire"))["kids"])
 
+    async def exchanges(self) -> int:
+        """How many token exchanges (RFC 8693) the provider granted so far."""
+        return int((await self._post("exchanges"))["exchanges"])
+
     async def sign(self, payload: dict[str, Any], header: dict[str, Any] | None = None) -> str:
         """A token signed with the IdP's current key: what a compromised or odd IdP could issue."""
         return str((await self._post("sign", {"payload": payload, "header": header or {}}))["token"])
@@ -68,14 +72,24 @@ async def running_idp(
     clients: list[dict[str, Any]],
     claims: dict[str, dict[str, Any]],
     alg: str = "RS256",
+    exchange: dict[str, Any] | None = None,
 ) -> AsyncIterator[Idp]:
+    """`exchange`: {audiences: [...], ttl: seconds}, the audiences token exchange may issue for."""
     workdir.mkdir(parents=True, exist_ok=True)
     # Node resolves packages next to the script: give the copy the tools' node_modules.
     script = workdir / SCRIPT.name
     shutil.copy(SCRIPT, script)
     (workdir / "node_modules").symlink_to(tools.node.parent.parent.parent)
     port = free_port()
-    settings = {"port": port, "resources": resources, "scope": SCOPE, "clients": clients, "claims": claims, "alg": alg}
+    settings = {
+        "port": port,
+        "resources": resources,
+        "scope": SCOPE,
+        "clients": clients,
+        "claims": claims,
+        "alg": alg,
+        "exchange": exchange or {},
+    }
     process = await asyncio.create_subprocess_exec(
         str(tools.node),
         str(script),
