@@ -268,9 +268,13 @@ class UpstreamSignIn(httpx2.Auth):
             if current is not None and current != sent_with:
                 return True  # another request signed in while this one waited
             step_up = challenge.status_code == 403
+            asked_before = self._provider.context.client_metadata.scope
             try:
                 await self._sdk_flow(request, challenge)
             except Exception as exc:
+                # The SDK widened the scope it asks for before the refusal: renewals would
+                # ask for the refused scope too and fail with it.
+                self._provider.context.client_metadata.scope = asked_before
                 problem = f"{_reason(exc)} ({_asked(challenge)})"
                 self._note(f"getting more scope failed: {problem}" if step_up else problem, everyone=not step_up)
                 return False

@@ -68,6 +68,8 @@ async def running_idp(
     clients: list[dict[str, Any]],
     claims: dict[str, dict[str, Any]],
     alg: str = "RS256",
+    scope: str = SCOPE,
+    ttl: int = 300,
 ) -> AsyncIterator[Idp]:
     workdir.mkdir(parents=True, exist_ok=True)
     # Node resolves packages next to the script: give the copy the tools' node_modules.
@@ -75,7 +77,15 @@ async def running_idp(
     shutil.copy(SCRIPT, script)
     (workdir / "node_modules").symlink_to(tools.node.parent.parent.parent)
     port = free_port()
-    settings = {"port": port, "resources": resources, "scope": SCOPE, "clients": clients, "claims": claims, "alg": alg}
+    settings = {
+        "port": port,
+        "resources": resources,
+        "scope": scope,
+        "clients": clients,
+        "claims": claims,
+        "alg": alg,
+        "ttl": ttl,
+    }
     process = await asyncio.create_subprocess_exec(
         str(tools.node),
         str(script),
