@@ -22,6 +22,7 @@ import asyncio
 import contextvars
 import json
 import logging
+import re
 import time
 import warnings
 from collections.abc import AsyncGenerator
@@ -56,6 +57,8 @@ logging.getLogger("mcp.client.auth.oauth2").addFilter(_quiet_sdk_failure)
 
 #: What went wrong signing in for the request being sent (set by the connector per call).
 sign_in_problems: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("mcp_sign_in", default=None)
+#: Where a server lives: shown to operators (health, log), left out of what agents are told.
+_ORIGIN = re.compile(r"https?://[^/\s]+")
 #: After a failed renewal, the current token is used this long before renewal is tried again.
 RENEWAL_RETRY_SECONDS = 5.0
 _TIMEOUT = httpx2.Timeout(10.0)
@@ -190,7 +193,7 @@ class UpstreamSignIn(httpx2.Auth):
         self._lock = asyncio.Lock()
         self._http: httpx2.AsyncClient | None = None
         self._renew_after = 0.0
-        #: Why the last sign-in failed, until one succeeds (shown by the connector's health).
+        #: Why the last sign-in failed, until one succeeds (for operators: the connector's health).
         self.failure: str | None = None
         if options.issuer is None:
             log.warning(
@@ -245,7 +248,7 @@ class UpstreamSignIn(httpx2.Auth):
             self._stamp(request)
             retried = yield request
             if _challenge(retried):
-                self._note(f"the upstream refused the new token too ({_asked(retried)})", everyone=False)
+                self._note(f"the upstream refused the new token too{_asked(retried)}", everyone=False)
 
     async def _renew(self) -> None:
         async with self._lock:
@@ -275,7 +278,7 @@ class UpstreamSignIn(httpx2.Auth):
                 # The SDK widened the scope it asks for before the refusal: renewals would
                 # ask for the refused scope too and fail with it.
                 self._provider.context.client_metadata.scope = asked_before
-                problem = f"{_reason(exc)} ({_asked(challenge)})"
+                problem = f"{_reason(exc)}{_asked(challenge)}"
                 self._note(f"getting more scope failed: {problem}" if step_up else problem, everyone=not step_up)
                 return False
             self.failure = None
@@ -306,18 +309,25 @@ class UpstreamSignIn(httpx2.Auth):
         assert self._http is not None, "the sign-in is used inside its connector session"
         response = await self._http.send(request)
         if b"grant_type=" in request.content and response.status_code >= 400:
-            raise SignInFailed(f"{request.url} refused the token request: {_refusal(response)}")
+            raise SignInFailed(f"token request to {request.url} refused: {_refusal(response)}")
         return response
 
+    @property
+    def failure_for_agents(self) -> str | None:
+        """`failure` without the servers' addresses."""
+        return None if self.failure is None else _ORIGIN.sub("", self.failure)
+
     def _note(self, problem: str, *, everyone: bool) -> None:
-        """`problem` for the caller whose request this was, and (`everyone`) for health."""
+        """`problem` for the caller whose request this was (without addresses), and
+        (`everyone`) for the health."""
         if everyone:
             self.failure = problem
         problems = sign_in_problems.get()
         if problems is not None:
-            problems.append(problem)
+            problems.append(_ORIGIN.sub("", problem))
 
 
 def _asked(response: httpx2.Response) -> str:
+    """What the upstream's challenge asked for, as the end of a message."""
     scope = extract_field_from_www_auth(response, "scope")
-    return f"HTTP {response.status_code} from the upstream" + (f", scope {scope!r}" if scope else "")
+    return f"; the upstream answered {response.status_code}" + (f" asking for scope {scope!r}" if scope else "")

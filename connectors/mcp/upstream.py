@@ -260,7 +260,7 @@ class McpConnector:
             async with asyncio.timeout(CONNECT_WAIT_SECONDS):
                 await self._connected.wait()
         except TimeoutError:
-            failure = self.sign_in.failure if self.sign_in is not None else None
+            failure = self.sign_in.failure_for_agents if self.sign_in is not None else None
             if failure:
                 raise SignInFailed(f"cannot sign in to the upstream MCP server: {failure}") from None
             raise BackendUnavailable(f"upstream MCP server not reachable ({self._last_error})") from None

@@ -1,5 +1,6 @@
 """The echo MCP upstream (connectors/mcp/stub.py) as an OAuth resource server of the test
-IdP (tests/support/oidc_idp.py), the way the MCP authorization spec describes one.
+IdP (tests/support/oidc_idp.py), the way the MCP authorization spec describes one, and
+`oauth_backend`: the IdP with the gateway's clients registered, and the upstream behind it.
 
 It publishes protected-resource metadata (RFC 9728) naming the IdP, answers a request
 without a valid token `401` with `resource_metadata` and the scope it needs, and accepts
@@ -14,21 +15,37 @@ import contextlib
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
 import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from connectors.mcp import stub as echo_stub
 from gateway.serving import free_port, running
+from tests.support.node_tools import NodeTools
+from tests.support.oidc_idp import Idp, running_idp
 
 PRM_PATH = "/.well-known/oauth-protected-resource/mcp"
 READ_SCOPE = "mcp:tools"
 WRITE_SCOPE = "mcp:write"
 #: Tools that need the write scope too.
 WRITE_TOOLS = frozenset({"add"})
+
+#: The gateway's clients at the IdP: one may write, one may only read, one authenticates
+#: in the form body, one with a signed assertion (private_key_jwt, ES256).
+WRITER = {"client_id": "gateway-writer", "client_secret": "gateway-writer-secret-0123456789"}
+READER = {"client_id": "gateway-reader", "client_secret": "gateway-reader-secret-0123456789"}
+POSTER = {"client_id": "gateway-poster", "client_secret": "gateway-poster-secret-0123456789"}
+SIGNER_ID = "gateway-signer"
+_SIGNING_KEY = ec.generate_private_key(ec.SECP256R1())
+SIGNING_PEM = _SIGNING_KEY.private_bytes(
+    serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+).decode()
 
 
 @dataclass
@@ -124,6 +141,38 @@ async def protected_upstream(issuer: str, port: int) -> AsyncIterator[ProtectedU
         yield ProtectedUpstream(base, seen)
 
 
-def upstream_port() -> int:
-    """A port for the upstream, known before the IdP starts (it registers the resource)."""
-    return free_port()
+OAuthBackend = tuple[Idp, ProtectedUpstream]
+
+
+def _machine(client: dict[str, str], scope: str, **metadata: Any) -> dict[str, Any]:
+    grant = {"grant_types": ["client_credentials"], "redirect_uris": [], "response_types": []}
+    return {**client, **grant, "scope": scope, **metadata}
+
+
+def idp_clients() -> list[dict[str, Any]]:
+    public_jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(_SIGNING_KEY.public_key()))
+    both = f"{READ_SCOPE} {WRITE_SCOPE}"
+    return [
+        _machine(WRITER, both),
+        _machine(READER, READ_SCOPE),
+        _machine(POSTER, both, token_endpoint_auth_method="client_secret_post"),
+        _machine(
+            {"client_id": SIGNER_ID},
+            both,
+            token_endpoint_auth_method="private_key_jwt",
+            token_endpoint_auth_signing_alg="ES256",
+            jwks={"keys": [{**public_jwk, "kid": "signer-1", "alg": "ES256", "use": "sig"}]},
+        ),
+    ]
+
+
+@contextlib.asynccontextmanager
+async def oauth_backend(tools: NodeTools, workdir: Path, *, ttl: int = 300) -> AsyncIterator[OAuthBackend]:
+    """The IdP (access tokens living `ttl` seconds) and the upstream it protects."""
+    port = free_port()  # known before the IdP starts: it registers the upstream as a resource
+    settings: dict[str, Any] = {"resources": [f"http://127.0.0.1:{port}/mcp"], "clients": idp_clients(), "claims": {}}
+    async with contextlib.AsyncExitStack() as stack:
+        idp = await stack.enter_async_context(
+            running_idp(tools, workdir, **settings, scope=f"{READ_SCOPE} {WRITE_SCOPE}", ttl=ttl)
+        )
+        yield idp, await stack.enter_async_context(protected_upstream(idp.issuer, port))
