@@ -68,7 +68,7 @@ class SignInFailed(BackendUnavailable):
     """No token could be had from the authorization server (or the upstream refused it)."""
 
 
-class _Tokens:
+class MemoryTokens:
     """The SDK's token storage, in memory only: a token never touches a disk."""
 
     def __init__(self) -> None:
@@ -117,7 +117,7 @@ class _KeyClient(_ConfiguredTokenEndpoint, PrivateKeyJWTOAuthProvider):
     pass
 
 
-def sdk_provider(server_url: str, options: OAuthClientCredentials, storage: _Tokens) -> OAuthClientProvider:
+def sdk_provider(server_url: str, options: OAuthClientCredentials, storage: MemoryTokens) -> OAuthClientProvider:
     """The SDK provider for these credentials."""
     scope = " ".join(options.scopes) or None
     provider: _SecretClient | _KeyClient
@@ -187,7 +187,7 @@ class UpstreamSignIn(httpx2.Auth):
     """The `auth` of the connector's HTTP client: the gateway's own token on every request."""
 
     def __init__(self, server_url: str, options: OAuthClientCredentials) -> None:
-        self._storage = _Tokens()
+        self._storage = MemoryTokens()
         self._provider = sdk_provider(server_url, options, self._storage)
         self._renew_before = options.renew_before_seconds
         self._lock = asyncio.Lock()
@@ -248,7 +248,9 @@ class UpstreamSignIn(httpx2.Auth):
             self._stamp(request)
             retried = yield request
             if _challenge(retried):
-                self._note(f"the upstream refused the new token too{_asked(retried)}", everyone=False)
+                # Refused outright (401), no token works: that is the connector's state.
+                refused = f"the upstream refused the new token too{_asked(retried)}"
+                self._note(refused, everyone=retried.status_code == 401)
 
     async def _renew(self) -> None:
         async with self._lock:
