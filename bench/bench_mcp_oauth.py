@@ -1,7 +1,7 @@
 """What signing in to an OAuth-protected upstream costs the `mcp` connector, and why the
 connector does not use the SDK's provider as its HTTP client's `auth` directly.
 
-    .venv/bin/python bench/bench_mcp_oauth.py [--calls 400 --concurrency 16 --sleep 0.05]
+    .venv/bin/python bench/bench_mcp_oauth.py [--calls 300 --concurrency 16 --sleep 0.05]
 
 An in-process authorization server (RFC 8414 metadata, client credentials) and the echo
 upstream behind a bearer check with RFC 9728 metadata, in JSON-response mode (each answer
@@ -42,6 +42,7 @@ from gateway.events import EventBus
 from gateway.models import Principal
 from gateway.serving import running
 
+ROUNDS = 3
 CLIENT = {"client_id": "bench", "client_secret": "bench-secret"}
 CONTEXT = CallContext("bench", Principal("bench"), "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", 30.0)
 
@@ -118,17 +119,19 @@ async def main(calls: int, concurrency: int, sleep: float) -> None:
                 "connector signing in (UpstreamSignIn)": functools.partial(signing_in.call, tool, arguments, CONTEXT),
                 "SDK provider as the httpx auth": functools.partial(sdk.call_tool, tool, arguments),
             }
-            print(f"{tool} x{calls}, {concurrency} at once (JSON-response upstream)")
-            base = 0.0
-            for label, call in clients.items():
-                per_second = await rate(calls, concurrency, call)
-                base = base or per_second
+            print(f"{tool} x{calls}, {concurrency} at once (JSON-response upstream), best of {ROUNDS} rounds")
+            best = dict.fromkeys(clients, 0.0)
+            for _ in range(ROUNDS):  # interleaved, so a noisy moment does not favour one client
+                for label, call in clients.items():
+                    best[label] = max(best[label], await rate(calls, concurrency, call))
+            base = next(iter(best.values()))
+            for label, per_second in best.items():
                 print(f"  {label:<40} {per_second:7.0f} calls/s   {per_second / base:5.2f} of reference")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--calls", type=int, default=400)
+    parser.add_argument("--calls", type=int, default=300)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--sleep", type=float, default=0.05, help="seconds each `sleep` call takes upstream")
     args = parser.parse_args()
