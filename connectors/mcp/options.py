@@ -121,6 +121,7 @@ class McpOptions(ConnectorOptions):
             raise KeyProblem("command", "expected a non-empty list of strings (program and arguments)")
         if self.auth is not None and self.url is None:
             raise KeyProblem("auth", "only an upstream reached by url signs in; a stdio server has no HTTP")
-        if self.auth is not None and any(name.lower() == "authorization" for name in self.headers):
-            raise KeyProblem("headers.Authorization", "set by auth: give one or the other")
+        given = [name for name in self.headers if name.lower() == "authorization"]
+        if self.auth is not None and given:
+            raise KeyProblem(f"headers.{given[0]}", "set by auth: give one or the other")
         return self

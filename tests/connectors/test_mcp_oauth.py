@@ -75,6 +75,8 @@ async def test_signs_in_through_discovery_with_the_client_secret(backend: OAuthB
         assert {t.name for t in await connector.tools()} == {"echo", "add", "sleep"}
         assert await echo(connector) == "hi"
         assert (await connector.health()).healthy
+        # The sessions opened side by side waited for one sign-in instead of each making its own.
+        assert connector.sign_in is not None and connector.sign_in.tokens_obtained == 1
     # The first request went without a token and was told where the metadata is.
     assert upstream.seen.refusals == [401] and upstream.seen.authorizations[0] == ""
     claims = upstream.seen.accepted[-1]

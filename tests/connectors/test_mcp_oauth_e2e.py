@@ -7,6 +7,7 @@ exactly that, and /readyz shows why the backend is unhealthy."""
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -113,3 +114,24 @@ async def test_an_unreachable_idp_is_named(backend: OAuthBackend, start_protecte
     assert is_error and "cannot sign in to the upstream MCP server: cannot reach /.well-known/" in text, text
     assert idp.issuer not in text
     assert not health["healthy"] and f"cannot reach {idp.issuer}/.well-known/" in health["detail"]
+
+
+async def test_no_secret_or_token_reaches_a_log_or_the_audit_trail(
+    backend: OAuthBackend, start_protected: Started, caplog: pytest.LogCaptureFixture
+) -> None:
+    _, upstream = backend
+    caplog.set_level(logging.DEBUG)
+    async with start_protected(**WRITER) as gateway:
+        assert await call(gateway, gateway.token("agent-7"), "protected.add", {"a": 1, "b": 2}) == (False, "3")
+        health = await backend_health(gateway)
+    async with start_protected(client_id=WRITER["client_id"], client_secret=WRONG_SECRET) as gateway:
+        failed = await call(gateway, gateway.token("agent-7"), "protected.echo", {"text": "x"})
+    database = Path(str(gateway.config.audit.database))
+    audit = b"".join(path.read_bytes() for path in database.parent.glob(database.name + "*"))
+    assert b"protected.add" in audit
+    tokens = {header.removeprefix("Bearer ") for header in upstream.seen.authorizations if header}
+    assert tokens and failed[0]
+    outputs = [caplog.text, str(health), str(failed)]
+    for secret in (WRITER["client_secret"], WRONG_SECRET, *tokens):
+        assert not any(secret in output for output in outputs)
+        assert secret.encode() not in audit
