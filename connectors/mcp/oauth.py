@@ -59,8 +59,9 @@ logging.getLogger("mcp.client.auth.oauth2").addFilter(_quiet_sdk_failure)
 sign_in_problems: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("mcp_sign_in", default=None)
 #: Where a server lives: shown to operators (health, log), left out of what agents are told.
 _ORIGIN = re.compile(r"https?://[^/\s]+")
-#: After a failed renewal, the current token is used this long before renewal is tried again.
-RENEWAL_RETRY_SECONDS = 5.0
+#: After a failed renewal the current token serves this long before renewal is tried again;
+#: after a failed sign-in, requests are refused with its reason this long without trying.
+RETRY_SECONDS = 5.0
 _TIMEOUT = httpx2.Timeout(10.0)
 
 
@@ -193,6 +194,7 @@ class UpstreamSignIn(httpx2.Auth):
         self._lock = asyncio.Lock()
         self._http: httpx2.AsyncClient | None = None
         self._renew_after = 0.0
+        self._sign_in_after = 0.0
         #: Why the last sign-in failed, until one succeeds (for operators: the connector's health).
         self.failure: str | None = None
         if options.issuer is None:
@@ -237,7 +239,8 @@ class UpstreamSignIn(httpx2.Auth):
         return token
 
     async def async_auth_flow(self, request: httpx2.Request) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
-        if self._renewal_due():
+        # While one request renews the token, the others go on with the current one.
+        if self._renewal_due() and not self._lock.locked():
             await self._renew()
         sent_with = self._stamp(request)
         response = yield request
@@ -260,7 +263,7 @@ class UpstreamSignIn(httpx2.Auth):
                 token_request = await self._provider._perform_authorization()
                 await self._provider._handle_token_response(await self._send(token_request))
             except Exception as exc:
-                self._renew_after = time.monotonic() + RENEWAL_RETRY_SECONDS
+                self._renew_after = time.monotonic() + RETRY_SECONDS
                 log.warning("renewing the token for the MCP upstream failed: %s", _reason(exc))
                 self._note(f"renewing the access token failed: {_reason(exc)}", everyone=True)
                 return
@@ -273,6 +276,9 @@ class UpstreamSignIn(httpx2.Auth):
             if current is not None and current != sent_with:
                 return True  # another request signed in while this one waited
             step_up = challenge.status_code == 403
+            if not step_up and self.failure and time.monotonic() < self._sign_in_after:
+                self._note(self.failure, everyone=True)  # failed a moment ago: not again yet
+                return False
             asked_before = self._provider.context.client_metadata.scope
             try:
                 await self._sdk_flow(request, challenge)
@@ -281,6 +287,9 @@ class UpstreamSignIn(httpx2.Auth):
                 # ask for the refused scope too and fail with it.
                 self._provider.context.client_metadata.scope = asked_before
                 problem = f"{_reason(exc)}{_asked(challenge)}"
+                log.warning("signing in to the MCP upstream failed: %s", problem)
+                if not step_up:
+                    self._sign_in_after = time.monotonic() + RETRY_SECONDS
                 self._note(f"getting more scope failed: {problem}" if step_up else problem, everyone=not step_up)
                 return False
             self.failure = None
