@@ -331,9 +331,8 @@ class McpConnector:
         try:
             yield
         except MCPError as exc:
-            if problems:
-                raise self._sign_in_error(problems[-1]) from None
-            raise self._error(exc, what) from None
+            error = self._error(exc, what)  # first: it notes a closed connection
+            raise (self._sign_in_error(problems[-1]) if problems else error) from None
         except Exception as exc:
             self._broken.set()
             if problems:
@@ -346,7 +345,7 @@ class McpConnector:
         # Without any token the upstream is out of reach; a refused extra scope is this call's.
         if self.sign_in is not None and self.sign_in.failure:
             return SignInFailed(f"cannot sign in to the upstream MCP server: {problem}")
-        return BackendError(f"upstream refused the call: {problem}")
+        return BackendError(f"upstream refused the request: {problem}")
 
     async def _pages(self, what: str, fetch: Callable[[Client, str | None], Awaitable[Any]], field: str) -> list[Any]:
         items: list[Any] = []
