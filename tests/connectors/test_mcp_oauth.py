@@ -99,6 +99,14 @@ async def test_other_client_authentication_methods(backend: OAuthBackend, auth: 
     assert upstream.seen.accepted[-1]["client_id"] == auth["client_id"]
 
 
+async def test_a_configured_token_url_wins_over_the_discovered_one(backend: OAuthBackend) -> None:
+    idp, upstream = backend
+    async with signed_in(upstream, **WRITER, issuer=idp.issuer, token_url=f"{idp.issuer}/elsewhere") as connector:
+        with pytest.raises(SignInFailed) as refused:
+            await connector.tools()
+    assert "token request to /elsewhere refused" in str(refused.value)
+
+
 async def test_more_scope_is_asked_for_when_the_upstream_says_so(backend: OAuthBackend) -> None:
     idp, upstream = backend
     async with signed_in(upstream, **WRITER, issuer=idp.issuer, scopes=[READ_SCOPE]) as connector:
