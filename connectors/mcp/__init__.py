@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from mcp.client.stdio import StdioServerParameters
 
+from connectors.mcp.oauth import UpstreamSignIn
 from connectors.mcp.options import DEFAULT_STDIO_PING_SECONDS
 from connectors.mcp.options import McpOptions as Options
 from connectors.mcp.upstream import McpConnector
@@ -27,13 +28,15 @@ def create(settings: ConnectorSettings, events: EventBus) -> McpConnector:
         ping = options.ping_interval_seconds or DEFAULT_STDIO_PING_SECONDS
         stdio = _stdio(options.command, options)
         return McpConnector(settings.name, stdio, events=events, mode=options.protocol or "legacy", ping_interval=ping)
+    url = options.url or ""  # Options holds exactly one of url and command
     return McpConnector(
         settings.name,
-        options.url or "",  # Options holds exactly one of url and command
+        url,
         events=events,
         mode=options.protocol or "auto",
         headers=revealed(options.headers),
         ping_interval=options.ping_interval_seconds,
         sessions=options.sessions,
         tls=client_context(options.tls) if (options.url or "").startswith("https://") else None,
+        sign_in=UpstreamSignIn(url, options.auth) if options.auth is not None else None,
     )

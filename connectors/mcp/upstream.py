@@ -16,6 +16,9 @@ resources.
 Beyond tools it passes on the upstream's prompts and resources, and relays what the
 upstream sends during a call (progress, log messages, sampling and elicitation requests)
 to the back-channel of that call (gateway.relay).
+
+An HTTP upstream that requires OAuth gets the gateway's own token (connectors.mcp.oauth),
+never the agent's; a failed sign-in is what the caller's error and the health say.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import contextlib
 import contextvars
 import logging
 import ssl
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Any, TypeVar
 
 import httpx2
@@ -35,6 +38,7 @@ from mcp.client.stdio import StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
 from connectors.base import BackendError, BackendUnavailable, CallContext, Health
+from connectors.mcp.oauth import SignInFailed, UpstreamSignIn, sign_in_problems
 from connectors.tls import tls_failure
 from gateway.events import EventBus, ListingChanged, ResourceUpdated, ToolsChanged
 from gateway.models import ToolResult, ToolSpec
@@ -88,11 +92,14 @@ class McpConnector:
         ping_interval: float | None = None,
         sessions: int = 1,
         tls: ssl.SSLContext | None = None,
+        sign_in: UpstreamSignIn | None = None,
     ) -> None:
         self.name = name
         self.target = target
         self.mode = mode
         self.headers = dict(headers or {})
+        #: The gateway's own OAuth sign-in at an upstream that requires it.
+        self.sign_in = sign_in
         #: Seconds between liveness pings of an idle session (None: only calls notice a loss).
         self.ping_interval = ping_interval
         #: Streamable HTTP sessions opened side by side; tool calls take turns on them, as one
@@ -140,7 +147,8 @@ class McpConnector:
             except BaseException as exc:  # the SDK raises exception groups out of a failed transport
                 # A reset before the session came up is read as a TLS refusal; a later one is not.
                 refused = self.tls if self.sessions_started == sessions else None
-                self._last_error = _describe(exc, refused)
+                failure = self.sign_in.failure if self.sign_in is not None else None
+                self._last_error = f"cannot sign in: {failure}" if failure else _describe(exc, refused)
                 log.warning("MCP upstream %s disconnected: %s", self.name, self._last_error)
             if asyncio.get_running_loop().time() - started >= _STABLE_SECONDS:
                 backoff = 0.1
@@ -152,12 +160,15 @@ class McpConnector:
             if isinstance(self.target, StdioServerParameters):
                 transports: list[Any] = [self.target]
             else:
+                if self.sign_in is not None:
+                    await stack.enter_async_context(self.sign_in)
                 http = await stack.enter_async_context(
                     httpx2.AsyncClient(
                         headers=self.headers,
                         timeout=httpx2.Timeout(10.0, read=300.0),
                         event_hooks={"request": [self._stamp_request]},
                         verify=self.tls or True,
+                        auth=self.sign_in,
                     )
                 )
                 transports = [streamable_http_client(self.target, http_client=http) for _ in range(self.sessions)]
@@ -261,6 +272,9 @@ class McpConnector:
             async with asyncio.timeout(CONNECT_WAIT_SECONDS):
                 await self._connected.wait()
         except TimeoutError:
+            failure = self.sign_in.failure_for_agents if self.sign_in is not None else None
+            if failure:
+                raise SignInFailed(f"cannot sign in to the upstream MCP server: {failure}") from None
             raise BackendUnavailable(f"upstream MCP server not reachable ({self._last_error})") from None
         assert self._client is not None
         if any_of_pool:
@@ -274,7 +288,7 @@ class McpConnector:
         client = await self._session()
         specs: list[ToolSpec] = []
         cursor: str | None = None
-        try:
+        with self._answering("upstream refused tools/list"):
             while True:
                 page = await client.list_tools(cursor=cursor)
                 specs.extend(
@@ -294,11 +308,6 @@ class McpConnector:
                 if not cursor:
                     self._tools = specs
                     return list(specs)
-        except MCPError as exc:
-            raise self._error(exc, "upstream refused tools/list") from None
-        except Exception as exc:
-            self._broken.set()
-            raise BackendUnavailable(f"upstream connection failed ({_describe(exc)})") from None
 
     async def call(self, tool: str, arguments: Mapping[str, Any], context: CallContext) -> ToolResult:
         client = await self._session(any_of_pool=True)
@@ -307,17 +316,13 @@ class McpConnector:
         if relay is not None:
             self._in_flight.append(relay)
         try:
-            result = await client.call_tool(
-                tool,
-                dict(arguments),
-                read_timeout_seconds=context.timeout,
-                progress_callback=relay.progress if relay is not None else None,
-            )
-        except MCPError as exc:
-            raise self._error(exc, f"upstream error {exc.error.code}") from None
-        except Exception as exc:
-            self._broken.set()
-            raise BackendUnavailable(f"upstream connection failed ({_describe(exc)})") from None
+            with self._answering("upstream error {code}"):
+                result = await client.call_tool(
+                    tool,
+                    dict(arguments),
+                    read_timeout_seconds=context.timeout,
+                    progress_callback=relay.progress if relay is not None else None,
+                )
         finally:
             _current_call.reset(token)
             if relay is not None:
@@ -326,13 +331,33 @@ class McpConnector:
 
     async def _request(self, what: str, send: Callable[[Client], Awaitable[T]]) -> T:
         client = await self._session()
-        try:
+        with self._answering(f"upstream refused {what}"):
             return await send(client)
+
+    @contextlib.contextmanager
+    def _answering(self, what: str) -> Iterator[None]:
+        """Errors of one request to the upstream as the agent gets them; what the sign-in
+        noted for this request says it better than the HTTP error it ended in."""
+        problems: list[str] = []
+        token = sign_in_problems.set(problems)
+        try:
+            yield
         except MCPError as exc:
-            raise self._error(exc, f"upstream refused {what}") from None
+            error = self._error(exc, what)  # first: it notes a closed connection
+            raise (self._sign_in_error(problems[-1]) if problems else error) from None
         except Exception as exc:
             self._broken.set()
+            if problems:
+                raise self._sign_in_error(problems[-1]) from None
             raise BackendUnavailable(f"upstream connection failed ({_describe(exc)})") from None
+        finally:
+            sign_in_problems.reset(token)
+
+    def _sign_in_error(self, problem: str) -> BackendError:
+        # Without any token the upstream is out of reach; a refused extra scope is this call's.
+        if self.sign_in is not None and self.sign_in.failure:
+            return SignInFailed(f"cannot sign in to the upstream MCP server: {problem}")
+        return BackendError(f"upstream refused the request: {problem}")
 
     async def _pages(self, what: str, fetch: Callable[[Client, str | None], Awaitable[Any]], field: str) -> list[Any]:
         items: list[Any] = []
@@ -383,12 +408,15 @@ class McpConnector:
             self._last_error = "upstream closed the connection"
             self._broken.set()
             return BackendUnavailable("upstream closed the connection during the request")
-        return BackendError(f"{what}: {exc.error.message}")
+        return BackendError(f"{what.replace('{code}', str(exc.error.code))}: {exc.error.message}")
 
     async def health(self) -> Health:
-        if self._connected.is_set():
-            return Health(True, "connected")
-        return Health(False, self._last_error)
+        failure = self.sign_in.failure if self.sign_in is not None else None
+        if not self._connected.is_set():
+            return Health(False, self._last_error)
+        if failure:
+            return Health(False, f"connected, but signing in again failed: {failure}")
+        return Health(True, "connected")
 
 
 def _page_of(

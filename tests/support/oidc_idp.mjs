@@ -2,8 +2,8 @@
 //
 //   node oidc_idp.mjs '<json settings>'
 //
-// settings: {port, resources: [uri...], scope, clients: [client metadata...],
-//            claims: {<client id or account id>: {claim: value}}, alg,
+// settings: {port, resources: [uri...], scope (space-separated), clients: [client metadata...],
+//            claims: {<client id or account id>: {claim: value}}, alg, ttl (access token seconds),
 //            exchange: {audiences: [uri...], ttl: seconds}}
 // It listens on 127.0.0.1:<port> with a fresh key set, prints "ready <issuer>" and then
 // serves until killed. Three test-only endpoints change it while it runs:
@@ -27,6 +27,7 @@ const settings = JSON.parse(process.argv[2]);
 const issuer = `http://127.0.0.1:${settings.port}`;
 const alg = settings.alg ?? 'RS256';
 const resources = new Set(settings.resources);
+const ttl = settings.ttl ?? 300;
 
 function newKey() {
   const { privateKey } = alg.startsWith('ES')
@@ -41,12 +42,12 @@ function configuration() {
   return {
     clients: settings.clients,
     jwks: { keys },
-    scopes: ['openid', 'offline_access', settings.scope],
+    scopes: ['openid', 'offline_access', ...settings.scope.split(' ')],
     pkce: { required: () => true },
     clientBasedCORS: () => true,
     findAccount: async (_ctx, sub) => ({ accountId: sub, claims: async () => ({ sub }) }),
     extraTokenClaims: async (_ctx, token) => settings.claims[token.accountId ?? token.clientId] ?? {},
-    ttl: { AccessToken: 300, ClientCredentials: 300 },
+    ttl: { AccessToken: ttl, ClientCredentials: ttl },
     features: {
       devInteractions: { enabled: true },
       clientCredentials: { enabled: true },
@@ -62,7 +63,7 @@ function configuration() {
           return {
             scope: settings.scope,
             audience: resource,
-            accessTokenTTL: 300,
+            accessTokenTTL: ttl,
             accessTokenFormat: 'jwt',
             jwt: { sign: { alg } },
           };

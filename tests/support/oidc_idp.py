@@ -73,6 +73,8 @@ async def running_idp(
     claims: dict[str, dict[str, Any]],
     alg: str = "RS256",
     exchange: dict[str, Any] | None = None,
+    scope: str = SCOPE,
+    ttl: int = 300,
 ) -> AsyncIterator[Idp]:
     """`exchange`: {audiences: [...], ttl: seconds}, the audiences token exchange may issue for."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -84,10 +86,11 @@ async def running_idp(
     settings = {
         "port": port,
         "resources": resources,
-        "scope": SCOPE,
+        "scope": scope,
         "clients": clients,
         "claims": claims,
         "alg": alg,
+        "ttl": ttl,
         "exchange": exchange or {},
     }
     process = await asyncio.create_subprocess_exec(
