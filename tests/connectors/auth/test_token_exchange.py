@@ -179,7 +179,8 @@ def test_the_callers_token_never_shows() -> None:
         ),
         (
             {"kind": "saml"},
-            "auth.kind: unknown kind 'saml' (known: basic, bearer, api_key, oauth_client_credentials, token_exchange, mtls)",
+            "auth.kind: unknown kind 'saml' "
+            "(known: basic, bearer, api_key, oauth_client_credentials, token_exchange, mtls)",
         ),
         ({"username": "u"}, "auth.kind: required"),
         (
