@@ -40,6 +40,7 @@ from pydantic import (
 
 from gateway.config import KeyProblem, Secret
 from gateway.config.secrets import SecretSources
+from gateway.errors import GatewayError
 
 MIN_VERSIONS = {"TLSv1.2": ssl.TLSVersion.TLSv1_2, "TLSv1.3": ssl.TLSVersion.TLSv1_3}
 
@@ -141,7 +142,7 @@ class TlsOptions(BaseModel):
         return self._context
 
 
-class PinMismatch(ssl.SSLCertVerificationError):
+class PinMismatch(ssl.SSLCertVerificationError, GatewayError):
     """The backend's certificate chains to a trusted CA, but its key is not pinned."""
 
     def __init__(self, found: str) -> None:

@@ -37,7 +37,13 @@ small input parsers keep their own `InvalidInput` subclasses beside them.
     │   │                         missing or expired, exchange refused by the identity provider)
     │   └── BackendUnavailable .. down, refused, timed out: may be retried later
     │       ├── BackendTimeout .. no answer within the call's deadline
-    │       └── ConnectorBusy ... every concurrency slot stayed taken until the deadline
+    │       ├── ConnectorBusy ... every concurrency slot stayed taken until the deadline
+    │       └── SignInFailed .... connectors.mcp.oauth: the upstream's authorization server refused
+    │                             or could not be reached
+    ├── PinMismatch ............. connectors.tls: (also an ssl.SSLCertVerificationError, so TLS code
+    │                             treats it as one) the backend's key matches no `tls.pin_sha256`
+    ├── _ResultHeld ............. gateway.pipeline: a result a `hold` rule keeps for review (control
+    │                             flow between two pipeline stages; never leaves the pipeline)
     ├── PolicyError ............. a policy directory that must not go live (`file:line`)
     ├── CatalogUnavailable ...... gateway.policy.case_schemas: `policy test --catalog` cannot read it
     ├── SuspensionError ......... gateway.suspensions.model: a suspension that cannot be made or lifted (`.kind`)

@@ -52,6 +52,7 @@ from gateway.errors import (
     BackendBusy,
     BackendFailed,
     CallRefused,
+    GatewayError,
     InvalidArguments,
     PolicyDenied,
     RateLimited,
@@ -671,7 +672,7 @@ def _enforce(call: ToolCall, decision: Decision) -> None:
         raise ApprovalRequired(f"this call {decision.reason}; a {call.kind.value} request cannot wait for approval")
 
 
-class _ResultHeld(Exception):
+class _ResultHeld(GatewayError):
     """A `hold` result rule matched: `_forward` opens the review (never reaches a front door)."""
 
     def __init__(self, inspected: Inspected) -> None:

@@ -19,11 +19,20 @@ from gateway.errors import ServerFailed as ServerFailed
 from gateway.guards.connections import HeaderLimit, protocol_for
 from gateway.guards.settings import GuardSettings
 
+#: Ports `free_port` handed out: the kernel may offer a closed port again at once, and two
+#: servers told the same port before either binds it would collide.
+_handed_out: set[int] = set()
+
 
 def free_port(host: str = "127.0.0.1") -> int:
-    """A port nothing listens on right now (for a server a test starts in another process)."""
-    with socket.create_server((host, 0)) as sock:
-        return int(sock.getsockname()[1])
+    """A port nothing listens on right now (for a server a test starts in another process),
+    never one this process was given before."""
+    while True:
+        with socket.create_server((host, 0)) as sock:
+            port = int(sock.getsockname()[1])
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
 
 
 @dataclass(frozen=True, slots=True)

@@ -116,8 +116,7 @@ def test_the_old_env_keys_are_gone(key: str) -> None:
         ),
         (
             {"audit_streaming": {"sinks": [{"kind": "kafka", "name": "k"}]}},
-            "audit_streaming.sinks.0: input tag 'kafka' found using 'kind' does not match any of the expected tags:"
-            " 'syslog', 'splunk_hec', 'otlp'",
+            "audit_streaming.sinks.0.kind: unknown kind 'kafka' (known: syslog, splunk_hec, otlp)",
         ),
         (
             {"audit_streaming": {"sinks": [{"kind": "syslog", "name": "a", "host": "h", "port": 70000}]}},

@@ -12,8 +12,9 @@ import pytest
 from gateway.audit.checkpoint import generate_key, private_pem
 from gateway.mcp.client import ClientFailure, connect
 from gateway.metrics import STAGES
+from gateway.serving import free_port
 from tests.support.gateway import METRICS_TOKEN, RunningGateway
-from tests.support.ops import free_port, prometheus, query, require_binary, run_tool, sample
+from tests.support.ops import prometheus, query, require_binary, run_tool, sample
 
 
 async def _metrics(gw: RunningGateway) -> str:

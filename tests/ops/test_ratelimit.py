@@ -15,8 +15,9 @@ from gateway.audit import read_records
 from gateway.config import ConfigError, RateLimitRule, RateLimitSettings, parse_config
 from gateway.mcp.client import connect
 from gateway.ratelimit import LimiterUnavailable, LocalBuckets, RateLimiter, RedisBuckets
+from gateway.serving import free_port
 from tests.support.gateway import RunningGateway, require_service
-from tests.support.ops import free_port, sample
+from tests.support.ops import sample
 from tests.support.stores import REDIS, redis_reachable
 
 

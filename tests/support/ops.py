@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import re
 import shutil
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from gateway.identity.collector import IssuerCollector
 from gateway.identity.issuers import IssuerRegistry
 from gateway.metrics import Metrics
+from gateway.serving import free_port
 from tests.support.gateway import require_service
 
 REPO = Path(__file__).resolve().parents[2]
@@ -53,13 +53,6 @@ async def run_tool(*argv: str, stdin: bytes | None = None, cwd: Path | None = No
         out, _ = await process.communicate(stdin)
     assert process.returncode is not None
     return process.returncode, out.decode()
-
-
-def free_port() -> int:
-    """A loopback port that was free a moment ago (nothing listens on it)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextlib.asynccontextmanager
