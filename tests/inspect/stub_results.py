@@ -48,7 +48,11 @@ def _stanza(kind: str) -> ConnectorSettings:
             "auth": {"kind": "oauth_client_credentials", "client_id": "gw", "client_secret": "c-secret"},
         },
         "openapi": {"spec": f"{local}/openapi.json", "auth": {"kind": "bearer", "token": "t0k"}},
-        "mainframe": {"host": "127.0.0.1", "port": free_port(), "user": "DEMO", "password": "pw1"},
+        "mainframe": {
+            "host": "127.0.0.1",
+            "port": free_port(),
+            "auth": {"kind": "basic", "username": "DEMO", "password": "pw1"},
+        },
     }[kind]
     return ConnectorSettings(kind, kind, 5.0, options)
 
