@@ -9,6 +9,7 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from gateway.inspect.screening import hinted
 from gateway.models import ToolResult
 
 Document = Any
@@ -36,7 +37,7 @@ class Documents:
             self.json_text.append(parsed is not None)
         self.raw_texts = [str(b.get("text", "")) for b in result.content if b.get("type") == "text"]
         self._joined: str | None = None
-        self._lowered: str | None = None
+        self._hints: frozenset[str] | None = None
         self._lines: tuple[str, list[str]] | None = None
         self.structured: Document | None = None
         if structured is not None:
@@ -44,7 +45,7 @@ class Documents:
 
     def update(self, fn: Callable[[Document], Document]) -> None:
         """Replace each distinct document by `fn(document)` (documents may change in place)."""
-        self._joined = self._lowered = self._lines = None
+        self._joined = self._hints = self._lines = None
         for index, doc in enumerate(self.texts):
             if doc is not None:
                 self.texts[index] = fn(doc)
@@ -61,11 +62,12 @@ class Documents:
             self._joined = "\n".join([single, *multi])
         return self._joined
 
-    def lowered(self) -> str:
-        """joined() in lower case, for the screening checks' substring tests."""
-        if self._lowered is None:
-            self._lowered = self.joined().lower()
-        return self._lowered
+    def hints(self) -> frozenset[str]:
+        """The screening checks whose substrings are in joined(), found once for all the
+        rules that screen this result."""
+        if self._hints is None:
+            self._hints = hinted(self.joined().lower())
+        return self._hints
 
     def raw(self) -> str | None:
         """The backend's text blocks as one text, when they cover every document and hold no
