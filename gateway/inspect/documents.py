@@ -93,7 +93,12 @@ class Documents:
         """Every string value of every document, as a walk that changed them (redaction)
         found them on its way: lines() needs no walk of its own."""
         found = dict.fromkeys(values)
-        self._lines = ("\n".join(t for t in found if "\n" not in t), [t for t in found if "\n" in t])
+        text = "\n".join(found)
+        # One count over the text spares a test of each value when none holds a newline.
+        if text.count("\n") == max(len(found) - 1, 0):
+            self._lines = (text, [])
+        else:
+            self._lines = ("\n".join(t for t in found if "\n" not in t), [t for t in found if "\n" in t])
 
     def all(self) -> list[Document | None]:
         """Every distinct document, the structured one last (None where a block has no text)."""
