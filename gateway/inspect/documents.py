@@ -9,6 +9,8 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import orjson
+
 from gateway.inspect.screening import hinted
 from gateway.models import ToolResult
 
@@ -28,11 +30,16 @@ class Documents:
         self.json_text: list[bool] = []
         self.shared: int | None = None
         structured = result.structured
+        form = _orjson_form(structured)
         for index, block in enumerate(result.content):
             text = block.get("text") if block.get("type") == "text" else None
-            parsed = parse_json(text) if isinstance(text, str) else None
-            if parsed is not None and self.shared is None and structured is not None and parsed == structured:
+            parsed = _parse_as(text, form) if self.shared is None and form is not None else None
+            if parsed is not None:
                 self.shared = index
+            elif isinstance(text, str):
+                parsed = parse_json(text)
+                if parsed is not None and self.shared is None and structured is not None and parsed == structured:
+                    self.shared = index
             self.texts.append(parsed if parsed is not None else text)
             self.json_text.append(parsed is not None)
         self.raw_texts = [str(b.get("text", "")) for b in result.content if b.get("type") == "text"]
@@ -125,6 +132,33 @@ class Documents:
         content += [{"type": "text", "text": note} for note in notes]
         structured = self.structured if self.result.structured is not None else None
         return ToolResult(content=tuple(content), is_error=self.result.is_error, structured=structured)
+
+
+#: orjson refuses what no JSON parse gives (subclasses, dataclasses, datetimes), as json does.
+_EXACT = orjson.OPT_PASSTHROUGH_SUBCLASS | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
+
+
+def _orjson_form(structured: Any) -> bytes | None:
+    """The structured content as orjson writes it; None when orjson cannot."""
+    if type(structured) is not dict:
+        return None
+    try:
+        return orjson.dumps(structured, option=_EXACT)
+    except orjson.JSONEncodeError:
+        return None
+
+
+def _parse_as(text: object, form: bytes) -> Document | None:
+    """`text` parsed by orjson, when it is the JSON of the structured content (whose orjson
+    form is `form`), as connectors send it: twice as fast as json.loads, and the same
+    value: orjson reads integers beyond 64 bits as floats, which would not write as `form`."""
+    if not isinstance(text, str) or text[:1] != "{":
+        return None
+    try:
+        value = orjson.loads(text)
+        return value if orjson.dumps(value) == form else None
+    except (orjson.JSONDecodeError, orjson.JSONEncodeError):  # not JSON; nested deeper than orjson writes
+        return None
 
 
 def parse_json(text: str) -> Document | None:

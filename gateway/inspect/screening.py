@@ -74,7 +74,8 @@ _HINT_SEARCH = ahocorasick_rs.AhoCorasick([hint for _, hint in _HINTS])
 def hinted(lowered: str) -> frozenset[str]:
     """The checks (of markers, links, instructions) one of whose substrings is in `lowered`
     (lower-case text). Overlapping matches count: the same as one `in` test per substring."""
-    return frozenset(_HINTS[index][0] for index, _, _ in _HINT_SEARCH.find_matches_as_indexes(lowered, overlapping=True))
+    found = _HINT_SEARCH.find_matches_as_indexes(lowered, overlapping=True)
+    return frozenset(_HINTS[index][0] for index, _, _ in found)
 
 
 @dataclass(frozen=True, slots=True)
