@@ -218,7 +218,7 @@ def _screen(rule: ResultRule, docs: Documents, outcome: Outcome, notes: list[str
     strip = rule.mode == "strip"
     # The values alone (not the keys) after rows were cut: the smallest text to test.
     joined = docs.joined()
-    if not screen.may_find(joined, docs.lowered()):
+    if not screen.may_find(joined, docs.hints()):
         return
     found: Counts = {}
     screen.scan(joined, found, strip=False)

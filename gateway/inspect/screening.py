@@ -2,8 +2,10 @@
 hidden-instruction markers, links to hosts nobody allowed, and instructions addressed to
 the model. Used on results at call time and on tool descriptions when they are pinned.
 
-Each check has a cheap pre-test (ASCII, a substring) so that clean text, the common case,
-costs a few microseconds.
+Each check has a cheap pre-test (ASCII, substrings) so that clean text, the common case,
+costs a few microseconds: the substrings of every check are looked for in one
+Aho-Corasick pass (ahocorasick-rs), a third of the time of one `in` test per substring
+over a 10 KB result.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from urllib.parse import urlsplit
+
+import ahocorasick_rs
 
 CHECKS = ("unicode", "markers", "links", "instructions")
 
@@ -59,6 +63,19 @@ _INSTRUCTION_HINTS = (
     "ignore", "disregard", "forget", "override", "user", "you", "tool", "instruction", "prompt", "admin", "root",
     "developer", "ai:", "ai,", "assistant:", "assistant,", "model:", "model,", "agent:", "agent,", "llm:", "llm,",
 )  # fmt: skip
+_HINTS = (
+    *(("markers", hint) for hint in _MARKER_HINTS),
+    *(("links", hint) for hint in _LINK_HINTS),
+    *(("instructions", hint) for hint in _INSTRUCTION_HINTS),
+)
+_HINT_SEARCH = ahocorasick_rs.AhoCorasick([hint for _, hint in _HINTS])
+
+
+def hinted(lowered: str) -> frozenset[str]:
+    """The checks (of markers, links, instructions) one of whose substrings is in `lowered`
+    (lower-case text). Overlapping matches count: the same as one `in` test per substring."""
+    found = _HINT_SEARCH.find_matches_as_indexes(lowered, overlapping=True)
+    return frozenset(_HINTS[index][0] for index, _, _ in found)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,28 +85,23 @@ class Screen:
     checks: frozenset[str]
     allowed_hosts: tuple[str, ...] = ()
 
-    def may_find(self, text: str, lowered: str | None = None) -> bool:
+    def may_find(self, text: str, hints: frozenset[str] | None = None) -> bool:
         """False when no check can find anything in `text` (substring tests only): a JSON
-        text that passes this needs no walk over its values. `lowered`: `text.lower()`,
+        text that passes this needs no walk over its values. `hints`: `hinted(text.lower())`,
         when the caller has it already (several rules screen one result)."""
-        lowered = text.lower() if lowered is None else lowered
-        return (
-            ("unicode" in self.checks and not text.isascii())
-            or ("markers" in self.checks and any(hint in lowered for hint in _MARKER_HINTS))
-            or ("links" in self.checks and any(hint in lowered for hint in _LINK_HINTS))
-            or ("instructions" in self.checks and any(hint in lowered for hint in _INSTRUCTION_HINTS))
-        )
+        hints = hinted(text.lower()) if hints is None else hints
+        return ("unicode" in self.checks and not text.isascii()) or not self.checks.isdisjoint(hints)
 
     def scan(self, text: str, counts: dict[str, int], *, strip: bool) -> str:
         """Adds findings per check to `counts`; returns the text, with findings removed when `strip`."""
         if "unicode" in self.checks and not text.isascii():
             text = _apply(_HIDDEN, text, "unicode", counts, strip, "")
-        lowered = text.lower()
-        if "markers" in self.checks and any(hint in lowered for hint in _MARKER_HINTS):
+        hints = hinted(text.lower())
+        if "markers" in self.checks and "markers" in hints:
             text = _apply(_MARKERS, text, "markers", counts, strip, "[hidden block removed]")
-        if "links" in self.checks and any(hint in lowered for hint in _LINK_HINTS):
+        if "links" in self.checks and "links" in hints:
             text = self._links(text, counts, strip)
-        if "instructions" in self.checks and any(hint in lowered for hint in _INSTRUCTION_HINTS):
+        if "instructions" in self.checks and "instructions" in hints:
             text = _apply(_INSTRUCTIONS, text, "instructions", counts, strip, "[instruction removed]")
         return text
 

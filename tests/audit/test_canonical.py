@@ -60,3 +60,10 @@ def test_accepts_tuples_and_read_only_mappings() -> None:
 def test_refuses_values_json_cannot_carry_exactly(bad) -> None:
     with pytest.raises(CanonicalizationError):
         canonical_json({"v": bad})
+
+
+def test_nesting_deeper_than_the_fast_encoder_takes_is_still_canonical() -> None:
+    value: list[object] = [{"b": 1, "a": "x"}]
+    for _ in range(300):
+        value = [value, {"z": None, "y": 0.5}]
+    assert canonical_json(value) == rfc8785.dumps(value)

@@ -42,13 +42,8 @@ async def sap_gateway(policy_dir: Path, start_gateway: GatewayFactory) -> AsyncI
     )
     sap = sap_stub.create_app(username="gateway", password="s3cret")
     async with running(sap) as sap_url:
-        connectors = {
-            "sap": {
-                "kind": "sap",
-                "url": sap_url + SERVICE,
-                "auth": {"kind": "basic", "username": "gateway", "password": "s3cret"},
-            }
-        }
+        auth = {"kind": "basic", "username": "gateway", "password": "s3cret"}
+        connectors = {"sap": {"kind": "sap", "url": sap_url + SERVICE, "auth": auth}}
         async with start_gateway(connectors) as gw:
             yield gw, rule
 
