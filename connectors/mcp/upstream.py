@@ -34,6 +34,8 @@ from mcp.client.stdio import StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
 from connectors.base import BackendError, BackendUnavailable, CallContext, Health
+from connectors.mcp.direct_calls import CLIENT_INFO, DirectCalls, NeedsSdk, SessionExpired
+from connectors.mcp.http1 import direct_route
 from gateway.events import EventBus, ListingChanged, ResourceUpdated, ToolsChanged
 from gateway.models import ToolResult, ToolSpec
 from gateway.relay import Relay, current_relay
@@ -89,9 +91,14 @@ class McpConnector:
         self.headers = dict(headers or {})
         #: Seconds between liveness pings of an idle session (None: only calls notice a loss).
         self.ping_interval = ping_interval
-        #: Streamable HTTP sessions opened side by side; tool calls take turns on them, as one
-        #: SDK client session carries only about two thirds of what four do (stdio: always one).
+        #: SDK client sessions opened side by side (stdio: always one); tool calls take turns
+        #: on them when they do not go as plain POSTs (`direct_calls`).
         self.sessions = sessions
+        #: Tool calls over Streamable HTTP as plain POSTs (None: over stdio, or through a proxy).
+        self._direct: DirectCalls | None = None
+        self._specs: dict[str, ToolSpec] = {}
+        #: The session id the upstream gave last (read by the response hook).
+        self._last_session_id: str | None = None
         #: The first session also serves listings, subscriptions and liveness pings.
         self._client: Client | None = None
         self._pool: list[Client] = []
@@ -145,27 +152,32 @@ class McpConnector:
                     httpx2.AsyncClient(
                         headers=self.headers,
                         timeout=httpx2.Timeout(10.0, read=300.0),
-                        event_hooks={"request": [self._stamp_request]},
+                        event_hooks={"request": [self._stamp_request], "response": [self._note_session]},
                     )
                 )
                 transports = [streamable_http_client(self.target, http_client=http) for _ in range(self.sessions)]
-            pool = [
-                await stack.enter_async_context(
+            pool: list[Client] = []
+            session_id: str | None = None
+            for transport in transports:
+                client = await stack.enter_async_context(
                     Client(
                         transport,
                         mode=self.mode,
                         cache=None,
-                        message_handler=self._on_message,
-                        logging_callback=self._on_log,
-                        sampling_callback=self._on_sampling,
-                        elicitation_callback=self._on_elicitation,
+                        message_handler=self.on_message,
+                        logging_callback=self.on_log,
+                        sampling_callback=self.on_sampling,
+                        elicitation_callback=self.on_elicitation,
+                        client_info=mcp_types.Implementation(**CLIENT_INFO),
                         # 2026-07-28 upstreams send log messages only to requests that opt in.
                         log_level="debug",
                     )
                 )
-                for transport in transports
-            ]
+                if not pool:  # the session the first SDK client just opened
+                    session_id = self._last_session_id
+                pool.append(client)
             client = pool[0]
+            self._direct = self._open_direct(client, session_id)
             self._client, self._pool = client, pool
             self.sessions_started += 1
             self._broken.clear()
@@ -177,7 +189,21 @@ class McpConnector:
                 await self._watch(client)
             finally:
                 self._connected.clear()
-                self._client, self._pool = None, []
+                if self._direct is not None:
+                    self._direct.close()
+                self._client, self._pool, self._direct = None, [], None
+
+    def _open_direct(self, client: Client, session_id: str | None) -> DirectCalls | None:
+        """Plain-POST tool calls in the SDK client's session (not over stdio, nor when the
+        environment routes the upstream through a proxy, which http1 cannot)."""
+        if not isinstance(self.target, str) or not direct_route(self.target):
+            return None
+        version = client.protocol_version or "2025-11-25"
+        return DirectCalls(self.target, self.headers, self, version, session_id)
+
+    async def _note_session(self, response: httpx2.Response) -> None:
+        if session := response.headers.get("mcp-session-id"):
+            self._last_session_id = session
 
     async def _watch(self, client: Client) -> None:
         """Until the session breaks; with a ping interval, an upstream that died while idle
@@ -201,7 +227,7 @@ class McpConnector:
                 self._last_error = f"liveness ping failed ({_describe(exc)})"
                 return
 
-    async def _on_message(self, message: Any) -> None:
+    async def on_message(self, message: Any) -> None:
         if isinstance(message, mcp_types.ToolListChangedNotification):
             log.info("MCP upstream %s announced a changed tool list", self.name)
             self._tools_changed()
@@ -211,7 +237,7 @@ class McpConnector:
         if isinstance(message, mcp_types.ResourceUpdatedNotification):
             self.events.publish(ResourceUpdated(str(message.params.uri)))
 
-    async def _on_log(self, params: mcp_types.LoggingMessageNotificationParams) -> None:
+    async def on_log(self, params: mcp_types.LoggingMessageNotificationParams) -> None:
         # A log message names no request: it reaches an agent only when exactly one call
         # is running, so one agent never sees what another agent's call logged.
         if len(self._in_flight) == 1:
@@ -227,13 +253,13 @@ class McpConnector:
         reason = "no call is running" if not self._in_flight else f"{len(self._in_flight)} calls are running"
         return mcp_types.ErrorData(code=mcp_types.INVALID_REQUEST, message=f"{what} not relayed: {reason}")
 
-    async def _on_sampling(
+    async def on_sampling(
         self, context: object, params: mcp_types.CreateMessageRequestParams
     ) -> mcp_types.CreateMessageResult | mcp_types.ErrorData:
         relay = self._only_relay("sampling request")
         return relay if isinstance(relay, mcp_types.ErrorData) else await relay.sample(params)
 
-    async def _on_elicitation(
+    async def on_elicitation(
         self, context: object, params: mcp_types.ElicitRequestParams
     ) -> mcp_types.ElicitResult | mcp_types.ErrorData:
         relay = self._only_relay("elicitation request")
@@ -280,7 +306,7 @@ class McpConnector:
                 )
                 cursor = page.next_cursor
                 if not cursor:
-                    self._tools = specs
+                    self._tools, self._specs = specs, {s.name: s for s in specs}
                     return list(specs)
         except MCPError as exc:
             raise self._error(exc, "upstream refused tools/list") from None
@@ -295,6 +321,9 @@ class McpConnector:
         if relay is not None:
             self._in_flight.append(relay)
         try:
+            if self._direct is not None:
+                with contextlib.suppress(NeedsSdk):
+                    return await self._direct.call(self._specs.get(tool), tool, arguments, relay, context.traceparent)
             result = await client.call_tool(
                 tool,
                 dict(arguments),
@@ -303,6 +332,11 @@ class McpConnector:
             )
         except MCPError as exc:
             raise self._error(exc, f"upstream error {exc.error.code}") from None
+        except SessionExpired:
+            self._broken.set()
+            raise
+        except BackendError:
+            raise
         except Exception as exc:
             self._broken.set()
             raise BackendUnavailable(f"upstream connection failed ({_describe(exc)})") from None
