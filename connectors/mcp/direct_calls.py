@@ -101,8 +101,15 @@ class DirectCalls:
         self._origin.close()
 
     async def call(
-        self, spec: ToolSpec | None, tool: str, arguments: Mapping[str, Any], relay: Relay | None, traceparent: str
+        self,
+        tool: str,
+        arguments: Mapping[str, Any],
+        relay: Relay | None,
+        traceparent: str,
+        param_headers: Mapping[tuple[str, ...], str] | None = None,
     ) -> ToolResult:
+        """`param_headers` maps argument paths to `Mcp-Param-*` headers, from the tool's listed
+        schema (`param_header_map`); without it none are sent, as by the SDK for an unlisted tool."""
         request_id = next(self._ids)
         params: dict[str, Any] = {"name": tool, "arguments": dict(arguments)}
         meta: dict[str, Any] = {"progressToken": request_id} if relay is not None else {}
@@ -111,8 +118,8 @@ class DirectCalls:
             meta.update(self._envelope)
             headers[MCP_METHOD_HEADER] = "tools/call"
             headers[MCP_NAME_HEADER] = encode_header_value(tool)
-            if spec is not None:
-                headers.update(mcp_param_headers(x_mcp_header_map(spec.input_schema), arguments))
+            if param_headers:
+                headers.update(mcp_param_headers(param_headers, arguments))
         if meta:
             params["_meta"] = meta
         try:
@@ -122,7 +129,7 @@ class DirectCalls:
             if not self.modern:  # the 2026-07-28 cancel is the closed stream itself
                 self._cancel_later(request_id)
             raise
-        return _tool_result(answer, spec)
+        return _tool_result(answer)
 
     def _request_headers(self, traceparent: str | None = None) -> dict[str, str]:
         headers = {**self._headers, MCP_PROTOCOL_VERSION_HEADER: self.version}
@@ -256,7 +263,7 @@ def _result_of(answer: Mapping[str, Any], what: str) -> dict[str, Any]:
     return result
 
 
-def _tool_result(answer: Mapping[str, Any], spec: ToolSpec | None) -> ToolResult:
+def _tool_result(answer: Mapping[str, Any]) -> ToolResult:
     """The upstream's result, validated once (here, as the SDK client would) and then passed
     on as the JSON it came as."""
     result = _result_of(answer, "tools/call")
@@ -268,3 +275,8 @@ def _tool_result(answer: Mapping[str, Any], spec: ToolSpec | None) -> ToolResult
         raise BackendError(f"upstream sent a malformed tool result: {exc.errors()[0]['msg']}") from None
     structured = checked.structured_content if isinstance(checked.structured_content, dict) else None
     return ToolResult(content=tuple(result["content"]), is_error=checked.is_error, structured=structured)
+
+
+def param_header_map(spec: ToolSpec) -> dict[tuple[str, ...], str]:
+    """Which arguments of `spec` a 2026-07-28 call mirrors into `Mcp-Param-*` headers (once per listing)."""
+    return x_mcp_header_map(spec.input_schema)

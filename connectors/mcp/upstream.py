@@ -34,7 +34,7 @@ from mcp.client.stdio import StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
 from connectors.base import BackendError, BackendUnavailable, CallContext, Health
-from connectors.mcp.direct_calls import CLIENT_INFO, DirectCalls, NeedsSdk, SessionExpired
+from connectors.mcp.direct_calls import CLIENT_INFO, DirectCalls, NeedsSdk, SessionExpired, param_header_map
 from connectors.mcp.http1 import direct_route
 from gateway.events import EventBus, ListingChanged, ResourceUpdated, ToolsChanged
 from gateway.models import ToolResult, ToolSpec
@@ -96,7 +96,8 @@ class McpConnector:
         self.sessions = sessions
         #: Tool calls over Streamable HTTP as plain POSTs (None: over stdio, or through a proxy).
         self._direct: DirectCalls | None = None
-        self._specs: dict[str, ToolSpec] = {}
+        #: Per tool of the last listing, the arguments a 2026-07-28 call mirrors into headers.
+        self._param_headers: dict[str, dict[tuple[str, ...], str]] = {}
         #: The session id the upstream gave last (read by the response hook).
         self._last_session_id: str | None = None
         #: The first session also serves listings, subscriptions and liveness pings.
@@ -306,7 +307,7 @@ class McpConnector:
                 )
                 cursor = page.next_cursor
                 if not cursor:
-                    self._tools, self._specs = specs, {s.name: s for s in specs}
+                    self._tools, self._param_headers = specs, {s.name: param_header_map(s) for s in specs}
                     return list(specs)
         except MCPError as exc:
             raise self._error(exc, "upstream refused tools/list") from None
@@ -323,7 +324,8 @@ class McpConnector:
         try:
             if self._direct is not None:
                 with contextlib.suppress(NeedsSdk):
-                    return await self._direct.call(self._specs.get(tool), tool, arguments, relay, context.traceparent)
+                    headers = self._param_headers.get(tool)
+                    return await self._direct.call(tool, arguments, relay, context.traceparent, headers)
             result = await client.call_tool(
                 tool,
                 dict(arguments),
