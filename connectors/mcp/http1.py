@@ -169,6 +169,8 @@ class Origin:
         Streamable HTTP client cancels a request on the 2026-07-28 protocol)."""
         head = [f"{method} {self.path} HTTP/1.1", f"host: {self.authority}", f"content-length: {len(body)}"]
         head += [f"{name}: {value}" for name, value in headers.items()]
+        if any("\r" in line or "\n" in line for line in head):
+            raise ProtocolFailure("a request header holds a line break")  # no header may smuggle another
         request = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
         connection = await self._connection()
         try:

@@ -146,6 +146,15 @@ async def test_a_body_over_the_limit_is_refused() -> None:
                 await response.read(3)
 
 
+async def test_a_header_with_a_line_break_is_refused_before_anything_is_sent() -> None:
+    async with tcp_server(keep_alive) as (url, seen, accepted):
+        for value in ("x\r\nx-injected: 1", "x\ny", "x\ry"):
+            with pytest.raises(ProtocolFailure, match="line break"):
+                async with Origin(url, connect_timeout=5).post({"traceparent": value}, b""):
+                    pass
+    assert seen == [] and accepted == [0]
+
+
 async def test_nothing_listening_is_a_protocol_failure() -> None:
     async with tcp_server(keep_alive) as (url, _, _):
         pass
