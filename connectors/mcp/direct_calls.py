@@ -78,6 +78,8 @@ class ServerTraffic(Protocol):
 
 
 class DirectCalls:
+    """tools/call to one upstream, in the protocol (and 2025 session) its SDK client negotiated."""
+
     def __init__(
         self, url: str, headers: Mapping[str, str], traffic: ServerTraffic, version: str, session: str | None
     ) -> None:
