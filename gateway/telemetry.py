@@ -20,6 +20,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+from prometheus_client import Histogram
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -79,7 +80,7 @@ class Stage:
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         self.seconds = time.perf_counter() - self._started
-        self._telemetry.metrics.stage_duration.labels(self._name).observe(self.seconds)
+        self._telemetry.stage_histogram(self._name).observe(self.seconds)
         if self._span is not None:
             self._span.__exit__(kind, exc, tb)
 
@@ -92,6 +93,14 @@ class Telemetry:
         self.metrics = metrics
         self.provider: TracerProvider | None = None
         self.tracer: trace.Tracer | None = None
+        #: Each stage's histogram child, looked up once (a `labels()` call takes a lock).
+        self._histograms: dict[str, Histogram] = {}
+
+    def stage_histogram(self, name: str) -> Histogram:
+        histogram = self._histograms.get(name)
+        if histogram is None:
+            histogram = self._histograms[name] = self.metrics.stage_duration.labels(name)
+        return histogram
 
     @property
     def enabled(self) -> bool:
@@ -128,7 +137,7 @@ class Telemetry:
     def observer(self, name: str) -> Callable[[float], None]:
         """For a stage timed outside the pipeline (identity, in the auth gate): told the
         duration afterwards, it records the histogram and a span ending now."""
-        histogram = self.metrics.stage_duration.labels(name)
+        histogram = self.stage_histogram(name)
 
         def observe(seconds: float) -> None:
             histogram.observe(seconds)

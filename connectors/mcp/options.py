@@ -13,8 +13,9 @@ from connectors.options import ConnectorOptions
 from connectors.tls import TlsOptions, check_scheme, cleartext_over_http
 from gateway.config import KeyProblem, Secret
 
-#: Upstream sessions a Streamable HTTP connector opens side by side for tool calls.
-DEFAULT_HTTP_SESSIONS = 4
+#: SDK client sessions a Streamable HTTP connector opens side by side. Tool calls go as plain
+#: POSTs (connectors.mcp.direct_calls) and need no more than one.
+DEFAULT_HTTP_SESSIONS = 1
 #: A stdio server is a child process: check on it this often when it is idle.
 DEFAULT_STDIO_PING_SECONDS = 2.0
 
@@ -97,7 +98,11 @@ class McpOptions(ConnectorOptions):
         default_factory=dict, description="Headers sent to the upstream (values are secrets: use references)."
     )
     sessions: int = Field(
-        DEFAULT_HTTP_SESSIONS, ge=1, le=64, description="Upstream sessions opened side by side for tool calls."
+        DEFAULT_HTTP_SESSIONS,
+        ge=1,
+        le=64,
+        description="SDK client sessions opened side by side; they carry the tool calls only when the "
+        "environment routes the upstream through a proxy, or the upstream asks for input (2026-07-28).",
     )
     command: tuple[str, ...] | None = Field(
         None, min_length=1, description="Program and arguments of a stdio MCP server."

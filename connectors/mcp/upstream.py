@@ -38,6 +38,8 @@ from mcp.client.stdio import StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
 from connectors.base import BackendError, BackendUnavailable, CallContext, Health
+from connectors.mcp.direct_calls import CLIENT_INFO, DirectCalls, NeedsSdk, SessionExpired, param_header_map
+from connectors.mcp.http1 import direct_route
 from connectors.mcp.oauth import SignInFailed, UpstreamSignIn, sign_in_problems
 from connectors.tls import tls_failure
 from gateway.events import EventBus, ListingChanged, ResourceUpdated, ToolsChanged
@@ -102,11 +104,17 @@ class McpConnector:
         self.sign_in = sign_in
         #: Seconds between liveness pings of an idle session (None: only calls notice a loss).
         self.ping_interval = ping_interval
-        #: Streamable HTTP sessions opened side by side; tool calls take turns on them, as one
-        #: SDK client session carries only about two thirds of what four do (stdio: always one).
+        #: SDK client sessions opened side by side (stdio: always one); tool calls take turns
+        #: on them when they do not go as plain POSTs (`direct_calls`).
         self.sessions = sessions
         #: The TLS context of an https:// upstream (connectors.tls); None for http:// and stdio.
         self.tls = tls
+        #: Tool calls over Streamable HTTP as plain POSTs (None: over stdio, or through a proxy).
+        self._direct: DirectCalls | None = None
+        #: Per tool of the last listing, the arguments a 2026-07-28 call mirrors into headers.
+        self._param_headers: dict[str, dict[tuple[str, ...], str]] = {}
+        #: The session id the upstream gave last (read by the response hook).
+        self._last_session_id: str | None = None
         #: The first session also serves listings, subscriptions and liveness pings.
         self._client: Client | None = None
         self._pool: list[Client] = []
@@ -166,29 +174,34 @@ class McpConnector:
                     httpx2.AsyncClient(
                         headers=self.headers,
                         timeout=httpx2.Timeout(10.0, read=300.0),
-                        event_hooks={"request": [self._stamp_request]},
+                        event_hooks={"request": [self._stamp_request], "response": [self._note_session]},
                         verify=self.tls or True,
                         auth=self.sign_in,
                     )
                 )
                 transports = [streamable_http_client(self.target, http_client=http) for _ in range(self.sessions)]
-            pool = [
-                await stack.enter_async_context(
+            pool: list[Client] = []
+            session_id: str | None = None
+            for transport in transports:
+                client = await stack.enter_async_context(
                     Client(
                         transport,
                         mode=self.mode,
                         cache=None,
-                        message_handler=self._on_message,
-                        logging_callback=self._on_log,
-                        sampling_callback=self._on_sampling,
-                        elicitation_callback=self._on_elicitation,
+                        message_handler=self.on_message,
+                        logging_callback=self.on_log,
+                        sampling_callback=self.on_sampling,
+                        elicitation_callback=self.on_elicitation,
+                        client_info=mcp_types.Implementation(**CLIENT_INFO),
                         # 2026-07-28 upstreams send log messages only to requests that opt in.
                         log_level="debug",
                     )
                 )
-                for transport in transports
-            ]
+                if not pool:  # the session the first SDK client just opened
+                    session_id = self._last_session_id
+                pool.append(client)
             client = pool[0]
+            self._direct = self._open_direct(client, session_id)
             self._client, self._pool = client, pool
             self.sessions_started += 1
             self._broken.clear()
@@ -200,7 +213,23 @@ class McpConnector:
                 await self._watch(client)
             finally:
                 self._connected.clear()
-                self._client, self._pool = None, []
+                if self._direct is not None:
+                    self._direct.close()
+                self._client, self._pool, self._direct = None, [], None
+
+    def _open_direct(self, client: Client, session_id: str | None) -> DirectCalls | None:
+        """Plain-POST tool calls in the SDK client's session (not over stdio, nor when the
+        environment routes the upstream through a proxy, which http1 cannot)."""
+        if not isinstance(self.target, str) or not direct_route(self.target) or self.sign_in is not None:
+            # An upstream behind OAuth stays on the SDK client, whose auth flow adds the token,
+            # renews it and steps up scopes (connectors.mcp.oauth).
+            return None
+        version = client.protocol_version or "2025-11-25"
+        return DirectCalls(self.target, self.headers, self, version, session_id, self.tls)
+
+    async def _note_session(self, response: httpx2.Response) -> None:
+        if session := response.headers.get("mcp-session-id"):
+            self._last_session_id = session
 
     async def _watch(self, client: Client) -> None:
         """Until the session breaks; with a ping interval, an upstream that died while idle
@@ -224,7 +253,7 @@ class McpConnector:
                 self._last_error = f"liveness ping failed ({_describe(exc)})"
                 return
 
-    async def _on_message(self, message: Any) -> None:
+    async def on_message(self, message: Any) -> None:
         if isinstance(message, mcp_types.ToolListChangedNotification):
             log.info("MCP upstream %s announced a changed tool list", self.name)
             self._tools_changed()
@@ -234,7 +263,7 @@ class McpConnector:
         if isinstance(message, mcp_types.ResourceUpdatedNotification):
             self.events.publish(ResourceUpdated(str(message.params.uri)))
 
-    async def _on_log(self, params: mcp_types.LoggingMessageNotificationParams) -> None:
+    async def on_log(self, params: mcp_types.LoggingMessageNotificationParams) -> None:
         # A log message names no request: it reaches an agent only when exactly one call
         # is running, so one agent never sees what another agent's call logged.
         if len(self._in_flight) == 1:
@@ -250,13 +279,13 @@ class McpConnector:
         reason = "no call is running" if not self._in_flight else f"{len(self._in_flight)} calls are running"
         return mcp_types.ErrorData(code=mcp_types.INVALID_REQUEST, message=f"{what} not relayed: {reason}")
 
-    async def _on_sampling(
+    async def on_sampling(
         self, context: object, params: mcp_types.CreateMessageRequestParams
     ) -> mcp_types.CreateMessageResult | mcp_types.ErrorData:
         relay = self._only_relay("sampling request")
         return relay if isinstance(relay, mcp_types.ErrorData) else await relay.sample(params)
 
-    async def _on_elicitation(
+    async def on_elicitation(
         self, context: object, params: mcp_types.ElicitRequestParams
     ) -> mcp_types.ElicitResult | mcp_types.ErrorData:
         relay = self._only_relay("elicitation request")
@@ -306,7 +335,7 @@ class McpConnector:
                 )
                 cursor = page.next_cursor
                 if not cursor:
-                    self._tools = specs
+                    self._tools, self._param_headers = specs, {s.name: param_header_map(s) for s in specs}
                     return list(specs)
 
     async def call(self, tool: str, arguments: Mapping[str, Any], context: CallContext) -> ToolResult:
@@ -317,6 +346,10 @@ class McpConnector:
             self._in_flight.append(relay)
         try:
             with self._answering("upstream error {code}"):
+                if self._direct is not None:
+                    with contextlib.suppress(NeedsSdk):  # answers only the SDK client handles
+                        headers = self._param_headers.get(tool)
+                        return await self._direct.call(tool, arguments, relay, context.traceparent, headers)
                 result = await client.call_tool(
                     tool,
                     dict(arguments),
@@ -342,6 +375,10 @@ class McpConnector:
         token = sign_in_problems.set(problems)
         try:
             yield
+        except BackendError as exc:  # the plain-POST path words its own
+            if isinstance(exc, SessionExpired):
+                self._broken.set()
+            raise
         except MCPError as exc:
             error = self._error(exc, what)  # first: it notes a closed connection
             raise (self._sign_in_error(problems[-1]) if problems else error) from None

@@ -36,6 +36,14 @@ log = logging.getLogger(__name__)
 
 #: Upper bound on records per transaction, so one commit never holds the lock for long.
 MAX_BATCH = 4096
+#: Records one call queues for each of its two durable waits (received and decided; forwarded
+#: and completed): a batch larger than this held several calls' records.
+_ONE_CALL = 2
+#: How long a commit under concurrency waits for more records, and the batch that ends the
+#: wait early. Measured (bench/cost.py, 16 agents): commits per call 0.7 -> 0.35, gateway CPU
+#: per call -10 %, throughput +15 %, p50 unchanged; a lone caller never waits.
+_LINGER_SECONDS = 0.003
+_LINGER_UNTIL = 12
 
 
 class AuditObserver(Protocol):
@@ -100,6 +108,8 @@ class AuditLog:
         self._closing = False
         #: Set when a commit failed: the head must be reread before the next one.
         self._stale = False
+        #: Records in the last commit: more than one call's means calls run side by side.
+        self._last_batch = 0
         self._writer = asyncio.create_task(self._run(), name="audit-writer")
 
     @classmethod
@@ -214,8 +224,13 @@ class AuditLog:
                     if self._checkpoint_due(self._head.size, force=False):
                         await self._commit([], force_checkpoint=True)
                     continue
+            if self._last_batch > _ONE_CALL and len(self._queue) < _LINGER_UNTIL:
+                # Other calls are under way: each commit (a trip to the store's thread and a
+                # sync) is shared by more of them if it waits a moment for their records.
+                await asyncio.sleep(_LINGER_SECONDS)
             batch = self._queue[:MAX_BATCH]
             del self._queue[:MAX_BATCH]
+            self._last_batch = len(batch)
             self._committing = len(batch)
             try:
                 await self._commit(batch)

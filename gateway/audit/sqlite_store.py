@@ -58,7 +58,7 @@ WHEN NEW.size <= (SELECT COALESCE(MAX(size), 0) FROM audit_checkpoints)
 BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only: only a larger size may be inserted'); END;
 """
 
-_INSERT_RECORD = "INSERT INTO audit_records (seq, hash, body) VALUES (?, ?, ?)"
+_INSERT_RECORDS = "INSERT INTO audit_records (seq, hash, body) VALUES "
 _INSERT_CHECKPOINT = "INSERT INTO audit_checkpoints (size, body, merkle_state) VALUES (?, ?, ?)"
 _HEAD = "SELECT seq, hash FROM audit_records ORDER BY seq DESC LIMIT 1"
 _HASHES = "SELECT hash FROM audit_records WHERE seq > ? AND seq <= ? ORDER BY seq"
@@ -71,6 +71,12 @@ _OUTCOME_IS = """(CASE o.kind
     WHEN 'call.rejected' THEN 'rejected' END) = ?"""
 _APPROVER_IS = "o.kind = 'approval.voted' AND json_extract(o.body, '$.data.approver') = ?"
 _CHECKPOINTS = "SELECT body FROM audit_checkpoints ORDER BY size"
+
+
+def _insert_records(count: int) -> str:
+    """One INSERT of `count` rows: a single statement is atomic, and in autocommit mode it
+    is committed (and, with synchronous FULL, fsynced) before it returns."""
+    return _INSERT_RECORDS + ",".join(["(?, ?, ?)"] * count)
 
 
 def _connect_read_only(path: Path) -> sqlite3.Connection:
@@ -111,9 +117,10 @@ class SqliteAuditStore:
             raise StoreError(f"cannot open audit database {self.path}: {exc}") from None
 
     async def _connect(self) -> aiosqlite.Connection:
-        # IMMEDIATE: the first INSERT of a batch opens the write transaction itself, which
-        # saves a round trip to the connection's thread per group commit.
-        db = await aiosqlite.connect(self.path, isolation_level="IMMEDIATE")
+        # Autocommit: a group commit is one INSERT statement, its own transaction, so it costs
+        # one trip to the connection's thread (each trip wakes that thread and then the event
+        # loop: dear on this project's machines, bench/cost.py).
+        db = await aiosqlite.connect(self.path, isolation_level=None)
         # FULL: the WAL is fsynced at every commit, so an acknowledged record survives a crash.
         await db.execute("PRAGMA synchronous = FULL")
         await db.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
@@ -148,10 +155,17 @@ class SqliteAuditStore:
         self, records: Sequence[Sealed], checkpoint: Checkpoint | None, merkle_state: bytes | None = None
     ) -> None:
         db = self._need(self._writer)
+        rows = [value for r in records for value in (r.seq, r.hash, r.body.decode())]
         try:
-            await db.executemany(_INSERT_RECORD, [(r.seq, r.hash, r.body.decode()) for r in records])
-            if checkpoint is not None:
-                await db.execute(_INSERT_CHECKPOINT, (checkpoint.size, checkpoint.encode().decode(), merkle_state))
+            if checkpoint is None:
+                if records:
+                    await db.execute(_insert_records(len(records)), rows)
+                return
+            # Rare (a checkpoint every N records or seconds): records and checkpoint in one transaction.
+            await db.execute("BEGIN IMMEDIATE")
+            if records:
+                await db.execute(_insert_records(len(records)), rows)
+            await db.execute(_INSERT_CHECKPOINT, (checkpoint.size, checkpoint.encode().decode(), merkle_state))
             await db.commit()
         except (sqlite3.Error, ValueError) as exc:
             # Fails only if no transaction was open or the connection is gone: nothing was written.

@@ -4,6 +4,7 @@ already parsed (once: pyjwt's `decode` would parse them again on the hot path)."
 from __future__ import annotations
 
 import binascii
+import functools
 from collections.abc import Collection, Mapping
 from typing import Any
 
@@ -17,6 +18,20 @@ REQUIRED_CLAIMS = ("exp", "sub", "iss", "aud")
 _IMPLEMENTATIONS: dict[str, Algorithm] = {}
 
 
+@functools.lru_cache(maxsize=256)
+def _prepared_once(algorithm: str, key: Any) -> Any:
+    return _IMPLEMENTATIONS[algorithm].prepare_key(key)
+
+
+def _prepared(algorithm: str, key: Any) -> Any:
+    """The key as the algorithm uses it, prepared once per key (pyjwt parses it on every
+    call otherwise: a fiftieth of the gateway's CPU per call, bench/cost.py)."""
+    try:
+        return _prepared_once(algorithm, key)
+    except TypeError:  # an unhashable key (a JWK dict): prepared each time
+        return _IMPLEMENTATIONS[algorithm].prepare_key(key)
+
+
 def verify_signature(token: str, algorithm: str, key: Any) -> None:
     signing_input, _, encoded = token.rpartition(".")
     implementation = _IMPLEMENTATIONS.get(algorithm)
@@ -27,7 +42,7 @@ def verify_signature(token: str, algorithm: str, key: Any) -> None:
     except (binascii.Error, UnicodeError, ValueError):
         raise AuthError("token signature is not base64url-encoded") from None
     try:
-        valid = implementation.verify(signing_input.encode("ascii"), implementation.prepare_key(key), signature)
+        valid = implementation.verify(signing_input.encode("ascii"), _prepared(algorithm, key), signature)
     except (jwt.InvalidKeyError, ValueError, TypeError):
         # A key that cannot serve this algorithm (a P-256 key asked for ES384, say).
         raise AuthError(f"the issuer's key cannot check a {algorithm} signature") from None

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 import mcp_types as types
 from mcp import MCPError
 from mcp.server import Server, ServerRequestContext
+from mcp.server._otel import OpenTelemetryMiddleware
 from mcp.server.lowlevel.server import NotificationOptions
 from mcp.server.models import InitializationOptions
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
@@ -154,6 +155,10 @@ class McpFrontDoor:
         gateway.events.subscribe(ListingChanged, self._listing_changed)
         gateway.events.subscribe(ResourceUpdated, self._resource_updated)
         self.server = self._server()
+        if not gateway.telemetry.enabled:
+            # Without a tracer provider the SDK's span per message goes nowhere, yet it cost a
+            # twentieth of the gateway's CPU per call (bench/cost.py).
+            self.server.middleware = [m for m in self.server.middleware if not isinstance(m, OpenTelemetryMiddleware)]
         s = gateway.config.server
         self.manager = build_session_manager(
             self.server,
