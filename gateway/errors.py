@@ -38,8 +38,13 @@ small input parsers keep their own `InvalidInput` subclasses beside them.
     │   └── BackendUnavailable .. down, refused, timed out: may be retried later
     │       ├── BackendTimeout .. no answer within the call's deadline
     │       ├── ConnectorBusy ... every concurrency slot stayed taken until the deadline
-    │       └── SignInFailed .... connectors.mcp.oauth: the upstream's authorization server refused
-    │                             or could not be reached
+    │       ├── SignInFailed .... connectors.mcp.oauth: the upstream's authorization server refused
+    │       │                     or could not be reached
+    │       └── SessionExpired .. connectors.mcp.direct_calls: the upstream forgot the session (404)
+    ├── ProtocolFailure ......... connectors.mcp.http1: the connection broke or the peer did not
+    │                             speak HTTP/1.1
+    ├── NeedsSdk ................ connectors.mcp.direct_calls: an answer only the SDK client handles
+    │                             (control flow: the call goes on through the SDK session)
     ├── PinMismatch ............. connectors.tls: (also an ssl.SSLCertVerificationError, so TLS code
     │                             treats it as one) the backend's key matches no `tls.pin_sha256`
     ├── _ResultHeld ............. gateway.pipeline: a result a `hold` rule keeps for review (control

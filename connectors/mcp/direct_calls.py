@@ -40,6 +40,7 @@ from pydantic import ValidationError
 from connectors.base import BackendError, BackendUnavailable
 from connectors.mcp.http1 import Origin, ProtocolFailure, Response
 from gateway import __version__
+from gateway.errors import GatewayError
 from gateway.models import ToolResult, ToolSpec
 from gateway.relay import Relay
 
@@ -54,7 +55,7 @@ _BASE_HEADERS = {"accept": "application/json, text/event-stream", "content-type"
 MAX_ANSWER_BYTES = 64 * 1024 * 1024
 
 
-class NeedsSdk(Exception):
+class NeedsSdk(GatewayError):
     """The upstream answered in a way only the SDK client's full machinery handles."""
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from connectors.tls import client_context, tls_failure
+from gateway.errors import GatewayError
 
 #: Longest status line or header line, and most header lines, accepted from the upstream.
 _MAX_LINE = 16 * 1024
@@ -30,7 +31,7 @@ _MAX_IDLE = 64
 _STREAM_LIMIT = 1024 * 1024
 
 
-class ProtocolFailure(Exception):
+class ProtocolFailure(GatewayError):
     """The connection broke or the peer did not speak HTTP/1.1; nothing usable arrived."""
 
 
