@@ -21,7 +21,7 @@ import dataclasses
 import json
 import logging
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import asyncpg
@@ -37,6 +37,7 @@ from gateway.approvals.store import (
     STATES,
     ApprovalFilter,
     BeforeCommit,
+    Opening,
     PendingCapReached,
     StoredApproval,
     approvals_schema,
@@ -204,34 +205,26 @@ class PostgresApprovalStore:
 
     # -- writes --------------------------------------------------------------------------
 
-    async def join_or_create(
-        self,
-        binding: str,
-        candidate: Approval,
-        *,
-        since: float,
-        before_insert: Callable[[Approval], Awaitable[None]],
-        pending_cap: int,
-        kept: ToolResult | None = None,
-    ) -> tuple[StoredApproval, bool]:
+    async def join_or_create(self, opening: Opening) -> tuple[StoredApproval, bool]:
+        binding, candidate, kept = opening.binding, opening.candidate, opening.kept
         async with self._transaction() as conn:
             await conn.execute(_BINDING_LOCK, binding)
-            rows = await _select(conn, _LIVE, binding, since)
+            rows = await _select(conn, _LIVE, binding, opening.since)
             if rows:
                 return rows[0], False
             p = candidate.principal
             # Per requester, like the binding: concurrent requests of one agent take turns.
             await conn.execute(_BINDING_LOCK, f"requester {p.issuer} {p.tenant} {p.subject}")
             pending = int(await conn.fetchval(_PENDING_OF, p.issuer, p.tenant, p.subject))
-            if pending >= pending_cap:
-                raise PendingCapReached(pending, pending_cap)
-            await before_insert(candidate)
+            if pending >= opening.pending_cap:
+                raise PendingCapReached(pending, opening.pending_cap)
+            await opening.before_insert(candidate)
             await conn.execute(_INSERT, *row_values(binding, candidate))
             if kept is not None:
                 await conn.execute(KEEP_RESULT.format(p="$"), json.dumps(result_to_json(kept)), candidate.approval_id)
             # Other replicas learn of it too: their pending-approvals gauges count it.
             await self._notify(conn, candidate.approval_id)
-            return StoredApproval(candidate, None, "none" if kept is None else "done", kept), True
+            return opening.stored(), True
 
     async def transition(
         self,
@@ -241,8 +234,6 @@ class PostgresApprovalStore:
         *,
         now: float,
     ) -> StoredApproval | None:
-        """Apply `change` to the current approval; None (from the store or from `change`)
-        means nothing was changed. ApprovalError raised by `change` propagates."""
         async with self._transaction() as conn:
             # Lock first, then read in a new statement: its snapshot sees the votes the
             # previous holder of the lock committed with its state.
