@@ -1,4 +1,4 @@
-"""The approvers' web console at /console: one static page and its script and style.
+"""The approvers' web console at /console: static pages, their scripts and one style sheet.
 
 The page holds no data and needs no sign-in to load; everything it shows comes from the
 REST API with the approver's bearer token, kept in sessionStorage. No cookie is used, so
