@@ -32,10 +32,8 @@ class ArgumentLimits(BaseModel):
     )
 
 
-class ArgumentsOverLimit(InvalidArguments):
+class ArgumentsOverLimit(InvalidArguments, status=400):
     """The arguments cross a shape limit: refused before anything reads them."""
-
-    status = 400
 
 
 #: What a number, boolean or null counts toward `max_bytes` (the longest double is 24).

@@ -131,59 +131,55 @@ class Problem(GatewayError):
 
 
 class CallRefused(GatewayError):
-    #: HTTP status the REST front door answers with; also the metric's outcome label.
+    """A call refused before or instead of reaching a backend. Each refusal names on its
+    class line the HTTP status the REST front door answers with and its `outcome`, the
+    label of the metrics and audit records that count it."""
+
     status: int = 400
     outcome: str = "refused"
+
+    def __init_subclass__(cls, *, status: int | None = None, outcome: str | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if status is not None:
+            cls.status = status
+        if outcome is not None:
+            cls.outcome = outcome
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
 
 
-class UnknownTool(CallRefused):
-    status = 404
-    outcome = "unknown_tool"
+class UnknownTool(CallRefused, status=404, outcome="unknown_tool"):
+    """No connector offers the tool, prompt or resource the call names."""
 
 
-class ToolQuarantined(CallRefused):
+class ToolQuarantined(CallRefused, status=403, outcome="quarantined"):
     """The tool's definition changed (or is new) and waits for a reviewer."""
 
-    status = 403
-    outcome = "quarantined"
+
+class InvalidArguments(CallRefused, status=422, outcome="invalid_arguments"):
+    """The arguments do not match the tool's JSON Schema."""
 
 
-class InvalidArguments(CallRefused):
-    status = 422
-    outcome = "invalid_arguments"
+class PolicyDenied(CallRefused, status=403, outcome="denied"):
+    """The policy denies the call (or no rule allows it)."""
 
 
-class PolicyDenied(CallRefused):
-    status = 403
-    outcome = "denied"
-
-
-class AgentSuspended(CallRefused):
+class AgentSuspended(CallRefused, status=403, outcome="suspended"):
     """The agent, its application, its tenant or everything is suspended (kill switch)."""
 
-    status = 403
-    outcome = "suspended"
+
+class ApprovalRequired(CallRefused, status=403, outcome="approval_required"):
+    """The policy wants people to approve the call, and it cannot be held for them."""
 
 
-class ApprovalRequired(CallRefused):
-    status = 403
-    outcome = "approval_required"
-
-
-class ResultWithheld(CallRefused):
+class ResultWithheld(CallRefused, status=403, outcome="result_withheld"):
     """The backend answered, but a result rule keeps the answer from the agent."""
 
-    status = 403
-    outcome = "result_withheld"
 
-
-class BackendFailed(CallRefused):
-    status = 502
-    outcome = "backend_error"
+class BackendFailed(CallRefused, status=502, outcome="backend_error"):
+    """The backend failed the call; 504 and `backend_timeout` when it did not answer in time."""
 
     def __init__(self, message: str, *, timed_out: bool = False) -> None:
         super().__init__(message)
@@ -191,14 +187,12 @@ class BackendFailed(CallRefused):
             self.status, self.outcome = 504, "backend_timeout"
 
 
-class AuditFailed(CallRefused):
-    status = 503
-    outcome = "audit_unavailable"
+class AuditFailed(CallRefused, status=503, outcome="audit_unavailable"):
+    """The call's record could not be written: no audit, no action."""
 
 
-class RateLimited(CallRefused):
-    status = 429
-    outcome = "rate_limited"
+class RateLimited(CallRefused, status=429, outcome="rate_limited"):
+    """The caller is over its rate limit."""
 
     def __init__(self, message: str, retry_after: float) -> None:
         super().__init__(message)
@@ -206,23 +200,16 @@ class RateLimited(CallRefused):
         self.retry_after = retry_after
 
 
-class BackendBusy(RateLimited):
+class BackendBusy(RateLimited, status=503, outcome="backend_busy"):
     """The backend's slots and waiting room are full: refused at once, to be retried."""
 
-    status = 503
-    outcome = "backend_busy"
+
+class RateLimitUnavailable(CallRefused, status=503, outcome="rate_limit_unavailable"):
+    """The shared rate-limit buckets cannot be reached: the call is not let through unmetered."""
 
 
-class RateLimitUnavailable(CallRefused):
-    status = 503
-    outcome = "rate_limit_unavailable"
-
-
-class ApprovalPending(CallRefused):
+class ApprovalPending(CallRefused, status=202, outcome="approval_pending"):
     """Held for approval longer than the call may wait: the agent retries to learn the outcome."""
-
-    status = 202
-    outcome = "approval_pending"
 
     def __init__(self, message: str, approval_id: str) -> None:
         super().__init__(message)
@@ -230,27 +217,21 @@ class ApprovalPending(CallRefused):
         self.approval_id = approval_id
 
 
-class ApprovalDenied(CallRefused):
-    status = 403
-    outcome = "approval_denied"
+class ApprovalDenied(CallRefused, status=403, outcome="approval_denied"):
+    """An approver (or the kill switch) denied the held call."""
 
 
-class ApprovalExpired(ApprovalDenied):
-    outcome = "approval_expired"
+class ApprovalExpired(ApprovalDenied, outcome="approval_expired"):
+    """Nobody decided before the approval expired: expiry means deny."""
 
 
-class ApprovalSuperseded(ApprovalDenied):
+class ApprovalSuperseded(ApprovalDenied, outcome="approval_superseded"):
     """Approved, but refused at execution: the policy in force then, or the end of the
     approval's execution window, says no."""
 
-    outcome = "approval_superseded"
 
-
-class TooManyPendingApprovals(CallRefused):
+class TooManyPendingApprovals(CallRefused, status=429, outcome="approvals_capped"):
     """The requester already has as many calls waiting for approval as it may."""
-
-    status = 429
-    outcome = "approvals_capped"
 
 
 class BackendError(GatewayError):

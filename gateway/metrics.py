@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+from prometheus_client import CollectorRegistry, Info
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
@@ -20,6 +20,7 @@ from gateway import __version__
 from gateway.audit.streaming.metrics import SinkMetrics
 from gateway.incident_metrics import IncidentMetrics
 from gateway.inspect.metrics import InspectMetrics
+from gateway.metric_declarer import MetricDeclarer
 from gateway.pins.gate import PinMetrics
 
 #: Latency buckets from 250 µs (policy, audit) to 60 s (slow backends).
@@ -89,35 +90,29 @@ class AuditMetrics:
     """What the audit log reports about its commits (see `gateway.audit.log.AuditObserver`)."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.appends = Counter(
+        metric = MetricDeclarer(registry)
+        self.appends = metric.counter(
             "gateway_audit_appends",
             "Audit records the writer tried to make durable, by result (ok, error).",
             ["result"],
-            registry=registry,
+            known=("ok", "error"),
         )
-        self.commit_duration = Histogram(
+        self.commit_duration = metric.histogram(
             "gateway_audit_commit_duration_seconds",
             "Time of one audit group commit (one transaction holding one or more records).",
             buckets=_BUCKETS,
-            registry=registry,
         )
-        self.chain_size = Gauge(
-            "gateway_audit_chain_size_records",
-            "Number of records in the audit chain (sequence number of its head).",
-            registry=registry,
+        self.chain_size = metric.gauge(
+            "gateway_audit_chain_size_records", "Number of records in the audit chain (sequence number of its head)."
         )
-        self.last_checkpoint_size = Gauge(
+        self.last_checkpoint_size = metric.gauge(
             "gateway_audit_last_checkpoint_size_records",
             "Number of records covered by the last signed checkpoint (0: none yet).",
-            registry=registry,
         )
-        self.last_checkpoint_time = Gauge(
+        self.last_checkpoint_time = metric.gauge(
             "gateway_audit_last_checkpoint_timestamp_seconds",
             "Unix time this process last wrote a signed checkpoint (0: none since it started).",
-            registry=registry,
         )
-        for result in ("ok", "error"):
-            self.appends.labels(result)
 
     def opened(self, chain_size: int, checkpoint_size: int) -> None:
         self.chain_size.set(chain_size)
@@ -142,18 +137,16 @@ class ApprovalMetrics:
     expiry, set from the store at start), `time_to_decision`, `outcomes`."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.pending = Gauge("gateway_approvals_pending", "Approvals waiting for a decision.", registry=registry)
-        self.time_to_decision = Histogram(
+        metric = MetricDeclarer(registry)
+        self.pending = metric.gauge("gateway_approvals_pending", "Approvals waiting for a decision.")
+        self.time_to_decision = metric.histogram(
             "gateway_approval_decision_seconds",
             "Seconds from an approval request to its decision or expiry.",
             buckets=_DECISION_BUCKETS,
-            registry=registry,
         )
-        self.outcomes = Counter(
-            "gateway_approval_outcomes", "Decided approvals by outcome.", ["outcome"], registry=registry
+        self.outcomes = metric.counter(
+            "gateway_approval_outcomes", "Decided approvals by outcome.", ["outcome"], known=APPROVAL_OUTCOMES
         )
-        for outcome in APPROVAL_OUTCOMES:
-            self.outcomes.labels(outcome)
 
 
 class PolicyMetrics:
@@ -161,26 +154,23 @@ class PolicyMetrics:
     conditions that could not be evaluated."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.reloads = Counter(
+        metric = MetricDeclarer(registry)
+        self.reloads = metric.counter(
             "gateway_policy_reloads",
             "Policy reload attempts by result (success, unchanged, failure).",
             ["result"],
-            registry=registry,
+            known=RELOAD_RESULTS,
         )
-        self.unevaluable_conditions = Counter(
+        self.unevaluable_conditions = metric.counter(
             "gateway_policy_unevaluable_conditions",
             "Rule conditions that could not be evaluated for a call (read the stricter way), by rule.",
             ["rule"],
-            registry=registry,
         )
-        self.last_reload_success = Gauge(
+        self.last_reload_success = metric.gauge(
             "gateway_policy_last_reload_successful",
             "1 when the last policy reload succeeded (or none was tried yet), 0 when it was refused.",
-            registry=registry,
         )
         self.info = Info("gateway_policy", "The policy in force: its version (hash of its files).", registry=registry)
-        for result in RELOAD_RESULTS:
-            self.reloads.labels(result)
         self.last_reload_success.set(1)
 
     def loaded(self, version: str) -> None:
@@ -199,17 +189,16 @@ class GuardMetrics:
     requests shed instead of queued."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.auth_failures = Counter(
+        metric = MetricDeclarer(registry)
+        self.auth_failures = metric.counter(
             "gateway_auth_failures",
             "Refused tokens: aggregated into the audit log, or throttled (429, not audited) per source.",
             ["outcome"],
-            registry=registry,
         )
-        self.load_shed = Counter(
+        self.load_shed = metric.counter(
             "gateway_load_shed",
             "Requests answered 503 (Retry-After) instead of queueing, by what was saturated.",
             ["resource"],
-            registry=registry,
         )
 
 
@@ -218,48 +207,45 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = registry = CollectorRegistry()
+        metric = MetricDeclarer(registry)
         Info("gateway_build", "The gateway's version.", registry=registry).info({"version": __version__})
-        self.tool_calls = Counter(
+        self.tool_calls = metric.counter(
             "gateway_tool_calls",
             "Tool calls by connector, tool, policy decision and outcome.",
             ["connector", "tool", "decision", "outcome"],
-            registry=registry,
         )
-        self.call_duration = Histogram(
+        self.call_duration = metric.histogram(
             "gateway_tool_call_duration_seconds",
             "End-to-end time of a tool call inside the gateway, by connector.",
             ["connector"],
             buckets=_BUCKETS,
-            registry=registry,
         )
-        self.stage_duration = Histogram(
+        self.stage_duration = metric.histogram(
             "gateway_stage_duration_seconds",
             "Time spent in each stage of the call path (identity, validate, rate_limit, policy, approval_wait, "
             "backend, audit).",
             ["stage"],
             buckets=_BUCKETS,
-            registry=registry,
+            known=STAGES,
         )
         self.guards = GuardMetrics(registry)
-        self.rejected_requests = Counter(
+        self.rejected_requests = metric.counter(
             "gateway_rejected_requests",
             "Requests refused before reaching a backend, by reason.",
             ["reason"],
-            registry=registry,
+            known=REJECTION_REASONS,
         )
         self.policy = PolicyMetrics(registry)
         self.approvals = ApprovalMetrics(registry)
-        self.audit_records_lost = Counter(
+        self.audit_records_lost = metric.counter(
             "gateway_audit_records_lost",
             "Records that could not wait for the audit store (a refused token is answered first), by kind.",
             ["kind"],
-            registry=registry,
         )
-        self.backend_up = Gauge(
+        self.backend_up = metric.gauge(
             "gateway_backend_up",
             "1 when the connector's backend answered its last health check, else 0.",
             ["connector"],
-            registry=registry,
         )
         self.audit = AuditMetrics(registry)
         self.audit_sinks = SinkMetrics()
@@ -269,11 +255,6 @@ class Metrics:
         self.incident = IncidentMetrics(registry)
         self._circuits = _CircuitCollector()
         registry.register(self._circuits)
-        # Known label values exist from the start, so rates and alerts see 0, not "no data".
-        for stage in STAGES:
-            self.stage_duration.labels(stage)
-        for reason in REJECTION_REASONS:
-            self.rejected_requests.labels(reason)
 
     def watch_connectors(self, connectors: Iterable[Connector]) -> None:
         """Expose these connectors' circuit breaker state (those that have one)."""

@@ -1,9 +1,9 @@
 """A PostgreSQL connection that LISTENs on one channel for as long as its store is open.
 
-The approvals and suspensions stores wake the other replicas with NOTIFY. A lost
-connection is restored with backoff; notifications sent while nobody listened are gone,
-so `on_restored` runs after each reconnection and the store's users re-read what they
-watch.
+The stores that replicas share (`gateway.pg_store`) wake the other replicas with NOTIFY.
+A lost connection is restored with backoff; notifications sent while nobody listened are
+gone, so `on_restored` runs after each reconnection and the store's users re-read what
+they watch.
 """
 
 from __future__ import annotations

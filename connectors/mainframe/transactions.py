@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from connectors.mainframe.copybook import Field, Layout, load_copybook
+from connectors.schemas import arguments_schema
 from gateway.models import Compensation
 
 COPYBOOKS = Path(str(resources.files("connectors.mainframe") / "copybooks"))
@@ -139,12 +140,7 @@ def input_schema(transaction: Transaction, layout: Layout) -> dict[str, Any]:
         if p.description:
             schema["description"] = f"{p.description} ({schema['description']})"
         properties[p.name] = schema
-    return {
-        "type": "object",
-        "properties": properties,
-        "required": [p.name for p in transaction.inputs],
-        "additionalProperties": False,
-    }
+    return arguments_schema(properties, [p.name for p in transaction.inputs])
 
 
 def load_layouts(directory: Path = COPYBOOKS) -> dict[str, Layout]:

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from connectors.schemas import arguments_schema
 from gateway.errors import InvalidInput
 
 log = logging.getLogger(__name__)
@@ -223,7 +224,7 @@ def _operation(
         method=method.upper(),
         path=path,
         description=text or f"{method.upper()} {path}",
-        input_schema={"type": "object", "properties": properties, "required": required, "additionalProperties": False},
+        input_schema=arguments_schema(properties, required),
         parameters=tuple(parameters),
         body_media=media,
         read_only=bool(operation.get("x-read-only", method in READ_METHODS)),

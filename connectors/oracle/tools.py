@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from connectors.oracle.sql_guard import MAX_LENGTH
+from connectors.schemas import arguments_schema
 from gateway.models import ToolSpec
 
 ID = {"type": "integer", "minimum": 1, "maximum": 999_999_999}
@@ -13,17 +12,13 @@ OFFSET = {"type": "integer", "minimum": 0, "maximum": 1_000_000, "default": 0}
 SCALAR = {"type": ["string", "number", "boolean", "null"]}
 
 
-def _object(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]:
-    return {"type": "object", "properties": properties, "required": list(required), "additionalProperties": False}
-
-
 def tool_specs(connector: str) -> list[ToolSpec]:
     return [
         ToolSpec(
             connector,
             "get_employee",
             "Read one employee of the HR schema.",
-            _object({"employee_id": ID}, ("employee_id",)),
+            arguments_schema({"employee_id": ID}, ("employee_id",)),
             read_only=True,
             title="Get employee",
         ),
@@ -31,7 +26,7 @@ def tool_specs(connector: str) -> list[ToolSpec]:
             connector,
             "search_employees",
             "Search employees by department, job, salary range and name.",
-            _object(
+            arguments_schema(
                 {
                     "department_id": ID,
                     "job_id": {"type": "string", "pattern": "^[A-Z_]{2,10}$"},
@@ -49,7 +44,7 @@ def tool_specs(connector: str) -> list[ToolSpec]:
             connector,
             "get_order",
             "Read one customer order.",
-            _object({"order_id": ID}, ("order_id",)),
+            arguments_schema({"order_id": ID}, ("order_id",)),
             read_only=True,
             title="Get order",
         ),
@@ -57,7 +52,7 @@ def tool_specs(connector: str) -> list[ToolSpec]:
             connector,
             "search_orders",
             "Search orders by customer, status, date and total.",
-            _object(
+            arguments_schema(
                 {
                     "customer_id": ID,
                     "status": {"enum": ["PENDING", "SHIPPED", "CANCELLED"]},
@@ -74,7 +69,7 @@ def tool_specs(connector: str) -> list[ToolSpec]:
             connector,
             "update_salary",
             "Set an employee's salary; it must lie within the range of the employee's job.",
-            _object(
+            arguments_schema(
                 {
                     "employee_id": ID,
                     "salary": {"type": "integer", "minimum": 1, "maximum": 10_000_000},
@@ -89,7 +84,7 @@ def tool_specs(connector: str) -> list[ToolSpec]:
             "query",
             "Run one read-only SELECT. Values go in `params` and are referenced as :name binds; "
             "string literals, comments, several statements and anything that writes are refused.",
-            _object(
+            arguments_schema(
                 {
                     "sql": {"type": "string", "minLength": 1, "maxLength": MAX_LENGTH},
                     "params": {

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from connectors.schemas import arguments_schema
 from gateway.models import Compensation, ToolSpec
 
 PURCHASE_ORDER_ID = {"type": "string", "pattern": "^[0-9]{10}$", "description": "Purchase order number, 10 digits"}
@@ -22,10 +21,6 @@ TOP = {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}
 SKIP = {"type": "integer", "minimum": 0, "maximum": 100_000, "default": 0}
 
 
-def _object(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]:
-    return {"type": "object", "properties": properties, "required": list(required), "additionalProperties": False}
-
-
 #: A created purchase order is taken back by cancelling it (the number from the result).
 CANCEL_CREATED = Compensation("cancel_purchase_order", {"purchase_order_id": "result.purchase_order.PurchaseOrder"})
 
@@ -37,7 +32,7 @@ def tool_specs(connector: str, *, test_run: bool = False) -> list[ToolSpec]:
             connector,
             "search_purchase_orders",
             "Search purchase orders by vendor, release status, currency and amount range.",
-            _object(
+            arguments_schema(
                 {
                     "vendor_id": SUPPLIER_ID,
                     "status": {"enum": ["RELEASED", "NOT_RELEASED", "CANCELLED"]},
@@ -61,7 +56,7 @@ def tool_specs(connector: str, *, test_run: bool = False) -> list[ToolSpec]:
             connector,
             "get_purchase_order",
             "Read one purchase order with its items and invoices.",
-            _object({"purchase_order_id": PURCHASE_ORDER_ID}, ("purchase_order_id",)),
+            arguments_schema({"purchase_order_id": PURCHASE_ORDER_ID}, ("purchase_order_id",)),
             read_only=True,
             title="Get purchase order",
         ),
@@ -69,7 +64,7 @@ def tool_specs(connector: str, *, test_run: bool = False) -> list[ToolSpec]:
             connector,
             "search_vendors",
             "Search vendors by name and country.",
-            _object(
+            arguments_schema(
                 {
                     "name_contains": {"type": "string", "minLength": 1, "maxLength": 80},
                     "country": {"type": "string", "pattern": "^[A-Z]{2}$"},
@@ -84,7 +79,7 @@ def tool_specs(connector: str, *, test_run: bool = False) -> list[ToolSpec]:
             connector,
             "create_purchase_order",
             "Create a purchase order (not yet released) for a vendor.",
-            _object(
+            arguments_schema(
                 {
                     "vendor_id": SUPPLIER_ID,
                     "amount": AMOUNT,
@@ -101,7 +96,7 @@ def tool_specs(connector: str, *, test_run: bool = False) -> list[ToolSpec]:
             connector,
             "release_purchase_order",
             "Release (approve) a purchase order so it can be invoiced.",
-            _object({"purchase_order_id": PURCHASE_ORDER_ID}, ("purchase_order_id",)),
+            arguments_schema({"purchase_order_id": PURCHASE_ORDER_ID}, ("purchase_order_id",)),
             title="Release purchase order",
             simulates=test_run,
         ),
@@ -109,7 +104,7 @@ def tool_specs(connector: str, *, test_run: bool = False) -> list[ToolSpec]:
             connector,
             "cancel_purchase_order",
             "Cancel a purchase order nothing was invoiced against (sets its deletion indicator).",
-            _object({"purchase_order_id": PURCHASE_ORDER_ID}, ("purchase_order_id",)),
+            arguments_schema({"purchase_order_id": PURCHASE_ORDER_ID}, ("purchase_order_id",)),
             title="Cancel purchase order",
             simulates=test_run,
         ),
@@ -117,7 +112,7 @@ def tool_specs(connector: str, *, test_run: bool = False) -> list[ToolSpec]:
             connector,
             "post_invoice",
             "Post a vendor invoice against a released purchase order.",
-            _object(
+            arguments_schema(
                 {"purchase_order_id": PURCHASE_ORDER_ID, "amount": AMOUNT, "currency": CURRENCY},
                 ("purchase_order_id", "amount", "currency"),
             ),

@@ -16,12 +16,11 @@ URL: as the audit store's (`postgresql://...?schema=NAME`); the tables go into t
 from __future__ import annotations
 
 import builtins
-import contextlib
 import dataclasses
 import json
 import logging
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 import asyncpg
@@ -37,6 +36,7 @@ from gateway.approvals.store import (
     STATES,
     ApprovalFilter,
     BeforeCommit,
+    Opening,
     PendingCapReached,
     StoredApproval,
     approvals_schema,
@@ -46,10 +46,9 @@ from gateway.approvals.store import (
     select_sql,
     stored_approvals,
 )
-from gateway.audit.postgres_store import ensure_schema, is_postgres_url, redacted_url, split_schema
-from gateway.audit.store import StoreError
+from gateway.audit.postgres_store import is_postgres_url
 from gateway.models import Approval, ApprovalState, ToolResult
-from gateway.pg_listener import PG_ERRORS, Listener, channel_for, close_pool, pooled
+from gateway.pg_store import Refusal, SharedPostgresStore
 
 __all__ = ["PostgresApprovalStore", "is_postgres_url"]
 
@@ -68,8 +67,6 @@ _STATE_CHECK = (
     " WHERE conname = 'approvals_state_check' AND conrelid = 'approvals'::regclass"
 )
 
-#: Replicas starting together must not race on CREATE ... IF NOT EXISTS.
-_SCHEMA_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended('agent-gateway approvals schema ' || $1, 0))"
 #: Two replicas opening an approval for one call must not both insert it.
 _BINDING_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended('agent-gateway approval ' || $1, 0))"
 _ROW_LOCK = "SELECT 1 FROM approvals WHERE approval_id = $1 FOR UPDATE"
@@ -98,65 +95,46 @@ _SETTLE = (
 _COUNT_PENDING = "SELECT count(*) FROM approvals WHERE state = 'pending'"
 _NEXT_EXPIRY = "SELECT min(expires_at) FROM approvals WHERE state = 'pending'"
 _DUE = "SELECT approval_id FROM approvals WHERE state = 'pending' AND expires_at <= $1"
-_NOTIFY = "SELECT pg_notify($1, $2)"
 _HOLD_KEY = "SELECT pg_advisory_lock($1)"
 _RELEASE_KEY = "SELECT pg_advisory_unlock_all()"
 
 
-class PostgresApprovalStore:
+class PostgresApprovalStore(SharedPostgresStore):
     """The approvals store on PostgreSQL; changes made by other replicas reach `signals`."""
 
+    what = "approvals"
+    config_key = "approvals.database"
+    tables = _SCHEMA
+    max_connections = 4
+
     def __init__(self, url: str, signals: Signals) -> None:
-        self._url, schema = split_schema(url)
-        self._settings = {"search_path": schema} if schema else {}
-        self._schema = schema
-        self._channel = channel_for("agent_gateway_approvals", schema)
-        self._where = redacted_url(self._url) + (f" (schema {schema})" if schema else "")
         self._signals = signals
         #: This replica: the sender of its notifications and the owner of its claims.
         self._key = secrets.randbits(63)
-        self._pool: asyncpg.Pool | None = None
         # Changes made while nobody listened sent no wake-up: after a reconnection every
-        # waiter re-reads.
-        self._listener = Listener(
-            self._url,
-            self._settings,
-            self._channel,
-            what="approvals",
-            where=self._where,
+        # waiter re-reads. Releasing the key at close lets a replica starting next settle
+        # this one's claims at once.
+        super().__init__(
+            url,
             on_notify=self._notified,
             on_restored=signals.notify_all,
             prepare=lambda conn: conn.execute(_HOLD_KEY, self._key),
+            release=lambda conn: conn.execute(_RELEASE_KEY),
         )
 
     @classmethod
     async def open(cls, url: str, signals: Signals) -> PostgresApprovalStore:
-        try:
-            store = cls(url, signals)
-        except StoreError as exc:
-            raise ApprovalError("invalid", str(exc).replace("audit.database", "approvals.database")) from None
-        try:
-            store._pool = await asyncpg.create_pool(
-                store._url, min_size=1, max_size=4, timeout=10, server_settings=store._settings
-            )
-            async with store._pool.acquire() as conn, conn.transaction():
-                await conn.execute(_SCHEMA_LOCK, store._schema or "")
-                if store._schema:
-                    await ensure_schema(conn, store._schema)
-                await conn.execute(_SCHEMA)
-                if "'superseded'" not in (await conn.fetchval(_STATE_CHECK) or ""):
-                    await conn.execute(_MIGRATE)
-            await store._listener.start()
-        except (*PG_ERRORS, ValueError) as exc:
-            await store.close()
-            raise ApprovalError("unavailable", f"cannot open approvals database {store._where}: {exc}") from None
+        store = cls(url, signals)
+        await store._open()
         return store
 
-    async def close(self) -> None:
-        # Releasing the key at once lets a replica starting next settle this one's claims.
-        await self._listener.close(last=lambda conn: conn.execute(_RELEASE_KEY))
-        pool, self._pool = self._pool, None
-        await close_pool(pool)
+    @classmethod
+    def refusal(cls, why: Refusal, message: str) -> ApprovalError:
+        return ApprovalError(why, message)
+
+    async def _upgrade(self, conn: asyncpg.Connection) -> None:
+        if "'superseded'" not in (await conn.fetchval(_STATE_CHECK) or ""):
+            await conn.execute(_MIGRATE)
 
     def _notified(self, payload: str) -> None:
         sender, _, approval_id = payload.partition(":")
@@ -204,34 +182,26 @@ class PostgresApprovalStore:
 
     # -- writes --------------------------------------------------------------------------
 
-    async def join_or_create(
-        self,
-        binding: str,
-        candidate: Approval,
-        *,
-        since: float,
-        before_insert: Callable[[Approval], Awaitable[None]],
-        pending_cap: int,
-        kept: ToolResult | None = None,
-    ) -> tuple[StoredApproval, bool]:
+    async def join_or_create(self, opening: Opening) -> tuple[StoredApproval, bool]:
+        binding, candidate, kept = opening.binding, opening.candidate, opening.kept
         async with self._transaction() as conn:
             await conn.execute(_BINDING_LOCK, binding)
-            rows = await _select(conn, _LIVE, binding, since)
+            rows = await _select(conn, _LIVE, binding, opening.since)
             if rows:
                 return rows[0], False
             p = candidate.principal
             # Per requester, like the binding: concurrent requests of one agent take turns.
             await conn.execute(_BINDING_LOCK, f"requester {p.issuer} {p.tenant} {p.subject}")
             pending = int(await conn.fetchval(_PENDING_OF, p.issuer, p.tenant, p.subject))
-            if pending >= pending_cap:
-                raise PendingCapReached(pending, pending_cap)
-            await before_insert(candidate)
+            if pending >= opening.pending_cap:
+                raise PendingCapReached(pending, opening.pending_cap)
+            await opening.before_insert(candidate)
             await conn.execute(_INSERT, *row_values(binding, candidate))
             if kept is not None:
                 await conn.execute(KEEP_RESULT.format(p="$"), json.dumps(result_to_json(kept)), candidate.approval_id)
             # Other replicas learn of it too: their pending-approvals gauges count it.
-            await self._notify(conn, candidate.approval_id)
-            return StoredApproval(candidate, None, "none" if kept is None else "done", kept), True
+            await self._tell(conn, candidate.approval_id)
+            return opening.stored(), True
 
     async def transition(
         self,
@@ -241,8 +211,6 @@ class PostgresApprovalStore:
         *,
         now: float,
     ) -> StoredApproval | None:
-        """Apply `change` to the current approval; None (from the store or from `change`)
-        means nothing was changed. ApprovalError raised by `change` propagates."""
         async with self._transaction() as conn:
             # Lock first, then read in a new statement: its snapshot sees the votes the
             # previous holder of the lock committed with its state.
@@ -265,7 +233,7 @@ class PostgresApprovalStore:
                 await conn.executemany(_INSERT_VOTE, votes)
             decided_at = now if after.state is not ApprovalState.PENDING else None
             await conn.execute(_UPDATE_STATE, approval_id, after.state.value, decided_at)
-            await self._notify(conn, approval_id)
+            await self._tell(conn, approval_id)
             return StoredApproval(after, decided_at, current.execution, current.result)
 
     async def claim(self, approval_id: str) -> bool:
@@ -280,7 +248,7 @@ class PostgresApprovalStore:
             status: str = await conn.execute(_SAVE_RESULT, approval_id, json.dumps(result_to_json(result)))
             saved = status == "UPDATE 1"
             if saved:
-                await self._notify(conn, approval_id)
+                await self._tell(conn, approval_id)
             return saved
 
     async def settle_interrupted(self, result: ToolResult) -> builtins.list[str]:
@@ -293,22 +261,13 @@ class PostgresApprovalStore:
                 return []
             ids = [r[0] for r in await conn.fetch(_SETTLE, json.dumps(result_to_json(result)), gone)]
             for approval_id in ids:
-                await self._notify(conn, approval_id)
+                await self._tell(conn, approval_id)
             return ids
 
     # -- helpers -------------------------------------------------------------------------
 
-    async def _notify(self, conn: asyncpg.Connection, approval_id: str) -> None:
-        # Delivered when the transaction commits, to every replica listening (this one too).
-        await conn.execute(_NOTIFY, self._channel, f"{self._key}:{approval_id}")
-
-    def _connection(self) -> contextlib.AbstractAsyncContextManager[asyncpg.Connection]:
-        return pooled(self._pool, f"approvals database {self._where}", lambda why: ApprovalError("unavailable", why))
-
-    @contextlib.asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[asyncpg.Connection]:
-        async with self._connection() as conn, conn.transaction():
-            yield conn
+    async def _tell(self, conn: asyncpg.Connection, approval_id: str) -> None:
+        await self._notify(conn, f"{self._key}:{approval_id}")
 
 
 async def _select(

@@ -33,6 +33,7 @@ from gateway.approvals.signals import Signals, wait_for_event
 from gateway.approvals.store import (
     ApprovalFilter,
     ApprovalStore,
+    Opening,
     PendingCapReached,
     SQLiteApprovalStore,
     StoredApproval,
@@ -231,12 +232,14 @@ class ApprovalService:
     ) -> tuple[StoredApproval, bool]:
         try:
             stored, created = await self._store.join_or_create(
-                binding,
-                candidate,
-                since=time.time() - self._settings.retain_outcome_seconds,
-                before_insert=self._audit_requested,
-                pending_cap=self._settings.max_pending_per_principal,
-                kept=kept,
+                Opening(
+                    binding,
+                    candidate,
+                    since=time.time() - self._settings.retain_outcome_seconds,
+                    before_insert=self._audit_requested,
+                    pending_cap=self._settings.max_pending_per_principal,
+                    kept=kept,
+                )
             )
         except PendingCapReached as exc:
             await self._audit_refused(call, exc.message)

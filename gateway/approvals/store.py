@@ -194,6 +194,27 @@ class StoredApproval:
     result: ToolResult | None
 
 
+@dataclass(frozen=True, slots=True)
+class Opening:
+    """An approval to open for a held call unless a live one (pending, or decided after
+    `since` and not superseded) already has its `binding`: what `join_or_create` takes."""
+
+    binding: str
+    candidate: Approval
+    since: float
+    #: Runs before the candidate is inserted (the audit record); raising aborts the insert.
+    before_insert: Callable[[Approval], Awaitable[None]]
+    #: The most pending approvals one requester may have.
+    pending_cap: int
+    #: The result of a call that has run already, stored with the new approval as its single
+    #: execution's (a result held for review: nothing is left to execute).
+    kept: ToolResult | None = None
+
+    def stored(self) -> StoredApproval:
+        """The candidate as the store holds it once inserted."""
+        return StoredApproval(self.candidate, None, "none" if self.kept is None else "done", self.kept)
+
+
 class ApprovalStore(Protocol):
     async def close(self) -> None: ...
     async def get(self, approval_id: str) -> StoredApproval | None: ...
@@ -203,21 +224,10 @@ class ApprovalStore(Protocol):
     async def next_expiry(self) -> float | None: ...
     async def due(self, now: float) -> builtins.list[str]: ...
     async def live(self, binding: str, since: float) -> StoredApproval | None: ...
-    async def join_or_create(
-        self,
-        binding: str,
-        candidate: Approval,
-        *,
-        since: float,
-        before_insert: Callable[[Approval], Awaitable[None]],
-        pending_cap: int,
-        kept: ToolResult | None = None,
-    ) -> tuple[StoredApproval, bool]:
-        """The live approval for `binding` (pending, or decided after `since` and not
-        superseded), else `candidate` inserted; the flag says whether it was created.
-        PendingCapReached when the requester has `pending_cap` pending approvals already.
-        `kept`: the result of a call that has run already, stored with the new approval as
-        its single execution's (a result held for review: nothing is left to execute)."""
+    async def join_or_create(self, opening: Opening) -> tuple[StoredApproval, bool]:
+        """The live approval for `opening.binding`, else `opening.candidate` inserted; the
+        flag says whether it was created. PendingCapReached when the requester has
+        `opening.pending_cap` pending approvals already."""
 
     async def transition(
         self,
@@ -226,7 +236,10 @@ class ApprovalStore(Protocol):
         before_commit: BeforeCommit,
         *,
         now: float,
-    ) -> StoredApproval | None: ...
+    ) -> StoredApproval | None:
+        """Apply `change` to the current approval; None (from the store or from `change`)
+        means nothing was changed. ApprovalError raised by `change` propagates."""
+
     async def claim(self, approval_id: str) -> bool: ...
     async def save_result(self, approval_id: str, result: ToolResult) -> bool: ...
     async def settle_interrupted(self, result: ToolResult) -> builtins.list[str]: ...
@@ -300,18 +313,10 @@ class SQLiteApprovalStore:
 
     # -- writes ------------------------------------------------------------------------
 
-    async def join_or_create(
-        self,
-        binding: str,
-        candidate: Approval,
-        *,
-        since: float,
-        before_insert: Callable[[Approval], Awaitable[None]],
-        pending_cap: int,
-        kept: ToolResult | None = None,
-    ) -> tuple[StoredApproval, bool]:
+    async def join_or_create(self, opening: Opening) -> tuple[StoredApproval, bool]:
+        binding, candidate, kept = opening.binding, opening.candidate, opening.kept
         async with self._write_lock:
-            found = await self.live(binding, since)
+            found = await self.live(binding, opening.since)
             if found is not None:
                 return found, False
             p = candidate.principal
@@ -321,9 +326,9 @@ class SQLiteApprovalStore:
                 (p.issuer, p.tenant, p.subject),
             )
             pending = int(next(iter(counted))[0])
-            if pending >= pending_cap:
-                raise PendingCapReached(pending, pending_cap)
-            await before_insert(candidate)
+            if pending >= opening.pending_cap:
+                raise PendingCapReached(pending, opening.pending_cap)
+            await opening.before_insert(candidate)
             placeholders = ", ".join("?" * COLUMN_COUNT)
             statements = [
                 (f"INSERT INTO approvals ({COLUMNS}) VALUES ({placeholders})", row_values(binding, candidate))
@@ -333,7 +338,7 @@ class SQLiteApprovalStore:
                     (KEEP_RESULT.format(p="?"), (json.dumps(result_to_json(kept)), candidate.approval_id))
                 )
             await self._write(statements)
-            return StoredApproval(candidate, None, "none" if kept is None else "done", kept), True
+            return opening.stored(), True
 
     async def transition(
         self,
@@ -343,8 +348,6 @@ class SQLiteApprovalStore:
         *,
         now: float,
     ) -> StoredApproval | None:
-        """Apply `change` to the current approval; None (from the store or from `change`)
-        means nothing was changed. ApprovalError raised by `change` propagates."""
         async with self._write_lock:
             current = await self.get(approval_id)
             if current is None:

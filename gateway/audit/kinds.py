@@ -71,8 +71,14 @@ class Described:
     on_call: bool = False
 
 
-def _keys(text: str) -> tuple[str, ...]:
-    return tuple(text.split())
+def _on_call(meaning: str, keys: str, sometimes: str = "") -> Described:
+    """A kind of record about one call (it carries the call id); `keys` separated by spaces."""
+    return Described(meaning, tuple(keys.split()), sometimes, on_call=True)
+
+
+def _of_gateway(meaning: str, keys: str, sometimes: str = "") -> Described:
+    """A kind of record about the gateway itself (no call id)."""
+    return Described(meaning, tuple(keys.split()), sometimes)
 
 
 _DECISION = "effect rule reason policy_version approvals_required approver_role unevaluable"
@@ -86,148 +92,124 @@ _NOTIFICATION = "approval_id channel target event attempt"
 _GATEWAY = "version config_digest"
 
 DESCRIBED: dict[RecordKind, Described] = {
-    RecordKind.CALL_RECEIVED: Described(
+    RecordKind.CALL_RECEIVED: _on_call(
         "a request arrived: who, what (`kind`: tool, prompt, resource, ...), the redacted arguments"
         " and the SHA-256 of the original ones",
-        _keys(
-            "principal kind connector tool arguments arguments_digest trace_id traceparent front_door client"
-            " dry_run compensates"
-        ),
-        on_call=True,
+        "principal kind connector tool arguments arguments_digest trace_id traceparent front_door client"
+        " dry_run compensates",
     ),
-    RecordKind.CALL_DECIDED: Described(
+    RecordKind.CALL_DECIDED: _on_call(
         "the policy decided (allow, deny, approve); an approved call is decided again at execution",
-        _keys(_DECISION),
+        _DECISION,
         "at execution `stage`, `approval_id`, `votes` (and `superseded` when refused then)",
-        on_call=True,
     ),
-    RecordKind.CALL_REJECTED: Described(
+    RecordKind.CALL_REJECTED: _on_call(
         "refused before the decision (suspended agent, invalid call, rate limit); `stage` says where",
-        _keys("stage reason"),
-        on_call=True,
+        "stage reason",
     ),
-    RecordKind.CALL_PREVIEWED: Described(
+    RecordKind.CALL_PREVIEWED: _on_call(
         "a dry run's report: what the policy would do and, for tools with a test run, the backend's verdict",
-        _keys("dry_run tool would rule reason policy_version simulated"),
+        "dry_run tool would rule reason policy_version simulated",
         "`approvals_required`, `approver_role` when it would be held, `backend_accepted` when simulated",
-        on_call=True,
     ),
-    RecordKind.CALL_FORWARDED: Described(
+    RecordKind.CALL_FORWARDED: _on_call(
         "the request left for the backend",
-        _keys("connector tool"),
+        "connector tool",
         "`dry_run` for a backend test run, `approval_id` for an approved call",
-        on_call=True,
     ),
-    RecordKind.CALL_COMPLETED: Described(
+    RecordKind.CALL_COMPLETED: _on_call(
         "the backend's answer: status, latency, digest and size of the result, or the error",
-        _keys("status latency_ms error"),
+        "status latency_ms error",
         "`result_digest`, `result_bytes` when it answered, `approval_id` for an approved call,"
         " `backend_identity` (who the backend saw: `kind` and the technical `user` or `client_id`, or"
         " the exchanged token's `subject`, `jti` and `audience`; never a credential),"
         " `compensation` (how to undo it), and `result_rules`, `redacted`, `masked`, `screened`,"
         " `truncated`, `withheld`, `held`, `delivered_digest` (and `held_digest` for a result held for"
         " review) when result rules applied",
-        on_call=True,
     ),
-    RecordKind.CALL_REPLAYED: Described(
+    RecordKind.CALL_REPLAYED: _on_call(
         "an earlier answer given again (`source`: `idempotency_key` or `approval`)",
-        _keys("source"),
+        "source",
         "`replay_of` (idempotency key) or `approval_id` (approval)",
-        on_call=True,
     ),
-    RecordKind.RESULT_HELD: Described(
+    RecordKind.RESULT_HELD: _on_call(
         "a result rule in `hold` mode kept the backend's answer from the agent until a reviewer decides",
-        _keys("approval_id rule reason"),
-        on_call=True,
+        "approval_id rule reason",
     ),
-    RecordKind.RESULT_RELEASED: Described(
+    RecordKind.RESULT_RELEASED: _on_call(
         "the gateway gave the agent a held result that a reviewer released (the call or its retry)",
-        _keys("approval_id"),
-        on_call=True,
+        "approval_id",
     ),
-    RecordKind.RESULT_REFUSED: Described(
+    RecordKind.RESULT_REFUSED: _on_call(
         "the gateway told the agent that its held result was refused or expired",
-        _keys("approval_id state reason"),
-        on_call=True,
+        "approval_id state reason",
     ),
-    RecordKind.APPROVAL_REQUESTED: Described(
+    RecordKind.APPROVAL_REQUESTED: _on_call(
         "a call was held for people",
-        _keys(
-            "approval_id state approver approve comment requester connector tool arguments_digest rule"
-            " policy_version approvals_required approver_role expires_at"
-        ),
-        on_call=True,
+        "approval_id state approver approve comment requester connector tool arguments_digest rule"
+        " policy_version approvals_required approver_role expires_at",
     ),
-    RecordKind.APPROVAL_VOTED: Described(
+    RecordKind.APPROVAL_VOTED: _on_call(
         "an approver voted (or the gateway denied, e.g. the kill switch)",
-        _keys(f"approval_id state {_VOTER} approvals approvals_required"),
-        on_call=True,
+        f"approval_id state {_VOTER} approvals approvals_required",
     ),
-    RecordKind.APPROVAL_DECIDED: Described(
-        "the vote that settled the approval", _keys(f"approval_id state {_VOTER}"), on_call=True
-    ),
-    RecordKind.APPROVAL_EXPIRED: Described(
+    RecordKind.APPROVAL_DECIDED: _on_call("the vote that settled the approval", f"approval_id state {_VOTER}"),
+    RecordKind.APPROVAL_EXPIRED: _on_call(
         "nobody decided in time: the call is denied",
-        _keys("approval_id state approver approve comment expires_at"),
-        on_call=True,
+        "approval_id state approver approve comment expires_at",
     ),
-    RecordKind.APPROVAL_SUPERSEDED: Described(
+    RecordKind.APPROVAL_SUPERSEDED: _on_call(
         "an approved call was refused at execution (the policy or the window says no)",
-        _keys("approval_id state reason"),
-        on_call=True,
+        "approval_id state reason",
     ),
-    RecordKind.APPROVAL_REFUSED: Described(
+    RecordKind.APPROVAL_REFUSED: _on_call(
         "no approval was opened: the requester has too many pending",
-        _keys("reason requester tool"),
-        on_call=True,
+        "reason requester tool",
     ),
-    RecordKind.NOTIFICATION_SENT: Described(
-        "an approval event reached a channel", _keys(f"{_NOTIFICATION} details"), on_call=True
+    RecordKind.NOTIFICATION_SENT: _on_call("an approval event reached a channel", f"{_NOTIFICATION} details"),
+    RecordKind.NOTIFICATION_RETRIED: _on_call(
+        "a delivery failed and will be tried again", f"{_NOTIFICATION} error retry_in"
     ),
-    RecordKind.NOTIFICATION_RETRIED: Described(
-        "a delivery failed and will be tried again", _keys(f"{_NOTIFICATION} error retry_in"), on_call=True
+    RecordKind.NOTIFICATION_FAILED: _on_call(
+        "a delivery failed for good (or its queue was full)", f"{_NOTIFICATION} error"
     ),
-    RecordKind.NOTIFICATION_FAILED: Described(
-        "a delivery failed for good (or its queue was full)", _keys(f"{_NOTIFICATION} error"), on_call=True
-    ),
-    RecordKind.SLACK_INTERACTION: Described(
+    RecordKind.SLACK_INTERACTION: _on_call(
         "a click or modal submission from Slack, accepted or why not",
-        _keys("approval_id slack_user approver action accepted reason"),
-        on_call=True,
+        "approval_id slack_user approver action accepted reason",
     ),
-    RecordKind.SLACK_REQUEST_REFUSED: Described(
-        "a request to the Slack endpoint failed verification", _keys("reason detail client")
+    RecordKind.SLACK_REQUEST_REFUSED: _of_gateway(
+        "a request to the Slack endpoint failed verification", "reason detail client"
     ),
-    RecordKind.GATEWAY_STARTED: Described("the gateway started", _keys(_GATEWAY)),
-    RecordKind.GATEWAY_STOPPED: Described("the gateway stopped cleanly", _keys(_GATEWAY)),
-    RecordKind.AUTH_FAILED: Described("a request without a valid token", _keys("reason client path")),
-    RecordKind.POLICY_RELOADED: Described(
-        "a changed policy was loaded (`trigger`: file change, SIGHUP, admin endpoint)", _keys(_RELOAD)
+    RecordKind.GATEWAY_STARTED: _of_gateway("the gateway started", _GATEWAY),
+    RecordKind.GATEWAY_STOPPED: _of_gateway("the gateway stopped cleanly", _GATEWAY),
+    RecordKind.AUTH_FAILED: _of_gateway("a request without a valid token", "reason client path"),
+    RecordKind.POLICY_RELOADED: _of_gateway(
+        "a changed policy was loaded (`trigger`: file change, SIGHUP, admin endpoint)", _RELOAD
     ),
-    RecordKind.POLICY_RELOAD_FAILED: Described("a policy edit was refused; the last good one stays", _keys(_RELOAD)),
-    RecordKind.POLICY_SHADOW_LOADED: Described(
-        "a candidate policy is evaluated beside the real one", _keys("by directory version")
+    RecordKind.POLICY_RELOAD_FAILED: _of_gateway("a policy edit was refused; the last good one stays", _RELOAD),
+    RecordKind.POLICY_SHADOW_LOADED: _of_gateway(
+        "a candidate policy is evaluated beside the real one", "by directory version"
     ),
-    RecordKind.POLICY_SHADOW_STOPPED: Described(
+    RecordKind.POLICY_SHADOW_STOPPED: _of_gateway(
         "the shadow policy was stopped, with its summary",
-        _keys("by directory version evaluated changed by_change"),
+        "by directory version evaluated changed by_change",
     ),
-    RecordKind.CATALOG_CHANGED: Described(
+    RecordKind.CATALOG_CHANGED: _of_gateway(
         "a tool definition was added or changed upstream (held for review unless trusted on first use)",
-        _keys("connector tool change old_digest new_digest approved_by diff"),
+        "connector tool change old_digest new_digest approved_by diff",
         "`screening` (findings in the description) when held for review",
     ),
-    RecordKind.CATALOG_APPROVED: Described(
-        "a reviewer approved a tool definition", _keys("connector tool new_digest old_digest approved_by")
+    RecordKind.CATALOG_APPROVED: _of_gateway(
+        "a reviewer approved a tool definition", "connector tool new_digest old_digest approved_by"
     ),
-    RecordKind.AGENT_SUSPENDED: Described(
+    RecordKind.AGENT_SUSPENDED: _of_gateway(
         "the kill switch stopped an agent, client, tenant or everything (by a person or a brake)",
-        _keys(_SUSPENSION),
+        _SUSPENSION,
     ),
-    RecordKind.AGENT_RESUMED: Described("a suspension was lifted", _keys(_SUSPENSION)),
-    RecordKind.UNDO_REQUESTED: Described(
+    RecordKind.AGENT_RESUMED: _of_gateway("a suspension was lifted", _SUSPENSION),
+    RecordKind.UNDO_REQUESTED: _of_gateway(
         "an administrator asked to undo calls (planned, or executed with `execute`)",
-        _keys("by selector execute calls"),
+        "by selector execute calls",
     ),
 }
 

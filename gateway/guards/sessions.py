@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import collections
 import json
+from dataclasses import dataclass, field
 
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
@@ -27,33 +28,26 @@ def refusal(status: int, message: str, retry_after: int | None = None) -> Respon
     return Response(json.dumps(body), status_code=status, media_type="application/json", headers=headers)
 
 
+@dataclass(eq=False)
 class SessionQuota:
     """ASGI wrapper between `SessionOwner` (which sets the request's `user`) and the SDK's
     session manager."""
 
-    def __init__(
-        self,
-        app: ASGIApp,
-        manager: StreamableHTTPSessionManager,
-        settings: SessionSettings,
-        metrics: Metrics,
-        retry_after: int,
-    ) -> None:
-        self.app = app
-        self._manager = manager
-        self._settings = settings
-        self._metrics = metrics
-        self._retry_after = retry_after
-        #: Opening requests not yet answered, per owner: admitted sessions the SDK has not
-        #: registered yet count too, so concurrent openings cannot overshoot the cap.
-        self._opening: collections.Counter[str] = collections.Counter()
-        self._in_flight: collections.Counter[str] = collections.Counter()
-        self._in_flight_total = 0
+    app: ASGIApp
+    manager: StreamableHTTPSessionManager
+    settings: SessionSettings
+    metrics: Metrics
+    retry_after: int
+    #: Opening requests not yet answered, per owner: admitted sessions the SDK has not
+    #: registered yet count too, so concurrent openings cannot overshoot the cap.
+    _opening: collections.Counter[str] = field(default_factory=collections.Counter, init=False)
+    _in_flight: collections.Counter[str] = field(default_factory=collections.Counter, init=False)
+    _in_flight_total: int = field(default=0, init=False)
 
     def sessions_of(self, owner: str) -> int:
         # The SDK keeps who opened each live session (and forgets it when the session ends
         # or expires); it has no public count per owner (mcp is pinned below 3).
-        held = sum(o["client_id"] == owner for o in self._manager._session_owners.values())
+        held = sum(o["client_id"] == owner for o in self.manager._session_owners.values())
         return held + self._opening[owner]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -79,21 +73,21 @@ class SessionQuota:
             _decrement(self._opening, owner, opening)
 
     def _refusal(self, owner: str, opening: bool) -> Response | None:
-        s = self._settings
+        s = self.settings
         if self._in_flight_total >= s.in_flight_total:
-            self._metrics.guards.load_shed.labels("requests_in_flight").inc()
-            return refusal(503, f"the gateway is serving {s.in_flight_total} requests; retry later", self._retry_after)
+            self.metrics.guards.load_shed.labels("requests_in_flight").inc()
+            return refusal(503, f"the gateway is serving {s.in_flight_total} requests; retry later", self.retry_after)
         if self._in_flight[owner] >= s.in_flight_per_principal:
-            self._metrics.rejected_requests.labels("in_flight_limit").inc()
+            self.metrics.rejected_requests.labels("in_flight_limit").inc()
             message = f"this principal already has {s.in_flight_per_principal} requests in flight; retry later"
-            return refusal(429, message, self._retry_after)
+            return refusal(429, message, self.retry_after)
         if opening and self.sessions_of(owner) >= s.per_principal:
-            self._metrics.rejected_requests.labels("session_limit").inc()
+            self.metrics.rejected_requests.labels("session_limit").inc()
             message = (
                 f"this principal already holds {s.per_principal} open MCP sessions (guards.sessions.per_principal):"
                 f" close one (HTTP DELETE) or reuse it; idle ones close after {s.idle_seconds:g} s"
             )
-            return refusal(429, message, self._retry_after)
+            return refusal(429, message, self.retry_after)
         return None
 
 

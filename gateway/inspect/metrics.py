@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry
 
 from gateway.inspect.apply import Outcome
+from gateway.metric_declarer import MetricDeclarer
 
 #: What a rule can do to a result (the `effect` label).
 EFFECTS = ("redacted", "masked", "screened", "truncated", "withheld", "held")
@@ -12,18 +13,17 @@ EFFECTS = ("redacted", "masked", "screened", "truncated", "withheld", "held")
 
 class InspectMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.results = Counter(
+        metric = MetricDeclarer(registry)
+        self.results = metric.counter(
             "gateway_result_rules",
             "Answers (tool results, prompts, resources, completions) changed, flagged, withheld or held for "
             "review by result rules, by connector (prompts/NAME, resources/NAME for those kinds) and effect.",
             ["connector", "effect"],
-            registry=registry,
         )
-        self.findings = Counter(
+        self.findings = metric.counter(
             "gateway_screening_findings",
             "Screening findings in results (unicode, markers, links, instructions), by connector and check.",
             ["connector", "check"],
-            registry=registry,
         )
 
     def observe(self, connector: str, outcome: Outcome) -> None:

@@ -11,11 +11,12 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry
 
 from gateway.audit.kinds import RecordKind
 from gateway.errors import GatewayError
 from gateway.inspect.rule import ResultRule
+from gateway.metric_declarer import MetricDeclarer
 from gateway.models import ToolSpec, qualified_name, split_qualified_name
 from gateway.pins.definition import definition, digest, readable_diff
 from gateway.pins.settings import CatalogSettings
@@ -38,16 +39,15 @@ class PinError(GatewayError):
 
 class PinMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.changes = Counter(
+        metric = MetricDeclarer(registry)
+        self.changes = metric.counter(
             "gateway_catalog_changes",
             "Tool definitions seen that differ from the approved ones, by connector and change (added, changed).",
             ["connector", "change"],
-            registry=registry,
         )
-        self.approvals = Counter(
-            "gateway_catalog_approvals", "Tool definitions approved, by connector and how.", ["connector", "by"],
-            registry=registry,
-        )  # fmt: skip
+        self.approvals = metric.counter(
+            "gateway_catalog_approvals", "Tool definitions approved, by connector and how.", ["connector", "by"]
+        )
 
 
 class PinGate:

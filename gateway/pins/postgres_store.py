@@ -10,17 +10,12 @@ URL: as the audit store's (`postgresql://...?schema=NAME`); the table goes into 
 
 from __future__ import annotations
 
-import contextlib
 import json
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
-import asyncpg
-
-from gateway.audit.postgres_store import ensure_schema, redacted_url, split_schema
-from gateway.audit.store import StoreError
-from gateway.pg_listener import PG_ERRORS, Listener, channel_for, close_pool, pooled
+from gateway.pg_store import Refusal, SharedPostgresStore
 from gateway.pins.gate import PinError
 from gateway.pins.store import SCHEMA, Pin, pin_of
 
@@ -28,8 +23,6 @@ from gateway.pins.store import SCHEMA, Pin, pin_of
 _SCHEMA = SCHEMA.replace("REAL", "DOUBLE PRECISION") + (
     ";\nCREATE INDEX IF NOT EXISTS tool_pins_by_state ON tool_pins (state, connector);"
 )
-#: Replicas starting together must not race on CREATE ... IF NOT EXISTS.
-_SCHEMA_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended('agent-gateway pins schema ' || $1, 0))"
 _APPROVED = "SELECT tool, digest FROM tool_pins WHERE connector = $1 AND state = 'approved'"
 _GET = "SELECT * FROM tool_pins WHERE connector = $1 AND tool = $2 AND digest = $3"
 _PENDING = "SELECT * FROM tool_pins WHERE state = 'pending' ORDER BY seen_at"
@@ -41,59 +34,32 @@ _APPROVE = (
     "UPDATE tool_pins SET state = 'approved', decided_by = $4, decided_at = $5"
     " WHERE connector = $1 AND tool = $2 AND digest = $3"
 )
-_NOTIFY = "SELECT pg_notify($1, $2)"
 
 #: The connector whose approved definitions changed; None: any may have (re-read them all).
 OnChange = Callable[[str | None], None]
 
 
-class PostgresPinStore:
+class PostgresPinStore(SharedPostgresStore):
+    what = "pins"
+    config_key = "catalog.database"
+    tables = _SCHEMA
+
     def __init__(self, url: str, on_change: OnChange) -> None:
-        self._url, schema = split_schema(url)
-        self._settings = {"search_path": schema} if schema else {}
-        self._schema = schema
-        self._channel = channel_for("agent_gateway_pins", schema)
-        self._where = redacted_url(self._url) + (f" (schema {schema})" if schema else "")
         self._on_change = on_change
         #: This replica, as the sender of its notifications (it refreshed its own catalog already).
         self._key = secrets.token_hex(8)
-        self._pool: asyncpg.Pool | None = None
-        self._listener = Listener(
-            self._url,
-            self._settings,
-            self._channel,
-            what="pins",
-            where=self._where,
-            on_notify=self._notified,
-            on_restored=lambda: on_change(None),
-        )
+        super().__init__(url, on_notify=self._notified, on_restored=lambda: on_change(None))
 
     @classmethod
     async def open(cls, url: str, on_change: OnChange) -> PostgresPinStore:
         """Connect, create the table and listen; PinError (503) naming the database when it cannot."""
-        try:
-            store = cls(url, on_change)
-        except StoreError as exc:
-            raise PinError(400, str(exc).replace("audit.database", "catalog.database")) from None
-        try:
-            store._pool = await asyncpg.create_pool(
-                store._url, min_size=1, max_size=2, timeout=10, server_settings=store._settings
-            )
-            async with store._pool.acquire() as conn, conn.transaction():
-                await conn.execute(_SCHEMA_LOCK, store._schema or "")
-                if store._schema:
-                    await ensure_schema(conn, store._schema)
-                await conn.execute(_SCHEMA)
-            await store._listener.start()
-        except (*PG_ERRORS, ValueError) as exc:
-            await store.close()
-            raise PinError(503, f"catalog.database: cannot open the pins database {store._where}: {exc}") from None
+        store = cls(url, on_change)
+        await store._open()
         return store
 
-    async def close(self) -> None:
-        await self._listener.close()
-        pool, self._pool = self._pool, None
-        await close_pool(pool)
+    @classmethod
+    def refusal(cls, why: Refusal, message: str) -> PinError:
+        return PinError(400 if why == "invalid" else 503, message)
 
     def _notified(self, payload: str) -> None:
         sender, _, connector = payload.partition(":")
@@ -128,13 +94,5 @@ class PostgresPinStore:
             await conn.execute(_SUPERSEDE, connector, tool)
             await conn.execute(_APPROVE, connector, tool, digest, reviewer, time.time())
             # Delivered on commit to every replica listening: they re-read this connector's tools.
-            await conn.execute(_NOTIFY, self._channel, f"{self._key}:{connector}")
+            await self._notify(conn, f"{self._key}:{connector}")
         return str(replaced) if replaced is not None else None
-
-    def _connection(self) -> contextlib.AbstractAsyncContextManager[asyncpg.Connection]:
-        return pooled(self._pool, f"pins database {self._where}", lambda why: PinError(503, why))
-
-    @contextlib.asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[asyncpg.Connection]:
-        async with self._connection() as conn, conn.transaction():
-            yield conn

@@ -13,15 +13,12 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from gateway.approvals.console import page_headers
+from gateway.approvals.console import page_endpoint, page_headers, render_page
 
 CONSOLE_HEADERS = page_headers(None)
 
 _STATIC = Path(__file__).parent / "static"
-
-
-async def _page(request: Request) -> Response:
-    return FileResponse(_STATIC / "agents.html", media_type="text/html; charset=utf-8", headers=CONSOLE_HEADERS)
+_PAGE = render_page(_STATIC / "agents.html", "Agents", "/console/agents/agents.js")
 
 
 async def _script(request: Request) -> Response:
@@ -31,6 +28,6 @@ async def _script(request: Request) -> Response:
 def routes() -> list[BaseRoute]:
     # Declared before the approvals console's /console/{name}, which would refuse these names.
     return [
-        Route("/console/agents", _page, methods=["GET"]),
+        Route("/console/agents", page_endpoint(_PAGE, CONSOLE_HEADERS), methods=["GET"]),
         Route("/console/agents/agents.js", _script, methods=["GET"]),
     ]

@@ -236,7 +236,10 @@ async def test_the_execution_claim_is_atomic_across_replicas(postgres: Backend) 
             "postgresql://127.0.0.1:5432/test?schema=Bad-Name",
             "approvals.database: schema must be one lower-case SQL name, got ['Bad-Name']",
         ),
-        ("postgresql://127.0.0.1:1/test", "cannot open approvals database postgresql://127.0.0.1:1/test: "),
+        (
+            "postgresql://127.0.0.1:1/test",
+            "approvals.database: cannot open the approvals database postgresql://127.0.0.1:1/test: ",
+        ),
     ],
 )
 async def test_a_bad_approvals_database_is_one_clear_error(database: str, message: str) -> None:

@@ -15,6 +15,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from gateway.audit.log import AuditLog
 from gateway.audit.store import StoreError
@@ -30,34 +31,25 @@ class ChainBroken(GatewayError):
     """The store does not continue the chain where the cursor stands: shipping stops."""
 
 
+@dataclass(eq=False)
 class Shipper:
-    def __init__(
-        self,
-        name: str,
-        sink: Sink,
-        audit: AuditLog,
-        cursor: CursorFile,
-        *,
-        batch_size: int,
-        timeout_seconds: float,
-        poll_seconds: float,
-        max_backoff_seconds: float,
-    ) -> None:
-        self.name = name
-        self._sink = sink
-        self._audit = audit
-        self._cursor = cursor
-        self._batch_size = batch_size
-        self._timeout = timeout_seconds
-        self._poll = poll_seconds
-        self._max_backoff = max_backoff_seconds
-        self.position = Position(0, "")
-        #: Time of the oldest record not yet acknowledged (None: caught up).
-        self.oldest_unshipped: float | None = None
-        self.shipped = 0
-        self.failures = 0
-        self.up = True
-        self._task: asyncio.Task[None] | None = None
+    name: str
+    sink: Sink
+    audit: AuditLog
+    cursor: CursorFile
+    batch_size: int = field(kw_only=True)
+    #: How long one delivery may take.
+    timeout_seconds: float = field(kw_only=True)
+    #: How often an idle shipper looks for new records.
+    poll_seconds: float = field(kw_only=True)
+    max_backoff_seconds: float = field(kw_only=True)
+    position: Position = field(default=Position(0, ""), init=False)
+    #: Time of the oldest record not yet acknowledged (None: caught up).
+    oldest_unshipped: float | None = field(default=None, init=False)
+    shipped: int = field(default=0, init=False)
+    failures: int = field(default=0, init=False)
+    up: bool = field(default=True, init=False)
+    _task: asyncio.Task[None] | None = field(default=None, init=False)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"audit-sink-{self.name}")
@@ -67,11 +59,11 @@ class Shipper:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        await self._sink.close()
+        await self.sink.close()
 
     def lag(self) -> tuple[int, float]:
         """(records the sink has not acknowledged, seconds the oldest of them has waited)."""
-        records = max(0, self._audit.head.size - self.position.seq)
+        records = max(0, self.audit.head.size - self.position.seq)
         seconds = 0.0 if self.oldest_unshipped is None or not records else time.time() - self.oldest_unshipped
         return records, max(0.0, seconds)
 
@@ -80,7 +72,7 @@ class Shipper:
         from a guessed place would gap or repeat); reading the store may fail for a while
         (a database restart) and is retried."""
         try:
-            self.position = await asyncio.to_thread(self._cursor.load)
+            self.position = await asyncio.to_thread(self.cursor.load)
             await self._check_resume()
         except (CursorError, ChainBroken, StoreError) as exc:
             self.up = False
@@ -99,42 +91,42 @@ class Shipper:
                 self.failures += 1
                 self.up = False
                 log.warning("audit sink %s cannot read the audit log (%s); retrying", self.name, exc, exc_info=True)
-                await asyncio.sleep(self._max_backoff)
+                await asyncio.sleep(self.max_backoff_seconds)
 
     async def _check_resume(self) -> None:
         if self.position.seq == 0:
             return
-        record = await self._audit.store.record(self.position.seq)
+        record = await self.audit.store.record(self.position.seq)
         if record is None or record.hash != self.position.hash:
             raise ChainBroken(
-                f"cursor {self._cursor.path} points at record {self.position.seq} ({self.position.hash[:12]}),"
+                f"cursor {self.cursor.path} points at record {self.position.seq} ({self.position.hash[:12]}),"
                 " which this audit log does not have: is it another log? Move the cursor file away to start over"
             )
 
     async def _step(self) -> None:
-        if self._audit.head.size <= self.position.seq:
+        if self.audit.head.size <= self.position.seq:
             self.oldest_unshipped = None
-            await asyncio.sleep(self._poll)
+            await asyncio.sleep(self.poll_seconds)
             return
-        batch = await self._audit.store.records(self.position.seq, self._batch_size)
+        batch = await self.audit.store.records(self.position.seq, self.batch_size)
         if not batch:
-            await asyncio.sleep(self._poll)
+            await asyncio.sleep(self.poll_seconds)
             return
         self._check_chain(batch)
         self.oldest_unshipped = batch[0].ts
-        backoff = self._poll
+        backoff = self.poll_seconds
         while True:
             try:
-                await asyncio.wait_for(self._sink.ship(batch), self._timeout)
+                await asyncio.wait_for(self.sink.ship(batch), self.timeout_seconds)
                 break
             except (SinkError, TimeoutError) as exc:
                 self.failures += 1
                 self.up = False
                 log.warning("audit sink %s: %s; retrying in %.1f s", self.name, str(exc) or "timed out", backoff)
                 await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, self._max_backoff)
+                backoff = min(backoff * 2, self.max_backoff_seconds)
         acknowledged = Position(batch[-1].seq, batch[-1].hash)
-        await asyncio.to_thread(self._cursor.save, acknowledged)
+        await asyncio.to_thread(self.cursor.save, acknowledged)
         self.position = acknowledged
         self.shipped += len(batch)
         self.up = True
