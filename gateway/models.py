@@ -11,7 +11,7 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Required, TypedDict, Unpack
 
 from gateway.tracing import continue_trace
 
@@ -162,6 +162,18 @@ def policy_connector(kind: RequestKind, connector: str) -> str:
     return connector if namespace is None else f"{namespace}/{connector}"
 
 
+class CallOptions(TypedDict, total=False):
+    """What a front door says of a request beyond who, what and the trace (`ToolCall.new`)."""
+
+    front_door: Required[str]
+    client: Required[str | None]
+    kind: RequestKind
+    idempotency_key: str | None
+    wait_seconds: float | None
+    dry_run: bool
+    caller_token: CallerToken | None
+
+
 @dataclass(frozen=True, slots=True)
 class ToolCall:
     """One request an agent makes of a backend (a tool call, or any other `kind`), as a
@@ -199,34 +211,14 @@ class ToolCall:
         tool: str,
         arguments: Mapping[str, Any],
         *,
-        front_door: str,
         traceparent: str | None,
-        client: str | None,
-        kind: RequestKind = RequestKind.TOOL,
-        idempotency_key: str | None = None,
-        wait_seconds: float | None = None,
-        dry_run: bool = False,
-        caller_token: CallerToken | None = None,
+        **options: Unpack[CallOptions],
     ) -> ToolCall:
         """A new request with its own call id, continuing the agent's trace (`traceparent`:
-        the header it sent, if any)."""
+        the header it sent, if any); what `options` leaves out takes the field's default."""
         trace_id, next_hop = continue_trace(traceparent)
-        return cls(
-            call_id=uuid.uuid4().hex,
-            principal=principal,
-            connector=connector,
-            tool=tool,
-            arguments=arguments,
-            trace_id=trace_id,
-            traceparent=next_hop,
-            front_door=front_door,
-            client=client,
-            idempotency_key=idempotency_key,
-            wait_seconds=wait_seconds,
-            kind=kind,
-            dry_run=dry_run,
-            caller_token=caller_token,
-        )
+        call_id = uuid.uuid4().hex
+        return cls(call_id, principal, connector, tool, arguments, trace_id, next_hop, **options)
 
     @property
     def qualified_name(self) -> str:
