@@ -48,7 +48,9 @@ async def measure(
     arguments = {"text": "hello from the benchmark"}
     spy = None
     if profile and governed:
-        argv = ["py-spy", "record", "--pid", str(stack.gateway_pid), "--format", "raw", "--output", profile]
+        # --gil: only the thread holding the interpreter lock, i.e. the CPU Python spends.
+        argv = ["py-spy", "record", "--pid", str(stack.gateway_pid), "--format", "raw", "--gil", "--rate", "200"]
+        argv += ["--output", profile]
         spy = await asyncio.create_subprocess_exec(*argv, "--duration", str(int(seconds) + 2), "--nonblocking")
     before = cpu_seconds(stack.gateway_pid), cpu_seconds(stack.upstream_pid)
     if governed:

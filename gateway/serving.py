@@ -97,6 +97,9 @@ async def running(
     config = uvicorn.Config(
         HeaderLimit(app, guards.max_header_bytes),
         log_level="warning",
+        # uvicorn's access lines are info-level, below the warning level set here: without
+        # this, each request still formats its client address and path for a discarded line.
+        access_log=False,
         lifespan="on",
         timeout_graceful_shutdown=2,
         http=protocol_for(guards),
