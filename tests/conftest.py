@@ -12,12 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.async_api import Browser, async_playwright
 from starlette.applications import Starlette
 
 from connectors.mcp import stub as echo_stub
 from gateway.app import create_app
 from gateway.serving import free_port, running
-from tests.support.gateway import REPO, GatewayFactory, RunningGateway, gateway_config
+from tests.support.gateway import REPO, GatewayFactory, RunningGateway, gateway_config, require_service
 from tests.support.node_tools import NodeTools, NodeToolsUnavailable, install
 from tests.support.pki import Pki
 
@@ -84,3 +85,23 @@ async def echo_gateway(
     url, _ = echo_upstream
     async with start_gateway({"echo": {"kind": "mcp", "url": url, "timeout_seconds": 5}}) as gw:
         yield gw
+
+
+#: Debian's Chromium: Playwright's own browser download fails on these machines.
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    """A headless Chromium for the console tests (skipped where it is not installed)."""
+    require_service("Debian chromium at /usr/bin/chromium (apt-get install chromium)", CHROMIUM.exists())
+    async with async_playwright() as p:
+        launched = await p.chromium.launch(
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        try:
+            yield launched
+        finally:
+            await launched.close()

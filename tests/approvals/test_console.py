@@ -5,42 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
-import pytest
+from playwright.async_api import Browser, Page, expect
 
 from gateway.approvals import ApprovalFilter
 from gateway.models import ToolResult
 from tests.support.approvals import Stack, approval_stack, digest, make_call, needs_approval, token
 
-CHROMIUM = Path("/usr/bin/chromium")
-if not CHROMIUM.exists():
-    if os.environ.get("GATEWAY_REQUIRE_SERVICES") == "1":
-        raise RuntimeError("GATEWAY_REQUIRE_SERVICES=1 but /usr/bin/chromium is missing (apt-get install chromium)")
-    pytest.skip(
-        "Debian chromium is not installed at /usr/bin/chromium (apt-get install chromium)", allow_module_level=True
-    )
-
-from playwright.async_api import Browser, Page, async_playwright, expect  # noqa: E402
-
 HOSTILE = "<img src=x onerror=\"document.title='pwned'\">"
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        try:
-            yield browser
-        finally:
-            await browser.close()
 
 
 async def signed_in(browser: Browser, stack: Stack, subject: str) -> Page:

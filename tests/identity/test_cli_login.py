@@ -14,33 +14,14 @@ from pathlib import Path
 
 import pytest
 from mcp import Client, StdioServerParameters
+from playwright.async_api import Browser, expect
 
 from gateway.audit import read_records
 from tests.identity.conftest import GatewayFactory, IdpFactory, trusting
 from tests.support.gateway import RunningGateway
 from tests.support.oidc_idp import Idp
 
-CHROMIUM = Path("/usr/bin/chromium")
-if not CHROMIUM.exists():
-    if os.environ.get("GATEWAY_REQUIRE_SERVICES") == "1":
-        raise RuntimeError("GATEWAY_REQUIRE_SERVICES=1 but /usr/bin/chromium is missing (apt-get install chromium)")
-    pytest.skip("Debian chromium is not installed at /usr/bin/chromium", allow_module_level=True)
-
-from playwright.async_api import Browser, async_playwright, expect  # noqa: E402
-
 USER = "carol"
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox", "--disable-gpu"]
-        )
-        try:
-            yield browser
-        finally:
-            await browser.close()
 
 
 @pytest.fixture

@@ -4,40 +4,18 @@ tab's sessionStorage (no cookie, no localStorage), and sign-out."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
-import pytest
+from playwright.async_api import Browser, expect
 
 from gateway.config import parse_config
 from gateway.identity.console_sign_in import ConsoleSignIn
 from tests.identity.conftest import GatewayFactory, IdpFactory, trusting
 from tests.support.oidc_idp import SCOPE
 
-CHROMIUM = Path("/usr/bin/chromium")
-if not CHROMIUM.exists():
-    if os.environ.get("GATEWAY_REQUIRE_SERVICES") == "1":
-        raise RuntimeError("GATEWAY_REQUIRE_SERVICES=1 but /usr/bin/chromium is missing (apt-get install chromium)")
-    pytest.skip("Debian chromium is not installed at /usr/bin/chromium", allow_module_level=True)
-
-from playwright.async_api import Browser, async_playwright, expect  # noqa: E402
-
 CONSOLE_CLIENT = "approvals-console"
 TOKEN_KEY = "gateway.approver.token"
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox", "--disable-gpu"]
-        )
-        try:
-            yield browser
-        finally:
-            await browser.close()
 
 
 def console_client(public_url: str) -> dict[str, object]:

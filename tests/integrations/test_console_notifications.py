@@ -3,35 +3,13 @@ headless Chromium (Debian's, driven by Playwright)."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
+from playwright.async_api import Browser, expect
 
 from gateway.integrations.settings import IntegrationSettings, TeamsSettings
 from tests.integrations.test_notifications import workflow
 from tests.support.approvals import approval_stack, digest, make_call, needs_approval, token
-
-CHROMIUM = Path("/usr/bin/chromium")
-if not CHROMIUM.exists():
-    if os.environ.get("GATEWAY_REQUIRE_SERVICES") == "1":
-        raise RuntimeError("GATEWAY_REQUIRE_SERVICES=1 but /usr/bin/chromium is missing (apt-get install chromium)")
-    pytest.skip("Debian chromium is not installed at /usr/bin/chromium", allow_module_level=True)
-
-from playwright.async_api import Browser, async_playwright, expect  # noqa: E402
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=["--headless", "--no-sandbox", "--disable-gpu"]
-        )
-        try:
-            yield browser
-        finally:
-            await browser.close()
 
 
 async def test_the_console_lists_each_delivery_attempt(tmp_path: Path, browser: Browser) -> None:

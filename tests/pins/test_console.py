@@ -3,25 +3,16 @@ a reviewer signs in, reads the diff of a quarantined definition and approves it.
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
+from playwright.async_api import Browser, expect
 from starlette.applications import Starlette
 
 from connectors.mcp import stub as echo_stub
 from gateway.mcp.client import connect
 from gateway.serving import running
 from tests.support.gateway import GatewayFactory
-
-CHROMIUM = Path("/usr/bin/chromium")
-if not CHROMIUM.exists():
-    if os.environ.get("GATEWAY_REQUIRE_SERVICES") == "1":
-        raise RuntimeError("GATEWAY_REQUIRE_SERVICES=1 but /usr/bin/chromium is missing (apt-get install chromium)")
-    pytest.skip("Debian chromium is not installed at /usr/bin/chromium", allow_module_level=True)
-
-from playwright.async_api import async_playwright, expect  # noqa: E402
 
 HOSTILE = "Echo. <img src=x onerror=\"document.title='pwned'\">"
 
@@ -36,32 +27,26 @@ async def upstream() -> AsyncIterator[Starlette]:
 
 
 async def test_a_reviewer_reads_the_diff_and_approves_in_the_console(
-    upstream: Starlette, start_gateway: GatewayFactory
+    upstream: Starlette, start_gateway: GatewayFactory, browser: Browser
 ) -> None:
     connectors = {"echo": {"kind": "mcp", "url": upstream.state.url, "timeout_seconds": 5}}
-    async with start_gateway(connectors, catalog={"trust_on_first_use": False}) as gw, async_playwright() as p:
-        browser = await p.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=["--headless", "--no-sandbox", "--disable-gpu"]
-        )
-        try:
-            page = await browser.new_page()
-            await page.goto(f"{gw.url}/console/tools")
-            await page.fill("#token", gw.token("ci", roles=("tester",)))
-            await page.click("button[type=submit]")
-            await expect(page.locator("#sign-in-error")).to_contain_text("requires the 'tool-reviewer' role")
-            await page.fill("#token", gw.token("rita", roles=("tool-reviewer",)))
-            await page.click("button[type=submit]")
-            await expect(page.locator("#who-name")).to_have_text("rita")
-            await expect(page.locator("#pending-count")).to_have_text("3")
-            await page.click("text=echo.echo")
-            await expect(page.locator(".diff")).to_contain_text('"description": "Echo. <img src=x onerror=')
-            await expect(page.locator(".diff .line.added").first).to_be_visible()
-            await page.click("#approve")
-            await expect(page.locator("#detail")).to_contain_text("echo.echo approved: agents see it now.")
-            await expect(page.locator("#pending-count")).to_have_text("2")
-            assert await page.title() == "Tool definitions · Agent Gateway"
-        finally:
-            await browser.close()
+    async with start_gateway(connectors, catalog={"trust_on_first_use": False}) as gw:
+        page = await browser.new_page()
+        await page.goto(f"{gw.url}/console/tools")
+        await page.fill("#token", gw.token("ci", roles=("tester",)))
+        await page.click("button[type=submit]")
+        await expect(page.locator("#sign-in-error")).to_contain_text("requires the 'tool-reviewer' role")
+        await page.fill("#token", gw.token("rita", roles=("tool-reviewer",)))
+        await page.click("button[type=submit]")
+        await expect(page.locator("#who-name")).to_have_text("rita")
+        await expect(page.locator("#pending-count")).to_have_text("3")
+        await page.click("text=echo.echo")
+        await expect(page.locator(".diff")).to_contain_text('"description": "Echo. <img src=x onerror=')
+        await expect(page.locator(".diff .line.added").first).to_be_visible()
+        await page.click("#approve")
+        await expect(page.locator("#detail")).to_contain_text("echo.echo approved: agents see it now.")
+        await expect(page.locator("#pending-count")).to_have_text("2")
+        assert await page.title() == "Tool definitions · Agent Gateway"
         async with connect(gw.mcp_url, gw.token("ci", roles=("tester",))) as client:
             names = {t.name for t in (await client.list_tools()).tools}
         assert "echo.echo" in names and "echo.add" not in names
