@@ -9,7 +9,9 @@ connections only to this origin and the identity provider the console signs in w
 
 Every console page is one shell (static/page.html: the head, the style sheet, the page's
 script) around the page's own body, in which `$signed_in` stands for the title bar's
-who-is-signed-in block (static/signed_in.html) that every page's script fills in.
+who-is-signed-in block (static/signed_in.html) that every page's script fills in, and
+`$paste_sign_in` for the sign-in form of a page whose people paste a token
+(static/paste_sign_in.html, naming the `token` they paste).
 """
 
 from __future__ import annotations
@@ -28,11 +30,14 @@ _STATIC = Path(__file__).parent / "static"
 _FILES = {"console.js": "text/javascript", "console.css": "text/css", "tools.js": "text/javascript"}
 _SHELL = Template((_STATIC / "page.html").read_text(encoding="utf-8"))
 _SIGNED_IN = (_STATIC / "signed_in.html").read_text(encoding="utf-8").strip()
+_PASTE_SIGN_IN = Template((_STATIC / "paste_sign_in.html").read_text(encoding="utf-8").strip())
 
 
-def render_page(body: Path, title: str, script: str) -> bytes:
-    """The console page whose own markup is the file `body`, titled `title`, run by `script`."""
-    content = Template(body.read_text(encoding="utf-8")).substitute(signed_in=_SIGNED_IN)
+def render_page(body: Path, title: str, script: str, token: str = "") -> bytes:
+    """The console page whose own markup is the file `body`, titled `title`, run by `script`;
+    `token` says what its people paste to sign in, where it has the paste-only form."""
+    paste_sign_in = _PASTE_SIGN_IN.substitute(token=token)
+    content = Template(body.read_text(encoding="utf-8")).substitute(signed_in=_SIGNED_IN, paste_sign_in=paste_sign_in)
     return _SHELL.substitute(title=title, script=script, body=content.rstrip()).encode()
 
 
@@ -68,7 +73,7 @@ def routes(sign_in: ConsoleSignIn = PASTE_ONLY, resource: Callable[[Request], st
     """`resource(request)`: the OAuth resource the console asks its token for."""
     headers = page_headers(sign_in.idp_origin)
     approvals = render_page(_STATIC / "console.html", "Approvals", "/console/console.js")
-    tools = render_page(_STATIC / "tools.html", "Tool definitions", "/console/tools.js")
+    tools = render_page(_STATIC / "tools.html", "Tool definitions", "/console/tools.js", "tool-reviewer token (a JWT)")
 
     async def sign_in_document(request: Request) -> Response:
         return JSONResponse(sign_in.document(resource(request)), headers=headers)

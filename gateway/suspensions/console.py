@@ -18,7 +18,9 @@ from gateway.approvals.console import page_endpoint, page_headers, render_page
 CONSOLE_HEADERS = page_headers(None)
 
 _STATIC = Path(__file__).parent / "static"
-_PAGE = render_page(_STATIC / "agents.html", "Agents", "/console/agents/agents.js")
+_PAGE = render_page(
+    _STATIC / "agents.html", "Agents", "/console/agents/agents.js", "operator token (a JWT with the admin role)"
+)
 
 
 async def _script(request: Request) -> Response:
