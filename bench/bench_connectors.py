@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -22,7 +23,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from connectors.base import CallContext, Connector
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.loadgen import connector_load
+from connectors.base import Connector
 from connectors.mainframe.codec import decode, encode
 from connectors.mainframe.connector import MainframeConnector
 from connectors.mainframe.stub import serve_mainframe
@@ -37,7 +41,6 @@ from connectors.sap.stub import SERVICE_PATH
 from connectors.sap.stub import create_app as sap_app
 from connectors.stubkit import serve_app
 from gateway.config import ConnectorSettings
-from gateway.models import Principal
 
 #: label, connector class, its settings, tool, arguments
 Case = tuple[str, Callable[[ConnectorSettings], Connector], Callable[[], ConnectorSettings], str, dict[str, Any]]
@@ -56,22 +59,8 @@ def micro(label: str, work: Callable[[], object], runs: int = 20_000) -> None:
 async def load(
     label: str, connector: Connector, tool: str, arguments: dict[str, Any], calls: int, concurrency: int
 ) -> None:
-    context = CallContext(call_id="bench", principal=Principal("bench"), traceparent="", timeout=10.0)
-    spent: list[float] = []
-    remaining = iter(range(calls))
-
-    async def worker() -> None:
-        for _ in remaining:
-            start = time.perf_counter()
-            await connector.call(tool, arguments, context)
-            spent.append(time.perf_counter() - start)
-
-    await connector.call(tool, arguments, context)  # connect, fetch tokens
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    elapsed = time.perf_counter() - started
-    cuts = statistics.quantiles(spent, n=100)
-    print(f"{label:<44} {calls / elapsed:7.0f} calls/s   p50 {cuts[49] * 1000:6.2f} ms   p99 {cuts[98] * 1000:6.2f} ms")
+    result = await connector_load(connector, tool, arguments, calls=calls, concurrency=concurrency)
+    print(result.line(label))
 
 
 async def connectors(calls: int, concurrency: int) -> None:

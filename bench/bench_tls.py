@@ -25,14 +25,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from connectors.base import CallContext
+from bench.loadgen import connector_load
 from connectors.sap.connector import SapConnector
 from connectors.sap.stub import SERVICE_PATH
 from connectors.sap.stub import create_app as sap_app
 from connectors.stubkit import serve_app
 from connectors.tls import TlsOptions
 from gateway.config import ConnectorSettings
-from gateway.models import Principal
 from gateway.serving import ServerTls
 from tests.support.pki import Pki, recording_listener
 
@@ -71,24 +70,13 @@ async def handshake_figures(pki: Pki, count: int) -> None:
 async def calls_per_second(settings: ConnectorSettings, calls: int, concurrency: int) -> tuple[float, float]:
     connector = SapConnector(settings)
     await connector.start()
-    context = CallContext(call_id="bench", principal=Principal("bench"), traceparent="", timeout=10.0)
-    spent: list[float] = []
-    remaining = iter(range(calls))
-
-    async def worker() -> None:
-        for _ in remaining:
-            start = time.perf_counter()
-            await connector.call("search_vendors", {"country": "DE"}, context)
-            spent.append(time.perf_counter() - start)
-
     try:
-        await connector.call("search_vendors", {"country": "DE"}, context)  # connect
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - started
+        result = await connector_load(
+            connector, "search_vendors", {"country": "DE"}, calls=calls, concurrency=concurrency
+        )
     finally:
         await connector.close()
-    return calls / elapsed, statistics.quantiles(spent, n=100)[49] * 1000
+    return result.rate, result.percentile(50) * 1000
 
 
 async def call_figures(pki: Pki, calls: int, concurrency: int) -> None:

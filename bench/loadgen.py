@@ -1,5 +1,6 @@
 """Load generator on the official MCP client: N concurrent agents, each with its own
-session, calling one tool until a call count or a time limit is reached. Loopback only."""
+session, calling one tool until a call count or a time limit is reached. Loopback only.
+`connector_load` drives one connector directly the same way, without the gateway."""
 
 from __future__ import annotations
 
@@ -12,6 +13,9 @@ from urllib.parse import urlsplit
 import httpx2
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
+
+from connectors.base import CallContext, Connector
+from gateway.models import Principal
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
@@ -86,3 +90,24 @@ async def run_load(
     await asyncio.gather(*tasks)
     elapsed = time.perf_counter() - started
     return LoadResult(len(latencies), errors, elapsed, tuple(latencies))
+
+
+async def connector_load(
+    connector: Connector, tool: str, arguments: dict[str, Any], *, calls: int, concurrency: int
+) -> LoadResult:
+    """`calls` calls of `tool` made straight to a started `connector`, `concurrency` at a
+    time, after one call that connects and fetches any token."""
+    context = CallContext(call_id="bench", principal=Principal("bench"), traceparent="", timeout=10.0)
+    latencies: list[float] = []
+    remaining = iter(range(calls))
+
+    async def worker() -> None:
+        for _ in remaining:
+            start = time.perf_counter()
+            await connector.call(tool, arguments, context)
+            latencies.append(time.perf_counter() - start)
+
+    await connector.call(tool, arguments, context)
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return LoadResult(calls, 0, time.perf_counter() - started, tuple(latencies))
