@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.types import INVALID_REQUEST
-from starlette.datastructures import Headers
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -20,6 +20,24 @@ from gateway.guards.settings import SessionSettings
 from gateway.metrics import Metrics
 
 SESSION_HEADER = "mcp-session-id"
+_SESSION_HEADER = SESSION_HEADER.encode()
+_VERSION_HEADER = b"mcp-protocol-version"
+_HANDSHAKE_VERSIONS = frozenset(v.encode() for v in HANDSHAKE_PROTOCOL_VERSIONS)
+
+
+def opens_session(scope: Scope) -> bool:
+    """A POST the SDK may answer with a new session: one without a session id, on a
+    handshake-era protocol version (or none). A 2026-07-28 request is stateless and
+    opens nothing, so it is not counted against the principal's sessions."""
+    if scope["method"] != "POST":
+        return False
+    version = None
+    for name, value in scope["headers"]:
+        if name == _SESSION_HEADER:
+            return False
+        if name == _VERSION_HEADER and version is None:  # the first, as the SDK routes by
+            version = value
+    return version is None or version in _HANDSHAKE_VERSIONS
 
 
 def refusal(status: int, message: str, retry_after: int | None = None) -> Response:
@@ -57,7 +75,7 @@ class SessionQuota:
             return
         # `SessionOwner` puts the whole principal in the client id (see session_owner).
         owner = user.access_token.client_id
-        opening = scope["method"] == "POST" and SESSION_HEADER not in Headers(scope=scope)
+        opening = opens_session(scope)
         refused = self._refusal(owner, opening)
         if refused is not None:
             await refused(scope, receive, send)

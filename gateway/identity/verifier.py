@@ -9,9 +9,12 @@ signature, the registered claims (`checks`), and last the scopes the issuer requ
 from __future__ import annotations
 
 import binascii
+import hashlib
 import json
 import time
+from collections import OrderedDict
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +36,9 @@ MAX_TOKEN_BYTES = 16_384
 ACCEPTED_TYPES = frozenset({"jwt", "at+jwt", "application/at+jwt", "application/jwt"})
 #: Header names that point at keys elsewhere: the gateway never fetches or trusts them.
 KEY_LOCATION_HEADERS = ("jku", "x5u", "jwk", "x5c")
+#: Tokens remembered as verified (an agent sends the same token with every call until it
+#: expires): the least recently used are forgotten first.
+VERIFIED_TOKENS = 4096
 
 
 def bearer_token(headers: Mapping[str, str]) -> str:
@@ -97,23 +103,64 @@ def check_header(header: Mapping[str, Any]) -> tuple[str, str | None]:
     return algorithm, kid
 
 
+@dataclass(frozen=True, slots=True)
+class _Verified:
+    """A token that passed every check, and what keeps that answer true."""
+
+    principal: Principal
+    #: Past this (exp plus the leeway) the token is refused as expired, as `check_claims` would.
+    expires: float
+    issuer: Issuer
+    algorithm: str
+    kid: str | None
+    #: The key that verified the signature: once the issuer no longer publishes it, the
+    #: token is verified afresh (and refused).
+    key: VerificationKey
+
+
 class TokenVerifier:
-    """Verifies JWTs against the trusted issuers; keys are parsed once, not per call."""
+    """Verifies JWTs against the trusted issuers; keys are parsed once, not per call.
+
+    A token verified once is remembered by its SHA-256 until it expires (bounded, least
+    recently used forgotten first): the agent's next call with it skips decoding, the
+    signature and the claims mapping (bench/cost.py). The remembered answer still ends at `exp` and whenever the issuer
+    stops publishing the key that signed it. Refusals are never remembered.
+    """
 
     def __init__(self, settings: IdentitySettings, base_dir: Path, public_url: str | None = None) -> None:
         self._settings = settings
         self.issuers = IssuerRegistry.from_settings(settings, base_dir, public_url)
+        self._verified: OrderedDict[bytes, _Verified] = OrderedDict()
 
     async def verify(self, token: str) -> Principal:
+        digest = hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
+        known = self._verified.get(digest)
+        if known is not None and self._still_valid(known):
+            self._verified.move_to_end(digest)
+            return known.principal
+        self._verified.pop(digest, None)
         issuer, algorithm, kid, claims = self._inspect(token)
         key = await self._key(issuer, algorithm, kid)
         verify_signature(token, algorithm, key.key)
-        check_claims(claims, issuer.audiences, self._settings.leeway_seconds, time.time())
+        leeway = self._settings.leeway_seconds
+        check_claims(claims, issuer.audiences, leeway, time.time())
         principal = principal_from_claims(claims, issuer.claims)
         missing = tuple(s for s in issuer.required_scopes if s not in principal.scopes)
         if missing:
             raise InsufficientScope(f"token lacks the required scope(s) {' '.join(missing)}", issuer.required_scopes)
+        # check_claims requires a numeric exp, so every verified token has one.
+        self._verified[digest] = _Verified(principal, float(claims["exp"]) + leeway, issuer, algorithm, kid, key)
+        if len(self._verified) > VERIFIED_TOKENS:
+            self._verified.popitem(last=False)
         return principal
+
+    def _still_valid(self, known: _Verified) -> bool:
+        if time.time() >= known.expires:
+            return False
+        try:
+            return known.issuer.keys.lookup(known.kid, known.algorithm) is known.key
+        except AuthError:  # the issuer's keys are unavailable: verify afresh, and refuse as that says
+            return False
 
     def _inspect(self, token: str) -> tuple[Issuer, str, str | None, dict[str, Any]]:
         """Everything checked before a key is touched: shape, header, issuer, algorithm."""

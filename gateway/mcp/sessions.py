@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import weakref
+from collections import OrderedDict
 
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken
@@ -41,26 +42,40 @@ class SessionOwner:
     """ASGI wrapper in front of the SDK's session manager, which binds each session to the
     `user` of the request that opened it and answers any other with 404 (as if the session
     did not exist). The SDK compares (client_id, issuer, subject): the whole principal goes
-    into the client id, so all four must match."""
+    into the client id, so all four must match.
+
+    The user is built once per token (an agent sends the same one with every call) and
+    remembered for the most recent `REMEMBERED` tokens."""
+
+    REMEMBERED = 4096
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self._users: OrderedDict[str, tuple[Principal, AuthenticatedUser]] = OrderedDict()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        principal = principal_of(scope)
-        scope["user"] = AuthenticatedUser(
+        if scope["type"] == "http":
+            scope["user"] = self._user(bearer_token(Headers(scope=scope)), principal_of(scope))
+        await self.app(scope, receive, send)
+
+    def _user(self, token: str, principal: Principal) -> AuthenticatedUser:
+        known = self._users.get(token)
+        if known is not None and (known[0] is principal or known[0] == principal):
+            self._users.move_to_end(token)
+            return known[1]
+        user = AuthenticatedUser(
             AccessToken(
-                token=bearer_token(Headers(scope=scope)),
+                token=token,
                 client_id=session_owner(principal),
                 scopes=list(principal.roles),
                 subject=principal.subject,
                 claims={"iss": principal.issuer},
             )
         )
-        await self.app(scope, receive, send)
+        self._users[token] = (principal, user)
+        if len(self._users) > self.REMEMBERED:
+            self._users.popitem(last=False)
+        return user
 
 
 def connection_of(session: ServerSession) -> Connection:

@@ -7,6 +7,9 @@ import asyncio
 from typing import Any
 
 import httpx
+import httpx2
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
 from starlette.applications import Starlette
 
 from gateway.mcp.client import connect
@@ -81,3 +84,18 @@ async def test_the_total_cap_answers_503_with_retry_after(
         full = await open_session(http, gw, "e")
     assert full.status_code == 503
     assert "Too many open sessions" in full.json()["error"]["message"]
+
+
+async def test_stateless_requests_do_not_count_as_sessions(
+    echo_upstream: tuple[str, Starlette], start_gateway: GatewayFactory
+) -> None:
+    """A 2026-07-28 request opens no session: a principal holding all its sessions still
+    calls that way (it was refused as if it opened one more)."""
+    url, _ = echo_upstream
+    async with start_gateway(**gateway(url, per_principal=2)) as gw, httpx.AsyncClient() as http:
+        opened = [await open_session(http, gw, "busy") for _ in range(3)]
+        assert [r.status_code for r in opened] == [200, 200, 429]
+        agent = httpx2.AsyncClient(headers={"Authorization": f"Bearer {gw.token('busy')}"})
+        async with agent, Client(streamable_http_client(gw.mcp_url, http_client=agent), mode="2026-07-28") as client:
+            for _ in range(3):
+                assert not (await client.call_tool("echo.echo", {"text": "hi"})).is_error
