@@ -18,6 +18,10 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from gateway.guards.settings import GuardSettings
 
+#: Scope key under which a request may leave how to cancel it if its connection is lost
+#: before the response completed (uvicorn only tells a request that reads its `receive`).
+CANCEL_ON_DISCONNECT = "gateway.cancel_on_disconnect"
+
 
 class SlowClientGuard(H11Protocol):
     header_seconds = 10.0
@@ -47,6 +51,10 @@ class SlowClientGuard(H11Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         if self._deadline is not None:
             self._deadline.cancel()
+        if self.cycle is not None and not self.cycle.response_complete:
+            cancel = self.cycle.scope.get(CANCEL_ON_DISCONNECT)
+            if callable(cancel):
+                cancel()
         super().connection_lost(exc)
 
     def _arm(self, seconds: float) -> None:

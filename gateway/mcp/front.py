@@ -48,6 +48,7 @@ from gateway.events import ListingChanged, ResourceUpdated
 from gateway.guards.sessions import SessionQuota
 from gateway.guards.settings import SessionSettings
 from gateway.mcp.backchannel import agent_relay
+from gateway.mcp.deferred_stream import DeferredStream
 from gateway.mcp.sessions import AgentSessions, SessionOwner
 from gateway.mcp.upstreams import McpUpstream, Upstreams, upstream_request
 from gateway.models import Principal, RequestKind, ToolCall, ToolResult, ToolSpec
@@ -160,7 +161,8 @@ class McpFrontDoor:
             # twentieth of the gateway's CPU per call (bench/cost.py).
             self.server.middleware = [m for m in self.server.middleware if not isinstance(m, OpenTelemetryMiddleware)]
         s = gateway.config.server
-        self.manager = build_session_manager(
+        build = functools.partial(
+            build_session_manager,
             self.server,
             host=s.host,
             port=s.port,
@@ -169,11 +171,20 @@ class McpFrontDoor:
             max_body_bytes=s.max_body_bytes,
             sessions=gateway.config.guards.sessions,
         )
+        self.manager = build()
+        #: The same server in the SDK's JSON-response mode, for stateless requests that
+        #: asked for no notifications (gateway.mcp.deferred_stream).
+        self.json_manager = build(json_response=True)
 
     def routes(self) -> list[BaseRoute]:
         guards = self.gateway.config.guards
-        quota = SessionQuota(
+        answers = DeferredStream(
             StreamableHTTPASGIApp(self.manager),
+            StreamableHTTPASGIApp(self.json_manager),
+            self.gateway.config.server.max_body_bytes,
+        )
+        quota = SessionQuota(
+            answers,
             self.manager,
             guards.sessions,
             self.gateway.metrics,
@@ -184,7 +195,7 @@ class McpFrontDoor:
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
-        async with self.manager.run():
+        async with self.manager.run(), self.json_manager.run():
             yield
 
     async def _listing_changed(self, event: ListingChanged) -> None:
@@ -407,6 +418,7 @@ def build_session_manager(
     allowed_origins: tuple[str, ...],
     max_body_bytes: int,
     sessions: SessionSettings,
+    json_response: bool = False,
 ) -> StreamableHTTPSessionManager:
     hosts = list(allowed_hosts)
     origins = list(allowed_origins)
@@ -425,4 +437,5 @@ def build_session_manager(
         max_request_body_size=max_body_bytes,
         session_idle_timeout=sessions.idle_seconds,
         max_sessions=sessions.total,
+        json_response=json_response,
     )
