@@ -13,7 +13,7 @@ from gateway.app import build_app
 from gateway.config import ConnectorSettings, GatewayConfig
 from gateway.identity import TokenVerifier
 from gateway.runtime import Gateway
-from gateway.serving import running
+from gateway.serving import running, settle_heap
 
 #: What the printed demo token may do under the shipped policies (policies/policy.csv).
 DEMO_ROLES = ("procurement-agent", "agent-readonly", "support-agent", "tester")
@@ -41,6 +41,7 @@ async def run_gateway(config: GatewayConfig) -> None:
     try:
         async with running(build_app(gateway), config.server.host, config.server.port, config.guards) as url:
             print(f"gateway listening on {url}/mcp", flush=True)
+            settle_heap()
             await _until_signalled(gateway)
     finally:
         await gateway.close()
@@ -69,6 +70,7 @@ async def run_demo(config: GatewayConfig, config_path: str) -> None:
         token = verifier.mint("demo-agent", DEMO_ROLES, ttl_seconds=8 * 3600)
         approver = verifier.mint("demo-approver", ("finance-approver",), ttl_seconds=8 * 3600)
         print(_banner(f"{url}/mcp", token, approver, config_path), flush=True)
+        settle_heap()
         await _until_signalled(gateway)
 
 

@@ -641,10 +641,20 @@ class Pipeline:
     async def _durable(self, *pending: asyncio.Future[AuditRecord]) -> None:
         try:
             with self.telemetry.stage("audit"):
-                await asyncio.gather(*pending)
+                # One after the other, not gather: records queued together share a commit,
+                # so the later ones are durable by the time the first is.
+                for record in pending:
+                    await record
         except Exception:
+            for record in pending:  # one failure fails the rest: read them, so none is reported unread
+                record.add_done_callback(_read_failure)
             log.exception("audit append failed")
             raise AuditFailed("the audit log is unavailable, so the call was not forwarded") from None
+
+
+def _read_failure(record: asyncio.Future[AuditRecord]) -> None:
+    if not record.cancelled():
+        record.exception()
 
 
 def _decision_record(decision: Decision) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import socket
 import ssl
 from collections.abc import AsyncIterator
@@ -18,6 +19,10 @@ from starlette.types import ASGIApp
 from gateway.errors import ServerFailed as ServerFailed
 from gateway.guards.connections import HeaderLimit, protocol_for
 from gateway.guards.settings import GuardSettings
+
+#: Container allocations between young-generation collections once the gateway serves
+#: (CPython's default is 700).
+YOUNG_COLLECTION_THRESHOLD = 10_000
 
 #: Ports `free_port` handed out: the kernel may offer a closed port again at once, and two
 #: servers told the same port before either binds it would collide.
@@ -33,6 +38,20 @@ def free_port(host: str = "127.0.0.1") -> int:
         if port not in _handed_out:
             _handed_out.add(port)
             return port
+
+
+def settle_heap() -> None:
+    """Once the gateway has started, for the process that serves it: what start-up built
+    (config, policy, catalog, schemas, imported modules: about 150,000 objects) is frozen out of
+    the cyclic collector's sight, and young collections run every 10,000 allocations
+    instead of 700. Each collection also walks the objects of every request in flight, so
+    by default the collector took 0.27 ms of each call's CPU at 16 agents (7 %) and its full
+    collections (90 ms each) set the p99; after this, 0.035 ms (bench/cost.py, a gc
+    callback timing each collection). Reference counting still frees all acyclic garbage
+    at once; cycles wait a little longer."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, *gc.get_threshold()[1:])
 
 
 @dataclass(frozen=True, slots=True)

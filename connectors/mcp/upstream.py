@@ -298,8 +298,9 @@ class McpConnector:
 
     async def _session(self, *, any_of_pool: bool = False) -> Client:
         try:
-            async with asyncio.timeout(CONNECT_WAIT_SECONDS):
-                await self._connected.wait()
+            if not self._connected.is_set():  # a deadline costs a timer per call: only when waiting
+                async with asyncio.timeout(CONNECT_WAIT_SECONDS):
+                    await self._connected.wait()
         except TimeoutError:
             failure = self.sign_in.failure_for_agents if self.sign_in is not None else None
             if failure:

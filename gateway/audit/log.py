@@ -218,8 +218,10 @@ class AuditLog:
         while self._queue or not self._closing:
             if not self._queue:
                 self._wake.clear()
+                # asyncio.timeout, not wait_for: no task is made each time the writer idles.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self._seconds_to_checkpoint())
+                    async with asyncio.timeout(self._seconds_to_checkpoint()):
+                        await self._wake.wait()
                 if not self._queue:
                     if self._checkpoint_due(self._head.size, force=False):
                         await self._commit([], force_checkpoint=True)
