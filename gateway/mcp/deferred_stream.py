@@ -36,9 +36,10 @@ from gateway.guards.connections import CANCEL_ON_DISCONNECT
 #: Seconds without an answer before the response becomes an event stream, and between its
 #: pings: the SDK's own interval, so that proxies see the same traffic from either mode.
 KEEP_ALIVE_SECONDS = 15.0
-#: Bytes that, anywhere in a body, may mean it asks for notifications: a progress token, the
-#: log-level `_meta` key, or a JSON escape that could spell either (sent the SDK's way).
-_ASKS_FOR_NOTIFICATIONS = (b"progressToken", b"io.modelcontextprotocol/logLevel", b"\\u")
+#: Bytes that, anywhere in a body, may mean its answer carries notifications: a progress
+#: token, the log-level `_meta` key, `subscriptions/listen` (whose answer is a stream of
+#: them), or a JSON escape that could spell any of these. Such a body goes the SDK's way.
+_ASKS_FOR_NOTIFICATIONS = (b"progressToken", b"io.modelcontextprotocol/logLevel", b"subscriptions/listen", b"\\u")
 _HANDSHAKE_VERSIONS = frozenset(v.encode() for v in HANDSHAKE_PROTOCOL_VERSIONS)
 _SSE_HEADERS = [
     (b"content-type", b"text/event-stream"),

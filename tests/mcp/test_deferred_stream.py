@@ -135,14 +135,20 @@ async def test_an_agent_hanging_up_cancels_the_upstream_call(
 
 
 @pytest.mark.parametrize(
-    "meta",
-    [{"progressToken": "p1"}, {"io.modelcontextprotocol/logLevel": "info"}, {"progress\\u0054oken": "p1"}],
-    ids=["progress", "logs", "escaped"],
+    ("meta", "text"),
+    [
+        ({"progressToken": "p1"}, "hi"),
+        ({"io.modelcontextprotocol/logLevel": "info"}, "hi"),
+        ({"progress\\u0054oken": "p1"}, "hi"),
+        # The marker of a listen request, whose answer is a stream: found anywhere in a body.
+        ({}, "subscriptions/listen"),
+    ],
+    ids=["progress", "logs", "escaped", "listen"],
 )
 async def test_requests_that_may_ask_for_notifications_take_the_event_stream_mode(
-    echo_gateway: RunningGateway, json_mode: list[str], meta: dict[str, str]
+    echo_gateway: RunningGateway, json_mode: list[str], meta: dict[str, str], text: str
 ) -> None:
-    body = _envelope(3, "tools/call", {"name": "echo.echo", "arguments": {"text": "hi"}})
+    body = _envelope(3, "tools/call", {"name": "echo.echo", "arguments": {"text": text}})
     body["params"]["_meta"].update(meta)
     raw = json.dumps(body).replace("progress\\\\u0054oken", "progress\\u0054oken").encode()
     async with httpx.AsyncClient() as http:
