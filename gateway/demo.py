@@ -19,8 +19,9 @@ from gateway.serving import running, settle_heap
 DEMO_ROLES = ("procurement-agent", "agent-readonly", "support-agent", "tester")
 
 
-async def _until_signalled(gateway: Gateway) -> None:
-    """Run until SIGINT/SIGTERM; SIGHUP reloads the policy files."""
+def _handle_signals(gateway: Gateway) -> asyncio.Event:
+    """SIGHUP reloads the policy files; SIGINT and SIGTERM set the returned event. Installed
+    before the gateway serves: a signal sent once /readyz answers finds its handler."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -33,16 +34,18 @@ async def _until_signalled(gateway: Gateway) -> None:
         task.add_done_callback(reloads.discard)
 
     loop.add_signal_handler(signal.SIGHUP, reload)
-    await stop.wait()
+    return stop
 
 
 async def run_gateway(config: GatewayConfig) -> None:
     gateway = await Gateway.open(config)
     try:
-        async with running(build_app(gateway), config.server.host, config.server.port, config.guards) as url:
+        app = build_app(gateway)
+        stop = _handle_signals(gateway)
+        settle_heap()
+        async with running(app, config.server.host, config.server.port, config.guards) as url:
             print(f"gateway listening on {url}/mcp", flush=True)
-            settle_heap()
-            await _until_signalled(gateway)
+            await stop.wait()
     finally:
         await gateway.close()
 
@@ -63,15 +66,15 @@ async def run_demo(config: GatewayConfig, config_path: str) -> None:
                 print(f"stub backend for {settings.name!r} ({settings.kind}) on {where}", flush=True)
         gateway = await Gateway.open(config)
         stack.push_async_callback(gateway.close)
-        url = await stack.enter_async_context(
-            running(build_app(gateway), config.server.host, config.server.port, config.guards)
-        )
+        app = build_app(gateway)
+        stop = _handle_signals(gateway)
+        settle_heap()
+        url = await stack.enter_async_context(running(app, config.server.host, config.server.port, config.guards))
         verifier = TokenVerifier(config.identity, config.base_dir)
         token = verifier.mint("demo-agent", DEMO_ROLES, ttl_seconds=8 * 3600)
         approver = verifier.mint("demo-approver", ("finance-approver",), ttl_seconds=8 * 3600)
         print(_banner(f"{url}/mcp", token, approver, config_path), flush=True)
-        settle_heap()
-        await _until_signalled(gateway)
+        await stop.wait()
 
 
 def _banner(mcp_url: str, token: str, approver: str, config_path: str) -> str:
