@@ -641,8 +641,8 @@ class Pipeline:
     async def _durable(self, *pending: asyncio.Future[AuditRecord]) -> None:
         try:
             with self.telemetry.stage("audit"):
-                # One after the other, not gather: records queued together share a commit,
-                # so the later ones are durable by the time the first is.
+                # In the order queued, not gather: the writer commits in that order, so this
+                # waits no longer, and builds no gathering future per call.
                 for record in pending:
                     await record
         except Exception:
