@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
+
+from cachetools import LRUCache
 
 from connectors.auth.token_endpoint import IssuedToken
 
@@ -21,10 +22,9 @@ class _Entry:
 
 class TokenCache:
     def __init__(self, size: int, refresh_before_seconds: float, clock: Callable[[], float] = time.time) -> None:
-        self._size = size
         self._refresh_before = refresh_before_seconds
         self._clock = clock
-        self._entries: OrderedDict[Hashable, _Entry] = OrderedDict()
+        self._entries: LRUCache[Hashable, _Entry] = LRUCache(size)
         self._flights: dict[Hashable, asyncio.Future[IssuedToken]] = {}
 
     def __len__(self) -> int:
@@ -33,7 +33,6 @@ class TokenCache:
     async def get(self, key: Hashable, fetch: Callable[[], Awaitable[IssuedToken]]) -> IssuedToken:
         entry = self._entries.get(key)
         if entry is not None and self._clock() < entry.renew_at:
-            self._entries.move_to_end(key)
             return entry.token
         flight = self._flights.get(key)
         if flight is None:
@@ -51,9 +50,6 @@ class TokenCache:
             # Renew `refresh_before` early, but never in the first half of a short life.
             margin = min(self._refresh_before, max(token.expires_at - now, 0.0) / 2)
             self._entries[key] = _Entry(token, token.expires_at - margin)
-            self._entries.move_to_end(key)
-            while len(self._entries) > self._size:
-                self._entries.popitem(last=False)
             return token
         finally:
             del self._flights[key]

@@ -5,13 +5,13 @@ modifying request (one token per SAP user session: per caller under token exchan
 from __future__ import annotations
 
 import asyncio
-from collections import OrderedDict
 from collections.abc import Hashable, Mapping
 from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 
 import httpx
+from cachetools import LRUCache
 
 from connectors.auth import backend_auth, caller_key
 from connectors.base import BackendError, CallContext, Health
@@ -70,7 +70,7 @@ class SapConnector(HttpToolConnector):
             auth=backend_auth(options.auth, settings.name, settings.timeout_seconds, options.tls),
         )
         self._tools = tool_specs(settings.name, test_run=options.test_run)
-        self._csrf_tokens: OrderedDict[Hashable, str] = OrderedDict()
+        self._csrf_tokens: LRUCache[Hashable, str] = LRUCache(CSRF_SESSIONS)
         self._csrf_lock = asyncio.Lock()
         self._handlers: dict[str, Handler] = {
             "search_purchase_orders": self._search_purchase_orders,
@@ -106,9 +106,6 @@ class SapConnector(HttpToolConnector):
                 if not token or token.lower() == "required":
                     raise self._http.fail(response, "backend did not issue a CSRF token")
                 self._csrf_tokens[session] = token
-            self._csrf_tokens.move_to_end(session)
-            while len(self._csrf_tokens) > CSRF_SESSIONS:
-                self._csrf_tokens.popitem(last=False)
             return token
 
     async def _modify(

@@ -12,13 +12,13 @@ import binascii
 import hashlib
 import json
 import time
-from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import jwt
+from cachetools import LRUCache
 
 from gateway.identity.checks import check_claims, verify_signature
 from gateway.identity.claims import principal_from_claims
@@ -131,13 +131,12 @@ class TokenVerifier:
     def __init__(self, settings: IdentitySettings, base_dir: Path, public_url: str | None = None) -> None:
         self._settings = settings
         self.issuers = IssuerRegistry.from_settings(settings, base_dir, public_url)
-        self._verified: OrderedDict[bytes, _Verified] = OrderedDict()
+        self._verified: LRUCache[bytes, _Verified] = LRUCache(VERIFIED_TOKENS)
 
     async def verify(self, token: str) -> Principal:
         digest = hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
         known = self._verified.get(digest)
         if known is not None and self._still_valid(known):
-            self._verified.move_to_end(digest)
             return known.principal
         self._verified.pop(digest, None)
         issuer, algorithm, kid, claims = self._inspect(token)
@@ -151,8 +150,6 @@ class TokenVerifier:
             raise InsufficientScope(f"token lacks the required scope(s) {' '.join(missing)}", issuer.required_scopes)
         # check_claims requires a numeric exp, so every verified token has one.
         self._verified[digest] = _Verified(principal, float(claims["exp"]) + leeway, issuer, algorithm, kid, key)
-        if len(self._verified) > VERIFIED_TOKENS:
-            self._verified.popitem(last=False)
         return principal
 
     def _still_valid(self, known: _Verified) -> bool:

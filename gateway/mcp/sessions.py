@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 import logging
 import weakref
-from collections import OrderedDict
 
+from cachetools import LRUCache
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken
 from mcp.server.connection import Connection
@@ -51,7 +51,7 @@ class SessionOwner:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self._users: OrderedDict[str, tuple[Principal, AuthenticatedUser]] = OrderedDict()
+        self._users: LRUCache[str, tuple[Principal, AuthenticatedUser]] = LRUCache(self.REMEMBERED)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -61,7 +61,6 @@ class SessionOwner:
     def _user(self, token: str, principal: Principal) -> AuthenticatedUser:
         known = self._users.get(token)
         if known is not None and (known[0] is principal or known[0] == principal):
-            self._users.move_to_end(token)
             return known[1]
         user = AuthenticatedUser(
             AccessToken(
@@ -73,8 +72,6 @@ class SessionOwner:
             )
         )
         self._users[token] = (principal, user)
-        if len(self._users) > self.REMEMBERED:
-            self._users.popitem(last=False)
         return user
 
 
